@@ -1,0 +1,407 @@
+"""Typed run configuration: pydantic models, safe YAML loading, dotted ``--set`` overrides.
+
+Validation happens once, here, at the edge. Every error is one line naming the file and
+the key path (strategies are addressed by name: ``strategies.sixty_forty.params.weights``),
+with a "did you mean" when a close key exists.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from backtest.errors import ConfigError
+
+DEFAULT_UNIVERSE = [
+    "SPY",
+    "IWM",
+    "QQQ",
+    "GLD",
+    "DBC",
+    "TIP",
+    "VNQ",
+    "BIL",
+    "SHY",
+    "IEF",
+    "TLT",
+    "AGG",
+    "HYG",
+    "UUP",
+    "SVXY",
+    "VIXY",
+]
+DEFAULT_MACRO = [
+    "VIX",
+    "VIX3M",
+    "DGS2",
+    "DGS10",
+    "DTB3",
+    "DGS3MO",
+    "SOFR",
+    "IORB",
+    "DFEDTARU",
+    "WALCL",
+    "WRESBAL",
+    "RRPONTSYD",
+    "WDTGAL",
+    "TREAST",
+    "CPIAUCSL",
+]
+
+
+class Strict(BaseModel):
+    """Base model: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Strict):
+    """Where prices and macro series come from."""
+
+    source: Literal["sample", "csv", "yahoo"] = "sample"
+    macro_source: Literal["sample", "csv", "fred"] | None = Field(
+        None, description="default: same as source (fred for yahoo)"
+    )
+    dir: str | None = Field(None, description="csv folder; --data-dir overrides")
+    start: date | None = None
+    end: date | None = None
+    universe: list[str] = Field(default_factory=lambda: list(DEFAULT_UNIVERSE))
+    macro: list[str] = Field(default_factory=lambda: list(DEFAULT_MACRO))
+    refresh: bool = False
+    seed: int = Field(7, description="seed of the synthetic sample market")
+
+    @model_validator(mode="after")
+    def _check(self) -> "DataConfig":
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class RebalanceConfig(Strict):
+    """When target weights are re-decided."""
+
+    every: Literal["daily", "weekly", "monthly", "quarterly"] = "monthly"
+    drift_band: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="rebalance only if some weight drifted more than this from target",
+    )
+
+
+class ExecutionConfig(Strict):
+    """Decision-to-fill lag and leverage."""
+
+    lag_days: int = Field(1, ge=0, le=20)
+    max_gross_leverage: float = Field(2.0, gt=0)
+
+
+class CostsConfig(Strict):
+    """Trading and financing costs."""
+
+    fee_bps: float = Field(0.0, ge=0)
+    slippage_bps: float = Field(0.0, ge=0)
+    borrow_bps: float = Field(50.0, ge=0, description="annual borrow fee on short positions")
+    borrow_bps_by_asset: dict[str, float] = Field(default_factory=dict)
+
+
+class CashConfig(Strict):
+    """What uninvested cash earns."""
+
+    rate: str = Field("none", description="none, or a series id such as DTB3")
+
+
+class RegimeConfig(Strict):
+    """Which regime model labels the days."""
+
+    model: Literal["calendar", "rules", "markov"] = "calendar"
+    by: Literal["effective", "announced"] = "effective"
+    calendar: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReportConfig(Strict):
+    """Report outputs."""
+
+    html: bool = True
+    png: bool = True
+
+
+class StrategyConfig(Strict):
+    """One strategy: a unique name, a registered kind, its params (validated by the kind)."""
+
+    name: str
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v or any(c in v for c in " ./="):
+            raise ValueError(
+                f"strategy name {v!r} must be non-empty without spaces, dots, '/' or '='"
+            )
+        return v
+
+
+class RunConfig(Strict):
+    """A whole run: data, schedule, costs, cash, regimes and strategies."""
+
+    name: str = "run"
+    seed: int = 0
+    data: DataConfig = Field(default_factory=DataConfig)
+    rebalance: RebalanceConfig = Field(default_factory=RebalanceConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    costs: CostsConfig = Field(default_factory=CostsConfig)
+    cash: CashConfig = Field(default_factory=CashConfig)
+    regimes: RegimeConfig = Field(default_factory=RegimeConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    benchmark: str | None = Field(None, description="strategy name used as the baseline in reports")
+    strategies: list[StrategyConfig]
+
+    @model_validator(mode="after")
+    def _unique(self) -> "RunConfig":
+        seen: set[str] = set()
+        for s in self.strategies:
+            if s.name in seen:
+                raise ValueError(f"duplicate strategy name {s.name!r}")
+            seen.add(s.name)
+        if not self.strategies:
+            raise ValueError("no strategies")
+        return self
+
+    def resolved_dict(self) -> dict[str, Any]:
+        """The config as plain data (JSON/YAML-ready)."""
+        return json.loads(self.model_dump_json())
+
+    def config_hash(self) -> str:
+        """SHA-256 of the canonical JSON of the resolved config (16 hex digits)."""
+        blob = json.dumps(self.resolved_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+def _fields_of(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names allowed at ``loc`` (for did-you-mean), walking nested models."""
+    cur: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fld = getattr(cur, "model_fields", {}).get(part)
+        if fld is None:
+            return []
+        ann = fld.annotation
+        args = getattr(ann, "__args__", ())
+        cand = [a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not cand:
+            return []
+        cur = cand[0]
+    return list(getattr(cur, "model_fields", {}).keys())
+
+
+def format_validation_error(
+    exc: ValidationError,
+    origin: str,
+    model: type[BaseModel],
+    prefix: str = "",
+    raw: dict[str, Any] | None = None,
+) -> str:
+    """Turn the first pydantic error into one line: ``file: key.path: message``."""
+    errors = exc.errors()
+    # An unknown key usually explains a "missing" one (a typo): report it first.
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = tuple(err["loc"])
+    parts: list[str] = []
+    for i, p in enumerate(loc):
+        if isinstance(p, int) and i > 0 and loc[i - 1] == "strategies" and raw is not None:
+            try:
+                parts[-1] = f"strategies.{raw['strategies'][p]['name']}"
+                continue
+            except (KeyError, IndexError, TypeError):
+                pass
+        parts.append(str(p))
+    path = ".".join(([prefix] if prefix else []) + parts)
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        allowed = _fields_of(model, loc)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        msg = f"unknown key {loc[-1]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    elif err["type"] == "missing":
+        msg = "required key missing"
+    else:
+        msg = msg.replace("Value error, ", "")
+        if "input" in err and err["type"] not in ("value_error",):
+            msg += f" (got {err['input']!r})"
+    where = f"{path}: " if path else ""
+    return f"{origin}: {where}{msg}"
+
+
+# ---------------------------------------------------------------------------- overrides
+
+
+def parse_value(text: str) -> Any:
+    """Parse an override value as YAML (numbers, booleans, lists, null, strings)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_override(raw: dict[str, Any], dotted: str, value: Any, origin: str = "--set") -> None:
+    """Set ``raw[dotted] = value`` in place, creating intermediate mappings.
+
+    Raises
+    ------
+    ConfigError
+        If the path is empty or walks through a value that is not a mapping.
+    """
+    parts = dotted.split(".")
+    if not all(parts):
+        raise ConfigError(f"{origin} {dotted}: empty key in dotted path")
+    cur: Any = raw
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(cur, dict):
+            raise ConfigError(f"{origin} {dotted}: {'.'.join(parts[:i])} is not a mapping")
+        if cur.get(part) is None:
+            cur[part] = {}
+        cur = cur[part]
+    if not isinstance(cur, dict):
+        raise ConfigError(f"{origin} {dotted}: {'.'.join(parts[:-1])} is not a mapping")
+    cur[parts[-1]] = value
+
+
+def _apply_sets(raw: dict[str, Any], sets: list[str]) -> None:
+    for item in sets:
+        if "=" not in item:
+            raise ConfigError(f"--set {item}: expected KEY=VALUE")
+        key, val = item.split("=", 1)
+        _apply_nested(raw, key.strip(), parse_value(val))
+
+
+def _apply_nested(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    if parts[0] == "strategies" and len(parts) >= 3:
+        name, rest = parts[1], parts[2:]
+        strategies = raw.get("strategies") or []
+        match = [s for s in strategies if isinstance(s, dict) and s.get("name") == name]
+        if not match:
+            names = [str(s.get("name")) for s in strategies if isinstance(s, dict)]
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"--set {dotted}: no strategy named {name!r}{hint}")
+        apply_override(match[0], ".".join(rest), value, origin="--set")
+        return
+    apply_override(raw, dotted, value)
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping with the safe loader; one-line ConfigError on any problem."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: config file not found")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{p}: malformed YAML{where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level, got {type(raw).__name__}")
+    return raw
+
+
+def load_config(
+    path: str | Path,
+    sets: list[str] | None = None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    data_dir: str | None = None,
+    validate_strategies: bool = True,
+) -> RunConfig:
+    """Load, override and validate a run config.
+
+    Parameters
+    ----------
+    path : str or Path
+        YAML file.
+    sets : list of str, optional
+        ``KEY=VALUE`` overrides with dotted keys.
+    start, end : str, optional
+        Override ``data.start`` / ``data.end`` (ISO dates).
+    data_dir : str, optional
+        Override ``data.dir``; a ``sample`` config then reads that folder (``csv``).
+    validate_strategies : bool
+        Also validate each strategy's params against its kind's model.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file and key path.
+    """
+    raw = read_yaml(path)
+    return config_from_dict(
+        raw,
+        str(path),
+        sets,
+        start=start,
+        end=end,
+        data_dir=data_dir,
+        validate_strategies=validate_strategies,
+    )
+
+
+def config_from_dict(
+    raw: dict[str, Any],
+    origin: str = "<config>",
+    sets: list[str] | None = None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    data_dir: str | None = None,
+    validate_strategies: bool = True,
+) -> RunConfig:
+    """Validate a config given as a mapping (see :func:`load_config`)."""
+    raw = copy.deepcopy(raw)
+    _apply_sets(raw, sets or [])
+    data = raw.setdefault("data", {}) if isinstance(raw.get("data", {}), dict) else raw.get("data")
+    if isinstance(data, dict):
+        if start is not None:
+            data["start"] = start
+        if end is not None:
+            data["end"] = end
+        if data_dir is not None:
+            data["dir"] = data_dir
+            if data.get("source", "sample") == "sample":
+                data["source"] = "csv"
+                if data.get("macro_source") == "sample":
+                    data["macro_source"] = "csv"
+    try:
+        cfg = RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, origin, RunConfig, raw=raw)) from None
+    if validate_strategies:
+        from strategies.base import validate_params  # late import: strategies import config
+
+        for s in cfg.strategies:
+            validate_params(s, origin)
+    return cfg
+
+
+def dump_yaml(cfg: RunConfig) -> str:
+    """The resolved config as YAML text."""
+    return yaml.safe_dump(cfg.resolved_dict(), sort_keys=False)

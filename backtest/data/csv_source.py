@@ -1,0 +1,92 @@
+"""``csv`` source: a folder in the layout of the shared data set.
+
+``prices/<TICKER>.csv`` (``date,adj_close``), ``vol/VIX.csv`` and ``vol/VIX3M.csv``
+(``date,open,high,low,close``), ``fred/<SERIES>.csv`` (``date,value``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from backtest.data.base import MacroSeries, MarketData
+from backtest.data.validate import align_prices, check_dates, check_macro
+from backtest.errors import DataError
+
+VOL_SERIES = ("VIX", "VIX3M")
+
+
+def read_csv_series(path: Path, column: str) -> pd.Series:
+    """Read one ``date,<column>`` CSV into a float Series indexed by date.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, unreadable, lacks the columns, or has bad dates.
+    """
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        df = pd.read_csv(path)
+    except Exception as exc:  # pandas raises many types on malformed files
+        raise DataError(f"{path}: cannot read CSV ({type(exc).__name__}: {exc})") from None
+    if "date" not in df.columns or column not in df.columns:
+        raise DataError(f"{path}: expected columns 'date' and '{column}', found {list(df.columns)}")
+    try:
+        idx = pd.DatetimeIndex(pd.to_datetime(df["date"], format="%Y-%m-%d"))
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{path}: bad date ({exc})") from None
+    check_dates(idx, str(path))
+    vals = pd.to_numeric(df[column], errors="coerce")
+    return pd.Series(vals.to_numpy(dtype=float), index=idx, name=path.stem)
+
+
+class CsvSource:
+    """Read prices and macro series from a folder (``--data-dir``)."""
+
+    name = "csv"
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(f"data folder {self.root} not found")
+
+    def load(
+        self,
+        tickers: list[str],
+        macro: list[str],
+        start: pd.Timestamp | None,
+        end: pd.Timestamp | None,
+    ) -> MarketData:
+        """Load ``tickers`` and ``macro`` series; see :class:`~backtest.data.base.DataSource`."""
+        frames: dict[str, pd.Series] = {}
+        origin: dict[str, str] = {}
+        for t in tickers:
+            path = self.root / "prices" / f"{t}.csv"
+            if not path.exists():
+                raise DataError(f"unknown ticker {t}: no file {path}")
+            frames[t] = read_csv_series(path, "adj_close")
+            origin[t] = str(path)
+        prices, notes = align_prices(frames, origin, end=end)
+        if start is not None:
+            prices = prices.loc[prices.index >= start]
+        if end is not None:
+            prices = prices.loc[prices.index <= end]
+        if prices.empty:
+            raise DataError(f"{self.root}: no prices between {start} and {end}")
+        series: dict[str, MacroSeries] = {}
+        for name in macro:
+            if name in VOL_SERIES:
+                path = self.root / "vol" / f"{name}.csv"
+                s = read_csv_series(path, "close")
+            else:
+                path = self.root / "fred" / f"{name}.csv"
+                if not path.exists():
+                    raise DataError(f"unknown macro series {name}: no file {path}")
+                s = read_csv_series(path, "value")
+            check_macro(s, str(path))
+            series[name] = MacroSeries.from_observations(name, s)
+        return MarketData(
+            prices, series, source=f"csv:{self.root}", synthetic=False, notes=tuple(notes)
+        )

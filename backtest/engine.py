@@ -1,0 +1,344 @@
+"""Simulation on vectorbt: target weights at fill dates -> a portfolio with costs.
+
+The only module that imports vectorbt. Every ``Portfolio.from_orders`` argument is passed
+explicitly; nothing reads or writes ``vbt.settings``.
+
+Modelling choices (each hand-checked in ``tests/test_engine.py``):
+
+* Decisions are taken at the close of a decision day and filled at the close ``lag_days``
+  trading days later, at that close price adjusted by slippage (buys pay
+  ``close * (1 + slippage)``, sells get ``close * (1 - slippage)``); fees are a fraction of
+  the traded value. Orders within a fill are sequenced sells before buys
+  (``call_seq="auto"``), sharing one cash balance.
+* Uninvested cash earns the configured rate: cash is an explicit asset ``CASH`` whose
+  price compounds at the rate known the previous day (as cvxportfolio does). Its weight
+  is ``1 - sum(w)``; a negative weight borrows at the same rate.
+* Shorts pay a borrow fee: a short position in asset X is held in a separate column
+  ``X:short`` whose price is X's price times a borrow accrual factor growing by
+  ``borrow_bps / 1e4 / 252`` per trading day, so a short loses exactly the fee on its value.
+* Between fills holdings drift with prices. An optional drift band skips a rebalance when
+  no weight has drifted more than the band from the new target (drift measured on
+  frictionless holdings).
+* Assets without a price yet (late starters) must have zero target weight; their price is
+  back-filled for valuation only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import vectorbt as vbt
+
+from backtest.errors import StrategyError
+
+CASH = "CASH"
+SHORT_SUFFIX = ":short"
+TRADING_DAYS = 252
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Trading and financing costs.
+
+    Attributes
+    ----------
+    fee_bps : float
+        Fee as basis points of traded value.
+    slippage_bps : float
+        Price impact in basis points applied to the fill price.
+    borrow_bps : float
+        Annual borrow fee on short positions, basis points of short value.
+    borrow_bps_by_asset : dict[str, float]
+        Per-asset overrides of ``borrow_bps``.
+    """
+
+    fee_bps: float = 0.0
+    slippage_bps: float = 0.0
+    borrow_bps: float = 0.0
+    borrow_bps_by_asset: dict[str, float] = field(default_factory=dict)
+
+    def borrow_for(self, asset: str) -> float:
+        """Annual borrow fee of ``asset`` in basis points."""
+        return float(self.borrow_bps_by_asset.get(asset, self.borrow_bps))
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """Outcome of one simulated strategy.
+
+    Attributes
+    ----------
+    value : pd.Series
+        Portfolio value at each close (starts from 1.0 before the first day).
+    returns : pd.Series
+        Daily simple net returns.
+    weights : pd.DataFrame
+        End-of-day actual weights per asset (net of long and short legs), plus ``CASH``.
+    orders : pd.DataFrame
+        One row per filled order: ``date, asset, side, size, price, value, fees, slippage``.
+    fees : pd.Series
+        Daily fees plus slippage cost, in portfolio-value units.
+    borrow : pd.Series
+        Daily borrow cost of shorts, in portfolio-value units.
+    turnover : pd.Series
+        Daily traded value (excluding cash) divided by the previous close's value.
+    fills : pd.DatetimeIndex
+        Days on which a rebalance was executed.
+    skipped : int
+        Rebalances skipped by the drift band.
+    """
+
+    value: pd.Series
+    returns: pd.Series
+    weights: pd.DataFrame
+    orders: pd.DataFrame
+    fees: pd.Series
+    borrow: pd.Series
+    turnover: pd.Series
+    fills: pd.DatetimeIndex
+    skipped: int = 0
+
+
+def fill_dates(days: pd.DatetimeIndex, decisions: pd.DatetimeIndex, lag_days: int) -> pd.Series:
+    """Map each decision day to its fill day ``lag_days`` trading days later.
+
+    Decisions whose fill would fall after the last day are dropped.
+
+    Returns
+    -------
+    pd.Series
+        Fill day indexed by decision day.
+    """
+    pos = days.get_indexer(decisions)
+    if (pos < 0).any():
+        bad = decisions[pos < 0][0]
+        raise StrategyError(f"decision date {bad.date()} is not a trading day of the run")
+    fill_pos = pos + lag_days
+    ok = fill_pos < len(days)
+    return pd.Series(days[fill_pos[ok]], index=decisions[ok])
+
+
+def cash_price(days: pd.DatetimeIndex, rate_pct: pd.Series | None) -> pd.Series:
+    """Price of the cash asset: compounds daily at the previous day's annual rate (percent).
+
+    ``C_0 = 1`` and ``C_t = C_{t-1} * (1 + r_{t-1} / 100 / 252)``; missing rates count as 0.
+    """
+    if rate_pct is None:
+        return pd.Series(1.0, index=days)
+    r = rate_pct.reindex(days).astype(float).fillna(0.0).to_numpy() / 100.0 / TRADING_DAYS
+    growth = np.concatenate([[1.0], 1.0 + r[:-1]])
+    return pd.Series(np.cumprod(growth), index=days)
+
+
+def borrow_factor(days: pd.DatetimeIndex, bps: float) -> np.ndarray:
+    """Accrual factor ``B_t = (1 + bps/1e4/252) ** t`` (``B_0 = 1``) for a short leg's price."""
+    return (1.0 + bps / 1e4 / TRADING_DAYS) ** np.arange(len(days), dtype=float)
+
+
+def _drift_skip(
+    prices: pd.DataFrame, targets: pd.DataFrame, fills: pd.Series, band: float
+) -> pd.Series:
+    """Which fills to execute under a drift band (True = trade). Frictionless drift."""
+    px = prices.to_numpy()
+    idx = prices.index
+    execute = pd.Series(False, index=fills.index)
+    held: np.ndarray | None = None
+    held_pos = 0
+    for dec, fill in fills.items():
+        tgt = targets.loc[dec].to_numpy()
+        if held is None:
+            execute[dec] = True
+            held, held_pos = tgt, idx.get_loc(fill)
+            continue
+        pos = idx.get_loc(dec)
+        rel = px[pos] / px[held_pos]
+        rel = np.where(np.isfinite(rel), rel, 1.0)
+        vals = held * rel
+        total = 1.0 - held.sum() + vals.sum()  # cash leg (1 - sum w) does not drift here
+        drifted = vals / total if total != 0 else vals
+        if np.max(np.abs(drifted - tgt)) > band:
+            execute[dec] = True
+            held, held_pos = tgt, idx.get_loc(fill)
+    return execute
+
+
+def simulate(
+    prices: pd.DataFrame,
+    targets: pd.DataFrame,
+    *,
+    costs: Costs,
+    cash_rate: pd.Series | None = None,
+    lag_days: int = 1,
+    drift_band: float | None = None,
+) -> SimResult:
+    """Simulate target weights decided on ``targets.index`` and filled ``lag_days`` later.
+
+    Parameters
+    ----------
+    prices : pd.DataFrame
+        Adjusted closes, days x assets; NaN before an asset's first price.
+    targets : pd.DataFrame
+        Target weights at decision days (index ⊂ ``prices.index``), columns ⊂ assets;
+        rows that are all NaN mean "no rebalance". Cash weight is ``1 - row sum``.
+    costs : Costs
+        Fees, slippage and borrow.
+    cash_rate : pd.Series, optional
+        Annual cash rate in percent known at each day's close; None = cash earns nothing.
+    lag_days : int
+        Trading days from decision to fill (0 = fill at the decision close).
+    drift_band : float, optional
+        Skip a rebalance when no weight drifted more than this from target.
+
+    Returns
+    -------
+    SimResult
+    """
+    days = pd.DatetimeIndex(prices.index)
+    assets = list(prices.columns)
+    targets = targets.reindex(columns=assets).astype(float)
+    live = targets.dropna(how="all")
+    live = live.fillna(0.0)
+    fills = fill_dates(days, pd.DatetimeIndex(live.index), lag_days)
+    live = live.loc[fills.index]
+    # A fill that two decisions map to (cannot happen with lag >= 0 and unique decisions).
+    first_px = prices.apply(lambda s: s.first_valid_index())
+    for a in assets:
+        start = first_px[a]
+        bad = fills[(fills < start) if start is not None else fills.notna()]
+        if len(bad) and (live.loc[bad.index, a].abs() > 0).any():
+            d = bad.index[(live.loc[bad.index, a].abs() > 0).to_numpy()][0]
+            raise StrategyError(
+                f"weight on {a} filled on {fills[d].date()}, before its first price"
+            )
+    skipped = 0
+    if drift_band is not None and len(live):
+        keep = _drift_skip(prices.bfill(), live, fills, drift_band)
+        skipped = int((~keep).sum())
+        live, fills = live.loc[keep.to_numpy()], fills.loc[keep.to_numpy()]
+
+    px = prices.bfill().ffill()
+    cols: dict[str, np.ndarray] = {}
+    size_cols: dict[str, np.ndarray] = {}
+    nan_col = np.full(len(days), np.nan)
+    fill_pos = days.get_indexer(pd.DatetimeIndex(fills.to_numpy()))
+    for a in assets:
+        w = live[a].to_numpy()
+        cols[a] = px[a].to_numpy()
+        s = nan_col.copy()
+        s[fill_pos] = np.clip(w, 0.0, None)
+        size_cols[a] = s
+        if (w < 0).any():
+            sc = f"{a}{SHORT_SUFFIX}"
+            cols[sc] = px[a].to_numpy() * borrow_factor(days, costs.borrow_for(a))
+            s2 = nan_col.copy()
+            s2[fill_pos] = np.clip(w, None, 0.0)
+            size_cols[sc] = s2
+    use_cash = cash_rate is not None
+    if use_cash:
+        cols[CASH] = cash_price(days, cash_rate).to_numpy()
+        s3 = nan_col.copy()
+        s3[fill_pos] = 1.0 - live.sum(axis=1).to_numpy()
+        size_cols[CASH] = s3
+    close = pd.DataFrame(cols, index=days)
+    size = pd.DataFrame(size_cols, index=days)
+    pf = vbt.Portfolio.from_orders(
+        close=close,
+        size=size,
+        size_type="targetpercent",
+        direction="both",
+        price=np.inf,
+        fees=costs.fee_bps / 1e4,
+        fixed_fees=0.0,
+        slippage=costs.slippage_bps / 1e4,
+        min_size=1e-12,
+        max_size=np.inf,
+        size_granularity=np.nan,
+        reject_prob=0.0,
+        lock_cash=False,
+        allow_partial=True,
+        raise_reject=False,
+        log=False,
+        val_price=np.inf,
+        init_cash=1.0,
+        cash_sharing=True,
+        group_by=True,
+        call_seq="auto",
+        ffill_val_price=True,
+        update_value=False,
+        seed=None,
+        freq="1D",
+        attach_call_seq=False,
+    )
+    value = pf.value()
+    value.name = "value"
+    prev = value.shift(1)
+    prev.iloc[0] = 1.0
+    returns = value / prev - 1.0
+    # Actual end-of-day weights, short legs netted into their asset.
+    av = pf.asset_value(group_by=False)
+    net = pd.DataFrame(0.0, index=days, columns=assets + [CASH])
+    for c in av.columns:
+        base = c[: -len(SHORT_SUFFIX)] if c.endswith(SHORT_SUFFIX) else c
+        net[base] = net[base] + av[c]
+    net[CASH] = net[CASH] + pf.cash()
+    weights = net.div(value, axis=0)
+    rec = pf.orders.records
+    col_names = list(close.columns)
+    if len(rec):
+        o_dates = days[rec["idx"]]
+        o_cols = [col_names[i] for i in rec["col"]]
+        mark = close.to_numpy()[rec["idx"], rec["col"]]
+        sign = np.where(rec["side"] == 0, 1.0, -1.0)
+        slip_cost = rec["size"] * np.abs(rec["price"] - mark)
+        orders = pd.DataFrame(
+            {
+                "date": o_dates,
+                "asset": o_cols,
+                "side": np.where(rec["side"] == 0, "buy", "sell"),
+                "size": rec["size"] * sign,
+                "price": rec["price"],
+                "value": rec["size"] * mark * sign,
+                "fees": rec["fees"],
+                "slippage": slip_cost,
+            }
+        )
+    else:
+        orders = pd.DataFrame(
+            columns=["date", "asset", "side", "size", "price", "value", "fees", "slippage"]
+        )
+    fees = (
+        orders.groupby("date")[["fees", "slippage"]].sum().sum(axis=1).reindex(days, fill_value=0.0)
+        if len(orders)
+        else pd.Series(0.0, index=days)
+    )
+    traded = orders.loc[orders["asset"] != CASH] if len(orders) else orders
+    turnover = (
+        traded.assign(v=traded["value"].abs())
+        .groupby("date")["v"]
+        .sum()
+        .reindex(days, fill_value=0.0)
+        if len(traded)
+        else pd.Series(0.0, index=days)
+    ) / prev
+    borrow = pd.Series(0.0, index=days)
+    for c in av.columns:
+        if c.endswith(SHORT_SUFFIX):
+            bps = costs.borrow_for(c[: -len(SHORT_SUFFIX)])
+            # cost on day t: short value at t-1 close times the day's accrual
+            short_prev = (-av[c]).shift(1).fillna(0.0)
+            borrow = borrow + short_prev * (close[c] / close[c].shift(1)).fillna(1.0) * (
+                1.0 - 1.0 / (1.0 + bps / 1e4 / TRADING_DAYS)
+            )
+    return SimResult(
+        value=value,
+        returns=returns.rename("return"),
+        weights=weights,
+        orders=orders,
+        fees=fees.rename("fees"),
+        borrow=borrow.rename("borrow"),
+        turnover=turnover.rename("turnover"),
+        fills=pd.DatetimeIndex(fills.to_numpy()),
+        skipped=skipped,
+    )

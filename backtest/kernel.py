@@ -1,0 +1,455 @@
+"""Numba drift-and-rebalance kernel: many target-weight variants simulated in one pass.
+
+:func:`simulate_many` reproduces :func:`backtest.engine.simulate` (vectorbt's
+``Portfolio.from_orders`` with ``size_type="targetpercent"``, ``direction="both"``, cash
+sharing, ``call_seq="auto"``, ``update_value=False``, ``allow_partial=True``) for ``V``
+variants at once, without vectorbt. Each variant is independent; the kernel is a
+transcription of vectorbt's ``buy_nb``, ``sell_nb``, ``execute_order_nb``,
+``approx_order_value_nb`` and ``insert_argsort_nb`` (``vectorbt/portfolio/nb.py``,
+``vectorbt/utils/math_.py``) restricted to the arguments the engine passes:
+
+* Columns are laid out as the engine lays them out: each asset, followed by its
+  ``X:short`` leg when any variant shorts it (price = asset price x borrow accrual
+  factor), then ``CASH`` when a cash rate is given (price compounds at the previous
+  day's rate). A short leg or asset column that a variant never uses carries a zero
+  target and a zero position, and is a no-op in vectorbt too (zero-value orders are
+  ignored and insertion sort is stable), so one layout serves every variant.
+* At a fill row every column gets a target-percent order sized from the group value at
+  the start of the bar (cash + positions at the bar's close, ``update_value=False``);
+  orders run in ascending order of approximate order value (sells first); buys pay
+  ``close * (1 + slippage)`` and fees ``fee * traded value`` from cash, and are partially
+  filled when cash is short; sells receive ``close * (1 - slippage)`` net of fees.
+* vectorbt's numerical snapping (``is_close`` with ``rel_tol=1e-9``, ``abs_tol=1e-12``;
+  ``add_nb``) is replicated, including the snapping of cash and positions that vectorbt
+  applies when it processes the (ignored) NaN orders of non-fill rows.
+
+The optional drift band is evaluated per variant by :func:`drift_keep`, a transcription
+of ``backtest.engine._drift_skip``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+TRADING_DAYS = 252
+REL_TOL = 1e-9
+ABS_TOL = 1e-12
+MIN_SIZE = 1e-12
+LONG, SHORT, CASH_COL = 0, 1, 2
+
+
+# ---------------------------------------------------------------- vectorbt math helpers
+
+
+@njit(cache=True)
+def _is_close(a: float, b: float) -> bool:
+    if np.isnan(a) or np.isnan(b):
+        return False
+    if np.isinf(a) or np.isinf(b):
+        return False
+    if a == b:
+        return True
+    return abs(a - b) <= max(REL_TOL * max(abs(a), abs(b)), ABS_TOL)
+
+
+@njit(cache=True)
+def _is_less(a: float, b: float) -> bool:
+    if _is_close(a, b):
+        return False
+    return a < b
+
+
+@njit(cache=True)
+def _add(a: float, b: float) -> float:
+    if np.sign(a) != np.sign(b):
+        zero = _is_close(abs(a), abs(b))
+    else:
+        zero = _is_close(a + b, 0.0)
+    if zero:
+        return 0.0
+    return a + b
+
+
+@njit(cache=True)
+def _order(size: float, price: float, value: float, cash: float, pos: float,
+           fee: float, slip: float) -> tuple[float, float, int]:
+    """One target-percent order (``execute_order_nb`` + ``buy_nb``/``sell_nb``).
+
+    Returns the new cash, the new position and a status: 0 = done (filled, ignored or
+    rejected), 1 = vectorbt would raise (negative cash).
+    """
+    # numerical stability (vectorbt snaps these before every order, filled or not)
+    if _is_close(cash, 0.0):
+        cash = 0.0
+    if _is_close(pos, 0.0):
+        pos = 0.0
+    if _is_close(value, 0.0):
+        value = 0.0
+    if np.isnan(size):
+        return cash, pos, 0
+    if np.isnan(cash) or cash < 0:
+        return cash, pos, 1
+    if np.isnan(value):
+        return cash, pos, 0
+    if value <= 0:
+        return cash, pos, 0  # rejected: value zero or negative
+    order_size = size * value / price - pos  # val_price == order price == close
+    if order_size > 0:
+        adj_price = price * (1.0 + slip)
+        cash_limit = cash
+        if cash_limit == 0:
+            return cash, pos, 0  # rejected: no cash
+        req_cash = order_size * adj_price
+        req_fees = req_cash * fee
+        total_req = req_cash + req_fees
+        if _is_close(total_req, cash_limit) or total_req < cash_limit:
+            final_size = order_size
+            final_req = total_req
+        else:
+            max_req = _add(cash_limit, -0.0) / (1.0 + fee)
+            if max_req <= 0:
+                return cash, pos, 0
+            final_size = max_req / adj_price
+            final_req = cash_limit
+        if _is_close(order_size, 0.0):
+            return cash, pos, 0
+        if _is_less(final_size, MIN_SIZE):
+            return cash, pos, 0
+        return _add(cash, -final_req), _add(pos, final_size), 0
+    size_limit = -order_size
+    adj_price = price * (1.0 - slip)
+    if _is_close(size_limit, 0.0):
+        return cash, pos, 0
+    if _is_less(size_limit, MIN_SIZE):
+        return cash, pos, 0
+    acq = size_limit * adj_price
+    fees_paid = acq * fee
+    final_acq = _add(acq, -fees_paid)
+    if final_acq < 0:
+        return cash, pos, 0
+    return cash + final_acq, _add(pos, -size_limit), 0
+
+
+@njit(cache=True)
+def _column_target(w: np.ndarray, asset: int, kind: int) -> float:
+    if kind == LONG:
+        x = w[asset]
+        return x if x > 0.0 else 0.0
+    if kind == SHORT:
+        x = w[asset]
+        return x if x < 0.0 else 0.0
+    tot = 0.0
+    for j in range(w.shape[0]):
+        tot += w[j]
+    return 1.0 - tot
+
+
+@njit(cache=True)
+def _simulate_one(close: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray, execute: np.ndarray,
+                  col_asset: np.ndarray, col_kind: np.ndarray, fee: float, slip: float,
+                  out: np.ndarray) -> int:
+    """Simulate one variant; writes the value path into ``out`` (T); returns an error flag."""
+    n_t, n_c = close.shape
+    pos = np.zeros(n_c)
+    ov = np.empty(n_c)
+    seq = np.empty(n_c, dtype=np.int64)
+    cash = 1.0
+    k = 0
+    n_k = fill_idx.shape[0]
+    err = 0
+    for t in range(n_t):
+        is_fill = False
+        while k < n_k and fill_idx[k] < t:
+            k += 1
+        if k < n_k and fill_idx[k] == t:
+            is_fill = execute[k]
+        if is_fill and err == 0:
+            w = targets[k]
+            value = cash
+            for c in range(n_c):
+                if pos[c] != 0:
+                    value += pos[c] * close[t, c]
+            for c in range(n_c):
+                ov[c] = _column_target(w, col_asset[c], col_kind[c]) * value - pos[c] * close[t, c]
+                seq[c] = c
+            # insertion argsort (vectorbt insert_argsort_nb: stable, NaN last)
+            for j in range(1, n_c):
+                a_j = ov[j]
+                i_j = seq[j]
+                i = j - 1
+                while i >= 0 and (ov[i] > a_j or np.isnan(ov[i])):
+                    ov[i + 1] = ov[i]
+                    seq[i + 1] = seq[i]
+                    i -= 1
+                ov[i + 1] = a_j
+                seq[i + 1] = i_j
+            for j in range(n_c):
+                c = seq[j]
+                tgt = _column_target(w, col_asset[c], col_kind[c])
+                cash, pos[c], status = _order(tgt, close[t, c], value, cash, pos[c], fee, slip)
+                if status != 0:
+                    err = 1
+        elif err == 0:
+            # vectorbt processes a NaN order per column on every other bar: state snaps only
+            # (for finite x, is_close(x, 0) <=> |x| <= abs_tol)
+            if abs(cash) <= ABS_TOL:
+                cash = 0.0
+            for c in range(n_c):
+                if abs(pos[c]) <= ABS_TOL:
+                    pos[c] = 0.0
+        if err:
+            out[t] = np.nan
+            continue
+        value = cash
+        for c in range(n_c):
+            if pos[c] != 0:
+                value += pos[c] * close[t, c]
+        out[t] = value
+    return err
+
+
+@njit(cache=True)
+def _simulate_serial(close, targets, fill_idx, execute, col_asset, col_kind, fee, slip, out, errors):
+    for v in range(targets.shape[0]):
+        errors[v] = _simulate_one(close, targets[v], fill_idx, execute[v], col_asset, col_kind,
+                                  fee, slip, out[v])
+
+
+@njit(cache=True, parallel=True)
+def _simulate_parallel(close, targets, fill_idx, execute, col_asset, col_kind, fee, slip, out, errors):
+    for v in prange(targets.shape[0]):
+        errors[v] = _simulate_one(close, targets[v], fill_idx, execute[v], col_asset, col_kind,
+                                  fee, slip, out[v])
+
+
+# ---------------------------------------------------------------- drift band
+
+
+@njit(cache=True)
+def _drift_keep_nb(px: np.ndarray, targets: np.ndarray, live: np.ndarray, dec_idx: np.ndarray,
+                   fill_idx: np.ndarray, band: float, out: np.ndarray) -> None:
+    n_v, n_k, n_a = targets.shape
+    for v in range(n_v):
+        held = np.zeros(n_a)
+        held_pos = -1
+        for k in range(n_k):
+            out[v, k] = False
+            if not live[v, k]:
+                continue
+            tgt = targets[v, k]
+            if held_pos < 0:
+                out[v, k] = True
+                held[:] = tgt
+                held_pos = fill_idx[k]
+                continue
+            d = dec_idx[k]
+            s_held = 0.0
+            s_vals = 0.0
+            vals = np.empty(n_a)
+            for j in range(n_a):
+                rel = px[d, j] / px[held_pos, j]
+                if not np.isfinite(rel):
+                    rel = 1.0
+                vals[j] = held[j] * rel
+                s_held += held[j]
+                s_vals += vals[j]
+            total = 1.0 - s_held + s_vals
+            dev = 0.0
+            for j in range(n_a):
+                x = vals[j] / total if total != 0 else vals[j]
+                dev = max(dev, abs(x - tgt[j]))
+            if dev > band:
+                out[v, k] = True
+                held[:] = tgt
+                held_pos = fill_idx[k]
+
+
+def drift_keep(prices_bfilled: np.ndarray, targets: np.ndarray, live: np.ndarray,
+               dec_idx: np.ndarray, fill_idx: np.ndarray, band: float) -> np.ndarray:
+    """Which fills each variant executes under a drift band (``engine._drift_skip`` per variant).
+
+    Parameters
+    ----------
+    prices_bfilled : np.ndarray
+        ``T x N`` closes, back-filled (trailing NaN allowed).
+    targets : np.ndarray
+        ``V x K x N`` target weights at the fills (NaN already replaced by 0).
+    live : np.ndarray
+        ``V x K`` bool, False where a variant holds (no rebalance decided).
+    dec_idx, fill_idx : np.ndarray
+        Row of each decision and of its fill (``K``).
+    band : float
+        Drift band.
+
+    Returns
+    -------
+    np.ndarray
+        ``V x K`` bool: True = trade.
+    """
+    out = np.zeros(live.shape, dtype=np.bool_)
+    _drift_keep_nb(np.ascontiguousarray(prices_bfilled, dtype=np.float64),
+                   np.ascontiguousarray(targets, dtype=np.float64), np.ascontiguousarray(live),
+                   np.asarray(dec_idx, dtype=np.int64), np.asarray(fill_idx, dtype=np.int64),
+                   float(band), out)
+    return out
+
+
+# ---------------------------------------------------------------- public API
+
+
+def borrow_growth(n_days: int, bps: float) -> np.ndarray:
+    """Borrow accrual factor ``(1 + bps/1e4/252) ** t`` (as ``engine.borrow_factor``)."""
+    return (1.0 + bps / 1e4 / TRADING_DAYS) ** np.arange(n_days, dtype=float)
+
+
+def cash_growth(rate_pct: np.ndarray | None, n_days: int) -> np.ndarray:
+    """Daily growth factors of the cash asset: ``g_0 = 1``, ``g_t = 1 + r_{t-1}/100/252``.
+
+    ``np.cumprod`` of the result is ``engine.cash_price`` exactly. Missing rates count as 0.
+    """
+    if rate_pct is None:
+        return np.ones(n_days)
+    r = np.nan_to_num(np.asarray(rate_pct, dtype=float), nan=0.0) / 100.0 / TRADING_DAYS
+    return np.concatenate([[1.0], 1.0 + r[:-1]])
+
+
+def column_layout(targets: np.ndarray, with_cash: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Engine column layout: asset, its short leg if any variant shorts it, ..., then CASH.
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray)
+        Asset index and kind (0 long, 1 short, 2 cash) of each column.
+    """
+    n_a = targets.shape[-1]
+    shorted = (np.nan_to_num(targets.reshape(-1, n_a)) < 0).any(axis=0) if targets.size else np.zeros(n_a, bool)
+    asset, kind = [], []
+    for j in range(n_a):
+        asset.append(j)
+        kind.append(LONG)
+        if shorted[j]:
+            asset.append(j)
+            kind.append(SHORT)
+    if with_cash:
+        asset.append(-1)
+        kind.append(CASH_COL)
+    return np.asarray(asset, dtype=np.int64), np.asarray(kind, dtype=np.int64)
+
+
+def simulate_many(
+    prices: np.ndarray,
+    targets: np.ndarray,
+    fill_idx: np.ndarray,
+    *,
+    fee: float = 0.0,
+    slippage: float = 0.0,
+    borrow_bps: np.ndarray | float = 0.0,
+    cash_growth: np.ndarray | None = None,
+    execute: np.ndarray | None = None,
+    parallel: bool = True,
+) -> np.ndarray:
+    """Simulate ``V`` target-weight variants with the engine's semantics; return values.
+
+    Parameters
+    ----------
+    prices : np.ndarray
+        ``T x N`` closes; NaN before an asset's first price (back-filled for valuation,
+        then forward-filled, as the engine does).
+    targets : np.ndarray
+        ``V x K x N`` target weights at the ``K`` fills; the cash weight is ``1 - sum``.
+        NaN are treated as 0 (rows where a variant holds go in ``execute``).
+    fill_idx : np.ndarray
+        ``K`` strictly increasing rows at which the fills happen.
+    fee, slippage : float
+        Fractions of traded value / of the price (``bps / 1e4``).
+    borrow_bps : np.ndarray or float
+        Annual borrow fee per asset (``N``) in basis points.
+    cash_growth : np.ndarray, optional
+        ``T`` daily growth factors of the cash asset (see :func:`cash_growth`); None =
+        no cash asset (cash earns nothing, as ``cash_rate=None`` in the engine).
+    execute : np.ndarray, optional
+        ``V x K`` bool; False skips that fill for that variant (hold, drift band).
+    parallel : bool
+        Spread variants over numba threads (results are identical either way).
+
+    Returns
+    -------
+    np.ndarray
+        ``T x V`` portfolio values at each close (initial value 1 before the first day);
+        a variant on which vectorbt would raise (negative cash) is all NaN from there.
+    """
+    px = np.asarray(prices, dtype=np.float64)
+    n_t, n_a = px.shape
+    tg = np.asarray(targets, dtype=np.float64)
+    if tg.ndim != 3 or tg.shape[2] != n_a:
+        raise ValueError(f"targets must be V x K x {n_a}, got {tg.shape}")
+    n_v, n_k, _ = tg.shape
+    fidx = np.asarray(fill_idx, dtype=np.int64)
+    if fidx.shape != (n_k,):
+        raise ValueError(f"fill_idx must have {n_k} rows, got {fidx.shape}")
+    if n_k and (np.any(np.diff(fidx) <= 0) or fidx[0] < 0 or fidx[-1] >= n_t):
+        raise ValueError("fill_idx must be strictly increasing rows of prices")
+    ex = np.ones((n_v, n_k), dtype=np.bool_) if execute is None else np.ascontiguousarray(execute, dtype=np.bool_)
+    filled = _bfill_ffill(px)
+    col_asset, col_kind = column_layout(tg, cash_growth is not None)
+    bps = np.broadcast_to(np.asarray(borrow_bps, dtype=float), (n_a,))
+    close = np.empty((n_t, len(col_asset)))
+    for c, (a, kd) in enumerate(zip(col_asset, col_kind, strict=True)):
+        if kd == LONG:
+            close[:, c] = filled[:, a]
+        elif kd == SHORT:
+            close[:, c] = filled[:, a] * borrow_growth(n_t, float(bps[a]))
+        else:
+            close[:, c] = np.cumprod(np.asarray(cash_growth, dtype=float))
+    tg = np.ascontiguousarray(np.nan_to_num(tg, nan=0.0))
+    out = np.empty((n_v, n_t))
+    errors = np.zeros(n_v, dtype=np.int64)
+    fn = _simulate_parallel if parallel and n_v > 1 else _simulate_serial
+    fn(close, tg, fidx, ex, col_asset, col_kind, float(fee), float(slippage), out, errors)
+    return out.T
+
+
+def _bfill_ffill(px: np.ndarray) -> np.ndarray:
+    """``DataFrame.bfill().ffill()`` on a 2-D array."""
+    out = px.copy()
+    n_t = out.shape[0]
+    for j in range(out.shape[1]):
+        col = out[:, j]
+        ok = np.flatnonzero(np.isfinite(col))
+        if not len(ok):
+            continue
+        col[: ok[0]] = col[ok[0]]
+        idx = np.maximum.accumulate(np.where(np.isfinite(col), np.arange(n_t), 0))
+        out[:, j] = col[idx]
+    return out
+
+
+def numpy_floor(prices: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray) -> np.ndarray:
+    """Reference floor: plain numpy loop over days vectorised across variants, no costs.
+
+    Returns ``T x V`` values (cash earns nothing). Used by the benchmark only.
+    """
+    px = _bfill_ffill(np.asarray(prices, dtype=float))
+    tg = np.nan_to_num(np.asarray(targets, dtype=float))
+    n_t = px.shape[0]
+    n_v = tg.shape[0]
+    units = np.zeros((n_v, px.shape[1]))
+    cash = np.ones(n_v)
+    out = np.empty((n_t, n_v))
+    fill_at = {int(t): k for k, t in enumerate(fill_idx)}
+    for t in range(n_t):
+        k = fill_at.get(t)
+        if k is not None:
+            value = cash + units @ px[t]
+            w = tg[:, k, :]
+            units = w * value[:, None] / px[t]
+            cash = value * (1.0 - w.sum(axis=1))
+        out[t] = cash + units @ px[t]
+    return out
+
+
+def threads() -> int:
+    """Numba threads the parallel kernel may use."""
+    return int(numba.get_num_threads())

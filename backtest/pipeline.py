@@ -1,0 +1,363 @@
+"""One backtest run, end to end: config -> data -> regimes -> signals -> weights -> engine -> metrics.
+
+``run_backtest`` computes everything in memory and returns a :class:`RunOutput`;
+``write_run`` writes the run folder atomically. The CLI calls both.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtest.config import RunConfig, dump_yaml
+from backtest.data.base import MarketData
+from backtest.data.sources import make_source
+from backtest.engine import Costs, SimResult, cash_price, simulate
+from backtest.errors import ConfigError, DataError, StrategyError
+from backtest.metrics import metrics_table, regime_metrics
+from backtest.regimes.models import make_regime_model
+from backtest.regimes.scoring import regime_outputs
+from backtest.results import (
+    FORMAT_VERSION,
+    atomic_run_dir,
+    final_path,
+    git_commit,
+    make_run_id,
+    package_versions,
+    write_json,
+)
+from backtest.signals import SignalFrame, build_signal_frame
+from strategies.base import Strategy, build_strategy, renormalise
+
+WARMUP_DAYS = 550  # calendar days of history loaded before the start for trailing signals
+
+
+@dataclass
+class RunOutput:
+    """Everything a run computed (in memory)."""
+
+    cfg: RunConfig
+    origin: str
+    md: MarketData
+    sf: SignalFrame
+    labels: pd.DataFrame
+    days: pd.DatetimeIndex
+    sims: dict[str, SimResult]
+    targets: dict[str, pd.DataFrame]
+    returns: pd.DataFrame
+    rf: pd.Series
+    metrics: pd.DataFrame
+    regime_metrics: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    extras: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def required_series(cfg: RunConfig) -> tuple[list[str], list[str]]:
+    """Tickers and macro series a run needs (universe ∪ strategy assets; configured macro)."""
+    strategies = [build_strategy(s) for s in cfg.strategies]
+    tickers = list(
+        dict.fromkeys([*cfg.data.universe, *[a for s in strategies for a in s.assets()]])
+    )
+    macro = list(dict.fromkeys(cfg.data.macro))
+    if cfg.cash.rate.lower() != "none" and cfg.cash.rate not in macro:
+        macro.append(cfg.cash.rate)
+    return tickers, macro
+
+
+def decision_dates(days: pd.DatetimeIndex, every: str) -> pd.DatetimeIndex:
+    """Decision days: the first day of the run, then the last trading day of each period.
+
+    Parameters
+    ----------
+    days : pd.DatetimeIndex
+        Trading days of the run.
+    every : {"daily", "weekly", "monthly", "quarterly"}
+        Rebalance schedule.
+    """
+    if len(days) == 0:
+        return days
+    if every == "daily":
+        return days
+    freq = {"weekly": "W", "monthly": "M", "quarterly": "Q"}[every]
+    periods = days.to_period(freq)
+    last = pd.Series(days, index=days).groupby(periods).transform("max")
+    ends = pd.DatetimeIndex(days[np.asarray(days == pd.DatetimeIndex(last))])
+    return ends.union(pd.DatetimeIndex([days[0]]))
+
+
+def _cap_leverage(w: pd.DataFrame, cap: float) -> tuple[pd.DataFrame, int]:
+    gross = w.abs().sum(axis=1)
+    over = gross > cap + 1e-12
+    if not over.any():
+        return w, 0
+    out = w.copy()
+    out.loc[over] = w.loc[over].mul(cap / gross[over], axis=0)
+    return out, int(over.sum())
+
+
+def load_market(cfg: RunConfig) -> MarketData:
+    """Load data for ``cfg`` (with a warm-up window before the start)."""
+    tickers, macro = required_series(cfg)
+    start = pd.Timestamp(cfg.data.start) if cfg.data.start else None
+    end = pd.Timestamp(cfg.data.end) if cfg.data.end else None
+    load_start = start - pd.Timedelta(days=WARMUP_DAYS) if start is not None else None
+    return make_source(cfg.data).load(tickers, macro, load_start, end)
+
+
+def run_backtest(
+    cfg: RunConfig, origin: str = "<config>", md: MarketData | None = None
+) -> RunOutput:
+    """Run every strategy of ``cfg`` and compute metrics.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        Validated config.
+    origin : str
+        Config file name (for messages).
+    md : MarketData, optional
+        Pre-loaded data (tests, scenarios); loaded from ``cfg.data`` when omitted.
+    """
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    strategies: list[Strategy] = [build_strategy(s, origin) for s in cfg.strategies]
+    if md is None:
+        md = load_market(cfg)
+    timings["load"] = time.perf_counter() - t0
+    missing = [a for s in strategies for a in s.assets() if a not in md.prices.columns]
+    if missing:
+        raise DataError(f"unknown ticker {missing[0]}: not in the loaded data ({md.source})")
+    notes.extend(md.notes)
+    start = pd.Timestamp(cfg.data.start) if cfg.data.start else md.calendar[0]
+    days = md.calendar[md.calendar >= start]
+    if cfg.data.end is not None:
+        days = days[days <= pd.Timestamp(cfg.data.end)]
+    if len(days) < 2:
+        raise DataError(
+            f"{md.source}: fewer than 2 trading days between {start.date()} and {cfg.data.end}"
+        )
+
+    t1 = time.perf_counter()
+    model = make_regime_model(cfg.regimes)
+    labels = model.label(md, md.calendar)
+    sf = build_signal_frame(md, labels["regime"], extra={"regime_labels": labels})
+    timings["signals"] = time.perf_counter() - t1
+
+    rf_rate = sf.signal("cash_rate")
+    rf = (
+        cash_price(days, rf_rate).pct_change().fillna(0.0)
+        if rf_rate.notna().any()
+        else pd.Series(0.0, index=days)
+    )
+    if cfg.cash.rate.lower() == "none":
+        cash_rate = None
+    elif cfg.cash.rate in ("DTB3", "cash_rate"):
+        cash_rate = rf_rate
+    else:
+        from backtest.data.base import asof
+
+        if cfg.cash.rate not in md.macro:
+            raise ConfigError(f"{origin}: cash.rate: series {cfg.cash.rate!r} is not loaded")
+        cash_rate = asof(md.macro[cfg.cash.rate], md.calendar)
+    costs = Costs(
+        cfg.costs.fee_bps,
+        cfg.costs.slippage_bps,
+        cfg.costs.borrow_bps,
+        dict(cfg.costs.borrow_bps_by_asset),
+    )
+    dates = decision_dates(days, cfg.rebalance.every)
+    prices = md.prices.loc[days]
+    sims: dict[str, SimResult] = {}
+    targets: dict[str, pd.DataFrame] = {}
+    t2 = time.perf_counter()
+    for strat in strategies:
+        ts = time.perf_counter()
+        w = strat.weights(sf, dates)
+        if not isinstance(w, pd.DataFrame) or not w.index.equals(dates):
+            raise StrategyError(
+                f"strategy {strat.name}: weights must be a DataFrame indexed by the decision dates"
+            )
+        unknown = [c for c in w.columns if c not in md.prices.columns]
+        if unknown:
+            raise DataError(f"strategy {strat.name}: unknown ticker {unknown[0]}")
+        bad = w.replace([np.inf, -np.inf], np.nan)
+        if (bad.isna() & w.notna()).any().any():
+            raise StrategyError(f"strategy {strat.name}: infinite weight")
+        w, n_renorm = renormalise(w, sf.available())
+        if n_renorm:
+            notes.append(
+                f"{strat.name}: weights renormalised over listed assets on {n_renorm} decision date(s)"
+            )
+        w, n_cap = _cap_leverage(w, cfg.execution.max_gross_leverage)
+        if n_cap:
+            notes.append(
+                f"{strat.name}: gross leverage capped at {cfg.execution.max_gross_leverage:g} on {n_cap} date(s)"
+            )
+        targets[strat.name] = w
+        sims[strat.name] = simulate(
+            prices[w.columns] if len(w.columns) else prices,
+            w,
+            costs=costs,
+            cash_rate=None if cash_rate is None else cash_rate.reindex(days),
+            lag_days=cfg.execution.lag_days,
+            drift_band=cfg.rebalance.drift_band,
+        )
+        timings[f"strategy:{strat.name}"] = time.perf_counter() - ts
+        if sims[strat.name].skipped:
+            notes.append(
+                f"{strat.name}: {sims[strat.name].skipped} rebalance(s) skipped inside the drift band"
+            )
+    timings["simulate"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    returns = pd.DataFrame({n: s.returns for n, s in sims.items()}, index=days)
+    returns.index.name = "date"
+    turnover = pd.DataFrame({n: s.turnover for n, s in sims.items()}, index=days)
+    metrics = metrics_table(returns, rf, turnover)
+    reg = regime_metrics(returns, labels["regime"].reindex(days), rf, turnover)
+    timings["metrics"] = time.perf_counter() - t3
+    timings["total"] = time.perf_counter() - t0
+    extras = {"turnover": turnover}
+    extras.update(regime_outputs(returns, labels.reindex(days), rf))
+    return RunOutput(
+        cfg,
+        origin,
+        md,
+        sf,
+        labels,
+        days,
+        sims,
+        targets,
+        returns,
+        rf,
+        metrics,
+        reg,
+        notes,
+        timings,
+        extras,
+    )
+
+
+def _weights_long(targets: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    parts = []
+    for name, w in targets.items():
+        live = w.dropna(how="all")
+        if live.empty:
+            continue
+        long = (
+            live.rename_axis("date")
+            .reset_index()
+            .melt(id_vars="date", var_name="asset", value_name="weight")
+        )
+        long.insert(1, "strategy", name)
+        parts.append(long)
+    if not parts:
+        return pd.DataFrame(columns=["date", "strategy", "asset", "weight"])
+    out = pd.concat(parts, ignore_index=True).sort_values(
+        ["date", "strategy", "asset"], kind="stable"
+    )
+    return out.reset_index(drop=True)
+
+
+def write_outputs(out: RunOutput, folder: Path) -> None:
+    """Write every contract file of a run into ``folder`` (which must exist)."""
+    cfg = out.cfg
+    (folder / "config.yaml").write_text(dump_yaml(cfg))
+    out.metrics.to_csv(folder / "metrics.csv", float_format="%.10g")
+    out.regime_metrics.to_csv(folder / "regime_metrics.csv", index=False, float_format="%.10g")
+    out.returns.to_parquet(folder / "returns.parquet")
+    _weights_long(out.targets).to_parquet(folder / "weights.parquet", index=False)
+    daily_w = []
+    for name, s in out.sims.items():
+        w = s.weights.copy()
+        w.index.name = "date"
+        long = w.reset_index().melt(id_vars="date", var_name="asset", value_name="weight")
+        long = long.loc[long["weight"].abs() > 1e-12]
+        long.insert(1, "strategy", name)
+        daily_w.append(long)
+    if daily_w:
+        pd.concat(daily_w, ignore_index=True).to_parquet(folder / "holdings.parquet", index=False)
+    costs = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "date": out.days,
+                    "strategy": n,
+                    "fees": s.fees.to_numpy(),
+                    "borrow": s.borrow.to_numpy(),
+                    "turnover": s.turnover.to_numpy(),
+                }
+            )
+            for n, s in out.sims.items()
+        ],
+        ignore_index=True,
+    )
+    costs.to_parquet(folder / "costs.parquet", index=False)
+    lab = out.labels.reindex(out.days).copy()
+    lab.index.name = "date"
+    lab.reset_index().to_parquet(folder / "regimes.parquet", index=False)
+    sig = out.sf.signals.reindex(out.days)
+    sig.index.name = "date"
+    sig.to_parquet(folder / "signals.parquet")
+    for key, frame in out.extras.items():
+        if key == "turnover":
+            continue
+        frame.to_csv(folder / f"{key}.csv", index=False, float_format="%.10g")
+    prov = {
+        "format_version": FORMAT_VERSION,
+        "run_id": folder.name,
+        "name": cfg.name,
+        "config_file": out.origin,
+        "config_hash": cfg.config_hash(),
+        "seed": cfg.seed,
+        "data": {
+            "source": out.md.source,
+            "synthetic": out.md.synthetic,
+            "first_date": str(out.days[0].date()),
+            "last_date": str(out.days[-1].date()),
+            "fingerprint": out.md.fingerprint(),
+        },
+        "settings": {
+            "rebalance": cfg.rebalance.every,
+            "drift_band": cfg.rebalance.drift_band,
+            "lag_days": cfg.execution.lag_days,
+            "fee_bps": cfg.costs.fee_bps,
+            "slippage_bps": cfg.costs.slippage_bps,
+            "borrow_bps": cfg.costs.borrow_bps,
+            "cash_rate": cfg.cash.rate,
+            "regime_model": cfg.regimes.model,
+            "regime_by": cfg.regimes.by,
+        },
+        "strategies": {s.name: s.kind for s in cfg.strategies},
+        "notes": out.notes,
+        "packages": package_versions(),
+        "git_commit": git_commit(),
+        "timings_s": {k: round(v, 4) for k, v in out.timings.items()},
+    }
+    write_json(folder / "provenance.json", prov)
+
+
+def write_run(out: RunOutput, root: str | Path = "results", report: bool = True) -> Path:
+    """Write the run folder atomically under ``root`` and return its path."""
+    run_id = make_run_id(out.cfg.name, out.cfg.config_hash())
+    with atomic_run_dir(root, run_id) as tmp:
+        write_outputs(out, tmp)
+        if report and (out.cfg.report.html or out.cfg.report.png):
+            t = time.perf_counter()
+            render_report(tmp, html=out.cfg.report.html, png=out.cfg.report.png)
+            out.timings["report"] = time.perf_counter() - t
+    return final_path(root, run_id)
+
+
+def render_report(folder: Path, html: bool = True, png: bool = True) -> None:
+    """Render the tearsheet and PNGs into a run folder, if the report package is present."""
+    try:
+        from backtest.report import render_run
+    except ImportError:
+        return
+    render_run(folder, html=html, png=png)

@@ -1,0 +1,51 @@
+"""Regime models behind one protocol, selected by ``regimes.model`` in the config.
+
+Every model labels trading days causally: the label of day ``t`` uses only data
+released by the close of ``t``. The ``calendar`` model uses the Fed calendar file.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pandas as pd
+
+from backtest.data.base import MarketData
+from backtest.errors import ConfigError
+from backtest.regimes.calendar import load_calendar
+
+
+class RegimeModel(Protocol):
+    """Labels each trading day with a regime kind (``qe``, ``plateau``, ``qt``, ``rmp``)."""
+
+    name: str
+
+    def label(self, md: MarketData, days: pd.DatetimeIndex) -> pd.DataFrame:
+        """DataFrame indexed by ``days`` with at least a ``regime`` column (and ``regime_id``,
+        ``stress``, probabilities where the model has them)."""
+        ...
+
+
+class CalendarModel:
+    """Labels from the Fed balance-sheet calendar, by effective or announced date."""
+
+    name = "calendar"
+
+    def __init__(self, path: str | None = None, by: str = "effective") -> None:
+        self.calendar = load_calendar(path)
+        self.by = by
+
+    def label(self, md: MarketData, days: pd.DatetimeIndex) -> pd.DataFrame:
+        """Calendar labels (known in advance: announced/effective dates are public)."""
+        return self.calendar.label(days, by=self.by)
+
+
+def make_regime_model(cfg) -> RegimeModel:
+    """Build the regime model named in a ``RegimeConfig``."""
+    if cfg.model == "calendar":
+        if cfg.params:
+            raise ConfigError(
+                f"regimes.params: the calendar model takes no params (got {sorted(cfg.params)})"
+            )
+        return CalendarModel(cfg.calendar, cfg.by)
+    raise ConfigError(f"regimes.model: {cfg.model!r} is not available yet")

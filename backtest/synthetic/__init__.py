@@ -1,0 +1,1 @@
+"""Synthetic markets: calibrated per-regime parametric generators for prices and macro series."""

@@ -1,0 +1,168 @@
+"""The Strategy protocol, the registry of strategy kinds, and shared helpers.
+
+A strategy kind is a class registered by name with :func:`register`, together with a
+pydantic model of its params (``extra="forbid"``). The framework validates a config's
+``params`` against that model, builds the strategy, and asks it for target weights at
+decision dates from a point-in-time :class:`~backtest.signals.SignalFrame`.
+
+Weights returned are fractions of portfolio value per asset; the cash weight is
+``1 - sum``. A row of all-NaN means "keep what you hold" (no rebalance).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from backtest.errors import ConfigError
+from backtest.signals import SignalFrame
+
+
+class Params(BaseModel):
+    """Base of every strategy's params model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Strategy(Protocol):
+    """What the framework needs from a strategy instance."""
+
+    name: str
+
+    def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
+        """Target weights at each decision date (rows) per asset (columns)."""
+        ...
+
+    def assets(self) -> list[str]:
+        """Assets the strategy may hold (for universe checks and data loading)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A registered strategy kind."""
+
+    kind: str
+    cls: type
+    params: type[Params]
+    doc: str
+
+
+REGISTRY: dict[str, StrategySpec] = {}
+
+
+def register(kind: str, params: type[Params]):
+    """Class decorator registering a strategy kind with its params model.
+
+    The class must accept ``(name: str, params: <params model>)`` and implement
+    :class:`Strategy`.
+    """
+
+    def deco(cls: type) -> type:
+        REGISTRY[kind] = StrategySpec(kind, cls, params, (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "")
+        cls.kind = kind  # type: ignore[attr-defined]
+        return cls
+
+    return deco
+
+
+_LOADED = False
+
+
+def load_all() -> dict[str, StrategySpec]:
+    """Import every module of the ``strategies`` package so that kinds register."""
+    global _LOADED
+    if not _LOADED:
+        import strategies
+
+        for mod in pkgutil.iter_modules(strategies.__path__):
+            if mod.name != "base":
+                importlib.import_module(f"strategies.{mod.name}")
+        _LOADED = True
+    return REGISTRY
+
+
+def _spec(kind: str, where: str) -> StrategySpec:
+    reg = load_all()
+    if kind not in reg:
+        close = difflib.get_close_matches(kind, list(reg), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(reg))})"
+        raise ConfigError(f"{where}.kind: unknown strategy kind {kind!r}{hint}")
+    return reg[kind]
+
+
+def validate_params(scfg: Any, origin: str) -> Params:
+    """Validate a strategy config's params against its kind; one-line ConfigError."""
+    from backtest.config import format_validation_error
+
+    where = f"{origin}: strategies.{scfg.name}"
+    spec = _spec(scfg.kind, where)
+    try:
+        return spec.params.model_validate(scfg.params)
+    except ValidationError as exc:
+        raise ConfigError(
+            format_validation_error(exc, origin, spec.params, prefix=f"strategies.{scfg.name}.params")
+        ) from None
+
+
+def build_strategy(scfg: Any, origin: str = "<config>") -> Strategy:
+    """Instantiate the strategy described by a ``StrategyConfig``."""
+    params = validate_params(scfg, origin)
+    spec = _spec(scfg.kind, f"{origin}: strategies.{scfg.name}")
+    return spec.cls(scfg.name, params)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def check_weights_sum(weights: dict[str, float], where: str, target: float = 1.0, tol: float = 1e-6) -> None:
+    """Raise ConfigError if ``weights`` do not sum to ``target`` within ``tol``."""
+    total = float(sum(weights.values()))
+    if abs(total - target) > tol:
+        raise ValueError(f"weights sum to {total:.6g}, expected {target:g} ({where})")
+
+
+def constant_rows(weights: dict[str, float], dates: pd.DatetimeIndex) -> pd.DataFrame:
+    """The same weights at every decision date."""
+    cols = list(weights)
+    return pd.DataFrame(np.tile([weights[c] for c in cols], (len(dates), 1)), index=dates, columns=cols)
+
+
+def renormalise(w: pd.DataFrame, available: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Zero the weights of unlisted assets and rescale the rest to keep each row's net sum.
+
+    Parameters
+    ----------
+    w : pd.DataFrame
+        Target weights at decision dates.
+    available : pd.DataFrame
+        Boolean listing mask on (at least) the same dates and columns.
+
+    Returns
+    -------
+    (pd.DataFrame, int)
+        Adjusted weights, and the number of rows that had to be renormalised.
+    """
+    avail = available.reindex(index=w.index, columns=w.columns).fillna(False).astype(bool)
+    held = w.notna().any(axis=1)
+    filled = w.fillna(0.0)
+    missing = (filled.abs() > 0) & ~avail
+    rows = missing.any(axis=1) & held
+    if not rows.any():
+        return w, 0
+    out = w.copy()
+    for d in w.index[rows.to_numpy()]:
+        row = filled.loc[d]
+        keep = row.where(avail.loc[d], 0.0)
+        total, kept = row.sum(), keep.sum()
+        if kept != 0 and np.sign(kept) == np.sign(total):
+            keep = keep * (total / kept)
+        out.loc[d] = keep
+    return out, int(rows.sum())

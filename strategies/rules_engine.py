@@ -1,0 +1,400 @@
+"""Conditions of the regime rules engine: parse from YAML, evaluate causally at decision dates.
+
+A condition is a small tree, parsed once at config time and evaluated on a point-in-time
+:class:`~backtest.signals.SignalFrame` at the decision dates only (values *as of* each
+date: the frame is already lagged, nothing is ever shifted backwards)::
+
+    {all: [c, ...]}   {any: [c, ...]}   {not: c}      [c, ...]  (a list means all)
+    {regime: rmp}     {regime: [rmp, qe]}
+    {signal: vix, op: "<", value: 25, exit: 30}       # hysteresis: enter < 25, stay while < 30
+    {signal: vix, change: pct, lookback: 5, op: ">", value: 0.3}   # +30 % over 5 trading days
+    "vix < 25"   "vix < 25 exit 30"   "regime in [rmp, qe]"         # string shorthands
+
+Evaluation uses three-valued (Kleene) logic encoded as floats: 1 true, 0 false, 0.5
+unknown (a missing signal or regime). ``all`` is the minimum, ``any`` the maximum, ``not``
+is ``1 - x``; a tilt is active only where its condition is exactly true, so missing data
+never switches a tilt on (not even through ``not``).
+
+Hysteresis (``exit``) and the tilt holding state (:func:`hold_state`) are causal loops over
+the decision dates: the state at a date depends only on values at or before it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from backtest.signals import SignalFrame
+
+TRUE, UNKNOWN, FALSE = 1.0, 0.5, 0.0
+
+OPS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+}
+CHANGES = ("level", "diff", "pct")
+
+
+def known_signals() -> dict[str, str]:
+    """Signal names a rule may use (read at call time: other modules may add signals)."""
+    from backtest.regimes.signals import SIGNALS
+
+    return SIGNALS
+
+
+def known_regimes() -> tuple[str, ...]:
+    """Regime labels a rule may use."""
+    from backtest.regimes.calendar import REGIME_KINDS
+
+    return tuple(REGIME_KINDS)
+
+
+# ------------------------------------------------------------------------------ context
+
+
+class Context:
+    """Values of the signal frame as of each decision date (built once per ``weights`` call).
+
+    Parameters
+    ----------
+    sf : SignalFrame
+        Point-in-time inputs.
+    dates : pd.DatetimeIndex, shape (T,)
+        Decision dates; a date that is not a trading day takes the last earlier value.
+    """
+
+    def __init__(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> None:
+        self.sf = sf
+        self.dates = pd.DatetimeIndex(dates)
+        self.n = len(self.dates)
+        self._pos_cache: dict[int, np.ndarray] = {}
+        self._val_cache: dict[tuple[str, int], np.ndarray] = {}
+        reg = sf.regime
+        pos = self.positions(pd.DatetimeIndex(reg.index))
+        raw = reg.to_numpy(dtype=object)
+        vals = np.where(pos >= 0, raw[np.maximum(pos, 0)], None) if len(raw) else np.full(self.n, None)
+        self.regime_known = ~pd.isna(vals).astype(bool)
+        self.regime = np.where(self.regime_known, vals, "").astype(str)
+
+    def positions(self, index: pd.DatetimeIndex) -> np.ndarray:
+        """Row of ``index`` holding the value as of each decision date (-1: none yet)."""
+        key = id(index)
+        if key not in self._pos_cache:
+            self._pos_cache[key] = index.searchsorted(self.dates, side="right") - 1
+        return self._pos_cache[key]
+
+    def values(self, name: str, lookback: int = 0) -> np.ndarray:
+        """Signal ``name`` as of each decision date, or ``lookback`` trading rows earlier."""
+        key = (name, lookback)
+        if key not in self._val_cache:
+            s = self.sf.signal(name)
+            arr = s.to_numpy(dtype=float)
+            pos = self.positions(pd.DatetimeIndex(s.index)) - lookback
+            out = np.full(self.n, np.nan)
+            ok = pos >= 0
+            out[ok] = arr[pos[ok]]
+            self._val_cache[key] = out
+        return self._val_cache[key]
+
+
+# ---------------------------------------------------------------------------- conditions
+
+
+class Condition(Protocol):
+    """A parsed condition."""
+
+    def evaluate(self, ctx: Context) -> np.ndarray:
+        """Truth value per decision date: 1 true, 0 false, 0.5 unknown; shape (T,)."""
+        ...
+
+    def signals(self) -> set[str]:
+        """Signal names read."""
+        ...
+
+
+@dataclass(frozen=True)
+class RegimeIn:
+    """True where the regime label is one of ``labels``."""
+
+    labels: tuple[str, ...]
+
+    def evaluate(self, ctx: Context) -> np.ndarray:
+        hit = np.isin(ctx.regime, self.labels).astype(float)
+        return np.where(ctx.regime_known, hit, UNKNOWN)
+
+    def signals(self) -> set[str]:
+        return set()
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``signal op value`` (optionally on its change), with an optional hysteresis ``exit``.
+
+    With ``exit``, the condition turns on when ``x op value`` and then stays on while
+    ``x op exit`` (``exit`` lies on the looser side of ``value``). Where ``x`` is missing
+    the result is unknown and the state resets to off.
+    """
+
+    signal: str
+    op: str
+    value: float
+    exit: float | None = None
+    change: str = "level"
+    lookback: int = 0
+
+    def series(self, ctx: Context) -> np.ndarray:
+        """The compared quantity at each decision date."""
+        x = ctx.values(self.signal)
+        if self.change == "level":
+            return x
+        prev = ctx.values(self.signal, self.lookback)
+        if self.change == "diff":
+            return x - prev
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(prev != 0, x / prev - 1.0, np.nan)
+
+    def evaluate(self, ctx: Context) -> np.ndarray:
+        x = self.series(ctx)
+        known = np.isfinite(x)
+        enter = OPS[self.op](x, self.value)
+        if self.exit is None:
+            return np.where(known, enter.astype(float), UNKNOWN)
+        stay = OPS[self.op](x, self.exit)
+        out = np.empty(len(x))
+        on = False
+        for k in range(len(x)):  # causal: the state at k uses values at or before k only
+            if not known[k]:
+                on, out[k] = False, UNKNOWN
+                continue
+            on = bool(stay[k]) if on else bool(enter[k])
+            out[k] = TRUE if on else FALSE
+        return out
+
+    def signals(self) -> set[str]:
+        return {self.signal}
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """True where every child is true (Kleene minimum)."""
+
+    children: tuple[Condition, ...]
+
+    def evaluate(self, ctx: Context) -> np.ndarray:
+        return np.minimum.reduce([c.evaluate(ctx) for c in self.children])
+
+    def signals(self) -> set[str]:
+        return set().union(*(c.signals() for c in self.children))
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """True where some child is true (Kleene maximum)."""
+
+    children: tuple[Condition, ...]
+
+    def evaluate(self, ctx: Context) -> np.ndarray:
+        return np.maximum.reduce([c.evaluate(ctx) for c in self.children])
+
+    def signals(self) -> set[str]:
+        return set().union(*(c.signals() for c in self.children))
+
+
+@dataclass(frozen=True)
+class Not:
+    """Negation (unknown stays unknown)."""
+
+    child: Condition
+
+    def evaluate(self, ctx: Context) -> np.ndarray:
+        return 1.0 - self.child.evaluate(ctx)
+
+    def signals(self) -> set[str]:
+        return self.child.signals()
+
+
+# -------------------------------------------------------------------------------- parser
+
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_CMP_RE = re.compile(rf"^\s*([A-Za-z_]\w*)\s*(<=|>=|<|>|==|!=|=<|=>|=)\s*({_NUM})\s*(?:exit\s+({_NUM}))?\s*$")
+_REGIME_RE = re.compile(r"^\s*regime\s+(?:in\s*\[([^\]]*)\]|(?:==|=|is)\s*(\w+))\s*$")
+_SIGNAL_KEYS = {"signal", "op", "value", "exit", "change", "lookback"}
+_LOGIC_KEYS = ("all", "any", "not", "regime", "signal")
+
+
+def _hint(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _number(raw: Any, what: str, where: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ValueError(f"{where}: {what} must be a number, got {raw!r}")
+    if not np.isfinite(raw):
+        raise ValueError(f"{where}: {what} must be finite, got {raw!r}")
+    return float(raw)
+
+
+def _compare(raw: dict[str, Any], where: str) -> Compare:
+    extra = set(raw) - _SIGNAL_KEYS
+    if extra:
+        key = sorted(extra)[0]
+        raise ValueError(f"{where}: unknown key {key!r} in a signal condition{_hint(key, sorted(_SIGNAL_KEYS))}")
+    name = raw.get("signal")
+    sigs = known_signals()
+    if not isinstance(name, str) or name not in sigs:
+        raise ValueError(f"{where}: unknown signal {name!r}{_hint(str(name), sorted(sigs))}")
+    op = raw.get("op")
+    if op not in OPS:
+        raise ValueError(f"{where}: unknown op {op!r} for signal {name!r} (use one of {', '.join(OPS)})")
+    if "value" not in raw:
+        raise ValueError(f"{where}: signal {name!r} needs a 'value'")
+    value = _number(raw["value"], "value", where)
+    exit_ = raw.get("exit")
+    if exit_ is not None:
+        exit_ = _number(exit_, "exit", where)
+        looser = exit_ >= value if op in ("<", "<=") else exit_ <= value
+        if not looser:
+            side = ">=" if op in ("<", "<=") else "<="
+            raise ValueError(
+                f"{where}: exit {exit_:g} must be {side} value {value:g} for op {op!r} "
+                "(hysteresis keeps the condition on over a wider band)"
+            )
+    change = raw.get("change", "level")
+    if change not in CHANGES:
+        raise ValueError(f"{where}: unknown change {change!r} (use one of {', '.join(CHANGES)})")
+    lookback = raw.get("lookback", 0)
+    if change != "level":
+        if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 1:
+            raise ValueError(f"{where}: change {change!r} needs an integer lookback >= 1 (trading days)")
+    elif lookback:
+        raise ValueError(f"{where}: lookback needs change: diff or pct")
+    return Compare(name, op, value, exit_, change, int(lookback))
+
+
+def _regime(raw: Any, where: str) -> RegimeIn:
+    labels = [raw] if isinstance(raw, str) else raw
+    if not isinstance(labels, list) or not labels:
+        raise ValueError(f"{where}: regime must be a label or a non-empty list of labels")
+    kinds = known_regimes()
+    for lab in labels:
+        if lab not in kinds:
+            raise ValueError(f"{where}: unknown regime {lab!r}{_hint(str(lab), kinds)} (known: {', '.join(kinds)})")
+    return RegimeIn(tuple(dict.fromkeys(labels)))
+
+
+def _from_string(text: str, where: str) -> Condition:
+    m = _REGIME_RE.match(text)
+    if m:
+        labels = [s.strip().strip("'\"") for s in (m.group(1) or m.group(2)).split(",") if s.strip()]
+        return _regime(labels, where)
+    m = _CMP_RE.match(text)
+    if not m:
+        raise ValueError(
+            f"{where}: cannot parse condition {text!r} "
+            "(expected e.g. 'vix < 25', 'vix < 25 exit 30' or 'regime in [rmp, qe]')"
+        )
+    name, op, value, exit_ = m.groups()
+    spec: dict[str, Any] = {"signal": name, "op": op, "value": float(value)}
+    if exit_ is not None:
+        spec["exit"] = float(exit_)
+    return _compare(spec, where)
+
+
+def parse_condition(raw: Any, where: str) -> Condition:
+    """Parse a condition from its YAML form.
+
+    Parameters
+    ----------
+    raw : dict, list or str
+        See the module docstring for the grammar.
+    where : str
+        Prefix of error messages (e.g. ``"tilt 'gold': when"``).
+
+    Raises
+    ------
+    ValueError
+        One line: empty condition, unknown key, signal, regime or op, bad hysteresis band.
+    """
+    if isinstance(raw, str):
+        return _from_string(raw, where)
+    if isinstance(raw, list):
+        if not raw:
+            raise ValueError(f"{where}: condition is empty")
+        return AllOf(tuple(parse_condition(c, where) for c in raw))
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: expected a condition mapping, list or string, got {raw!r}")
+    if not raw:
+        raise ValueError(f"{where}: condition is empty")
+    if "signal" in raw:
+        return _compare(raw, where)
+    heads = [k for k in raw if k in _LOGIC_KEYS]
+    if len(raw) != 1 or not heads:
+        key = next((k for k in raw if k not in _LOGIC_KEYS), sorted(raw)[0])
+        raise ValueError(
+            f"{where}: unknown or extra key {key!r}{_hint(str(key), _LOGIC_KEYS)} "
+            "(a condition has one of: all, any, not, regime, signal)"
+        )
+    head, body = heads[0], raw[heads[0]]
+    if head == "regime":
+        return _regime(body, where)
+    if head == "not":
+        return Not(parse_condition(body, where))
+    if not isinstance(body, list) or not body:
+        raise ValueError(f"{where}: {head} needs a non-empty list of conditions")
+    children = tuple(parse_condition(c, where) for c in body)
+    return AllOf(children) if head == "all" else AnyOf(children)
+
+
+# ----------------------------------------------------------------------------- hold state
+
+
+def hold_state(
+    cond: np.ndarray,
+    force_off: np.ndarray,
+    day_pos: np.ndarray,
+    min_hold_days: int = 0,
+    min_hold_periods: int = 0,
+) -> np.ndarray:
+    """Causal on/off state of a tilt over decision dates.
+
+    The tilt turns on at a decision where ``cond`` holds (and ``force_off`` does not); it
+    then stays on while ``cond`` holds, and after ``cond`` fails it stays on until it has
+    been held ``min_hold_days`` trading days (or ``min_hold_periods`` decisions).
+    ``force_off`` switches it off at once, overriding the minimum holding time.
+
+    Parameters
+    ----------
+    cond, force_off : np.ndarray of bool, shape (T,)
+    day_pos : np.ndarray of int, shape (T,)
+        Trading-day position of each decision date (for ``min_hold_days``).
+    min_hold_days, min_hold_periods : int
+        Minimum holding time (use at most one).
+
+    Returns
+    -------
+    np.ndarray of bool, shape (T,)
+    """
+    n = len(cond)
+    if min_hold_days <= 0 and min_hold_periods <= 0:
+        return cond & ~force_off
+    out = np.zeros(n, dtype=bool)
+    on, since = False, -1
+    for k in range(n):
+        if force_off[k]:
+            on = False
+        elif on and not cond[k]:
+            held_days = day_pos[k] - day_pos[since]
+            on = held_days < min_hold_days or (k - since) < min_hold_periods
+        elif not on and cond[k]:
+            on, since = True, k
+        out[k] = on
+    return out

@@ -1,0 +1,48 @@
+"""Small builders shared by tests: a tiny csv data folder and a CLI runner wrapper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from typer.testing import CliRunner
+
+from backtest.cli import app
+
+
+def make_data_dir(root: Path, tickers=("SPY", "IEF"), n: int = 300, start: str = "2020-01-01", seed: int = 0,
+                  macro: dict[str, pd.Series] | None = None) -> Path:
+    """Write a csv data folder with random-walk prices (and optional macro series)."""
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range(start, periods=n)
+    (root / "prices").mkdir(parents=True, exist_ok=True)
+    (root / "fred").mkdir(exist_ok=True)
+    (root / "vol").mkdir(exist_ok=True)
+    for i, t in enumerate(tickers):
+        px = 100 * np.cumprod(1 + rng.normal(0.0003, 0.01 + 0.002 * i, n))
+        pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "adj_close": px.round(6)}).to_csv(root / "prices" / f"{t}.csv", index=False)
+    for name, s in (macro or {}).items():
+        folder = "vol" if name in ("VIX", "VIX3M") else "fred"
+        col = "close" if folder == "vol" else "value"
+        pd.DataFrame({"date": s.index.strftime("%Y-%m-%d"), col: s.to_numpy()}).to_csv(root / folder / f"{name}.csv", index=False)
+    return root
+
+
+def write_config(path: Path, data_dir: Path | None = None, **over) -> Path:
+    """A minimal valid csv config (60/40) with keyword overrides of top-level blocks."""
+    cfg = {
+        "name": "tiny",
+        "data": {"source": "csv", "dir": str(data_dir) if data_dir else "data", "universe": ["SPY", "IEF"], "macro": []},
+        "rebalance": {"every": "monthly"},
+        "strategies": [{"name": "sixty_forty", "kind": "fixed_weights", "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}}],
+    }
+    cfg.update(over)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def run_cli(*args: str):
+    """Invoke the CLI in-process; returns click's Result (``exit_code``, ``stdout``, ``stderr``)."""
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
