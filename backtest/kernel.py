@@ -134,6 +134,7 @@ def _order(size: float, price: float, value: float, cash: float, pos: float,
 
 @njit(cache=True)
 def _column_target(w: np.ndarray, asset: int, kind: int) -> float:
+    # NaN weights count as 0 (as ``fillna(0)`` in the engine)
     if kind == LONG:
         x = w[asset]
         return x if x > 0.0 else 0.0
@@ -142,7 +143,8 @@ def _column_target(w: np.ndarray, asset: int, kind: int) -> float:
         return x if x < 0.0 else 0.0
     tot = 0.0
     for j in range(w.shape[0]):
-        tot += w[j]
+        if not np.isnan(w[j]):
+            tot += w[j]
     return 1.0 - tot
 
 
@@ -196,9 +198,16 @@ def _simulate_one(close: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray, 
             # (for finite x, is_close(x, 0) <=> |x| <= abs_tol)
             if abs(cash) <= ABS_TOL:
                 cash = 0.0
+            value = cash
             for c in range(n_c):
-                if abs(pos[c]) <= ABS_TOL:
-                    pos[c] = 0.0
+                p = pos[c]
+                if p != 0.0:
+                    if abs(p) <= ABS_TOL:
+                        pos[c] = 0.0
+                    else:
+                        value += p * close[t, c]
+            out[t] = value
+            continue
         if err:
             out[t] = np.nan
             continue
@@ -324,7 +333,7 @@ def column_layout(targets: np.ndarray, with_cash: bool) -> tuple[np.ndarray, np.
         Asset index and kind (0 long, 1 short, 2 cash) of each column.
     """
     n_a = targets.shape[-1]
-    shorted = (np.nan_to_num(targets.reshape(-1, n_a)) < 0).any(axis=0) if targets.size else np.zeros(n_a, bool)
+    shorted = (targets < 0).reshape(-1, n_a).any(axis=0) if targets.size else np.zeros(n_a, bool)
     asset, kind = [], []
     for j in range(n_a):
         asset.append(j)
@@ -403,7 +412,7 @@ def simulate_many(
             close[:, c] = filled[:, a] * borrow_growth(n_t, float(bps[a]))
         else:
             close[:, c] = np.cumprod(np.asarray(cash_growth, dtype=float))
-    tg = np.ascontiguousarray(np.nan_to_num(tg, nan=0.0))
+    tg = np.ascontiguousarray(tg)
     out = np.empty((n_v, n_t))
     errors = np.zeros(n_v, dtype=np.int64)
     fn = _simulate_parallel if parallel and n_v > 1 else _simulate_serial

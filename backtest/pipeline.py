@@ -87,6 +87,11 @@ def decision_dates(days: pd.DatetimeIndex, every: str) -> pd.DatetimeIndex:
     periods = days.to_period(freq)
     last = pd.Series(days, index=days).groupby(periods).transform("max")
     ends = pd.DatetimeIndex(days[np.asarray(days == pd.DatetimeIndex(last))])
+    # The data's last day closes its period only if no business day of the period is left.
+    tail = days[-1]
+    period_end = tail.to_period(freq).end_time.normalize()
+    if len(pd.bdate_range(tail + pd.Timedelta(days=1), period_end)):
+        ends = ends[ends != tail]
     return ends.union(pd.DatetimeIndex([days[0]]))
 
 

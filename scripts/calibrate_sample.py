@@ -69,12 +69,42 @@ from backtest.synthetic.parametric import (
 START = pd.Timestamp("2008-01-02")
 END = pd.Timestamp("2026-07-13")
 TICKERS = [
-    "SPY", "IWM", "QQQ", "GLD", "DBC", "TIP", "VNQ", "BIL", "SHY", "IEF", "TLT", "AGG", "HYG",
-    "UUP", "SVXY", "VIXY", "XLK", "VXX",
+    "SPY",
+    "IWM",
+    "QQQ",
+    "GLD",
+    "DBC",
+    "TIP",
+    "VNQ",
+    "BIL",
+    "SHY",
+    "IEF",
+    "TLT",
+    "AGG",
+    "HYG",
+    "UUP",
+    "SVXY",
+    "VIXY",
+    "XLK",
+    "VXX",
 ]
 MACRO = [
-    "VIX", "VIX3M", "DGS2", "DGS10", "DTB3", "DGS3MO", "SOFR", "IORB", "DFEDTARU", "WALCL",
-    "WRESBAL", "RRPONTSYD", "WDTGAL", "TREAST", "CPIAUCSL", "DFF",
+    "VIX",
+    "VIX3M",
+    "DGS2",
+    "DGS10",
+    "DTB3",
+    "DGS3MO",
+    "SOFR",
+    "IORB",
+    "DFEDTARU",
+    "WALCL",
+    "WRESBAL",
+    "RRPONTSYD",
+    "WDTGAL",
+    "TREAST",
+    "CPIAUCSL",
+    "DFF",
 ]
 OUTPUT_MACRO = [m for m in MACRO if m != "DFF"]
 MEAN_PRIOR_DAYS = 250
@@ -99,7 +129,12 @@ def _ar_fit(x: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, float, np.nda
     day are skipped (residual NaN).
     """
     x = np.asarray(x, dtype=float)
-    means = np.array([np.nanmean(x[codes == k]) if np.any((codes == k) & np.isfinite(x)) else np.nan for k in range(len(REGIME_KINDS))])
+    means = np.array(
+        [
+            np.nanmean(x[codes == k]) if np.any((codes == k) & np.isfinite(x)) else np.nan
+            for k in range(len(REGIME_KINDS))
+        ]
+    )
     m = np.where(codes >= 0, means[np.clip(codes, 0, None)], np.nan)
     a = x[1:] - m[1:]
     b = x[:-1] - m[1:]
@@ -130,7 +165,14 @@ def _robust_sd(x: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(x - np.median(x))))
 
 
-def _level_spec(x: np.ndarray, codes: np.ndarray, x0: float | None, *, half_life: tuple[float, float] | None = None, **extra: object) -> tuple[dict, np.ndarray]:
+def _level_spec(
+    x: np.ndarray,
+    codes: np.ndarray,
+    x0: float | None,
+    *,
+    half_life: tuple[float, float] | None = None,
+    **extra: object,
+) -> tuple[dict, np.ndarray]:
     means, phi, resid = _ar_fit(x, codes)
     ols_hl = math.log(2) / -math.log(phi) if 0 < phi < 1 else math.inf
     spec: dict = {}
@@ -209,33 +251,74 @@ def calibrate(data_dir: Path) -> dict:
     admin = iorb.where(iorb.notna(), top + IORB_MINUS_TOP)
     dtb3, dgs3mo = daily("DTB3"), daily("DGS3MO")
     rrp = daily("RRPONTSYD").fillna(0.0)  # blank = no operation
-    x0 = {n: float(v) for n, v in [("VIX", vix.iloc[0]), ("DGS2", dgs2.iloc[0]), ("DGS10", dgs10.iloc[0]), ("DTB3", dtb3.iloc[0]), ("DGS3MO", dgs3mo.iloc[0])]}
+    x0 = {
+        n: float(v)
+        for n, v in [
+            ("VIX", vix.iloc[0]),
+            ("DGS2", dgs2.iloc[0]),
+            ("DGS10", dgs10.iloc[0]),
+            ("DTB3", dtb3.iloc[0]),
+            ("DGS3MO", dgs3mo.iloc[0]),
+        ]
+    }
     first_v3 = v3.first_valid_index()
     levels: dict = {}
     resid: dict[str, np.ndarray] = {}
-    levels["vix"], resid["vix"] = _level_spec(np.log(vix.to_numpy()), codes, math.log(x0["VIX"]), floor=math.log(0.95 * float(vix.min())), transform="log VIX")
+    levels["vix"], resid["vix"] = _level_spec(
+        np.log(vix.to_numpy()),
+        codes,
+        math.log(x0["VIX"]),
+        floor=math.log(0.95 * float(vix.min())),
+        transform="log VIX",
+    )
     term = np.log((v3 / vix).to_numpy())
-    levels["term"], resid["term"] = _level_spec(term, codes, float(np.nanmean(term[(days >= first_v3) & (days < first_v3 + pd.Timedelta(days=90))])), transform="log(VIX3M/VIX)")
+    levels["term"], resid["term"] = _level_spec(
+        term,
+        codes,
+        float(np.nanmean(term[(days >= first_v3) & (days < first_v3 + pd.Timedelta(days=90))])),
+        transform="log(VIX3M/VIX)",
+    )
     for name, s in (("dgs2", dgs2), ("dgs10", dgs10)):
         floor = round(max(0.01, 0.5 * float(s.min())), 2)
-        levels[name], r = _level_spec(s.to_numpy(), codes, x0[name.upper()], half_life=YIELD_HALF_LIFE, floor=floor, units="percent")
+        levels[name], r = _level_spec(
+            s.to_numpy(),
+            codes,
+            x0[name.upper()],
+            half_life=YIELD_HALF_LIFE,
+            floor=floor,
+            units="percent",
+        )
         resid[name] = r * 100.0
     spread = (sofr - admin).to_numpy()
-    levels["sofr_spread"], r = _level_spec(spread, codes, None, units="percent, SOFR - (IORB or DFEDTARU - 0.10)")
+    levels["sofr_spread"], r = _level_spec(
+        spread, codes, None, units="percent, SOFR - (IORB or DFEDTARU - 0.10)"
+    )
     resid["sofr_spread"] = r * 100.0
     # Independent (non-joint) level noises.
     bill = (top - dtb3).to_numpy()
-    levels["bill_spread"], _ = _level_spec(bill, codes, round(POLICY_X0 - x0["DTB3"], 4), units="percent, DFEDTARU - DTB3")
+    levels["bill_spread"], _ = _level_spec(
+        bill, codes, round(POLICY_X0 - x0["DTB3"], 4), units="percent, DFEDTARU - DTB3"
+    )
     cm = (dgs3mo - dtb3).to_numpy()
-    levels["cm_spread"], _ = _level_spec(cm, codes, round(x0["DGS3MO"] - x0["DTB3"], 4), units="percent, DGS3MO - DTB3")
-    levels["rrp"], _ = _level_spec(rrp.to_numpy(), codes, float(rrp.iloc[0]), floor=0.0, units="billions USD")
+    levels["cm_spread"], _ = _level_spec(
+        cm, codes, round(x0["DGS3MO"] - x0["DTB3"], 4), units="percent, DGS3MO - DTB3"
+    )
+    levels["rrp"], _ = _level_spec(
+        rrp.to_numpy(), codes, float(rrp.iloc[0]), floor=0.0, units="billions USD"
+    )
 
     # Weekly H.4.1 series (Wednesdays).
     weds = md.macro["WALCL"].values.index
     weds = weds[(weds >= START) & (weds <= END)]
     cw = _labels(weds)
     tga = md.macro["WDTGAL"].values.reindex(weds)
-    levels["tga"], _ = _level_spec(tga.to_numpy(), cw, float(tga.iloc[0]), floor=float(round(tga.min(), -3)), units="millions USD, Wednesday level")
+    levels["tga"], _ = _level_spec(
+        tga.to_numpy(),
+        cw,
+        float(tga.iloc[0]),
+        floor=float(round(tga.min(), -3)),
+        units="millions USD, Wednesday level",
+    )
     bs_lv = pd.DataFrame({n: md.macro[n].values.reindex(weds) for n in BALANCE_SHEET})
     g1 = np.log(bs_lv).diff()
     g13 = np.log(bs_lv).diff(13)
@@ -249,13 +332,21 @@ def calibrate(data_dir: Path) -> dict:
         bs_vol[k] = [float(v) for v in g.std(ddof=1) / math.sqrt(13.0)]
         bs_corr[k] = clip_psd_corr(g.corr().to_numpy()).tolist()
     qe1 = weds[cw >= 0][0]
-    share = {n: float(math.ceil(100 * (bs_lv[n] / bs_lv["WALCL"])[weds >= qe1].max()) / 100) for n in ("TREAST", "WRESBAL")}
+    share = {
+        n: float(math.ceil(100 * (bs_lv[n] / bs_lv["WALCL"])[weds >= qe1].max()) / 100)
+        for n in ("TREAST", "WRESBAL")
+    }
 
     # Monthly CPI: AR(1) of the year-on-year inflation rate.
     cpi = md.macro["CPIAUCSL"].values
-    yoy = (cpi / cpi.shift(12) - 1.0)
+    yoy = cpi / cpi.shift(12) - 1.0
     months = cpi.index[(cpi.index >= START.to_period("M").to_timestamp()) & (cpi.index <= END)]
-    levels["cpi_yoy"], _ = _level_spec(yoy.reindex(months).to_numpy(), _labels(months), float(yoy.loc[months[0]]), units="fraction per year")
+    levels["cpi_yoy"], _ = _level_spec(
+        yoy.reindex(months).to_numpy(),
+        _labels(months),
+        float(yoy.loc[months[0]]),
+        units="fraction per year",
+    )
 
     innov = pd.DataFrame({k: resid[k] for k in JOINT_MACRO}, index=days)
     joint = _joint(returns[TICKERS], innov, codes)
@@ -343,7 +434,7 @@ def dumps(obj: object, indent: int = 0) -> str:
     if isinstance(obj, dict):
         if not obj:
             return "{}"
-        items = [f'{pad}  {json.dumps(k)}: {dumps(v, indent + 2)}' for k, v in obj.items()]
+        items = [f"{pad}  {json.dumps(k)}: {dumps(v, indent + 2)}" for k, v in obj.items()]
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
     if isinstance(obj, list) and any(isinstance(v, dict | list) for v in obj):
         items = [f"{pad}  {dumps(v, indent + 2)}" for v in obj]

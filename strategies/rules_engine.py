@@ -230,7 +230,7 @@ _SIGNAL_KEYS = {"signal", "op", "value", "exit", "change", "lookback"}
 _LOGIC_KEYS = ("all", "any", "not", "regime", "signal")
 
 
-def _hint(word: str, choices: Sequence[str]) -> str:
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -247,11 +247,11 @@ def _compare(raw: dict[str, Any], where: str) -> Compare:
     extra = set(raw) - _SIGNAL_KEYS
     if extra:
         key = sorted(extra)[0]
-        raise ValueError(f"{where}: unknown key {key!r} in a signal condition{_hint(key, sorted(_SIGNAL_KEYS))}")
+        raise ValueError(f"{where}: unknown key {key!r} in a signal condition{did_you_mean(key, sorted(_SIGNAL_KEYS))}")
     name = raw.get("signal")
     sigs = known_signals()
     if not isinstance(name, str) or name not in sigs:
-        raise ValueError(f"{where}: unknown signal {name!r}{_hint(str(name), sorted(sigs))}")
+        raise ValueError(f"{where}: unknown signal {name!r}{did_you_mean(str(name), sorted(sigs))}")
     op = raw.get("op")
     if op not in OPS:
         raise ValueError(f"{where}: unknown op {op!r} for signal {name!r} (use one of {', '.join(OPS)})")
@@ -287,7 +287,7 @@ def _regime(raw: Any, where: str) -> RegimeIn:
     kinds = known_regimes()
     for lab in labels:
         if lab not in kinds:
-            raise ValueError(f"{where}: unknown regime {lab!r}{_hint(str(lab), kinds)} (known: {', '.join(kinds)})")
+            raise ValueError(f"{where}: unknown regime {lab!r}{did_you_mean(str(lab), kinds)} (known: {', '.join(kinds)})")
     return RegimeIn(tuple(dict.fromkeys(labels)))
 
 
@@ -340,7 +340,7 @@ def parse_condition(raw: Any, where: str) -> Condition:
     if len(raw) != 1 or not heads:
         key = next((k for k in raw if k not in _LOGIC_KEYS), sorted(raw)[0])
         raise ValueError(
-            f"{where}: unknown or extra key {key!r}{_hint(str(key), _LOGIC_KEYS)} "
+            f"{where}: unknown or extra key {key!r}{did_you_mean(str(key), _LOGIC_KEYS)} "
             "(a condition has one of: all, any, not, regime, signal)"
         )
     head, body = heads[0], raw[heads[0]]

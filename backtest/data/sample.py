@@ -33,7 +33,9 @@ CALIBRATION_PATH = Path(__file__).with_name("sample_calibration.json")
 @lru_cache(maxsize=1)
 def _calibration_text() -> str:
     if not CALIBRATION_PATH.exists():
-        raise DataError(f"{CALIBRATION_PATH}: sample calibration not found (run scripts/calibrate_sample.py)")
+        raise DataError(
+            f"{CALIBRATION_PATH}: sample calibration not found (run scripts/calibrate_sample.py)"
+        )
     return CALIBRATION_PATH.read_text(encoding="utf-8")
 
 
@@ -45,7 +47,9 @@ def load_calibration() -> dict[str, Any]:
 def sample_calendar(calib: dict[str, Any] | None = None) -> pd.DatetimeIndex:
     """Trading days of the sample market: weekdays minus the stored non-trading weekdays."""
     cal = (calib or load_calibration())["calendar"]
-    days = pd.bdate_range(cal["start"], cal["end"]).difference(pd.DatetimeIndex(cal["weekday_holidays"]))
+    days = pd.bdate_range(cal["start"], cal["end"]).difference(
+        pd.DatetimeIndex(cal["weekday_holidays"])
+    )
     days.name = "date"
     return days
 
@@ -105,10 +109,14 @@ class SampleSource:
         known = tuple(calib["assets"]["tickers"])
         for t in tickers:
             if t not in known:
-                raise DataError(f"unknown ticker {t} for the sample source (available: {', '.join(known)})")
+                raise DataError(
+                    f"unknown ticker {t} for the sample source (available: {', '.join(known)})"
+                )
         for m in macro:
             if m not in MACRO_SERIES:
-                raise DataError(f"unknown macro series {m} for the sample source (available: {', '.join(MACRO_SERIES)})")
+                raise DataError(
+                    f"unknown macro series {m} for the sample source (available: {', '.join(MACRO_SERIES)})"
+                )
         sp = _generate(self.seed)
         md = sp.market_data(
             0,

@@ -69,10 +69,10 @@ class RulesParams(RegimeParams):
     qe_enter_walcl_13w: float = 100.0
     qe_min_treast_13w: float = 0.0
     qe_enter_treast_13w: float = 100.0
-    qe_exit_4w: float = 10.0
-    qt_enter_treast_13w: float = Field(-5.0, le=0)
+    qe_exit_4w: float = 20.0
+    qt_enter_treast_13w: float = Field(-20.0, le=0)
     qt_max_walcl_13w: float = 0.0
-    qt_exit_treast_4w: float = 0.0
+    qt_exit_treast_4w: float = 5.0
     rmp_enter_treast_4w: float = 10.0
     rmp_enter_walcl_13w: float = 50.0
     rmp_max_walcl_13w: float = 400.0
@@ -82,7 +82,7 @@ class RulesParams(RegimeParams):
     vix_enter: float = Field(30.0, gt=0)
     vix_exit: float = Field(25.0, gt=0)
     funding_memory_days: int = Field(126, ge=0)
-    confirm_days: int = Field(5, ge=1)
+    confirm_days: int = Field(10, ge=1)
     min_dwell_days: int = Field(21, ge=0)
     stress_min_days: int = Field(3, ge=1)
 

@@ -665,7 +665,9 @@ def simulate_paths(
         return innov[..., JOINT_MACRO.index(name)] * JOINT_SCALE[name]
 
     daily: dict[str, np.ndarray] = {}
-    log_vix = _ar1(s0["vix"], lv["vix"]["phi"], target("vix"), joint_eps("vix"), floor=lv["vix"].get("floor"))
+    log_vix = _ar1(
+        s0["vix"], lv["vix"]["phi"], target("vix"), joint_eps("vix"), floor=lv["vix"].get("floor")
+    )
     term = _ar1(s0["term"], lv["term"]["phi"], target("term"), joint_eps("term"))
     daily["VIX"] = np.exp(log_vix)
     daily["VIX3M"] = daily["VIX"] * np.exp(term)
