@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from backtest.errors import RmpbtError
@@ -60,7 +61,7 @@ OutOpt = Annotated[
 
 def fail(exc: RmpbtError) -> None:
     """Print a user error on one line and exit with its code."""
-    err_console.print(f"[bold red]{exc.kind}:[/] {exc}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]{exc.kind}:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -134,7 +135,7 @@ def run(
     )
     console.print(summary_table(output.metrics, output.regime_metrics))
     for note in output.notes:
-        console.print(f"[dim]note: {note}[/]", highlight=False)
+        console.print(f"[dim]note: {escape(note)}[/]", highlight=False)
     console.print(str(folder), highlight=False, soft_wrap=True)
 
 
@@ -173,7 +174,7 @@ def main() -> None:
     try:
         app()
     except RmpbtError as exc:  # raised outside a command's own handler
-        err_console.print(f"[bold red]{exc.kind}:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]{exc.kind}:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted: nothing written", highlight=False)
@@ -182,7 +183,7 @@ def main() -> None:
         if debug:
             raise
         err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} (rerun with --debug for the traceback)",
             highlight=False,
             soft_wrap=True,
         )

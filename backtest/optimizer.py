@@ -894,10 +894,10 @@ class CvxAllocator:
                 f"{context}: sum of lower bounds {lb.sum():.6g} exceeds the budget 1"
             )
         if full and ub.sum() < 1.0 - 1e-12:
-            names = list(np.array(self.assets)[available])
+            names = ", ".join(str(a) for a in np.array(self.assets)[available])
             raise InfeasibleError(
                 f"{context}: sum of upper bounds {ub.sum():.6g} over available assets "
-                f"{names} is below the budget 1"
+                f"({names}) is below the budget 1"
             )
         for gname, idx in self._groups.items():
             grp = cfg.groups[gname]

@@ -180,6 +180,7 @@ def run_backtest(
     prices = md.prices.loc[days]
     sims: dict[str, SimResult] = {}
     targets: dict[str, pd.DataFrame] = {}
+    fallbacks: list[dict] = []
     t2 = time.perf_counter()
     for strat in strategies:
         ts = time.perf_counter()
@@ -205,6 +206,8 @@ def run_backtest(
                 f"{strat.name}: gross leverage capped at {cfg.execution.max_gross_leverage:g} on {n_cap} date(s)"
             )
         targets[strat.name] = w
+        for rec in getattr(strat, "fallbacks", None) or []:
+            fallbacks.append({**rec, "strategy": strat.name})
         sims[strat.name] = simulate(
             prices[w.columns] if len(w.columns) else prices,
             w,
@@ -228,6 +231,9 @@ def run_backtest(
     timings["metrics"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     extras = {"turnover": turnover}
+    if fallbacks:
+        extras["fallbacks"] = pd.DataFrame(fallbacks, columns=["date", "strategy", "reason", "action", "solver_status"])
+        notes.append(f"optimizer fallbacks: {len(fallbacks)} (see fallbacks.csv)")
     extras.update(regime_outputs(returns, labels.reindex(days), rf))
     return RunOutput(
         cfg,

@@ -32,7 +32,7 @@ Semantics (each checked by hand in ``tests/test_rules_engine.py``):
   to their room). A negative net amount is returned to ``fund_from`` pro rata. If some set
   of tilts cannot be funded from base weights the config is rejected.
 * A sweep moves ``fraction`` of the weight the ``from`` assets hold above their floors into
-  ``to`` (normalised shares).
+  ``to`` (normalised shares); it never borrows (a negative floor counts as 0).
 * A tilt whose added assets have no price yet at a date is skipped at that date; base
   weights on unlisted assets are left to the framework, which renormalises.
 * Caps only shrink magnitudes, the freed weight goes to cash, so a later cap never breaks an
@@ -415,7 +415,9 @@ def apply_tilts(rules: CompiledRules, active: np.ndarray, scale: np.ndarray) -> 
             W[:, t.idx] += delta
             W[:, t.src] -= take
         else:
-            moved = np.maximum(W[:, t.src] - rules.floors[t.src], 0.0) * (t.fraction * a)[:, None]
+            # a sweep moves holdings only: it never borrows (floors below 0 count as 0)
+            room = np.maximum(W[:, t.src] - np.maximum(rules.floors[t.src], 0.0), 0.0)
+            moved = room * (t.fraction * a)[:, None]
             W[:, t.src] -= moved
             W[:, t.idx] += moved.sum(1)[:, None] * t.w[None, :]
     return W, short, rooms
@@ -568,7 +570,7 @@ class RegimeRules:
 
     @property
     def fallbacks(self) -> list[dict[str, Any]]:
-        """Optimizer fallback records (empty without an optimizer)."""
+        """Optimizer fallback records of the last ``weights`` call (empty without an optimizer)."""
         return [] if self._allocator is None else self._allocator.fallbacks
 
     def _optimise(self, A: np.ndarray, sf: SignalFrame, dates: pd.DatetimeIndex, ctx: Context) -> np.ndarray:
@@ -576,8 +578,7 @@ class RegimeRules:
 
         cfg = self.rules.optimizer
         assets = list(self.rules.assets)
-        if self._allocator is None:
-            self._allocator = make_allocator(cfg, assets, name=self.name)
+        self._allocator = make_allocator(cfg, assets, name=self.name)  # fresh fallback records per call
         rets = sf.returns().reindex(columns=assets)
         ppos = ctx.positions(pd.DatetimeIndex(rets.index))
         rf = ctx.values("cash_rate") / 100.0

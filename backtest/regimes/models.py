@@ -1,7 +1,11 @@
 """Regime models behind one protocol, selected by ``regimes.model`` in the config.
 
 Every model labels trading days causally: the label of day ``t`` uses only data
-released by the close of ``t``. The ``calendar`` model uses the Fed calendar file.
+released by the close of ``t``. ``calendar`` uses the Fed calendar file (public dates),
+``rules`` is the threshold classifier of :mod:`backtest.regimes.rules`, ``markov`` the
+Markov-switching model of :mod:`backtest.regimes.markov` (filtered probabilities only).
+Labels are ``qe / plateau / qt / rmp`` in column ``regime``, with ``regime_id`` (one id
+per contiguous run) and, for the data-driven models, a boolean ``stress`` overlay.
 """
 
 from __future__ import annotations
@@ -40,12 +44,32 @@ class CalendarModel:
         return self.calendar.label(days, by=self.by)
 
 
+MODELS = ("calendar", "rules", "markov")
+
+
 def make_regime_model(cfg) -> RegimeModel:
-    """Build the regime model named in a ``RegimeConfig``."""
+    """Build the regime model named in a ``RegimeConfig``.
+
+    Parameters
+    ----------
+    cfg : backtest.config.RegimeConfig
+        ``model`` (calendar | rules | markov), ``by``, ``calendar``, ``params``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown model, or params the model does not accept (one line naming the key).
+    """
     if cfg.model == "calendar":
         if cfg.params:
-            raise ConfigError(
-                f"regimes.params: the calendar model takes no params (got {sorted(cfg.params)})"
-            )
+            raise ConfigError(f"regimes.params: the calendar model takes no params (got {sorted(cfg.params)})")
         return CalendarModel(cfg.calendar, cfg.by)
-    raise ConfigError(f"regimes.model: {cfg.model!r} is not available yet")
+    if cfg.model == "rules":
+        from backtest.regimes.rules import RulesModel
+
+        return RulesModel(cfg.params)
+    if cfg.model == "markov":
+        from backtest.regimes.markov import MarkovModel
+
+        return MarkovModel(cfg.params)
+    raise ConfigError(f"regimes.model: unknown model {cfg.model!r} (expected one of {', '.join(MODELS)})")

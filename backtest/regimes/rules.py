@@ -110,14 +110,21 @@ class RulesParams(RegimeParams):
         return self
 
 
-def validate_params(model: type[BaseModel], raw: dict[str, Any], origin: str) -> Any:
-    """Validate ``raw`` against a params model; one-line ``ConfigError`` naming ``origin.key``."""
+def validate_params(model: type[BaseModel], raw: dict[str, Any], origin: str = "", prefix: str = "regimes.params") -> Any:
+    """Validate ``raw`` against a params model.
+
+    Raises
+    ------
+    ConfigError
+        One line ``[origin: ]prefix.key: message`` (with a did-you-mean for unknown keys).
+    """
     from backtest.config import format_validation_error
 
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, origin, model)) from None
+        msg = format_validation_error(exc, "", model, prefix=prefix).removeprefix(": ")
+        raise ConfigError(f"{origin}: {msg}" if origin else msg) from None
 
 
 def load_rules_params(overrides: dict[str, Any] | None = None, path: str | Path | None = None) -> RulesParams:
@@ -135,9 +142,9 @@ def load_rules_params(overrides: dict[str, Any] | None = None, path: str | Path 
         raise ConfigError(f"{p}: cannot read rules defaults ({type(exc).__name__})") from None
     if not isinstance(base, dict):
         raise ConfigError(f"{p}: expected a mapping of thresholds")
-    validate_params(RulesParams, base, str(p))
+    validate_params(RulesParams, base, str(p), prefix="")
     merged = {**base, **(overrides or {})}
-    return validate_params(RulesParams, merged, "regimes.params")
+    return validate_params(RulesParams, merged)
 
 
 # ---------------------------------------------------------------------------- shared helpers

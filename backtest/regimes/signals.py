@@ -15,7 +15,8 @@ points; realised volatility in annualised percent.
 
 Review notes (changes from the first version): changes are taken over calendar offsets
 (91 days, 12 months) instead of ``shift(k)`` on observations, so a missing week or month
-cannot silently stretch the window; net liquidity is formed on Wednesdays (the H.4.1
+cannot silently stretch the window; the staleness check of DTB3 compared microsecond
+timestamps (pandas 3) with nanosecond constants and never fired; net liquidity is formed on Wednesdays (the H.4.1
 basis) instead of mixing daily RRP with weekly balance-sheet levels; SOFR spreads are
 matched by observation date.
 """
@@ -124,19 +125,27 @@ def missing_inputs(md: MarketData, names: list[str] | tuple[str, ...]) -> dict[s
 
 # ---------------------------------------------------------------------------- observation-basis helpers
 
+_DAY_NS = 86_400 * 10**9
+
+
+def _ns(dates: pd.Index | pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch (int64), whatever the datetime resolution of the input."""
+    return np.asarray(pd.DatetimeIndex(dates).to_numpy(dtype="datetime64[ns]")).view("i8")
+
+
 
 def _lagged_positions(index: pd.DatetimeIndex, offset: pd.DateOffset | pd.Timedelta) -> np.ndarray:
     """Position of the observation at (or up to ``MATCH_TOLERANCE_DAYS`` before) ``d - offset``.
 
     -1 where no observation is close enough.
     """
-    target = pd.DatetimeIndex(index - offset)
-    idx = index.asi8
-    pos = np.searchsorted(idx, target.asi8, side="right") - 1
+    target = _ns(pd.DatetimeIndex(index - offset))
+    idx = _ns(index)
+    pos = np.searchsorted(idx, target, side="right") - 1
     ok = pos >= 0
     gap = np.full(len(index), np.iinfo(np.int64).max)
-    gap[ok] = target.asi8[ok] - idx[pos[ok]]
-    pos[gap > MATCH_TOLERANCE_DAYS * 86_400 * 10**9] = -1
+    gap[ok] = target[ok] - idx[pos[ok]]
+    pos[gap > MATCH_TOLERANCE_DAYS * _DAY_NS] = -1
     return pos
 
 
@@ -163,12 +172,12 @@ def _at_dates(ms: MacroSeries, dates: pd.DatetimeIndex, max_age_days: int) -> tu
 
     NaN / NaT where the latest observation is older than ``max_age_days``.
     """
-    idx = ms.values.index.asi8
-    pos = np.searchsorted(idx, pd.DatetimeIndex(dates).asi8, side="right") - 1
+    idx, at = _ns(ms.values.index), _ns(dates)
+    pos = np.searchsorted(idx, at, side="right") - 1
     ok = pos >= 0
     age = np.full(len(dates), np.iinfo(np.int64).max)
-    age[ok] = pd.DatetimeIndex(dates).asi8[ok] - idx[pos[ok]]
-    ok &= age <= max_age_days * 86_400 * 10**9
+    age[ok] = at[ok] - idx[pos[ok]]
+    ok &= age <= max_age_days * _DAY_NS
     vals = np.full(len(dates), np.nan)
     rel = np.full(len(dates), np.datetime64("NaT"), dtype="datetime64[ns]")
     vals[ok] = ms.values.to_numpy(dtype=float)[pos[ok]]
@@ -189,9 +198,9 @@ def _combine(base: MacroSeries, values: np.ndarray, *others_released: np.ndarray
 def _fresh(ms: MacroSeries, days: pd.DatetimeIndex, max_age: int = STALE_DAYS) -> pd.Series:
     """asof, but NaN where the latest released observation is older than ``max_age`` days."""
     vals = asof(ms, days)
-    obs_dates = MacroSeries(ms.name, pd.Series(ms.values.index.asi8.astype(float), index=ms.values.index), ms.released)
+    obs_dates = MacroSeries(ms.name, pd.Series(_ns(ms.values.index).astype(float), index=ms.values.index), ms.released)
     last_obs = asof(obs_dates, days)
-    age = (days.asi8 - last_obs.to_numpy()) / 86_400e9
+    age = (_ns(days) - last_obs.to_numpy()) / _DAY_NS
     return vals.where(age <= max_age)
 
 

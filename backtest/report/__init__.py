@@ -5,7 +5,13 @@ This package is the only place that imports plotly and matplotlib.
 
 from __future__ import annotations
 
-from backtest.report.tearsheet import RunData, build_tearsheet, load_run, render_run, render_tearsheet
+from backtest.report.tearsheet import (
+    RunData,
+    build_tearsheet,
+    load_run,
+    render_run,
+    render_tearsheet,
+)
 
 __all__ = ["RunData", "build_tearsheet", "load_run", "render_run", "render_tearsheet", "render_compare"]
 

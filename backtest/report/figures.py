@@ -17,7 +17,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.io.json import to_json_plotly
-from plotly.subplots import make_subplots
 
 TRADING_DAYS = 252
 PALETTE = (
@@ -126,6 +125,12 @@ def _layout(title: str | None = None, height: int = 420, **kw: object) -> dict:
     return lay
 
 
+def legend_rows(names: list[str], width_px: int = 1200) -> int:
+    """Rough number of rows a horizontal legend of ``names`` takes."""
+    per = max(1, width_px // max(60, 7 * max((len(str(n)) for n in names), default=5) + 40))
+    return -(-len(names) // per)
+
+
 def _clean(r: pd.Series) -> pd.Series:
     """Drop leading NaN (not yet invested) and count inner NaN as 0 (metrics convention)."""
     fv = r.first_valid_index()
@@ -148,37 +153,38 @@ def drawdowns(returns: pd.DataFrame) -> pd.DataFrame:
     return w / peak - 1.0
 
 
-def add_regime_shading(
-    fig: go.Figure,
+def regime_decor(
     bands: list[Band],
     stress: list[tuple[pd.Timestamp, str]] | None = None,
     labels: bool = True,
     min_label_share: float = 0.035,
-    row: int | None = None,
-) -> None:
-    """Shade regime bands (and mark stress dates) on a date-axis figure.
+    xref: str = "x",
+    yref: str = "paper",
+) -> tuple[list[dict], list[dict]]:
+    """Layout shapes and annotations shading regime bands and marking stress dates.
 
     Parameters
     ----------
-    fig : go.Figure
-        Figure to decorate (in place).
     bands : list[Band]
         From :func:`regime_bands`.
     stress : list of (date, label), optional
         Stress events drawn as dotted vertical lines with a rotated label.
     labels : bool
-        Write the regime id at the top of bands wide enough to hold it.
+        Write the regime id at the top of bands wide enough to hold it (and stress labels).
     min_label_share : float
         Minimum band width, as a share of the whole span, for a label.
-    row : int, optional
-        Subplot row (``None``: the whole plotting area).
+    xref, yref : str
+        Axis references (``"y2 domain"`` for the second panel of a stacked figure).
+
+    Returns
+    -------
+    shapes, annotations : list[dict]
     """
     if not bands:
-        return
+        return [], []
     span = (bands[-1].end - bands[0].start).days or 1
-    shapes, notes = [], []
-    yref = "paper" if row is None else ("y domain" if row == 1 else f"y{row} domain")
-    xref = "x" if row in (None, 1) else f"x{row}"
+    shapes: list[dict] = []
+    notes: list[dict] = []
     for b in bands:
         shapes.append({"type": "rect", "xref": xref, "yref": yref, "x0": b.start.strftime("%Y-%m-%d"),
                        "x1": b.end.strftime("%Y-%m-%d"), "y0": 0, "y1": 1, "line": {"width": 0},
@@ -198,8 +204,7 @@ def add_regime_shading(
             notes.append({"xref": xref, "yref": yref, "x": ds, "y": 0.02, "yanchor": "bottom",
                           "xanchor": "right", "textangle": -90, "showarrow": False, "text": text,
                           "font": {"size": 9, "color": "#555"}})
-    fig.update_layout(shapes=list(fig.layout.shapes or ()) + shapes,
-                      annotations=list(fig.layout.annotations or ()) + notes)
+    return shapes, notes
 
 
 def equity_figure(
@@ -216,8 +221,9 @@ def equity_figure(
                          line={"width": 1.6, "color": colors.get(c)},
                          hovertemplate="%{y:.3f}")
               for c in w.columns]
-    fig = go.Figure(traces, layout=_layout(None, 480))
-    fig.update_layout(
+    shapes, notes = regime_decor(bands or [], stress)
+    lay = _layout(None, 460 + 18 * legend_rows(list(w.columns)))
+    lay.update(
         yaxis={"type": "log" if log else "linear", "title": {"text": "growth of 1"}, "gridcolor": "#eee"},
         xaxis={"type": "date", "gridcolor": "#eee"},
         updatemenus=[{
@@ -231,9 +237,9 @@ def equity_figure(
         }],
         margin={"l": 60, "r": 20, "t": 70, "b": 40},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.07, "xanchor": "left", "x": 0},
+        shapes=shapes, annotations=notes,
     )
-    add_regime_shading(fig, bands or [], stress)
-    return fig
+    return go.Figure(traces, layout=lay)
 
 
 def drawdown_figure(returns: pd.DataFrame, colors: dict[str, str], bands: list[Band] | None = None) -> go.Figure:
@@ -243,11 +249,12 @@ def drawdown_figure(returns: pd.DataFrame, colors: dict[str, str], bands: list[B
     traces = [go.Scatter(x=x, y=_f32(dd[c], 5), name=str(c), mode="lines",
                          line={"width": 1.2, "color": colors.get(c)}, hovertemplate="%{y:.1%}")
               for c in dd.columns]
-    fig = go.Figure(traces, layout=_layout(None, 340))
-    fig.update_layout(yaxis={"tickformat": ".0%", "title": {"text": "drawdown"}, "gridcolor": "#eee"},
-                      xaxis={"type": "date", "gridcolor": "#eee"}, showlegend=False)
-    add_regime_shading(fig, bands or [], labels=False)
-    return fig
+    shapes, _ = regime_decor(bands or [], labels=False)
+    legend = len(dd.columns) <= 6
+    lay = _layout(None, 340 + (18 * legend_rows(list(dd.columns)) if legend else 0))
+    lay.update(yaxis={"tickformat": ".0%", "title": {"text": "drawdown"}, "gridcolor": "#eee"},
+               xaxis={"type": "date", "gridcolor": "#eee"}, shapes=shapes, showlegend=legend)
+    return go.Figure(traces, layout=lay)
 
 
 def sample_dates(idx: pd.DatetimeIndex, max_points: int = 600) -> pd.DatetimeIndex:
@@ -262,7 +269,7 @@ def sample_dates(idx: pd.DatetimeIndex, max_points: int = 600) -> pd.DatetimeInd
     return pd.DatetimeIndex(s.groupby(idx.to_period("M")).max().to_numpy())
 
 
-def rolling_stats(returns: pd.DataFrame, rf: pd.Series | None, window: int = TRADING_DAYS) -> dict[str, pd.DataFrame]:
+def rolling_stats(returns: pd.DataFrame, rf: pd.Series | pd.DataFrame | None, window: int = TRADING_DAYS) -> dict[str, pd.DataFrame]:
     """Rolling ``window``-day compounded return, annualised volatility and Sharpe ratio.
 
     Sharpe is of daily excess returns over ``rf`` (as in :mod:`backtest.metrics`).
@@ -273,7 +280,12 @@ def rolling_stats(returns: pd.DataFrame, rf: pd.Series | None, window: int = TRA
     logw = np.log1p(r.fillna(0.0)).where(r.notna())
     ret = np.expm1(logw.rolling(window, min_periods=window).sum())
     vol = r.rolling(window, min_periods=window).std() * np.sqrt(TRADING_DAYS)
-    ex = r.sub(rf.reindex(r.index).fillna(0.0), axis=0) if rf is not None else r
+    if isinstance(rf, pd.DataFrame):
+        ex = r - rf.reindex(index=r.index, columns=r.columns).fillna(0.0)
+    elif rf is not None:
+        ex = r.sub(rf.reindex(r.index).fillna(0.0), axis=0)
+    else:
+        ex = r
     roll = ex.rolling(window, min_periods=window)
     sd = roll.std()
     sharpe = (roll.mean() / sd.where(sd > 0)) * np.sqrt(TRADING_DAYS)
@@ -282,34 +294,38 @@ def rolling_stats(returns: pd.DataFrame, rf: pd.Series | None, window: int = TRA
 
 def rolling_figure(
     returns: pd.DataFrame,
-    rf: pd.Series | None,
+    rf: pd.Series | pd.DataFrame | None,
     colors: dict[str, str],
     bands: list[Band] | None = None,
     window: int = TRADING_DAYS,
 ) -> go.Figure:
-    """Three stacked panels: rolling 12-month return, volatility and Sharpe."""
+    """Three stacked panels sharing the date axis: rolling 12-month return, volatility, Sharpe."""
     stats = rolling_stats(returns, rf, window)
     keep = sample_dates(returns.index)
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.05,
-                        subplot_titles=("12-month return", "12-month volatility", "12-month Sharpe"))
-    fmt = {"return": (".0%", "%{y:.1%}"), "volatility": (".0%", "%{y:.1%}"), "sharpe": (".1f", "%{y:.2f}")}
-    for row, (key, frame) in enumerate(stats.items(), start=1):
-        f = frame.loc[keep]
+    panels = (("return", "12-month return", ".0%", "%{y:.1%}", (0.70, 1.0)),
+              ("volatility", "12-month volatility", ".0%", "%{y:.1%}", (0.36, 0.64)),
+              ("sharpe", "12-month Sharpe", ".1f", "%{y:.2f}", (0.02, 0.30)))
+    traces, shapes, notes = [], [], []
+    lay = _layout(None, 640 + 18 * legend_rows(list(returns.columns)), hovermode="x")
+    for i, (key, title, tick, hover, dom) in enumerate(panels):
+        ax = "y" if i == 0 else f"y{i + 1}"
+        f = stats[key].loc[keep]
         x = _dates(f.index)
         for c in f.columns:
-            fig.add_trace(go.Scatter(x=x, y=_f32(f[c], 5), name=str(c), mode="lines", legendgroup=str(c),
-                                     showlegend=row == 1, line={"width": 1.3, "color": colors.get(c)},
-                                     hovertemplate=fmt[key][1]), row=row, col=1)
-        fig.update_yaxes(tickformat=fmt[key][0], gridcolor="#eee", zeroline=True, zerolinecolor="#bbb",
-                         row=row, col=1)
-        add_regime_shading(fig, bands or [], labels=False, row=row)
-    fig.update_xaxes(type="date", gridcolor="#eee")
-    fig.update_layout(**_layout(None, 640))
-    fig.update_layout(margin={"l": 60, "r": 20, "t": 60, "b": 40},
-                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.05, "xanchor": "left", "x": 0})
-    for a in fig.layout.annotations[:3]:
-        a.font = {"size": 12}
-    return fig
+            traces.append(go.Scatter(x=x, y=_f32(f[c], 5), name=str(c), mode="lines", legendgroup=str(c),
+                                     showlegend=i == 0, line={"width": 1.3, "color": colors.get(c)},
+                                     hovertemplate=f"{c}: {hover}<extra></extra>", xaxis="x", yaxis=ax))
+        lay["yaxis" if i == 0 else f"yaxis{i + 1}"] = {
+            "domain": list(dom), "tickformat": tick, "gridcolor": "#eee", "zeroline": True,
+            "zerolinecolor": "#bbb", "anchor": "x"}
+        s_, _ = regime_decor(bands or [], labels=False, yref=f"{ax} domain")
+        shapes += s_
+        notes.append({"text": title, "xref": "paper", "yref": "paper", "x": 0, "y": dom[1], "xanchor": "left",
+                      "yanchor": "bottom", "showarrow": False, "font": {"size": 12}})
+    lay.update(xaxis={"type": "date", "gridcolor": "#eee", "anchor": "y3"}, shapes=shapes, annotations=notes,
+               margin={"l": 60, "r": 20, "t": 60, "b": 40},
+               legend={"orientation": "h", "yanchor": "bottom", "y": 1.04, "xanchor": "left", "x": 0})
+    return go.Figure(traces, layout=lay)
 
 
 def regime_heatmap(regime_metrics: pd.DataFrame, metric: str = "sharpe", pct: bool = False) -> go.Figure:
@@ -361,7 +377,7 @@ def event_study_figure(events: pd.DataFrame, colors: dict[str, str]) -> go.Figur
                                      visible=k == kinds[0], hovertemplate="%{y:.2%}",
                                      meta=f"{k} ({n_ev} start{'s' if n_ev != 1 else ''})"))
             vis_of.append(k)
-    fig = go.Figure(traces, layout=_layout(None, 400))
+    fig = go.Figure(traces, layout=_layout(None, 400 + 18 * legend_rows(strategies)))
     buttons = [{"label": f"{k}", "method": "update",
                 "args": [{"visible": [v == k for v in vis_of]}]} for k in kinds]
     fig.update_layout(
@@ -428,9 +444,9 @@ def turnover_figure(yearly: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
     x = [str(y) for y in yearly.index]
     traces = [go.Bar(x=x, y=_f32(yearly[c], 4), name=str(c), marker={"color": colors.get(c)},
                      hovertemplate="%{y:.2f}") for c in yearly.columns]
-    fig = go.Figure(traces, layout=_layout(None, 340))
+    fig = go.Figure(traces, layout=_layout(None, 340, hovermode="closest"))
     fig.update_layout(barmode="group", yaxis={"title": {"text": "turnover / year"}, "gridcolor": "#eee"},
-                      xaxis={"type": "category"})
+                      xaxis={"type": "category"}, showlegend=len(yearly.columns) <= 6)
     return fig
 
 
@@ -442,7 +458,7 @@ def cost_drag_figure(cum_costs: pd.DataFrame, colors: dict[str, str]) -> go.Figu
               for c in cum_costs.columns]
     fig = go.Figure(traces, layout=_layout(None, 340))
     fig.update_layout(yaxis={"tickformat": ".1%", "title": {"text": "cumulative cost drag"}, "gridcolor": "#eee"},
-                      xaxis={"type": "date", "gridcolor": "#eee"})
+                      xaxis={"type": "date", "gridcolor": "#eee"}, showlegend=len(cum_costs.columns) <= 6)
     return fig
 
 

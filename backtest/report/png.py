@@ -53,7 +53,7 @@ def _finish(fig: Figure, ax, title: str, path: Path, n_series: int) -> None:
         ax.spines[side].set_visible(False)
     ax.set_title(title, loc="left", fontsize=11)
     ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=min(4, max(1, n_series)))
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.075, right=0.985, top=0.91, bottom=0.1)
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=DPI, format="png", metadata={"Software": "rmpbt"})
 

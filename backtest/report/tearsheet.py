@@ -73,6 +73,7 @@ class RunData:
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)
     stress: list[tuple[pd.Timestamp, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    weight_frames: dict[str, pd.DataFrame] | None = None
 
     @property
     def strategies(self) -> list[str]:
@@ -363,8 +364,11 @@ def positions_frames(data: RunData, max_points: int = 300) -> dict[str, pd.DataF
     """Per strategy, weights on downsampled dates (date x asset), for the area charts.
 
     Daily holdings (incl. ``CASH``) are sampled on the last trading day of each week or
-    month; target weights (when there are no holdings) are carried forward.
+    month; target weights (when there are no holdings) are carried forward. Precomputed
+    ``data.weight_frames`` (merged runs) are returned as they are.
     """
+    if data.weight_frames is not None:
+        return data.weight_frames
     pos = data.positions
     if pos is None or pos.empty:
         return {}
@@ -439,6 +443,31 @@ def regime_table_html(rm: pd.DataFrame, colors: dict[str, str]) -> str:
         rows.append(f'<tr><th scope="row" class="name">{_color_dot(colors.get(s))}{esc(s)}</th>{"".join(cells)}</tr>')
     return (f'<div class="scroll"><table class="data" id="regime-table"><thead><tr><th rowspan="2">strategy</th>'
             f'{top}</tr><tr>{sub}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def regime_share_html(share: pd.DataFrame) -> str:
+    """Share of each strategy's live period per regime (one row when all strategies agree)."""
+    if not {"strategy", "regime", "share"} <= set(share.columns):
+        return frame_table_html(share, "regime-share-table")
+    sh = share.assign(strategy=share["strategy"].astype(str), regime=share["regime"].astype(str))
+    pv = sh.pivot_table(index="strategy", columns="regime", values="share", aggfunc="first", sort=False)
+    pv = pv.reindex(columns=sorted(pv.columns, key=F._regime_order))
+    days = (sh.pivot_table(index="strategy", columns="regime", values="days", aggfunc="first", sort=False)
+            .reindex_like(pv) if "days" in sh else None)
+    same = len(pv) > 1 and bool((pv.nunique(dropna=False) <= 1).all())
+    rows_of = pv.iloc[:1] if same else pv
+    head = "".join(f'<th><span class="sw" style="background:{F.regime_color(r, True)}"></span>{esc(r)}</th>'
+                   for r in pv.columns)
+    rows = []
+    for s, row in rows_of.iterrows():
+        label = "all strategies" if same else s
+        cells = "".join(
+            f"<td>{fmt(row[r], PCT)}"
+            + (f' <span class="muted">({int(days.loc[s, r])} d)</span>' if days is not None
+               and pd.notna(days.loc[s, r]) else "") + "</td>" for r in pv.columns)
+        rows.append(f'<tr><th scope="row" class="name">{esc(label)}</th>{cells}</tr>')
+    return (f'<div class="scroll"><table class="data" id="regime-share-table"><thead><tr><th>strategy</th>{head}'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def bands_table_html(bands: list[F.Band], days: pd.DatetimeIndex) -> str:
@@ -562,7 +591,7 @@ def add_sections(page: Page, data: RunData, baseline: str | None = None) -> None
         if "sharpe" in rm.columns:
             body += "<h3>Sharpe by strategy and regime</h3>" + page.figure(F.regime_heatmap(rm, "sharpe"))
         if "regime_share" in data.extras:
-            body += "<h3>Regime shares</h3>" + frame_table_html(data.extras["regime_share"], "regime-share-table")
+            body += "<h3>Time spent in each regime</h3>" + regime_share_html(data.extras["regime_share"])
         if bands:
             body += bands_table_html(bands, pd.DatetimeIndex(data.returns.index))
         return body
@@ -577,10 +606,13 @@ def add_sections(page: Page, data: RunData, baseline: str | None = None) -> None
         if missing:
             raise ValueError(f"event_study.csv lacks {sorted(missing)}")
         n = ev.groupby("regime")["regime_id"].nunique() if "regime_id" in ev else pd.Series(dtype=int)
+        n = n.reindex(sorted(n.index, key=F._regime_order))
         counts = ", ".join(f"{esc(k)}: {int(v)}" for k, v in n.items())
+        first = int(pd.to_numeric(ev["day"]).min())
         return (page.figure(F.event_study_figure(ev, colors))
-                + f'<p class="muted">Mean cumulative return in excess of cash from each regime start '
-                  f'(number of starts — {counts}).</p>')
+                + f'<p class="muted">Mean over regime starts of the cumulative return in excess of cash, '
+                  f'compounded from trading day {first} (day 0 = first day of the new regime). '
+                  f'Starts per kind — {counts}.</p>')
 
     _section(page, "events", "Event study around regime starts", events_body)
 
@@ -591,10 +623,12 @@ def add_sections(page: Page, data: RunData, baseline: str | None = None) -> None
         what = ("actual holdings incl. cash (drifted between rebalances)" if data.positions_kind == "holdings"
                 else "target weights")
         idx = pd.DatetimeIndex(next(iter(frames.values())).index)
-        gap = float(np.median(np.diff(idx.asi8))) / 86400e9 if len(idx) > 1 else 1.0
-        every = "trading day" if gap < 4 else ("trading day of each week" if gap < 15 else "trading day of each month")
+        days = idx.to_numpy().astype("datetime64[D]").astype(np.int64)
+        gap = float(np.median(np.diff(days))) if len(idx) > 1 else 1.0
+        every = ("daily" if gap < 4 else "on the last trading day of each week" if gap < 15
+                 else "on the last trading day of each month")
         return (page.figure(F.weights_figure(frames))
-                + f'<p class="muted">{esc(what)}, sampled on the last {every}.'
+                + f'<p class="muted">{esc(what)}, shown {every}.'
                   f'{" Choose the strategy in the menu." if len(frames) > 1 else ""}</p>')
 
     _section(page, "weights", "Weights over time", weights_body)
@@ -626,10 +660,11 @@ def add_sections(page: Page, data: RunData, baseline: str | None = None) -> None
     _section(page, "fallbacks", "Optimizer fallbacks", fallbacks_body)
 
     def monthly_body() -> str:
-        return ('<div class="grid2 wide-left"><div><h3>Monthly returns</h3>'
-                + page.figure(F.monthly_heatmap_figure(data.returns))
-                + "</div><div><h3>Calendar-year returns</h3>" + yearly_table_html(data.returns, colors)
-                + "</div></div>")
+        heat = "<h3>Monthly returns</h3>" + page.figure(F.monthly_heatmap_figure(data.returns))
+        years = "<h3>Calendar-year returns</h3>" + yearly_table_html(data.returns, colors)
+        if len(data.strategies) <= 4:
+            return f'<div class="grid2 wide-left"><div>{heat}</div><div>{years}</div></div>'
+        return heat + years
 
     _section(page, "monthly", "Monthly and yearly returns", monthly_body)
 
@@ -717,9 +752,9 @@ def run_header_html(data: RunData) -> str:
              ("config hash", f"<code>{esc(p.get('config_hash', '?'))}</code>"),
              ("run id", f"<code>{esc(clean_run_id(p, data.folder))}</code>")]
     facts += [(k, esc(v)) for k, v in settings_items(p)]
-    strategies = p.get("strategies") or {}
-    facts.append(("strategies", ", ".join(f"{esc(n)} <span class=muted>({esc(k)})</span>"
-                                          for n, k in strategies.items())))
+    kinds = p.get("strategies") or {}
+    facts.append(("strategies", ", ".join(f"{esc(n)} <span class=muted>({esc(kinds.get(n, '?'))})</span>"
+                                          for n in data.strategies)))
     facts.append(("seed / commit", f"{esc(p.get('seed', '?'))} / <code>{esc(p.get('git_commit', '?'))}</code>"))
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in facts)
     notes = p.get("notes") or []

@@ -1,0 +1,87 @@
+"""Optimizer-driven allocation: a cvxpy ``Allocator`` re-solved at every decision date.
+
+The optimizer sees only trailing returns up to the decision date (the signal frame's
+prices), the regime labels known by then, and the T-bill rate known by then. Solver
+failures follow the configured fallback and are recorded in ``fallbacks`` (written by
+the pipeline to ``fallbacks.csv`` and counted in the terminal summary).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from backtest.optimizer import OptimizerConfig, make_allocator
+from backtest.signals import SignalFrame
+from strategies.base import Params, register
+
+
+class OptimizedParams(Params):
+    """Assets, an optional strategic base, and the optimizer block."""
+
+    assets: list[str] = Field(
+        default_factory=lambda: ["SPY", "IWM", "QQQ", "GLD", "DBC", "TIP", "VNQ", "IEF", "TLT", "AGG", "HYG"],
+        description="assets the optimizer allocates across",
+    )
+    base: dict[str, float] | None = Field(None, description="benchmark / fallback weights (e.g. 60/40)")
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> "OptimizedParams":
+        if not self.assets or len(set(self.assets)) != len(self.assets):
+            raise ValueError("assets must be a non-empty list without duplicates")
+        if self.base:
+            unknown = [a for a in self.base if a not in self.assets]
+            if unknown:
+                raise ValueError(f"base names {unknown[0]!r}, which is not in assets")
+        return self
+
+
+def window_inputs(sf: SignalFrame, date: pd.Timestamp, assets: list[str], window: int) -> dict[str, Any]:
+    """Point-in-time optimizer inputs at ``date``: trailing returns, regimes, rf (annual)."""
+    rets = sf.returns()[assets]
+    pos = sf.days.get_loc(date)
+    lo = max(0, pos + 1 - window)
+    rate = sf.signal("cash_rate").iloc[: pos + 1].dropna()
+    return {
+        "returns_window": rets.iloc[lo : pos + 1],
+        "regime_window": sf.regime.iloc[lo : pos + 1],
+        "current_regime": sf.regime.iloc[pos],
+        "rf": float(rate.iloc[-1]) / 100.0 if len(rate) else 0.0,
+    }
+
+
+@register("optimized", OptimizedParams)
+class Optimized:
+    """Weights from a compiled cvxpy problem (mean-variance, min-variance, max-Sharpe, risk parity, min-CVaR, TE-limited)."""
+
+    def __init__(self, name: str, params: OptimizedParams) -> None:
+        self.name, self.params = name, params
+        self._allocator = make_allocator(params.optimizer, params.assets, name=name)
+
+    def assets(self) -> list[str]:
+        """The optimizer's universe."""
+        return list(self.params.assets)
+
+    @property
+    def fallbacks(self) -> list[dict[str, Any]]:
+        """Fallback records of the last ``weights`` call."""
+        return self._allocator.fallbacks
+
+    def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
+        """Solve at each decision date with trailing data only."""
+        assets = self.params.assets
+        self._allocator = make_allocator(self.params.optimizer, assets, name=self.name)  # fresh records
+        base = pd.Series(self.params.base, dtype=float).reindex(assets).fillna(0.0) if self.params.base else None
+        window = self.params.optimizer.estimator.window
+        out = np.zeros((len(dates), len(assets)))
+        prev: pd.Series | None = None
+        for i, d in enumerate(dates):
+            inp = window_inputs(sf, d, assets, window)
+            w = self._allocator.allocate(d, prev_weights=prev, base_weights=base, **inp)
+            out[i] = w.reindex(assets).fillna(0.0).to_numpy()
+            prev = w
+        return pd.DataFrame(out, index=dates, columns=assets)
