@@ -235,7 +235,8 @@ def simulate(
             s2 = nan_col.copy()
             s2[fill_pos] = np.clip(w, None, 0.0)
             size_cols[sc] = s2
-    use_cash = cash_rate is not None
+    # Leveraged longs need a financing leg: a CASH column (at 0% when no rate is set).
+    use_cash = cash_rate is not None or bool((live.sum(axis=1) > 1.0 + 1e-9).any())
     if use_cash:
         cols[CASH] = cash_price(days, cash_rate).to_numpy()
         s3 = nan_col.copy()

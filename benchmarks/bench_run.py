@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from backtest.config import DEFAULT_UNIVERSE, config_from_dict
-from backtest.pipeline import load_market, run_backtest, write_outputs, render_report
+from backtest.pipeline import load_market, render_report, run_backtest, write_outputs
 
 
 def make_cfg(data_dir: str | None):

@@ -112,10 +112,13 @@ def test_real_assets_too_big_is_a_config_error():
 def test_size_tech_cut_when_inflation_reaccelerates():
     cpi = [0.1, 0.3, 0.1, -0.05, 0.1, np.nan]
     sf = frame(len(cpi), cpi_yoy_chg_3m=cpi)
-    w = w_of("size_tech_tilt", {"min_hold_days": 50}, sf)
-    # 0.1 on; 0.3 > 0.25 cut at once (despite min hold); 0.1 still cut (back only at <= 0);
-    # -0.05 on; 0.1 on; CPI missing -> off
+    w = w_of("size_tech_tilt", {}, sf)
+    # 0.1 on; 0.3 > 0.25 cut; 0.1 still cut (back only at <= 0); -0.05 on; 0.1 on;
+    # CPI missing -> off
     np.testing.assert_allclose(w["IWM"] / 0.1, [1, 0, 0, 1, 1, 0])
+    # the cut overrides a minimum holding time (a missing reading does not)
+    held = w_of("size_tech_tilt", {"min_hold_days": 50}, sf)
+    np.testing.assert_allclose(held["IWM"] / 0.1, [1, 0, 0, 1, 1, 1])
     np.testing.assert_allclose(w.iloc[0][["SPY", "IWM", "QQQ", "IEF"]], [0.4, 0.1, 0.1, 0.4])
     np.testing.assert_allclose(w.iloc[1][["SPY", "IWM", "QQQ", "IEF"]], [0.6, 0, 0, 0.4])
 
@@ -183,13 +186,14 @@ def test_playbook_variant_c_weights_by_hand():
 
 
 def test_playbook_variant_a_and_overrides():
-    sf = frame(1)
-    on = w_of("rmp_playbook", {"variant": "A"}, sf).iloc[0]
-    # SVXY 8 + IWM 5 + QQQ 5 from SPY; GLD 3 + TIP 2 + VNQ 3 from IEF (flat prices: vol 0 -> full size)
+    sf = frame(40)
+    on = w_of("rmp_playbook", {"variant": "A"}, sf).iloc[-1]
+    # SVXY 8 + IWM 5 + QQQ 5 from SPY; GLD 3 + TIP 2 + VNQ 3 from IEF (flat prices: vol 0 -> full
+    # size once 31 days of the 63-day vol window exist)
     assert on["SVXY"] == pytest.approx(0.08) and on["SPY"] == pytest.approx(0.6 - 0.18)
     assert on["IEF"] == pytest.approx(0.4 - 0.08) and on["SHY"] == pytest.approx(0.2)
     w = w_of("rmp_playbook", {"variant": "A", "overrides": {"short_vol": 0, "real_assets": {"GLD": 0.1}}}, sf)
-    assert "SVXY" not in w.columns and w.iloc[0]["GLD"] == pytest.approx(0.1)
+    assert "SVXY" not in w.columns and w.iloc[-1]["GLD"] == pytest.approx(0.1)
 
 
 def test_playbook_bad_variant_and_rules_are_config_errors():

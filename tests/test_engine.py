@@ -150,3 +150,15 @@ def test_nan_row_means_hold_and_fill_dates():
     t = targets({0: {"A": 0.5, "B": 0.5}, 1: {"A": np.nan, "B": np.nan}}, ["A", "B"])
     r = simulate(p, t, costs=Costs(), lag_days=0)
     assert list(r.fills) == [DAYS[0]]
+
+
+def test_leveraged_long_borrows_cash():
+    # 150% A financed by borrowing cash at 2.52%/yr (0.0001/day):
+    # day0: 0.015 units A, cash -0.5 ; day1: A +10% -> 1.65 - 0.5*1.0001 = 1.14995
+    p = frame(A=[100, 110])
+    t = targets({0: {"A": 1.5}}, ["A"])
+    r = simulate(p, t, costs=Costs(), cash_rate=pd.Series(2.52, index=DAYS[:2]), lag_days=0)
+    assert r.value.iloc[1] == pytest.approx(1.65 - 0.5 * 1.0001, abs=1e-12)
+    # without a cash rate the loan is free, but the leverage is still delivered
+    r0 = simulate(p, t, costs=Costs(), lag_days=0)
+    assert r0.value.iloc[1] == pytest.approx(1.15, abs=1e-12)

@@ -1,0 +1,127 @@
+"""The tearsheet and a comparison page in headless Chromium (Debian's ``/usr/bin/chromium``).
+
+Pages are opened from ``file://`` with every request recorded: only ``file:`` and
+``data:`` URLs may be requested, the console must stay free of errors, every chart
+container must hold a rendered plotly SVG with data, and a screenshot must not be blank.
+Skipped (with the reason) when Playwright or Chromium is not available.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_report import add_optional_files, make_run, write_tiny_data  # noqa: E402
+
+from backtest.report import render_run  # noqa: E402
+from backtest.report.compare import render_compare  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+CHART_CHECK = """
+() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(el => ({
+  id: el.id,
+  svg: el.querySelectorAll('.main-svg').length,
+  marks: el.querySelectorAll('g.trace path, g.trace rect, .heatmaplayer image, g.hm image').length,
+  points: (el.data || []).reduce((n, t) => n + ((t.y && t.y.length) || (t.z && t.z.length)
+                                               || (t.q1 && t.q1.length) || 0), 0),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    pw = sync_api.sync_playwright().start()
+    try:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+    except Exception as exc:  # noqa: BLE001 - any launch failure means: cannot run here
+        pw.stop()
+        pytest.skip(f"cannot launch {CHROMIUM}: {str(exc).splitlines()[0]}")
+    yield b
+    b.close()
+    pw.stop()
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory) -> dict[str, Path]:
+    data = write_tiny_data(tmp_path_factory.mktemp("data"))
+    root = tmp_path_factory.mktemp("results")
+    a = make_run(root, data, name="base")
+    b = make_run(root, data, name="costly", fee_bps=25.0)
+    full = tmp_path_factory.mktemp("full") / a.name
+    shutil.copytree(a, full)
+    add_optional_files(full)
+    render_run(full)
+    cmp_path, _ = render_compare([full, b], out=root / "compare.html")
+    return {"tearsheet": full / "tearsheet.html", "compare": cmp_path}
+
+
+def open_page(browser, path: Path):
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+    page.goto(path.resolve().as_uri(), wait_until="load")
+    page.wait_for_function("document.body.getAttribute('data-rendered') !== null", timeout=60_000)
+    page.wait_for_timeout(300)
+    return page, requests, errors
+
+
+def check_page(browser, path: Path) -> None:
+    page, requests, errors = open_page(browser, path)
+    try:
+        assert not errors, errors
+        external = [u for u in requests if not u.startswith(("file:", "data:"))]
+        assert not external, f"network requests: {external[:5]}"
+        charts = page.evaluate(CHART_CHECK)
+        assert len(charts) >= 8
+        assert int(page.evaluate("document.body.getAttribute('data-rendered')")) == len(charts)
+        for c in charts:
+            assert c["svg"] >= 1, c
+            assert c["marks"] >= 1, c
+            assert c["points"] >= 1, c
+        png = page.screenshot(full_page=False)
+        from PIL import Image, ImageStat
+
+        img = Image.open(io.BytesIO(png)).convert("L")
+        assert ImageStat.Stat(img).stddev[0] > 15, "screenshot looks blank"
+        page.locator("#equity").scroll_into_view_if_needed()
+        chart = page.locator("#equity .plotly-graph-div")
+        assert ImageStat.Stat(Image.open(io.BytesIO(chart.screenshot())).convert("L")).stddev[0] > 15
+    finally:
+        page.close()
+
+
+def test_tearsheet_in_browser(browser, pages):
+    check_page(browser, pages["tearsheet"])
+
+
+def test_compare_page_in_browser(browser, pages):
+    check_page(browser, pages["compare"])
+
+
+def test_log_toggle(browser, pages):
+    page, _, errors = open_page(browser, pages["tearsheet"])
+    try:
+        gd = "document.querySelector('#equity .plotly-graph-div')"
+        assert page.evaluate(f"{gd}._fullLayout.yaxis.type") == "linear"
+        page.locator("#equity .updatemenu-button", has_text="log").click()
+        page.wait_for_function(f"{gd}._fullLayout.yaxis.type === 'log'", timeout=5_000)
+        assert not errors, errors
+    finally:
+        page.close()
