@@ -133,14 +133,17 @@ def _order(size: float, price: float, value: float, cash: float, pos: float,
 
 
 @njit(cache=True)
-def _column_target(w: np.ndarray, asset: int, kind: int) -> float:
-    # NaN weights count as 0 (as ``fillna(0)`` in the engine)
+def _column_target(w: np.ndarray, asset: int, kind: int, cash_on: bool) -> float:
+    # NaN weights count as 0 (as ``fillna(0)`` in the engine); an inactive CASH column gets
+    # NaN orders, which vectorbt ignores exactly as if the column did not exist
     if kind == LONG:
         x = w[asset]
         return x if x > 0.0 else 0.0
     if kind == SHORT:
         x = w[asset]
         return x if x < 0.0 else 0.0
+    if not cash_on:
+        return np.nan
     tot = 0.0
     for j in range(w.shape[0]):
         if not np.isnan(w[j]):
@@ -150,7 +153,7 @@ def _column_target(w: np.ndarray, asset: int, kind: int) -> float:
 
 @njit(cache=True)
 def _simulate_one(close: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray, execute: np.ndarray,
-                  col_asset: np.ndarray, col_kind: np.ndarray, fee: float, slip: float,
+                  col_asset: np.ndarray, col_kind: np.ndarray, cash_on: bool, fee: float, slip: float,
                   out: np.ndarray) -> int:
     """Simulate one variant; writes the value path into ``out`` (T); returns an error flag."""
     n_t, n_c = close.shape
@@ -174,7 +177,7 @@ def _simulate_one(close: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray, 
                 if pos[c] != 0:
                     value += pos[c] * close[t, c]
             for c in range(n_c):
-                ov[c] = _column_target(w, col_asset[c], col_kind[c]) * value - pos[c] * close[t, c]
+                ov[c] = _column_target(w, col_asset[c], col_kind[c], cash_on) * value - pos[c] * close[t, c]
                 seq[c] = c
             # insertion argsort (vectorbt insert_argsort_nb: stable, NaN last)
             for j in range(1, n_c):
@@ -189,7 +192,7 @@ def _simulate_one(close: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray, 
                 seq[i + 1] = i_j
             for j in range(n_c):
                 c = seq[j]
-                tgt = _column_target(w, col_asset[c], col_kind[c])
+                tgt = _column_target(w, col_asset[c], col_kind[c], cash_on)
                 cash, pos[c], status = _order(tgt, close[t, c], value, cash, pos[c], fee, slip)
                 if status != 0:
                     err = 1
@@ -220,17 +223,17 @@ def _simulate_one(close: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray, 
 
 
 @njit(cache=True)
-def _simulate_serial(close, targets, fill_idx, execute, col_asset, col_kind, fee, slip, out, errors):
+def _simulate_serial(close, targets, fill_idx, execute, col_asset, col_kind, cash_on, fee, slip, out, errors):
     for v in range(targets.shape[0]):
         errors[v] = _simulate_one(close, targets[v], fill_idx, execute[v], col_asset, col_kind,
-                                  fee, slip, out[v])
+                                  cash_on[v], fee, slip, out[v])
 
 
 @njit(cache=True, parallel=True)
-def _simulate_parallel(close, targets, fill_idx, execute, col_asset, col_kind, fee, slip, out, errors):
+def _simulate_parallel(close, targets, fill_idx, execute, col_asset, col_kind, cash_on, fee, slip, out, errors):
     for v in prange(targets.shape[0]):
         errors[v] = _simulate_one(close, targets[v], fill_idx, execute[v], col_asset, col_kind,
-                                  fee, slip, out[v])
+                                  cash_on[v], fee, slip, out[v])
 
 
 # ---------------------------------------------------------------- drift band
@@ -377,7 +380,9 @@ def simulate_many(
         Annual borrow fee per asset (``N``) in basis points.
     cash_growth : np.ndarray, optional
         ``T`` daily growth factors of the cash asset (see :func:`cash_growth`); None =
-        no cash asset (cash earns nothing, as ``cash_rate=None`` in the engine).
+        cash earns nothing (``cash_rate=None`` in the engine). As in the engine, a variant
+        trades an explicit ``CASH`` column when a rate is given or when one of its executed
+        fills has weights summing to more than 1 (the financing leg, at 0 % without rate).
     execute : np.ndarray, optional
         ``V x K`` bool; False skips that fill for that variant (hold, drift band).
     parallel : bool
@@ -402,7 +407,12 @@ def simulate_many(
         raise ValueError("fill_idx must be strictly increasing rows of prices")
     ex = np.ones((n_v, n_k), dtype=np.bool_) if execute is None else np.ascontiguousarray(execute, dtype=np.bool_)
     filled = _bfill_ffill(px)
-    col_asset, col_kind = column_layout(tg, cash_growth is not None)
+    if cash_growth is not None:
+        cash_on = np.ones(n_v, dtype=np.bool_)
+    else:
+        levered = np.nansum(tg, axis=2) > 1.0 + 1e-9
+        cash_on = (levered & ex).any(axis=1) if n_k else np.zeros(n_v, dtype=np.bool_)
+    col_asset, col_kind = column_layout(tg, bool(cash_on.any()))
     bps = np.broadcast_to(np.asarray(borrow_bps, dtype=float), (n_a,))
     close = np.empty((n_t, len(col_asset)))
     for c, (a, kd) in enumerate(zip(col_asset, col_kind, strict=True)):
@@ -410,13 +420,15 @@ def simulate_many(
             close[:, c] = filled[:, a]
         elif kd == SHORT:
             close[:, c] = filled[:, a] * borrow_growth(n_t, float(bps[a]))
-        else:
+        elif cash_growth is not None:
             close[:, c] = np.cumprod(np.asarray(cash_growth, dtype=float))
+        else:
+            close[:, c] = 1.0
     tg = np.ascontiguousarray(tg)
     out = np.empty((n_v, n_t))
     errors = np.zeros(n_v, dtype=np.int64)
     fn = _simulate_parallel if parallel and n_v > 1 else _simulate_serial
-    fn(close, tg, fidx, ex, col_asset, col_kind, float(fee), float(slippage), out, errors)
+    fn(close, tg, fidx, ex, col_asset, col_kind, cash_on, float(fee), float(slippage), out, errors)
     return out.T
 
 
@@ -462,3 +474,91 @@ def numpy_floor(prices: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray) -
 def threads() -> int:
     """Numba threads the parallel kernel may use."""
     return int(numba.get_num_threads())
+
+
+# ---------------------------------------------------------------- window metrics
+
+#: Metrics computed by :func:`window_metrics`, in this order along the last axis.
+WINDOW_METRICS = ("sharpe", "sortino", "cagr", "max_drawdown", "calmar")
+
+
+@njit(cache=True)
+def _window_one(r: np.ndarray, rf: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+    n = rows.shape[0]
+    for m in range(5):
+        out[m] = np.nan
+    if n == 0:
+        return
+    s = 0.0
+    growth = 1.0
+    wealth = 1.0
+    peak = 1.0
+    mdd = 0.0
+    for i in range(n):
+        x = r[rows[i]]
+        if np.isnan(x):
+            return
+        s += x - rf[rows[i]]
+        growth *= 1.0 + x
+        wealth *= 1.0 + x
+        if wealth > peak:
+            peak = wealth
+        dd = wealth / peak - 1.0
+        if dd < mdd:
+            mdd = dd
+    mean = s / n
+    ss = 0.0
+    down = 0.0
+    for i in range(n):
+        e = r[rows[i]] - rf[rows[i]]
+        ss += (e - mean) * (e - mean)
+        if e < 0.0:
+            down += e * e
+    if n >= 2:
+        sd = np.sqrt(ss / (n - 1))
+        if np.isfinite(sd) and sd != 0:
+            out[0] = mean / sd * np.sqrt(TRADING_DAYS)
+        dd_dev = np.sqrt(down / n)
+        if dd_dev != 0:
+            out[1] = mean * TRADING_DAYS / (dd_dev * np.sqrt(TRADING_DAYS))
+    cagr = -1.0 if growth <= 0 else growth ** (TRADING_DAYS / n) - 1.0
+    out[2] = cagr
+    out[3] = mdd
+    if np.isfinite(mdd) and mdd != 0:
+        out[4] = cagr / abs(mdd)
+
+
+@njit(cache=True, parallel=True)
+def _window_metrics_nb(r: np.ndarray, rf: np.ndarray, rows: np.ndarray, offsets: np.ndarray,
+                       out: np.ndarray) -> None:
+    n_w = offsets.shape[0] - 1
+    for v in prange(r.shape[0]):
+        for w in range(n_w):
+            _window_one(r[v], rf, rows[offsets[w]:offsets[w + 1]], out[w, v])
+
+
+def window_metrics(returns_vt: np.ndarray, rf: np.ndarray, windows: list[np.ndarray]) -> np.ndarray:
+    """Metrics of each variant on each window of days, as ``backtest.metrics`` defines them.
+
+    Parameters
+    ----------
+    returns_vt : np.ndarray
+        ``V x T`` daily simple returns (a NaN anywhere in a window makes it NaN).
+    rf : np.ndarray
+        ``T`` daily cash returns (Sharpe and Sortino are of excess returns).
+    windows : list of np.ndarray
+        Row indices of each window (need not be contiguous).
+
+    Returns
+    -------
+    np.ndarray
+        ``len(windows) x V x 5``, metrics in :data:`WINDOW_METRICS` order.
+    """
+    r = np.ascontiguousarray(returns_vt, dtype=np.float64)
+    lens = np.array([len(w) for w in windows], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    rows = (np.concatenate([np.asarray(w, dtype=np.int64) for w in windows]) if windows
+            else np.zeros(0, dtype=np.int64))
+    out = np.empty((len(windows), r.shape[0], 5))
+    _window_metrics_nb(r, np.ascontiguousarray(rf, dtype=np.float64), rows, offsets, out)
+    return out

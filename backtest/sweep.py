@@ -48,7 +48,7 @@ import pandas as pd
 
 from backtest.config import RunConfig, StrategyConfig, config_from_dict, parse_value
 from backtest.errors import ConfigError, RmpbtError, StrategyError, SweepError
-from backtest.kernel import cash_growth, drift_keep, simulate_many
+from backtest.kernel import WINDOW_METRICS, cash_growth, drift_keep, simulate_many, window_metrics
 
 TRADING_DAYS = 252
 METRICS = ("sharpe", "sortino", "calmar", "cagr", "max_drawdown")
@@ -974,32 +974,30 @@ def _targets(ctx: PathContext, w: np.ndarray, cols: list[str], ids: np.ndarray) 
     return tg, execute
 
 
-def _score(r: np.ndarray, ctx: PathContext) -> dict[str, np.ndarray]:
-    """Fold-wise and pooled scores of daily returns ``r`` (T x V)."""
-    m, reg = ctx.metric, ctx.metric_regime
+def _score(r_vt: np.ndarray, ctx: PathContext) -> dict[str, np.ndarray]:
+    """Fold-wise and pooled scores of daily returns ``r_vt`` (V x T)."""
+    reg = ctx.metric_regime
     in_reg = (ctx.regime == reg) if reg is not None else np.ones(len(ctx.days), dtype=bool)
-
-    def on(rows: np.ndarray, name: str, regime: bool = True) -> np.ndarray:
-        if regime:
-            rows = rows[in_reg[rows]]
-        return column_metric(r[rows], ctx.rf[rows], name)
-
-    out: dict[str, np.ndarray] = {}
-    train = np.vstack([on(f.train, m) for f in ctx.folds])
-    test = np.vstack([on(f.test, m) for f in ctx.folds])
-    for i in range(len(ctx.folds)):
-        out[f"train_{i + 1}"] = train[i]
-        out[f"test_{i + 1}"] = test[i]
-    with np.errstate(all="ignore"):
-        finite = np.isfinite(train)
-        cnt = finite.sum(axis=0)
-        out["is"] = np.where(cnt > 0, np.where(finite, train, 0.0).sum(axis=0) / np.maximum(cnt, 1), np.nan)
+    m = WINDOW_METRICS.index(ctx.metric)
     is_rows = np.unique(np.concatenate([f.train for f in ctx.folds]))
     oos_rows = np.unique(np.concatenate([f.test for f in ctx.folds]))
-    out["oos"] = on(oos_rows, m)
+    windows = [f.train[in_reg[f.train]] for f in ctx.folds] + [f.test[in_reg[f.test]] for f in ctx.folds]
+    windows += [oos_rows[in_reg[oos_rows]], is_rows, oos_rows]
+    res = window_metrics(r_vt, ctx.rf, windows)
+    n_f = len(ctx.folds)
+    out: dict[str, np.ndarray] = {}
+    train = res[:n_f, :, m]
+    for i in range(n_f):
+        out[f"train_{i + 1}"] = train[i]
+        out[f"test_{i + 1}"] = res[n_f + i, :, m]
+    finite = np.isfinite(train)
+    cnt = finite.sum(axis=0)
+    out["is"] = np.where(cnt > 0, np.where(finite, train, 0.0).sum(axis=0) / np.maximum(cnt, 1), np.nan)
+    out["oos"] = res[2 * n_f, :, m]
     for name in ("sharpe", "cagr", "max_drawdown"):
-        out[f"is_{name}"] = on(is_rows, name, regime=False)
-        out[f"oos_{name}"] = on(oos_rows, name, regime=False)
+        j = WINDOW_METRICS.index(name)
+        out[f"is_{name}"] = res[2 * n_f + 1, :, j]
+        out[f"oos_{name}"] = res[2 * n_f + 2, :, j]
     return out
 
 
@@ -1022,10 +1020,12 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
     borrow = np.array([ctx.borrow_by_asset.get(c, ctx.borrow_bps) for c in cols], dtype=float)
     values = simulate_many(px, tg, ctx.fill_idx, fee=ctx.fee, slippage=ctx.slippage, borrow_bps=borrow,
                            cash_growth=ctx.cash_g, execute=execute, parallel=chunk.parallel)
-    prev = np.vstack([np.ones((1, values.shape[1])), values[:-1]])
-    r = values / prev - 1.0
-    failed = ~np.isfinite(values[-1])
-    return ChunkResult(chunk.ids, _score(r, ctx), r if chunk.want_returns else None, failed)
+    vt = values.T  # V x T, contiguous
+    r = np.empty_like(vt)
+    r[:, 0] = vt[:, 0] - 1.0
+    r[:, 1:] = vt[:, 1:] / vt[:, :-1] - 1.0
+    failed = ~np.isfinite(vt[:, -1])
+    return ChunkResult(chunk.ids, _score(r, ctx), r.T if chunk.want_returns else None, failed)
 
 
 # ============================================================================ the tuner

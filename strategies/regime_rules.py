@@ -504,7 +504,7 @@ def tilt_activity(rules: CompiledRules, sf: SignalFrame, dates: pd.DatetimeIndex
     """
     ctx = Context(sf, dates)
     T, k = len(dates), len(rules.tilts)
-    ppos = ctx.positions(pd.DatetimeIndex(sf.prices.index))
+    ppos = ctx.positions(sf.prices.index)
     n = len(rules.assets)
     px = sf.prices.reindex(columns=list(rules.assets)).to_numpy(dtype=float)
     listed = np.zeros((T, n), dtype=bool)
@@ -580,7 +580,7 @@ class RegimeRules:
         assets = list(self.rules.assets)
         self._allocator = make_allocator(cfg, assets, name=self.name)  # fresh fallback records per call
         rets = sf.returns().reindex(columns=assets)
-        ppos = ctx.positions(pd.DatetimeIndex(rets.index))
+        ppos = ctx.positions(rets.index)
         rf = ctx.values("cash_rate") / 100.0
         win = cfg.estimator.window
         reg = sf.regime.reindex(rets.index)

@@ -75,21 +75,23 @@ class Context:
         self.sf = sf
         self.dates = pd.DatetimeIndex(dates)
         self.n = len(self.dates)
-        self._pos_cache: dict[int, np.ndarray] = {}
+        self._pos_cache: dict[int, tuple[pd.Index, np.ndarray]] = {}
         self._val_cache: dict[tuple[str, int], np.ndarray] = {}
         reg = sf.regime
-        pos = self.positions(pd.DatetimeIndex(reg.index))
+        pos = self.positions(reg.index)
         raw = reg.to_numpy(dtype=object)
         vals = np.where(pos >= 0, raw[np.maximum(pos, 0)], None) if len(raw) else np.full(self.n, None)
         self.regime_known = ~pd.isna(vals).astype(bool)
         self.regime = np.where(self.regime_known, vals, "").astype(str)
 
-    def positions(self, index: pd.DatetimeIndex) -> np.ndarray:
-        """Row of ``index`` holding the value as of each decision date (-1: none yet)."""
-        key = id(index)
-        if key not in self._pos_cache:
-            self._pos_cache[key] = index.searchsorted(self.dates, side="right") - 1
-        return self._pos_cache[key]
+    def positions(self, index: pd.Index) -> np.ndarray:
+        """Row of ``index`` (sorted dates) holding the value as of each decision date (-1: none yet)."""
+        # keyed by identity; the cache keeps the index alive so its id cannot be reused
+        hit = self._pos_cache.get(id(index))
+        if hit is None or hit[0] is not index:
+            hit = (index, pd.DatetimeIndex(index).searchsorted(self.dates, side="right") - 1)
+            self._pos_cache[id(index)] = hit
+        return hit[1]
 
     def values(self, name: str, lookback: int = 0) -> np.ndarray:
         """Signal ``name`` as of each decision date, or ``lookback`` trading rows earlier."""
@@ -97,7 +99,7 @@ class Context:
         if key not in self._val_cache:
             s = self.sf.signal(name)
             arr = s.to_numpy(dtype=float)
-            pos = self.positions(pd.DatetimeIndex(s.index)) - lookback
+            pos = self.positions(s.index) - lookback
             out = np.full(self.n, np.nan)
             ok = pos >= 0
             out[ok] = arr[pos[ok]]

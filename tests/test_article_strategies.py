@@ -10,7 +10,13 @@ import pytest
 
 from backtest.config import config_from_dict, load_config
 from strategies.rmp_playbook import PROBABILITIES, SCENARIOS, mix
-from tests.test_rules_engine import assert_no_lookahead, config_error, make_frame, random_frame, strat
+from tests.test_rules_engine import (
+    assert_no_lookahead,
+    config_error,
+    make_frame,
+    random_frame,
+    strat,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CALM = {"vix": 15.0, "vix_term": 0.90, "cpi_yoy_chg_3m": 0.0}

@@ -32,7 +32,7 @@ CHART_CHECK = """
   id: el.id,
   svg: el.querySelectorAll('.main-svg').length,
   marks: el.querySelectorAll('g.trace path, g.trace rect, .heatmaplayer image, g.hm image').length,
-  points: (el.data || []).reduce((n, t) => n + ((t.y && t.y.length) || (t.z && t.z.length)
+  points: (el._fullData || []).reduce((n, t) => n + ((t.y && t.y.length) || (t.z && t.z.length)
                                                || (t.q1 && t.q1.length) || 0), 0),
 }))
 """

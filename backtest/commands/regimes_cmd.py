@@ -133,8 +133,8 @@ def timeline_table(tl: pd.DataFrame, title: str) -> Table:
 
 def agreement_table(tab: pd.DataFrame, share: float, model: str, by: str) -> Table:
     """Rich table of the confusion matrix."""
-    t = Table(title=f"agreement {model} vs calendar ({by}): {share:.1%} of {int(tab.to_numpy().sum())} days",
-              title_justify="left", header_style="bold")
+    t = Table(title=f"agreement {model} vs calendar ({by})", title_justify="left", header_style="bold",
+              caption=f"same label on {share:.1%} of {int(tab.to_numpy().sum())} days", caption_justify="left")
     t.add_column(f"{model} \\ calendar")
     for c in tab.columns:
         t.add_column(c, justify="right")

@@ -1,8 +1,11 @@
 """The ``markov`` regime model: Markov-switching regression, filtered probabilities only.
 
-A statsmodels ``MarkovRegression`` (switching mean, optionally switching variance) is
-fitted to one point-in-time signal (default: the 13-week change of WALCL, through a
-signed-log ``asinh(x / scale)`` so that 2020's trillions do not swamp everything else).
+A statsmodels ``MarkovRegression`` (switching mean; common variance by default, optionally
+switching) is fitted to one point-in-time signal (default: the 13-week change of WALCL
+through a saturating ``tanh(x / 100 bn)``, so that 2020's trillions do not swamp
+everything else and a 150 bn and a 3 tn quarter both read as "full QE"; with an
+unbounded transform or switching variances the three states tend to split QE into
+"some" and "huge" and lump plateau with QT).
 
 Causality, step by step:
 
@@ -54,10 +57,10 @@ class MarkovParams(RegimeParams):
     """Params of the markov model (``regimes.params``); unknown keys are errors."""
 
     signal: str = "walcl_chg_13w"
-    transform: Literal["asinh", "none"] = "asinh"
-    scale: float = Field(50.0, gt=0)
+    transform: Literal["tanh", "asinh", "none"] = "tanh"
+    scale: float = Field(100.0, gt=0)
     labels: list[str] = Field(default_factory=lambda: ["qt", "plateau", "qe"])
-    switching_variance: bool = True
+    switching_variance: bool = False
     step_days: int = Field(5, ge=1, le=63)
     refit_every: int = Field(63, ge=1)
     min_history: int = Field(504, ge=20)
@@ -301,9 +304,12 @@ class MarkovModel:
 
     def transform(self, x: pd.Series) -> pd.Series:
         """The signal as the regression sees it."""
+        z = x / self.params.scale
+        if self.params.transform == "tanh":
+            return np.tanh(z)
         if self.params.transform == "asinh":
-            return np.arcsinh(x / self.params.scale)
-        return x / self.params.scale
+            return np.arcsinh(z)
+        return z
 
     def label(self, md: MarketData, days: pd.DatetimeIndex) -> pd.DataFrame:
         """Labels, stress flag and filtered probabilities per day.

@@ -397,6 +397,8 @@ def event_study_figure(events: pd.DataFrame, colors: dict[str, str]) -> go.Figur
 def weights_figure(weights: dict[str, pd.DataFrame]) -> go.Figure:
     """Stacked areas of portfolio weights over time, one strategy at a time (dropdown).
 
+    The first strategy holding at least two assets is shown initially.
+
     Parameters
     ----------
     weights : dict[str, pd.DataFrame]
@@ -409,6 +411,8 @@ def weights_figure(weights: dict[str, pd.DataFrame]) -> go.Figure:
     acol = {a: ("#c7c7c7" if a == "CASH" else ASSET_PALETTE[i % len(ASSET_PALETTE)]) for i, a in enumerate(assets)}
     traces, owner = [], []
     names = list(weights)
+    held = [int((w.fillna(0.0).abs() > 1e-9).any().sum()) for w in weights.values()]
+    first = next((s for s, n in zip(names, held, strict=True) if n >= 2), names[0] if names else None)
     for s in names:
         w = weights[s]
         x = _dates(w.index)
@@ -421,7 +425,7 @@ def weights_figure(weights: dict[str, pd.DataFrame]) -> go.Figure:
                     continue
                 traces.append(go.Scatter(x=x, y=_f32(part, 4), name=a, legendgroup=a, stackgroup=grp,
                                          mode="lines", line={"width": 0.4, "color": acol[a]},
-                                         fillcolor=acol[a], visible=s == names[0],
+                                         fillcolor=acol[a], visible=s == first,
                                          showlegend=grp == "pos" or not (col > 1e-9).any(),
                                          hovertemplate=f"{a} %{{y:.1%}}<extra></extra>"))
                 owner.append(s)
@@ -434,6 +438,7 @@ def weights_figure(weights: dict[str, pd.DataFrame]) -> go.Figure:
     if len(names) > 1:
         fig.update_layout(updatemenus=[{
             "type": "dropdown", "x": 0, "xanchor": "left", "y": 1.12, "yanchor": "top", "font": {"size": 12},
+            "active": names.index(first),
             "buttons": [{"label": s, "method": "update", "args": [{"visible": [o == s for o in owner]}]}
                         for s in names]}])
     return fig
@@ -457,7 +462,7 @@ def cost_drag_figure(cum_costs: pd.DataFrame, colors: dict[str, str]) -> go.Figu
                          line={"color": colors.get(c), "width": 1.4}, hovertemplate="%{y:.2%}")
               for c in cum_costs.columns]
     fig = go.Figure(traces, layout=_layout(None, 340))
-    fig.update_layout(yaxis={"tickformat": ".1%", "title": {"text": "cumulative cost drag"}, "gridcolor": "#eee"},
+    fig.update_layout(yaxis={"tickformat": ".2~%", "title": {"text": "cumulative cost drag"}, "gridcolor": "#eee"},
                       xaxis={"type": "date", "gridcolor": "#eee"}, showlegend=len(cum_costs.columns) <= 6)
     return fig
 
@@ -500,35 +505,58 @@ def monthly_heatmap_figure(returns: pd.DataFrame) -> go.Figure:
 
 
 def fan_figure(fan: pd.DataFrame, scenario: str, colors: dict[str, str]) -> go.Figure:
-    """Percentile fan of cumulative wealth for one scenario, one band set per strategy.
+    """Percentile fan of cumulative wealth for one scenario.
+
+    One strategy's fan (p5–p95 and p25–p75 bands, median line) is shown at a time, chosen
+    in a menu; the menu's first entry overlays the medians of all strategies.
 
     Parameters
     ----------
     fan : pd.DataFrame
         Rows of one scenario: ``strategy, day, p5, p25, p50, p75, p95``.
+    scenario : str
+        Scenario name (the title).
+    colors : dict
+        Colour per strategy.
     """
-    traces = []
-    for s in dict.fromkeys(fan["strategy"].astype(str)):
+    strategies = list(dict.fromkeys(fan["strategy"].astype(str)))
+    traces: list[go.Scatter] = []
+    owner: list[tuple[str, str]] = []
+    for k, s in enumerate(strategies):
         sub = fan.loc[fan["strategy"].astype(str) == s].sort_values("day")
         x = sub["day"].to_numpy(dtype=float)
         c = colors.get(s, "#1f77b4")
         rgb = _rgb(c)
-        for lo, hi, alpha in (("p5", "p95", 0.10), ("p25", "p75", 0.22)):
+        for lo, hi, alpha in (("p5", "p95", 0.14), ("p25", "p75", 0.30)):
             if lo not in sub or hi not in sub:
                 continue
-            traces.append(go.Scatter(x=x, y=_f32(sub[lo], 5), mode="lines", line={"width": 0}, legendgroup=s,
-                                     showlegend=False, hoverinfo="skip", name=f"{s} {lo}"))
-            traces.append(go.Scatter(x=x, y=_f32(sub[hi], 5), mode="lines", line={"width": 0}, legendgroup=s,
-                                     fill="tonexty", fillcolor=f"rgba({rgb},{alpha})", showlegend=False,
-                                     hoverinfo="skip", name=f"{s} {lo}-{hi}"))
+            traces.append(go.Scatter(x=x, y=_f32(sub[lo], 5), mode="lines", line={"width": 0}, showlegend=False,
+                                     name=f"{s} {lo}", hovertemplate=f"{lo} %{{y:.3f}}<extra></extra>",
+                                     visible=k == 0))
+            traces.append(go.Scatter(x=x, y=_f32(sub[hi], 5), mode="lines", line={"width": 0}, fill="tonexty",
+                                     fillcolor=f"rgba({rgb},{alpha})", name=f"{s} {lo}–{hi}", showlegend=False,
+                                     hovertemplate=f"{hi} %{{y:.3f}}<extra></extra>", visible=k == 0))
+            owner += [(s, "band"), (s, "band")]
         if "p50" in sub:
-            traces.append(go.Scatter(x=x, y=_f32(sub["p50"], 5), mode="lines", name=s, legendgroup=s,
-                                     line={"color": c, "width": 1.6}, hovertemplate="median %{y:.3f}"))
-    fig = go.Figure(traces, layout=_layout(scenario, 360))
-    fig.update_layout(xaxis={"title": {"text": "trading days"}, "gridcolor": "#eee"},
-                      yaxis={"title": {"text": "wealth (p5–p95, p25–p75, median)"}, "gridcolor": "#eee"},
-                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1})
-    return fig
+            traces.append(go.Scatter(x=x, y=_f32(sub["p50"], 5), mode="lines", name=s,
+                                     line={"color": c, "width": 1.8}, visible=k == 0,
+                                     hovertemplate=f"{s} median %{{y:.3f}}<extra></extra>"))
+            owner.append((s, "median"))
+    lay = _layout(scenario, 380, hovermode="x")
+    lay.update(xaxis={"title": {"text": "trading days"}, "gridcolor": "#eee"},
+               yaxis={"title": {"text": "wealth (p5–p95, p25–p75, median)"}, "gridcolor": "#eee"},
+               showlegend=False, margin={"l": 60, "r": 20, "t": 64, "b": 44})
+    if len(strategies) > 1:
+        medians = [role == "median" for _, role in owner]
+        buttons = [{"label": "all medians", "method": "update",
+                    "args": [{"visible": medians}, {"showlegend": True}]}]
+        buttons += [{"label": s, "method": "update",
+                     "args": [{"visible": [o == s for o, _ in owner]}, {"showlegend": False}]}
+                    for s in strategies]
+        lay["updatemenus"] = [{"type": "dropdown", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom",
+                               "font": {"size": 11}, "active": 1, "pad": {"b": 4}, "buttons": buttons}]
+        lay["legend"] = {"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0}
+    return go.Figure(traces, layout=lay)
 
 
 def _rgb(color: str) -> str:

@@ -731,8 +731,7 @@ def source_html(prov: dict) -> str:
     d = prov.get("data", {}) or {}
     src = esc(d.get("source", "?"))
     if d.get("synthetic"):
-        return (f'<span class="badge synth" title="Synthetic data: not real market history">SYNTHETIC</span> '
-                f"{src} — generated sample market, not real prices")
+        return f'<span class="badge synth" title="Synthetic data: not real market history">SYNTHETIC</span> {src}'
     return src
 
 
@@ -752,11 +751,12 @@ def run_header_html(data: RunData) -> str:
              ("config hash", f"<code>{esc(p.get('config_hash', '?'))}</code>"),
              ("run id", f"<code>{esc(clean_run_id(p, data.folder))}</code>")]
     facts += [(k, esc(v)) for k, v in settings_items(p)]
-    kinds = p.get("strategies") or {}
-    facts.append(("strategies", ", ".join(f"{esc(n)} <span class=muted>({esc(kinds.get(n, '?'))})</span>"
-                                          for n in data.strategies)))
     facts.append(("seed / commit", f"{esc(p.get('seed', '?'))} / <code>{esc(p.get('git_commit', '?'))}</code>"))
+    kinds = p.get("strategies") or {}
+    wide = [("strategies", ", ".join(f"{esc(n)} <span class=muted>({esc(kinds.get(n, '?'))})</span>"
+                                     for n in data.strategies))]
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in facts)
+    dl += "".join(f'<dt>{esc(k)}</dt><dd class="wide">{v}</dd>' for k, v in wide)
     notes = p.get("notes") or []
     note_html = ("<details class=notes><summary>" + f"{len(notes)} run note(s)</summary><ul>"
                  + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul></details>") if notes else ""

@@ -1,0 +1,208 @@
+"""``rmpbt tune CONFIG``: parameter sweep of one strategy with out-of-sample reporting.
+
+See ``docs/tuning.md``. Prints a summary and, last, the path of the new run folder
+(``tune.csv``, ``best.yaml``, ``oos.csv``, ``tune.html``, ``provenance.json``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from backtest.errors import RmpbtError
+
+ConfigArg = Annotated[Path, typer.Argument(help="YAML run config (see configs/).", show_default=False)]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a config key: dotted.path=value (strategies by name). Repeatable."),
+]
+StartOpt = Annotated[str | None, typer.Option(help="Override data.start (YYYY-MM-DD).")]
+EndOpt = Annotated[str | None, typer.Option(help="Override data.end (YYYY-MM-DD).")]
+DataDirOpt = Annotated[str | None, typer.Option(
+    "--data-dir", help="Folder in the csv layout (prices/, vol/, fred/); implies source csv.")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Results root; the tune writes one new folder inside.")]
+
+
+class RichProgress:
+    """A :class:`backtest.sweep.ProgressSink` drawing a rich progress bar on stderr."""
+
+    def __init__(self, console) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]tune[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("variants"),
+            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console, transient=True,
+        )
+        self.task = None
+
+    def start(self, total: int) -> None:
+        """Show the bar."""
+        self.progress.start()
+        self.task = self.progress.add_task("tune", total=total)
+
+    def advance(self, n: int) -> None:
+        """Advance by ``n`` variants."""
+        if self.task is not None:
+            self.progress.advance(self.task, n)
+
+    def stop(self) -> None:
+        """Remove the bar."""
+        self.progress.stop()
+
+
+def _fmt(x: float, pct: bool = False) -> str:
+    if x is None or not np.isfinite(x):
+        return "–"
+    return f"{x:.1%}" if pct else f"{x:.2f}"
+
+
+def summary(result, top: int = 10) -> list:
+    """Rich renderables summarising a :class:`backtest.sweep.TuneResult`."""
+    from backtest.report.tune_page import short_key
+
+    req = result.request
+    metric = result.metric
+    keys = [a.key for a in result.axes]
+    t = result.table
+    folds = result.folds
+    out: list = []
+    windows = (f"walk-forward {req.walk_forward} ({len(folds)} folds)" if req.walk_forward
+               else f"in-sample < {folds['test_start'].iloc[0]} ≤ out-of-sample")
+    modes = ", ".join(f"{k} {v}" for k, v in result.weight_modes.items() if v)
+    out.append(
+        f"[bold]tune {result.origin}[/]  strategy [cyan]{result.strategy}[/]  {len(t)} variants "
+        f"({len(keys)} key(s), {result.n_paths} path(s); weights: {modes})  metric {metric}  {windows}  "
+        f"data {result.md.source}{' (SYNTHETIC)' if result.md.synthetic else ''} "
+        f"{result.days[0].date()} → {result.days[-1].date()}  [dim]{result.executor}, "
+        f"{result.timings.get('total', 0):.1f} s[/]")
+    tb = Table(title=f"Top {min(top, len(t))} variants by in-sample {metric}", title_justify="left",
+               header_style="bold")
+    tb.add_column("variant", justify="right")
+    for k in keys:
+        tb.add_column(short_key(k, result.strategy), justify="right")
+    for c in (f"IS {metric}", f"OOS {metric}", "IS rank", "OOS rank"):
+        tb.add_column(c, justify="right")
+    for _, r in t.sort_values(f"is_{metric}", ascending=False, na_position="last").head(top).iterrows():
+        tb.add_row(str(int(r["variant"])), *[str(r[k]) for k in keys], _fmt(r[f"is_{metric}"]),
+                   _fmt(r[f"oos_{metric}"]), str(int(r["is_rank"])), str(int(r["oos_rank"])))
+    out.append(tb)
+    om = result.oos_metrics
+    oo = Table(title=f"Out-of-sample ({len(result.oos_returns)} days: {result.oos_returns.index[0].date()} → "
+                     f"{result.oos_returns.index[-1].date()}), untuned benchmarks", title_justify="left",
+               header_style="bold")
+    oo.add_column("strategy", style="cyan")
+    for c in ("CAGR", "vol", "Sharpe", "Sortino", "max DD", "Calmar"):
+        oo.add_column(c, justify="right")
+    for name, r in om.iterrows():
+        oo.add_row(str(name), _fmt(r["cagr"], True), _fmt(r["ann_vol"], True), _fmt(r["sharpe"]),
+                   _fmt(r["sortino"]), _fmt(r["max_drawdown"], True), _fmt(r["calmar"]))
+    out.append(oo)
+    d = result.dsr
+    ann = d.annualised()
+    colour = "green" if np.isfinite(d.dsr) and d.dsr >= 0.95 else "red"
+    out.append(
+        f"best in-sample: variant {result.best}  "
+        + "  ".join(f"{short_key(k, result.strategy)}={t.loc[result.best, k]}" for k in keys))
+    out.append(
+        f"multiple testing: deflated Sharpe [{colour}]{_fmt(d.dsr)}[/] (in-sample Sharpe {_fmt(ann['sharpe'])} vs "
+        f"{_fmt(ann['sr0'])} expected from the best of {d.n_trials} unskilled variants; undeflated PSR "
+        f"{_fmt(d.psr)})  Spearman IS/OOS rank correlation {_fmt(result.rank_corr)}")
+    for n in result.notes:
+        out.append(f"[dim]note: {n}[/]")
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``tune`` command to ``app``."""
+
+    @app.command("tune")
+    def tune(
+        config: ConfigArg,
+        grid: Annotated[list[str] | None, typer.Option(
+            "--grid", help="KEY=START:STOP:STEP (inclusive stop on the grid) or KEY=a,b,c. Repeatable.")] = None,
+        random: Annotated[int | None, typer.Option("--random", help="Sample N variants of the grid instead of all.")] = None,
+        seed: Annotated[int | None, typer.Option("--seed", help="Seed of --random (default: the config's seed).")] = None,
+        where: Annotated[list[str] | None, typer.Option(
+            "--where", help="Constraint between keys, e.g. 'GLD + DBC <= 0.15'. Repeatable (all must hold).")] = None,
+        metric: Annotated[str, typer.Option(
+            "--metric", help="sharpe, sortino, calmar, cagr, max_drawdown, or METRIC@REGIME (e.g. sharpe@rmp).")] = "sharpe",
+        walk_forward: Annotated[str | None, typer.Option(
+            "--walk-forward", help="train=36M,test=12M[,step=12M][,anchored]: rank on train, report on test.")] = None,
+        split: Annotated[str | None, typer.Option("--split", help="In-sample before DATE, out-of-sample from it.")] = None,
+        strategy: Annotated[str | None, typer.Option(
+            "--strategy", help="Strategy to tune (default: the first non-benchmark).")] = None,
+        workers: Annotated[int | None, typer.Option("--workers", help="Run on a local Dask cluster of N processes.")] = None,
+        scheduler: Annotated[str | None, typer.Option("--scheduler", help="Run on an existing Dask scheduler (host:port).")] = None,
+        heatmap: Annotated[str | None, typer.Option("--heatmap", help="KEY1,KEY2 for the heatmap (default: first two grid keys).")] = None,
+        chunk_size: Annotated[int, typer.Option("--chunk-size", help="Variants per simulation batch.")] = 100,
+        exact_weights: Annotated[bool, typer.Option(
+            "--exact-weights", help="Call the strategy for every variant (never the affine shortcut).")] = False,
+        no_benchmarks: Annotated[bool, typer.Option("--no-benchmarks", help="Skip the untuned benchmarks.")] = False,
+        no_report: Annotated[bool, typer.Option("--no-report", help="Skip tune.html.")] = False,
+        top: Annotated[int, typer.Option("--top", help="Rows of the summary table.")] = 10,
+        set_: SetOpt = None,
+        start: StartOpt = None,
+        end: EndOpt = None,
+        data_dir: DataDirOpt = None,
+        out: OutOpt = Path("results"),
+    ) -> None:
+        """Sweep config keys of one strategy; rank in-sample, report out-of-sample (folder path printed last)."""
+        from backtest.cli import console, err_console, fail
+        from backtest.config import load_config
+        from backtest.errors import SweepError
+        from backtest.executors import make_executor
+        from backtest.sweep import TuneRequest, parse_key, run_tune, write_tune
+
+        bar = RichProgress(err_console)
+        try:
+            hm = None
+            if heatmap:
+                parts = [p.strip() for p in heatmap.split(",")]
+                if len(parts) != 2:
+                    raise SweepError(f"--heatmap {heatmap}: expected KEY1,KEY2")
+                hm = (parts[0], parts[1])
+            req = TuneRequest(grid=list(grid or []), where=list(where or []), random=random, seed=seed,
+                              metric=metric, walk_forward=walk_forward, split=split, strategy=strategy,
+                              chunk_size=chunk_size, vectorise=not exact_weights, heatmap=hm)
+            if not req.grid:
+                raise SweepError("no --grid given: nothing to tune")
+            cfg = load_config(config, set_ or [], start=start, end=end, data_dir=data_dir)
+            if hm is not None:
+                from backtest.sweep import format_key, parse_grid
+
+                keys = [parse_grid(g).key for g in req.grid]
+                canon = []
+                for k in hm:
+                    c = format_key(parse_key(k, "--heatmap"))
+                    match = [g for g in keys if g == c or g.endswith("." + c)]
+                    if len(match) != 1:
+                        raise SweepError(f"--heatmap {heatmap}: {k!r} is not one grid key")
+                    canon.append(match[0])
+                req.heatmap = (canon[0], canon[1])
+            with make_executor(workers, scheduler) as ex:
+                try:
+                    result = run_tune(cfg, req, origin=str(config), executor=ex, progress=bar,
+                                      benchmarks=not no_benchmarks)
+                finally:
+                    bar.stop()
+            folder = write_tune(result, out, html=not no_report)
+        except RmpbtError as exc:
+            fail(exc)
+            return
+        except KeyboardInterrupt:
+            bar.stop()
+            err_console.print("interrupted: nothing written", highlight=False)
+            raise typer.Exit(130) from None
+        for item in summary(result, top):
+            console.print(item, highlight=False) if isinstance(item, str) else console.print(item)
+        console.print(str(folder), highlight=False, soft_wrap=True)

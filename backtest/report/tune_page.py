@@ -1,0 +1,183 @@
+"""``tune.html``: one self-contained page of a ``rmpbt tune`` run.
+
+Sections: a heatmap of the tuning metric over two chosen keys (in-sample and
+out-of-sample side by side, mean over the other keys), in-sample vs out-of-sample
+scatter (one point per variant), the stitched out-of-sample track against the
+benchmarks, and the walk-forward folds. plotly.js is embedded once
+(``plotly.offline.get_plotlyjs()``); the page works offline.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.offline
+from plotly.subplots import make_subplots
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1200px;color:#222}
+h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
+.meta{color:#555;font-size:13px} .guard{background:#f6f6f6;padding:10px 14px;border-radius:6px;font-size:14px}
+.warn{color:#a33;font-weight:600} .ok{color:#286;font-weight:600}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}
+td,th{border-bottom:1px solid #eee;padding:3px 10px;text-align:right} th{background:#fafafa}
+td:first-child,th:first-child{text-align:left}
+"""
+
+
+def short_key(key: str, strategy: str) -> str:
+    """Display name of a grid key (drops ``strategies.<name>.params.``)."""
+    return key.removeprefix(f"strategies.{strategy}.params.")
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    if isinstance(x, (float, np.floating)):
+        return "–" if not np.isfinite(x) else f"{x:.{digits}f}"
+    return html.escape(str(x))
+
+
+def _table(df: pd.DataFrame, pct: tuple[str, ...] = ()) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [df.index.name or "", *df.columns])
+    rows = []
+    for idx, row in df.iterrows():
+        cells = [f"<td>{html.escape(str(idx))}</td>"]
+        for c in df.columns:
+            v = row[c]
+            if c in pct and isinstance(v, (float, np.floating)) and np.isfinite(v):
+                cells.append(f"<td>{v:.1%}</td>")
+            else:
+                cells.append(f"<td>{_fmt(v)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _axis_values(s: pd.Series) -> list[Any]:
+    vals = list(dict.fromkeys(s.tolist()))
+    try:
+        return sorted(vals)
+    except TypeError:
+        return vals
+
+
+def heatmap_figure(table: pd.DataFrame, keys: list[str], metric: str, strategy: str) -> go.Figure:
+    """Mean in-sample and out-of-sample ``metric`` over two keys (a line for one key)."""
+    is_col, oos_col = f"is_{metric}", f"oos_{metric}"
+    if len(keys) == 1:
+        k = keys[0]
+        g = table.groupby(k, sort=True)[[is_col, oos_col]].mean()
+        fig = go.Figure()
+        x = [str(v) for v in g.index]
+        fig.add_trace(go.Scatter(x=x, y=g[is_col], mode="lines+markers", name="in-sample"))
+        fig.add_trace(go.Scatter(x=x, y=g[oos_col], mode="lines+markers", name="out-of-sample"))
+        fig.update_layout(xaxis_title=short_key(k, strategy), yaxis_title=metric, height=420)
+        return fig
+    kx, ky = keys[0], keys[1]
+    xs, ys = _axis_values(table[kx]), _axis_values(table[ky])
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"in-sample {metric}", f"out-of-sample {metric}"),
+                        horizontal_spacing=0.12)
+    for j, col in enumerate((is_col, oos_col)):
+        g = table.groupby([ky, kx], sort=False)[col].mean()
+        z = np.array([[g.get((y, x), np.nan) for x in xs] for y in ys], dtype=float)
+        fig.add_trace(go.Heatmap(
+            x=[str(v) for v in xs], y=[str(v) for v in ys], z=z, coloraxis="coloraxis",
+            hovertemplate=f"{short_key(kx, strategy)}=%{{x}}<br>{short_key(ky, strategy)}=%{{y}}"
+                          f"<br>{metric}=%{{z:.3f}}<extra></extra>"), row=1, col=j + 1)
+        fig.update_xaxes(title_text=short_key(kx, strategy), type="category", row=1, col=j + 1)
+        fig.update_yaxes(title_text=short_key(ky, strategy), type="category", row=1, col=j + 1)
+    fig.update_layout(coloraxis={"colorscale": "RdYlGn"}, height=480)
+    return fig
+
+
+def scatter_figure(table: pd.DataFrame, keys: list[str], metric: str, strategy: str, best: int,
+                   chosen: list[int]) -> go.Figure:
+    """In-sample vs out-of-sample ``metric``, one point per variant."""
+    is_col, oos_col = f"is_{metric}", f"oos_{metric}"
+    text = ["<br>".join([f"variant {int(r['variant'])}"]
+                        + [f"{short_key(k, strategy)}={r[k]}" for k in keys]) for _, r in table.iterrows()]
+    fig = go.Figure()
+    fig.add_trace(go.Scattergl(x=table[is_col], y=table[oos_col], mode="markers", name="variants",
+                               text=text, hoverinfo="text+x+y", marker={"size": 5, "opacity": 0.6}))
+    sel = sorted(set(chosen))
+    fig.add_trace(go.Scatter(x=table.loc[sel, is_col], y=table.loc[sel, oos_col], mode="markers",
+                             name="chosen on a training window", marker={"size": 10, "symbol": "diamond-open"}))
+    fig.add_trace(go.Scatter(x=[table.loc[best, is_col]], y=[table.loc[best, oos_col]], mode="markers",
+                             name="best in-sample", marker={"size": 14, "symbol": "star", "color": "crimson"}))
+    lo = np.nanmin([table[is_col].min(), table[oos_col].min()])
+    hi = np.nanmax([table[is_col].max(), table[oos_col].max()])
+    if np.isfinite(lo) and np.isfinite(hi):
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x",
+                                 line={"dash": "dot", "color": "#999"}))
+    fig.update_layout(xaxis_title=f"in-sample {metric}", yaxis_title=f"out-of-sample {metric}", height=480)
+    return fig
+
+
+def oos_figure(oos: pd.DataFrame) -> go.Figure:
+    """Growth of 1 over the stitched out-of-sample days."""
+    fig = go.Figure()
+    for c in oos.columns:
+        r = oos[c].fillna(0.0)
+        fig.add_trace(go.Scatter(x=oos.index, y=np.cumprod(1.0 + r.to_numpy()), mode="lines", name=str(c)))
+    fig.update_layout(yaxis_title="growth of 1 (out-of-sample days only)", height=420, yaxis_type="log")
+    return fig
+
+
+def render_tune_page(result: Any) -> str:
+    """The HTML text of ``tune.html`` for a :class:`backtest.sweep.TuneResult`."""
+    table: pd.DataFrame = result.table
+    keys = [a.key for a in result.axes]
+    req = result.request
+    hm = list(req.heatmap) if req.heatmap else keys[:2]
+    metric = result.metric
+    folds: pd.DataFrame = result.folds
+    chosen = [int(c) for c in folds["chosen"]] if len(folds) else []
+    d = result.dsr
+    ann = d.annualised()
+    dsr_cls = "ok" if np.isfinite(d.dsr) and d.dsr >= 0.95 else "warn"
+    windows = (f"walk-forward {html.escape(req.walk_forward)} ({len(folds)} folds)" if req.walk_forward
+               else f"split at {folds['test_start'].iloc[0]}")
+    figs = [
+        ("heatmap", f"{metric} over {', '.join(short_key(k, result.strategy) for k in hm)}",
+         heatmap_figure(table, hm, metric, result.strategy)),
+        ("scatter", "In-sample vs out-of-sample", scatter_figure(table, keys, metric, result.strategy,
+                                                                 result.best, chosen)),
+        ("oos", "Out-of-sample track vs benchmarks", oos_figure(result.oos_returns)),
+    ]
+    body = []
+    for div_id, title, fig in figs:
+        fig.update_layout(margin={"l": 60, "r": 20, "t": 40, "b": 50}, template="plotly_white")
+        body.append(f"<h2>{html.escape(title)}</h2>"
+                    + fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                                  config={"displaylogo": False}))
+        if div_id == "oos":
+            body.append(_table(result.oos_metrics, pct=("cagr", "ann_vol", "max_drawdown", "total_return")))
+    if len(folds):
+        f = folds.set_index("fold")
+        body.append("<h2>Folds</h2>" + _table(f))
+    top = table.sort_values(f"is_{metric}", ascending=False, na_position="last").head(20).set_index("variant")
+    top = top[[*keys, f"is_{metric}", f"oos_{metric}", "is_rank", "oos_rank"]]
+    top.columns = [short_key(c, result.strategy) for c in top.columns]
+    body.append("<h2>Top 20 variants in-sample</h2>" + _table(top))
+    guard = (
+        f"<div class='guard'>Deflated Sharpe ratio of the best in-sample variant: "
+        f"<span class='{dsr_cls}'>{_fmt(d.dsr)}</span> (its Sharpe {_fmt(ann['sharpe'], 2)} vs "
+        f"{_fmt(ann['sr0'], 2)} expected from the best of {d.n_trials} unskilled variants; "
+        f"undeflated PSR {_fmt(d.psr)}). Spearman rank correlation in-sample vs out-of-sample: "
+        f"{_fmt(result.rank_corr, 2)}.</div>")
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+    head = (
+        f"<h1>rmpbt tune: {html.escape(result.strategy)}</h1>"
+        f"<div class='meta'>config {html.escape(str(result.origin))} · {len(table)} variants · "
+        f"{result.n_paths} path(s) · metric {html.escape(metric)} · {windows} · data "
+        f"{html.escape(str(result.md.source))}{' (SYNTHETIC)' if result.md.synthetic else ''} "
+        f"{result.days[0].date()} → {result.days[-1].date()}</div>{guard}"
+        + (f"<ul class='meta'>{notes}</ul>" if notes else ""))
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>tune {html.escape(result.strategy)}</title><style>{CSS}</style>"
+        f"<script type='text/javascript'>{plotly.offline.get_plotlyjs()}</script></head>"
+        f"<body>{head}{''.join(body)}</body></html>"
+    )

@@ -1,0 +1,547 @@
+"""Scenario definitions: regime states, Markov chains over them, RMP paces; YAML + validation.
+
+A *scenario file* (``configs/scenarios.yaml``) names
+
+* **states** — regime states such as "calm RMP repair" or "funding stress". Each has the
+  Fed balance-sheet regime ``kind`` strategies see on its days (``qe``, ``plateau``,
+  ``qt``, ``rmp``), its *historical analogue periods* (regime-calendar ids and/or explicit
+  date ranges: the days a bootstrap draws from), and whether the scenario's RMP pace
+  applies to it (``paced``);
+* **scenarios** — each a Markov chain over the states (a start state plus either a daily
+  transition matrix or expected durations with exit probabilities), a horizon, an RMP
+  pace (bn USD/month, constant or a dated schedule) and an optional probability. The
+  scenarios with a probability form the probability-weighted *mix*; their probabilities
+  must sum to 1. A scenario without one (``realised``) is scored but kept out of the mix.
+
+Everything is validated once, here, by pydantic models with ``extra="forbid"``; every
+problem is one line naming the file and the key (:class:`~backtest.errors.ScenarioError`).
+Checks that need market data (an analogue period with no trading day in the data) are
+made by :func:`resolve_analogues` when the data are loaded.
+
+Chains are daily: with an expected duration ``d`` (trading days) a state stays with
+probability ``p_ii = 1 - 1/d`` per day, so the mean dwell time is ``1 / (1 - p_ii) = d``,
+and leaves to state ``j`` with probability ``(1/d) * exits[j]``. :func:`simulate_chain`
+draws paths from per-path uniforms, so a path's states depend only on its own draws.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from backtest.errors import ScenarioError
+
+REGIME_KINDS = ("qe", "plateau", "qt", "rmp")
+MIX = "mix"
+PROB_TOL = 1e-6
+ROW_TOL = 1e-9
+DAYS_PER_MONTH = 21.0
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "configs" / "scenarios.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AnalogueSpec(_Strict):
+    """One historical analogue period of a state.
+
+    ``regime`` takes the dates of a regime-calendar id (``end: null`` = open, i.e. up to
+    the end of the data); ``start``/``end`` clip it. Without ``regime`` both dates are
+    required.
+    """
+
+    regime: str | None = Field(None, description="regime calendar id, e.g. RMP2019")
+    start: date | None = None
+    end: date | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _dates(self) -> AnalogueSpec:
+        if self.regime is None and (self.start is None or self.end is None):
+            raise ValueError("an analogue needs a regime id or both start and end")
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError(f"analogue ends {self.end} before it starts {self.start}")
+        return self
+
+    def label(self) -> str:
+        """Short text for messages: ``RMP2019 [.. 2020-02-19]`` or ``2019-09-10..2019-10-14``."""
+        if self.regime is None:
+            return f"{self.start}..{self.end}"
+        clip = ""
+        if self.start is not None or self.end is not None:
+            clip = f" [{self.start or ''}..{self.end or ''}]"
+        return f"{self.regime}{clip}"
+
+
+class ParametricSpec(_Strict):
+    """Adjustments used only by the parametric (sample-market) generator."""
+
+    vol_scale: float = Field(1.0, gt=0, le=10, description="multiplies the kind's daily vols")
+
+
+class StateSpec(_Strict):
+    """A regime state of the chains."""
+
+    kind: Literal["qe", "plateau", "qt", "rmp"] = Field(..., description="regime label strategies see")
+    description: str = ""
+    paced: bool = Field(False, description="the scenario's RMP pace sets this state's purchases")
+    analogues: list[AnalogueSpec] = Field(..., min_length=1)
+    parametric: ParametricSpec = Field(default_factory=ParametricSpec)
+
+
+class PaceStep(_Strict):
+    """Pace in force up to and including ``until`` (``null``: to the end of the horizon)."""
+
+    until: date | None = None
+    bn_month: float = Field(..., ge=0, le=10_000)
+
+
+class ScenarioSpec(_Strict):
+    """One scenario: a chain over the states, a pace, a probability."""
+
+    title: str = ""
+    probability: float | None = Field(None, ge=0, le=1, description="weight in the mix (null: not in it)")
+    pace_bn_month: float | list[PaceStep] = Field(..., description="RMP purchases, bn USD/month")
+    start_state: str
+    start: date | None = Field(None, description="first simulated day (default: file-level start)")
+    horizon_days: int | None = Field(None, description="trading days (default: file-level horizon)")
+    transitions: dict[str, dict[str, float]] | None = Field(None, description="daily matrix, rows sum to 1")
+    durations: dict[str, float | None] | None = Field(None, description="expected trading days per visit")
+    exits: dict[str, dict[str, float]] = Field(default_factory=dict, description="where a state goes on leaving")
+
+    @field_validator("pace_bn_month")
+    @classmethod
+    def _pace(cls, v: float | list[PaceStep]) -> float | list[PaceStep]:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("pace schedule is empty")
+            dates = [s.until for s in v]
+            if any(d is None for d in dates[:-1]) or dates[-1] is not None:
+                raise ValueError("pace schedule: every step but the last needs 'until'; the last has none")
+            if any(b <= a for a, b in zip(dates[:-2], dates[1:-1], strict=False)):
+                raise ValueError("pace schedule: 'until' dates must increase")
+        elif v < 0 or not math.isfinite(v):
+            raise ValueError(f"pace must be a finite number >= 0 (got {v})")
+        return v
+
+
+class LiquiditySpec(_Strict):
+    """Estimation of the liquidity betas (see :mod:`backtest.synthetic.liquidity_beta`)."""
+
+    beta_start: date = date(2009, 1, 1)
+    beta_end: date | None = None
+    beta_scale: float = Field(1.0, ge=0, le=10, description="multiplies every estimated beta (0 = no pace effect)")
+    newey_west_lags: int = Field(4, ge=0, le=52)
+    sample_betas: dict[str, float] = Field(
+        default_factory=dict,
+        description="betas (weekly return per 100 bn of weekly net-liquidity change) used on the synthetic sample market",
+    )
+
+
+class ScoringSpec(_Strict):
+    """How scenarios are scored."""
+
+    regret_statistic: Literal["horizon_return", "sharpe", "max_drawdown", "cvar_5"] = "horizon_return"
+    regret_summary: Literal["mean", "median"] = "mean"
+
+
+class ScenarioFile(_Strict):
+    """The whole scenario file."""
+
+    version: Literal[1] = 1
+    start: date | Literal["latest"] = Field(date(2025, 12, 12), description="first simulated day, or 'latest'")
+    horizon_days: int = Field(252, description="trading days simulated")
+    mean_block_days: float = Field(10.0, ge=1, le=252, description="mean block length of the bootstrap")
+    warmup_days: int = Field(800, ge=100, le=5000, description="calendar days of real history before the start")
+    calendar: str | None = Field(None, description="regime calendar file (default: configs/regimes/...)")
+    liquidity: LiquiditySpec = Field(default_factory=LiquiditySpec)
+    scoring: ScoringSpec = Field(default_factory=ScoringSpec)
+    states: dict[str, StateSpec] = Field(..., min_length=1)
+    scenarios: dict[str, ScenarioSpec] = Field(..., min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> ScenarioFile:
+        _check_horizon(self.horizon_days, "horizon_days")
+        states = list(self.states)
+        for name in [*states, *self.scenarios]:
+            if not name or any(c in name for c in " ./=,") or name == MIX:
+                raise ValueError(f"name {name!r}: use letters, digits, '-' or '_' (and not {MIX!r})")
+        probs = {n: s.probability for n, s in self.scenarios.items() if s.probability is not None}
+        if probs:
+            total = sum(probs.values())
+            if abs(total - 1.0) > PROB_TOL:
+                terms = " + ".join(f"{n} {p:g}" for n, p in probs.items())
+                raise ValueError(f"scenarios: probabilities sum to {total:.6g} ({terms}), must sum to 1")
+        for name, sc in self.scenarios.items():
+            where = f"scenarios.{name}"
+            if sc.horizon_days is not None:
+                _check_horizon(sc.horizon_days, f"{where}.horizon_days")
+            if sc.start_state not in self.states:
+                raise ValueError(f"{where}.start_state: unknown state {sc.start_state!r}{_hint(states)}")
+            transition_matrix(sc, states, where)
+        return self
+
+
+def _hint(known: list[str]) -> str:
+    return f" (states: {', '.join(known)})"
+
+
+def _check_horizon(h: int, where: str) -> None:
+    if h < 1:
+        raise ValueError(f"{where}: the horizon must be at least 1 trading day (got {h})")
+
+
+# ------------------------------------------------------------------------ chain
+
+
+def transition_matrix(sc: ScenarioSpec, states: list[str], where: str = "scenario") -> np.ndarray:
+    """Daily transition matrix of a scenario over ``states`` (rows: from, columns: to).
+
+    Either ``transitions`` (rows must be probability vectors; missing entries are 0) or
+    ``durations`` + ``exits``: ``p_ii = 1 - 1/d_i`` and ``p_ij = (1/d_i) exits_i[j]``; a
+    duration of ``null`` makes the state absorbing. A state without a row must not be
+    reachable from the start state.
+
+    Raises
+    ------
+    ValueError
+        One line naming the key: unknown state, negative or non-finite entry, a row that
+        does not sum to 1 (not a stochastic matrix), a duration below 1 day, a reachable
+        state without a row.
+    """
+    n = len(states)
+    col = {s: i for i, s in enumerate(states)}
+    mat = np.full((n, n), np.nan)
+    if (sc.transitions is None) == (sc.durations is None):
+        raise ValueError(f"{where}: give exactly one of 'transitions' or 'durations' (+ 'exits')")
+    if sc.transitions is not None:
+        if sc.exits:
+            raise ValueError(f"{where}.exits: only used with 'durations'")
+        for frm, row in sc.transitions.items():
+            w = f"{where}.transitions.{frm}"
+            if frm not in col:
+                raise ValueError(f"{w}: unknown state {frm!r}{_hint(states)}")
+            vec = np.zeros(n)
+            for to, p in row.items():
+                if to not in col:
+                    raise ValueError(f"{w}.{to}: unknown state {to!r}{_hint(states)}")
+                if not (math.isfinite(p) and 0 <= p <= 1):
+                    raise ValueError(f"{w}.{to}: probability {p} is not in [0, 1]")
+                vec[col[to]] = p
+            total = vec.sum()
+            if abs(total - 1.0) > ROW_TOL:
+                raise ValueError(f"{w}: row sums to {total:.6g}, must sum to 1 (the transition matrix must be stochastic)")
+            mat[col[frm]] = vec
+    else:
+        assert sc.durations is not None
+        for frm, d in sc.durations.items():
+            w = f"{where}.durations.{frm}"
+            if frm not in col:
+                raise ValueError(f"{w}: unknown state {frm!r}{_hint(states)}")
+            vec = np.zeros(n)
+            if d is None:
+                if frm in sc.exits:
+                    raise ValueError(f"{where}.exits.{frm}: state is absorbing (duration null)")
+                vec[col[frm]] = 1.0
+            else:
+                if not (math.isfinite(d) and d >= 1):
+                    raise ValueError(f"{w}: expected duration must be >= 1 trading day (got {d})")
+                ex = sc.exits.get(frm)
+                if not ex:
+                    if d > 1e12:
+                        vec[col[frm]] = 1.0
+                    else:
+                        raise ValueError(f"{where}.exits.{frm}: a state with a finite duration needs exits")
+                else:
+                    tot = 0.0
+                    for to, p in ex.items():
+                        we = f"{where}.exits.{frm}.{to}"
+                        if to not in col:
+                            raise ValueError(f"{we}: unknown state {to!r}{_hint(states)}")
+                        if to == frm:
+                            raise ValueError(f"{we}: a state cannot exit to itself (use its duration)")
+                        if not (math.isfinite(p) and 0 <= p <= 1):
+                            raise ValueError(f"{we}: probability {p} is not in [0, 1]")
+                        vec[col[to]] = p / d
+                        tot += p
+                    if abs(tot - 1.0) > ROW_TOL:
+                        raise ValueError(f"{where}.exits.{frm}: exit probabilities sum to {tot:.6g}, must sum to 1")
+                    vec[col[frm]] = 1.0 - 1.0 / d
+            mat[col[frm]] = vec
+        extra = sorted(set(sc.exits) - set(sc.durations))
+        if extra:
+            raise ValueError(f"{where}.exits.{extra[0]}: state has no duration")
+    # every state reachable from the start needs a row
+    start = col[sc.start_state] if sc.start_state in col else 0
+    seen, todo = {start}, [start]
+    while todo:
+        i = todo.pop()
+        if np.isnan(mat[i]).any():
+            raise ValueError(f"{where}: state {states[i]!r} is reachable but has no "
+                             f"{'transitions row' if sc.transitions is not None else 'duration'}")
+        for j in np.flatnonzero(mat[i] > 0):
+            if int(j) not in seen:
+                seen.add(int(j))
+                todo.append(int(j))
+    for i in range(n):
+        if np.isnan(mat[i]).any():
+            mat[i] = 0.0
+            mat[i, i] = 1.0  # unreachable: never used
+    return mat
+
+
+def simulate_chain(matrix: np.ndarray, start: int, u: np.ndarray) -> np.ndarray:
+    """States of many paths of a daily Markov chain.
+
+    Parameters
+    ----------
+    matrix : np.ndarray, shape (S, S)
+        Row-stochastic transition matrix.
+    start : int
+        State of day 0.
+    u : np.ndarray, shape (P, T)
+        Uniforms in [0, 1), one per path and day (``u[:, 0]`` unused).
+
+    Returns
+    -------
+    np.ndarray of int8, shape (P, T)
+        State index per path and day; day ``t`` moves from day ``t - 1`` to the first
+        state ``j`` with ``u[:, t] < cumsum(matrix[state])[j]``.
+    """
+    cum = np.cumsum(matrix, axis=1)
+    cum[:, -1] = 1.0 + 1e-12  # absorb rounding: some state is always chosen
+    p_n, t_n = u.shape
+    out = np.empty((p_n, t_n), dtype=np.int8)
+    out[:, 0] = start
+    cur = np.full(p_n, start, dtype=np.int64)
+    for t in range(1, t_n):
+        cur = (u[:, t, None] >= cum[cur]).sum(axis=1)
+        out[:, t] = cur
+    return out
+
+
+# ------------------------------------------------------------------------ compiled set
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A compiled scenario."""
+
+    name: str
+    title: str
+    probability: float | None
+    start_state: int
+    matrix: np.ndarray  # (S, S)
+    pace: tuple[tuple[pd.Timestamp | None, float], ...]  # (until, bn/month) steps
+    start: date | Literal["latest"]
+    horizon_days: int
+
+    def pace_on(self, days: pd.DatetimeIndex) -> np.ndarray:
+        """RMP pace (bn USD/month) in force on each of ``days``."""
+        out = np.full(len(days), self.pace[-1][1])
+        for until, bn in reversed(self.pace[:-1]):
+            out[np.asarray(days <= until)] = bn
+        return out
+
+    def mean_dwell(self) -> np.ndarray:
+        """Expected days per visit of each state, ``1 / (1 - p_ii)`` (inf when absorbing)."""
+        stay = np.diag(self.matrix)
+        with np.errstate(divide="ignore"):
+            return np.where(stay < 1, 1.0 / (1.0 - stay), np.inf)
+
+
+@dataclass(frozen=True)
+class ScenarioSet:
+    """States and scenarios of a scenario file, compiled to arrays."""
+
+    path: str
+    spec: ScenarioFile
+    states: tuple[str, ...]
+    kinds: tuple[str, ...]
+    paced: np.ndarray  # (S,) bool
+    scenarios: tuple[Scenario, ...]
+
+    @property
+    def mix(self) -> dict[str, float]:
+        """Scenario name -> probability, for the scenarios in the mix (empty: no mix)."""
+        return {s.name: float(s.probability) for s in self.scenarios if s.probability is not None}
+
+    def scenario(self, name: str) -> Scenario:
+        """A scenario by name."""
+        for s in self.scenarios:
+            if s.name == name:
+                return s
+        raise ScenarioError(f"{self.path}: no scenario {name!r} (scenarios: {', '.join(s.name for s in self.scenarios)})")
+
+    def with_horizon(self, horizon: int | None) -> ScenarioSet:
+        """The same set with every scenario's horizon replaced (``--horizon``)."""
+        if horizon is None:
+            return self
+        if horizon < 1:
+            raise ScenarioError(f"--horizon {horizon}: the horizon must be at least 1 trading day")
+        sc = tuple(
+            Scenario(s.name, s.title, s.probability, s.start_state, s.matrix, s.pace, s.start, int(horizon))
+            for s in self.scenarios
+        )
+        return ScenarioSet(self.path, self.spec, self.states, self.kinds, self.paced, sc)
+
+    def only(self, names: list[str] | None) -> ScenarioSet:
+        """Keep the named scenarios (the mix is then over those kept that have a probability)."""
+        if not names:
+            return self
+        keep = tuple(self.scenario(n) for n in names)
+        return ScenarioSet(self.path, self.spec, self.states, self.kinds, self.paced, keep)
+
+
+def compile_scenarios(spec: ScenarioFile, path: str = "<scenarios>") -> ScenarioSet:
+    """Compile a validated :class:`ScenarioFile`."""
+    states = list(spec.states)
+    out = []
+    for name, sc in spec.scenarios.items():
+        mat = transition_matrix(sc, states, f"scenarios.{name}")
+        if isinstance(sc.pace_bn_month, list):
+            pace = tuple((None if s.until is None else pd.Timestamp(s.until), float(s.bn_month))
+                         for s in sc.pace_bn_month)
+        else:
+            pace = ((None, float(sc.pace_bn_month)),)
+        out.append(Scenario(
+            name=name, title=sc.title or name, probability=sc.probability,
+            start_state=states.index(sc.start_state), matrix=mat, pace=pace,
+            start=sc.start or spec.start, horizon_days=int(sc.horizon_days or spec.horizon_days),
+        ))
+    return ScenarioSet(
+        path=path, spec=spec, states=tuple(states), kinds=tuple(s.kind for s in spec.states.values()),
+        paced=np.array([s.paced for s in spec.states.values()]), scenarios=tuple(out),
+    )
+
+
+def scenarios_from_dict(raw: dict[str, Any], origin: str = "<scenarios>") -> ScenarioSet:
+    """Validate and compile a scenario mapping; one-line :class:`ScenarioError` on any problem."""
+    from backtest.config import format_validation_error
+
+    try:
+        spec = ScenarioFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(exc, origin, ScenarioFile)) from None
+    return compile_scenarios(spec, origin)
+
+
+def load_scenarios(path: str | Path | None = None) -> ScenarioSet:
+    """Read, validate and compile a scenario file (default ``configs/scenarios.yaml``).
+
+    Raises
+    ------
+    ScenarioError
+        Missing or malformed file, unknown key, probabilities not summing to 1, a
+        transition matrix that is not stochastic, a horizon of zero, ... (one line).
+    """
+    from backtest.config import read_yaml
+    from backtest.errors import ConfigError
+
+    p = Path(path) if path is not None else DEFAULT_FILE
+    try:
+        raw = read_yaml(p)
+    except ConfigError as exc:
+        raise ScenarioError(str(exc)) from None
+    return scenarios_from_dict(raw, str(p))
+
+
+# ------------------------------------------------------------------------ analogues
+
+
+@dataclass(frozen=True)
+class Period:
+    """A resolved analogue period (inclusive dates) and where it came from."""
+
+    state: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    label: str
+
+
+def resolve_analogues(sset: ScenarioSet, days: pd.DatetimeIndex, calendar_path: str | None = None,
+                      need: np.ndarray | None = None, need_names: list[str] | None = None) -> dict[str, list[Period]]:
+    """Date ranges of every state's analogues, checked against the trading days of the data.
+
+    Parameters
+    ----------
+    sset : ScenarioSet
+    days : pd.DatetimeIndex
+        Trading days of the loaded history.
+    calendar_path : str, optional
+        Regime calendar (default: the file's ``calendar`` or the project calendar).
+    need : np.ndarray of bool, shape (D, k), optional
+        Which required inputs exist on each day; a day counts only when all do.
+    need_names : list of str, optional
+        Names of the ``need`` columns (for messages).
+
+    Raises
+    ------
+    ScenarioError
+        Unknown regime id, or an analogue period without any usable trading day in the
+        data (named, with the data's range or the missing input).
+    """
+    from backtest.errors import RegimeError
+    from backtest.regimes.calendar import load_calendar
+
+    try:
+        cal = load_calendar(calendar_path or sset.spec.calendar)
+    except RegimeError as exc:
+        raise ScenarioError(f"{sset.path}: calendar: {exc}") from None
+    by_id = {r.id: r for r in cal.regimes}
+    out: dict[str, list[Period]] = {}
+    d0, d1 = (days[0].date(), days[-1].date()) if len(days) else (None, None)
+    for sname, st in sset.spec.states.items():
+        periods = []
+        for i, a in enumerate(st.analogues):
+            where = f"{sset.path}: states.{sname}.analogues[{i}] ({a.label()})"
+            if a.regime is not None:
+                if a.regime not in by_id:
+                    raise ScenarioError(f"{where}: unknown regime id {a.regime!r} (calendar: {', '.join(by_id)})")
+                r = by_id[a.regime]
+                start, end = r.effective, r.end if r.end is not None else (days[-1] if len(days) else r.effective)
+                if a.start is not None:
+                    start = max(start, pd.Timestamp(a.start))
+                if a.end is not None:
+                    end = min(end, pd.Timestamp(a.end))
+            else:
+                start, end = pd.Timestamp(a.start), pd.Timestamp(a.end)
+            inside = (days >= start) & (days <= end)
+            if not inside.any():
+                raise ScenarioError(f"{where}: no trading day of the data in {start.date()}..{end.date()} "
+                                    f"(data cover {d0}..{d1})")
+            if need is not None:
+                ok = need[np.asarray(inside)]
+                if not ok.all(axis=1).any():
+                    miss = int(np.argmin(ok.sum(axis=0)))
+                    what = need_names[miss] if need_names else f"input {miss}"
+                    raise ScenarioError(f"{where}: no usable day in {start.date()}..{end.date()}: "
+                                        f"{what} has no data there")
+            periods.append(Period(sname, start, end, a.label()))
+        out[sname] = periods
+    return out
+
+
+__all__ = [
+    "MIX",
+    "AnalogueSpec",
+    "Period",
+    "Scenario",
+    "ScenarioFile",
+    "ScenarioSet",
+    "StateSpec",
+    "compile_scenarios",
+    "load_scenarios",
+    "resolve_analogues",
+    "scenarios_from_dict",
+    "simulate_chain",
+    "transition_matrix",
+]
