@@ -1086,6 +1086,13 @@ class TuneResult:
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     executor: str = "local (in-process)"
+    chunks: dict[int, Chunk] = field(default_factory=dict, repr=False)
+
+    def variant_returns(self, ids: Sequence[int]) -> pd.DataFrame:
+        """Daily returns of variants ``ids`` over the run's days (recomputed in-process,
+        exactly as they were scored)."""
+        rets = _returns_of(list(ids), self.chunks)
+        return pd.DataFrame({i: rets[i] for i in ids}, index=self.days)
 
 
 def benchmark_kinds() -> set[str]:
@@ -1506,7 +1513,8 @@ def run_tune(
 
         tb = time.perf_counter()
         base_out = run_backtest(cfg, origin, md=md)
-        for col in base_out.returns.columns:
+        cols = [tuned.name] + [c for c in base_out.returns.columns if c != tuned.name]
+        for col in cols:
             label = f"{col} (as configured)" if col == tuned.name else col
             oos[label] = base_out.returns[col].reindex(stitched_idx)
         timings["benchmarks"] = time.perf_counter() - tb
@@ -1538,14 +1546,14 @@ def run_tune(
         set_path(best_cfg, parse_key(k), val, fallback=resolved)
     best_cfg["name"] = f"{cfg.name}-tuned"
     config_from_dict(best_cfg, "best.yaml")  # must be ready to run
-    timings["report"] = time.perf_counter() - t3
+    timings["report"] = time.perf_counter() - t3 - timings.get("benchmarks", 0.0)
     timings["total"] = time.perf_counter() - t0
     return TuneResult(
         cfg=cfg, origin=origin, request=req, strategy=tuned.name, axes=axes, table=table, best=best,
         best_config=best_cfg, folds=pd.DataFrame(fold_rows), oos_returns=oos, oos_metrics=oos_metrics,
         dsr=dsr, rank_corr=rank_corr, fold_rank_corr=[r["rank_corr"] for r in fold_rows],
         n_paths=len(groups), weight_modes=modes, metric=req.metric, md=md, days=days, notes=notes,
-        timings=timings, executor=executor.describe(),
+        timings=timings, executor=executor.describe(), chunks=chunk_of,
     )
 
 

@@ -81,3 +81,10 @@ def test_late_start_keeps_nan_before_first_price():
     b = pd.Series(50.0, index=days[5:])
     prices, _ = align_prices({"A": a, "B": b}, {"A": "a", "B": "b"})
     assert prices["B"].iloc[:5].isna().all() and prices["B"].iloc[5:].notna().all()
+
+
+def test_delayed_cpi_release_override():
+    # November 2025 CPI came out on 2025-12-18 (shutdown), not mid-December
+    rel = release_dates("CPIAUCSL", pd.DatetimeIndex(["2025-08-01", "2025-11-01"]))
+    assert rel.iloc[0] == pd.Timestamp("2025-09-15")
+    assert rel.iloc[1] == pd.Timestamp("2025-12-18")

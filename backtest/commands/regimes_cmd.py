@@ -66,7 +66,7 @@ def load_inputs(config: Path | None, data_dir: str | None, model: str | None) ->
         from backtest.data.sources import make_source
 
         dcfg = DataConfig(source="csv" if data_dir else "sample", dir=data_dir)
-        start, end = pd.Timestamp(DEFAULT_START), None
+        start = pd.Timestamp(DEFAULT_START)
         md = make_source(dcfg).load(["SPY"], list(DEFAULT_MACRO), start, None)
         reg = RegimeConfig()
         end = md.calendar[-1]

@@ -23,6 +23,13 @@ H41_WEEKLY = frozenset({"WALCL", "WRESBAL", "TREAST", "WSHOMCB", "WDTGAL", "WTRE
 MONTHLY_MID = frozenset({"CPIAUCSL", "CPILFESL", "PCEPI"})
 SAME_DAY = frozenset({"VIX", "VIX3M"})
 
+# Known releases that missed the usual schedule (observation date -> first usable day).
+# The 2025 government shutdown delayed the September and November 2025 CPI reports
+# (October 2025 was never published).
+RELEASE_OVERRIDES: dict[str, dict[str, str]] = {
+    "CPIAUCSL": {"2025-09-01": "2025-10-24", "2025-11-01": "2025-12-18"},
+}
+
 
 def release_rule(name: str) -> str:
     """Name of the lag rule applied to series ``name``.
@@ -66,4 +73,9 @@ def release_dates(name: str, obs: pd.DatetimeIndex) -> pd.Series:
         rel = obs
     else:
         rel = obs + pd.offsets.BDay(1)
-    return pd.Series(pd.DatetimeIndex(rel), index=obs, name=f"{name}_released")
+    out = pd.Series(pd.DatetimeIndex(rel), index=obs, name=f"{name}_released")
+    for day, released in RELEASE_OVERRIDES.get(name, {}).items():
+        d = pd.Timestamp(day)
+        if d in out.index:
+            out[d] = max(out[d], pd.Timestamp(released))
+    return out
