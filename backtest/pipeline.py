@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from backtest.results import (
     git_commit,
     make_run_id,
     package_versions,
+    unique_run_id,
     write_json,
 )
 from backtest.signals import SignalFrame, build_signal_frame
@@ -275,8 +277,11 @@ def _weights_long(targets: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def write_outputs(out: RunOutput, folder: Path) -> None:
-    """Write every contract file of a run into ``folder`` (which must exist)."""
+def write_outputs(out: RunOutput, folder: Path, run_id: str | None = None) -> None:
+    """Write every contract file of a run into ``folder`` (which must exist).
+
+    ``run_id`` is the final folder name (``folder`` may be a temporary folder).
+    """
     cfg = out.cfg
     (folder / "config.yaml").write_text(dump_yaml(cfg))
     out.metrics.to_csv(folder / "metrics.csv", float_format="%.10g")
@@ -321,7 +326,7 @@ def write_outputs(out: RunOutput, folder: Path) -> None:
         frame.to_csv(folder / f"{key}.csv", index=False, float_format="%.10g")
     prov = {
         "format_version": FORMAT_VERSION,
-        "run_id": folder.name,
+        "run_id": run_id or folder.name,
         "name": cfg.name,
         "config_file": out.origin,
         "config_hash": cfg.config_hash(),
@@ -355,13 +360,17 @@ def write_outputs(out: RunOutput, folder: Path) -> None:
 
 def write_run(out: RunOutput, root: str | Path = "results", report: bool = True) -> Path:
     """Write the run folder atomically under ``root`` and return its path."""
-    run_id = make_run_id(out.cfg.name, out.cfg.config_hash())
+    run_id = unique_run_id(root, make_run_id(out.cfg.name, out.cfg.config_hash()))
     with atomic_run_dir(root, run_id) as tmp:
-        write_outputs(out, tmp)
+        write_outputs(out, tmp, run_id)
         if report and (out.cfg.report.html or out.cfg.report.png):
             t = time.perf_counter()
             render_report(tmp, html=out.cfg.report.html, png=out.cfg.report.png)
             out.timings["report"] = time.perf_counter() - t
+            prov_path = tmp / "provenance.json"
+            prov = json.loads(prov_path.read_text())
+            prov["timings_s"]["report"] = round(out.timings["report"], 4)
+            write_json(prov_path, prov)
     return final_path(root, run_id)
 
 

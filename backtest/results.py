@@ -85,6 +85,16 @@ def make_run_id(name: str, config_hash: str, now: datetime | None = None) -> str
     return f"{now:%Y%m%d-%H%M%S}-{safe}-{config_hash[:6]}"
 
 
+def unique_run_id(root: str | Path, run_id: str) -> str:
+    """``run_id``, or ``run_id-N`` if a folder of that name already exists under ``root``."""
+    root = Path(root)
+    final, n = run_id, 1
+    while (root / final).exists():
+        final = f"{run_id}-{n}"
+        n += 1
+    return final
+
+
 @contextmanager
 def atomic_run_dir(root: str | Path, run_id: str) -> Iterator[Path]:
     """Yield a temporary folder; on success rename it to ``root/run_id``, else delete it."""
