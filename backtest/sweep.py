@@ -251,11 +251,11 @@ def parse_grid(spec: str) -> GridAxis:
         if any(not s for s in items):
             raise SweepError(f"--grid {spec}: empty value in the list of choices")
         values = [parse_value(s) for s in items]
-        seen: list[Any] = []
+        seen: set[str] = set()
         for v in values:
-            if v in seen:
+            if repr(v) in seen:
                 raise SweepError(f"--grid {spec}: duplicate value {v!r}")
-            seen.append(v)
+            seen.add(repr(v))
     return GridAxis(format_key(path), path, tuple(values), spec)
 
 
@@ -279,7 +279,8 @@ class WhereExpr:
     Grammar: numbers, quoted strings, ``true``/``false``, names (grid keys, or any unique
     dotted suffix of one: ``GLD`` for ``strategies.pb.params.overrides.real_assets.GLD``),
     ``+ - * /``, unary ``-``, parentheses, comparisons ``< <= > >= == !=`` (chainable:
-    ``0.1 <= x < 0.3``), ``and``, ``or``, ``not``.
+    ``0.1 <= x < 0.3``), ``and``, ``or``, ``not``. Numbers compare with a relative
+    tolerance of 1e-9, so that ``0.1 + 0.2 <= 0.3`` holds.
 
     Parameters
     ----------
@@ -469,8 +470,9 @@ class WhereExpr:
             left = self._eval(n[1], env)
             for o, r in zip(n[2], n[3], strict=True):
                 right = self._eval(r, env)
-                ok = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
-                      ">=": lambda a, b: a >= b, "==": _eq, "!=": lambda a, b: not _eq(a, b)}[o](left, right)
+                ok = {"<": lambda a, b: a < b and not _eq(a, b), "<=": lambda a, b: a <= b or _eq(a, b),
+                      ">": lambda a, b: a > b and not _eq(a, b), ">=": lambda a, b: a >= b or _eq(a, b),
+                      "==": _eq, "!=": lambda a, b: not _eq(a, b)}[o](left, right)
                 if not ok:
                     return False
                 left = right

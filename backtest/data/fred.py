@@ -130,7 +130,7 @@ class FredSource:
     backoff : float
         First retry delay in seconds, doubled at each retry.
     sleep : callable
-        ``time.sleep`` or a test double.
+        ``time.sleep`` (default) or a test double.
     """
 
     name = "fred"
@@ -141,14 +141,15 @@ class FredSource:
         refresh: bool = False,
         retries: int = 3,
         backoff: float = 1.0,
-        sleep: Callable[[float], object] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         timeout: float = TIMEOUT,
     ) -> None:
         self.cache = cache
         self.refresh = refresh
         self.retries = retries
         self.backoff = backoff
-        self.sleep = sleep
+        # resolved at call time so that tests can patch ``time.sleep``
+        self.sleep = sleep if sleep is not None else (lambda s: time.sleep(s))
         self.timeout = timeout
 
     def load_macro(

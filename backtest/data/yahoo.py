@@ -132,7 +132,7 @@ class YahooSource:
     backoff : float
         First retry delay in seconds, doubled at each retry.
     sleep : callable
-        ``time.sleep`` or a test double.
+        ``time.sleep`` (default) or a test double.
     """
 
     name = "yahoo"
@@ -143,13 +143,14 @@ class YahooSource:
         refresh: bool = False,
         retries: int = 3,
         backoff: float = 1.0,
-        sleep: Callable[[float], object] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
         self.cache = cache
         self.refresh = refresh
         self.retries = retries
         self.backoff = backoff
-        self.sleep = sleep
+        # resolved at call time so that tests can patch ``time.sleep``
+        self.sleep = sleep if sleep is not None else (lambda s: time.sleep(s))
 
     def load_prices(
         self,
