@@ -100,7 +100,7 @@ class DaskExecutor:
         scheduler: str | None = None,
         *,
         processes: bool = True,
-        connect_timeout: float = 5.0,
+        connect_timeout: float = 4.0,
     ) -> None:
         if (workers is None) == (scheduler is None):
             raise SweepError("DaskExecutor needs exactly one of workers=N or scheduler=ADDR")
@@ -208,7 +208,7 @@ def _probe_scheduler(addr: str, label: str, timeout: float) -> None:
 
 
 def make_executor(workers: int | None = None, scheduler: str | None = None, *, processes: bool = True,
-                  connect_timeout: float = 5.0) -> LocalExecutor | DaskExecutor:
+                  connect_timeout: float = 4.0) -> LocalExecutor | DaskExecutor:
     """The executor for ``--workers`` / ``--scheduler`` (in-process when neither is given).
 
     Raises

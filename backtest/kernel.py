@@ -222,14 +222,14 @@ def _simulate_one(close: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray, 
     return err
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _simulate_serial(close, targets, fill_idx, execute, col_asset, col_kind, cash_on, fee, slip, out, errors):
     for v in range(targets.shape[0]):
         errors[v] = _simulate_one(close, targets[v], fill_idx, execute[v], col_asset, col_kind,
                                   cash_on[v], fee, slip, out[v])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _simulate_parallel(close, targets, fill_idx, execute, col_asset, col_kind, cash_on, fee, slip, out, errors):
     for v in prange(targets.shape[0]):
         errors[v] = _simulate_one(close, targets[v], fill_idx, execute[v], col_asset, col_kind,
@@ -239,7 +239,7 @@ def _simulate_parallel(close, targets, fill_idx, execute, col_asset, col_kind, c
 # ---------------------------------------------------------------- drift band
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _drift_keep_nb(px: np.ndarray, targets: np.ndarray, live: np.ndarray, dec_idx: np.ndarray,
                    fill_idx: np.ndarray, band: float, out: np.ndarray) -> None:
     n_v, n_k, n_a = targets.shape
@@ -528,7 +528,7 @@ def _window_one(r: np.ndarray, rf: np.ndarray, rows: np.ndarray, out: np.ndarray
         out[4] = cagr / abs(mdd)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _window_metrics_nb(r: np.ndarray, rf: np.ndarray, rows: np.ndarray, offsets: np.ndarray,
                        out: np.ndarray) -> None:
     n_w = offsets.shape[0] - 1

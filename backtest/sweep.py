@@ -35,8 +35,10 @@ import copy
 import difflib
 import math
 import re
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from itertools import product
@@ -851,19 +853,24 @@ class PathContext:
     folds: list[Fold]
     metric: str
     metric_regime: str | None
+    avail: pd.DataFrame
+    first: pd.Series
 
 
 @dataclass
 class AffineWeights:
-    """Weights as an affine function of numeric keys: ``W(θ) = W0 + (θ - θ0) @ C``.
+    """Weights as an affine function of numeric keys: ``W(θ) = A + Σ_j θ_j C_j``.
 
-    ``W0`` and the rows of ``C`` are flattened ``dates x assets`` arrays; ``nan`` marks the
+    ``A`` and the rows of ``C`` are flattened ``dates x assets`` arrays, snapped to
+    10-decimal numbers when within 1e-12 of one (fitted coefficients are 1, 0, -0.4, ...
+    up to rounding), so that e.g. a fixed weight tuned to 0.3 comes out as exactly ``0.3``:
+    vectorbt breaks ties between equal orders by column, and a weight off by one ulp
+    could otherwise change which order absorbs a cash shortfall. ``hold`` marks the
     all-NaN (hold) rows shared by every variant.
     """
 
     keys: list[str]
-    theta0: np.ndarray
-    w0: np.ndarray
+    intercept: np.ndarray
     coef: np.ndarray
     columns: list[str]
     hold: np.ndarray
@@ -872,10 +879,9 @@ class AffineWeights:
     def weights(self, theta: np.ndarray) -> np.ndarray:
         """``V x D x N`` weights for ``theta`` (V x J)."""
         d, n = self.hold.shape[0], len(self.columns)
-        dt = theta - self.theta0[None, :]
-        w = np.repeat(self.w0[None, :], len(theta), axis=0)
-        for j in range(dt.shape[1]):  # elementwise, so a row never depends on the others
-            w += dt[:, j : j + 1] * self.coef[j][None, :]
+        w = np.repeat(self.intercept[None, :], len(theta), axis=0)
+        for j in range(theta.shape[1]):  # elementwise, so a row never depends on the others
+            w += theta[:, j : j + 1] * self.coef[j][None, :]
         w = w.reshape(len(theta), d, n)
         w[:, self.hold, :] = np.nan
         return w
@@ -892,6 +898,7 @@ class Chunk:
     theta: np.ndarray | None = None
     parallel: bool = True
     want_returns: bool = False
+    labels: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -941,7 +948,7 @@ def _targets(ctx: PathContext, w: np.ndarray, cols: list[str], ids: np.ndarray) 
     if np.isinf(w).any():
         v = int(ids[np.isinf(w).any(axis=(1, 2)).argmax()])
         raise StrategyError(f"variant {v}: strategy {ctx.strategy.name}: infinite weight")
-    avail = ctx.sf.available().reindex(index=ctx.dates, columns=cols).fillna(False).to_numpy(dtype=bool)
+    avail = ctx.avail.reindex(columns=cols).fillna(False).to_numpy(dtype=bool)
     hold = np.isnan(w).all(axis=2)
     filled = np.nan_to_num(w, nan=0.0)
     missing = (np.abs(filled) > 0) & ~avail[None, :, :]
@@ -962,7 +969,7 @@ def _targets(ctx: PathContext, w: np.ndarray, cols: list[str], ids: np.ndarray) 
     live = ~np.isnan(tg).all(axis=2)
     tg = np.nan_to_num(tg, nan=0.0)
     px = ctx.prices[cols].to_numpy(dtype=float)
-    first = np.where(np.isfinite(px).any(axis=0), np.isfinite(px).argmax(axis=0), len(px))
+    first = ctx.first.reindex(cols).to_numpy(dtype=np.int64)
     early = (ctx.fill_idx[:, None] < first[None, :])[None] & (np.abs(tg) > 0) & live[:, :, None]
     if early.any():
         v, k, j = (int(x[0]) for x in np.nonzero(early))
@@ -1011,11 +1018,11 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
         cols = list(chunk.affine.columns)
     else:
         frames = []
-        for vid, p in zip(chunk.ids, chunk.params, strict=True):
+        for j, (vid, p) in enumerate(zip(chunk.ids, chunk.params, strict=True)):
             try:
                 frames.append(_strategy_weights(ctx, p))
             except RmpbtError as exc:
-                raise type(exc)(f"variant {int(vid)}: {exc}") from None
+                raise _variant_error(int(vid), chunk.labels[j] if chunk.labels else "", exc) from None
         w, cols = _stack(frames)
     tg, execute = _targets(ctx, w, cols, chunk.ids)
     px = ctx.prices[cols].to_numpy(dtype=float)
@@ -1057,7 +1064,7 @@ class TuneRequest:
     walk_forward: str | None = None
     split: str | None = None
     strategy: str | None = None
-    chunk_size: int = 100
+    chunk_size: int = 250
     vectorise: bool = True
     heatmap: tuple[str, str] | None = None
 
@@ -1171,7 +1178,7 @@ def check_axis(axis: GridAxis, raw: dict[str, Any], resolved: dict[str, Any], tu
 
             validate_params(next(s for s in cfg.strategies if s.name == tuned.name), "--grid")
     except (ConfigError, SweepError) as exc:
-        msg = str(exc).removeprefix("--grid: ")
+        msg = str(exc).removeprefix("--grid: ").removeprefix(axis.key + ": ")
         depth = _missing_depth(resolved, p)
         if "unknown key" in msg or depth is None:
             raise SweepError(f"--grid {axis.key}: {msg}") from None
@@ -1226,6 +1233,7 @@ def _build_context(group: int, overrides: dict[str, Any], cfg: RunConfig, tuned:
         cash_rate = asof(md.macro[cfg.cash.rate], md.calendar)
     dates = decision_dates(days, cfg.rebalance.every)
     fills = fill_dates(days, dates, cfg.execution.lag_days)
+    fin = np.isfinite(md.prices.loc[days].to_numpy(dtype=float))
     fill_k = dates.get_indexer(pd.DatetimeIndex(fills.index))
     return PathContext(
         group=group, overrides=overrides, strategy=tuned, sf=sf, days=days, dates=dates,
@@ -1239,11 +1247,13 @@ def _build_context(group: int, overrides: dict[str, Any], cfg: RunConfig, tuned:
         rf=rf.reindex(days).to_numpy(dtype=float),
         regime=labels["regime"].reindex(days).astype(object).to_numpy(),
         folds=folds, metric=metric, metric_regime=regime,
+        avail=sf.available().reindex(index=dates).fillna(False).astype(bool),
+        first=pd.Series(np.where(fin.any(axis=0), fin.argmax(axis=0), len(days)), index=md.prices.columns),
     )
 
 
 def _probe_affine(ctx: PathContext, ids: list[int], params: list[dict[str, Any]], theta: np.ndarray,
-                  keys: list[str]) -> AffineWeights | None:
+                  keys: list[str], labels: list[str]) -> AffineWeights | None:
     """Fit ``W(θ)`` on a few variants spanning the grid; verify on others; None if not affine."""
     v, j = theta.shape
     d = theta - theta[0]
@@ -1268,7 +1278,12 @@ def _probe_affine(ctx: PathContext, ids: list[int], params: list[dict[str, Any]]
     verify = list(dict.fromkeys([rest[int(np.argmax(pos[rest]))], rest[int(np.argmin(pos[rest]))],
                                  *[rest[i] for i in rng.choice(len(rest), size=min(N_VERIFY, len(rest)), replace=False)]]))
     verify = verify[:N_VERIFY]
-    frames = [_strategy_weights(ctx, params[i]) for i in chosen + verify]
+    frames = []
+    for i in chosen + verify:
+        try:
+            frames.append(_strategy_weights(ctx, params[i]))
+        except RmpbtError as exc:
+            raise _variant_error(int(ids[i]), labels[i], exc) from None
     arr, cols = _stack(frames)
     nan = np.isnan(arr)
     if not (nan == nan[0]).all():
@@ -1283,7 +1298,9 @@ def _probe_affine(ctx: PathContext, ids: list[int], params: list[dict[str, Any]]
         coef, *_ = np.linalg.lstsq(d[chosen[1:]], flat[1:n_fit] - w0, rcond=None)
     else:
         coef = np.zeros((j, flat.shape[1]))
-    model = AffineWeights(keys, theta[0].copy(), w0, coef, cols, hold, len(frames))
+    coef = _snap(coef)
+    intercept = _snap(w0 - theta[0] @ coef)
+    model = AffineWeights(keys, intercept, coef, cols, hold, len(frames))
     pred = model.weights(theta[verify]).reshape(len(verify), -1)
     actual = arr[n_fit:].reshape(len(verify), -1)
     ok = np.isnan(pred) == np.isnan(actual)
@@ -1294,6 +1311,44 @@ def _probe_affine(ctx: PathContext, ids: list[int], params: list[dict[str, Any]]
 
 def _fmt_variant(v: dict[str, Any]) -> str:
     return ", ".join(f"{k}={val!r}" for k, val in v.items())
+
+
+def _variant_error(i: int, label: str, exc: RmpbtError) -> RmpbtError:
+    """The error of variant ``i``: invalid params become a SweepError with a ``--where`` hint."""
+    where = f"variant {i} ({label})" if label else f"variant {i}"
+    if isinstance(exc, ConfigError):
+        return SweepError(f"{where}: {exc} (exclude such variants with --where)")
+    return type(exc)(f"{where}: {exc}")
+
+
+def _validate_variants(items: list[tuple[int, str, dict[str, Any]]], tuned: StrategyConfig, origin: str,
+                       stop: threading.Event) -> RmpbtError | None:
+    """Validate the strategy params of variants (in id order); the first error, or None."""
+    from strategies.base import validate_params
+
+    for i, label, p in items:
+        if stop.is_set():
+            return None
+        try:
+            validate_params(StrategyConfig(name=tuned.name, kind=tuned.kind, params=p), origin)
+        except RmpbtError as exc:
+            return _variant_error(i, label, exc)
+    return None
+
+
+def _copy_tree(x: Any) -> Any:
+    """Copy of nested dicts/lists of plain values (faster than ``copy.deepcopy``)."""
+    if isinstance(x, dict):
+        return {k: _copy_tree(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_copy_tree(v) for v in x]
+    return x
+
+
+def _snap(x: np.ndarray, decimals: int = 10, tol: float = 1e-12) -> np.ndarray:
+    """Replace values within ``tol`` of a ``decimals``-decimal number by that number."""
+    r = np.round(x, decimals)
+    return np.where(np.abs(x - r) <= tol, r, x)
 
 
 def _variant_overrides(variant: dict[str, Any], axes: list[GridAxis], tuned: str) -> tuple[dict, dict]:
@@ -1343,7 +1398,6 @@ def run_tune(
         One-line user errors.
     """
     from backtest.executors import LocalExecutor
-    from strategies.base import validate_params
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -1396,6 +1450,8 @@ def run_tune(
     num_keys = [a.key for a in axes if a.path[0] == "strategies" and a.numeric]
     other_keys = [a.key for a in axes if a.path[0] == "strategies" and not a.numeric]
     chunks: list[Chunk] = []
+    labels = [_fmt_variant(v) for v in variants]
+    to_validate: list[tuple[int, str, dict[str, Any]]] = []
     modes = {"affine": 0, "per-variant": 0}
     parallel = not getattr(executor, "distributed", False)
     for g, members in enumerate(groups.values()):
@@ -1414,15 +1470,10 @@ def run_tune(
                 raise SweepError(f"--metric {req.metric}: no regime {regime!r} in the labels ({', '.join(known)})")
         params: list[dict[str, Any]] = []
         for i in members:
-            p = copy.deepcopy(base_params)
+            p = _copy_tree(base_params)
             for sub, val in split_o[i][1].items():
                 set_path(p, sub, val, fallback=base_resolved_params)
-            try:
-                validate_params(StrategyConfig(name=tuned.name, kind=tuned.kind, params=p), origin)
-            except ConfigError as exc:
-                raise SweepError(f"variant {i} ({_fmt_variant(variants[i])}): {exc} "
-                                 "(exclude such variants with --where)") from None
-            params.append(p)
+            params.append(p)  # validated when built (per-variant) or in the background (affine)
         sub_groups: dict[str, list[int]] = {}
         for local, i in enumerate(members):
             sub_groups.setdefault(repr([variants[i][k] for k in other_keys]), []).append(local)
@@ -1432,15 +1483,14 @@ def run_tune(
             theta = np.array([[float(variants[i][k]) for k in num_keys] for i in ids]).reshape(len(ids), len(num_keys))
             affine = None
             if req.vectorise and num_keys and len(ids) > len(num_keys) + N_VERIFY + 2:
-                try:
-                    affine = _probe_affine(ctx, list(ids), ps, theta, num_keys)
-                except RmpbtError as exc:
-                    raise type(exc)(f"probing variants of path {po or '(base)'}: {exc}") from None
+                affine = _probe_affine(ctx, list(ids), ps, theta, num_keys, [labels[i] for i in ids])
             modes["affine" if affine is not None else "per-variant"] += len(ids)
+            if affine is not None:
+                to_validate.extend((int(i), labels[i], p) for i, p in zip(ids, ps, strict=True))
             for s in range(0, len(ids), req.chunk_size):
                 sl = slice(s, s + req.chunk_size)
                 chunks.append(Chunk(ctx, ids[sl], ps[sl], affine, theta[sl] if affine is not None else None,
-                                    parallel=parallel))
+                                    parallel=parallel, labels=[labels[i] for i in ids[sl]]))
     timings["paths"] = time.perf_counter() - t1
 
     # ---------------------------------------------------------------- simulate and score
@@ -1452,7 +1502,24 @@ def run_tune(
         if progress is not None:
             progress.advance(len(chunks[i].ids))
 
-    results = executor.map(run_chunk, chunks, progress=done)
+    # Variants simulated through the affine shortcut never build their strategy: their params
+    # are validated in a thread meanwhile (the kernels release the GIL); errors still stop the
+    # run before anything is written.
+    to_validate.sort(key=lambda x: x[0])
+    if to_validate:
+        for c in chunks:  # one core validates, the other simulates (no OpenMP spin-waiting over it)
+            c.parallel = False
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        check = pool.submit(_validate_variants, to_validate, tuned, origin, stop)
+        try:
+            results = executor.map(run_chunk, chunks, progress=done)
+        except BaseException:
+            stop.set()  # let the validation thread finish at once, then re-raise
+            raise
+        invalid = check.result()
+    if invalid is not None:
+        raise invalid
     timings["simulate"] = time.perf_counter() - t2
 
     # ---------------------------------------------------------------- select and report
@@ -1675,4 +1742,3 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-Callback = Callable[[int], None]

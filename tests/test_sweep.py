@@ -350,9 +350,8 @@ def test_nonlinear_strategy_falls_back_to_per_variant():
     raw = config()
     raw["strategies"][1] = {"name": "iv", "kind": "inverse_vol", "params": {"assets": list(TICKERS), "window": 63}}
     cfg = config_from_dict(raw)
-    res = run_tune(cfg, TuneRequest(grid=["strategies.iv.params.window=20:200:10"], split="2016-01-04"), md=md,
-                   benchmarks=False)
-    assert res.strategy == "iv"  # first non-benchmark by default
+    res = run_tune(cfg, TuneRequest(grid=["strategies.iv.params.window=20:200:10"], split="2016-01-04",
+                                    strategy="iv"), md=md, benchmarks=False)
     assert res.weight_modes == {"affine": 0, "per-variant": 19}
     r2 = config()
     r2["strategies"][1] = {"name": "iv", "kind": "inverse_vol", "params": {"assets": list(TICKERS), "window": 110}}
@@ -403,14 +402,18 @@ def test_make_executor_validation():
 
 
 def test_noise_best_variant_is_flagged():
-    """Pure noise: the in-sample best looks good, its out-of-sample Sharpe is ~0 and the DSR is low."""
+    """Pure noise: the in-sample best looks good, its out-of-sample Sharpe is ~0 and the DSR is low.
+
+    Zero-drift random walks, no costs, cash earns nothing; 300 random tilt vectors in
+    [-0.3, 0.3]^4, ranked on 2012-2016, reported on 2017-2021, in 20 seeded markets.
+    """
     raw = config({"weights": {"SPY": 0.2, "IEF": 0.2, "GLD": 0.2, "DBC": 0.2}, "allow_cash": True},
                  cash={"rate": "none"}, costs={"fee_bps": 0, "slippage_bps": 0, "borrow_bps": 0})
     cfg = config_from_dict(raw)
     req = TuneRequest(grid=[W + a + "=-0.3:0.3:0.1" for a in ("SPY", "IEF", "GLD", "DBC")], random=300, seed=1,
                       split="2017-01-02", strategy="mix")
     is_sr, oos_sr = [], []
-    for seed in range(6):
+    for seed in range(20):
         res = run_tune(cfg, req, md=market(100 + seed, n=2520, drift=0.0, late=None, rate=False), benchmarks=False)
         best = res.table.loc[res.best]
         is_sr.append(best["is_sharpe"])
@@ -418,8 +421,9 @@ def test_noise_best_variant_is_flagged():
         assert res.dsr.dsr < 0.5, res.dsr  # not significant once deflated ...
         assert res.dsr.psr > 0.8, res.dsr  # ... although the undeflated PSR says it is
         assert res.oos_metrics.loc["mix (tuned)", "sharpe"] == pytest.approx(best["oos_sharpe"], abs=1e-9)
+    # over 20 markets: selected in-sample Sharpe ~0.8, out-of-sample ~0 (standard error ~0.1)
     assert np.mean(is_sr) > 0.5
-    assert abs(np.mean(oos_sr)) < 0.5 < np.mean(is_sr) - np.mean(oos_sr)
+    assert abs(np.mean(oos_sr)) < 0.3 < np.mean(is_sr) - np.mean(oos_sr)
 
 
 def test_regime_metric_and_unknown_regime():
@@ -465,3 +469,22 @@ def test_walk_forward_longer_than_data_and_strategy_choice():
 def test_fold_dataclass_is_plain():
     f = Fold(np.arange(3), np.arange(3, 5))
     assert f.train.tolist() == [0, 1, 2] and f.test.tolist() == [3, 4]
+
+
+def test_dask_executor_on_an_existing_scheduler():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        with make_executor(scheduler=cluster.scheduler_address) as ex:
+            assert ex.workers == 1 and ex.describe().startswith("dask scheduler")
+            assert ex.map(abs, [-3, 4, -5]) == [3, 4, 5]
+
+
+def test_invalid_variant_is_reported_in_affine_mode_too():
+    cfg = config_from_dict(config())
+    for vectorise in (True, False):
+        req = TuneRequest(grid=[W + "SPY=0.2:0.51:0.01", W + "GLD=0,0.3"], split="2016-01-04", strategy="mix",
+                          vectorise=vectorise)
+        with pytest.raises(SweepError, match=r"variant 63 \(.*SPY=0\.51.*GLD=0\.3\).*sum to 1\.01.*--where"):
+            run_tune(cfg, req, md=market(10), benchmarks=False)

@@ -42,6 +42,7 @@ class RichProgress:
         self.progress = Progress(
             TextColumn("[bold]tune[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("variants"),
             TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console, transient=True,
+            disable=not console.is_terminal,
         )
         self.task = None
 
@@ -82,7 +83,7 @@ def summary(result, top: int = 10) -> list:
     out.append(
         f"[bold]tune {result.origin}[/]  strategy [cyan]{result.strategy}[/]  {len(t)} variants "
         f"({len(keys)} key(s), {result.n_paths} path(s); weights: {modes})  metric {metric}  {windows}  "
-        f"data {result.md.source}{' (SYNTHETIC)' if result.md.synthetic else ''} "
+        f"data {result.md.source}{' (SYNTHETIC)' if result.md.synthetic and 'synthetic' not in result.md.source else ''} "
         f"{result.days[0].date()} → {result.days[-1].date()}  [dim]{result.executor}, "
         f"{result.timings.get('total', 0):.1f} s[/]")
     tb = Table(title=f"Top {min(top, len(t))} variants by in-sample {metric}", title_justify="left",
@@ -144,7 +145,7 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int | None, typer.Option("--workers", help="Run on a local Dask cluster of N processes.")] = None,
         scheduler: Annotated[str | None, typer.Option("--scheduler", help="Run on an existing Dask scheduler (host:port).")] = None,
         heatmap: Annotated[str | None, typer.Option("--heatmap", help="KEY1,KEY2 for the heatmap (default: first two grid keys).")] = None,
-        chunk_size: Annotated[int, typer.Option("--chunk-size", help="Variants per simulation batch.")] = 100,
+        chunk_size: Annotated[int, typer.Option("--chunk-size", help="Variants per simulation batch.")] = 250,
         exact_weights: Annotated[bool, typer.Option(
             "--exact-weights", help="Call the strategy for every variant (never the affine shortcut).")] = False,
         no_benchmarks: Annotated[bool, typer.Option("--no-benchmarks", help="Skip the untuned benchmarks.")] = False,

@@ -172,7 +172,8 @@ def render_tune_page(result: Any) -> str:
         f"<h1>rmpbt tune: {html.escape(result.strategy)}</h1>"
         f"<div class='meta'>config {html.escape(str(result.origin))} · {len(table)} variants · "
         f"{result.n_paths} path(s) · metric {html.escape(metric)} · {windows} · data "
-        f"{html.escape(str(result.md.source))}{' (SYNTHETIC)' if result.md.synthetic else ''} "
+        f"{html.escape(str(result.md.source))}"
+        f"{' (SYNTHETIC)' if result.md.synthetic and 'synthetic' not in str(result.md.source) else ''} "
         f"{result.days[0].date()} → {result.days[-1].date()}</div>{guard}"
         + (f"<ul class='meta'>{notes}</ul>" if notes else ""))
     return (

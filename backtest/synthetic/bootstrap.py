@@ -6,12 +6,16 @@ usable days. A simulated path in state ``s`` copies whole days (every asset's re
 every macro change of that day, so cross-asset correlations, fat tails and the co-movement
 of returns and signals are kept) in blocks:
 
-* a block starts at a uniformly drawn day of the state's pool (every pool day equally
-  likely) and continues day by day;
+* a block starts at a uniformly drawn day of the state's pool and continues day by day;
 * each day the block ends with probability ``1 / mean_block`` (Politis & Romano's
-  stationary bootstrap: geometric block lengths, mean ``mean_block``), when the chain
-  changes state, or when the next day would leave the segment: blocks never cross out of
-  the state's analogue periods (nor over a gap of unusable days).
+  stationary bootstrap: geometric block lengths, mean ``mean_block``) or when the chain
+  changes state;
+* blocks never cross out of the state's analogue periods (nor over a gap of unusable
+  days): past the last day of a segment a block wraps to the segment's first day, as the
+  *circular* stationary bootstrap does within its sample. Wrapping (rather than cutting
+  the block) keeps every pool day equally likely to be drawn, so a state's simulated days
+  have its analogue days' distribution; cutting would over-weight the late days of each
+  segment by up to ``mean_block`` times.
 
 The indices are drawn from per-path uniforms (two per day), so a path's days depend only
 on its own random numbers, whatever the number of paths generated together.
@@ -35,13 +39,14 @@ class StatePool:
     ----------
     days : np.ndarray of int, shape (n,)
         Row numbers (into the history arrays) of the pool days, increasing.
-    seg_last : np.ndarray of int, shape (n,)
-        For each pool position, the last pool position of its segment.
+    seg_first, seg_last : np.ndarray of int, shape (n,)
+        For each pool position, the first and last pool positions of its segment.
     periods : tuple[Period, ...]
         The analogue periods (for provenance).
     """
 
     days: np.ndarray
+    seg_first: np.ndarray
     seg_last: np.ndarray
     periods: tuple[Period, ...]
 
@@ -71,12 +76,14 @@ def build_pool(dates: pd.DatetimeIndex, usable: np.ndarray, periods: list[Period
     # a segment breaks where the next usable pool day is not the next history row
     brk = np.concatenate([np.diff(days) != 1, [True]]) if len(days) else np.zeros(0, dtype=bool)
     ends = np.flatnonzero(brk)
+    seg_first = np.empty(len(days), dtype=np.int64)
     seg_last = np.empty(len(days), dtype=np.int64)
     lo = 0
     for e in ends:
+        seg_first[lo : e + 1] = lo
         seg_last[lo : e + 1] = e
         lo = e + 1
-    return StatePool(days.astype(np.int64), seg_last, tuple(periods))
+    return StatePool(days.astype(np.int64), seg_first, seg_last, tuple(periods))
 
 
 def block_indices(states: np.ndarray, pools: list[StatePool], u_end: np.ndarray, u_start: np.ndarray,
@@ -111,12 +118,12 @@ def block_indices(states: np.ndarray, pools: list[StatePool], u_end: np.ndarray,
             new = np.ones(p_n, dtype=bool)
         else:
             new = (u_end[:, t] < q) | (s != states[:, t - 1])
-            for k, pool in enumerate(pools):  # continuing past the segment end starts a new block
-                m = (~new) & (s == k)
-                if m.any():
-                    new[m] = pos[m] >= pool.seg_last[pos[m]]
         cont = ~new
-        pos[cont] += 1
+        for k, pool in enumerate(pools):  # continue; past the segment end wrap to its start
+            m = cont & (s == k)
+            if m.any():
+                pm = pos[m]
+                pos[m] = np.where(pm >= pool.seg_last[pm], pool.seg_first[pm], pm + 1)
         if new.any():
             pos[new] = np.minimum((u_start[new, t] * sizes[s[new]]).astype(np.int64), sizes[s[new]] - 1)
         for k, pool in enumerate(pools):
@@ -126,15 +133,11 @@ def block_indices(states: np.ndarray, pools: list[StatePool], u_end: np.ndarray,
     return out
 
 
-def block_starts(states: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Where a new block starts (True) in a matrix of bootstrapped rows (for checks).
-
-    A day continues a block when it is in the same state as the previous day and copies
-    the next history row.
-    """
-    starts = np.ones(rows.shape, dtype=bool)
-    starts[:, 1:] = (rows[:, 1:] != rows[:, :-1] + 1) | (states[:, 1:] != states[:, :-1])
-    return starts
+def next_row(pool: StatePool, rows: np.ndarray) -> np.ndarray:
+    """History row that continues a block after each of ``rows`` (all in ``pool``)."""
+    pos = np.searchsorted(pool.days, rows)
+    nxt = np.where(pos >= pool.seg_last[pos], pool.seg_first[pos], pos + 1)
+    return pool.days[nxt]
 
 
-__all__ = ["StatePool", "block_indices", "block_starts", "build_pool"]
+__all__ = ["StatePool", "block_indices", "build_pool", "next_row"]

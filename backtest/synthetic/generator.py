@@ -5,7 +5,9 @@ One generator, two sources of daily draws (chosen by the data, not by the caller
 * **bootstrap** (real data: ``--data-dir`` / ``source: csv``): each simulated day copies a
   whole historical day of the current state's analogue periods — every asset's return
   and every macro *change* of that day — in stationary blocks
-  (:mod:`backtest.synthetic.bootstrap`);
+  (:mod:`backtest.synthetic.bootstrap`). Returns are copied in excess of that day's
+  3-month bill rate and the path's own simulated bill rate is added back, so a 2019 day
+  of BIL does not carry a 2019 bill yield into 2026;
 * **parametric** (the ``sample`` market): each day is a draw of the calibrated per-regime
   Student-t model of :mod:`backtest.synthetic.parametric` for the state's regime kind
   (optionally with the state's ``vol_scale``), plus its level-noise model.
@@ -71,11 +73,16 @@ import numpy as np
 import pandas as pd
 
 from backtest.data.base import MacroSeries, MarketData
-from backtest.data.release import release_dates
 from backtest.errors import DataError, ScenarioError
 from backtest.synthetic.bootstrap import StatePool, block_indices, build_pool
 from backtest.synthetic.liquidity_beta import daily_drift_shift
-from backtest.synthetic.scenarios import DAYS_PER_MONTH, Period, Scenario, ScenarioSet, simulate_chain
+from backtest.synthetic.scenarios import (
+    DAYS_PER_MONTH,
+    Period,
+    Scenario,
+    ScenarioSet,
+    simulate_chain,
+)
 
 CHANNELS: tuple[str, ...] = (
     "vix", "term", "dgs2", "dgs10", "top", "sofr_spread", "bill_spread", "cm_spread",
@@ -157,6 +164,8 @@ class History:
         Level of the mean-reverting channels (for state means; NaN elsewhere).
     walcl_bn_day : np.ndarray, shape (D,)
         Daily WALCL growth in bn USD (weekly change over the week's trading days).
+    rf : np.ndarray, shape (D,)
+        Daily cash return: the previous day's 3-month bill rate (DTB3, else DGS3MO) / 100 / 252.
     """
 
     md: MarketData
@@ -166,6 +175,7 @@ class History:
     changes: np.ndarray
     levels: np.ndarray
     walcl_bn_day: np.ndarray
+    rf: np.ndarray
 
     @classmethod
     def from_market(cls, md: MarketData, tickers: list[str]) -> History:
@@ -201,7 +211,10 @@ class History:
             changes[:, CH[c]] = _per_day_growth(days, m.get(s), log=True)
         changes[:, CH["cpi"]] = _per_day_growth(days, m.get("CPIAUCSL"), log=True)
         walcl = _per_day_growth(days, m.get("WALCL"), log=False) / 1e3
-        return cls(md, tuple(tickers), days, ret, changes, levels, walcl)
+        rate = np.where(np.isfinite(f["DTB3"]), f["DTB3"], f["DGS3MO"])
+        rf = np.zeros(len(days))
+        rf[1:] = np.nan_to_num(rate[:-1], nan=0.0) / 100.0 / 252.0
+        return cls(md, tuple(tickers), days, ret, changes, levels, walcl, rf)
 
     def usable(self) -> np.ndarray:
         """Days on which every simulated asset has a return and VIX is known."""
@@ -276,8 +289,9 @@ class ScenarioContext:
         Liquidity betas (weekly return per 100 bn).
     bs_demean : np.ndarray, shape (S, 3)
         Mean daily log growth of WALCL/TREAST/WRESBAL per state (removed in paced states).
-    hist_returns, hist_changes : np.ndarray
-        Bootstrap source arrays (empty for the parametric source).
+    hist_returns, hist_changes, hist_rf : np.ndarray
+        Bootstrap source arrays (empty for the parametric source): returns, channel
+        changes, daily cash return of each history day.
     ch_demean : np.ndarray, shape (S, C)
         Per-state mean change removed from the mean-reverting channels (bootstrap).
     pools : tuple[StatePool, ...]
@@ -307,6 +321,7 @@ class ScenarioContext:
     bs_demean: np.ndarray
     hist_returns: np.ndarray
     hist_changes: np.ndarray
+    hist_rf: np.ndarray
     ch_demean: np.ndarray
     pools: tuple[StatePool, ...]
     mean_block: float
@@ -428,7 +443,8 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
         if not np.isfinite(anchors[c]):
             raise DataError(f"scenario {sc.name}: no {BS_SERIES.get(c, 'CPIAUCSL')} observation on or before {t0.date()}")
     n_s = len(sset.states)
-    usable = hist.usable()
+    # the parametric source draws nothing from history: its pools only measure the pace
+    usable = hist.usable() if source == "bootstrap" else np.ones(len(hist.dates), dtype=bool)
     pools = tuple(build_pool(hist.dates, usable, list(periods[s])) for s in sset.states)
     for s, pool in zip(sset.states, pools, strict=True):
         if len(pool.days) == 0:
@@ -457,13 +473,13 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
                 ch_demean[i, j] = ch[p.days, j].mean()
                 means[i, j] = lv.mean() if len(lv) else anchors[c]
         means[:, CH["tga"]] = anchors["tga"]  # TGA reverts to today's level (its size grew 100x since 2008)
-        h_ret, h_ch = hist.returns, ch
+        h_ret, h_ch, h_rf = hist.returns, ch, hist.rf
     elif source == "parametric":
         if calib is None:
             raise DataError("the parametric scenario source needs the sample calibration")
         param, lspec, bs_demean = _parametric_model(calib, sset, hist.tickers)
         kappa, means, floor = lspec
-        h_ret, h_ch = np.zeros((0, len(hist.tickers))), np.zeros((0, len(CHANNELS)))
+        h_ret, h_ch, h_rf = np.zeros((0, len(hist.tickers))), np.zeros((0, len(CHANNELS))), np.zeros(0)
         notes.append("parametric source: per-regime-kind calibrated model (sample market)")
     else:
         raise ValueError(f"unknown source {source!r}")
@@ -471,7 +487,7 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
         scenario=sc, states=sset.states, kinds=sset.kinds, paced=sset.paced.copy(), source=source, t0=t0,
         days=days, history=hmd, tickers=hist.tickers, start_prices=px0, anchors=anchors,
         levels=LevelSpec(kappa, means, floor), pace=sc.pace_on(days), pace_ref=pace_ref,
-        beta=np.asarray(beta, dtype=float), bs_demean=bs_demean, hist_returns=h_ret, hist_changes=h_ch,
+        beta=np.asarray(beta, dtype=float), bs_demean=bs_demean, hist_returns=h_ret, hist_changes=h_ch, hist_rf=h_rf,
         ch_demean=ch_demean, pools=pools, mean_block=float(spec.mean_block_days), param=param,
         macro=tuple(s for s in SIM_SERIES if s in hist.md.macro), seed_key=seed_key(sc.name), notes=tuple(notes),
     )
@@ -678,7 +694,7 @@ def _bootstrap_draws(ctx: ScenarioContext, rngs: list[np.random.Generator], stat
     for k, g in enumerate(rngs):
         u[k] = g.random((2, t_n))
     rows = block_indices(states, list(ctx.pools), u[:, 0], u[:, 1], ctx.mean_block)
-    ret = ctx.hist_returns[rows]
+    ret = ctx.hist_returns[rows] - ctx.hist_rf[rows][..., None]  # excess over that day's bill rate
     chg = ctx.hist_changes[rows]
     chg -= ctx.ch_demean[states.astype(np.int64)]
     return ret, chg, rows
@@ -710,9 +726,11 @@ def _parametric_draws(ctx: ScenarioContext, rngs: list[np.random.Generator], sta
     chg[..., CH["sofr_spread"]] = x[..., n + 4] * 0.01
     for j, c in enumerate(("bill_spread", "cm_spread", "rrp", "tga")):
         chg[..., CH[c]] = e[..., j] * pm.noise_sd[st, j]
-    g = np.einsum("ptij,ptj->pti", pm.bs_chol[st], e[..., 4:7]) + pm.bs_mean[st]
-    for j, c in enumerate(BS_CHANNELS):
-        chg[..., CH[c]] = g[..., j]
+    for i, c in enumerate(BS_CHANNELS):
+        g = pm.bs_mean[st, i]
+        for j in range(i + 1):  # lower-triangular factor, fixed order
+            g = g + pm.bs_chol[st, i, j] * e[..., 4 + j]
+        chg[..., CH[c]] = g
     chg[..., CH["cpi"]] = pm.cpi_growth[st]
     return ret, chg, None
 
@@ -740,6 +758,11 @@ def generate(ctx: ScenarioContext, seed: int, p0: int, p1: int) -> PathPanel:
         sh = ctx.shift()  # (S, T, N)
         ret = ret + sh[st, np.arange(t_n)[None, :]]
     daily, bs_daily = _levels(ctx, st, chg)
+    if ctx.source == "bootstrap":  # add the path's own bill rate back to the excess returns
+        rf = np.empty((len(rngs), t_n))
+        rf[:, 0] = (ctx.anchors["top"] - ctx.anchors["bill_spread"]) / 100.0 / 252.0
+        rf[:, 1:] = daily["DTB3"][:, :-1] / 100.0 / 252.0
+        ret = ret + rf[..., None]
     wd = pd.DatetimeIndex([d for d in ctx.days if d.dayofweek == 2], name="date")
     widx = ctx.days.get_indexer(wd)
     weekly = {}

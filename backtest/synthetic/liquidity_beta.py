@@ -188,6 +188,7 @@ def estimate_betas(md: MarketData, tickers: list[str], start: pd.Timestamp | Non
         sel &= dnl.index >= start
     if end is not None:
         sel &= dnl.index <= end
+    sel &= np.isfinite(ret.to_numpy()).any(axis=1)  # weeks with prices (the macro data may run longer)
     dnl, ret = dnl[sel], ret[sel]
     if len(dnl) < 52:
         raise DataError(f"liquidity betas: only {len(dnl)} weeks of net-liquidity changes in the window")

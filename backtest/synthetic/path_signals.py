@@ -138,6 +138,7 @@ class PathSignals:
         self.calendar = pd.DatetimeIndex(hist.calendar.append(ctx.days), name="date")
         self._hist_prices = hist.prices
         self._obs: dict[str, Obs2] = {}
+        self._px: dict[str, np.ndarray] = {}
         self._cache: dict[tuple[str, bytes], np.ndarray] = {}
         self.macro = set(hist.macro)
 
@@ -159,9 +160,17 @@ class PathSignals:
             self._obs[name] = Obs2(_template(name, idx), vals)
         return self._obs[name]
 
+    def _sim_prices(self, ticker: str) -> np.ndarray:
+        """(P, T) simulated closes of ``ticker`` (cached)."""
+        key = f"px:{ticker}"
+        if key not in self._px:
+            ctx = self.panel.ctx
+            j = ctx.tickers.index(ticker)
+            self._px[key] = ctx.start_prices[j] * np.cumprod(1.0 + self.panel.returns[:, :, j], axis=1)
+        return self._px[key]
+
     def prices(self, ticker: str, rows: np.ndarray) -> np.ndarray:
         """(R, P) closes of ``ticker`` on calendar rows (NaN where not priced)."""
-        ctx = self.panel.ctx
         rows = np.asarray(rows, dtype=np.int64)
         out = np.full((len(rows), self.P), np.nan)
         h = rows < self.H
@@ -170,9 +179,16 @@ class PathSignals:
             out[h] = col[rows[h]][:, None]
         s = ~h
         if s.any():
-            j = ctx.tickers.index(ticker)
-            px = ctx.start_prices[j] * np.cumprod(1.0 + self.panel.returns[:, :, j], axis=1)  # (P, T)
-            out[s] = px[:, rows[s] - self.H].T
+            out[s] = self._sim_prices(ticker)[:, rows[s] - self.H].T
+        return out
+
+    def price_block(self, tickers: list[str], lo: int, hi: int) -> np.ndarray:
+        """(hi - lo, P, n) closes of ``tickers`` on calendar rows ``lo .. hi - 1`` (NaN before row 0)."""
+        rows = np.arange(lo, hi)
+        out = np.full((len(rows), self.P, len(tickers)), np.nan)
+        ok = rows >= 0
+        for j, t in enumerate(tickers):
+            out[ok, :, j] = self.prices(t, rows[ok])
         return out
 
     # ------------------------------------------------------------------ signals

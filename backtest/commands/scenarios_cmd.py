@@ -1,0 +1,156 @@
+"""``rmpbt scenarios CONFIG``: score every strategy of a config on simulated RMP scenarios.
+
+Paths of each scenario (``configs/scenarios.yaml`` or ``--scenarios FILE``) are generated
+from the real data (``--data-dir``: block bootstrap of analogue days) or the sample
+market (calibrated parametric model), every strategy runs on every path, and the run
+folder gets ``scenario_metrics.csv``, ``scenario_regret.csv``, ``scenario_fan.parquet``
+besides the contract files. Prints a summary table and, last, the folder path.
+See ``docs/scenarios.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from backtest.errors import RmpbtError
+
+ConfigArg = Annotated[Path, typer.Argument(help="YAML run config whose strategies are scored.", show_default=False)]
+
+
+def _pct(x: float) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.1%}"
+
+
+def summary_table(run) -> Table:
+    """Median horizon return (p5 … p95) per strategy and scenario, plus mix risk and regret."""
+    sm = run.scenario_metrics
+    scen = list(dict.fromkeys(sm["scenario"]))
+    t = Table(title=f"Horizon return, median (p5 … p95) over {run.paths:,} paths per scenario",
+              title_justify="left", header_style="bold")
+    t.add_column("strategy", style="cyan", no_wrap=True)
+    for s in scen:
+        t.add_column("mix" if s == "mix" else s, justify="right")
+    has_mix = "mix" in scen
+    ref = "mix" if has_mix else scen[0]
+    t.add_column(f"P(loss) {ref}", justify="right")
+    t.add_column(f"CVaR5 {ref}", justify="right")
+    t.add_column(f"max DD {ref}", justify="right")
+    t.add_column("max regret", justify="right")
+    hr = sm.loc[sm["statistic"] == "horizon_return"].set_index(["strategy", "scenario"])
+    other = sm.set_index(["strategy", "scenario", "statistic"])
+    reg = run.regret.set_index("strategy")
+    for strat in dict.fromkeys(sm["strategy"]):
+        cells = []
+        for s in scen:
+            r = hr.loc[(strat, s)]
+            cells.append(f"{_pct(r['median'])}\n[dim]{_pct(r['p5'])} … {_pct(r['p95'])}[/]")
+        cells.append(_pct(other.loc[(strat, ref, "prob_loss"), "mean"]))
+        cells.append(_pct(other.loc[(strat, ref, "cvar_5"), "mean"]))
+        cells.append(_pct(other.loc[(strat, ref, "max_drawdown"), "median"]))
+        robust = bool(reg.loc[strat, "robust"])
+        cells.append(("[bold green]" if robust else "") + _pct(reg.loc[strat, "max_regret"]) + (" ★[/]" if robust else ""))
+        t.add_row(strat, *cells)
+    return t
+
+
+def select_strategies(cfg, names: list[str], origin: str):
+    """The config restricted to ``names`` (ConfigError naming an unknown strategy)."""
+    import difflib
+
+    from backtest.errors import ConfigError
+
+    known = [s.name for s in cfg.strategies]
+    for n in names:
+        if n not in known:
+            close = difflib.get_close_matches(n, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{origin}: --strategies: no strategy named {n!r}{hint}")
+    return cfg.model_copy(update={"strategies": [s for s in cfg.strategies if s.name in names]})
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``scenarios`` command to ``app``."""
+
+    @app.command("scenarios")
+    def scenarios(
+        config: ConfigArg,
+        paths: Annotated[int, typer.Option("--paths", help="Paths per scenario.")] = 1000,
+        horizon: Annotated[int | None, typer.Option("--horizon", help="Trading days (default: the scenario file's).")] = None,
+        seed: Annotated[int, typer.Option("--seed", help="Root seed; same seed = same paths.")] = 0,
+        workers: Annotated[int | None, typer.Option("--workers", help="Start a local Dask cluster with N workers.")] = None,
+        scheduler: Annotated[str | None, typer.Option("--scheduler", help="Use a running Dask scheduler (host:port).")] = None,
+        scenarios_file: Annotated[Path | None, typer.Option("--scenarios", help="Scenario file (default configs/scenarios.yaml).")] = None,
+        data_dir: Annotated[str | None, typer.Option("--data-dir", help="Real data folder (csv layout): bootstrap from history.")] = None,
+        out: Annotated[Path, typer.Option("--out", help="Results root; the run writes one new folder inside.")] = Path("results"),
+        chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="Paths per chunk (results do not depend on it).")] = None,
+        only: Annotated[str | None, typer.Option("--only", help="Comma-separated scenarios to run (default: all).")] = None,
+        strategies: Annotated[str | None, typer.Option("--strategies", help="Comma-separated strategies of CONFIG to score (default: all).")] = None,
+        no_report: Annotated[bool, typer.Option("--no-report", help="Skip tearsheet.html and PNGs.")] = False,
+    ) -> None:
+        """Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, realised, mix)."""
+        from backtest.cli import console, err_console, fail
+        from backtest.config import load_config
+        from backtest.executors import make_executor
+        from backtest.synthetic.runner import run_scenarios, write_scenario_run
+        from backtest.synthetic.scenarios import load_scenarios
+
+        bar = Progress(TextColumn("[bold]scenarios[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
+                       TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=err_console,
+                       transient=True, disable=not err_console.is_terminal)
+        task: list = []
+
+        def started(prep, n: int) -> None:
+            bar.start()
+            task.append(bar.add_task("scenarios", total=n))
+
+        def advance(done: int, total: int) -> None:
+            if task:
+                bar.update(task[0], completed=done)
+
+        try:
+            cfg = load_config(config, [], data_dir=data_dir)
+            if strategies:
+                cfg = select_strategies(cfg, [x.strip() for x in strategies.split(",") if x.strip()], str(config))
+            sset = load_scenarios(scenarios_file).with_horizon(horizon)
+            sset = sset.only([s.strip() for s in only.split(",") if s.strip()] if only else None)
+            with make_executor(workers, scheduler) as ex:
+                try:
+                    run = run_scenarios(cfg, sset, paths=paths, seed=seed, origin=str(config), chunk_size=chunk_size,
+                                        executor=ex, progress=advance, on_prepared=started)
+                finally:
+                    bar.stop()
+            folder = write_scenario_run(run, out, report=not no_report)
+        except RmpbtError as exc:
+            fail(exc)
+            return
+        prep = run.prep
+        label = "SYNTHETIC sample market" if prep.md.synthetic else prep.md.source
+        gen = ("parametric (calibrated per regime kind)" if prep.source == "parametric"
+               else f"block bootstrap of analogue days (mean block {sset.spec.mean_block_days:g})")
+        first = next(iter(prep.contexts.values()))
+        console.print(
+            f"[bold]{cfg.name}[/]  scenarios: {', '.join(s.name for s in sset.scenarios)}  "
+            f"paths: {paths:,} x {first.horizon} days from {first.days[0].date()}  seed: {seed}  "
+            f"data: {label}  generator: {gen}  executor: {run.executor}  ({run.timings['total']:.1f} s)",
+            highlight=False,
+        )
+        console.print(summary_table(run))
+        robust = run.regret.loc[run.regret["robust"], "strategy"].tolist()
+        console.print(f"robust choice (minimax regret of {run.regret['statistic'].iloc[0]}): "
+                      f"[bold green]{', '.join(robust)}[/]", highlight=False)
+        for note in run.notes:
+            console.print(f"[dim]note: {note}[/]", highlight=False)
+        console.print(str(folder), highlight=False, soft_wrap=True)

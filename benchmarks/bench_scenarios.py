@@ -1,0 +1,114 @@
+"""Benchmark: scenario scoring at scale, and the floor it is measured against.
+
+Workload: 10,000 paths x 252 trading days of one scenario (A: the chain, states and pace
+of ``configs/scenarios.yaml``), the default 16-asset universe, 6 strategies (buy-and-hold
+SPY, 60/40, equal weight, inverse vol, short vol, the RMP playbook), monthly decisions,
+fees + slippage + cash yield. Timed: generation (regime paths, returns, macro series),
+signals, vectorised strategy weights, simulation, per-path metrics, distributions, mix,
+regret and fans — everything ``rmpbt scenarios`` does but writing the folder. A first
+small run compiles the numba kernels (excluded).
+
+The floor: a plain numpy drift-and-rebalance loop over 252 days vectorised across 10,000
+paths x 16 assets (no costs, no cash yield, monthly target weights already known) — the
+least any simulation of this size must do.
+
+    python benchmarks/bench_scenarios.py [--data-dir ../shared/data] [--paths 10000] [--workers N]
+
+Peak memory is the process's maximum resident set (``ru_maxrss``; with ``--workers``
+each Dask worker is a separate process and is not included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import time
+
+import numpy as np
+
+from backtest.config import DEFAULT_UNIVERSE, config_from_dict
+from backtest.synthetic import runner
+from backtest.synthetic.scenarios import load_scenarios
+
+STRATEGIES = [
+    {"name": "spy", "kind": "buy_and_hold", "params": {"weights": {"SPY": 1.0}}},
+    {"name": "sixty_forty", "kind": "fixed_weights", "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}},
+    {"name": "equal_weight", "kind": "equal_weight"},
+    {"name": "inverse_vol", "kind": "inverse_vol"},
+    {"name": "short_vol", "kind": "short_vol"},
+    {"name": "playbook", "kind": "rmp_playbook"},
+]
+
+
+def make_cfg(data_dir: str | None):
+    data = {"source": "csv", "dir": data_dir} if data_dir else {"source": "sample"}
+    data["universe"] = list(DEFAULT_UNIVERSE)
+    return config_from_dict({
+        "name": "bench-scenarios", "data": data, "rebalance": {"every": "monthly"},
+        "costs": {"fee_bps": 1, "slippage_bps": 2}, "cash": {"rate": "DTB3"}, "strategies": STRATEGIES,
+    })
+
+
+def numpy_floor(paths: int, days: int, assets: int, seed: int = 0) -> float:
+    """Seconds of a plain numpy drift-and-rebalance loop (paths as rows, one step per day)."""
+    rng = np.random.default_rng(seed)
+    rets = rng.normal(0.0003, 0.01, (days, paths, assets))
+    target = np.full((paths, assets), 1.0 / assets)
+    t0 = time.perf_counter()
+    hold = target.copy()  # value held in each asset, portfolio value 1
+    value = np.ones(paths)
+    for t in range(days):
+        hold *= 1.0 + rets[t]
+        value = hold.sum(axis=1)
+        if t % 21 == 20:  # month end: back to target weights
+            hold = target * value[:, None]
+    _ = value.mean()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=None, help="csv data folder (default: the sample market)")
+    ap.add_argument("--paths", type=int, default=10_000)
+    ap.add_argument("--horizon", type=int, default=252)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=None, help="Dask LocalCluster workers (default: in-process)")
+    ap.add_argument("--chunk-size", type=int, default=None)
+    args = ap.parse_args()
+    cfg = make_cfg(args.data_dir)
+    sset = load_scenarios().only(["A"]).with_horizon(args.horizon)
+    md = runner.load_history(cfg)
+    ex = None
+    if args.workers:
+        from backtest.executors import make_executor
+
+        ex = make_executor(args.workers)
+    try:
+        runner.run_scenarios(cfg, sset, paths=64, seed=0, md=md, executor=ex)  # compile
+        totals, parts = [], []
+        for r in range(args.repeats):
+            t0 = time.perf_counter()
+            run = runner.run_scenarios(cfg, sset, paths=args.paths, seed=r + 1, md=md, executor=ex,
+                                       chunk_size=args.chunk_size)
+            totals.append(time.perf_counter() - t0)
+            parts.append(run.timings)
+    finally:
+        if ex is not None:
+            ex.close()
+    floors = [numpy_floor(args.paths, args.horizon, len(DEFAULT_UNIVERSE)) for _ in range(args.repeats)]
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    src = args.data_dir or "sample market"
+    print(f"data: {src} ({run.prep.source}); {args.paths:,} paths x {args.horizon} days x "
+          f"{len(DEFAULT_UNIVERSE)} assets x {len(STRATEGIES)} strategies; executor: {run.executor}")
+    med = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
+    print(f"scenario run (median of {args.repeats}): {statistics.median(totals):.2f} s  "
+          f"[prepare {med['prepare']:.2f}, chunks {med['chunks']:.2f} (generate {med['chunk_generate_sum']:.2f}, "
+          f"weights {med['chunk_weights_sum']:.2f}, simulate+metrics {med['chunk_simulate_sum']:.2f}), "
+          f"aggregate {med['aggregate']:.2f}]")
+    print(f"numpy floor (drift-and-rebalance loop, no costs): {statistics.median(floors):.2f} s")
+    print(f"peak memory (this process): {peak_gb:.2f} GB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""``rmpbt scenarios`` end to end: run folder contents, determinism across workers and chunks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from backtest.results import check_run_dir
+from tests.helpers import run_cli
+from tests.test_scenarios_defs import small
+
+STRATS = [
+    {"name": "sixty_forty", "kind": "fixed_weights", "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}},
+    {"name": "inverse_vol", "kind": "inverse_vol"},
+    {"name": "short_vol", "kind": "short_vol"},
+    {"name": "playbook", "kind": "rmp_playbook"},
+]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("scen")
+    cfg = {"name": "scen-test", "data": {"source": "sample"}, "cash": {"rate": "DTB3"},
+           "costs": {"fee_bps": 1, "slippage_bps": 2}, "report": {"png": False}, "strategies": STRATS}
+    (d / "cfg.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    raw = small(horizon_days=30)
+    raw["scenarios"]["R"] = {"pace_bn_month": [{"until": "2026-01-15", "bn_month": 40}, {"bn_month": 20}],
+                             "start_state": "calm", "durations": {"calm": None}}
+    (d / "scen.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return d / "cfg.yaml", d / "scen.yaml"
+
+
+def _run(files, out: Path, *extra: str):
+    cfg, scen = files
+    r = run_cli("scenarios", str(cfg), "--scenarios", str(scen), "--paths", "24", "--out", str(out), *extra)
+    assert r.exit_code == 0, r.stdout + r.stderr
+    return Path(r.stdout.strip().splitlines()[-1])
+
+
+def test_run_folder_has_the_contract_and_scenario_tables(files, tmp_path):
+    folder = _run(files, tmp_path / "a", "--seed", "3")
+    prov = check_run_dir(folder)
+    assert prov["format_version"] == 1 and prov["seed"] == 3 and prov["generator"] == "parametric"
+    assert set(prov["betas"]["assets"]) >= {"SPY", "IEF"} and "timings_s" in prov
+    assert prov["mix"] == {"A": 0.6, "B": 0.4}
+    sm = pd.read_csv(folder / "scenario_metrics.csv")
+    assert list(sm.columns) == ["strategy", "scenario", "statistic", "mean", "median", "p5", "p25", "p75", "p95"]
+    assert set(sm["scenario"]) == {"A", "B", "R", "mix"}
+    assert set(sm["statistic"]) == {"horizon_return", "max_drawdown", "sharpe", "ann_vol", "prob_loss", "cvar_5"}
+    assert len(sm) == len(STRATS) * 4 * 6
+    hr = sm[sm["statistic"] == "horizon_return"]
+    assert (hr["p5"] <= hr["p25"]).all() and (hr["p25"] <= hr["median"]).all() and (hr["median"] <= hr["p95"]).all()
+    pl = sm[sm["statistic"] == "prob_loss"]
+    assert pl["mean"].between(0, 1).all() and pl["p5"].isna().all()
+    reg = pd.read_csv(folder / "scenario_regret.csv")
+    assert reg["robust"].any() and (reg.filter(like="regret_") >= -1e-12).all().all()
+    fan = pd.read_parquet(folder / "scenario_fan.parquet")
+    assert list(fan.columns) == ["strategy", "scenario", "day", "p5", "p25", "p50", "p75", "p95"]
+    assert set(fan["scenario"]) == {"A", "B", "R", "mix"} and fan["day"].max() == 30
+    assert (fan.loc[fan["day"] == 0, ["p5", "p95"]] == 1.0).all().all()
+    ret = pd.read_parquet(folder / "returns.parquet")
+    assert list(ret.columns) == [s["name"] for s in STRATS] and len(ret) == 31
+    w = pd.read_parquet(folder / "weights.parquet")
+    assert list(w.columns) == ["date", "strategy", "asset", "weight"]
+    html = (folder / "tearsheet.html").read_text()
+    assert "Scenario runs" in html
+    states = pd.read_csv(folder / "scenario_states.csv")
+    assert states.loc[states["scenario"] == "R", "share_of_days"].max() == 1.0
+
+
+def test_same_seed_is_byte_identical_across_workers_and_chunks(files, tmp_path):
+    a = _run(files, tmp_path / "a", "--seed", "9", "--no-report")
+    b = _run(files, tmp_path / "b", "--seed", "9", "--no-report", "--workers", "2", "--chunk-size", "5")
+    c = _run(files, tmp_path / "c", "--seed", "9", "--no-report", "--chunk-size", "7")
+    d = _run(files, tmp_path / "d", "--seed", "10", "--no-report")
+    ref = (a / "scenario_metrics.csv").read_bytes()
+    assert (b / "scenario_metrics.csv").read_bytes() == ref
+    assert (c / "scenario_metrics.csv").read_bytes() == ref
+    assert (d / "scenario_metrics.csv").read_bytes() != ref
+    assert "dask" in json.loads((b / "provenance.json").read_text())["executor"]
+
+
+@pytest.mark.realdata
+def test_bootstrap_run_on_real_data(shared_data, tmp_path):
+    repo = Path(__file__).resolve().parents[1]
+    r = run_cli("scenarios", str(repo / "configs" / "quickstart.yaml"), "--data-dir", str(shared_data),
+                "--paths", "20", "--horizon", "40", "--only", "A,C", "--out", str(tmp_path), "--no-report")
+    assert r.exit_code == 0, r.stderr
+    folder = Path(r.stdout.strip().splitlines()[-1])
+    prov = check_run_dir(folder)
+    assert prov["generator"] == "bootstrap" and prov["betas"]["n_weeks"] > 500
+    assert prov["states"]["funding_stress"]["pool_days"] > 20
+    sm = pd.read_csv(folder / "scenario_metrics.csv")
+    assert set(sm["scenario"]) == {"A", "C", "mix"}
+
+
+def test_unknown_strategy_selection_is_a_one_line_error(files, tmp_path):
+    cfg, scen = files
+    r = run_cli("scenarios", str(cfg), "--scenarios", str(scen), "--strategies", "playbok", "--out", str(tmp_path))
+    assert r.exit_code == 2
+    assert "no strategy named 'playbok' (did you mean 'playbook'?)" in r.stderr
+
+
+@pytest.mark.realdata
+def test_analogue_without_usable_days_names_the_missing_asset(shared_data):
+    from backtest.config import load_config
+    from backtest.errors import ScenarioError
+    from backtest.synthetic import runner
+    from backtest.synthetic.scenarios import scenarios_from_dict
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = load_config(repo / "configs" / "quickstart.yaml", data_dir=str(shared_data))
+    raw = small(states__stress__analogues=[{"start": "2009-03-01", "end": "2009-06-30"}])
+    with pytest.raises(ScenarioError, match=r"stress.analogues\[0\].*no usable day in 2009-03-01..2009-06-30: "
+                                            r"(SVXY|VIXY) has no data there"):
+        runner.prepare(cfg, scenarios_from_dict(raw, "s.yaml"))

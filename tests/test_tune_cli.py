@@ -1,0 +1,151 @@
+"""``rmpbt tune`` from the command line: outputs, reproducibility, bad input, Ctrl-C."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pandas as pd
+import plotly.offline
+import pytest
+import yaml
+
+from backtest.config import load_config
+from tests.helpers import make_data_dir, run_cli
+
+W = "strategies.mix.params.weights."
+GRID = ["--grid", W + "SPY=0.2:0.6:0.1", "--grid", W + "GLD=0:0.3:0.1", "--grid", "rebalance.every=monthly,quarterly",
+        "--where", "SPY + GLD <= 0.7"]
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Path:
+    data = make_data_dir(tmp_path / "data", tickers=("SPY", "IEF", "GLD"), n=1300, start="2015-01-01", seed=4)
+    raw = {
+        "name": "tiny",
+        "data": {"source": "csv", "dir": str(data), "universe": ["SPY", "IEF", "GLD"], "macro": []},
+        "costs": {"fee_bps": 1, "slippage_bps": 2},
+        "report": {"html": False, "png": False},
+        "strategies": [
+            {"name": "sixty_forty", "kind": "fixed_weights", "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}},
+            {"name": "mix", "kind": "fixed_weights",
+             "params": {"weights": {"SPY": 0.4, "IEF": 0.3, "GLD": 0.1}, "allow_cash": True}},
+        ],
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def folder_of(result) -> Path:
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    last = result.stdout.strip().splitlines()[-1]
+    p = Path(last)
+    assert p.is_dir(), last
+    return p
+
+
+def test_tune_writes_a_complete_run_folder(tmp_path, cfg):
+    out = tmp_path / "res"
+    r = run_cli("tune", str(cfg), *GRID, "--strategy", "mix", "--walk-forward", "train=12M,test=6M",
+                "--out", str(out))
+    folder = folder_of(r)
+    assert sorted(p.name for p in folder.iterdir()) == ["best.yaml", "oos.csv", "provenance.json", "tune.csv",
+                                                         "tune.html"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".tmp")]
+    t = pd.read_csv(folder / "tune.csv")
+    assert len(t) == 2 * 17 and {W + "SPY", W + "GLD", "rebalance.every", "is_sharpe", "oos_sharpe",
+                                 "train_1", "test_1", "is_rank", "oos_rank"} <= set(t.columns)
+    assert (t[W + "SPY"] + t[W + "GLD"] <= 0.7 + 1e-9).all()
+    assert "deflated Sharpe" in r.stdout and "Spearman" in r.stdout and "sixty_forty" in r.stdout
+    # the page is self-contained: plotly.js embedded once, three figures
+    page = (folder / "tune.html").read_text()
+    assert page.count(plotly.offline.get_plotlyjs()[:200]) == 1
+    assert page.count("Plotly.newPlot") == 3 and "<script src=" not in page
+    # best.yaml is a ready-to-run config
+    best = load_config(folder / "best.yaml")
+    assert best.name == "tiny-tuned"
+    r2 = run_cli("run", str(folder / "best.yaml"), "--out", str(tmp_path / "runs"), "--no-report")
+    assert r2.exit_code == 0, r2.stderr
+
+
+@pytest.mark.slow
+def test_same_tune_csv_from_repeated_runs_and_two_dask_workers(tmp_path, cfg):
+    """Two in-process runs with the same seed and a 2-process Dask run give byte-identical tune.csv."""
+    args = [*GRID, "--strategy", "mix", "--random", "17", "--seed", "5", "--split", "2017-06-01",
+            "--no-report", "--no-benchmarks", "--chunk-size", "4"]
+    a = folder_of(run_cli("tune", str(cfg), *args, "--out", str(tmp_path / "a")))
+    b = folder_of(run_cli("tune", str(cfg), *args, "--out", str(tmp_path / "b")))
+    t0 = time.perf_counter()
+    c = folder_of(run_cli("tune", str(cfg), *args, "--workers", "2", "--out", str(tmp_path / "c")))
+    assert time.perf_counter() - t0 < 60
+    ref = (a / "tune.csv").read_bytes()
+    assert (b / "tune.csv").read_bytes() == ref
+    assert (c / "tune.csv").read_bytes() == ref
+    assert len(pd.read_csv(a / "tune.csv")) == 17
+    other = folder_of(run_cli("tune", str(cfg), *args[:-6], "--seed", "6", "--split", "2017-06-01", "--no-report",
+                              "--no-benchmarks", "--out", str(tmp_path / "d")))
+    assert (other / "tune.csv").read_bytes() != ref
+
+
+def assert_one_line_error(result, out: Path, *needles: str) -> None:
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in result.stderr + result.stdout
+    for n in needles:
+        assert n in err, (n, err)
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["--grid", "strategies.mix.params.wieghts.SPY=0.1,0.2"], ["unknown key 'wieghts'"]),
+    (["--grid", "rebalance.evry=monthly,weekly"], ["rebalance.evry", "did you mean 'every'"]),
+    (["--grid", W + "SPY="], ["empty grid"]),
+    (["--grid", W + "SPY=0.5:0.1:0.1"], ["empty grid"]),
+    (["--grid", W + "SPY=0.1:0.5:0"], ["step must not be zero"]),
+    (["--grid", W + "SPY=0.1,0.2", "--walk-forward", "train=5Y,test=1Y"], ["longer than the data"]),
+    (["--grid", W + "SPY=0.1,0.2", "--split", "2030-01-01"], ["--split 2030-01-01"]),
+    (["--grid", W + "SPY=0.1,0.2", "--metric", "sharp"], ["did you mean 'sharpe'"]),
+    (["--grid", W + "SPY=0.1,0.2", "--where", "SPYY > 0"], ["unknown name 'SPYY'"]),
+    (["--grid", W + "SPY=0.1,0.2", "--where", "SPY >"], ["unexpected end"]),
+    (["--grid", "data.start=2015-01-01,2016-01-01"], ["cannot be tuned"]),
+    ([], ["no --grid"]),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, cfg, args, needles):
+    out = tmp_path / "res"
+    r = run_cli("tune", str(cfg), "--strategy", "mix", *args, "--out", str(out))
+    assert_one_line_error(r, out, *needles)
+
+
+def test_scheduler_that_does_not_answer_fails_fast(tmp_path, cfg):
+    with socket.socket() as s:  # a free loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "res"
+    t0 = time.perf_counter()
+    r = run_cli("tune", str(cfg), "--strategy", "mix", "--grid", W + "SPY=0.1,0.2",
+                "--scheduler", f"127.0.0.1:{port}", "--out", str(out))
+    assert time.perf_counter() - t0 < 10
+    assert_one_line_error(r, out, f"--scheduler 127.0.0.1:{port}", "no Dask scheduler answered")
+
+
+def test_ctrl_c_leaves_nothing_behind(tmp_path, cfg, monkeypatch):
+    import backtest.report.tune_page as page
+    import backtest.sweep as sweep
+
+    out = tmp_path / "res"
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_chunk", interrupt)  # during the simulation
+    r = run_cli("tune", str(cfg), "--strategy", "mix", "--grid", W + "SPY=0.1,0.2", "--out", str(out))
+    assert r.exit_code == 130 and "interrupted: nothing written" in r.stderr
+    assert not out.exists() or not any(out.iterdir())
+    monkeypatch.undo()
+    monkeypatch.setattr(page, "render_tune_page", interrupt)  # while writing the folder
+    r = run_cli("tune", str(cfg), "--strategy", "mix", "--grid", W + "SPY=0.1,0.2", "--out", str(out))
+    assert r.exit_code == 130
+    assert not any(out.iterdir())  # the half-written temporary folder was removed
