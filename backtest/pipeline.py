@@ -116,6 +116,46 @@ def load_market(cfg: RunConfig) -> MarketData:
     return make_source(cfg.data).load(tickers, macro, load_start, end)
 
 
+def cash_returns(
+    cfg: RunConfig, md: MarketData, days: pd.DatetimeIndex, rf_rate: pd.Series, origin: str
+) -> tuple[pd.Series, pd.Series | None]:
+    """Daily risk-free return for the metrics and the rate idle cash earns in the engine.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        Run configuration (its ``cash.rate`` picks the series cash earns).
+    md : MarketData
+        Loaded market data.
+    days : DatetimeIndex
+        Trading days of the run.
+    rf_rate : Series
+        Point-in-time cash rate (percent a year) from the signal frame.
+    origin : str
+        Config file name used in error messages.
+
+    Returns
+    -------
+    tuple
+        ``(rf, cash_rate)``: daily risk-free returns on ``days`` and the annual rate series
+        idle cash earns (``None`` when ``cash.rate`` is ``none``).
+    """
+    from backtest.data.base import asof
+
+    rf = (
+        cash_price(days, rf_rate).pct_change().fillna(0.0)
+        if rf_rate.notna().any()
+        else pd.Series(0.0, index=days)
+    )
+    if cfg.cash.rate.lower() == "none":
+        return rf, None
+    if cfg.cash.rate in ("DTB3", "cash_rate"):
+        return rf, rf_rate
+    if cfg.cash.rate not in md.macro:
+        raise ConfigError(f"{origin}: cash.rate: series {cfg.cash.rate!r} is not loaded")
+    return rf, asof(md.macro[cfg.cash.rate], md.calendar)
+
+
 def run_backtest(
     cfg: RunConfig, origin: str = "<config>", md: MarketData | None = None
 ) -> RunOutput:
@@ -157,21 +197,7 @@ def run_backtest(
     timings["signals"] = time.perf_counter() - t1
 
     rf_rate = sf.signal("cash_rate")
-    rf = (
-        cash_price(days, rf_rate).pct_change().fillna(0.0)
-        if rf_rate.notna().any()
-        else pd.Series(0.0, index=days)
-    )
-    if cfg.cash.rate.lower() == "none":
-        cash_rate = None
-    elif cfg.cash.rate in ("DTB3", "cash_rate"):
-        cash_rate = rf_rate
-    else:
-        from backtest.data.base import asof
-
-        if cfg.cash.rate not in md.macro:
-            raise ConfigError(f"{origin}: cash.rate: series {cfg.cash.rate!r} is not loaded")
-        cash_rate = asof(md.macro[cfg.cash.rate], md.calendar)
+    rf, cash_rate = cash_returns(cfg, md, days, rf_rate, origin)
     costs = Costs(
         cfg.costs.fee_bps,
         cfg.costs.slippage_bps,

@@ -1209,9 +1209,8 @@ def _build_context(group: int, overrides: dict[str, Any], cfg: RunConfig, tuned:
                    days: pd.DatetimeIndex, folds: list[Fold], metric: str, regime: str | None,
                    labels_cache: dict[str, Any], origin: str) -> PathContext:
     """Prepare one path as ``run_backtest`` does (regimes, signals, cash, schedule, fills)."""
-    from backtest.data.base import asof
-    from backtest.engine import cash_price, fill_dates
-    from backtest.pipeline import decision_dates
+    from backtest.engine import fill_dates
+    from backtest.pipeline import cash_returns, decision_dates
     from backtest.regimes.models import make_regime_model
     from backtest.signals import build_signal_frame
 
@@ -1221,16 +1220,7 @@ def _build_context(group: int, overrides: dict[str, Any], cfg: RunConfig, tuned:
         labels_cache[rkey] = (labels, build_signal_frame(md, labels["regime"], extra={"regime_labels": labels}))
     labels, sf = labels_cache[rkey]
     rf_rate = sf.signal("cash_rate")
-    rf = (cash_price(days, rf_rate).pct_change().fillna(0.0) if rf_rate.notna().any()
-          else pd.Series(0.0, index=days))
-    if cfg.cash.rate.lower() == "none":
-        cash_rate = None
-    elif cfg.cash.rate in ("DTB3", "cash_rate"):
-        cash_rate = rf_rate
-    else:
-        if cfg.cash.rate not in md.macro:
-            raise ConfigError(f"{origin}: cash.rate: series {cfg.cash.rate!r} is not loaded")
-        cash_rate = asof(md.macro[cfg.cash.rate], md.calendar)
+    rf, cash_rate = cash_returns(cfg, md, days, rf_rate, origin)
     dates = decision_dates(days, cfg.rebalance.every)
     fills = fill_dates(days, dates, cfg.execution.lag_days)
     fin = np.isfinite(md.prices.loc[days].to_numpy(dtype=float))

@@ -56,6 +56,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE
 from backtest.data.csv_source import CsvSource
 from backtest.regimes.calendar import load_calendar
 from backtest.synthetic.parametric import (
@@ -68,44 +69,8 @@ from backtest.synthetic.parametric import (
 
 START = pd.Timestamp("2008-01-02")
 END = pd.Timestamp("2026-07-13")
-TICKERS = [
-    "SPY",
-    "IWM",
-    "QQQ",
-    "GLD",
-    "DBC",
-    "TIP",
-    "VNQ",
-    "BIL",
-    "SHY",
-    "IEF",
-    "TLT",
-    "AGG",
-    "HYG",
-    "UUP",
-    "SVXY",
-    "VIXY",
-    "XLK",
-    "VXX",
-]
-MACRO = [
-    "VIX",
-    "VIX3M",
-    "DGS2",
-    "DGS10",
-    "DTB3",
-    "DGS3MO",
-    "SOFR",
-    "IORB",
-    "DFEDTARU",
-    "WALCL",
-    "WRESBAL",
-    "RRPONTSYD",
-    "WDTGAL",
-    "TREAST",
-    "CPIAUCSL",
-    "DFF",
-]
+TICKERS = [*DEFAULT_UNIVERSE, "XLK", "VXX"]
+MACRO = [*DEFAULT_MACRO, "DFF"]
 OUTPUT_MACRO = [m for m in MACRO if m != "DFF"]
 MEAN_PRIOR_DAYS = 250
 YIELD_HALF_LIFE = (63.0, 252.0)

@@ -463,3 +463,18 @@ def test_compare_bad_inputs(results_pair, tmp_path):
     err = one_line_error(invoke(str(a), str(old), "--out", out))
     assert "format version 0" in err
     assert not (tmp_path / "x.html").exists()
+
+
+def test_scorecard_marks_lowest_probability_of_loss_and_highest_return():
+    from backtest.report.tearsheet import scorecard_html
+
+    rows = []
+    for strat, loss, ret in (("a", 0.30, 0.05), ("b", 0.10, 0.02), ("c", 0.20, 0.08)):
+        rows.append({"strategy": strat, "scenario": "A", "statistic": "prob_loss", "median": loss})
+        rows.append({"strategy": strat, "scenario": "A", "statistic": "horizon_return", "median": ret})
+    html = scorecard_html(pd.DataFrame(rows), {})
+    loss_part, ret_part = html.split("<h3>")[1], html.split("<h3>")[2]
+    best_loss = re.findall(r'class="name">([a-z])</th><td class="best">', loss_part)
+    best_ret = re.findall(r'class="name">([a-z])</th><td class="best">', ret_part)
+    assert best_loss == ["b"], loss_part
+    assert best_ret == ["c"], ret_part

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtest.config import DEFAULT_UNIVERSE
 from backtest.data import sample as sample_mod
 from backtest.data.sample import SampleSource, load_calibration, sample_calendar, sample_regimes
 from backtest.errors import DataError, RegimeError
@@ -26,24 +27,7 @@ from backtest.synthetic.parametric import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-UNIVERSE = [
-    "SPY",
-    "IWM",
-    "QQQ",
-    "GLD",
-    "DBC",
-    "TIP",
-    "VNQ",
-    "BIL",
-    "SHY",
-    "IEF",
-    "TLT",
-    "AGG",
-    "HYG",
-    "UUP",
-    "SVXY",
-    "VIXY",
-]
+UNIVERSE = list(DEFAULT_UNIVERSE)
 
 
 @pytest.fixture(scope="module")

@@ -44,6 +44,8 @@ METRIC_SPEC: tuple[tuple[str, str, str, int], ...] = (
 )
 METRIC_FORMAT = {c: f for c, _, f, _ in METRIC_SPEC}
 METRIC_DIRECTION = {c: d for c, _, _, d in METRIC_SPEC}
+# scenario statistics not in METRIC_SPEC: a lower probability of loss is better
+SCENARIO_DIRECTION = {**METRIC_DIRECTION, "horizon_return": 1, "prob_loss": -1, "daily_cvar_5": 1}
 PCT_WORDS = ("return", "cagr", "drawdown", "vol", "cvar", "dd", "loss", "gain", "hit", "day")
 OPTIONAL_CSV = ("event_study", "regime_share", "fallbacks", "scenario_metrics", "scenario_regret")
 OPTIONAL_PARQUET = ("scenario_fan",)
@@ -537,7 +539,7 @@ def scorecard_html(sm: pd.DataFrame, colors: dict[str, str]) -> str:
     for st in dict.fromkeys(sm["statistic"]):
         sub = sm.loc[sm["statistic"] == st].set_index(["strategy", "scenario"])
         kind = PCT if is_pct(st) else RATIO
-        direction = METRIC_DIRECTION.get(st, -1 if ("vol" in st or "turnover" in st) else 1)
+        direction = SCENARIO_DIRECTION.get(st, -1 if ("vol" in st or "turnover" in st) else 1)
         strategies = list(dict.fromkeys(sub.index.get_level_values(0)))
         head = "".join(f'<th class="{"mix" if s == "mix" else ""}">'
                        f'{"probability-weighted mix" if s == "mix" else esc(s)}</th>' for s in scen)
