@@ -199,6 +199,35 @@ def test_yahoo_empty_frame_names_tickers(monkeypatch, cache):
         YahooSource(cache=cache).load_prices(["SPY", "TLT"], None, None)
 
 
+def test_yahoo_offline_logging_is_silenced_and_quoted(monkeypatch, cache, capsys):
+    """yfinance offline: many log lines and a pandas warning, then an empty frame (as seen
+    with curl_cffi and no DNS). rmpbt prints none of them and quotes the reason once."""
+    import logging
+    import warnings
+
+    def offline(tickers):
+        log = logging.getLogger("yfinance")
+        log.error("Cookie/crumb fetch failed (DNSError), continuing without crumb")
+        for t in tickers:
+            log.error(f"Failed to get ticker '{t}' reason: Failed to perform, curl: (6) "
+                      "Could not resolve host: query2.finance.yahoo.com. See https://curl.se/libcurl")
+            log.error(f"${t}: possibly delisted; no timezone found")
+        warnings.warn("The inplace keyword in DataFrame.rename is deprecated", FutureWarning, stacklevel=1)
+        return empty_yf_frame()
+
+    patch_yahoo(monkeypatch, offline)
+    with pytest.raises(DataError) as info:
+        YahooSource(cache=cache).load_prices(["SPY", "TLT"], None, None)
+    msg = str(info.value)
+    assert msg == ("yahoo returned no data for SPY, TLT (unknown ticker or no network: "
+                   "Could not resolve host: query2.finance.yahoo.com)"), msg
+    out = capsys.readouterr()
+    assert out.err == "" and out.out == "", out
+    # the yfinance logger is restored afterwards
+    log = logging.getLogger("yfinance")
+    assert log.propagate and not any(type(h).__name__ == "_Collect" for h in log.handlers)
+
+
 def test_yahoo_all_nan_column_names_only_unknown(monkeypatch, cache):
     patch_yahoo(monkeypatch, yf_frame({"SPY": ramp(500), "XYZ": [np.nan] * len(DAYS)}))
     with pytest.raises(DataError) as err:

@@ -7,8 +7,12 @@ and returns an empty frame or all-NaN columns, which are detected here.
 
 from __future__ import annotations
 
+import logging
+import re
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 import yfinance as yf
@@ -52,6 +56,54 @@ def _yf_download(
         multi_level_index=True,
         **kwargs,
     )
+
+
+class _Collect(logging.Handler):
+    """Keeps the messages yfinance logs instead of printing them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.messages.append(record.getMessage())
+        except Exception:  # a malformed record must not break the download
+            pass
+
+
+@contextmanager
+def quiet_yfinance() -> Iterator[list[str]]:
+    """Silence yfinance's logging and warnings; yield the list of messages it logged.
+
+    yfinance reports failures (offline, unknown ticker) by logging many lines and
+    returning an empty frame; rmpbt reports them as one :class:`DataError` line instead,
+    quoting the first reason found here.
+    """
+    logger = logging.getLogger("yfinance")
+    handler = _Collect()
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    logger.handlers = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield handler.messages
+    finally:
+        logger.handlers, logger.propagate, _ = saved
+        logger.setLevel(saved[2])
+
+
+def first_reason(messages: list[str]) -> str | None:
+    """The most telling failure reason among yfinance's log messages (one short line)."""
+    for pattern in (r"Could not resolve host: [^\s.)]+(?:\.[^\s.)]+)*", r"possibly delisted[^\n]*",
+                    r"Failed to get ticker[^\n]*"):
+        for m in messages:
+            hit = re.search(pattern, m)
+            if hit:
+                return hit.group(0).strip()[:160]
+    return None
 
 
 def _clean_index(s: pd.Series) -> pd.Series:
@@ -208,13 +260,15 @@ class YahooSource:
         if need:
             error: Exception | None = None
             got: dict[str, pd.Series] = {}
+            logged: list[str] = []
             try:
-                frame = with_retries(
-                    lambda: _yf_download(need, start, end),
-                    self.retries,
-                    self.backoff,
-                    self.sleep,
-                )
+                with quiet_yfinance() as logged:
+                    frame = with_retries(
+                        lambda: _yf_download(need, start, end),
+                        self.retries,
+                        self.backoff,
+                        self.sleep,
+                    )
                 got = extract_closes(frame, need)
             except DataError:
                 raise
@@ -242,8 +296,10 @@ class YahooSource:
                         f"network error fetching yahoo prices for {names} "
                         f"({describe_exc(error)}) and no cached copy"
                     )
+                why = first_reason(logged)
                 raise DataError(
-                    f"yahoo returned no data for {names} (unknown ticker or no network)"
+                    f"yahoo returned no data for {names} (unknown ticker or no network"
+                    + (f": {why})" if why else ")")
                 )
         result: dict[str, pd.Series] = {}
         for t in tickers:
