@@ -125,3 +125,53 @@ def test_log_toggle(browser, pages):
         assert not errors, errors
     finally:
         page.close()
+
+
+def test_tune_page_in_browser(browser, tmp_path):
+    """``tune.html`` (heatmap, IS/OOS scatter, OOS track): offline, no errors, charts drawn."""
+    import yaml
+    from PIL import Image, ImageStat
+
+    from tests.helpers import make_data_dir, run_cli
+
+    data = make_data_dir(tmp_path / "data", tickers=("SPY", "IEF", "GLD"), n=1300, start="2015-01-01", seed=4)
+    raw = {
+        "name": "tiny",
+        "data": {"source": "csv", "dir": str(data), "universe": ["SPY", "IEF", "GLD"], "macro": []},
+        "report": {"html": False, "png": False},
+        "strategies": [
+            {"name": "sixty_forty", "kind": "fixed_weights", "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}},
+            {"name": "mix", "kind": "fixed_weights",
+             "params": {"weights": {"SPY": 0.4, "IEF": 0.3, "GLD": 0.1}, "allow_cash": True}},
+        ],
+    }
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(raw, sort_keys=False))
+    w = "strategies.mix.params.weights."
+    r = run_cli("tune", str(cfg), "--grid", w + "SPY=0.2:0.6:0.1", "--grid", w + "GLD=0:0.3:0.1",
+                "--where", "SPY + GLD <= 0.7", "--strategy", "mix", "--split", "2017-06-01",
+                "--out", str(tmp_path / "res"))
+    assert r.exit_code == 0, r.stderr
+    page_path = Path(r.stdout.strip().splitlines()[-1]) / "tune.html"
+
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda q: requests.append(q.url))
+    page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    try:
+        page.goto(page_path.resolve().as_uri(), wait_until="load")
+        page.wait_for_function(
+            "document.querySelectorAll('.plotly-graph-div .main-svg').length >= 3", timeout=60_000)
+        page.wait_for_timeout(300)
+        assert not errors, errors
+        assert not [u for u in requests if not u.startswith(("file:", "data:"))], requests[:5]
+        charts = page.evaluate(CHART_CHECK)
+        assert sorted(c["id"] for c in charts) == ["heatmap", "oos", "scatter"]
+        for c in charts:
+            assert c["svg"] >= 1 and c["points"] >= 1, c
+        img = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("L")
+        assert ImageStat.Stat(img).stddev[0] > 15, "screenshot looks blank"
+    finally:
+        page.close()
