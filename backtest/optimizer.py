@@ -176,6 +176,11 @@ class OptimizerConfig(_Strict):
     budget: Literal["full", "cash", "none"] = "full"
     estimator: EstimatorConfig = Field(default_factory=EstimatorConfig)
     te_cap: float | None = Field(None, gt=0, description="annualised tracking error cap")
+    te_benchmark: Literal["anchor", "base_weights"] = Field(
+        "anchor",
+        description="what te_cap / tracking_error measure against: the caller's anchor weights "
+        "(a regime_rules strategy's rule weights) or the fixed config base_weights (e.g. 60/40)",
+    )
     risk_budgets: dict[str, float] | None = None
     cvar_alpha: float = Field(0.95, gt=0, lt=1)
     solvers: list[str] = Field(default_factory=lambda: ["CLARABEL", "OSQP", "SCS"], min_length=1)
@@ -211,6 +216,11 @@ class OptimizerConfig(_Strict):
         obj = self.objective
         if obj == "tracking_error" and self.te_cap is None:
             raise ValueError("objective tracking_error needs te_cap")
+        if self.te_benchmark == "base_weights":
+            if self.te_cap is None:
+                raise ValueError("te_benchmark base_weights needs te_cap")
+            if not self.base_weights:
+                raise ValueError("te_benchmark base_weights needs base_weights (e.g. {SPY: 0.6, IEF: 0.4})")
         if obj == "risk_parity":
             bad = [
                 name
@@ -702,8 +712,9 @@ class CvxAllocator:
             Current holdings (turnover terms, ``previous`` fallback). None on the first
             rebalance: turnover limit and penalty are then not applied.
         base_weights : Series, optional
-            Strategic allocation: the tracking-error benchmark, the implied-return prior
-            and the ``base`` fallback (default ``config.base_weights``, else equal weight).
+            Anchor allocation: the implied-return prior, the ``base`` fallback and (unless
+            ``te_benchmark`` is ``base_weights``) the tracking-error benchmark (default
+            ``config.base_weights``, else equal weight).
         views : Series, optional
             Absolute annualised return views per asset, blended Black–Litterman style.
         regime_window : Series, optional
@@ -940,6 +951,8 @@ class CvxAllocator:
         if "w_prev" in params:
             self._turnover_values(values, prev_weights, lb, ub)
         if "bench_f" in params:
+            if cfg.te_benchmark == "base_weights" and cfg.base_weights:
+                base = np.array([cfg.base_weights.get(a, 0.0) for a in self.assets])
             bench = _base_or_equal(base, inputs.available)
             values["bench_f"] = inputs.factor.T @ bench
         if "R" in params:

@@ -253,6 +253,32 @@ def test_mean_variance_with_te_constraint():
     assert np.sqrt(active @ sigma @ active) <= 0.01 + 1e-8
 
 
+def test_te_cap_against_fixed_base_weights_not_the_anchor():
+    # te_benchmark: base_weights -> the cap is measured against config.base_weights (a fixed
+    # 60/40-style benchmark) while the anchor passed by the caller stays the prior/fallback.
+    rets = _returns(13)
+    fixed = {ASSETS[0]: 0.6, ASSETS[1]: 0.4}
+    anchor = pd.Series([0.1, 0.1, 0.2, 0.2, 0.2, 0.2], index=ASSETS)
+    cap = 0.015
+    cfg = _cfg(objective="mean_variance", risk_aversion=0.5, te_cap=cap, te_benchmark="base_weights",
+               base_weights=fixed)
+    w = _alloc(cfg).allocate(DATE, rets, base_weights=anchor).to_numpy()
+    sigma, _ = _sigma_mu(rets)
+    b = np.array([fixed.get(a, 0.0) for a in ASSETS])
+    te_fixed = np.sqrt((w - b) @ sigma @ (w - b))
+    assert te_fixed <= cap + 1e-8
+    # with the default (anchor) the same cap is measured around the anchor instead
+    w2 = _alloc(_cfg(objective="mean_variance", risk_aversion=0.5, te_cap=cap)).allocate(
+        DATE, rets, base_weights=anchor).to_numpy()
+    a = anchor.to_numpy()
+    assert np.sqrt((w2 - a) @ sigma @ (w2 - a)) <= cap + 1e-8
+    assert np.sqrt((w2 - b) @ sigma @ (w2 - b)) > cap + 1e-4  # the anchor is far from 60/40
+    with pytest.raises(ValueError, match="te_benchmark base_weights needs base_weights"):
+        OptimizerConfig(te_cap=0.02, te_benchmark="base_weights")
+    with pytest.raises(ValueError, match="te_benchmark base_weights needs te_cap"):
+        OptimizerConfig(te_benchmark="base_weights", base_weights=fixed)
+
+
 def test_max_sharpe_matches_tangency_closed_form():
     # Signed weights, budget only: w ∝ Σ⁻¹(μ − rf) when 1ᵀΣ⁻¹(μ − rf) > 0.
     rng = np.random.default_rng(12)
