@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.config import RunConfig, dump_yaml
-from backtest.data.base import MarketData
+from backtest.data.base import MarketData, asof
 from backtest.data.sources import make_source
 from backtest.engine import Costs, SimResult, cash_price, simulate
 from backtest.errors import ConfigError, DataError, StrategyError
@@ -140,8 +140,6 @@ def cash_returns(
         ``(rf, cash_rate)``: daily risk-free returns on ``days`` and the annual rate series
         idle cash earns (``None`` when ``cash.rate`` is ``none``).
     """
-    from backtest.data.base import asof
-
     rf = (
         cash_price(days, rf_rate).pct_change().fillna(0.0)
         if rf_rate.notna().any()

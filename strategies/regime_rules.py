@@ -470,16 +470,18 @@ def trailing_vol(x: np.ndarray, pos: np.ndarray, window: int) -> np.ndarray:
 
     Parameters
     ----------
-    x : np.ndarray, shape (D,)
-        Daily returns (NaN allowed).
+    x : np.ndarray, shape (D,) or (D, P)
+        Daily returns (NaN allowed); with a second axis, one series per column (e.g. per
+        simulated path), giving a (T, P) result.
     pos : np.ndarray of int, shape (T,)
         Last row of each window (-1: no data yet).
     """
     valid = np.isfinite(x)
     x0 = np.where(valid, x, 0.0)
-    c1 = np.concatenate([[0.0], np.cumsum(x0)])
-    c2 = np.concatenate([[0.0], np.cumsum(x0 * x0)])
-    cn = np.concatenate([[0], np.cumsum(valid)])
+    zero = np.zeros((1, *x.shape[1:]))
+    c1 = np.concatenate([zero, np.cumsum(x0, axis=0)])
+    c2 = np.concatenate([zero, np.cumsum(x0 * x0, axis=0)])
+    cn = np.concatenate([zero, np.cumsum(valid, axis=0)])
     hi = np.clip(pos + 1, 0, len(x))
     lo = np.maximum(hi - window, 0)
     cnt = cn[hi] - cn[lo]

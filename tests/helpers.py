@@ -46,3 +46,33 @@ def write_config(path: Path, data_dir: Path | None = None, **over) -> Path:
 def run_cli(*args: str):
     """Invoke the CLI in-process; returns click's Result (``exit_code``, ``stdout``, ``stderr``)."""
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def assert_clean_error(result, out: Path, *needles: str) -> None:
+    """Exit code 2, one line on stderr containing every needle, no traceback, nothing in ``out``."""
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in result.stderr + result.stdout
+    for n in needles:
+        assert n in err, (n, err)
+    assert not out.exists() or not any(p for p in out.iterdir()), list(out.iterdir())
+
+
+def write_tune_config(root: Path) -> Path:
+    """A tiny tune config under ``root``: SPY/IEF/GLD csv data, a 60/40 benchmark and ``mix`` to tune."""
+    data = make_data_dir(root / "data", tickers=("SPY", "IEF", "GLD"), n=1300, start="2015-01-01", seed=4)
+    raw = {
+        "name": "tiny",
+        "data": {"source": "csv", "dir": str(data), "universe": ["SPY", "IEF", "GLD"], "macro": []},
+        "costs": {"fee_bps": 1, "slippage_bps": 2},
+        "report": {"html": False, "png": False},
+        "strategies": [
+            {"name": "sixty_forty", "kind": "fixed_weights", "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}},
+            {"name": "mix", "kind": "fixed_weights",
+             "params": {"weights": {"SPY": 0.4, "IEF": 0.3, "GLD": 0.1}, "allow_cash": True}},
+        ],
+    }
+    path = root / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path

@@ -9,17 +9,7 @@ import pytest
 import yaml
 
 from backtest.data import yahoo
-from tests.helpers import make_data_dir, run_cli, write_config
-
-
-def assert_clean_error(result, out: Path, *needles: str) -> None:
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    err = result.stderr.strip()
-    assert len(err.splitlines()) == 1, err
-    assert "Traceback" not in result.stderr + result.stdout
-    for n in needles:
-        assert n in err, (n, err)
-    assert not out.exists() or not any(p for p in out.iterdir()), list(out.iterdir())
+from tests.helpers import assert_clean_error, make_data_dir, run_cli, write_config
 
 
 @pytest.fixture

@@ -68,7 +68,11 @@ def pages(tmp_path_factory) -> dict[str, Path]:
     return {"tearsheet": full / "tearsheet.html", "compare": cmp_path}
 
 
-def open_page(browser, path: Path):
+RENDERED = "document.body.getAttribute('data-rendered') !== null"
+
+
+def open_page(browser, path: Path, ready: str = RENDERED):
+    """Open ``path`` from file://, recording requests and errors; wait until ``ready`` holds."""
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     requests: list[str] = []
     errors: list[str] = []
@@ -77,7 +81,7 @@ def open_page(browser, path: Path):
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
     page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
     page.goto(path.resolve().as_uri(), wait_until="load")
-    page.wait_for_function("document.body.getAttribute('data-rendered') !== null", timeout=60_000)
+    page.wait_for_function(ready, timeout=60_000)
     page.wait_for_timeout(300)
     return page, requests, errors
 
@@ -129,24 +133,11 @@ def test_log_toggle(browser, pages):
 
 def test_tune_page_in_browser(browser, tmp_path):
     """``tune.html`` (heatmap, IS/OOS scatter, OOS track): offline, no errors, charts drawn."""
-    import yaml
     from PIL import Image, ImageStat
 
-    from tests.helpers import make_data_dir, run_cli
+    from tests.helpers import run_cli, write_tune_config
 
-    data = make_data_dir(tmp_path / "data", tickers=("SPY", "IEF", "GLD"), n=1300, start="2015-01-01", seed=4)
-    raw = {
-        "name": "tiny",
-        "data": {"source": "csv", "dir": str(data), "universe": ["SPY", "IEF", "GLD"], "macro": []},
-        "report": {"html": False, "png": False},
-        "strategies": [
-            {"name": "sixty_forty", "kind": "fixed_weights", "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}},
-            {"name": "mix", "kind": "fixed_weights",
-             "params": {"weights": {"SPY": 0.4, "IEF": 0.3, "GLD": 0.1}, "allow_cash": True}},
-        ],
-    }
-    cfg = tmp_path / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump(raw, sort_keys=False))
+    cfg = write_tune_config(tmp_path)
     w = "strategies.mix.params.weights."
     r = run_cli("tune", str(cfg), "--grid", w + "SPY=0.2:0.6:0.1", "--grid", w + "GLD=0:0.3:0.1",
                 "--where", "SPY + GLD <= 0.7", "--strategy", "mix", "--split", "2017-06-01",
@@ -154,17 +145,9 @@ def test_tune_page_in_browser(browser, tmp_path):
     assert r.exit_code == 0, r.stderr
     page_path = Path(r.stdout.strip().splitlines()[-1]) / "tune.html"
 
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    requests: list[str] = []
-    errors: list[str] = []
-    page.on("request", lambda q: requests.append(q.url))
-    page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page, requests, errors = open_page(
+        browser, page_path, ready="document.querySelectorAll('.plotly-graph-div .main-svg').length >= 3")
     try:
-        page.goto(page_path.resolve().as_uri(), wait_until="load")
-        page.wait_for_function(
-            "document.querySelectorAll('.plotly-graph-div .main-svg').length >= 3", timeout=60_000)
-        page.wait_for_timeout(300)
         assert not errors, errors
         assert not [u for u in requests if not u.startswith(("file:", "data:"))], requests[:5]
         charts = page.evaluate(CHART_CHECK)

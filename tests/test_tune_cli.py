@@ -9,10 +9,9 @@ from pathlib import Path
 import pandas as pd
 import plotly.offline
 import pytest
-import yaml
 
 from backtest.config import load_config
-from tests.helpers import make_data_dir, run_cli
+from tests.helpers import assert_clean_error, run_cli, write_tune_config
 
 W = "strategies.mix.params.weights."
 GRID = ["--grid", W + "SPY=0.2:0.6:0.1", "--grid", W + "GLD=0:0.3:0.1", "--grid", "rebalance.every=monthly,quarterly",
@@ -21,21 +20,7 @@ GRID = ["--grid", W + "SPY=0.2:0.6:0.1", "--grid", W + "GLD=0:0.3:0.1", "--grid"
 
 @pytest.fixture
 def cfg(tmp_path: Path) -> Path:
-    data = make_data_dir(tmp_path / "data", tickers=("SPY", "IEF", "GLD"), n=1300, start="2015-01-01", seed=4)
-    raw = {
-        "name": "tiny",
-        "data": {"source": "csv", "dir": str(data), "universe": ["SPY", "IEF", "GLD"], "macro": []},
-        "costs": {"fee_bps": 1, "slippage_bps": 2},
-        "report": {"html": False, "png": False},
-        "strategies": [
-            {"name": "sixty_forty", "kind": "fixed_weights", "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}},
-            {"name": "mix", "kind": "fixed_weights",
-             "params": {"weights": {"SPY": 0.4, "IEF": 0.3, "GLD": 0.1}, "allow_cash": True}},
-        ],
-    }
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+    return write_tune_config(tmp_path)
 
 
 def folder_of(result) -> Path:
@@ -89,16 +74,6 @@ def test_same_tune_csv_from_repeated_runs_and_two_dask_workers(tmp_path, cfg):
     assert (other / "tune.csv").read_bytes() != ref
 
 
-def assert_one_line_error(result, out: Path, *needles: str) -> None:
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    err = result.stderr.strip()
-    assert len(err.splitlines()) == 1, err
-    assert "Traceback" not in result.stderr + result.stdout
-    for n in needles:
-        assert n in err, (n, err)
-    assert not out.exists() or not any(out.iterdir())
-
-
 @pytest.mark.parametrize("args,needles", [
     (["--grid", "strategies.mix.params.wieghts.SPY=0.1,0.2"], ["unknown key 'wieghts'"]),
     (["--grid", "rebalance.evry=monthly,weekly"], ["rebalance.evry", "did you mean 'every'"]),
@@ -116,7 +91,7 @@ def assert_one_line_error(result, out: Path, *needles: str) -> None:
 def test_bad_input_is_one_line_exit_2(tmp_path, cfg, args, needles):
     out = tmp_path / "res"
     r = run_cli("tune", str(cfg), "--strategy", "mix", *args, "--out", str(out))
-    assert_one_line_error(r, out, *needles)
+    assert_clean_error(r, out, *needles)
 
 
 def test_scheduler_that_does_not_answer_fails_fast(tmp_path, cfg):
@@ -128,7 +103,7 @@ def test_scheduler_that_does_not_answer_fails_fast(tmp_path, cfg):
     r = run_cli("tune", str(cfg), "--strategy", "mix", "--grid", W + "SPY=0.1,0.2",
                 "--scheduler", f"127.0.0.1:{port}", "--out", str(out))
     assert time.perf_counter() - t0 < 10
-    assert_one_line_error(r, out, f"--scheduler 127.0.0.1:{port}", "no Dask scheduler answered")
+    assert_clean_error(r, out, f"--scheduler 127.0.0.1:{port}", "no Dask scheduler answered")
 
 
 def test_ctrl_c_leaves_nothing_behind(tmp_path, cfg, monkeypatch):

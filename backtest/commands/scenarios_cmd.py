@@ -15,16 +15,9 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
+from backtest.commands.progress import RichProgress
 from backtest.errors import RmpbtError
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML run config whose strategies are scored.", show_default=False)]
@@ -107,18 +100,13 @@ def register(app: typer.Typer) -> None:
         from backtest.synthetic.runner import run_scenarios, write_scenario_run
         from backtest.synthetic.scenarios import load_scenarios
 
-        bar = Progress(TextColumn("[bold]scenarios[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
-                       TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=err_console,
-                       transient=True, disable=not err_console.is_terminal)
-        task: list = []
+        bar = RichProgress(err_console, "scenarios", "chunks")
 
         def started(prep, n: int) -> None:
-            bar.start()
-            task.append(bar.add_task("scenarios", total=n))
+            bar.start(n)
 
         def advance(done: int, total: int) -> None:
-            if task:
-                bar.update(task[0], completed=done)
+            bar.update(done)
 
         try:
             cfg = load_config(config, [], data_dir=data_dir)

@@ -11,16 +11,9 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
+from backtest.commands.progress import RichProgress
 from backtest.errors import RmpbtError
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML run config (see configs/).", show_default=False)]
@@ -33,32 +26,6 @@ EndOpt = Annotated[str | None, typer.Option(help="Override data.end (YYYY-MM-DD)
 DataDirOpt = Annotated[str | None, typer.Option(
     "--data-dir", help="Folder in the csv layout (prices/, vol/, fred/); implies source csv.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Results root; the tune writes one new folder inside.")]
-
-
-class RichProgress:
-    """A :class:`backtest.sweep.ProgressSink` drawing a rich progress bar on stderr."""
-
-    def __init__(self, console) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]tune[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("variants"),
-            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console, transient=True,
-            disable=not console.is_terminal,
-        )
-        self.task = None
-
-    def start(self, total: int) -> None:
-        """Show the bar."""
-        self.progress.start()
-        self.task = self.progress.add_task("tune", total=total)
-
-    def advance(self, n: int) -> None:
-        """Advance by ``n`` variants."""
-        if self.task is not None:
-            self.progress.advance(self.task, n)
-
-    def stop(self) -> None:
-        """Remove the bar."""
-        self.progress.stop()
 
 
 def _fmt(x: float, pct: bool = False) -> str:
@@ -164,7 +131,7 @@ def register(app: typer.Typer) -> None:
         from backtest.executors import make_executor
         from backtest.sweep import TuneRequest, parse_key, run_tune, write_tune
 
-        bar = RichProgress(err_console)
+        bar = RichProgress(err_console, "tune", "variants")
         try:
             hm = None
             if heatmap:

@@ -82,17 +82,16 @@ def quiet_yfinance() -> Iterator[list[str]]:
     """
     logger = logging.getLogger("yfinance")
     handler = _Collect()
-    saved = (logger.handlers[:], logger.propagate, logger.level)
-    logger.handlers = [handler]
-    logger.propagate = False
+    handlers, propagate, level = logger.handlers[:], logger.propagate, logger.level
+    logger.handlers, logger.propagate = [handler], False
     logger.setLevel(logging.DEBUG)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield handler.messages
     finally:
-        logger.handlers, logger.propagate, _ = saved
-        logger.setLevel(saved[2])
+        logger.handlers, logger.propagate = handlers, propagate
+        logger.setLevel(level)
 
 
 def first_reason(messages: list[str]) -> str | None:

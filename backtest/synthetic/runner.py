@@ -14,7 +14,6 @@ The per-chunk code imports neither vectorbt nor dask.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import time
@@ -591,7 +590,7 @@ def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: b
 def _yaml(obj: Any) -> str:
     import yaml
 
-    return yaml.safe_dump(copy.deepcopy(obj), sort_keys=False)
+    return yaml.safe_dump(obj, sort_keys=False)
 
 
 __all__ = [

@@ -32,7 +32,14 @@ import pandas as pd
 from backtest.synthetic.generator import PathPanel
 from backtest.synthetic.path_signals import PathSignals
 from strategies import rules_engine as RE
-from strategies.regime_rules import EPS, RegimeRules, RulesBacked, apply_caps, apply_tilts
+from strategies.regime_rules import (
+    EPS,
+    RegimeRules,
+    RulesBacked,
+    apply_caps,
+    apply_tilts,
+    trailing_vol,
+)
 
 
 class Unsupported(Exception):
@@ -212,8 +219,6 @@ class VectorEvaluator:
 
     def _trailing_vol(self, idx: np.ndarray, w: np.ndarray, window: int) -> np.ndarray:
         """:func:`strategies.regime_rules.trailing_vol` of the direction ``rets[:, idx] @ w``, (K, P)."""
-        from strategies.regime_rules import TRADING_DAYS
-
         last = int(self.grid.rows.max())
         assets = self._rule_assets
         px = self.ps.price_block([assets[a] for a in idx], 0, last + 1)  # (L, P, m)
@@ -222,21 +227,7 @@ class VectorEvaluator:
         x = np.zeros(rets.shape[:2])
         for j, wj in enumerate(w):  # fixed summation order: a path's value never depends on the chunk
             x = x + rets[:, :, j] * wj
-        rows = np.arange(0, last + 1)
-        valid = np.isfinite(x)
-        x0 = np.where(valid, x, 0.0)
-        zero = np.zeros((1, self.P))
-        c1 = np.concatenate([zero, np.cumsum(x0, axis=0)])
-        c2 = np.concatenate([zero, np.cumsum(x0 * x0, axis=0)])
-        cn = np.concatenate([zero, np.cumsum(valid, axis=0)])
-        hi = np.clip(self.grid.rows + 1, 0, len(rows))
-        lo = np.maximum(hi - window, 0)
-        cnt = cn[hi] - cn[lo]
-        s1, s2 = c1[hi] - c1[lo], c2[hi] - c2[lo]
-        ok = cnt >= max(window // 2, 2)
-        c = np.where(ok, cnt, 2)
-        var = np.maximum((s2 - s1 * s1 / c) / (c - 1), 0.0)
-        return np.where(ok, np.sqrt(var * TRADING_DAYS), np.nan)
+        return trailing_vol(x, self.grid.rows, window)
 
     def _rules(self, strategy: RegimeRules) -> np.ndarray:
         rules = strategy.rules
