@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from backtest.optimizer import OptimizerConfig, make_allocator
+from backtest.optimizer import OptimizerConfig  # cvxpy-free; make_allocator is imported on use
 from backtest.signals import SignalFrame
 from strategies.base import Params, register
 
@@ -60,6 +60,8 @@ class Optimized:
 
     def __init__(self, name: str, params: OptimizedParams) -> None:
         self.name, self.params = name, params
+        from backtest.optimizer import make_allocator  # lazy: imports cvxpy
+
         self._allocator = make_allocator(params.optimizer, params.assets, name=name)
 
     def assets(self) -> list[str]:
@@ -74,6 +76,8 @@ class Optimized:
     def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
         """Solve at each decision date with trailing data only."""
         assets = self.params.assets
+        from backtest.optimizer import make_allocator  # lazy: imports cvxpy
+
         self._allocator = make_allocator(self.params.optimizer, assets, name=self.name)  # fresh records
         base = pd.Series(self.params.base, dtype=float).reindex(assets).fillna(0.0) if self.params.base else None
         window = self.params.optimizer.estimator.window
