@@ -7,7 +7,7 @@ Usage::
         --out backtest/data/sample_calibration.json
 
 Reads the shared data (read-only; env ``RMPBT_SHARED_DATA`` is the default folder) and
-writes a small JSON of per-regime parameters for :mod:`backtest.synthetic.parametric`.
+writes a small JSON of per-regime parameters for :mod:`backtest.market_model`.
 No prices are stored, only derived statistics, the trading calendar as its list of
 weekday non-trading days, and real start levels.
 
@@ -58,14 +58,14 @@ import pandas as pd
 
 from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE
 from backtest.data.csv_source import CsvSource
-from backtest.regimes.calendar import load_calendar
-from backtest.synthetic.parametric import (
+from backtest.market_model import (
     BALANCE_SHEET,
     JOINT_MACRO,
     REGIME_KINDS,
     clip_psd_corr,
     dof_from_excess_kurtosis,
 )
+from backtest.regimes.calendar import load_calendar
 
 START = pd.Timestamp("2008-01-02")
 END = pd.Timestamp("2026-07-13")

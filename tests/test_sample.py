@@ -17,7 +17,7 @@ from backtest.config import DEFAULT_UNIVERSE
 from backtest.data import sample as sample_mod
 from backtest.data.sample import SampleSource, load_calibration, sample_calendar, sample_regimes
 from backtest.errors import DataError, RegimeError
-from backtest.synthetic.parametric import (
+from backtest.market_model import (
     JOINT_MACRO,
     MACRO_SERIES,
     REGIME_KINDS,
@@ -324,3 +324,26 @@ def test_initial_levels_and_short_scenario_paths(calib: dict) -> None:
     np.testing.assert_allclose(sp.monthly["CPIAUCSL"][:, 0], 330.0)
     with pytest.raises(DataError, match="NOPE"):
         simulate_paths(calib, regimes, np.random.default_rng(0), initial={"NOPE": 1.0})
+
+
+def test_sample_source_does_not_import_the_scenario_package() -> None:
+    """``backtest.data`` uses the market model, never ``backtest.synthetic`` (one-way layering)."""
+    code = (
+        "import sys\n"
+        "from backtest.data.sample import SampleSource\n"
+        "SampleSource(seed=3).load(['SPY'], ['VIX', 'WALCL'], None, None)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('backtest.synthetic')))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_parametric_module_reexports_the_market_model() -> None:
+    """The old import path ``backtest.synthetic.parametric`` is the same model (one implementation)."""
+    import backtest.market_model as mm
+    from backtest.synthetic import parametric
+
+    for name in ("simulate", "simulate_paths", "simulate_returns", "SimulatedPaths", "MACRO_SERIES"):
+        assert getattr(parametric, name) is getattr(mm, name)

@@ -13,11 +13,11 @@ import pytest
 from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, config_from_dict
 from backtest.data.release import release_dates
 from backtest.data.sample import SampleSource, load_calibration
+from backtest.market_model import REGIME_KINDS
 from backtest.synthetic import runner
 from backtest.synthetic.bootstrap import next_row
 from backtest.synthetic.generator import CH, build_context, generate
 from backtest.synthetic.liquidity_beta import daily_drift_shift
-from backtest.synthetic.parametric import REGIME_KINDS
 from backtest.synthetic.scenarios import scenarios_from_dict
 from tests.test_scenarios_defs import small
 

@@ -9,7 +9,7 @@ One generator, two sources of daily draws (chosen by the data, not by the caller
   3-month bill rate and the path's own simulated bill rate is added back, so a 2019 day
   of BIL does not carry a 2019 bill yield into 2026;
 * **parametric** (the ``sample`` market): each day is a draw of the calibrated per-regime
-  Student-t model of :mod:`backtest.synthetic.parametric` for the state's regime kind
+  Student-t model of :mod:`backtest.market_model` for the state's regime kind
   (optionally with the state's ``vol_scale``), plus its level-noise model.
 
 Both produce the same daily *channels*, turned into levels by one recursion
@@ -74,6 +74,18 @@ import pandas as pd
 
 from backtest.data.base import MacroSeries, MarketData
 from backtest.errors import DataError, ScenarioError
+from backtest.market_model import (
+    DAILY_SERIES,
+    DECIMALS,
+    MACRO_SERIES,
+    MONTHLY_SERIES,
+    WEEKLY_SERIES,
+    StateModel,
+    draw_states,
+    level_params,
+    staircase_levels,
+    state_model,
+)
 from backtest.synthetic.bootstrap import StatePool, block_indices, build_pool
 from backtest.synthetic.liquidity_beta import daily_drift_shift
 from backtest.synthetic.scenarios import (
@@ -89,20 +101,14 @@ CHANNELS: tuple[str, ...] = (
     "rrp", "tga", "walcl", "treast", "reserves", "cpi",
 )
 CH = {c: i for i, c in enumerate(CHANNELS)}
-DAILY_SERIES = ("VIX", "VIX3M", "DGS2", "DGS10", "DTB3", "DGS3MO", "SOFR", "IORB", "DFEDTARU", "RRPONTSYD")
-WEEKLY_SERIES = ("WALCL", "TREAST", "WRESBAL", "WDTGAL")
-MONTHLY_SERIES = ("CPIAUCSL",)
-SIM_SERIES = DAILY_SERIES + WEEKLY_SERIES + MONTHLY_SERIES
+SIM_SERIES = MACRO_SERIES
 BS_CHANNELS = ("walcl", "treast", "reserves")
 BS_SERIES = {"walcl": "WALCL", "treast": "TREAST", "reserves": "WRESBAL"}
+BS_CHANNEL = {v: k for k, v in BS_SERIES.items()}
 # mean-reversion half-lives of the bootstrap levels (trading days); about the AR(1)
 # persistence the sample calibration estimates on the same real series
 HALF_LIVES: dict[str, float] = {"vix": 25.0, "term": 7.0, "sofr_spread": 2.0, "bill_spread": 15.0,
                                 "cm_spread": 60.0, "tga": 60.0}
-DECIMALS: dict[str, int] = {
-    "VIX": 2, "VIX3M": 2, "DGS2": 2, "DGS10": 2, "DTB3": 2, "DGS3MO": 2, "SOFR": 2, "IORB": 2,
-    "DFEDTARU": 2, "RRPONTSYD": 3, "WALCL": 0, "TREAST": 0, "WRESBAL": 0, "WDTGAL": 0, "CPIAUCSL": 3,
-}
 FLOORS: dict[str, float] = {"dgs2": 0.01, "dgs10": 0.01, "top": 0.25, "rrp": 0.0, "tga": 20_000.0,
                             "vix": float(np.log(9.0))}
 TOP_STEP = 0.25
@@ -239,22 +245,8 @@ class LevelSpec:
     floor: np.ndarray  # (C,) (-inf: none)
 
 
-@dataclass(frozen=True)
-class ParametricModel:
-    """Per-state parameters of the calibrated parametric draw."""
-
-    cols: np.ndarray  # joint columns of the simulated tickers
-    n_assets: int  # asset columns in the joint draw
-    mean: np.ndarray  # (S, K)
-    vol: np.ndarray  # (S, K)
-    chol: np.ndarray  # (S, K, K)
-    dof: np.ndarray  # (S,)
-    min_return: float
-    noise_sd: np.ndarray  # (S, 4): bill, cm, rrp, tga daily sd
-    bs_mean: np.ndarray  # (S, 3) daily log growth
-    bs_chol: np.ndarray  # (S, 3, 3) includes daily vol
-    cpi_growth: np.ndarray  # (S,) daily log growth
-    policy: dict[str, Any]  # staircase (offset per state)
+ParametricModel = StateModel
+"""Per-state parameters of the calibrated parametric draw (:class:`backtest.market_model.StateModel`)."""
 
 
 @dataclass(frozen=True)
@@ -495,51 +487,20 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
 
 def _parametric_model(calib: Mapping, sset: ScenarioSet, tickers: tuple[str, ...]):
     """Per-state parameters from the sample calibration (state -> its regime kind)."""
-    from backtest.synthetic.parametric import REGIME_KINDS, _chol, _joint_params
-
     kinds = list(sset.kinds)
-    codes = np.array([REGIME_KINDS.index(k) for k in kinds])
-    jp = _joint_params(calib, codes)
-    all_t = tuple(calib["assets"]["tickers"])
-    unknown = [t for t in tickers if t not in all_t]
-    if unknown:
-        raise DataError(f"ticker {unknown[0]} is not in the sample market ({', '.join(all_t)})")
     vs = np.array([st.parametric.vol_scale for st in sset.spec.states.values()])
-    lv = calib["levels"]
-    n_s = len(kinds)
-
-    def per(spec: Mapping, key: str = "mean") -> np.ndarray:
-        return np.array([float(spec[key][k]) for k in kinds])
-
+    model = state_model(calib, kinds, tickers, vs)
     kappa = np.zeros(len(CHANNELS))
-    means = np.zeros((n_s, len(CHANNELS)))
+    means = np.zeros((len(kinds), len(CHANNELS)))
     floor = np.full(len(CHANNELS), -np.inf)
     for c, v in FLOORS.items():
         floor[CH[c]] = v
-    for c in ("vix", "term", "dgs2", "dgs10", "sofr_spread", "bill_spread", "cm_spread", "rrp"):
-        kappa[CH[c]] = 1.0 - float(lv[c]["phi"])
-        means[:, CH[c]] = per(lv[c])
-    kappa[CH["tga"]] = (1.0 - float(lv["tga"]["phi"])) / 5.0
-    means[:, CH["tga"]] = per(lv["tga"])
-    floor[CH["vix"]] = float(lv["vix"].get("floor", floor[CH["vix"]]))
-    floor[CH["dgs2"]] = float(lv["dgs2"]["floor"])
-    floor[CH["dgs10"]] = float(lv["dgs10"]["floor"])
-    floor[CH["tga"]] = float(lv["tga"]["floor"])
-    noise = np.column_stack([per(lv["bill_spread"], "sd"), per(lv["cm_spread"], "sd"), per(lv["rrp"], "sd"),
-                             per(lv["tga"], "sd") / np.sqrt(5.0)])
-    bs = calib["balance_sheet"]
-    bs_mean = np.array([np.asarray(bs["weekly_mean"][k], dtype=float) / 5.0 for k in kinds])
-    bs_chol = np.array([_chol(np.asarray(bs["corr"][k], dtype=float)) * (np.asarray(bs["weekly_vol"][k]) / np.sqrt(5.0))[:, None]
-                        for k in kinds])
-    cpi = np.log1p(per(lv["cpi_yoy"])) / 252.0
-    pol = dict(calib["policy"])
-    pol["offset_state"] = np.array([float(pol["offset"][k]) for k in kinds])
-    model = ParametricModel(
-        cols=np.array([all_t.index(t) for t in tickers]), n_assets=jp.n_assets, mean=jp.mean[codes],
-        vol=jp.vol[codes] * vs[:, None], chol=jp.chol[codes], dof=jp.dof[codes], min_return=jp.min_return,
-        noise_sd=noise * vs[:, None], bs_mean=bs_mean, bs_chol=bs_chol, cpi_growth=cpi, policy=pol,
-    )
-    return model, (kappa, means, floor), bs_mean
+    for c, lp in level_params(calib, kinds).items():
+        kappa[CH[c]] = lp.kappa
+        means[:, CH[c]] = lp.mean
+        if lp.floor is not None:
+            floor[CH[c]] = lp.floor
+    return model, (kappa, means, floor), model.bs_mean
 
 
 # ------------------------------------------------------------------------ numba kernels
@@ -584,19 +545,6 @@ def _bs_levels(x0, g, demean, paced, states, add_per_day, out):  # pragma: no co
                 x = x * np.exp(g[p, t])
             out[p, t] = x
 
-
-@numba.njit(cache=True)
-def _staircase(dgs2, offset, states, x0, step, floor, every, max_steps, dead, out):  # pragma: no cover
-    p_n, t_n = dgs2.shape
-    for p in range(p_n):
-        cur = max(floor, np.round(x0 / step) * step)
-        for t in range(t_n):
-            if (t + 1) % every == 0:
-                gap = dgs2[p, t] + offset[states[p, t]] - cur
-                n = np.sign(gap) * np.floor(abs(gap) / step + (1.0 - dead))
-                n = min(max(n, -max_steps), max_steps)
-                cur = max(floor, np.round((cur + n * step) / step) * step)
-            out[p, t] = cur
 
 
 # ------------------------------------------------------------------------ generation
@@ -701,37 +649,11 @@ def _bootstrap_draws(ctx: ScenarioContext, rngs: list[np.random.Generator], stat
 
 
 def _parametric_draws(ctx: ScenarioContext, rngs: list[np.random.Generator], states: np.ndarray):
-    pm = ctx.param
-    assert pm is not None
-    p_n, t_n = states.shape
-    k_n = pm.mean.shape[1]
-    st = states.astype(np.int64)
-    z = np.empty((p_n, t_n, k_n))
-    w = np.empty((p_n, t_n))
-    e = np.empty((p_n, t_n, 7))
-    half_dof = pm.dof / 2.0
-    for k, g in enumerate(rngs):
-        z[k] = g.standard_normal((t_n, k_n))
-        w[k] = 2.0 * g.standard_gamma(half_dof[st[k]])
-        e[k] = g.standard_normal((t_n, 7))
-    x = np.empty_like(z)
-    _t_transform(z, w, st, pm.mean, pm.vol, pm.chol, pm.dof, x)
-    n = pm.n_assets
-    ret = np.maximum(x[..., pm.cols], pm.min_return)
-    chg = np.zeros((p_n, t_n, len(CHANNELS)))
-    chg[..., CH["vix"]] = x[..., n]
-    chg[..., CH["term"]] = x[..., n + 1]
-    chg[..., CH["dgs2"]] = x[..., n + 2] * 0.01
-    chg[..., CH["dgs10"]] = x[..., n + 3] * 0.01
-    chg[..., CH["sofr_spread"]] = x[..., n + 4] * 0.01
-    for j, c in enumerate(("bill_spread", "cm_spread", "rrp", "tga")):
-        chg[..., CH[c]] = e[..., j] * pm.noise_sd[st, j]
-    for i, c in enumerate(BS_CHANNELS):
-        g = pm.bs_mean[st, i]
-        for j in range(i + 1):  # lower-triangular factor, fixed order
-            g = g + pm.bs_chol[st, i, j] * e[..., 4 + j]
-        chg[..., CH[c]] = g
-    chg[..., CH["cpi"]] = pm.cpi_growth[st]
+    assert ctx.param is not None
+    ret, changes = draw_states(ctx.param, rngs, states)
+    chg = np.zeros((*states.shape, len(CHANNELS)))
+    for name, x in changes.items():
+        chg[..., CH[BS_CHANNEL.get(name, name)]] = x
     return ret, chg, None
 
 
@@ -815,7 +737,7 @@ def _levels(ctx: ScenarioContext, st: np.ndarray, chg: np.ndarray) -> tuple[dict
     if ctx.source == "parametric":
         pol = ctx.param.policy  # type: ignore[union-attr]
         top = np.empty((p_n, t_n))
-        _staircase(out["DGS2"], pol["offset_state"], st, float(a["top"]), float(pol["step"]), float(pol["floor"]),
+        staircase_levels(out["DGS2"], pol["offset_state"], st, float(a["top"]), float(pol["step"]), float(pol["floor"]),
                    int(pol["meeting_every_days"]), float(pol["max_steps"]), float(pol["deadband_steps"]), top)
     else:
         top = ar("top")
@@ -840,6 +762,11 @@ def _levels(ctx: ScenarioContext, st: np.ndarray, chg: np.ndarray) -> tuple[dict
 
 __all__ = [
     "CHANNELS",
+    "DAILY_SERIES",
+    "DECIMALS",
+    "MONTHLY_SERIES",
+    "WEEKLY_SERIES",
+    "ParametricModel",
     "History",
     "PathPanel",
     "ScenarioContext",
