@@ -7,7 +7,6 @@ canvas, so no global backend or interactive state is touched.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -16,9 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from backtest.report import figures as F
-
-if TYPE_CHECKING:
-    from backtest.report.tearsheet import RunData
+from backtest.report.rundata import RunData
 
 DPI = 110
 SIZE = (11.0, 5.0)
