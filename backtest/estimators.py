@@ -5,7 +5,8 @@ ends at the decision date, so nothing here can look ahead. Inputs are *daily sim
 returns*; functions return *daily* moments unless their name or docstring says otherwise
 (:func:`annualise_mean` / :func:`annualise_cov` scale by :data:`PERIODS_PER_YEAR`).
 
-This module must not import cvxpy (the optimizer lives in :mod:`backtest.optimizer`).
+This module must not import cvxpy (the optimizer's solver modules are
+:mod:`backtest.optimizer.problem` and :mod:`backtest.optimizer.solve`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-PERIODS_PER_YEAR = 252
+from backtest.constants import TRADING_DAYS
+
+PERIODS_PER_YEAR = TRADING_DAYS
 """Trading days per year used to annualise daily moments."""
 
 __all__ = [

@@ -1,0 +1,303 @@
+"""Per-scenario preparation: :class:`ScenarioContext` and :func:`build_context`.
+
+A context holds everything needed to generate any chunk of paths of one scenario (it is
+picklable, for worker processes): the history cut at ``t0``, the anchors (levels at
+``t0``), the level recursions, the RMP pace, and the source's inputs (bootstrap pools or
+the calibrated per-state model of :mod:`backtest.market_model`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtest.data.base import MacroSeries, MarketData
+from backtest.errors import DataError, ScenarioError
+from backtest.market_model import StateModel, level_params, state_model
+from backtest.synthetic.bootstrap import StatePool, build_pool
+from backtest.synthetic.history import (
+    BS_CHANNELS,
+    BS_SERIES,
+    CH,
+    CHANNELS,
+    FLOORS,
+    HALF_LIVES,
+    IORB_MINUS_TOP,
+    SIM_SERIES,
+    History,
+)
+from backtest.synthetic.liquidity_beta import daily_drift_shift
+from backtest.synthetic.scenarios import DAYS_PER_MONTH, Period, Scenario, ScenarioSet
+
+__all__ = ["LevelSpec", "ParametricModel", "ScenarioContext", "build_context", "path_rngs", "scenario_t0", "seed_key"]
+
+ParametricModel = StateModel
+"""Per-state parameters of the calibrated parametric draw (:class:`backtest.market_model.StateModel`)."""
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    """Level recursion of each channel: pull per day, state means, floor."""
+
+    kappa: np.ndarray  # (C,)
+    mean: np.ndarray  # (S, C)
+    floor: np.ndarray  # (C,) (-inf: none)
+
+
+@dataclass(frozen=True)
+class ScenarioContext:
+    """Everything needed to generate any chunk of paths of one scenario (picklable).
+
+    Attributes
+    ----------
+    scenario : Scenario
+    states, kinds : tuple[str, ...]
+        State names and regime kinds (S).
+    paced : np.ndarray of bool, shape (S,)
+    source : str
+        ``"bootstrap"`` or ``"parametric"``.
+    t0 : pd.Timestamp
+        Last history day (decisions may be taken at its close).
+    days : pd.DatetimeIndex
+        Simulated trading days (T): business days after ``t0``.
+    history : MarketData
+        Real (or sample) history up to ``t0`` (prices and macro observations dated
+        ``<= t0``), from ``t0 - warmup`` on.
+    tickers : tuple[str, ...]
+    start_prices : np.ndarray, shape (N,)
+    anchors : dict
+        Levels at ``t0`` (see :func:`_anchors`).
+    levels : LevelSpec
+    pace : np.ndarray, shape (T,)
+        RMP pace per simulated day, bn USD/month.
+    pace_ref : np.ndarray, shape (S,)
+        Mean monthly WALCL growth of each state's analogue days, bn USD.
+    beta : np.ndarray, shape (N,)
+        Liquidity betas (weekly return per 100 bn).
+    bs_demean : np.ndarray, shape (S, 3)
+        Mean daily log growth of WALCL/TREAST/WRESBAL per state (removed in paced states).
+    hist_returns, hist_changes, hist_rf : np.ndarray
+        Bootstrap source arrays (empty for the parametric source): returns, channel
+        changes, daily cash return of each history day.
+    ch_demean : np.ndarray, shape (S, C)
+        Per-state mean change removed from the mean-reverting channels (bootstrap).
+    pools : tuple[StatePool, ...]
+    mean_block : float
+    param : ParametricModel or None
+    macro : tuple[str, ...]
+        Simulated macro series (those the history has).
+    seed_key : int
+        ``crc32`` of the scenario name (spawn key of its paths).
+    """
+
+    scenario: Scenario
+    states: tuple[str, ...]
+    kinds: tuple[str, ...]
+    paced: np.ndarray
+    source: str
+    t0: pd.Timestamp
+    days: pd.DatetimeIndex
+    history: MarketData
+    tickers: tuple[str, ...]
+    start_prices: np.ndarray
+    anchors: dict[str, float]
+    levels: LevelSpec
+    pace: np.ndarray
+    pace_ref: np.ndarray
+    beta: np.ndarray
+    bs_demean: np.ndarray
+    hist_returns: np.ndarray
+    hist_changes: np.ndarray
+    hist_rf: np.ndarray
+    ch_demean: np.ndarray
+    pools: tuple[StatePool, ...]
+    mean_block: float
+    param: ParametricModel | None
+    macro: tuple[str, ...]
+    seed_key: int
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def horizon(self) -> int:
+        """Simulated trading days."""
+        return len(self.days)
+
+    def shift(self) -> np.ndarray:
+        """Daily return shift per state and day of the pace, shape (S, T, N) (0 when unpaced)."""
+        diff = self.pace[None, :] - self.pace_ref[:, None]  # (S, T)
+        out = daily_drift_shift(self.beta, diff)
+        out[~self.paced] = 0.0
+        return out
+
+
+def seed_key(name: str) -> int:
+    """Spawn-key component of a scenario (stable across runs and scenario files)."""
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def path_rngs(seed: int, key: int, p0: int, p1: int) -> list[np.random.Generator]:
+    """Independent generators of paths ``p0 .. p1 - 1`` (per-path seeds)."""
+    return [np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(key, p))) for p in range(p0, p1)]
+
+
+def scenario_t0(hist: History, sc: Scenario) -> pd.Timestamp:
+    """Last history day before a scenario starts (``latest``: the last day of the data)."""
+    days = hist.dates
+    if sc.start == "latest":
+        return days[-1]
+    start = pd.Timestamp(sc.start)
+    before = days[days < start]
+    if len(before) < 60:
+        raise ScenarioError(f"scenario {sc.name}: starts {start.date()}, but the data have only "
+                            f"{len(before)} trading days before it (data cover {days[0].date()}..{days[-1].date()})")
+    if start > days[-1] + pd.Timedelta(days=10):
+        raise ScenarioError(f"scenario {sc.name}: starts {start.date()}, after the end of the data ({days[-1].date()})")
+    return before[-1]
+
+
+def _cut_history(md: MarketData, t0: pd.Timestamp, warmup_days: int, tickers: tuple[str, ...]) -> MarketData:
+    lo = t0 - pd.Timedelta(days=warmup_days)
+    p = md.prices.loc[(md.prices.index >= lo) & (md.prices.index <= t0), list(tickers)]
+    macro = {}
+    for k, ms in md.macro.items():
+        keep = (ms.values.index >= lo) & (ms.values.index <= t0)
+        macro[k] = MacroSeries(k, ms.values[keep], ms.released[keep])
+    return MarketData(p, macro, md.source, md.synthetic, md.notes)
+
+
+def _last(ms: MacroSeries | None, t0: pd.Timestamp) -> tuple[float, pd.Timestamp | None]:
+    if ms is None:
+        return np.nan, None
+    v = ms.values[ms.values.index <= t0].dropna()
+    if not len(v):
+        return np.nan, None
+    return float(v.iloc[-1]), pd.Timestamp(v.index[-1])
+
+
+def _anchors(md: MarketData, t0: pd.Timestamp) -> dict[str, Any]:
+    """Levels at ``t0``: the last observation on or before it of every series."""
+    m = md.macro
+    lv = {name: _last(m.get(name), t0)[0] for name in SIM_SERIES}
+    top = lv["DFEDTARU"] if np.isfinite(lv["DFEDTARU"]) else 0.25
+    iorb_off = lv["IORB"] - top if np.isfinite(lv["IORB"]) else IORB_MINUS_TOP
+    dtb3 = lv["DTB3"] if np.isfinite(lv["DTB3"]) else lv["DGS3MO"]
+    if not np.isfinite(dtb3):
+        dtb3 = top - 0.1
+    cm = lv["DGS3MO"] - dtb3 if np.isfinite(lv["DGS3MO"]) else 0.0
+    vix = lv["VIX"] if np.isfinite(lv["VIX"]) else 18.0
+    vix3m = lv["VIX3M"] if np.isfinite(lv["VIX3M"]) else vix * 1.1
+    sofr = lv["SOFR"] if np.isfinite(lv["SOFR"]) else top + iorb_off
+    out: dict[str, Any] = {
+        "vix": float(np.log(vix)), "term": float(np.log(vix3m / vix)),
+        "dgs2": lv["DGS2"] if np.isfinite(lv["DGS2"]) else top, "dgs10": lv["DGS10"] if np.isfinite(lv["DGS10"]) else top + 1,
+        "top": top, "iorb_off": iorb_off, "sofr_spread": sofr - (top + iorb_off),
+        "bill_spread": top - dtb3, "cm_spread": cm,
+        "rrp": lv["RRPONTSYD"] if np.isfinite(lv["RRPONTSYD"]) else 0.0,
+        "tga": lv["WDTGAL"] if np.isfinite(lv["WDTGAL"]) else 500_000.0,
+        "walcl": lv["WALCL"], "treast": lv["TREAST"], "reserves": lv["WRESBAL"],
+        "cpi": lv["CPIAUCSL"],
+    }
+    return out
+
+
+def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str, beta: np.ndarray,
+                  periods: Mapping[str, list[Period]], calib: Mapping | None = None) -> ScenarioContext:
+    """Prepare one scenario for generation (see :class:`ScenarioContext`).
+
+    Parameters
+    ----------
+    hist : History
+    sset : ScenarioSet
+    sc : Scenario
+    source : {"bootstrap", "parametric"}
+    beta : np.ndarray, shape (N,)
+        Liquidity betas of ``hist.tickers``.
+    periods : mapping
+        Resolved analogue periods per state (:func:`~backtest.synthetic.scenarios.resolve_analogues`).
+    calib : mapping, optional
+        Sample calibration (parametric source).
+    """
+    spec = sset.spec
+    t0 = scenario_t0(hist, sc)
+    days = pd.bdate_range(t0 + pd.Timedelta(days=1), periods=sc.horizon_days, name="date")
+    hmd = _cut_history(hist.md, t0, spec.warmup_days, hist.tickers)
+    px0 = hist.md.prices.loc[:t0, list(hist.tickers)].ffill().iloc[-1].to_numpy(dtype=float)
+    bad = [t for t, x in zip(hist.tickers, px0, strict=True) if not np.isfinite(x)]
+    if bad:
+        raise DataError(f"scenario {sc.name}: {bad[0]} has no price on or before {t0.date()}")
+    anchors = _anchors(hist.md, t0)
+    for c in ("walcl", "treast", "reserves", "cpi"):
+        if not np.isfinite(anchors[c]):
+            raise DataError(f"scenario {sc.name}: no {BS_SERIES.get(c, 'CPIAUCSL')} observation on or before {t0.date()}")
+    n_s = len(sset.states)
+    # the parametric source draws nothing from history: its pools only measure the pace
+    usable = hist.usable() if source == "bootstrap" else np.ones(len(hist.dates), dtype=bool)
+    pools = tuple(build_pool(hist.dates, usable, list(periods[s])) for s in sset.states)
+    for s, pool in zip(sset.states, pools, strict=True):
+        if len(pool.days) == 0:
+            raise ScenarioError(f"{sset.path}: states.{s}: its analogue periods have no usable day in the data "
+                                f"(every asset of the universe and VIX must have data)")
+    walcl = np.nan_to_num(hist.walcl_bn_day, nan=0.0)
+    pace_ref = np.array([walcl[p.days].mean() * DAYS_PER_MONTH for p in pools])
+    ch = np.nan_to_num(hist.changes, nan=0.0)
+    bs_idx = [CH[c] for c in BS_CHANNELS]
+    notes: list[str] = []
+    kappa = np.zeros(len(CHANNELS))
+    means = np.zeros((n_s, len(CHANNELS)))
+    floor = np.full(len(CHANNELS), -np.inf)
+    for c, v in FLOORS.items():
+        floor[CH[c]] = v
+    ch_demean = np.zeros((n_s, len(CHANNELS)))
+    param = None
+    if source == "bootstrap":
+        bs_demean = np.array([ch[p.days][:, bs_idx].mean(axis=0) for p in pools])
+        for c, hl in HALF_LIVES.items():
+            j = CH[c]
+            kappa[j] = 1.0 - 0.5 ** (1.0 / hl)
+            for i, p in enumerate(pools):
+                lv = hist.levels[p.days, j]
+                lv = lv[np.isfinite(lv)]
+                ch_demean[i, j] = ch[p.days, j].mean()
+                means[i, j] = lv.mean() if len(lv) else anchors[c]
+        means[:, CH["tga"]] = anchors["tga"]  # TGA reverts to today's level (its size grew 100x since 2008)
+        h_ret, h_ch, h_rf = hist.returns, ch, hist.rf
+    elif source == "parametric":
+        if calib is None:
+            raise DataError("the parametric scenario source needs the sample calibration")
+        param, lspec, bs_demean = _parametric_model(calib, sset, hist.tickers)
+        kappa, means, floor = lspec
+        h_ret, h_ch, h_rf = np.zeros((0, len(hist.tickers))), np.zeros((0, len(CHANNELS))), np.zeros(0)
+        notes.append("parametric source: per-regime-kind calibrated model (sample market)")
+    else:
+        raise ValueError(f"unknown source {source!r}")
+    return ScenarioContext(
+        scenario=sc, states=sset.states, kinds=sset.kinds, paced=sset.paced.copy(), source=source, t0=t0,
+        days=days, history=hmd, tickers=hist.tickers, start_prices=px0, anchors=anchors,
+        levels=LevelSpec(kappa, means, floor), pace=sc.pace_on(days), pace_ref=pace_ref,
+        beta=np.asarray(beta, dtype=float), bs_demean=bs_demean, hist_returns=h_ret, hist_changes=h_ch, hist_rf=h_rf,
+        ch_demean=ch_demean, pools=pools, mean_block=float(spec.mean_block_days), param=param,
+        macro=tuple(s for s in SIM_SERIES if s in hist.md.macro), seed_key=seed_key(sc.name), notes=tuple(notes),
+    )
+
+
+def _parametric_model(calib: Mapping, sset: ScenarioSet, tickers: tuple[str, ...]):
+    """Per-state parameters from the sample calibration (state -> its regime kind)."""
+    kinds = list(sset.kinds)
+    vs = np.array([st.parametric.vol_scale for st in sset.spec.states.values()])
+    model = state_model(calib, kinds, tickers, vs)
+    kappa = np.zeros(len(CHANNELS))
+    means = np.zeros((len(kinds), len(CHANNELS)))
+    floor = np.full(len(CHANNELS), -np.inf)
+    for c, v in FLOORS.items():
+        floor[CH[c]] = v
+    for c, lp in level_params(calib, kinds).items():
+        kappa[CH[c]] = lp.kappa
+        means[:, CH[c]] = lp.mean
+        if lp.floor is not None:
+            floor[CH[c]] = lp.floor
+    return model, (kappa, means, floor), model.bs_mean
