@@ -7,6 +7,7 @@ written by hand next to them.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -478,3 +479,41 @@ def test_scorecard_marks_lowest_probability_of_loss_and_highest_return():
     best_ret = re.findall(r'class="name">([a-z])</th><td class="best">', ret_part)
     assert best_loss == ["b"], loss_part
     assert best_ret == ["c"], ret_part
+
+
+def _report_import_graph() -> dict[str, set[str]]:
+    """Module -> report modules it imports (module level or inside functions)."""
+    pkg = Path(__file__).resolve().parents[1] / "backtest" / "report"
+    names = {p.stem for p in pkg.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for p in pkg.glob("*.py"):
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module == "backtest.report":
+                    deps |= {a.name for a in node.names if a.name in names}
+                elif node.module.startswith("backtest.report."):
+                    deps.add(node.module.split(".")[2])
+            elif isinstance(node, ast.Import):
+                deps |= {a.name.split(".")[2] for a in node.names if a.name.startswith("backtest.report.")}
+        graph[p.stem] = deps - {p.stem}
+    return graph
+
+
+def test_report_modules_have_no_import_cycle():
+    graph = _report_import_graph()
+    assert "tearsheet" not in graph["png"]  # png reads RunData from rundata
+    state: dict[str, int] = {}
+
+    def visit(mod: str, path: tuple[str, ...]) -> None:
+        if state.get(mod) == 1:
+            raise AssertionError(f"import cycle: {' -> '.join((*path, mod))}")
+        if state.get(mod) == 2:
+            return
+        state[mod] = 1
+        for dep in sorted(graph.get(mod, ())):
+            visit(dep, (*path, mod))
+        state[mod] = 2
+
+    for mod in sorted(graph):
+        visit(mod, ())
