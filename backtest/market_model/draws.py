@@ -134,7 +134,25 @@ def ar1(
 
 
 def policy_staircase(dgs2: np.ndarray, codes: np.ndarray, pol: Mapping, x0: float) -> np.ndarray:
-    """DFEDTARU path: 0.25-step moves toward ``DGS2 + offset_k`` at regular meetings."""
+    """DFEDTARU path: 0.25-step moves toward ``DGS2 + offset_k`` at regular meetings.
+
+    Parameters
+    ----------
+    dgs2 : np.ndarray
+        ``(P, T)`` 2-year yield paths.
+    codes : np.ndarray
+        ``(T,)`` regime codes.
+    pol : Mapping
+        The calibration's ``policy`` block (step, floor, meeting_every_days, max_steps,
+        deadband_steps, offset per kind).
+    x0 : float
+        Start level (rounded to the step grid).
+
+    Returns
+    -------
+    np.ndarray
+        ``(P, T)`` policy-rate top levels; a meeting's move applies from the meeting day.
+    """
     p_n, t_n = dgs2.shape
     step = float(pol["step"])
     floor = float(pol["floor"])
@@ -158,6 +176,20 @@ def policy_staircase(dgs2: np.ndarray, codes: np.ndarray, pol: Mapping, x0: floa
 
 
 def sd_path(spec: Mapping, codes: np.ndarray) -> np.ndarray:
+    """Per-day noise standard deviation of a level: ``spec["sd"]`` of each day's regime kind.
+
+    Parameters
+    ----------
+    spec : Mapping
+        A calibration level block with an ``sd`` mapping per regime kind.
+    codes : np.ndarray
+        Regime code per day.
+
+    Returns
+    -------
+    np.ndarray
+        Same shape as ``codes``.
+    """
     return by_kind(spec["sd"])[codes]
 
 
