@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "backtest.commands.compare_cmd",
     "backtest.commands.scenarios_cmd",
     "backtest.commands.tune_cmd",
+    "backtest.commands.now_cmd",
 )
 
 ConfigArg = Annotated[
