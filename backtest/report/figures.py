@@ -18,6 +18,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.io.json import to_json_plotly
 
+from backtest.report import palette as P
+
 TRADING_DAYS = 252
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -56,7 +58,7 @@ class Band:
 
 def color_map(names: list[str]) -> dict[str, str]:
     """A stable colour per strategy, in order of appearance."""
-    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+    return P.color_map(names)  # 8 colours x 3 dashes: see backtest.report.palette
 
 
 def regime_color(kind: str, solid: bool = False) -> str:
@@ -201,7 +203,7 @@ def regime_decor(
         shapes.append({"type": "line", "xref": xref, "yref": yref, "x0": ds, "x1": ds, "y0": 0, "y1": 0.93,
                        "line": {"width": 1, "dash": "dot", "color": "rgba(80,80,80,0.7)"}})
         if labels:
-            notes.append({"xref": xref, "yref": yref, "x": ds, "y": 0.02, "yanchor": "bottom",
+            notes.append({"xref": xref, "yref": yref, "x": ds, "y": P.label_y(len(notes)), "yanchor": "bottom",
                           "xanchor": "right", "textangle": -90, "showarrow": False, "text": text,
                           "font": {"size": 9, "color": "#555"}})
     return shapes, notes
@@ -218,7 +220,7 @@ def equity_figure(
     w = wealth(returns)
     x = _dates(w.index)
     traces = [go.Scatter(x=x, y=_f32(w[c]), name=str(c), mode="lines",
-                         line={"width": 1.6, "color": colors.get(c)},
+                         line=P.line(colors, c, 1.6),
                          hovertemplate="%{y:.3f}")
               for c in w.columns]
     shapes, notes = regime_decor(bands or [], stress)
@@ -247,7 +249,7 @@ def drawdown_figure(returns: pd.DataFrame, colors: dict[str, str], bands: list[B
     dd = drawdowns(returns)
     x = _dates(dd.index)
     traces = [go.Scatter(x=x, y=_f32(dd[c], 5), name=str(c), mode="lines",
-                         line={"width": 1.2, "color": colors.get(c)}, hovertemplate="%{y:.1%}")
+                         line=P.line(colors, c, 1.2), hovertemplate="%{y:.1%}")
               for c in dd.columns]
     shapes, _ = regime_decor(bands or [], labels=False)
     legend = len(dd.columns) <= 6
@@ -313,7 +315,7 @@ def rolling_figure(
         x = _dates(f.index)
         for c in f.columns:
             traces.append(go.Scatter(x=x, y=_f32(f[c], 5), name=str(c), mode="lines", legendgroup=str(c),
-                                     showlegend=i == 0, line={"width": 1.3, "color": colors.get(c)},
+                                     showlegend=i == 0, line=P.line(colors, c, 1.3),
                                      hovertemplate=f"{c}: {hover}<extra></extra>", xaxis="x", yaxis=ax))
         lay["yaxis" if i == 0 else f"yaxis{i + 1}"] = {
             "domain": list(dom), "tickformat": tick, "gridcolor": "#eee", "zeroline": True,
@@ -373,7 +375,7 @@ def event_study_figure(events: pd.DataFrame, colors: dict[str, str]) -> go.Figur
                 continue
             m = mean.loc[s]
             traces.append(go.Scatter(x=m.index.to_numpy(dtype=float), y=_f32(m.to_numpy(), 5), mode="lines",
-                                     name=s, legendgroup=s, line={"color": colors.get(s), "width": 1.5},
+                                     name=s, legendgroup=s, line=P.line(colors, s, 1.5),
                                      visible=k == kinds[0], hovertemplate="%{y:.2%}",
                                      meta=f"{k} ({n_ev} start{'s' if n_ev != 1 else ''})"))
             vis_of.append(k)
@@ -447,11 +449,11 @@ def weights_figure(weights: dict[str, pd.DataFrame]) -> go.Figure:
 def turnover_figure(yearly: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
     """Grouped bars of one-way turnover per calendar year (index year, column strategy)."""
     x = [str(y) for y in yearly.index]
-    traces = [go.Bar(x=x, y=_f32(yearly[c], 4), name=str(c), marker={"color": colors.get(c)},
-                     hovertemplate="%{y:.2f}") for c in yearly.columns]
+    traces = [go.Scatter(x=x, y=_f32(yearly[c], 4), name=str(c), mode="lines+markers", line=P.line(colors, c, 1.4),
+                         hovertemplate="%{y:.2f}") for c in yearly.columns]
     fig = go.Figure(traces, layout=_layout(None, 340, hovermode="closest"))
-    fig.update_layout(barmode="group", yaxis={"title": {"text": "turnover / year"}, "gridcolor": "#eee"},
-                      xaxis={"type": "category"}, showlegend=len(yearly.columns) <= 6)
+    fig.update_layout(yaxis={"title": {"text": "turnover / year (one-way, incl. the initial purchase)"},
+                             "gridcolor": "#eee", "rangemode": "tozero"}, xaxis={"type": "category"}, showlegend=True)
     return fig
 
 
@@ -459,7 +461,7 @@ def cost_drag_figure(cum_costs: pd.DataFrame, colors: dict[str, str]) -> go.Figu
     """Cumulative trading + borrow costs as a share of capital (index date, column strategy)."""
     x = _dates(cum_costs.index)
     traces = [go.Scatter(x=x, y=_f32(cum_costs[c], 6), name=str(c), mode="lines",
-                         line={"color": colors.get(c), "width": 1.4}, hovertemplate="%{y:.2%}")
+                         line=P.line(colors, c, 1.4), hovertemplate="%{y:.2%}")
               for c in cum_costs.columns]
     fig = go.Figure(traces, layout=_layout(None, 340))
     fig.update_layout(yaxis={"tickformat": ".2~%", "title": {"text": "cumulative cost drag"}, "gridcolor": "#eee"},
