@@ -154,3 +154,26 @@ def test_summary_table_total_return_for_short_window():
     assert "total" in short and "5.0%" in short and "90.0%" not in short
     assert "CAGR" in long and "90.0%" in long
     assert "including the initial purchase" in long
+
+
+def test_regimes_timeline_merges_same_kind_and_lists_ids():
+    from backtest.commands.regimes_cmd import timeline
+
+    idx = pd.bdate_range("2024-01-01", periods=6)
+    labels = pd.DataFrame({"regime": ["plateau", "plateau", "plateau", "qe", "qe", "plateau"],
+                           "regime_id": ["GAP", "GAP", "TWIST", "QE3", "QE3", "GAP2"]}, index=idx)
+    sig = pd.DataFrame({"vix": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0]}, index=idx)
+    tl = timeline(labels, sig)
+    assert list(tl["label"]) == ["plateau", "qe", "plateau"]
+    assert list(tl["regime_id"]) == ["GAP, TWIST", "QE3", "GAP2"]
+    assert list(tl["days"]) == [3, 2, 1]
+    assert list(tl["vix"]) == [20.0, 45.0, 60.0]
+
+
+def test_cli_regimes_legend_and_out(tmp_path):
+    r = run_cli("regimes", "--model", "rules", "--out", str(tmp_path / "r"))
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "W13 / T13: 13-week change" in text and "NL13: 13-week change of net liquidity" in text
+    assert "regime ids" in text and "agreement rules vs calendar" in text
+    assert Path(r.output.strip().splitlines()[-1]).parent == tmp_path / "r"
