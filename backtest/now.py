@@ -59,6 +59,10 @@ class NowReport:
     capital: float | None = None
     notes: list[str] = field(default_factory=list)
 
+    def save(self, root: str | Path = "results") -> Path:
+        """Write ``now.json``, ``now.html`` and ``memo.txt`` into a new folder under ``root``."""
+        return write_now(self, root)
+
     def to_json(self) -> dict[str, Any]:
         """The report as plain data (the content of ``now.json``)."""
         return {

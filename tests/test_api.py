@@ -70,12 +70,14 @@ def test_run_result_equals_cli_run(tmp_path):
     assert len(res.regime_metrics)
 
 
-def test_now_via_api():
+def test_now_via_api(tmp_path):
     import rmpbt
 
     rep = rmpbt.now(TINY, capital=10_000, today="2026-07-14")
     assert rep.as_of == "2026-07-13" and not rep.warnings
     assert set(rep.trades) == {"sixty_forty", "spy"}
+    folder = rep.save(tmp_path)
+    assert (folder / "now.json").exists() and (folder / "now.html").exists()
 
 
 def _python_blocks(text: str, section: str) -> list[str]:
