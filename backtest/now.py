@@ -483,6 +483,10 @@ def memo_lines(report: NowReport) -> list[str]:
     """The memo printed by ``rmpbt now`` (plain text, one item per line)."""
     lines = [f"{report.name}: as of {report.as_of} (today {report.today}); data: "
              f"{'SYNTHETIC sample market' if report.synthetic else report.source}"]
+    by_date: dict[str, list[str]] = {}
+    for name, d in report.series_end.items():
+        by_date.setdefault(d, []).append(name)
+    lines.append("series end: " + "; ".join(f"{d}: {', '.join(n)}" for d, n in sorted(by_date.items(), reverse=True)))
     lines += [f"WARNING: {w}" for w in report.warnings]
     for model, r in report.regimes.items():
         if r.get("label") is None:
