@@ -357,7 +357,7 @@ def load_config(
     raw = read_yaml(path)
     data = raw.get("data")
     if isinstance(data, dict) and isinstance(data.get("dir"), str) and not Path(data["dir"]).expanduser().is_absolute():
-        data["dir"] = str(Path(path).parent / data["dir"])  # relative to the config file, not the cwd
+        data["dir"] = str((Path(path).parent / data["dir"]).resolve())  # relative to the config file, not the cwd
     return config_from_dict(
         raw,
         str(path),

@@ -119,6 +119,9 @@ def test_data_dir_relative_to_config_file(tmp_path, monkeypatch):
     assert Path(cfg.data.dir).resolve() == data.resolve()
     r = run_cli("run", "configs/c.yaml", "--no-report", "--out", "res")
     assert r.exit_code == 0, r.output
+    # the run folder's config.yaml holds the resolved folder, so it re-runs from anywhere
+    saved = load_config(Path(r.output.strip().splitlines()[-1]) / "config.yaml")
+    assert Path(saved.data.dir) == data.resolve()
     # --data-dir stays relative to the current folder
     monkeypatch.chdir(tmp_path)
     assert load_config("repo/configs/c.yaml", data_dir="shared/data").data.dir == "shared/data"
