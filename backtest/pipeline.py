@@ -117,8 +117,10 @@ def load_market(cfg: RunConfig) -> MarketData:
     try:
         return src.load(tickers, macro, load_start, end)
     except DataError as exc:  # a start after the data: say so with the data's last date
-        last = src.load(tickers, macro, None, end).calendar[-1] if start is not None else None
-        if last is not None and start > last:
+        if start is None or cfg.data.source == "yahoo":  # no second download in an error path
+            raise
+        last = src.load(tickers, macro, None, end).calendar[-1]
+        if start > last:
             raise DataError(f"data ends {last.date()}; start {start.date()} (data.start / --start) is after it") from None
         raise exc
 

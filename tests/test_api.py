@@ -182,3 +182,14 @@ def test_cli_regimes_legend_and_out(tmp_path):
     assert "W13 / T13: 13-week change" in text and "NL13: 13-week change of net liquidity" in text
     assert "regime ids" in text and "agreement rules vs calendar" in text
     assert Path(r.output.strip().splitlines()[-1]).parent == tmp_path / "r"
+
+
+def test_start_after_csv_data_says_so(tmp_path):
+    from helpers import write_config
+
+    data = make_data_dir(tmp_path / "data", n=300)
+    last = pd.read_csv(data / "prices" / "SPY.csv")["date"].iloc[-1]
+    cfg = write_config(tmp_path / "c.yaml", data)
+    r = run_cli("run", str(cfg), "--start", "2030-01-01", "--out", str(tmp_path / "res"))
+    assert r.exit_code == 2
+    assert f"data ends {last}; start 2030-01-01" in r.output and not (tmp_path / "res").exists()
