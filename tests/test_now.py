@@ -231,3 +231,23 @@ def test_now_on_real_data(shared_data, tmp_path):
     sub = w[(w["strategy"] == "real_assets") & (w["date"] == w["date"].max())]
     for a, x in zip(sub["asset"], sub["weight"], strict=True):
         assert rep.strategies["real_assets"]["target"].get(a, 0.0) == pytest.approx(x, abs=1e-12)
+
+
+def test_yahoo_source_refreshes_first(monkeypatch):
+    import backtest.pipeline as pl
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_run(cfg, origin, md=None):
+        seen["refresh"] = cfg.data.refresh
+        raise Stop
+
+    monkeypatch.setattr(pl, "run_backtest", fake_run)
+    cfg = config_from_dict({**RAW, "data": {"source": "yahoo", "macro_source": "fred"}}, "y")
+    assert cfg.data.refresh is False
+    with pytest.raises(Stop):
+        compute_now(cfg, "y")
+    assert seen["refresh"] is True and cfg.data.refresh is False
