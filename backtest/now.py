@@ -518,4 +518,5 @@ def memo_lines(report: NowReport) -> list[str]:
             c = report.trade_costs[name]
             lines.append(f"    est. cost {c['fees_and_slippage']:,.0f} (fees+slippage)"
                          + (f", borrow {c['borrow_per_year']:,.0f}/yr" if c["borrow_per_year"] else ""))
+    lines += [f"note: {n}" for n in report.notes]
     return lines

@@ -209,6 +209,7 @@ def test_cli_now(tmp_path):
     assert "WARNING: data ends" in res.output
     text = " ".join(res.output.split())
     assert "series end: 2026-07-13: SPY" in text and "WALCL" in text.split("series end:")[1]
+    assert "note: synthetic market" in text
     folder = Path(res.output.strip().splitlines()[-1])
     rec = json.loads((folder / "now.json").read_text())
     assert rec["today"] == "2026-12-01"
