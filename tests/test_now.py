@@ -252,3 +252,13 @@ def test_yahoo_source_refreshes_first(monkeypatch):
     with pytest.raises(Stop):
         compute_now(cfg, "y")
     assert seen["refresh"] is True and cfg.data.refresh is False
+
+
+def test_bad_capital_and_unknown_holding(setup, tmp_path):
+    cfg, md, _, _ = setup
+    with pytest.raises(DataError, match="--capital -5"):
+        compute_now(cfg, "nowtest", capital=-5, md=md)
+    p = tmp_path / "h.csv"
+    p.write_text("asset,shares\nZZZZ,3\n")
+    with pytest.raises(DataError, match=r"h\.csv: unknown ticker ZZZZ"):
+        compute_now(cfg, "nowtest", capital=1000, holdings=p, md=md)
