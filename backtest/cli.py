@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "backtest.commands.compare_cmd",
     "backtest.commands.scenarios_cmd",
     "backtest.commands.tune_cmd",
+    "backtest.commands.now_cmd",
 )
 
 ConfigArg = Annotated[
@@ -72,11 +73,16 @@ def fmt(x: float, pct: bool = False) -> str:
     return f"{x:.1%}" if pct else f"{x:.2f}"
 
 
-def summary_table(metrics, regime_metrics=None, title: str = "") -> Table:
-    """Rich table: one row per strategy, with per-regime Sharpe when available."""
-    t = Table(title=title, title_justify="left", header_style="bold")
+def summary_table(metrics, regime_metrics=None, title: str = "", n_days: int | None = None) -> Table:
+    """Rich table: one row per strategy, with per-regime Sharpe when available.
+
+    Windows shorter than a year (``n_days`` < 252) show the total return instead of CAGR.
+    """
+    short = n_days is not None and n_days < 252
+    t = Table(title=title, title_justify="left", header_style="bold", caption_justify="left",
+              caption="turnover: one-way, per year, including the initial purchase")
     t.add_column("strategy", style="cyan", no_wrap=True)
-    for col in ("CAGR", "vol", "Sharpe", "Sortino", "max DD", "Calmar", "turnover"):
+    for col in ("total" if short else "CAGR", "vol", "Sharpe", "Sortino", "max DD", "Calmar", "turnover"):
         t.add_column(col, justify="right")
     regimes: list[str] = []
     if regime_metrics is not None and len(regime_metrics):
@@ -85,7 +91,7 @@ def summary_table(metrics, regime_metrics=None, title: str = "") -> Table:
             t.add_column(f"Sharpe@{r}", justify="right")
     for name, row in metrics.iterrows():
         cells = [
-            fmt(row["cagr"], True),
+            fmt(row["total_return"] if short else row["cagr"], True),
             fmt(row["ann_vol"], True),
             fmt(row["sharpe"]),
             fmt(row["sortino"]),
@@ -133,7 +139,7 @@ def run(
         f"costs: {cfg.costs.fee_bps:g}+{cfg.costs.slippage_bps:g} bps",
         highlight=False,
     )
-    console.print(summary_table(output.metrics, output.regime_metrics))
+    console.print(summary_table(output.metrics, output.regime_metrics, n_days=len(output.days)))
     for note in output.notes:
         console.print(f"[dim]note: {escape(note)}[/]", highlight=False)
     console.print(str(folder), highlight=False, soft_wrap=True)

@@ -345,6 +345,7 @@ def load_config(
         Override ``data.start`` / ``data.end`` (ISO dates).
     data_dir : str, optional
         Override ``data.dir``; a ``sample`` config then reads that folder (``csv``).
+        A relative ``data.dir`` written in the file is relative to the file's folder.
     validate_strategies : bool
         Also validate each strategy's params against its kind's model.
 
@@ -354,6 +355,9 @@ def load_config(
         One line naming the file and key path.
     """
     raw = read_yaml(path)
+    data = raw.get("data")
+    if isinstance(data, dict) and isinstance(data.get("dir"), str) and not Path(data["dir"]).expanduser().is_absolute():
+        data["dir"] = str((Path(path).parent / data["dir"]).resolve())  # relative to the config file, not the cwd
     return config_from_dict(
         raw,
         str(path),

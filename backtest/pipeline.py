@@ -113,7 +113,16 @@ def load_market(cfg: RunConfig) -> MarketData:
     start = pd.Timestamp(cfg.data.start) if cfg.data.start else None
     end = pd.Timestamp(cfg.data.end) if cfg.data.end else None
     load_start = start - pd.Timedelta(days=WARMUP_DAYS) if start is not None else None
-    return make_source(cfg.data).load(tickers, macro, load_start, end)
+    src = make_source(cfg.data)
+    try:
+        return src.load(tickers, macro, load_start, end)
+    except DataError as exc:  # a start after the data: say so with the data's last date
+        if start is None or cfg.data.source == "yahoo":  # no second download in an error path
+            raise
+        last = src.load(tickers, macro, None, end).calendar[-1]
+        if start > last:
+            raise DataError(f"data ends {last.date()}; start {start.date()} (data.start / --start) is after it") from None
+        raise exc
 
 
 def cash_returns(
@@ -183,6 +192,8 @@ def run_backtest(
     days = md.calendar[md.calendar >= start]
     if cfg.data.end is not None:
         days = days[days <= pd.Timestamp(cfg.data.end)]
+    if len(days) < 2 and start > md.calendar[-1]:
+        raise DataError(f"data ends {md.calendar[-1].date()}; start {start.date()} (data.start / --start) is after it")
     if len(days) < 2:
         raise DataError(
             f"{md.source}: fewer than 2 trading days between {start.date()} and {cfg.data.end}"

@@ -327,9 +327,10 @@ def test_cli_regimes_offline(tmp_path):
     last = r.stdout.strip().splitlines()[-1]
     folder = Path(last)
     assert folder.parent == tmp_path and folder.name.startswith("regimes-")
-    for f in ("timeline.csv", "labels.csv", "agreement.csv", "regimes.png"):
+    for f in ("timeline.csv", "labels.csv", "regimes.png"):
         assert (folder / f).stat().st_size > 0, f
-    assert "agreement calendar vs calendar" in r.stdout and "same label on 100.0%" in r.stdout
+    # no calendar-vs-calendar self-comparison
+    assert "vs calendar" not in r.stdout and not (folder / "agreement.csv").exists()
     tl = pd.read_csv(folder / "timeline.csv")
     assert {"start", "end", "label", "days", "walcl_chg_13w", "vix"} <= set(tl.columns)
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # nothing else (no temp folder) left

@@ -158,3 +158,67 @@ def test_tune_page_in_browser(browser, tmp_path):
         assert ImageStat.Stat(img).stddev[0] > 15, "screenshot looks blank"
     finally:
         page.close()
+
+
+LINE_STYLES = """
+() => {
+  const gd = document.querySelector('#equity .plotly-graph-div');
+  return (gd._fullData || []).map(t => [t.line.color, t.line.dash]);
+}
+"""
+
+
+def test_compare_page_with_24_lines(browser, tmp_path):
+    """24 strategies on one comparison page: every line has its own colour x dash style."""
+    from test_report import tiny_config
+
+    from backtest.pipeline import run_backtest, write_run
+
+    data = write_tiny_data(tmp_path / "data")
+    folders = []
+    for run, fee in (("lo", 1.0), ("hi", 30.0)):
+        cfg = tiny_config(data, name=run, fee_bps=fee)
+        raw = cfg.resolved_dict()
+        raw["strategies"] = [{"name": f"s{i:02d}", "kind": "fixed_weights",
+                              "params": {"weights": {"SPY": i / 12, "IEF": 1 - i / 12}}} for i in range(12)]
+        cfg = type(cfg).model_validate(raw)
+        folders.append(write_run(run_backtest(cfg), tmp_path / "res", report=False))
+    path, comp = render_compare(folders, out=tmp_path / "cmp24.html")
+    assert len(comp.data.strategies) == 24
+    page, requests, errors = open_page(browser, path)
+    try:
+        assert not errors, errors
+        assert not [u for u in requests if not u.startswith(("file:", "data:"))], requests[:5]
+        styles = page.evaluate(LINE_STYLES)
+        assert len(styles) == 24
+        assert len({tuple(s) for s in styles}) == 24, styles
+        # the settings table fits or scrolls inside its box: the page itself does not scroll sideways
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    finally:
+        page.close()
+
+
+def test_now_page_in_browser(browser, tmp_path):
+    """``now.html``: self-contained (file:// only), no console errors, tables drawn, fits the window."""
+    from backtest.config import config_from_dict
+    from backtest.now import compute_now, write_now
+
+    raw = {"name": "nowpage", "data": {"source": "sample", "start": "2025-06-01"},
+           "strategies": [{"name": "sixty_forty", "kind": "fixed_weights",
+                           "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}},
+                          {"name": "steepener", "kind": "steepener"}]}
+    rep = compute_now(config_from_dict(raw, "nowpage"), "nowpage", today="2026-12-01", capital=250_000)
+    folder = write_now(rep, tmp_path)
+    page, requests, errors = open_page(browser, folder / "now.html", ready="document.readyState === 'complete'")
+    try:
+        assert not errors, errors
+        assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+        assert page.locator("table").count() >= 4
+        assert "data ends 2026-07-13" in page.locator(".warn").first.inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        from PIL import Image, ImageStat
+
+        img = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("L")
+        assert ImageStat.Stat(img).stddev[0] > 15, "screenshot looks blank"
+    finally:
+        page.close()

@@ -9,6 +9,25 @@ import typer
 
 from backtest.errors import RmpbtError
 
+PCT = {"cagr", "total_return", "ann_vol", "max_drawdown"}
+
+
+def delta_table(frame, title: str):
+    """Rich table of metric deltas (percentage points for percent metrics)."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", header_style="bold")
+    names = list(frame.index.names) if frame.index.nlevels > 1 else ["strategy"]
+    for n in names:
+        t.add_column(str(n), style="cyan", no_wrap=True)
+    for c in frame.columns:
+        t.add_column(f"Δ {c}", justify="right")
+    for idx, row in frame.iterrows():
+        keys = list(idx) if isinstance(idx, tuple) else [idx]
+        cells = [f"{v * 100:+.2f}pp" if c in PCT else f"{v:+.3f}" for c, v in row.items()]
+        t.add_row(*[str(k) for k in keys], *cells)
+    return t
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``compare`` command to ``app``."""
@@ -25,7 +44,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         baseline: Annotated[
             str | None,
-            typer.Option("--baseline", help="run/strategy the metric deltas are taken against [default: the first]."),
+            typer.Option("--baseline", help="run/strategy (or a strategy name unique across runs) the metric deltas "
+                                            "are taken against [default: the first]."),
+        ] = None,
+        strategies: Annotated[
+            str | None,
+            typer.Option("--strategies", help="Comma-separated strategies to keep (names or run/strategy labels)."),
         ] = None,
         align: Annotated[
             bool, typer.Option("--align", help="Restrict runs covering different periods to their common period.")
@@ -37,13 +61,20 @@ def register(app: typer.Typer) -> None:
         try:
             from backtest.report.compare import render_compare
 
-            path, comp = render_compare(list(run_dirs or []), out=out, baseline=baseline, align=align)
+            keep = [x.strip() for x in strategies.split(",") if x.strip()] if strategies else None
+            path, comp = render_compare(list(run_dirs or []), out=out, baseline=baseline, align=align,
+                                        strategies=keep)
         except RmpbtError as exc:
             fail(exc)
             return
         period = f"common period {comp.aligned[0].date()} → {comp.aligned[1].date()}" if comp.aligned else "same period"
         console.print(summary_table(comp.data.metrics, None, title=f"{len(comp.labels)} run(s), {period}; "
-                                                                  f"baseline {comp.baseline}"))
+                                                                  f"baseline {comp.baseline}",
+                                    n_days=len(comp.data.returns)))
+        if comp.deltas is not None and len(comp.deltas) > 1:
+            console.print(delta_table(comp.deltas, f"Δ vs {comp.baseline}"))
+        if comp.run_deltas is not None:
+            console.print(delta_table(comp.run_deltas, f"run against run (each run minus {comp.labels[0]})"))
         for note in comp.data.notes:
             console.print(f"[dim]note: {note}[/]", highlight=False)
         console.print(str(path), highlight=False, soft_wrap=True)

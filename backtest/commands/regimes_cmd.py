@@ -1,8 +1,10 @@
 """``rmpbt regimes [CONFIG] [--data-dir DIR] [--model M] [--out DIR]``: inspect regime labels.
 
 Labels the trading days with the chosen regime model, prints the regime timeline (start,
-end, label, days and the average of key signals in each run) and the agreement matrix
-against the Fed calendar (effective or announced dates, as configured), and writes one
+end, label, the regime ids merged into the row, days and the average of key signals in
+each stretch; consecutive stretches of the same kind are one row; a legend explains the
+columns) and, for a data-driven model, the agreement matrix against the Fed calendar
+(effective or announced dates, as configured), and writes one
 new folder ``<out>/regimes-<UTC timestamp>/`` (atomically; ``--out`` is the results
 root, default ``results/``) holding ``timeline.csv``, ``labels.csv`` (daily labels,
 calendar label and signals), ``agreement.csv`` and ``regimes.png``. Its path is the
@@ -39,6 +41,11 @@ TIMELINE_SIGNALS: dict[str, str] = {
     "curve_2s10s": "2s10s",
     "cpi_yoy": "CPI yoy",
 }
+LEGEND = ("Each row: one stretch of a regime kind (consecutive ids of the same kind merged); signal columns are "
+          "means over the stretch. W13 / T13: 13-week change of the Fed balance sheet (WALCL) / its Treasury "
+          "holdings (TREAST), bn USD; NL13: 13-week change of net liquidity (WALCL - TGA - ON RRP), bn USD; "
+          "reserves: reserve balances, bn USD; SOFR-IORB: funding spread, percent; VIX: index level; "
+          "2s10s: 10y - 2y Treasury yield, percent; CPI yoy: percent; stress: share of days under the stress overlay.")
 
 
 def load_inputs(config: Path | None, data_dir: str | None, model: str | None) -> tuple[MarketData, RegimeConfig, pd.DatetimeIndex]:
@@ -77,9 +84,14 @@ def load_inputs(config: Path | None, data_dir: str | None, model: str | None) ->
 
 
 def timeline(labels: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
-    """One row per contiguous regime run: start, end, label, days, stress share, signal means."""
+    """One row per stretch of one regime kind: start, end, label, regime ids, days, stress share, signal means.
+
+    Consecutive regime ids of the same kind (e.g. a plateau split by a calendar event) are
+    merged into one row; their ids are listed in ``regime_id`` (comma-separated).
+    """
     key = labels["regime_id"] if "regime_id" in labels else labels["regime"]
-    run = (key != key.shift()).cumsum().to_numpy()
+    lab = labels["regime"]
+    run = (lab != lab.shift()).cumsum().to_numpy()
     cols = [c for c in TIMELINE_SIGNALS if c in signals]
     frame = signals[cols].copy()
     frame["_run"] = run
@@ -89,7 +101,7 @@ def timeline(labels: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
         "start": grp.first().dt.date.to_numpy(),
         "end": grp.last().dt.date.to_numpy(),
         "label": labels["regime"].groupby(run).first().to_numpy(),
-        "regime_id": key.groupby(run).first().to_numpy(),
+        "regime_id": key.astype(str).groupby(run).agg(lambda s: ", ".join(dict.fromkeys(s))).to_numpy(),
         "days": grp.size().to_numpy(),
     })
     if "stress" in labels:
@@ -114,16 +126,17 @@ def _fmt(x: float, digits: int = 1) -> str:
 
 def timeline_table(tl: pd.DataFrame, title: str) -> Table:
     """Rich table of :func:`timeline`."""
-    t = Table(title=title, title_justify="left", header_style="bold")
-    for col in ("start", "end", "label", "days"):
-        t.add_column(col, justify="right" if col == "days" else "left", no_wrap=True)
+    t = Table(title=title, title_justify="left", header_style="bold", caption=LEGEND, caption_justify="left")
+    for col in ("start", "end", "label", "regime ids", "days"):
+        t.add_column(col, justify="right" if col == "days" else "left", no_wrap=col != "regime ids",
+                     max_width=28 if col == "regime ids" else None, min_width=10 if col == "regime ids" else None)
     if "stress_share" in tl:
         t.add_column("stress", justify="right")
     sig = [c for c in TIMELINE_SIGNALS if c in tl]
     for c in sig:
         t.add_column(TIMELINE_SIGNALS[c], justify="right")
     for row in tl.itertuples(index=False):
-        cells = [str(row.start), str(row.end), row.label, str(row.days)]
+        cells = [str(row.start), str(row.end), row.label, str(row.regime_id), str(row.days)]
         if "stress_share" in tl:
             cells.append(f"{row.stress_share:.0%}")
         cells += [_fmt(getattr(row, c), 2 if c in ("sofr_iorb", "curve_2s10s") else 1) for c in sig]
@@ -144,7 +157,7 @@ def agreement_table(tab: pd.DataFrame, share: float, model: str, by: str) -> Tab
 
 
 def write_outputs(root: Path, labels: pd.DataFrame, cal: pd.Series, signals: pd.DataFrame,
-                  tl: pd.DataFrame, tab: pd.DataFrame, title: str) -> Path:
+                  tl: pd.DataFrame, tab: pd.DataFrame | None, title: str) -> Path:
     """Write the regimes folder atomically under ``root``; return its path."""
     from backtest.report.regime_chart import plot_regimes
 
@@ -156,7 +169,8 @@ def write_outputs(root: Path, labels: pd.DataFrame, cal: pd.Series, signals: pd.
         daily = pd.concat([daily, signals], axis=1)
         daily.index.name = "date"
         daily.to_csv(tmp / "labels.csv", float_format="%.6g")
-        tab.rename_axis(index="model", columns=None).to_csv(tmp / "agreement.csv")
+        if tab is not None:  # no calendar-vs-calendar self-comparison
+            tab.rename_axis(index="model", columns=None).to_csv(tmp / "agreement.csv")
         plot_regimes(signals, labels, tmp / "regimes.png", title=title, reference=cal)
     return final_path(root, run_id)
 
@@ -183,7 +197,8 @@ def register(app: typer.Typer) -> None:
             cal = CalendarModel(reg.calendar, reg.by).label(md, days)["regime"]
             signals = liquidity_signals(md, days)
             tl = timeline(labels, signals)
-            tab, share = agreement(labels["regime"], cal)
+            self_cmp = reg.model == "calendar"
+            tab, share = (None, float("nan")) if self_cmp else agreement(labels["regime"], cal)
             src = "SYNTHETIC sample market" if md.synthetic else md.source
             title = f"regimes: {reg.model} ({src}) {days[0].date()} → {days[-1].date()}"
             folder = write_outputs(out, labels, cal, signals, tl, tab, title)
@@ -191,5 +206,6 @@ def register(app: typer.Typer) -> None:
             fail(exc)
             return
         console.print(timeline_table(tl, title))
-        console.print(agreement_table(tab, share, reg.model, reg.by))
+        if tab is not None:
+            console.print(agreement_table(tab, share, reg.model, reg.by))
         console.print(str(folder), highlight=False, soft_wrap=True)

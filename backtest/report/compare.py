@@ -1,15 +1,16 @@
 """One HTML page comparing the strategies of several run folders (``rmpbt compare``).
 
 Strategies are labelled ``<run label>/<strategy>``; the run label is the run's name, made
-unique with the config hash (or the run id) when two runs share a name. Runs must cover
+unique as ``name#2``, ``name#3`` (in the order given) when runs share a name; the same folder
+given twice is compared once (with a note). ``strategies`` keeps only some strategies; when
+the runs hold the same strategies, run-against-run deltas per strategy are added. Runs must cover
 the same period unless ``align=True``, which restricts every run to the common period and
 recomputes metrics there. Metric deltas are shown against a baseline strategy.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -60,12 +61,105 @@ def load_runs(paths: list[str | Path]) -> list[RunData]:
 
 
 def run_labels(runs: list[RunData]) -> list[str]:
-    """Unique, short label per run: its name, then ``name@hash6``, then the run id."""
-    names = [str(r.prov.get("name") or r.folder.name) for r in runs]
-    dup = Counter(names)
-    labels = [n if dup[n] == 1 else f"{n}@{str(r.prov.get('config_hash', ''))[:6]}" for n, r in zip(names, runs, strict=True)]
-    dup = Counter(labels)
-    return [lbl if dup[lbl] == 1 else clean_run_id(r.prov, r.folder) for lbl, r in zip(labels, runs, strict=True)]
+    """Stable, unique label per run: its name; later runs of the same name ``name#2``, ``name#3``..."""
+    seen: dict[str, int] = {}
+    labels = []
+    for r in runs:
+        name = str(r.prov.get("name") or r.folder.name).replace("/", "-")
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return labels
+
+
+def dedupe_paths(paths: list[str | Path]) -> tuple[list[Path], list[str]]:
+    """The folders in order with repeats (same resolved path) dropped, and a note per repeat."""
+    out: list[Path] = []
+    notes: list[str] = []
+    seen: set[Path] = set()
+    for p in paths:
+        rp = Path(p).resolve()
+        if rp in seen:
+            notes.append(f"{p}: given more than once; compared once")
+            continue
+        seen.add(rp)
+        out.append(Path(p))
+    return out, notes
+
+
+def select_strategies(full: list[str], wanted: list[str] | None) -> list[str]:
+    """The ``run/strategy`` labels picked by ``wanted`` (full labels or bare strategy names).
+
+    Raises
+    ------
+    ResultsError
+        A name matching nothing (with the full candidate list).
+    """
+    if not wanted:
+        return full
+    keep: list[str] = []
+    for w in wanted:
+        hit = [f for f in full if f == w or f.split("/", 1)[1] == w]
+        if not hit:
+            raise ResultsError(f"compare: --strategies {w!r} matches no strategy; choose from: {', '.join(full)}")
+        keep.extend(h for h in hit if h not in keep)
+    return [f for f in full if f in keep]
+
+
+def filter_data(data: RunData, keep: list[str]) -> RunData:
+    """``data`` restricted to the strategies ``keep``."""
+    def cut(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        if frame is None or "strategy" not in frame.columns:
+            return frame
+        return frame.loc[frame["strategy"].isin(keep)].reset_index(drop=True)
+
+    rf = data.rf[keep] if isinstance(data.rf, pd.DataFrame) else data.rf
+    return replace(data, metrics=data.metrics.loc[keep], regime_metrics=cut(data.regime_metrics),
+                   returns=data.returns[keep], rf=rf, costs=cut(data.costs),
+                   extras={k: cut(v) for k, v in data.extras.items()},
+                   weight_frames={k: v for k, v in (data.weight_frames or {}).items() if k in keep})
+
+
+DELTA_COLUMNS = ("cagr", "total_return", "ann_vol", "sharpe", "max_drawdown", "turnover")
+
+
+def deltas(metrics: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Metric differences of every strategy against ``baseline`` (rows: strategies)."""
+    cols = [c for c in DELTA_COLUMNS if c in metrics.columns]
+    return metrics[cols].sub(metrics.loc[baseline, cols], axis=1)
+
+
+def run_deltas(metrics: pd.DataFrame, labels: list[str], strategies: list[list[str]]) -> pd.DataFrame | None:
+    """Per strategy, each later run minus the first run, when all runs hold the same strategies.
+
+    Returns
+    -------
+    DataFrame or None
+        Index ``strategy``, ``run`` (``label_k vs label_1``); ``None`` for one run or when
+        the strategy sets differ.
+    """
+    if len(labels) < 2 or any(set(s) != set(strategies[0]) for s in strategies[1:]):
+        return None
+    cols = [c for c in DELTA_COLUMNS if c in metrics.columns]
+    rows = []
+    for s in strategies[0]:
+        first = metrics.loc[f"{labels[0]}/{s}", cols]
+        for lbl in labels[1:]:
+            d = metrics.loc[f"{lbl}/{s}", cols] - first
+            rows.append({"strategy": s, "run": f"{lbl} vs {labels[0]}", **d.to_dict()})
+    return pd.DataFrame(rows).set_index(["strategy", "run"])
+
+
+def run_deltas_html(table: pd.DataFrame) -> str:
+    """HTML table of :func:`run_deltas` (percent metrics in percentage points)."""
+    pct = {"cagr", "total_return", "ann_vol", "max_drawdown"}
+    head = "".join(f"<th>Δ {esc(c)}</th>" for c in table.columns)
+    rows = []
+    for (s, run), row in table.iterrows():
+        cells = "".join(f"<td>{v * 100:+.2f} pp</td>" if c in pct else f"<td>{v:+.3f}</td>"
+                        for c, v in row.items())
+        rows.append(f'<tr><th scope="row" class="name">{esc(s)}</th><td class="txt">{esc(run)}</td>{cells}</tr>')
+    return (f'<div class="scroll"><table class="data" id="run-delta-table"><thead><tr><th>strategy</th><th>runs</th>'
+            f'{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _period(run: RunData) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -181,13 +275,16 @@ def merge_runs(runs: list[RunData], labels: list[str]) -> RunData:
     return merged
 
 
-def resolve_baseline(baseline: str | None, labels: list[str], runs: list[RunData]) -> str:
+def resolve_baseline(baseline: str | None, labels: list[str], runs: list[RunData],
+                     keep: list[str] | None = None) -> str:
     """The ``label/strategy`` of the baseline (default: the first strategy of the first run).
 
     Accepts ``run/strategy``, a strategy name unique across runs, or a run label (its first
     strategy).
     """
     full = [f"{lbl}/{s}" for lbl, r in zip(labels, runs, strict=True) for s in r.strategies]
+    if keep is not None:
+        full = [f for f in full if f in keep]
     if baseline is None:
         return full[0]
     if baseline in full:
@@ -197,8 +294,10 @@ def resolve_baseline(baseline: str | None, labels: list[str], runs: list[RunData
         return by_strategy[0]
     if baseline in labels:
         i = labels.index(baseline)
-        return f"{labels[i]}/{runs[i].strategies[0]}"
-    hint = ", ".join(full[:8]) + (", ..." if len(full) > 8 else "")
+        mine = [f for f in full if f.startswith(f"{labels[i]}/")]
+        if mine:
+            return mine[0]
+    hint = ", ".join(full)
     what = "is ambiguous" if by_strategy else "is not a run/strategy of these runs"
     raise ResultsError(f"compare: baseline {baseline!r} {what}; choose one of: {hint}")
 
@@ -230,7 +329,9 @@ def runs_header_html(runs: list[RunData], labels: list[str], baseline: str,
               "not real prices.</div>") if synth else ""
     align_txt = (f' Aligned to the common period {aligned[0].date()} → {aligned[1].date()} (metrics recomputed).'
                  if aligned else "")
-    return (f'{banner}<h1>Comparison <span class="sub">{esc(" vs ".join(labels))}</span></h1>'
+    fit = ("<style>table.runs td.txt{white-space:normal;overflow-wrap:anywhere;min-width:9em;max-width:30em}"
+           "table.runs{table-layout:auto}</style>")
+    return (f'{fit}{banner}<h1>Comparison <span class="sub">{esc(" vs ".join(labels))}</span></h1>'
             f'<div class="scroll"><table class="data runs"><thead><tr><th></th>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>'
             f'<p class="muted">Strategies are labelled <code>run/strategy</code>; settings that differ between runs '
@@ -246,23 +347,49 @@ class Comparison:
     baseline: str
     labels: list[str]
     aligned: tuple[pd.Timestamp, pd.Timestamp] | None
+    deltas: pd.DataFrame | None = None
+    run_deltas: pd.DataFrame | None = None
 
 
-def build_compare(runs: list[RunData], baseline: str | None = None, align: bool = False) -> Comparison:
-    """Build the comparison page of loaded runs."""
+def build_compare(runs: list[RunData], baseline: str | None = None, align: bool = False,
+                  strategies: list[str] | None = None, notes: list[str] | None = None) -> Comparison:
+    """Build the comparison page of loaded runs.
+
+    Parameters
+    ----------
+    runs : list of RunData
+        Loaded runs.
+    baseline : str, optional
+        ``run/strategy`` or a strategy name unique across runs (default: the first strategy).
+    align : bool
+        Restrict runs to their common period.
+    strategies : list of str, optional
+        Keep only these strategies (``run/strategy`` labels or bare names).
+    notes : list of str, optional
+        Extra notes shown on the page (e.g. folders given twice).
+    """
     labels = run_labels(runs)
     aligned = common_period(runs, labels, align)
     if aligned is not None:
         runs = [trim_run(r, *aligned) for r in runs]
-    base = resolve_baseline(baseline, labels, runs)
+    full = [f"{lbl}/{s}" for lbl, r in zip(labels, runs, strict=True) for s in r.strategies]
+    keep = select_strategies(full, strategies)
+    base = resolve_baseline(baseline, labels, runs, keep)
     data = merge_runs(runs, labels)
+    if keep != full:
+        data = filter_data(data, keep)
+    data.notes[:0] = list(notes or [])
+    per_run = [[f.split("/", 1)[1] for f in keep if f.split("/", 1)[0] == lbl] for lbl in labels]
+    rd = run_deltas(data.metrics, labels, per_run)
     page = Page(title=f"rmpbt comparison: {' vs '.join(labels)}")
     page.notes.extend(data.notes)
     if len({str(r.prov.get("settings", {}).get("regime_model")) for r in runs}) > 1:
         page.notes.append(f"runs use different regime models; bands and stress dates are those of {labels[0]}")
     add_sections(page, data, baseline=base)
+    if rd is not None:
+        page.add("run-deltas", f"Run against run (each run minus {labels[0]})", run_deltas_html(rd))
     html = page.render(runs_header_html(runs, labels, base, aligned), footer_html())
-    return Comparison(html, data, base, labels, aligned)
+    return Comparison(html, data, base, labels, aligned, deltas(data.metrics, base), rd)
 
 
 def render_compare(
@@ -270,6 +397,7 @@ def render_compare(
     out: str | Path | None = None,
     baseline: str | None = None,
     align: bool = False,
+    strategies: list[str] | None = None,
 ) -> tuple[Path, Comparison]:
     """Write the comparison page of ``run_dirs`` and return its path.
 
@@ -283,6 +411,8 @@ def render_compare(
         ``run/strategy`` whose metrics the deltas are taken against (default: the first).
     align : bool
         Restrict all runs to their common period instead of refusing different periods.
+    strategies : list of str, optional
+        Keep only these strategies (``run/strategy`` labels or bare names).
 
     Returns
     -------
@@ -296,8 +426,9 @@ def render_compare(
     ResultsError
         Bad run folders, different periods without ``align``, unknown baseline, unwritable output.
     """
-    runs = load_runs(list(run_dirs))
-    comp = build_compare(runs, baseline=baseline, align=align)
+    paths, notes = dedupe_paths(list(run_dirs))
+    runs = load_runs(paths)
+    comp = build_compare(runs, baseline=baseline, align=align, strategies=strategies, notes=notes)
     target = Path(out) if out is not None else Path(run_dirs[0]).resolve().parent / DEFAULT_NAME
     if target.is_dir():
         target = target / DEFAULT_NAME
@@ -309,4 +440,5 @@ def render_compare(
     return target, comp
 
 
-__all__ = ["Comparison", "build_compare", "load_runs", "merge_runs", "render_compare", "resolve_baseline", "run_labels"]
+__all__ = ["Comparison", "build_compare", "dedupe_paths", "deltas", "load_runs", "merge_runs", "render_compare",
+           "resolve_baseline", "run_deltas", "run_labels", "select_strategies"]

@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from backtest.constants import TRADING_DAYS
+from backtest.report import palette as P
 from backtest.report.plotjson import DateTable, figure_payload, page_template_json, to_json
 from backtest.report.plotstyle import (
     ASSET_PALETTE,
@@ -67,7 +68,7 @@ def equity_figure(
     w = wealth(returns)
     x = date_values(w.index)
     traces = [go.Scatter(x=x, y=f32(w[c]), name=str(c), mode="lines",
-                         line={"width": 1.6, "color": colors.get(c)},
+                         line=P.line(colors, c, 1.6),
                          hovertemplate="%{y:.3f}")
               for c in w.columns]
     shapes, notes = regime_decor(bands or [], stress)
@@ -96,7 +97,7 @@ def drawdown_figure(returns: pd.DataFrame, colors: dict[str, str], bands: list[B
     dd = drawdowns(returns)
     x = date_values(dd.index)
     traces = [go.Scatter(x=x, y=f32(dd[c], 5), name=str(c), mode="lines",
-                         line={"width": 1.2, "color": colors.get(c)}, hovertemplate="%{y:.1%}")
+                         line=P.line(colors, c, 1.2), hovertemplate="%{y:.1%}")
               for c in dd.columns]
     shapes, _ = regime_decor(bands or [], labels=False)
     legend = len(dd.columns) <= 6
@@ -150,7 +151,7 @@ def rolling_figure(
         x = date_values(f.index)
         for c in f.columns:
             traces.append(go.Scatter(x=x, y=f32(f[c], 5), name=str(c), mode="lines", legendgroup=str(c),
-                                     showlegend=i == 0, line={"width": 1.3, "color": colors.get(c)},
+                                     showlegend=i == 0, line=P.line(colors, c, 1.3),
                                      hovertemplate=f"{c}: {hover}<extra></extra>", xaxis="x", yaxis=ax))
         lay["yaxis" if i == 0 else f"yaxis{i + 1}"] = {
             "domain": list(dom), "tickformat": tick, "gridcolor": "#eee", "zeroline": True,
@@ -205,7 +206,7 @@ def event_study_figure(events: pd.DataFrame, colors: dict[str, str]) -> go.Figur
                 continue
             m = mean.loc[s]
             traces.append(go.Scatter(x=m.index.to_numpy(dtype=float), y=f32(m.to_numpy(), 5), mode="lines",
-                                     name=s, legendgroup=s, line={"color": colors.get(s), "width": 1.5},
+                                     name=s, legendgroup=s, line=P.line(colors, s, 1.5),
                                      visible=k == kinds[0], hovertemplate="%{y:.2%}",
                                      meta=f"{k} ({n_ev} start{'s' if n_ev != 1 else ''})"))
             vis_of.append(k)
@@ -279,11 +280,11 @@ def weights_figure(weights: dict[str, pd.DataFrame]) -> go.Figure:
 def turnover_figure(yearly: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
     """Grouped bars of one-way turnover per calendar year (index year, column strategy)."""
     x = [str(y) for y in yearly.index]
-    traces = [go.Bar(x=x, y=f32(yearly[c], 4), name=str(c), marker={"color": colors.get(c)},
-                     hovertemplate="%{y:.2f}") for c in yearly.columns]
+    traces = [go.Scatter(x=x, y=f32(yearly[c], 4), name=str(c), mode="lines+markers", line=P.line(colors, c, 1.4),
+                         hovertemplate="%{y:.2f}") for c in yearly.columns]
     fig = go.Figure(traces, layout=base_layout(None, 340, hovermode="closest"))
-    fig.update_layout(barmode="group", yaxis={"title": {"text": "turnover / year"}, "gridcolor": "#eee"},
-                      xaxis={"type": "category"}, showlegend=len(yearly.columns) <= 6)
+    fig.update_layout(yaxis={"title": {"text": "turnover / year (one-way, incl. the initial purchase)"},
+                             "gridcolor": "#eee", "rangemode": "tozero"}, xaxis={"type": "category"}, showlegend=True)
     return fig
 
 
@@ -291,7 +292,7 @@ def cost_drag_figure(cum_costs: pd.DataFrame, colors: dict[str, str]) -> go.Figu
     """Cumulative trading + borrow costs as a share of capital (index date, column strategy)."""
     x = date_values(cum_costs.index)
     traces = [go.Scatter(x=x, y=f32(cum_costs[c], 6), name=str(c), mode="lines",
-                         line={"color": colors.get(c), "width": 1.4}, hovertemplate="%{y:.2%}")
+                         line=P.line(colors, c, 1.4), hovertemplate="%{y:.2%}")
               for c in cum_costs.columns]
     fig = go.Figure(traces, layout=base_layout(None, 340))
     fig.update_layout(yaxis={"tickformat": ".2~%", "title": {"text": "cumulative cost drag"}, "gridcolor": "#eee"},

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backtest.report import palette as P
+
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
     "#bcbd22", "#17becf", "#393b79", "#e7ba52", "#637939", "#ad494a", "#7b4173", "#3182bd",
@@ -50,7 +52,7 @@ class Band:
 
 def color_map(names: list[str]) -> dict[str, str]:
     """A stable colour per strategy, in order of appearance."""
-    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+    return P.color_map(names)  # 8 colours x 3 dashes: see backtest.report.palette
 
 
 def regime_color(kind: str, solid: bool = False) -> str:
@@ -198,7 +200,7 @@ def regime_decor(
         shapes.append({"type": "line", "xref": xref, "yref": yref, "x0": ds, "x1": ds, "y0": 0, "y1": 0.93,
                        "line": {"width": 1, "dash": "dot", "color": "rgba(80,80,80,0.7)"}})
         if labels:
-            notes.append({"xref": xref, "yref": yref, "x": ds, "y": 0.02, "yanchor": "bottom",
+            notes.append({"xref": xref, "yref": yref, "x": ds, "y": P.label_y(len(notes)), "yanchor": "bottom",
                           "xanchor": "right", "textangle": -90, "showarrow": False, "text": text,
                           "font": {"size": 9, "color": "#555"}})
     return shapes, notes
