@@ -333,20 +333,21 @@ def batch_tilt_activity(rules: CompiledRules, bs: BatchSignals) -> tuple[np.ndar
     cache: dict[str, np.ndarray] = {}
 
     def direction_vol(idx: np.ndarray, w: np.ndarray, window: int) -> np.ndarray:
-        last = int(np.max(bs.rows))
-        rets = np.full((last + 1, bs.shape[1], len(idx)), np.nan)
+        # only the rows the trailing windows can reach: from one window before the first decision
+        lo, hi = max(int(np.min(bs.rows)) - window - 1, 0), int(np.max(bs.rows)) + 1
+        rets = np.full((hi - lo, bs.shape[1], len(idx)), np.nan)
         for j, a in enumerate(idx):
-            name = assets[a]
-            if name not in cache:
-                px = bs.prices([name], 0, last + 1)[:, :, 0]  # (L, P)
+            key = f"{assets[a]}:{lo}"
+            if key not in cache:
+                px = bs.prices([assets[a]], lo, hi)[:, :, 0]  # (L, P)
                 r = np.full_like(px, np.nan)
                 r[1:] = px[1:] / px[:-1] - 1.0
-                cache[name] = r
-            rets[:, :, j] = cache[name]
+                cache[key] = r
+            rets[:, :, j] = cache[key]
         x = np.zeros(rets.shape[:2])
         for j, wj in enumerate(w):  # fixed summation order: a path's value never depends on the batch
             x = x + rets[:, :, j] * wj
-        return trailing_vol(x, bs.rows, window)
+        return trailing_vol(x, bs.rows - lo, window)
 
     return rule_activity(rules, bs, bs.rows, bs.listed(assets), direction_vol)
 
