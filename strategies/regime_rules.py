@@ -38,6 +38,12 @@ Semantics (each checked by hand in ``tests/test_rules_engine.py``):
 * Caps only shrink magnitudes, the freed weight goes to cash, so a later cap never breaks an
   earlier one. With an ``optimizer``, the rule weights at each date are the optimizer's
   ``base_weights`` (e.g. the tracking-error benchmark), and the caps apply to its output.
+
+Batch form: :meth:`RegimeRules.batch_weights` (and :meth:`RulesBacked.batch_weights` for
+the kinds built on these rules) gives the weights of many scenario paths at once from a
+:class:`~strategies.base.BatchSignals`, with the same code as ``weights``: the conditions
+evaluate on ``(K, P)`` arrays and the kernels of :mod:`strategies.rules_kernels` run on
+``(K * P)`` rows. A rule set with an optimizer block has no batch form.
 """
 
 from __future__ import annotations

@@ -254,6 +254,11 @@ class Not:
 def hysteresis(enter: np.ndarray, stay: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Causal on/off band over the first axis: on when ``enter``, then on while ``stay``.
 
+    The state at ``k`` is the loop ``on = known[k] and (stay[k] if on else enter[k])`` in
+    closed form: on where some ``j <= k`` entered and every date of ``j .. k`` stayed in
+    the band (``stay`` or ``enter``, known). The parser keeps ``exit`` on the looser side of
+    ``value``, so entering implies staying and the two forms agree.
+
     Parameters
     ----------
     enter, stay, known : np.ndarray of bool, shape (T, *batch)
@@ -265,12 +270,12 @@ def hysteresis(enter: np.ndarray, stay: np.ndarray, known: np.ndarray) -> np.nda
     np.ndarray of float, shape (T, *batch)
         1 on, 0 off, 0.5 unknown.
     """
-    out = np.empty(enter.shape)
-    on = np.zeros(enter.shape[1:], dtype=bool)
-    for k in range(enter.shape[0]):  # causal: the state at k uses values at or before k only
-        on = ((on & stay[k]) | (~on & enter[k])) & known[k]
-        out[k] = np.where(known[k], np.where(on, TRUE, FALSE), UNKNOWN)
-    return out
+    idx = np.arange(enter.shape[0]).reshape((-1,) + (1,) * (enter.ndim - 1))
+    band = (stay | enter) & known
+    last_enter = np.maximum.accumulate(np.where(enter & known, idx, -1), axis=0)
+    last_break = np.maximum.accumulate(np.where(band, -1, idx), axis=0)
+    on = last_enter > last_break  # causal: running maxima over dates at or before k
+    return np.where(known, np.where(on, TRUE, FALSE), UNKNOWN)
 
 
 # -------------------------------------------------------------------------------- parser
@@ -437,15 +442,30 @@ def hold_state(
     """
     if min_hold_days <= 0 and min_hold_periods <= 0:
         return cond & ~force_off
+    shape = cond.shape
+    T = shape[0]
+    c = np.asarray(cond, dtype=bool).reshape(T, -1)
+    off = np.asarray(force_off, dtype=bool).reshape(T, -1)
+    n = c.shape[1]
+    rows = np.arange(T)
+
+    def next_true(x: np.ndarray) -> np.ndarray:
+        """First row >= i where ``x`` holds, per column (T: none); shape (T + 1, n)."""
+        nxt = np.minimum.accumulate(np.where(x, rows[:, None], T)[::-1], axis=0)[::-1]
+        return np.vstack([nxt, np.full((1, n), T)])
+
+    next_start, next_off, next_fail = next_true(c & ~off), next_true(off), next_true(~c)
+    # a holding started at s may end on a failed condition from this row on (both minima served)
     day_pos = np.asarray(day_pos)
-    out = np.zeros(cond.shape, dtype=bool)
-    on = np.zeros(cond.shape[1:], dtype=bool)
-    since = np.zeros(cond.shape[1:], dtype=np.int64)  # decision at which the current holding started
-    for k in range(cond.shape[0]):
-        c, live = cond[k], ~force_off[k]
-        keep = ((day_pos[k] - day_pos[since]) < min_hold_days) | ((k - since) < min_hold_periods)
-        start = live & ~on & c
-        on = live & np.where(on & ~c, keep, on | start)
-        since = np.where(start, k, since)
-        out[k] = on
-    return out
+    free = np.maximum(np.searchsorted(day_pos, day_pos + min_hold_days, side="left"), rows + min_hold_periods)
+    free = np.minimum(np.maximum(free, rows + 1), T)
+    col = np.arange(n)
+    marks = np.zeros((T + 1, n), dtype=np.int64)
+    s = next_start[0]
+    while (live := s < T).any():  # one holding episode per column and pass, in date order
+        sc = np.minimum(s, T - 1)
+        end = np.minimum(next_off[np.minimum(sc + 1, T), col], next_fail[free[sc], col])
+        np.add.at(marks, (sc[live], col[live]), 1)
+        np.add.at(marks, (end[live], col[live]), -1)
+        s = np.where(live, next_start[end, col], T)
+    return (np.cumsum(marks[:T], axis=0) > 0).reshape(shape)

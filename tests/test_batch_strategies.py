@@ -148,13 +148,14 @@ def test_conditions_on_a_batch_equal_a_scalar_reference(batch, raw, spec):
     assert (want == 0.5).any() or spec[0] == "cmp"  # unknowns are exercised where they can occur
 
 
-@pytest.mark.parametrize("min_days,min_periods", [(0, 0), (7, 0), (0, 2)])
-def test_hold_state_on_a_batch_equals_a_scalar_loop(min_days, min_periods):
-    rng = np.random.default_rng(min_days + 10 * min_periods)
-    T, P = 40, 6
-    cond = rng.random((T, P)) < 0.5
-    off = rng.random((T, P)) < 0.1
-    day_pos = np.cumsum(rng.integers(1, 5, T))
+@pytest.mark.parametrize("min_days,min_periods", [(0, 0), (7, 0), (0, 2), (1, 0), (0, 1), (25, 0), (0, 9)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hold_state_on_a_batch_equals_a_scalar_loop(min_days, min_periods, seed):
+    rng = np.random.default_rng(seed + 100 * min_days + 1000 * min_periods)
+    T, P = 60, 8
+    cond = rng.random((T, P)) < rng.uniform(0.2, 0.8)
+    off = rng.random((T, P)) < rng.uniform(0.0, 0.2)
+    day_pos = np.cumsum(rng.integers(0, 5, T)) - 1  # repeated positions and -1 (before any data) too
     got = hold_state(cond, off, day_pos, min_days, min_periods)
     want = np.array([ref_hold(cond[:, p], off[:, p], day_pos, min_days, min_periods) for p in range(P)]).T
     np.testing.assert_array_equal(got, want)
