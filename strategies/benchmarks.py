@@ -163,14 +163,14 @@ class InverseVol:
         win = int(self.params.window)
         rows = np.asarray(bs.rows)
         lo, hi = int(rows.min()) - win, int(rows.max()) + 1
-        px = bs.prices(cols, lo, hi)  # (L, P, n)
-        rets = np.full_like(px, np.nan)
-        rets[1:] = px[1:] / px[:-1] - 1.0
         vol = np.full((*bs.shape, len(cols)), np.nan)
-        for k, r in enumerate(rows):
-            x = rets[r - lo - win + 1 : r - lo + 1]  # (win, P, n): the trailing window ending at r
-            good = np.isfinite(x).all(axis=0)
-            vol[k] = np.where(good, np.std(x, axis=0, ddof=1), np.nan)
+        for j, c in enumerate(cols):  # one asset at a time: a (L, P) block, not (L, P, n)
+            px = bs.prices([c], lo, hi)[:, :, 0]
+            rets = np.full_like(px, np.nan)
+            rets[1:] = px[1:] / px[:-1] - 1.0
+            for k, r in enumerate(rows):
+                x = rets[r - lo - win + 1 : r - lo + 1]  # (win, P): the trailing window ending at r
+                vol[k, :, j] = np.where(np.isfinite(x).all(axis=0), np.std(x, axis=0, ddof=1), np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
             inv = np.where(vol == 0, np.nan, 1.0 / vol)
             w = inv / np.nansum(inv, axis=2, keepdims=True)
