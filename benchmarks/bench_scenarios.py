@@ -13,6 +13,11 @@ paths x 16 assets (no costs, no cash yield, monthly target weights already known
 least any simulation of this size must do.
 
     python benchmarks/bench_scenarios.py [--data-dir ../shared/data] [--paths 10000] [--workers N]
+    python benchmarks/bench_scenarios.py --weights-only [--data-dir ../shared/data]
+
+``--weights-only`` times just the strategies' batch forms (``VectorEvaluator.weights``: the
+six non-optimizer strategies above) on one panel of ``--paths`` paths, per strategy — the
+part the ``weights`` figure of a full run sums over chunks.
 
 Peak memory is the process's maximum resident set (``ru_maxrss``; with ``--workers``
 each Dask worker is a separate process and is not included).
@@ -67,6 +72,34 @@ def numpy_floor(paths: int, days: int, assets: int, seed: int = 0) -> float:
     return time.perf_counter() - t0
 
 
+def weights_only(cfg, sset, md, paths: int, repeats: int) -> None:
+    """Time each strategy's batch form on one panel of ``paths`` paths (signals computed fresh each repeat)."""
+    from backtest.config import StrategyConfig
+    from backtest.synthetic.generator import generate
+    from backtest.synthetic.path_signals import PathSignals
+    from backtest.synthetic.vector_strategies import VectorEvaluator
+    from strategies.base import build_strategy
+
+    prep = runner.prepare(cfg, sset, md=md)
+    name = sset.scenarios[0].name
+    ctx, grid, labels = prep.contexts[name], prep.grids[name], prep.labels[name]
+    strats = [build_strategy(StrategyConfig.model_validate(s.model_dump())) for s in cfg.strategies]
+    panel = generate(ctx, 1, 0, paths)
+    per: dict[str, list[float]] = {s.name: [] for s in strats}
+    totals = []
+    for _ in range(repeats):
+        ev = VectorEvaluator(panel, PathSignals(panel), str(labels["regime"].iloc[-1]), grid)
+        t_all = time.perf_counter()
+        for s in strats:
+            t0 = time.perf_counter()
+            ev.weights(s)
+            per[s.name].append(time.perf_counter() - t0)
+        totals.append(time.perf_counter() - t_all)
+    parts = ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in per.items())
+    print(f"batch weights, {paths:,} paths x {len(grid.rows)} decisions x {len(strats)} strategies "
+          f"(median of {repeats}): {statistics.median(totals):.2f} s  [{parts}]")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=None, help="csv data folder (default: the sample market)")
@@ -75,10 +108,14 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=None, help="Dask LocalCluster workers (default: in-process)")
     ap.add_argument("--chunk-size", type=int, default=None)
+    ap.add_argument("--weights-only", action="store_true", help="time only the strategies' batch forms")
     args = ap.parse_args()
     cfg = make_cfg(args.data_dir)
     sset = load_scenarios().only(["A"]).with_horizon(args.horizon)
     md = runner.load_history(cfg)
+    if args.weights_only:
+        weights_only(cfg, sset, md, args.paths, args.repeats)
+        return
     ex = None
     if args.workers:
         from backtest.executors import make_executor

@@ -7,6 +7,12 @@ decision dates from a point-in-time :class:`~backtest.signals.SignalFrame`.
 
 Weights returned are fractions of portfolio value per asset; the cash weight is
 ``1 - sum``. A row of all-NaN means "keep what you hold" (no rebalance).
+
+Batch forms. A strategy may also implement :class:`BatchStrategy`: its weights for many
+paths at once (scenario runs evaluate 10,000 simulated histories), from a
+:class:`BatchSignals` whose arrays carry a trailing batch axis. A strategy without one — or
+whose ``batch_weights`` raises :class:`Unsupported` for a given config — is evaluated path
+by path through ``weights``; callers never name concrete strategy classes.
 """
 
 from __future__ import annotations
@@ -43,6 +49,94 @@ class Strategy(Protocol):
     def assets(self) -> list[str]:
         """Assets the strategy may hold (for universe checks and data loading)."""
         ...
+
+
+class Unsupported(Exception):
+    """A strategy (or one of its rules or signals) has no batch form; evaluate it path by path."""
+
+
+class BatchSignals(Protocol):
+    """Point-in-time inputs of a batch of ``P`` paths at ``K`` decision dates.
+
+    The paths share one calendar (decision dates, trading days, listings) and differ in
+    values. Arrays are ``(K, P)``: decision dates first, the batch axis last — the shape the
+    rule conditions of :mod:`strategies.rules_engine` evaluate on.
+
+    Attributes
+    ----------
+    dates : pd.DatetimeIndex, shape (K,)
+        Decision dates.
+    rows : np.ndarray of int, shape (K,)
+        Trading-day position of each decision date in the paths' calendar (the row of
+        :meth:`prices`).
+    shape : tuple of int
+        ``(K, P)``.
+    regime, regime_known : np.ndarray, shape (K, P)
+        Regime label as of each decision date (``""`` where unknown) and whether it is known.
+    """
+
+    dates: pd.DatetimeIndex
+    rows: np.ndarray
+    shape: tuple[int, ...]
+    regime: np.ndarray
+    regime_known: np.ndarray
+
+    def values(self, name: str, lookback: int = 0) -> np.ndarray:
+        """Signal ``name`` as of each decision date (or ``lookback`` trading rows earlier), (K, P).
+
+        Raises :class:`Unsupported` for a signal the batch cannot compute.
+        """
+        ...
+
+    def listed(self, assets: list[str]) -> np.ndarray:
+        """Whether each asset has a price at each decision date, bool (K, n) (same for every path)."""
+        ...
+
+    def prices(self, assets: list[str], lo: int, hi: int) -> np.ndarray:
+        """Closes on calendar rows ``lo .. hi - 1`` (NaN before row 0 or before listing), (hi - lo, P, n)."""
+        ...
+
+    def member(self, b: int) -> str:
+        """How an error message names batch member ``b`` (e.g. ``"path 12"``)."""
+        ...
+
+
+class BatchStrategy(Protocol):
+    """A strategy with a vectorised form over a batch of paths."""
+
+    def assets(self) -> list[str]:
+        """Columns of the batch weights."""
+        ...
+
+    def batch_weights(self, bs: BatchSignals) -> np.ndarray:
+        """Target weights ``(K, P, n)`` over :meth:`assets` (NaN rows: hold); the same numbers
+        ``weights`` gives on each path's own history. Raises :class:`Unsupported` if this
+        instance (its config, or a subclass overriding ``weights``) has no batch form."""
+        ...
+
+
+def batch_weights(strategy: object, bs: BatchSignals) -> np.ndarray:
+    """The strategy's batch form, shape (K, P, n) over ``strategy.assets()``.
+
+    Raises
+    ------
+    Unsupported
+        The strategy has no ``batch_weights``, or it declines this config.
+    """
+    fn = getattr(strategy, "batch_weights", None)
+    if fn is None:
+        raise Unsupported(f"kind {getattr(strategy, 'kind', type(strategy).__name__)} has no batch form")
+    w = np.asarray(fn(bs), dtype=float)
+    k_n, p_n = bs.shape
+    if w.shape != (k_n, p_n, len(strategy.assets())):  # type: ignore[attr-defined]
+        raise ValueError(f"batch_weights of {type(strategy).__name__} returned shape {w.shape}, "
+                         f"expected {(k_n, p_n, len(strategy.assets()))}")  # type: ignore[attr-defined]
+    return w
+
+
+def own_weights(obj: object, cls: type) -> bool:
+    """Whether ``obj`` uses ``cls.weights`` unchanged (a subclass overriding it loses ``cls``'s batch form)."""
+    return getattr(type(obj), "weights", None) is getattr(cls, "weights", None)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Benchmark strategies: buy-and-hold, fixed weights (e.g. 60/40), equal weight, inverse volatility."""
+"""Benchmark strategies: buy-and-hold, fixed weights (e.g. 60/40), equal weight, inverse volatility.
+
+Each also has a batch form (:class:`~strategies.base.BatchStrategy`): the closed form of its
+``weights`` on ``(decision dates, paths)`` arrays.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from backtest.signals import SignalFrame
-from strategies.base import Params, constant_rows, register
+from strategies.base import BatchSignals, Params, Unsupported, constant_rows, own_weights, register
 
 
 class WeightsParams(Params):
@@ -49,6 +53,11 @@ class FixedWeights:
         """The same weights at every decision date."""
         return constant_rows(self.params.weights, dates)
 
+    def batch_weights(self, bs: BatchSignals) -> np.ndarray:
+        """The same weights at every decision date of every path, (K, P, n)."""
+        _own(self, FixedWeights)
+        return _constant(self.params.weights, bs)
+
 
 @register("buy_and_hold", WeightsParams)
 class BuyAndHold:
@@ -66,6 +75,13 @@ class BuyAndHold:
         out = constant_rows(self.params.weights, dates)
         out.iloc[1:] = np.nan
         return out
+
+    def batch_weights(self, bs: BatchSignals) -> np.ndarray:
+        """Weights on the first date, then NaN (hold), for every path, (K, P, n)."""
+        _own(self, BuyAndHold)
+        w = _constant(self.params.weights, bs)
+        w[1:] = np.nan
+        return w
 
 
 class UniverseParams(Params):
@@ -103,6 +119,12 @@ class EqualWeight:
         n = avail.sum(axis=1).replace(0, np.nan)
         return avail.div(n, axis=0).fillna(0.0)
 
+    def batch_weights(self, bs: BatchSignals) -> np.ndarray:
+        """Equal weights over the assets listed at each date (the same on every path), (K, P, n)."""
+        _own(self, EqualWeight)
+        eq = _equal_listed(bs.listed(list(self.params.assets)))
+        return np.broadcast_to(eq[:, None, :], (*bs.shape, eq.shape[1])).copy()
+
 
 class InverseVolParams(UniverseParams):
     """Inverse-volatility weights over trailing returns."""
@@ -133,3 +155,47 @@ class InverseVol:
         none = w.isna().all(axis=1)
         w.loc[none] = eq.loc[none]
         return w.fillna(0.0)
+
+    def batch_weights(self, bs: BatchSignals) -> np.ndarray:
+        """``w_i ∝ 1/σ_i`` on every path (trailing sample std of daily returns), (K, P, n)."""
+        _own(self, InverseVol)
+        cols = list(self.params.assets)
+        win = int(self.params.window)
+        rows = np.asarray(bs.rows)
+        lo, hi = int(rows.min()) - win, int(rows.max()) + 1
+        vol = np.full((*bs.shape, len(cols)), np.nan)
+        for j, c in enumerate(cols):  # one asset at a time: a (L, P) block, not (L, P, n)
+            px = bs.prices([c], lo, hi)[:, :, 0]
+            rets = np.full_like(px, np.nan)
+            rets[1:] = px[1:] / px[:-1] - 1.0
+            for k, r in enumerate(rows):
+                x = rets[r - lo - win + 1 : r - lo + 1]  # (win, P): the trailing window ending at r
+                vol[k, :, j] = np.where(np.isfinite(x).all(axis=0), np.std(x, axis=0, ddof=1), np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv = np.where(vol == 0, np.nan, 1.0 / vol)
+            w = inv / np.nansum(inv, axis=2, keepdims=True)
+        none = np.isnan(w).all(axis=2)  # (K, P)
+        if none.any():
+            eq = _equal_listed(bs.listed(cols))  # (K, n)
+            w = np.where(none[..., None], eq[:, None, :], w)
+        return np.nan_to_num(w, nan=0.0)
+
+
+# ------------------------------------------------------------------------------ batch helpers
+
+
+def _own(strategy: object, cls: type) -> None:
+    if not own_weights(strategy, cls):
+        raise Unsupported(f"{type(strategy).__name__} overrides weights()")
+
+
+def _constant(weights: dict[str, float], bs: BatchSignals) -> np.ndarray:
+    row = np.array(list(weights.values()), dtype=float)
+    return np.broadcast_to(row, (*bs.shape, len(row))).copy()
+
+
+def _equal_listed(listed: np.ndarray) -> np.ndarray:
+    """1/N over the listed assets of each row (0 where none is listed), (K, n)."""
+    avail = listed.astype(float)
+    n = avail.sum(axis=1, keepdims=True)
+    return np.where(n > 0, avail / np.where(n > 0, n, 1.0), 0.0)

@@ -17,14 +17,15 @@ from typing import Any
 from pydantic import Field, PrivateAttr, model_validator
 
 from strategies.base import Params, register
-from strategies.regime_rules import CASH, RegimeRulesParams, RulesBacked, rules_params
+from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params
+from strategies.rules_engine import CASH_KEYWORD
 
 
 class RealAssetsRule(Params):
     """Gate and funding of the real-assets tilt (shared with ``rmp_playbook``)."""
 
     regimes: list[str] = Field(default_factory=lambda: ["rmp", "qe"])
-    fund_from: list[str] = Field(default_factory=lambda: ["IEF", CASH], description="nominal bonds and cash")
+    fund_from: list[str] = Field(default_factory=lambda: ["IEF", CASH_KEYWORD], description="nominal bonds and cash")
     min_hold_days: int = Field(0, ge=0)
 
 

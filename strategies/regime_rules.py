@@ -38,12 +38,17 @@ Semantics (each checked by hand in ``tests/test_rules_engine.py``):
 * Caps only shrink magnitudes, the freed weight goes to cash, so a later cap never breaks an
   earlier one. With an ``optimizer``, the rule weights at each date are the optimizer's
   ``base_weights`` (e.g. the tracking-error benchmark), and the caps apply to its output.
+
+Batch form: :meth:`RegimeRules.batch_weights` (and :meth:`RulesBacked.batch_weights` for
+the kinds built on these rules) gives the weights of many scenario paths at once from a
+:class:`~strategies.base.BatchSignals`, with the same code as ``weights``: the conditions
+evaluate on ``(K, P)`` arrays and the kernels of :mod:`strategies.rules_kernels` run on
+``(K * P)`` rows. A rule set with an optimizer block has no batch form.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,14 +63,20 @@ from pydantic import (
 
 from backtest.errors import StrategyError
 from backtest.signals import SignalFrame
-from strategies.base import Params, register
-from strategies.rules_engine import Condition, Context, did_you_mean, hold_state, parse_condition
-
-CASH = "cash"
-TRADING_DAYS = 252
-MAX_EXHAUSTIVE_TILTS = 12  # funding is checked for every subset of up to this many add-tilts
-EPS = 1e-9
-
+from strategies.base import BatchSignals, Params, Unsupported, own_weights, register
+from strategies.rules_engine import CASH_KEYWORD, Context, did_you_mean, parse_condition
+from strategies.rules_kernels import (  # noqa: F401  (re-exported: their historical home)
+    EPS,
+    MAX_EXHAUSTIVE_TILTS,
+    CompiledRules,
+    CompiledTilt,
+    apply_caps,
+    apply_tilts,
+    check_funding,
+    fund,
+    rule_activity,
+    trailing_vol,
+)
 
 # --------------------------------------------------------------------------------- params
 
@@ -94,7 +105,7 @@ class TiltSpec(Params):
     when: Any = Field(..., description="condition (see strategies.rules_engine)")
     exit_when: Any = Field(None, description="condition forcing an immediate exit")
     add: dict[str, float] | None = None
-    fund_from: list[str] = Field(default_factory=lambda: [CASH])
+    fund_from: list[str] = Field(default_factory=lambda: [CASH_KEYWORD])
     sweep: Sweep | None = None
     vol_target: VolTarget | None = None
     min_hold_days: int = Field(0, ge=0, description="minimum holding time, trading days")
@@ -148,45 +159,8 @@ class RegimeRulesParams(Params):
         return self._rules
 
 
-# ------------------------------------------------------------------------------- compiled
-
-
-@dataclass(frozen=True)
-class CompiledTilt:
-    """A tilt with asset names resolved to column indices (cash = last column)."""
-
-    name: str
-    when: Condition
-    exit_when: Condition | None
-    kind: Literal["add", "sweep"]
-    idx: np.ndarray  # add assets / sweep destinations
-    w: np.ndarray  # add weights / normalised sweep shares
-    src: np.ndarray  # funding assets / sweep sources
-    fraction: float
-    vol_target: float | None
-    vol_window: int
-    min_hold_days: int
-    min_hold_periods: int
-    listed: np.ndarray  # non-cash indices that must have a price for the tilt to be taken
-
-
-@dataclass(frozen=True)
-class CompiledRules:
-    """Everything ``weights`` needs, as arrays over ``assets + [cash]``."""
-
-    assets: tuple[str, ...]
-    base: np.ndarray  # (n+1,)
-    floors: np.ndarray  # (n+1,)
-    key: np.ndarray  # (n+1,) funding keys = max(base, 0)
-    tilts: tuple[CompiledTilt, ...]
-    max_w: np.ndarray  # (n,)
-    groups: tuple[tuple[str, np.ndarray, float], ...]
-    max_gross: float | None
-    optimizer: Any | None  # OptimizerConfig
-
-
 def _norm(asset: str) -> str:
-    return CASH if asset.strip().lower() == CASH else asset
+    return CASH_KEYWORD if asset.strip().lower() == CASH_KEYWORD else asset
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -198,7 +172,7 @@ def _first_error(exc: ValidationError) -> str:
 
 def _check_known(names: list[str], held: list[str], where: str, what: str) -> None:
     for a in names:
-        if a != CASH and a not in held:
+        if a != CASH_KEYWORD and a not in held:
             raise ValueError(f"{where}: {what} {a!r} is not held (not in base and not added by a tilt){did_you_mean(a, held)}")
 
 
@@ -212,7 +186,7 @@ def compile_rules(p: RegimeRulesParams) -> CompiledRules:
         impossible funding, duplicate names, bad optimizer block.
     """
     base = {_norm(a): float(w) for a, w in p.base.items()}
-    if CASH in base:
+    if CASH_KEYWORD in base:
         raise ValueError("base: cash is implied (1 - sum of base weights); do not list it")
     bad = [a for a, w in base.items() if not np.isfinite(w)]
     if bad:
@@ -260,12 +234,12 @@ def compile_rules(p: RegimeRulesParams) -> CompiledRules:
             total = sum(dest.values())
             weights, fraction = {a: w / total for a, w in dest.items()}, t.sweep.fraction
         for a in dest:
-            if a != CASH and a not in held:
+            if a != CASH_KEYWORD and a not in held:
                 held.append(a)
         specs.append(dict(t=t, when=when, exit_when=exit_when, src=src, dest=weights, fraction=fraction))
 
     assets = tuple(held)
-    col = {a: i for i, a in enumerate(assets)} | {CASH: len(assets)}
+    col = {a: i for i, a in enumerate(assets)} | {CASH_KEYWORD: len(assets)}
     n = len(assets)
     floors_raw = {_norm(a): float(v) for a, v in p.floors.items()}
     _check_known(list(floors_raw), list(assets), "floors", "asset")
@@ -294,14 +268,14 @@ def compile_rules(p: RegimeRulesParams) -> CompiledRules:
     by_asset = {_norm(a): v for a, v in p.caps.max_weight_by_asset.items()}
     _check_known(list(by_asset), list(assets), "caps.max_weight_by_asset", "asset")
     for a, v in by_asset.items():
-        if a == CASH:
+        if a == CASH_KEYWORD:
             raise ValueError("caps.max_weight_by_asset: cash cannot be capped")
         max_w[col[a]] = v
     groups = []
     for g, gc in p.caps.groups.items():
         names = [_norm(a) for a in gc.assets]
         _check_known(names, list(assets), f"caps.groups.{g}", "asset")
-        if CASH in names:
+        if CASH_KEYWORD in names:
             raise ValueError(f"caps.groups.{g}: cash cannot be in a group")
         groups.append((g, np.array([col[a] for a in names], dtype=int), gc.max))
     rules = CompiledRules(assets, base_v, floors, np.maximum(base_v, 0.0), tuple(tilts), max_w,
@@ -327,171 +301,6 @@ def _optimizer(block: dict[str, Any] | None, assets: list[str]) -> Any | None:
     return cfg
 
 
-# ------------------------------------------------------------------------------- kernels
-
-
-def fund(cur: np.ndarray, floors: np.ndarray, key: np.ndarray, need: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Amounts taken from funding assets, pro rata to ``key`` and water-filled at floors.
-
-    Parameters
-    ----------
-    cur : np.ndarray, shape (T, m)
-        Current weights of the funding assets.
-    floors, key : np.ndarray, shape (m,)
-        Floors and pro-rata keys (base weights; assets with key 0 are used last, pro rata
-        to their room).
-    need : np.ndarray, shape (T,)
-        Net amount to fund (negative: returned to the funding assets pro rata to key).
-
-    Returns
-    -------
-    take : np.ndarray, shape (T, m)
-        Weight removed from each funding asset (negative = added).
-    shortfall : np.ndarray, shape (T,)
-        Amount that could not be funded (0 when feasible).
-    room : np.ndarray, shape (T,)
-        Total room above floors before funding.
-    """
-    T, m = cur.shape
-    room0 = np.maximum(cur - floors, 0.0)
-    pos = np.maximum(need, 0.0)
-    take = np.zeros((T, m))
-    rem = pos.copy()
-    free = np.broadcast_to(key > 0, (T, m)) & (room0 > 0) & (rem[:, None] > 0)
-    for _ in range(m + 1):
-        if not free.any():
-            break
-        kf = key * free
-        ks = kf.sum(1)
-        share = np.where(ks[:, None] > 0, rem[:, None] * kf / np.where(ks > 0, ks, 1.0)[:, None], 0.0)
-        room = room0 - take
-        over = free & (share > room + 1e-15)
-        row_over = over.any(1)
-        step = np.where(row_over[:, None], np.where(over, room, 0.0), share)
-        take += step
-        rem = rem - step.sum(1)
-        free = free & ~over & row_over[:, None]
-    room = room0 - take
-    rs = room.sum(1)
-    frac = np.where(rs > 0, np.minimum(np.maximum(rem, 0.0) / np.where(rs > 0, rs, 1.0), 1.0), 0.0)
-    step = room * frac[:, None]
-    take += step
-    rem = rem - step.sum(1)
-    neg = np.minimum(need, 0.0)
-    if neg.any():
-        ks = key.sum()
-        share = key / ks if ks > 0 else np.full(m, 1.0 / m)
-        take += neg[:, None] * share[None, :]
-    return take, np.maximum(rem, 0.0), room0.sum(1)
-
-
-def apply_tilts(rules: CompiledRules, active: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Base weights plus the active tilts, row by row.
-
-    Parameters
-    ----------
-    active : np.ndarray of bool, shape (T, k)
-    scale : np.ndarray, shape (T, k)
-        Size multiplier of each tilt (1 without vol targeting).
-
-    Returns
-    -------
-    W : np.ndarray, shape (T, n+1)
-        Weights over ``assets + [cash]`` (rows sum to 1).
-    shortfall, room : np.ndarray, shape (T, k)
-        Unfunded amount and room above floors per tilt (0 for sweeps).
-    """
-    T, k = active.shape
-    W = np.tile(rules.base, (T, 1))
-    short = np.zeros((T, k))
-    rooms = np.zeros((T, k))
-    for j, t in enumerate(rules.tilts):
-        a = active[:, j]
-        if not a.any():
-            continue
-        if t.kind == "add":
-            delta = np.where(a, scale[:, j], 0.0)[:, None] * t.w[None, :]
-            take, short[:, j], rooms[:, j] = fund(W[:, t.src], rules.floors[t.src], rules.key[t.src], delta.sum(1))
-            W[:, t.idx] += delta
-            W[:, t.src] -= take
-        else:
-            # a sweep moves holdings only: it never borrows (floors below 0 count as 0)
-            room = np.maximum(W[:, t.src] - np.maximum(rules.floors[t.src], 0.0), 0.0)
-            moved = room * (t.fraction * a)[:, None]
-            W[:, t.src] -= moved
-            W[:, t.idx] += moved.sum(1)[:, None] * t.w[None, :]
-    return W, short, rooms
-
-
-def apply_caps(A: np.ndarray, rules: CompiledRules) -> np.ndarray:
-    """Single-weight, group and gross caps on asset weights ``A`` (T, n); cash absorbs the rest."""
-    A = np.sign(A) * np.minimum(np.abs(A), rules.max_w[None, :])
-    for _, idx, cap in rules.groups:
-        g = np.abs(A[:, idx]).sum(1)
-        f = np.where(g > cap, cap / np.where(g > 0, g, 1.0), 1.0)
-        A[:, idx] *= f[:, None]
-    if rules.max_gross is not None:
-        g = np.abs(A).sum(1)
-        A = A * np.where(g > rules.max_gross, rules.max_gross / np.where(g > 0, g, 1.0), 1.0)[:, None]
-    return A
-
-
-def check_funding(rules: CompiledRules) -> None:
-    """Reject rules where some combination of active tilts cannot be funded at full size.
-
-    Every subset of up to :data:`MAX_EXHAUSTIVE_TILTS` add-tilts is tried (runs are row-wise
-    vectorised); beyond that, all-on and each tilt alone.
-    """
-    k = len(rules.tilts)
-    if k == 0:
-        return
-    if k <= MAX_EXHAUSTIVE_TILTS:
-        bits = (np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1
-        active = bits.astype(bool)
-        active = active[np.argsort(active.sum(1), kind="stable")]
-    else:
-        active = np.vstack([np.ones((1, k), bool), np.eye(k, dtype=bool)])
-    _, short, rooms = apply_tilts(rules, active, np.ones(active.shape))
-    bad = np.argwhere(short > EPS)
-    if len(bad):
-        r, j = bad[0]
-        t = rules.tilts[j]
-        names = [rules.tilts[i].name for i in np.flatnonzero(active[r])]
-        src = [(rules.assets + (CASH,))[i] for i in t.src]
-        with_ = f" when tilts {names} are active" if len(names) > 1 else ""
-        raise ValueError(
-            f"tilt {t.name!r}: impossible funding: needs {t.w.sum():.4g} from {src} but only "
-            f"{rooms[r, j]:.4g} is available above floors{with_}"
-        )
-
-
-def trailing_vol(x: np.ndarray, pos: np.ndarray, window: int) -> np.ndarray:
-    """Annualised std of ``x[pos-window+1 : pos+1]`` per position (NaN: < window/2 values).
-
-    Parameters
-    ----------
-    x : np.ndarray, shape (D,) or (D, P)
-        Daily returns (NaN allowed); with a second axis, one series per column (e.g. per
-        simulated path), giving a (T, P) result.
-    pos : np.ndarray of int, shape (T,)
-        Last row of each window (-1: no data yet).
-    """
-    valid = np.isfinite(x)
-    x0 = np.where(valid, x, 0.0)
-    zero = np.zeros((1, *x.shape[1:]))
-    c1 = np.concatenate([zero, np.cumsum(x0, axis=0)])
-    c2 = np.concatenate([zero, np.cumsum(x0 * x0, axis=0)])
-    cn = np.concatenate([zero, np.cumsum(valid, axis=0)])
-    hi = np.clip(pos + 1, 0, len(x))
-    lo = np.maximum(hi - window, 0)
-    cnt = cn[hi] - cn[lo]
-    s1, s2 = c1[hi] - c1[lo], c2[hi] - c2[lo]
-    ok = cnt >= max(window // 2, 2)
-    c = np.where(ok, cnt, 2)
-    var = np.maximum((s2 - s1 * s1 / c) / (c - 1), 0.0)
-    return np.where(ok, np.sqrt(var * TRADING_DAYS), np.nan)
-
-
 # ------------------------------------------------------------------------------ strategy
 
 
@@ -505,33 +314,48 @@ def tilt_activity(rules: CompiledRules, sf: SignalFrame, dates: pd.DatetimeIndex
     ctx : Context
     """
     ctx = Context(sf, dates)
-    T, k = len(dates), len(rules.tilts)
+    T = len(dates)
     ppos = ctx.positions(sf.prices.index)
     n = len(rules.assets)
     px = sf.prices.reindex(columns=list(rules.assets)).to_numpy(dtype=float)
     listed = np.zeros((T, n), dtype=bool)
     okp = ppos >= 0
     listed[okp] = np.isfinite(px[ppos[okp]])
-    active = np.zeros((T, k), dtype=bool)
-    scale = np.ones((T, k))
-    rets: np.ndarray | None = None
-    for j, t in enumerate(rules.tilts):
-        cond = t.when.evaluate(ctx) == 1.0
-        off = np.zeros(T, bool) if t.exit_when is None else t.exit_when.evaluate(ctx) == 1.0
-        on = hold_state(cond, off, ppos, t.min_hold_days, t.min_hold_periods)
-        active[:, j] = on & listed[:, t.listed].all(1)
-        if t.vol_target is not None and active[:, j].any():
-            if rets is None:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    rets = np.vstack([np.full((1, n), np.nan), px[1:] / px[:-1] - 1.0])
-            gross = np.abs(t.w).sum()
-            risky = t.idx < n
-            direction = rets[:, t.idx[risky]] @ (t.w[risky] / gross)
-            vol = trailing_vol(direction, ppos, t.vol_window)
+    rets: list[np.ndarray] = []
+
+    def direction_vol(idx: np.ndarray, w: np.ndarray, window: int) -> np.ndarray:
+        if not rets:
             with np.errstate(divide="ignore", invalid="ignore"):
-                s = np.minimum(1.0, t.vol_target / (gross * vol))
-            scale[:, j] = np.where(np.isfinite(s), s, 0.0)
+                rets.append(np.vstack([np.full((1, n), np.nan), px[1:] / px[:-1] - 1.0]))
+        return trailing_vol(rets[0][:, idx] @ w, ppos, window)
+
+    active, scale = rule_activity(rules, ctx, ppos, listed, direction_vol)
     return active, scale, ctx
+
+
+def batch_tilt_activity(rules: CompiledRules, bs: BatchSignals) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`tilt_activity` for a batch of paths: active flags and sizes, shape (K, P, k)."""
+    assets = list(rules.assets)
+    cache: dict[str, np.ndarray] = {}
+
+    def direction_vol(idx: np.ndarray, w: np.ndarray, window: int) -> np.ndarray:
+        # only the rows the trailing windows can reach: from one window before the first decision
+        lo, hi = max(int(np.min(bs.rows)) - window - 1, 0), int(np.max(bs.rows)) + 1
+        rets = np.full((hi - lo, bs.shape[1], len(idx)), np.nan)
+        for j, a in enumerate(idx):
+            key = f"{assets[a]}:{lo}"
+            if key not in cache:
+                px = bs.prices([assets[a]], lo, hi)[:, :, 0]  # (L, P)
+                r = np.full_like(px, np.nan)
+                r[1:] = px[1:] / px[:-1] - 1.0
+                cache[key] = r
+            rets[:, :, j] = cache[key]
+        x = np.zeros(rets.shape[:2])
+        for j, wj in enumerate(w):  # fixed summation order: a path's value never depends on the batch
+            x = x + rets[:, :, j] * wj
+        return trailing_vol(x, bs.rows - lo, window)
+
+    return rule_activity(rules, bs, bs.rows, bs.listed(assets), direction_vol)
 
 
 @register("regime_rules", RegimeRulesParams)
@@ -569,6 +393,32 @@ class RegimeRules:
             A = self._optimise(A, sf, dates, ctx)
         A = apply_caps(A, rules)
         return pd.DataFrame(A, index=pd.DatetimeIndex(dates), columns=list(rules.assets))
+
+    def batch_weights(self, bs: BatchSignals) -> np.ndarray:
+        """Target weights for a batch of paths, shape (K, P, n) over :meth:`assets` (see :class:`~strategies.base.BatchStrategy`).
+
+        Raises
+        ------
+        Unsupported
+            With an optimizer block, a signal the batch cannot compute, or a subclass that
+            overrides :meth:`weights`.
+        StrategyError
+            A tilt cannot be funded on some date of some path.
+        """
+        if not own_weights(self, RegimeRules):
+            raise Unsupported(f"{type(self).__name__} overrides weights()")
+        rules = self.rules
+        if rules.optimizer is not None:
+            raise Unsupported("regime_rules with an optimizer block")
+        k_n, p_n = bs.shape
+        t_n, n = len(rules.tilts), len(rules.assets)
+        active, scale = batch_tilt_activity(rules, bs)
+        W, short, _ = apply_tilts(rules, active.reshape(k_n * p_n, t_n), scale.reshape(k_n * p_n, t_n))
+        if (short > EPS).any():
+            r, j = np.argwhere(short > EPS)[0]
+            raise StrategyError(f"strategy {self.name}: tilt {rules.tilts[j].name!r} cannot be funded on "
+                                f"{pd.Timestamp(bs.dates[r // p_n]).date()} of {bs.member(int(r % p_n))}")
+        return apply_caps(W[:, :n], rules).reshape(k_n, p_n, n)
 
     @property
     def fallbacks(self) -> list[dict[str, Any]]:
@@ -629,6 +479,12 @@ class RulesBacked:
     def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
         """Target weights of the underlying rules."""
         return self.impl.weights(sf, dates)
+
+    def batch_weights(self, bs: BatchSignals) -> np.ndarray:
+        """Batch form of the underlying rules, shape (K, P, n) (Unsupported if ``weights`` is overridden)."""
+        if not own_weights(self, RulesBacked):
+            raise Unsupported(f"{type(self).__name__} overrides weights()")
+        return self.impl.batch_weights(bs)
 
     def tilt_states(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
         """Active tilts of the underlying rules."""

@@ -35,13 +35,13 @@ from pydantic import Field, PrivateAttr, model_validator
 from strategies.base import Params, register
 from strategies.real_assets import RealAssetsRule, real_assets_tilt
 from strategies.regime_rules import (
-    CASH,
     Caps,
     GroupCap,
     RegimeRulesParams,
     RulesBacked,
     rules_params,
 )
+from strategies.rules_engine import CASH_KEYWORD
 from strategies.short_vol import ShortVolRule, short_vol_tilt
 from strategies.size_tech_tilt import SizeTechRule, size_tech_tilt
 from strategies.steepener import SteepenerRule, steepener_tilts
@@ -148,7 +148,7 @@ class PlaybookParams(Params):
         for t in (real_assets_tilt(self.real_assets, s.real_assets), size_tech_tilt(self.size_tech, s.size_tech)):
             if t is not None:
                 tilts.append(t)
-        fund = self.steepener.fund_from if self.steepener.fund_from is not None else [CASH]
+        fund = self.steepener.fund_from if self.steepener.fund_from is not None else [CASH_KEYWORD]
         tilts.extend(steepener_tilts(self.steepener, s.steepener, list(self.core), fund))
         caps = self.caps if self.caps is not None else _default_caps()
         if self.short_vol.instrument == "short_vixy" and self.caps is None:
@@ -158,7 +158,7 @@ class PlaybookParams(Params):
                                                       if not set(c.assets) & {"SVXY", "VIXY"}}})
         spec: dict[str, Any] = {
             "base": self.core,
-            "floors": {CASH: self.cash_floor},
+            "floors": {CASH_KEYWORD: self.cash_floor},
             "tilts": tilts,
             "caps": caps.model_dump(),
         }

@@ -1,8 +1,8 @@
 """Conditions of the regime rules engine: parse from YAML, evaluate causally at decision dates.
 
-A condition is a small tree, parsed once at config time and evaluated on a point-in-time
-:class:`~backtest.signals.SignalFrame` at the decision dates only (values *as of* each
-date: the frame is already lagged, nothing is ever shifted backwards)::
+A condition is a small tree, parsed once at config time and evaluated at the decision
+dates only, on values *as of* each date (the inputs are already lagged, nothing is ever
+shifted backwards)::
 
     {all: [c, ...]}   {any: [c, ...]}   {not: c}      [c, ...]  (a list means all)
     {regime: rmp}     {regime: [rmp, qe]}
@@ -17,6 +17,13 @@ never switches a tilt on (not even through ``not``).
 
 Hysteresis (``exit``) and the tilt holding state (:func:`hold_state`) are causal loops over
 the decision dates: the state at a date depends only on values at or before it.
+
+Batch axis. Every condition is written once, on arrays whose first axis is the decision
+dates and whose trailing axes (if any) are a batch — e.g. the simulated paths of a
+scenario. The context a condition reads (:class:`EvalContext`) decides the shape:
+:class:`Context` gives one history, shape ``(T,)``; a scenario layer gives ``(T, P)``
+arrays for ``P`` paths. The single-history run is thus the batch form with no batch axis,
+and :func:`hold_state` works on the same shapes.
 """
 
 from __future__ import annotations
@@ -30,9 +37,16 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from backtest.constants import REGIME_KINDS
 from backtest.signals import SignalFrame
 
 TRUE, UNKNOWN, FALSE = 1.0, 0.5, 0.0
+
+#: How rules name the cash leg (``fund_from: [IEF, cash]``, ``floors: {cash: 0.1}``, sweeps),
+#: matched case-insensitively. A keyword of the rules language, distinct from the explicit
+#: cash *asset* of holdings and costs (:data:`backtest.constants.CASH`): in rules, cash is the
+#: implied ``1 - sum(weights)`` column, never a traded ticker.
+CASH_KEYWORD = "cash"
 
 OPS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
     "<": np.less,
@@ -52,12 +66,32 @@ def known_signals() -> dict[str, str]:
 
 def known_regimes() -> tuple[str, ...]:
     """Regime labels a rule may use."""
-    from backtest.regimes.calendar import REGIME_KINDS
-
     return tuple(REGIME_KINDS)
 
 
 # ------------------------------------------------------------------------------ context
+
+
+class EvalContext(Protocol):
+    """What a condition reads: inputs as of each decision date, shape ``(T, *batch)``.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(T,)`` for one history, ``(T, P)`` for a batch of ``P`` paths.
+    regime : np.ndarray of str, shape ``shape``
+        Regime label as of each decision date (``""`` where unknown).
+    regime_known : np.ndarray of bool, shape ``shape``
+        Whether a regime label is known there.
+    """
+
+    shape: tuple[int, ...]
+    regime: np.ndarray
+    regime_known: np.ndarray
+
+    def values(self, name: str, lookback: int = 0) -> np.ndarray:
+        """Signal ``name`` as of each decision date (or ``lookback`` trading rows earlier), shape ``shape``."""
+        ...
 
 
 class Context:
@@ -75,6 +109,7 @@ class Context:
         self.sf = sf
         self.dates = pd.DatetimeIndex(dates)
         self.n = len(self.dates)
+        self.shape: tuple[int, ...] = (self.n,)
         self._pos_cache: dict[int, tuple[pd.Index, np.ndarray]] = {}
         self._val_cache: dict[tuple[str, int], np.ndarray] = {}
         reg = sf.regime
@@ -113,8 +148,8 @@ class Context:
 class Condition(Protocol):
     """A parsed condition."""
 
-    def evaluate(self, ctx: Context) -> np.ndarray:
-        """Truth value per decision date: 1 true, 0 false, 0.5 unknown; shape (T,)."""
+    def evaluate(self, ctx: EvalContext) -> np.ndarray:
+        """Truth value per decision date (and batch member): 1 true, 0 false, 0.5 unknown; shape ``ctx.shape``."""
         ...
 
     def signals(self) -> set[str]:
@@ -128,7 +163,7 @@ class RegimeIn:
 
     labels: tuple[str, ...]
 
-    def evaluate(self, ctx: Context) -> np.ndarray:
+    def evaluate(self, ctx: EvalContext) -> np.ndarray:
         hit = np.isin(ctx.regime, self.labels).astype(float)
         return np.where(ctx.regime_known, hit, UNKNOWN)
 
@@ -152,7 +187,7 @@ class Compare:
     change: str = "level"
     lookback: int = 0
 
-    def series(self, ctx: Context) -> np.ndarray:
+    def series(self, ctx: EvalContext) -> np.ndarray:
         """The compared quantity at each decision date."""
         x = ctx.values(self.signal)
         if self.change == "level":
@@ -163,22 +198,15 @@ class Compare:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(prev != 0, x / prev - 1.0, np.nan)
 
-    def evaluate(self, ctx: Context) -> np.ndarray:
+    def evaluate(self, ctx: EvalContext) -> np.ndarray:
         x = self.series(ctx)
         known = np.isfinite(x)
-        enter = OPS[self.op](x, self.value)
-        if self.exit is None:
-            return np.where(known, enter.astype(float), UNKNOWN)
-        stay = OPS[self.op](x, self.exit)
-        out = np.empty(len(x))
-        on = False
-        for k in range(len(x)):  # causal: the state at k uses values at or before k only
-            if not known[k]:
-                on, out[k] = False, UNKNOWN
-                continue
-            on = bool(stay[k]) if on else bool(enter[k])
-            out[k] = TRUE if on else FALSE
-        return out
+        with np.errstate(invalid="ignore"):
+            enter = OPS[self.op](x, self.value)
+            if self.exit is None:
+                return np.where(known, enter.astype(float), UNKNOWN)
+            stay = OPS[self.op](x, self.exit)
+        return hysteresis(enter, stay, known)
 
     def signals(self) -> set[str]:
         return {self.signal}
@@ -190,7 +218,7 @@ class AllOf:
 
     children: tuple[Condition, ...]
 
-    def evaluate(self, ctx: Context) -> np.ndarray:
+    def evaluate(self, ctx: EvalContext) -> np.ndarray:
         return np.minimum.reduce([c.evaluate(ctx) for c in self.children])
 
     def signals(self) -> set[str]:
@@ -203,7 +231,7 @@ class AnyOf:
 
     children: tuple[Condition, ...]
 
-    def evaluate(self, ctx: Context) -> np.ndarray:
+    def evaluate(self, ctx: EvalContext) -> np.ndarray:
         return np.maximum.reduce([c.evaluate(ctx) for c in self.children])
 
     def signals(self) -> set[str]:
@@ -216,11 +244,38 @@ class Not:
 
     child: Condition
 
-    def evaluate(self, ctx: Context) -> np.ndarray:
+    def evaluate(self, ctx: EvalContext) -> np.ndarray:
         return 1.0 - self.child.evaluate(ctx)
 
     def signals(self) -> set[str]:
         return self.child.signals()
+
+
+def hysteresis(enter: np.ndarray, stay: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Causal on/off band over the first axis: on when ``enter``, then on while ``stay``.
+
+    The state at ``k`` is the loop ``on = known[k] and (stay[k] if on else enter[k])`` in
+    closed form: on where some ``j <= k`` entered and every date of ``j .. k`` stayed in
+    the band (``stay`` or ``enter``, known). The parser keeps ``exit`` on the looser side of
+    ``value``, so entering implies staying and the two forms agree.
+
+    Parameters
+    ----------
+    enter, stay, known : np.ndarray of bool, shape (T, *batch)
+        Entry and stay tests, and whether the compared value is known. Where it is not
+        known the result is unknown and the state resets to off.
+
+    Returns
+    -------
+    np.ndarray of float, shape (T, *batch)
+        1 on, 0 off, 0.5 unknown.
+    """
+    idx = np.arange(enter.shape[0]).reshape((-1,) + (1,) * (enter.ndim - 1))
+    band = (stay | enter) & known
+    last_enter = np.maximum.accumulate(np.where(enter & known, idx, -1), axis=0)
+    last_break = np.maximum.accumulate(np.where(band, -1, idx), axis=0)
+    on = last_enter > last_break  # causal: running maxima over dates at or before k
+    return np.where(known, np.where(on, TRUE, FALSE), UNKNOWN)
 
 
 # -------------------------------------------------------------------------------- parser
@@ -366,7 +421,7 @@ def hold_state(
     min_hold_days: int = 0,
     min_hold_periods: int = 0,
 ) -> np.ndarray:
-    """Causal on/off state of a tilt over decision dates.
+    """Causal on/off state of a tilt over decision dates (first axis; trailing axes: batch).
 
     The tilt turns on at a decision where ``cond`` holds (and ``force_off`` does not); it
     then stays on while ``cond`` holds, and after ``cond`` fails it stays on until it has
@@ -375,7 +430,7 @@ def hold_state(
 
     Parameters
     ----------
-    cond, force_off : np.ndarray of bool, shape (T,)
+    cond, force_off : np.ndarray of bool, shape (T, *batch)
     day_pos : np.ndarray of int, shape (T,)
         Trading-day position of each decision date (for ``min_hold_days``).
     min_hold_days, min_hold_periods : int
@@ -383,20 +438,34 @@ def hold_state(
 
     Returns
     -------
-    np.ndarray of bool, shape (T,)
+    np.ndarray of bool, shape (T, *batch)
     """
-    n = len(cond)
     if min_hold_days <= 0 and min_hold_periods <= 0:
         return cond & ~force_off
-    out = np.zeros(n, dtype=bool)
-    on, since = False, -1
-    for k in range(n):
-        if force_off[k]:
-            on = False
-        elif on and not cond[k]:
-            held_days = day_pos[k] - day_pos[since]
-            on = held_days < min_hold_days or (k - since) < min_hold_periods
-        elif not on and cond[k]:
-            on, since = True, k
-        out[k] = on
-    return out
+    shape = cond.shape
+    T = shape[0]
+    c = np.asarray(cond, dtype=bool).reshape(T, -1)
+    off = np.asarray(force_off, dtype=bool).reshape(T, -1)
+    n = c.shape[1]
+    rows = np.arange(T)
+
+    def next_true(x: np.ndarray) -> np.ndarray:
+        """First row >= i where ``x`` holds, per column (T: none); shape (T + 1, n)."""
+        nxt = np.minimum.accumulate(np.where(x, rows[:, None], T)[::-1], axis=0)[::-1]
+        return np.vstack([nxt, np.full((1, n), T)])
+
+    next_start, next_off, next_fail = next_true(c & ~off), next_true(off), next_true(~c)
+    # a holding started at s may end on a failed condition from this row on (both minima served)
+    day_pos = np.asarray(day_pos)
+    free = np.maximum(np.searchsorted(day_pos, day_pos + min_hold_days, side="left"), rows + min_hold_periods)
+    free = np.minimum(np.maximum(free, rows + 1), T)
+    col = np.arange(n)
+    marks = np.zeros((T + 1, n), dtype=np.int64)
+    s = next_start[0]
+    while (live := s < T).any():  # one holding episode per column and pass, in date order
+        sc = np.minimum(s, T - 1)
+        end = np.minimum(next_off[np.minimum(sc + 1, T), col], next_fail[free[sc], col])
+        np.add.at(marks, (sc[live], col[live]), 1)
+        np.add.at(marks, (end[live], col[live]), -1)
+        s = np.where(live, next_start[end, col], T)
+    return (np.cumsum(marks[:T], axis=0) > 0).reshape(shape)

@@ -27,7 +27,8 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, model_validator
 
 from strategies.base import Params, register
-from strategies.regime_rules import CASH, RegimeRulesParams, RulesBacked, rules_params
+from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params
+from strategies.rules_engine import CASH_KEYWORD
 
 
 class ShortVolRule(Params):
@@ -65,7 +66,7 @@ def short_vol_tilt(rule: ShortVolRule, max_weight: float, vol_target: float | No
     elif sign > 0 and core:
         fund = list(core)
     else:
-        fund = [CASH]  # short proceeds (or, without a core, cash) fund the sleeve
+        fund = [CASH_KEYWORD]  # short proceeds (or, without a core, cash) fund the sleeve
     tilt: dict[str, Any] = {
         "name": name,
         "when": {"all": [

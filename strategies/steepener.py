@@ -24,7 +24,8 @@ from typing import Any
 from pydantic import Field, PrivateAttr, model_validator
 
 from strategies.base import Params, register
-from strategies.regime_rules import CASH, RegimeRulesParams, RulesBacked, rules_params
+from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params
+from strategies.rules_engine import CASH_KEYWORD
 
 DURATIONS = {"BIL": 0.1, "SHV": 0.3, "SHY": 1.9, "IEF": 7.5, "TLT": 16.5}
 
@@ -39,7 +40,7 @@ class SteepenerRule(Params):
                                         description="modified duration per ETF, years")
     fund_from: list[str] | None = Field(None, description="funding of the net long; default per kind")
     sweep_idle: bool = Field(True, description="move idle cash/bills into carry in the same regimes")
-    idle: list[str] = Field(default_factory=lambda: [CASH, "BIL"], description="what counts as idle")
+    idle: list[str] = Field(default_factory=lambda: [CASH_KEYWORD, "BIL"], description="what counts as idle")
     carry: str = Field("SHY", description="where idle cash goes")
     min_hold_days: int = Field(0, ge=0)
 
@@ -83,7 +84,7 @@ def steepener_tilts(rule: SteepenerRule, notional: float, held: list[str], fund_
             "fund_from": list(fund_from),
             "min_hold_days": rule.min_hold_days,
         })
-    idle = [a for a in rule.idle if a.lower() == CASH or a in held]
+    idle = [a for a in rule.idle if a.lower() == CASH_KEYWORD or a in held]
     if rule.sweep_idle and idle:
         tilts.append({"name": f"{name}_no_idle_cash", "when": when,
                       "sweep": {"from": idle, "to": {rule.carry: 1.0}}})
@@ -100,7 +101,7 @@ class SteepenerParams(SteepenerRule):
 
     @model_validator(mode="after")
     def _build(self) -> SteepenerParams:
-        fund = self.fund_from if self.fund_from is not None else [*[a for a in self.idle if a in self.core], CASH]
+        fund = self.fund_from if self.fund_from is not None else [*[a for a in self.idle if a in self.core], CASH_KEYWORD]
         self._rules = rules_params({
             "base": self.core,
             "tilts": steepener_tilts(self, self.notional, list(self.core), fund),

@@ -207,3 +207,27 @@ def test_path_metrics_equal_the_metrics_module():
                               ("calmar", "calmar"), ("hit_rate", "hit_rate"), ("worst_day", "worst_day"),
                               ("best_day", "best_day"), ("daily_cvar_5", "cvar_5")):
             assert m[k_ours][i] == pytest.approx(ref[k_ref], rel=1e-9, abs=1e-12), k_ours
+
+
+def test_unknown_history_regime_agrees_with_per_path(panel):
+    """A missing regime label at t0 is *unknown* on both routes (``not`` of unknown never switches on)."""
+    prep, pan = panel
+    grid = prep.grids["B"]
+    labels = prep.labels["B"].copy()
+    ps = PathSignals(pan)
+    assert grid.rows[0] == ps.H - 1  # the first decision is at t0, a history day
+    labels["regime"] = labels["regime"].astype(object)
+    labels.iloc[-3:, labels.columns.get_loc("regime")] = None
+    strat = build_strategy(StrategyConfig.model_validate({"name": "not_qt", "kind": "regime_rules", "params": {
+        "base": {"SPY": 0.6, "IEF": 0.4},
+        "tilts": [{"name": "gold", "when": {"not": {"regime": "qt"}}, "add": {"GLD": 0.1}, "fund_from": ["IEF"]}]}}))
+    w, cols = VectorEvaluator(pan, ps, labels["regime"], grid).weights(strat)
+    ref, rcols = per_path_weights(strat, pan, grid, labels)
+    assert cols == rcols
+    np.testing.assert_allclose(w, ref, rtol=1e-12, atol=0, equal_nan=True)
+    g = cols.index("GLD")
+    np.testing.assert_array_equal(w[:, 0, g], 0.0)  # unknown regime at t0: the tilt stays off
+    # reading the missing label as a label (the old vector behaviour) would switch it on and disagree
+    w_old, _ = VectorEvaluator(pan, ps, str(labels["regime"].iloc[-1]), grid).weights(strat)
+    np.testing.assert_allclose(w_old[:, 0, g], 0.1)
+    assert not np.allclose(w_old[:, 0], ref[:, 0])

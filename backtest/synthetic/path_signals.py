@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backtest.constants import TRADING_DAYS
 from backtest.data.base import MacroSeries, asof
 from backtest.data.release import release_dates
 from backtest.regimes import signals as S
@@ -332,7 +333,7 @@ class PathSignals:
             ret = px[1:] / px[:-1] - 1.0
             good = np.isfinite(ret).all(axis=0)
             sd = np.std(ret, axis=0, ddof=1)
-            out[r_i] = np.where(good, sd * np.sqrt(252) * 100, np.nan)
+            out[r_i] = np.where(good, sd * np.sqrt(TRADING_DAYS) * 100, np.nan)
         return out
 
 

@@ -133,7 +133,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     t1 = time.perf_counter()
     ps = PathSignals(panel)
     grid = task.grid
-    h_reg = str(task.history_labels["regime"].iloc[-1])
+    h_reg = task.history_labels["regime"]  # as of each date; a missing label is an unknown regime
     ev = VectorEvaluator(panel, ps, h_reg, grid)
     run_rows = np.arange(ps.H - 1, len(ps.calendar))  # t0, then the simulated days
     dec_run = grid.rows - (ps.H - 1)

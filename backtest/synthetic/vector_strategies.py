@@ -1,25 +1,22 @@
 """Strategy weights for all scenario paths at once (decision dates x paths).
 
-Calling ``Strategy.weights()`` on each of 10,000 paths costs minutes; this module
-evaluates the strategies of the project on ``(decision dates x paths)`` arrays instead:
+Calling ``Strategy.weights()`` on each of 10,000 paths costs minutes, so strategies own a
+*batch form* (:class:`strategies.base.BatchStrategy`): ``batch_weights(bs)`` computes the
+weights of every path from a :class:`strategies.base.BatchSignals` whose arrays carry a
+trailing path axis. This module supplies that input for a scenario panel
+(:class:`PathBatch`: regime labels, signals, listings and prices of every path on the
+decision grid) and dispatches (:class:`VectorEvaluator`): it asks the strategy for its batch
+form and never names a concrete strategy class. The benchmark kinds implement it in
+:mod:`strategies.benchmarks`; ``regime_rules`` and every kind backed by it in
+:mod:`strategies.regime_rules` (the rule conditions of :mod:`strategies.rules_engine` are
+evaluated on ``(K, P)`` arrays — the same code as a single history run).
 
-* benchmarks (``fixed_weights``, ``buy_and_hold``, ``equal_weight``, ``inverse_vol``):
-  closed forms of their ``weights()``;
-* ``regime_rules`` and every kind backed by it (``short_vol``, ``real_assets``,
-  ``size_tech_tilt``, ``steepener``, ``rmp_playbook``): the strategy's own *parsed* rule
-  objects (:class:`~strategies.regime_rules.CompiledRules`, the condition trees of
-  :mod:`strategies.rules_engine`) are evaluated on 2-D signal arrays — regime tests,
-  comparisons, hysteresis, ``all``/``any``/``not`` in three-valued logic, minimum holding
-  times, vol targeting — and the funding/caps kernels of ``regime_rules``
-  (:func:`~strategies.regime_rules.apply_tilts`, :func:`~strategies.regime_rules.apply_caps`,
-  row-wise already) run on all (date, path) rows in one call.
-
-A strategy with anything else (an optimizer block, an unknown condition node, a signal
+A strategy without a batch form (an optimizer block, a signal
 :class:`~backtest.synthetic.path_signals.PathSignals` cannot compute, a subclass that
-overrides ``weights``) has no vectorised form: :func:`per_path_weights` then calls its
-``weights()`` on each path's ``MarketData`` (slow; the command says so). Both routes
-apply the pipeline's renormalisation over listed assets and leverage cap, and
-``tests/test_scenarios_vector.py`` checks they agree on individual paths.
+overrides ``weights``, a kind that has none) raises :class:`Unsupported`;
+:func:`per_path_weights` then calls its ``weights()`` on each path's ``MarketData`` (slow;
+the command says so). Both routes apply the pipeline's renormalisation over listed assets
+and leverage cap, and ``tests/test_scenarios_vector.py`` checks they agree on individual paths.
 """
 
 from __future__ import annotations
@@ -31,19 +28,9 @@ import pandas as pd
 
 from backtest.synthetic.generator import PathPanel
 from backtest.synthetic.path_signals import PathSignals
-from strategies import rules_engine as RE
-from strategies.regime_rules import (
-    EPS,
-    RegimeRules,
-    RulesBacked,
-    apply_caps,
-    apply_tilts,
-    trailing_vol,
-)
+from strategies.base import Unsupported, batch_weights
 
-
-class Unsupported(Exception):
-    """The strategy (or one of its rules) has no vectorised form."""
+HistoryRegime = str | float | None | pd.Series
 
 
 @dataclass(frozen=True)
@@ -61,29 +48,96 @@ class DecisionGrid:
     rows: np.ndarray
 
 
-class VectorEvaluator:
-    """Evaluates strategies on every path of a panel.
+def _history_labels(history_regime: HistoryRegime, days: pd.DatetimeIndex) -> np.ndarray:
+    """Regime label as of each history day in ``days`` (object; None/NaN where unknown)."""
+    if isinstance(history_regime, pd.DataFrame):
+        history_regime = history_regime["regime"]
+    if isinstance(history_regime, pd.Series):
+        pos = pd.DatetimeIndex(history_regime.index).searchsorted(days, side="right") - 1
+        raw = history_regime.to_numpy(dtype=object)
+        return np.array([raw[p] if p >= 0 else None for p in pos], dtype=object)
+    return np.full(len(days), history_regime, dtype=object)
+
+
+class PathBatch:
+    """:class:`strategies.base.BatchSignals` of every path of a panel on a decision grid.
 
     Parameters
     ----------
     panel : PathPanel
     signals : PathSignals
-    history_regime : str
-        Regime label at ``t0`` (the last history day; the first decision may be there).
+    history_regime : str, None or pd.Series
+        Regime on history days: the label at ``t0`` (the first decision may be there), or
+        the history labels themselves (a Series by date, read as of each decision date).
+        A missing label (None, NaN) is an unknown regime, as in :class:`strategies.rules_engine.Context`.
     grid : DecisionGrid
     """
 
-    def __init__(self, panel: PathPanel, signals: PathSignals, history_regime: str, grid: DecisionGrid) -> None:
+    def __init__(self, panel: PathPanel, signals: PathSignals, history_regime: HistoryRegime,
+                 grid: DecisionGrid) -> None:
+        self.panel, self.ps, self.grid = panel, signals, grid
+        self.dates = pd.DatetimeIndex(grid.dates)
+        self.rows = np.asarray(grid.rows, dtype=np.int64)
+        self.P = panel.paths
+        self.H = signals.H
+        self.shape: tuple[int, ...] = (len(self.rows), self.P)
+        kinds = np.asarray(panel.ctx.kinds, dtype=object)
+        hist = self.rows < self.H
+        reg = np.empty(self.shape, dtype=object)
+        if hist.any():
+            reg[hist] = _history_labels(history_regime, signals.calendar[self.rows[hist]])[:, None]
+        if (~hist).any():
+            reg[~hist] = kinds[panel.states[:, self.rows[~hist] - self.H]].T
+        self.regime_known = ~pd.isna(reg).astype(bool)
+        self.regime = np.where(self.regime_known, reg, "").astype(str)
+        self._listed: dict[str, np.ndarray] = {}
+
+    def values(self, name: str, lookback: int = 0) -> np.ndarray:
+        """Signal ``name`` as of each decision date (or ``lookback`` rows earlier), (K, P)."""
+        if not self.ps.supports(name):
+            raise Unsupported(f"signal {name!r} has no vectorised form")
+        return self.ps.at(name, self.rows - lookback)
+
+    def listed(self, assets: list[str]) -> np.ndarray:
+        """(K, n) listed flags (history rows from history prices; simulated rows: all listed)."""
+        hp = self.panel.ctx.history.prices
+        out = np.ones((len(self.rows), len(assets)), dtype=bool)
+        hist = self.rows < self.H
+        for j, c in enumerate(assets):
+            if c not in self._listed:
+                col = hp[c].to_numpy(dtype=float) if c in hp.columns else np.full(len(hp), np.nan)
+                self._listed[c] = np.isfinite(col[self.rows[hist]])
+            out[hist, j] = self._listed[c]
+        return out
+
+    def prices(self, assets: list[str], lo: int, hi: int) -> np.ndarray:
+        """(hi - lo, P, n) closes on calendar rows ``lo .. hi - 1``."""
+        return self.ps.price_block(list(assets), lo, hi)
+
+    def member(self, b: int) -> str:
+        """Path number of batch member ``b`` (for error messages)."""
+        return f"path {self.panel.p0 + b}"
+
+
+class VectorEvaluator:
+    """Evaluates strategies on every path of a panel through their batch forms.
+
+    Parameters
+    ----------
+    panel : PathPanel
+    signals : PathSignals
+    history_regime : str, None or pd.Series
+        See :class:`PathBatch`.
+    grid : DecisionGrid
+    """
+
+    def __init__(self, panel: PathPanel, signals: PathSignals, history_regime: HistoryRegime,
+                 grid: DecisionGrid) -> None:
+        self.batch = PathBatch(panel, signals, history_regime, grid)
         self.panel, self.ps, self.grid = panel, signals, grid
         self.P = panel.paths
         self.H = signals.H
-        kinds = np.asarray(panel.ctx.kinds, dtype=object)
-        reg = np.empty((len(grid.rows), self.P), dtype=object)
-        for k, r in enumerate(grid.rows):
-            reg[k] = history_regime if r < self.H else kinds[panel.states[:, r - self.H]]
-        self.regime = reg.astype(str)
-
-    # --------------------------------------------------------------- entry point
+        self.regime = self.batch.regime
 
     def weights(self, strategy: object) -> tuple[np.ndarray, list[str]]:
         """Target weights ``(P, K, n)`` and their asset columns (NaN rows = hold).
@@ -91,176 +145,16 @@ class VectorEvaluator:
         Raises
         ------
         Unsupported
-            No vectorised form for this strategy.
+            No batch form for this strategy.
         """
-        from strategies.benchmarks import BuyAndHold, EqualWeight, FixedWeights, InverseVol
+        w = batch_weights(strategy, self.batch)
+        return np.ascontiguousarray(w.transpose(1, 0, 2)), list(strategy.assets())  # type: ignore[attr-defined]
 
-        cls = type(strategy)
-        k_n = len(self.grid.rows)
-        if cls is FixedWeights or cls is BuyAndHold:
-            wd = strategy.params.weights  # type: ignore[attr-defined]
-            cols = list(wd)
-            w = np.broadcast_to(np.array([wd[c] for c in cols], dtype=float), (self.P, k_n, len(cols))).copy()
-            if cls is BuyAndHold:
-                w[:, 1:] = np.nan
-            return w, cols
-        if cls is EqualWeight:
-            cols = list(strategy.params.assets)  # type: ignore[attr-defined]
-            avail = self._available(cols)  # (K, n)
-            n = avail.sum(axis=1, keepdims=True)
-            w = np.where(n > 0, avail / np.where(n > 0, n, 1.0), 0.0)
-            return np.broadcast_to(w, (self.P, k_n, len(cols))).copy(), cols
-        if cls is InverseVol:
-            return self._inverse_vol(strategy), list(strategy.params.assets)  # type: ignore[attr-defined]
-        if isinstance(strategy, RulesBacked) and cls.weights is RulesBacked.weights:
-            strategy = strategy.impl
-            cls = type(strategy)
-        if cls is RegimeRules:
-            return self._rules(strategy), list(strategy.rules.assets)  # type: ignore[attr-defined]
-        raise Unsupported(f"kind {getattr(strategy, 'kind', cls.__name__)} has no vectorised form")
+    def available(self, cols: list[str]) -> np.ndarray:
+        """(K, n) listed flags as floats (history rows from history prices; simulated rows: all listed)."""
+        return self.batch.listed(cols).astype(float)
 
-    # --------------------------------------------------------------- helpers
-
-    def _available(self, cols: list[str]) -> np.ndarray:
-        """(K, n) listed flags (history rows from history prices; simulated rows: all listed)."""
-        hp = self.panel.ctx.history.prices
-        out = np.ones((len(self.grid.rows), len(cols)), dtype=float)
-        for k, r in enumerate(self.grid.rows):
-            if r < self.H:
-                out[k] = [float(c in hp.columns and np.isfinite(hp[c].iloc[r])) for c in cols]
-        return out
-
-    def _inverse_vol(self, strategy: object) -> np.ndarray:
-        cols = list(strategy.params.assets)  # type: ignore[attr-defined]
-        win = int(strategy.params.window)  # type: ignore[attr-defined]
-        rows = self.grid.rows
-        lo, hi = int(rows.min()) - win, int(rows.max()) + 1
-        px = self.ps.price_block(cols, lo, hi)  # (L, P, n)
-        rets = np.full_like(px, np.nan)
-        rets[1:] = px[1:] / px[:-1] - 1.0
-        k_n = len(rows)
-        vol = np.full((self.P, k_n, len(cols)), np.nan)
-        for k, r in enumerate(rows):
-            x = rets[r - lo - win + 1 : r - lo + 1]  # (win, P, n): the trailing window ending at r
-            good = np.isfinite(x).all(axis=0)
-            sd = np.std(x, axis=0, ddof=1) if win > 1 else np.full(x.shape[1:], np.nan)
-            vol[:, k] = np.where(good, sd, np.nan)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv = np.where(vol == 0, np.nan, 1.0 / vol)
-            tot = np.nansum(inv, axis=2, keepdims=True)
-            w = inv / tot
-        none = np.isnan(w).all(axis=2)  # (P, K)
-        if none.any():
-            avail = self._available(cols)
-            n = avail.sum(axis=1, keepdims=True)
-            eq = np.where(n > 0, avail / np.where(n > 0, n, 1.0), 0.0)  # (K, n)
-            w = np.where(none[..., None], eq[None], w)
-        return np.nan_to_num(w, nan=0.0)
-
-    # --------------------------------------------------------------- rules
-
-    def _values(self, name: str, lookback: int = 0) -> np.ndarray:
-        if not self.ps.supports(name):
-            raise Unsupported(f"signal {name!r} has no vectorised form")
-        return self.ps.at(name, self.grid.rows - lookback)
-
-    def evaluate(self, cond: object) -> np.ndarray:
-        """Truth values (1 / 0 / 0.5 unknown) of a parsed condition, shape (K, P)."""
-        if isinstance(cond, RE.RegimeIn):
-            return np.isin(self.regime, cond.labels).astype(float)
-        if isinstance(cond, RE.Compare):
-            x = self._values(cond.signal)
-            if cond.change != "level":
-                prev = self._values(cond.signal, cond.lookback)
-                if cond.change == "diff":
-                    x = x - prev
-                else:
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        x = np.where(prev != 0, x / prev - 1.0, np.nan)
-            known = np.isfinite(x)
-            with np.errstate(invalid="ignore"):
-                enter = RE.OPS[cond.op](x, cond.value)
-            if cond.exit is None:
-                return np.where(known, enter.astype(float), RE.UNKNOWN)
-            with np.errstate(invalid="ignore"):
-                stay = RE.OPS[cond.op](x, cond.exit)
-            out = np.empty(x.shape)
-            on = np.zeros(self.P, dtype=bool)
-            for k in range(x.shape[0]):  # causal: the state at k uses values at or before k
-                on = np.where(on, stay[k], enter[k]) & known[k]
-                out[k] = np.where(known[k], np.where(on, RE.TRUE, RE.FALSE), RE.UNKNOWN)
-            return out
-        if isinstance(cond, RE.AllOf):
-            return np.minimum.reduce([self.evaluate(c) for c in cond.children])
-        if isinstance(cond, RE.AnyOf):
-            return np.maximum.reduce([self.evaluate(c) for c in cond.children])
-        if isinstance(cond, RE.Not):
-            return 1.0 - self.evaluate(cond.child)
-        raise Unsupported(f"condition {type(cond).__name__} has no vectorised form")
-
-    def _hold(self, cond: np.ndarray, off: np.ndarray, min_days: int, min_periods: int) -> np.ndarray:
-        """:func:`strategies.rules_engine.hold_state` for every path, (K, P) bool."""
-        if min_days <= 0 and min_periods <= 0:
-            return cond & ~off
-        day_pos = self.grid.rows
-        out = np.zeros(cond.shape, dtype=bool)
-        on = np.zeros(self.P, dtype=bool)
-        since = np.zeros(self.P, dtype=np.int64)
-        for k in range(cond.shape[0]):
-            fo = off[k]
-            held = day_pos[k] - day_pos[since]
-            keep = (held < min_days) | ((k - since) < min_periods)
-            start = ~fo & ~on & cond[k]
-            new_on = np.where(fo, False, np.where(on & ~cond[k], keep, on | start))
-            since = np.where(start, k, since)
-            on = new_on
-            out[k] = on
-        return out
-
-    def _trailing_vol(self, idx: np.ndarray, w: np.ndarray, window: int) -> np.ndarray:
-        """:func:`strategies.regime_rules.trailing_vol` of the direction ``rets[:, idx] @ w``, (K, P)."""
-        last = int(self.grid.rows.max())
-        assets = self._rule_assets
-        px = self.ps.price_block([assets[a] for a in idx], 0, last + 1)  # (L, P, m)
-        rets = np.full_like(px, np.nan)
-        rets[1:] = px[1:] / px[:-1] - 1.0
-        x = np.zeros(rets.shape[:2])
-        for j, wj in enumerate(w):  # fixed summation order: a path's value never depends on the chunk
-            x = x + rets[:, :, j] * wj
-        return trailing_vol(x, self.grid.rows, window)
-
-    def _rules(self, strategy: RegimeRules) -> np.ndarray:
-        rules = strategy.rules
-        if rules.optimizer is not None:
-            raise Unsupported("regime_rules with an optimizer block")
-        self._rule_assets = list(rules.assets)
-        k_n, p_n, t_n = len(self.grid.rows), self.P, len(rules.tilts)
-        n = len(rules.assets)
-        listed = self._available(list(rules.assets)).astype(bool)  # (K, n)
-        active = np.zeros((k_n, p_n, t_n), dtype=bool)
-        scale = np.ones((k_n, p_n, t_n))
-        for j, t in enumerate(rules.tilts):
-            cond = self.evaluate(t.when) == 1.0
-            off = (np.zeros((k_n, p_n), dtype=bool) if t.exit_when is None
-                   else self.evaluate(t.exit_when) == 1.0)
-            on = self._hold(cond, off, t.min_hold_days, t.min_hold_periods)
-            active[:, :, j] = on & listed[:, t.listed].all(axis=1)[:, None]
-            if t.vol_target is not None and active[:, :, j].any():
-                gross = np.abs(t.w).sum()
-                risky = t.idx < n
-                vol = self._trailing_vol(t.idx[risky], t.w[risky] / gross, t.vol_window)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    s = np.minimum(1.0, t.vol_target / (gross * vol))
-                scale[:, :, j] = np.where(np.isfinite(s), s, 0.0)
-        W, short, _ = apply_tilts(rules, active.reshape(k_n * p_n, t_n), scale.reshape(k_n * p_n, t_n))
-        if (short > EPS).any():
-            from backtest.errors import StrategyError
-
-            r, j = np.argwhere(short > EPS)[0]
-            raise StrategyError(f"strategy {strategy.name}: tilt {rules.tilts[j].name!r} cannot be funded on "
-                                f"{self.grid.dates[r // p_n].date()} of path {self.panel.p0 + r % p_n}")
-        A = apply_caps(W[:, :n], rules)
-        return A.reshape(k_n, p_n, n).transpose(1, 0, 2).copy()
+    _available = available  # the name runner.py calls
 
 
 # ------------------------------------------------------------------------ post-processing
@@ -332,4 +226,4 @@ def per_path_weights(strategy: object, panel: PathPanel, grid: DecisionGrid, his
     return out, cols
 
 
-__all__ = ["DecisionGrid", "Unsupported", "VectorEvaluator", "finalise", "path_frame", "per_path_weights"]
+__all__ = ["DecisionGrid", "PathBatch", "Unsupported", "VectorEvaluator", "finalise", "path_frame", "per_path_weights"]
