@@ -5,8 +5,6 @@ Every expected weight is worked out in a comment next to the assertion.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -458,7 +456,7 @@ def test_optimizer_allocates_around_the_rule_weights():
     assert_no_lookahead(s, sf, dates, cuts=(0.5,))
 
 
-def test_weights_are_fast_for_180_monthly_decisions():
+def test_weights_for_180_monthly_decisions():
     sf = random_frame(180 * 21, seed=5)
     dates = sf.days[20::21]
     p = {"base": BASE, "tilts": [
@@ -469,12 +467,5 @@ def test_weights_are_fast_for_180_monthly_decisions():
          "fund_from": ["SPY"]},
     ], "caps": {"max_weight": 0.6, "max_gross": 1.5}}
     s = strat(p)
-    s.weights(sf, dates)
-    best = min(_timed(s, sf, dates) for _ in range(15))
-    assert best < 0.005, f"weights() took {best * 1e3:.2f} ms"
-
-
-def _timed(s, sf, dates) -> float:
-    t = time.perf_counter()
-    s.weights(sf, dates)
-    return time.perf_counter() - t
+    w = s.weights(sf, dates)  # its speed: benchmarks/bench_test_timings.py
+    assert len(w) == len(dates)

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -147,11 +146,10 @@ def test_subset_of_tickers_and_dates_does_not_change_values() -> None:
     )
 
 
-def test_generation_is_fast() -> None:
-    sample_mod._generate.cache_clear()
-    t0 = time.perf_counter()
-    SampleSource(123).load(UNIVERSE, list(MACRO_SERIES), None, None)
-    assert time.perf_counter() - t0 < 1.5
+def test_generation_from_a_cold_cache() -> None:
+    sample_mod._generate.cache_clear()  # its speed: benchmarks/bench_test_timings.py
+    md = SampleSource(123).load(UNIVERSE, list(MACRO_SERIES), None, None)
+    assert list(md.prices.columns) == list(UNIVERSE)
 
 
 def test_calendar_late_starts_and_frequencies(calib: dict) -> None:
