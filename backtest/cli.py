@@ -10,16 +10,16 @@ traceback of unexpected errors.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 import typer.main
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from backtest import __version__
 from backtest.commands import COMMANDS
@@ -50,25 +50,25 @@ class LazyGroup(TyperGroup):
 
     _listing = False
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         """Names of the available commands, in the table's order."""
         names = [n for n, (mod, _h) in COMMANDS.items() if n in self.commands or _available(mod)]
         return names + [n for n in self.commands if n not in COMMANDS]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
         """The command, imported on first use (a help-only stub while listing)."""
         if cmd_name in self.commands or cmd_name not in COMMANDS:
             return self.commands.get(cmd_name)
         module, help_text = COMMANDS[cmd_name]
         if self._listing:
-            return click.Command(cmd_name, help=help_text, short_help=help_text)
+            return TyperCommand(cmd_name, help=help_text, short_help=help_text)
         if not _available(module):
             return None
         cmd = load_command(cmd_name)
         self.commands[cmd_name] = cmd
         return cmd
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
         """Help of the group: commands listed from the static table."""
         self._listing = True
         try:
@@ -76,13 +76,24 @@ class LazyGroup(TyperGroup):
         finally:
             self._listing = False
 
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
+        """Resolve a command; an unknown name gets a did-you-mean over all commands."""
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as exc:  # the vendored click's UsageError
+            message = getattr(exc, "message", None)
+            close = difflib.get_close_matches(args[0], list(COMMANDS)) if args else []
+            if message is not None and close and "Did you mean" not in message:
+                exc.message = f"{message.rstrip('.')}. Did you mean {close[0]!r}?"
+            raise
+
 
 def _available(module: str) -> bool:
     """Whether a command module exists (commands still being written are skipped)."""
     return importlib.util.find_spec(module) is not None
 
 
-def load_command(name: str) -> click.Command:
+def load_command(name: str) -> Any:
     """Import the module of command ``name`` and build its click command.
 
     Parameters
@@ -93,7 +104,7 @@ def load_command(name: str) -> click.Command:
     Returns
     -------
     click.Command
-        The command (a group for sub-apps such as ``data``).
+        The command (a group for sub-apps such as ``data``), from typer's click.
     """
     module = importlib.import_module(COMMANDS[name][0])
     sub = typer.Typer()
