@@ -41,7 +41,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a config-driven backtest and write a run folder (its path is the last line printed)."""
         try:
-            cfg = load_run_config(config, set_ or [], start=start, end=end, data_dir=data_dir)
+            # Strategy params are validated by run_backtest (build_strategy, before any data
+            # is loaded or anything written): validating here too would do it twice.
+            cfg = load_run_config(
+                config, set_ or [], start=start, end=end, data_dir=data_dir, validate_strategies=False
+            )
             output = run_backtest(cfg, str(config))
             folder = write_run(output, out, report=not no_report)
         except RmpbtError as exc:
