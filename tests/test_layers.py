@@ -94,7 +94,9 @@ def test_contracts_cover_the_heavy_dependencies() -> None:
     for lib in ("vectorbt", "cvxpy", "yfinance", "dask", "plotly", "matplotlib"):
         assert lib in forbidden
     kinds = {c["type"] for c in cfg["contracts"]}
-    assert "layers" in kinds
+    assert {"layers", "forbidden", "independence", "acyclic_siblings"} <= kinds
+    layers = next(c for c in cfg["contracts"] if c["type"] == "layers")["layers"]
+    assert layers[:2] == ["backtest.cli", "backtest.commands"]  # nothing imports the CLI
 
 
 # ---------------------------------------------------------------------------- private names
