@@ -21,7 +21,6 @@ from backtest.commands.common import (
 )
 from backtest.commands.loading import load_run_config
 from backtest.errors import RmpbtError
-from backtest.pipeline import run_backtest, write_run
 
 
 def register(app: typer.Typer) -> None:
@@ -40,6 +39,9 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Run a config-driven backtest and write a run folder (its path is the last line printed)."""
+        # The pipeline (vectorbt, numba) loads when the command runs, not for `run --help`.
+        from backtest.pipeline import run_backtest, write_run
+
         try:
             # Strategy params are validated by run_backtest (build_strategy, before any data
             # is loaded or anything written): validating here too would do it twice.
