@@ -1,5 +1,8 @@
 """The ``rmpbt`` command line: parse, load config, call the library, print, exit.
 
+Commands live in ``backtest/commands/`` and are imported only when invoked, so
+``rmpbt --help``, ``--version`` and ``strategies`` load no numerical stack.
+
 Every user error (``RmpbtError``) is printed as one line on stderr with exit code 2;
 nothing is half-written (run folders are written atomically). ``--debug`` shows the
 traceback of unexpected errors.
@@ -7,169 +10,140 @@ traceback of unexpected errors.
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import importlib.util
 import sys
-from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+import typer.main
 from rich.markup import escape
-from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
+from backtest import __version__
+from backtest.commands import COMMANDS
+from backtest.commands.common import (  # noqa: F401 - re-exported: old import paths
+    ConfigArg,
+    DataDirOpt,
+    EndOpt,
+    OutOpt,
+    SetOpt,
+    StartOpt,
+    console,
+    err_console,
+    fail,
+    fmt,
+    summary_table,
+)
 from backtest.errors import RmpbtError
+
+COMMAND_MODULES = tuple(module for module, _help in COMMANDS.values())
+
+
+class LazyGroup(TyperGroup):
+    """A typer group whose commands are imported only when invoked.
+
+    Listing (``--help``) uses the help texts of :data:`backtest.commands.COMMANDS`;
+    resolving a command imports its module and calls its ``register(app)``.
+    """
+
+    _listing = False
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        """Names of the available commands, in the table's order."""
+        names = [n for n, (mod, _h) in COMMANDS.items() if n in self.commands or _available(mod)]
+        return names + [n for n in self.commands if n not in COMMANDS]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+        """The command, imported on first use (a help-only stub while listing)."""
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return self.commands.get(cmd_name)
+        module, help_text = COMMANDS[cmd_name]
+        if self._listing:
+            return TyperCommand(cmd_name, help=help_text, short_help=help_text)
+        if not _available(module):
+            return None
+        cmd = load_command(cmd_name)
+        self.commands[cmd_name] = cmd
+        return cmd
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+        """Help of the group: commands listed from the static table."""
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
+        """Resolve a command; an unknown name gets a did-you-mean over all commands."""
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as exc:  # the vendored click's UsageError
+            message = getattr(exc, "message", None)
+            close = difflib.get_close_matches(args[0], list(COMMANDS)) if args else []
+            if message is not None and close and "Did you mean" not in message:
+                exc.message = f"{message.rstrip('.')}. Did you mean {close[0]!r}?"
+            raise
+
+
+def _available(module: str) -> bool:
+    """Whether a command module exists (commands still being written are skipped)."""
+    return importlib.util.find_spec(module) is not None
+
+
+def load_command(name: str) -> Any:
+    """Import the module of command ``name`` and build its click command.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`backtest.commands.COMMANDS`.
+
+    Returns
+    -------
+    click.Command
+        The command (a group for sub-apps such as ``data``), from typer's click.
+    """
+    module = importlib.import_module(COMMANDS[name][0])
+    sub = typer.Typer()
+    module.register(sub)
+    return typer.main.get_group(sub).commands[name]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rmpbt {__version__}")
+        raise typer.Exit()
+
 
 app = typer.Typer(
     name="rmpbt",
+    cls=LazyGroup,
     help="Regime-aware portfolio backtester: test allocations across Fed liquidity regimes (QE, QT, RMP).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(width=140)
-err_console = Console(stderr=True, width=200)
-
-COMMAND_MODULES = (
-    "backtest.commands.data_cmd",
-    "backtest.commands.regimes_cmd",
-    "backtest.commands.compare_cmd",
-    "backtest.commands.scenarios_cmd",
-    "backtest.commands.tune_cmd",
-    "backtest.commands.now_cmd",
-)
-
-ConfigArg = Annotated[
-    Path, typer.Argument(help="YAML run config (see configs/).", show_default=False)
-]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set", help="Override a config key: dotted.path=value (strategies by name). Repeatable."
-    ),
-]
-StartOpt = Annotated[str | None, typer.Option(help="Override data.start (YYYY-MM-DD).")]
-EndOpt = Annotated[str | None, typer.Option(help="Override data.end (YYYY-MM-DD).")]
-DataDirOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--data-dir", help="Folder in the csv layout (prices/, vol/, fred/); implies source csv."
-    ),
-]
-OutOpt = Annotated[
-    Path, typer.Option("--out", help="Results root; the run writes one new folder inside.")
-]
 
 
-def fail(exc: RmpbtError) -> None:
-    """Print a user error on one line and exit with its code."""
-    err_console.print(f"[bold red]{exc.kind}:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(exc.exit_code)
-
-
-def fmt(x: float, pct: bool = False) -> str:
-    """Format a metric for the terminal."""
-    if x is None or x != x:
-        return "–"
-    return f"{x:.1%}" if pct else f"{x:.2f}"
-
-
-def summary_table(metrics, regime_metrics=None, title: str = "", n_days: int | None = None) -> Table:
-    """Rich table: one row per strategy, with per-regime Sharpe when available.
-
-    Windows shorter than a year (``n_days`` < 252) show the total return instead of CAGR.
-    """
-    short = n_days is not None and n_days < 252
-    t = Table(title=title, title_justify="left", header_style="bold", caption_justify="left",
-              caption="turnover: one-way, per year, including the initial purchase")
-    t.add_column("strategy", style="cyan", no_wrap=True)
-    for col in ("total" if short else "CAGR", "vol", "Sharpe", "Sortino", "max DD", "Calmar", "turnover"):
-        t.add_column(col, justify="right")
-    regimes: list[str] = []
-    if regime_metrics is not None and len(regime_metrics):
-        regimes = sorted(regime_metrics["regime"].unique())
-        for r in regimes:
-            t.add_column(f"Sharpe@{r}", justify="right")
-    for name, row in metrics.iterrows():
-        cells = [
-            fmt(row["total_return"] if short else row["cagr"], True),
-            fmt(row["ann_vol"], True),
-            fmt(row["sharpe"]),
-            fmt(row["sortino"]),
-            fmt(row["max_drawdown"], True),
-            fmt(row["calmar"]),
-            fmt(row["turnover"]),
-        ]
-        for r in regimes:
-            sub = regime_metrics[
-                (regime_metrics["strategy"] == name) & (regime_metrics["regime"] == r)
-            ]
-            cells.append(fmt(sub["sharpe"].iloc[0]) if len(sub) else "–")
-        t.add_row(str(name), *cells)
-    return t
-
-
-@app.command()
-def run(
-    config: ConfigArg,
-    set_: SetOpt = None,
-    start: StartOpt = None,
-    end: EndOpt = None,
-    data_dir: DataDirOpt = None,
-    out: OutOpt = Path("results"),
-    no_report: Annotated[
-        bool, typer.Option("--no-report", help="Skip tearsheet.html and PNGs.")
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show the traceback of unexpected errors (anywhere on the line)."
+        ),
     ] = False,
 ) -> None:
-    """Run a config-driven backtest and write a run folder (its path is the last line printed)."""
-    from backtest.config import load_config
-    from backtest.pipeline import run_backtest, write_run
-
-    try:
-        cfg = load_config(config, set_ or [], start=start, end=end, data_dir=data_dir)
-        output = run_backtest(cfg, str(config))
-        folder = write_run(output, out, report=not no_report)
-    except RmpbtError as exc:
-        fail(exc)
-        return
-    md = output.md
-    label = "SYNTHETIC sample market" if md.synthetic else md.source
-    console.print(
-        f"[bold]{cfg.name}[/]  {output.days[0].date()} → {output.days[-1].date()}  "
-        f"data: {label}  rebalance: {cfg.rebalance.every}  lag: {cfg.execution.lag_days}d  "
-        f"costs: {cfg.costs.fee_bps:g}+{cfg.costs.slippage_bps:g} bps",
-        highlight=False,
-    )
-    console.print(summary_table(output.metrics, output.regime_metrics, n_days=len(output.days)))
-    for note in output.notes:
-        console.print(f"[dim]note: {escape(note)}[/]", highlight=False)
-    console.print(str(folder), highlight=False, soft_wrap=True)
-
-
-@app.command("strategies")
-def list_strategies() -> None:
-    """List the registered strategy kinds."""
-    from strategies.base import load_all
-
-    t = Table(header_style="bold")
-    t.add_column("kind", style="cyan")
-    t.add_column("what it does")
-    for kind, spec in sorted(load_all().items()):
-        t.add_row(kind, spec.doc)
-    console.print(t)
-
-
-def _register_commands() -> None:
-    for mod in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name == mod:
-                continue
-            raise
-        module.register(app)
-
-
-_register_commands()
+    """Regime-aware portfolio backtester: test allocations across Fed liquidity regimes (QE, QT, RMP)."""
 
 
 def main() -> None:

@@ -347,7 +347,9 @@ def load_config(
         Override ``data.dir``; a ``sample`` config then reads that folder (``csv``).
         A relative ``data.dir`` written in the file is relative to the file's folder.
     validate_strategies : bool
-        Also validate each strategy's params against its kind's model.
+        Ignored; kept for compatibility. This module validates the config's structure
+        only: strategy params are checked by ``strategies.base.validate_config`` (see
+        ``backtest.commands.loading.load_run_config``).
 
     Raises
     ------
@@ -398,11 +400,9 @@ def config_from_dict(
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, origin, RunConfig, raw=raw)) from None
-    if validate_strategies:
-        from strategies.base import validate_params  # late import: strategies import config
-
-        for s in cfg.strategies:
-            validate_params(s, origin)
+    # Strategy params are validated by the layer above (``strategies.base.validate_config``,
+    # called by ``backtest.commands.loading.load_run_config`` and by ``build_strategy``):
+    # config never imports strategies.
     return cfg
 
 

@@ -7,7 +7,7 @@ Usage::
         --out backtest/data/sample_calibration.json
 
 Reads the shared data (read-only; env ``RMPBT_SHARED_DATA`` is the default folder) and
-writes a small JSON of per-regime parameters for :mod:`backtest.market_model`.
+writes a small JSON of per-regime parameters for :mod:`backtest.data.market_model`.
 No prices are stored, only derived statistics, the trading calendar as its list of
 weekday non-trading days, and real start levels.
 
@@ -58,7 +58,7 @@ import pandas as pd
 
 from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE
 from backtest.data.csv_source import CsvSource
-from backtest.market_model import (
+from backtest.data.market_model import (
     BALANCE_SHEET,
     JOINT_MACRO,
     REGIME_KINDS,

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+import strategies
+from backtest.config import format_validation_error
 from backtest.errors import ConfigError
 from backtest.signals import SignalFrame
 
@@ -171,11 +173,15 @@ _LOADED = False
 
 
 def load_all() -> dict[str, StrategySpec]:
-    """Import every module of the ``strategies`` package so that kinds register."""
+    """Import every module of the ``strategies`` package so that kinds register.
+
+    Returns
+    -------
+    dict[str, StrategySpec]
+        The registry, ``kind -> spec``.
+    """
     global _LOADED
     if not _LOADED:
-        import strategies
-
         for mod in pkgutil.iter_modules(strategies.__path__):
             if mod.name != "base":
                 importlib.import_module(f"strategies.{mod.name}")
@@ -183,19 +189,37 @@ def load_all() -> dict[str, StrategySpec]:
     return REGISTRY
 
 
+def load_kind(kind: str) -> StrategySpec | None:
+    """The spec of one kind, importing only its module when the catalogue knows it.
+
+    Parameters
+    ----------
+    kind : str
+        A strategy kind.
+
+    Returns
+    -------
+    StrategySpec or None
+        None when no module registers ``kind``.
+    """
+    if kind not in REGISTRY and kind in strategies.KINDS:
+        importlib.import_module(strategies.KINDS[kind][0])
+    if kind not in REGISTRY:
+        load_all()
+    return REGISTRY.get(kind)
+
+
 def _spec(kind: str, where: str) -> StrategySpec:
-    reg = load_all()
-    if kind not in reg:
+    if load_kind(kind) is None:
+        reg = load_all()
         close = difflib.get_close_matches(kind, list(reg), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(reg))})"
         raise ConfigError(f"{where}.kind: unknown strategy kind {kind!r}{hint}")
-    return reg[kind]
+    return REGISTRY[kind]
 
 
 def validate_params(scfg: Any, origin: str) -> Params:
     """Validate a strategy config's params against its kind; one-line ConfigError."""
-    from backtest.config import format_validation_error
-
     where = f"{origin}: strategies.{scfg.name}"
     spec = _spec(scfg.kind, where)
     try:
@@ -204,6 +228,25 @@ def validate_params(scfg: Any, origin: str) -> Params:
         raise ConfigError(
             format_validation_error(exc, origin, spec.params, prefix=f"strategies.{scfg.name}.params")
         ) from None
+
+
+def validate_config(cfg: Any, origin: str) -> None:
+    """Validate the params of every strategy of a ``RunConfig``; one-line ConfigError.
+
+    Parameters
+    ----------
+    cfg : backtest.config.RunConfig
+        A structurally valid run config.
+    origin : str
+        File name (or ``--grid``...) that error messages start with.
+
+    Raises
+    ------
+    ConfigError
+        On the first unknown kind or invalid params.
+    """
+    for scfg in cfg.strategies:
+        validate_params(scfg, origin)
 
 
 def build_strategy(scfg: Any, origin: str = "<config>") -> Strategy:

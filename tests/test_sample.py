@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,7 @@ import pytest
 
 from backtest.config import DEFAULT_UNIVERSE
 from backtest.data import sample as sample_mod
-from backtest.data.sample import SampleSource, load_calibration, sample_calendar, sample_regimes
-from backtest.errors import DataError, RegimeError
-from backtest.market_model import (
+from backtest.data.market_model import (
     JOINT_MACRO,
     MACRO_SERIES,
     REGIME_KINDS,
@@ -25,6 +22,8 @@ from backtest.market_model import (
     simulate_paths,
     simulate_returns,
 )
+from backtest.data.sample import SampleSource, load_calibration, sample_calendar, sample_regimes
+from backtest.errors import DataError, RegimeError
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIVERSE = list(DEFAULT_UNIVERSE)
@@ -147,11 +146,10 @@ def test_subset_of_tickers_and_dates_does_not_change_values() -> None:
     )
 
 
-def test_generation_is_fast() -> None:
-    sample_mod._generate.cache_clear()
-    t0 = time.perf_counter()
-    SampleSource(123).load(UNIVERSE, list(MACRO_SERIES), None, None)
-    assert time.perf_counter() - t0 < 1.5
+def test_generation_from_a_cold_cache() -> None:
+    sample_mod._generate.cache_clear()  # its speed: benchmarks/bench_test_timings.py
+    md = SampleSource(123).load(UNIVERSE, list(MACRO_SERIES), None, None)
+    assert list(md.prices.columns) == list(UNIVERSE)
 
 
 def test_calendar_late_starts_and_frequencies(calib: dict) -> None:
@@ -342,7 +340,7 @@ def test_sample_source_does_not_import_the_scenario_package() -> None:
 
 def test_parametric_module_reexports_the_market_model() -> None:
     """The old import path ``backtest.synthetic.parametric`` is the same model (one implementation)."""
-    import backtest.market_model as mm
+    import backtest.data.market_model as mm
     from backtest.synthetic import parametric
 
     for name in ("simulate", "simulate_paths", "simulate_returns", "SimulatedPaths", "MACRO_SERIES"):

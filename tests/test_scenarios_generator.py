@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, config_from_dict
+from backtest.data.market_model import REGIME_KINDS
 from backtest.data.release import release_dates
 from backtest.data.sample import SampleSource, load_calibration
-from backtest.market_model import REGIME_KINDS
 from backtest.synthetic import runner
 from backtest.synthetic.bootstrap import next_row
 from backtest.synthetic.generator import CH, build_context, generate

@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Compare strategies from several runs on one page (the page's path is the last line printed)."""
-        from backtest.cli import console, fail, summary_table
+        from backtest.commands.common import console, fail, summary_table
 
         try:
             from backtest.report.compare import render_compare

@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Download the full history of the config's tickers (Yahoo) and macro series (FRED) into the cache."""
-        from backtest.config import load_config
+        from backtest.commands.loading import load_run_config as load_config
         from backtest.pipeline import required_series
 
         cfg = load_config(config, [])

@@ -38,8 +38,8 @@ def register(app: typer.Typer) -> None:
         """Today's regime, targets, drift, returns since the regime began and trades (memo + now.html)."""
         from rich.markup import escape
 
-        from backtest.cli import console, fail
-        from backtest.config import load_config
+        from backtest.commands.common import console, fail
+        from backtest.commands.loading import load_run_config as load_config
         from backtest.errors import DataError
         from backtest.now import compute_now, memo_lines, write_now
 

@@ -186,7 +186,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("results"), "--out", help="Results root; one new regimes-<timestamp> folder is written inside."),
     ) -> None:
         """Show the regime timeline and its agreement with the Fed calendar; write CSV + PNG."""
-        from backtest.cli import console, fail
+        from backtest.commands.common import console, fail
         from backtest.errors import ConfigError, RmpbtError
 
         try:

@@ -94,8 +94,8 @@ def register(app: typer.Typer) -> None:
         no_report: Annotated[bool, typer.Option("--no-report", help="Skip tearsheet.html and PNGs.")] = False,
     ) -> None:
         """Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, realised, mix)."""
-        from backtest.cli import console, err_console, fail
-        from backtest.config import load_config
+        from backtest.commands.common import console, err_console, fail
+        from backtest.commands.loading import load_run_config as load_config
         from backtest.executors import make_executor
         from backtest.synthetic.runner import run_scenarios, write_scenario_run
         from backtest.synthetic.scenarios import load_scenarios

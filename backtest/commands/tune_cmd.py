@@ -125,8 +125,8 @@ def register(app: typer.Typer) -> None:
         out: OutOpt = Path("results"),
     ) -> None:
         """Sweep config keys of one strategy; rank in-sample, report out-of-sample (folder path printed last)."""
-        from backtest.cli import console, err_console, fail
-        from backtest.config import load_config
+        from backtest.commands.common import console, err_console, fail
+        from backtest.commands.loading import load_run_config as load_config
         from backtest.errors import SweepError
         from backtest.executors import make_executor
         from backtest.sweep import TuneRequest, parse_key, run_tune, write_tune

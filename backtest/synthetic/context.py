@@ -3,7 +3,7 @@
 A context holds everything needed to generate any chunk of paths of one scenario (it is
 picklable, for worker processes): the history cut at ``t0``, the anchors (levels at
 ``t0``), the level recursions, the RMP pace, and the source's inputs (bootstrap pools or
-the calibrated per-state model of :mod:`backtest.market_model`).
+the calibrated per-state model of :mod:`backtest.data.market_model`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from backtest.data.base import MacroSeries, MarketData
+from backtest.data.market_model import StateModel, level_params, state_model
 from backtest.errors import DataError, ScenarioError
-from backtest.market_model import StateModel, level_params, state_model
 from backtest.synthetic.bootstrap import StatePool, build_pool
 from backtest.synthetic.history import (
     BS_CHANNELS,
@@ -37,7 +37,7 @@ from backtest.synthetic.scenarios import DAYS_PER_MONTH, Period, Scenario, Scena
 __all__ = ["LevelSpec", "ParametricModel", "ScenarioContext", "build_context", "path_rngs", "scenario_t0", "seed_key"]
 
 ParametricModel = StateModel
-"""Per-state parameters of the calibrated parametric draw (:class:`backtest.market_model.StateModel`)."""
+"""Per-state parameters of the calibrated parametric draw (:class:`backtest.data.market_model.StateModel`)."""
 
 
 @dataclass(frozen=True)

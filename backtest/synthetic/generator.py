@@ -9,7 +9,7 @@ One generator, two sources of daily draws (chosen by the data, not by the caller
   3-month bill rate and the path's own simulated bill rate is added back, so a 2019 day
   of BIL does not carry a 2019 bill yield into 2026;
 * **parametric** (the ``sample`` market): each day is a draw of the calibrated per-regime
-  Student-t model of :mod:`backtest.market_model` for the state's regime kind
+  Student-t model of :mod:`backtest.data.market_model` for the state's regime kind
   (optionally with the state's ``vol_scale``), plus its level-noise model.
 
 Both produce the same daily *channels*, turned into levels by one recursion
@@ -71,7 +71,7 @@ import pandas as pd
 
 from backtest.constants import TRADING_DAYS
 from backtest.data.base import MacroSeries, MarketData
-from backtest.market_model import (
+from backtest.data.market_model import (
     DAILY_SERIES,
     DECIMALS,
     MONTHLY_SERIES,

@@ -13,8 +13,8 @@ import pandas as pd
 
 from backtest.constants import TRADING_DAYS
 from backtest.data.base import MacroSeries, MarketData
+from backtest.data.market_model import DAILY_SERIES, MACRO_SERIES
 from backtest.errors import DataError
-from backtest.market_model import DAILY_SERIES, MACRO_SERIES
 
 __all__ = [
     "BS_CHANNEL", "BS_CHANNELS", "BS_SERIES", "CH", "CHANNELS", "FLOORS", "HALF_LIVES",

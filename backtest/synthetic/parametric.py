@@ -1,11 +1,11 @@
-"""Calibrated per-regime parametric market generator: moved to :mod:`backtest.market_model`.
+"""Calibrated per-regime parametric market generator: moved to :mod:`backtest.data.market_model`.
 
 This module re-exports its public names so that existing imports keep working.
 """
 
 from __future__ import annotations
 
-from backtest.market_model import (
+from backtest.data.market_model import (
     BALANCE_SHEET,
     DAILY_SERIES,
     DECIMALS,

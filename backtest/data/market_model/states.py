@@ -1,7 +1,7 @@
 """The calibrated model per scenario *state* (the scenario generator's parametric source).
 
 A scenario state of regime kind ``k`` draws from the same calibrated model as the
-``sample`` market (:mod:`backtest.market_model.calibration`): the joint Student-t of
+``sample`` market (:mod:`backtest.data.market_model.calibration`): the joint Student-t of
 kind ``k`` (volatilities scaled by the state's ``vol_scale``), the level-noise standard
 deviations, the weekly balance-sheet growth (spread evenly over the week's 5 days) and
 the CPI drift. Level recursions (AR(1) persistence ``phi`` -> daily pull ``1 - phi``)
@@ -22,14 +22,14 @@ import numba
 import numpy as np
 
 from backtest.constants import REGIME_KINDS
-from backtest.errors import DataError
-from backtest.market_model.calibration import (
+from backtest.data.market_model.calibration import (
     BALANCE_SHEET,
     JOINT_MACRO,
     JOINT_SCALE,
     cholesky_corr,
     joint_params,
 )
+from backtest.errors import DataError
 
 __all__ = ["NOISE_LEVELS", "LevelParams", "StateModel", "draw_states", "level_params", "staircase_levels", "state_model"]
 

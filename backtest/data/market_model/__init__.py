@@ -21,7 +21,7 @@ states
 from __future__ import annotations
 
 from backtest.constants import REGIME_KINDS
-from backtest.market_model.calibration import (
+from backtest.data.market_model.calibration import (
     BALANCE_SHEET,
     CALIBRATION_PATH,
     DAILY_SERIES,
@@ -43,8 +43,13 @@ from backtest.market_model.calibration import (
     regime_codes,
     weekly_dates,
 )
-from backtest.market_model.paths import SimulatedPaths, simulate, simulate_paths, simulate_returns
-from backtest.market_model.states import (
+from backtest.data.market_model.paths import (
+    SimulatedPaths,
+    simulate,
+    simulate_paths,
+    simulate_returns,
+)
+from backtest.data.market_model.states import (
     NOISE_LEVELS,
     LevelParams,
     StateModel,

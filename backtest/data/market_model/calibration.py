@@ -1,7 +1,7 @@
 """Calibration of the per-regime parametric market model: loading, constants, joint params.
 
 The calibration is a plain dict (``backtest/data/sample_calibration.json``, produced by
-``scripts/calibrate_sample.py``). This package (:mod:`backtest.market_model`) is the one
+``scripts/calibrate_sample.py``). This package (:mod:`backtest.data.market_model`) is the one
 home of the calibrated model used both by the ``sample`` data source
 (:mod:`backtest.data.sample`) and by the scenario generator
 (:mod:`backtest.synthetic.generator`); it never imports :mod:`backtest.synthetic`.
@@ -22,7 +22,7 @@ import pandas as pd
 from backtest.constants import REGIME_KINDS
 from backtest.errors import DataError, RegimeError
 
-CALIBRATION_PATH = Path(__file__).resolve().parents[1] / "data" / "sample_calibration.json"
+CALIBRATION_PATH = Path(__file__).resolve().parents[1] / "sample_calibration.json"
 """The committed calibration (next to the ``sample`` source that ships it)."""
 
 JOINT_MACRO: tuple[str, ...] = ("vix", "term", "dgs2", "dgs10", "sofr_spread")

@@ -3,7 +3,7 @@
 Every trading day draws from the distribution of the Fed balance-sheet regime kind in
 force that day (``qe``, ``plateau``, ``qt``, ``rmp``). The calibration is a plain dict
 (see ``backtest/data/sample_calibration.json``, ``scripts/calibrate_sample.py`` and
-:mod:`backtest.market_model.calibration`).
+:mod:`backtest.data.market_model.calibration`).
 
 Model
 -----
@@ -58,8 +58,7 @@ import pandas as pd
 
 from backtest.constants import REGIME_KINDS
 from backtest.data.base import MacroSeries, MarketData
-from backtest.errors import RegimeError
-from backtest.market_model.calibration import (
+from backtest.data.market_model.calibration import (
     BALANCE_SHEET,
     DECIMALS,
     JOINT_MACRO,
@@ -74,7 +73,8 @@ from backtest.market_model.calibration import (
     regime_codes,
     weekly_dates,
 )
-from backtest.market_model.draws import ar1, draw_joint, grid_codes, policy_staircase, sd_path
+from backtest.data.market_model.draws import ar1, draw_joint, grid_codes, policy_staircase, sd_path
+from backtest.errors import RegimeError
 
 __all__ = ["SimulatedPaths", "simulate", "simulate_paths", "simulate_returns"]
 

@@ -7,7 +7,7 @@ Joint daily draw (vectorised over paths and days). For a day in regime kind ``k`
 
 a multivariate Student-t with one common chi-square mixing variable per day, scaled to
 unit variance. Level recursions (:func:`ar1`, :func:`policy_staircase`) turn the macro
-innovations into levels (see :mod:`backtest.market_model.paths`).
+innovations into levels (see :mod:`backtest.data.market_model.paths`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from backtest.market_model.calibration import JointParams, by_kind
+from backtest.data.market_model.calibration import JointParams, by_kind
 
 __all__ = ["ar1", "draw_joint", "grid_codes", "policy_staircase", "sd_path"]
 
