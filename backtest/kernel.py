@@ -28,7 +28,9 @@ Single homes (see also :mod:`backtest.execution.spec`):
 * the fast simulation of a batch (tuning variants sharing prices, or scenario paths with
   their own prices) -> :func:`simulate_batch` (:func:`simulate_many` is its shared-price
   form); nothing else simulates without vectorbt;
-* the drift band -> :func:`drift_keep`, used by the engine, the tuner and the scenarios.
+* the drift band -> :func:`drift_keep`, used by the engine, the tuner and the scenarios;
+* targets at the fills, hold rows and the fills that trade -> :func:`fill_plan` (tuner,
+  scenarios).
 
 ``cash_growth``, ``borrow_growth`` (:mod:`backtest.execution.spec`) and ``window_metrics``
 (:mod:`backtest.metrics_batch`) are re-exported here for old import paths.
@@ -362,6 +364,41 @@ def drift_keep(prices_bfilled: np.ndarray, targets: np.ndarray, live: np.ndarray
     return out
 
 
+def fill_plan(weights: np.ndarray, fill_k: np.ndarray, dec_idx: np.ndarray, fill_idx: np.ndarray,
+              prices_bfilled: np.ndarray | None = None,
+              band: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Targets at the fills and which fills trade, from weights at the decision dates.
+
+    Parameters
+    ----------
+    weights : np.ndarray
+        ``B x D x N`` finalised weights at the decision dates (all-NaN row: hold).
+    fill_k : np.ndarray
+        ``K`` positions among the ``D`` decisions of the decisions that fill.
+    dec_idx, fill_idx : np.ndarray
+        Row of each of those decisions and of its fill (``K``).
+    prices_bfilled : np.ndarray, optional
+        Back-filled closes ``T x N`` or ``B x T x N`` (needed with a drift band).
+    band : float, optional
+        Drift band (:func:`drift_keep`).
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray, np.ndarray)
+        ``B x K x N`` targets (NaN as 0), ``B x K`` live rows (not hold) and ``B x K``
+        fills to execute (live, and outside the drift band).
+    """
+    tg = np.asarray(weights, dtype=np.float64)[:, np.asarray(fill_k, dtype=np.int64)]
+    live = ~np.isnan(tg).all(axis=2)
+    tg = np.ascontiguousarray(np.nan_to_num(tg, nan=0.0))
+    execute = live
+    if band is not None and tg.shape[1]:
+        if prices_bfilled is None:
+            raise ValueError("fill_plan: a drift band needs prices")
+        execute = drift_keep(prices_bfilled, tg, live, dec_idx, fill_idx, band)
+    return tg, live, execute
+
+
 # ---------------------------------------------------------------- public API
 
 
@@ -591,6 +628,7 @@ __all__ = [
     "cash_growth",
     "column_layout",
     "drift_keep",
+    "fill_plan",
     "numpy_floor",
     "simulate_batch",
     "simulate_many",

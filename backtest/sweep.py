@@ -54,7 +54,7 @@ from backtest.config import RunConfig, StrategyConfig, config_from_dict, parse_v
 from backtest.errors import ConfigError, RmpbtError, StrategyError, SweepError
 from backtest.execution.spec import ExecutionSpec, build_spec
 from backtest.execution.weights import finalise_weights
-from backtest.kernel import drift_keep, simulate_batch
+from backtest.kernel import fill_plan, simulate_batch
 from backtest.metrics_batch import WINDOW_METRICS, window_metrics
 
 TRADING_DAYS = 252
@@ -929,21 +929,16 @@ def _targets(ctx: PathContext, w: np.ndarray, cols: list[str], ids: np.ndarray) 
         raise StrategyError(f"variant {v}: strategy {ctx.strategy.name}: infinite weight")
     avail = ctx.avail.reindex(columns=cols).fillna(False).to_numpy(dtype=bool)
     w, _, _ = finalise_weights(w, avail, ctx.spec.max_gross)
-    tg = w[:, ctx.fill_k, :]
-    live = ~np.isnan(tg).all(axis=2)
-    tg = np.nan_to_num(tg, nan=0.0)
     px = ctx.prices[cols].to_numpy(dtype=float)
+    band = ctx.spec.drift_band
+    px_b = pd.DataFrame(px).bfill().to_numpy() if band is not None else None
+    tg, live, execute = fill_plan(w, ctx.fill_k, ctx.dec_idx, ctx.fill_idx, px_b, band)
     first = ctx.first.reindex(cols).to_numpy(dtype=np.int64)
     early = (ctx.fill_idx[:, None] < first[None, :])[None] & (np.abs(tg) > 0) & live[:, :, None]
     if early.any():
         v, k, j = (int(x[0]) for x in np.nonzero(early))
         raise StrategyError(f"variant {int(ids[v])}: weight on {cols[j]} filled on "
                             f"{ctx.days[ctx.fill_idx[k]].date()}, before its first price")
-    if ctx.spec.drift_band is not None and tg.shape[1]:
-        px_b = pd.DataFrame(px).bfill().to_numpy()
-        execute = drift_keep(px_b, tg, live, ctx.dec_idx, ctx.fill_idx, ctx.spec.drift_band)
-    else:
-        execute = live
     return tg, execute
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.execution.spec import cash_growth, fill_rows
-from backtest.kernel import drift_keep, simulate_batch
+from backtest.kernel import fill_plan, simulate_batch
 from backtest.metrics_batch import CVAR_LEVEL, path_metrics
 
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
@@ -45,7 +45,7 @@ def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.nd
     """Portfolio values of one strategy on every path (the engine's semantics, per path).
 
     A thin caller of the batch kernel (:func:`backtest.kernel.simulate_batch`, one item per
-    path; drift band :func:`backtest.kernel.drift_keep`; fills
+    path; targets at the fills and drift band :func:`backtest.kernel.fill_plan`; fills
     :func:`backtest.execution.spec.fill_rows`).
 
     Parameters
@@ -86,11 +86,7 @@ def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.nd
     t_n = prices.shape[1]
     dec = np.asarray(dec_rows, dtype=np.int64)
     keep, fill_idx = fill_rows(dec, lag_days, t_n)
-    tg = np.asarray(targets, dtype=np.float64)[:, keep]
-    execute = np.isfinite(tg).any(axis=2)
-    tg = np.ascontiguousarray(np.nan_to_num(tg, nan=0.0))
-    if drift_band is not None and len(fill_idx):
-        execute = drift_keep(prices, tg, execute, dec[keep], fill_idx, float(drift_band))
+    tg, _, execute = fill_plan(targets, np.flatnonzero(keep), dec[keep], fill_idx, prices, drift_band)
     return simulate_batch(prices, tg, fill_idx, fee=fee, slippage=slippage, borrow_bps=borrow_bps,
                           cash_growth=cash_growth, execute=execute, parallel=parallel)
 
