@@ -34,7 +34,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import vectorbt as vbt
 
 from backtest.constants import CASH, TRADING_DAYS
 from backtest.errors import StrategyError
@@ -191,6 +190,8 @@ def simulate(
         size_cols[CASH] = s3
     close = pd.DataFrame(cols, index=days)
     size = pd.DataFrame(size_cols, index=days)
+    import vectorbt as vbt  # imported on first use: ~3 s, not needed by tune/scenarios
+
     pf = vbt.Portfolio.from_orders(
         close=close,
         size=size,

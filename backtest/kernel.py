@@ -38,14 +38,11 @@ Single homes (see also :mod:`backtest.execution.spec`):
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from backtest.execution.spec import borrow_factor, cash_growth
+from backtest.execution.threads import run_blocks, threads
 from backtest.metrics_batch import WINDOW_METRICS, window_metrics
 
 REL_TOL = 1e-9
@@ -243,11 +240,6 @@ def _simulate_serial(close, targets, fill_idx, execute, col_asset, col_kind, cas
                                   cash_on[v], fee, slip, out[v])
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def _simulate_parallel(close, targets, fill_idx, execute, col_asset, col_kind, cash_on, fee, slip, out, errors):
-    for v in prange(targets.shape[0]):
-        errors[v] = _simulate_one(close, targets[v], fill_idx, execute[v], col_asset, col_kind,
-                                  cash_on[v], fee, slip, out[v])
 
 
 @njit(cache=True, nogil=True)
@@ -426,13 +418,7 @@ def column_layout(targets: np.ndarray, with_cash: bool) -> tuple[np.ndarray, np.
 
 
 def _run_blocks(fn, args: tuple, per_item: tuple[int, ...], n_b: int, parallel: bool) -> None:
-    """Run a serial kernel on contiguous blocks of items, one thread each (it releases the GIL;
-    a ``prange`` version costs ~10 s to compile for the same speed)."""
-    n = max(1, min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)) if parallel else 1
-    if n <= 1 or n_b < 2:
-        fn(*args)
-        return
-    bounds = np.linspace(0, n_b, min(n, n_b) + 1).astype(int)
+    """Run the serial kernel ``fn`` on blocks of items (arguments ``per_item`` are sliced)."""
 
     def block(lo: int, hi: int) -> None:
         a = list(args)
@@ -440,8 +426,7 @@ def _run_blocks(fn, args: tuple, per_item: tuple[int, ...], n_b: int, parallel: 
             a[i] = args[i][lo:hi]
         fn(*a)
 
-    with ThreadPoolExecutor(max_workers=len(bounds) - 1) as pool:
-        list(pool.map(lambda b: block(*b), zip(bounds[:-1], bounds[1:], strict=True)))
+    run_blocks(block, n_b, parallel)
 
 
 def simulate_batch(
@@ -526,8 +511,8 @@ def simulate_batch(
                 close[:, c] = np.cumprod(np.asarray(cash_growth, dtype=float))
             else:
                 close[:, c] = 1.0
-        fn = _simulate_parallel if parallel and n_v > 1 else _simulate_serial
-        fn(close, tg, fidx, ex, col_asset, col_kind, cash_on, float(fee), float(slippage), out, errors)
+        args = (close, tg, fidx, ex, col_asset, col_kind, cash_on, float(fee), float(slippage), out, errors)
+        _run_blocks(_simulate_serial, args, (1, 3, 6, 9, 10), n_v, parallel)
         return out
     if np.isnan(px).any():
         px = np.stack([_bfill_ffill(p) for p in px])
@@ -610,11 +595,6 @@ def numpy_floor(prices: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray) -
             cash = value * (1.0 - w.sum(axis=1))
         out[t] = cash + units @ px[t]
     return out
-
-
-def threads() -> int:
-    """Numba threads the parallel kernel may use."""
-    return int(numba.get_num_threads())
 
 
 def borrow_growth(n_days: int, bps: float) -> np.ndarray:

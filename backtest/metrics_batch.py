@@ -12,9 +12,10 @@ excess returns over the cash rate, drawdown from the initial value, CAGR with
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from backtest.constants import TRADING_DAYS
+from backtest.execution.threads import run_blocks
 
 CVAR_LEVEL = 0.05
 
@@ -68,12 +69,12 @@ def _window_one(r: np.ndarray, rf: np.ndarray, rows: np.ndarray, out: np.ndarray
         out[4] = cagr / abs(mdd)
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _window_metrics_nb(r: np.ndarray, rf: np.ndarray, rows: np.ndarray, offsets: np.ndarray,
                        out: np.ndarray) -> None:
     n_w = offsets.shape[0] - 1
     shared = rf.shape[0] == 1
-    for v in prange(r.shape[0]):
+    for v in range(r.shape[0]):
         for w in range(n_w):
             _window_one(r[v], rf[0] if shared else rf[v], rows[offsets[w]:offsets[w + 1]], out[w, v])
 
@@ -103,7 +104,12 @@ def window_metrics(returns_vt: np.ndarray, rf: np.ndarray, windows: list[np.ndar
             else np.zeros(0, dtype=np.int64))
     out = np.empty((len(windows), r.shape[0], 5))
     rf2 = np.asarray(rf, dtype=np.float64)
-    _window_metrics_nb(r, np.ascontiguousarray(rf2[None] if rf2.ndim == 1 else rf2), rows, offsets, out)
+    rf2 = np.ascontiguousarray(rf2[None] if rf2.ndim == 1 else rf2)
+
+    def block(lo: int, hi: int) -> None:
+        _window_metrics_nb(r[lo:hi], rf2 if rf2.shape[0] == 1 else rf2[lo:hi], rows, offsets, out[:, lo:hi])
+
+    run_blocks(block, r.shape[0])
     return out
 
 

@@ -39,14 +39,19 @@ def finalise_weights(w: np.ndarray, avail: np.ndarray, max_gross: float) -> tupl
         Finalised weights ``(B, K, N)`` (a new array), and the ``(B, K)`` masks of rows
         that were renormalised and that were capped.
     """
-    out = np.array(w, dtype=float, copy=True)
-    held = ~np.isnan(out).all(axis=2)
-    filled = np.nan_to_num(out, nan=0.0)
-    missing = (np.abs(filled) > 0) & ~avail[None]
-    rows = missing.any(axis=2) & held
+    out = np.asarray(w, dtype=float)
+    n_b, n_k, _ = out.shape
+    rows = np.zeros((n_b, n_k), dtype=bool)
+    dates = np.flatnonzero(~avail.all(axis=1))  # only dates with an unlisted asset can need it
+    if len(dates):
+        sub = out[:, dates]
+        held = ~np.isnan(sub).all(axis=2)
+        filled = np.nan_to_num(sub, nan=0.0)
+        rows[:, dates] = ((np.abs(filled) > 0) & ~avail[dates][None]).any(axis=2) & held
+    out = out.copy()
     if rows.any():
         bi, ki = np.nonzero(rows)
-        row = filled[bi, ki]
+        row = np.nan_to_num(out[bi, ki], nan=0.0)
         keep = np.where(avail[ki], row, 0.0)
         total, kept = row.sum(axis=1), keep.sum(axis=1)
         scale = (kept != 0) & (np.sign(kept) == np.sign(total))
