@@ -23,7 +23,7 @@ Modelling choices (each hand-checked in ``tests/test_engine.py``):
   back-filled for valuation only.
 
 The rules' parameters come from :mod:`backtest.execution.spec` (fills, fee and slippage
-fractions, borrow accrual, cash price); the drift band is :func:`backtest.kernel.drift_keep`,
+fractions, borrow accrual, cash price); the drift band is :func:`backtest.execution.drift.drift_keep`,
 shared with the tuner and the scenarios. ``Costs``, ``fill_dates`` and ``cash_price`` are
 re-exported here for old import paths.
 """
@@ -37,9 +37,9 @@ import pandas as pd
 
 from backtest.constants import CASH, TRADING_DAYS
 from backtest.errors import StrategyError
+from backtest.execution.drift import drift_keep
 from backtest.execution.spec import Costs, ExecutionSpec, borrow_daily, cash_price, fill_dates
 from backtest.execution.spec import borrow_factor as spec_borrow_factor
-from backtest.kernel import drift_keep
 
 SHORT_SUFFIX = ":short"
 __all__ = ["CASH", "TRADING_DAYS", "Costs", "SimResult", "borrow_factor", "cash_price", "drift_execute",
@@ -89,7 +89,7 @@ def borrow_factor(days: pd.DatetimeIndex, bps: float) -> np.ndarray:
 
 
 def drift_execute(prices: pd.DataFrame, targets: pd.DataFrame, fills: pd.Series, band: float) -> pd.Series:
-    """Which fills to execute under a drift band (True = trade): :func:`backtest.kernel.drift_keep`.
+    """Which fills to execute under a drift band (True = trade): :func:`~backtest.execution.drift.drift_keep`.
 
     Parameters
     ----------

@@ -21,7 +21,7 @@ Rules and their home (nothing else re-derives them):
   the daily risk-free return of the metrics -> :func:`risk_free` (calendar form) and
   :func:`risk_free_paths` (per path);
 * drift band and leverage cap -> fields of :class:`ExecutionSpec` (the band is applied by
-  :func:`backtest.kernel.drift_keep`, the cap by
+  :func:`backtest.execution.drift.drift_keep`, the cap by
   :func:`backtest.execution.weights.finalise_weights`).
 """
 
