@@ -69,6 +69,12 @@ class Costs:
     borrow_bps: float = 0.0
     borrow_bps_by_asset: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def from_config(cls, cfg: RunConfig) -> Costs:
+        """The ``costs`` block of a run config."""
+        c = cfg.costs
+        return cls(c.fee_bps, c.slippage_bps, c.borrow_bps, dict(c.borrow_bps_by_asset))
+
     @property
     def fee(self) -> float:
         """Fee as a fraction of traded value (``fee_bps / 1e4``)."""
@@ -348,8 +354,7 @@ def build_spec(cfg: RunConfig, md: MarketData, days: pd.DatetimeIndex, rf_rate: 
         cash_rate = asof(md.macro[src], md.calendar).reindex(days)
     dates = decision_dates(days, cfg.rebalance.every)
     lag = int(cfg.execution.lag_days)
-    costs = Costs(cfg.costs.fee_bps, cfg.costs.slippage_bps, cfg.costs.borrow_bps,
-                  dict(cfg.costs.borrow_bps_by_asset))
-    return ExecutionSpec(days=days, decisions=dates, fills=fill_dates(days, dates, lag), lag_days=lag, costs=costs,
+    return ExecutionSpec(days=days, decisions=dates, fills=fill_dates(days, dates, lag), lag_days=lag,
+                         costs=Costs.from_config(cfg),
                          cash_rate=cash_rate, rf=risk_free(days, rf_rate), drift_band=cfg.rebalance.drift_band,
                          max_gross=float(cfg.execution.max_gross_leverage))

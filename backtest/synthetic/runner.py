@@ -103,8 +103,7 @@ def settings_from_config(cfg: RunConfig, origin: str, parallel: bool) -> RunSett
     return RunSettings(
         strategies=tuple(s.model_dump() for s in cfg.strategies), origin=origin,
         lag_days=int(cfg.execution.lag_days),
-        costs=Costs(cfg.costs.fee_bps, cfg.costs.slippage_bps, float(cfg.costs.borrow_bps),
-                    dict(cfg.costs.borrow_bps_by_asset)),
+        costs=Costs.from_config(cfg),
         cash_rate=cfg.cash.rate, max_gross=float(cfg.execution.max_gross_leverage),
         drift_band=cfg.rebalance.drift_band, parallel=parallel,
     )
