@@ -126,9 +126,10 @@ def fill_plan(weights: np.ndarray, fill_k: np.ndarray, dec_idx: np.ndarray, fill
         ``B x K x N`` targets (NaN as 0), ``B x K`` live rows (not hold) and ``B x K``
         fills to execute (live, and outside the drift band).
     """
-    tg = np.asarray(weights, dtype=np.float64)[:, np.asarray(fill_k, dtype=np.int64)]
-    live = ~np.isnan(tg).all(axis=2)
-    tg = np.ascontiguousarray(np.nan_to_num(tg, nan=0.0))
+    tg = np.asarray(weights, dtype=np.float64)[:, np.asarray(fill_k, dtype=np.int64)]  # a new array
+    nan = np.isnan(tg)
+    live = ~nan.all(axis=2)
+    tg[nan] = 0.0
     execute = live
     if band is not None and tg.shape[1]:
         if prices_bfilled is None:

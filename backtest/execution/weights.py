@@ -46,8 +46,7 @@ def finalise_weights(w: np.ndarray, avail: np.ndarray, max_gross: float) -> tupl
     if len(dates):
         sub = out[:, dates]
         held = ~np.isnan(sub).all(axis=2)
-        filled = np.nan_to_num(sub, nan=0.0)
-        rows[:, dates] = ((np.abs(filled) > 0) & ~avail[dates][None]).any(axis=2) & held
+        rows[:, dates] = ((np.abs(sub) > 0) & ~avail[dates][None]).any(axis=2) & held  # NaN > 0 is False
     out = out.copy()
     if rows.any():
         bi, ki = np.nonzero(rows)
