@@ -21,47 +21,29 @@ Modelling choices (each hand-checked in ``tests/test_engine.py``):
   frictionless holdings).
 * Assets without a price yet (late starters) must have zero target weight; their price is
   back-filled for valuation only.
+
+The rules' parameters come from :mod:`backtest.execution.spec` (fills, fee and slippage
+fractions, borrow accrual, cash price); the drift band is :func:`backtest.execution.drift.drift_keep`,
+shared with the tuner and the scenarios. ``Costs``, ``fill_dates`` and ``cash_price`` are
+re-exported here for old import paths.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import vectorbt as vbt
 
+from backtest.constants import CASH, TRADING_DAYS
 from backtest.errors import StrategyError
+from backtest.execution.drift import drift_keep
+from backtest.execution.spec import Costs, ExecutionSpec, borrow_daily, cash_price, fill_dates
+from backtest.execution.spec import borrow_factor as spec_borrow_factor
 
-CASH = "CASH"
 SHORT_SUFFIX = ":short"
-TRADING_DAYS = 252
-
-
-@dataclass(frozen=True)
-class Costs:
-    """Trading and financing costs.
-
-    Attributes
-    ----------
-    fee_bps : float
-        Fee as basis points of traded value.
-    slippage_bps : float
-        Price impact in basis points applied to the fill price.
-    borrow_bps : float
-        Annual borrow fee on short positions, basis points of short value.
-    borrow_bps_by_asset : dict[str, float]
-        Per-asset overrides of ``borrow_bps``.
-    """
-
-    fee_bps: float = 0.0
-    slippage_bps: float = 0.0
-    borrow_bps: float = 0.0
-    borrow_bps_by_asset: dict[str, float] = field(default_factory=dict)
-
-    def borrow_for(self, asset: str) -> float:
-        """Annual borrow fee of ``asset`` in basis points."""
-        return float(self.borrow_bps_by_asset.get(asset, self.borrow_bps))
+__all__ = ["CASH", "TRADING_DAYS", "Costs", "SimResult", "borrow_factor", "cash_price", "drift_execute",
+           "fill_dates", "simulate", "simulate_spec"]
 
 
 @dataclass(frozen=True)
@@ -101,67 +83,31 @@ class SimResult:
     skipped: int = 0
 
 
-def fill_dates(days: pd.DatetimeIndex, decisions: pd.DatetimeIndex, lag_days: int) -> pd.Series:
-    """Map each decision day to its fill day ``lag_days`` trading days later.
-
-    Decisions whose fill would fall after the last day are dropped.
-
-    Returns
-    -------
-    pd.Series
-        Fill day indexed by decision day.
-    """
-    pos = days.get_indexer(decisions)
-    if (pos < 0).any():
-        bad = decisions[pos < 0][0]
-        raise StrategyError(f"decision date {bad.date()} is not a trading day of the run")
-    fill_pos = pos + lag_days
-    ok = fill_pos < len(days)
-    return pd.Series(days[fill_pos[ok]], index=decisions[ok])
-
-
-def cash_price(days: pd.DatetimeIndex, rate_pct: pd.Series | None) -> pd.Series:
-    """Price of the cash asset: compounds daily at the previous day's annual rate (percent).
-
-    ``C_0 = 1`` and ``C_t = C_{t-1} * (1 + r_{t-1} / 100 / 252)``; missing rates count as 0.
-    """
-    if rate_pct is None:
-        return pd.Series(1.0, index=days)
-    r = rate_pct.reindex(days).astype(float).fillna(0.0).to_numpy() / 100.0 / TRADING_DAYS
-    growth = np.concatenate([[1.0], 1.0 + r[:-1]])
-    return pd.Series(np.cumprod(growth), index=days)
-
-
 def borrow_factor(days: pd.DatetimeIndex, bps: float) -> np.ndarray:
-    """Accrual factor ``B_t = (1 + bps/1e4/252) ** t`` (``B_0 = 1``) for a short leg's price."""
-    return (1.0 + bps / 1e4 / TRADING_DAYS) ** np.arange(len(days), dtype=float)
+    """Accrual factor ``B_t = (1 + bps/1e4/252) ** t`` on ``days`` (see ``spec.borrow_factor``)."""
+    return spec_borrow_factor(len(days), bps)
 
 
-def _drift_skip(
-    prices: pd.DataFrame, targets: pd.DataFrame, fills: pd.Series, band: float
-) -> pd.Series:
-    """Which fills to execute under a drift band (True = trade). Frictionless drift."""
-    px = prices.to_numpy()
-    idx = prices.index
-    execute = pd.Series(False, index=fills.index)
-    held: np.ndarray | None = None
-    held_pos = 0
-    for dec, fill in fills.items():
-        tgt = targets.loc[dec].to_numpy()
-        if held is None:
-            execute[dec] = True
-            held, held_pos = tgt, idx.get_loc(fill)
-            continue
-        pos = idx.get_loc(dec)
-        rel = px[pos] / px[held_pos]
-        rel = np.where(np.isfinite(rel), rel, 1.0)
-        vals = held * rel
-        total = 1.0 - held.sum() + vals.sum()  # cash leg (1 - sum w) does not drift here
-        drifted = vals / total if total != 0 else vals
-        if np.max(np.abs(drifted - tgt)) > band:
-            execute[dec] = True
-            held, held_pos = tgt, idx.get_loc(fill)
-    return execute
+def drift_execute(prices: pd.DataFrame, targets: pd.DataFrame, fills: pd.Series, band: float) -> pd.Series:
+    """Which fills to execute under a drift band (True = trade): :func:`~backtest.execution.drift.drift_keep`.
+
+    Parameters
+    ----------
+    prices : pd.DataFrame
+        Back-filled closes on the run days.
+    targets : pd.DataFrame
+        Target weights of the fills, indexed by decision day (no NaN).
+    fills : pd.Series
+        Fill day indexed by decision day.
+    band : float
+        Drift band.
+    """
+    days = pd.DatetimeIndex(prices.index)
+    dec_idx = days.get_indexer(pd.DatetimeIndex(fills.index))
+    fill_idx = days.get_indexer(pd.DatetimeIndex(fills.to_numpy()))
+    tg = targets.loc[fills.index].to_numpy(dtype=float)[None]
+    keep = drift_keep(prices.to_numpy(dtype=float), tg, np.ones(tg.shape[:2], dtype=bool), dec_idx, fill_idx, band)
+    return pd.Series(keep[0], index=fills.index)
 
 
 def simulate(
@@ -214,7 +160,7 @@ def simulate(
             )
     skipped = 0
     if drift_band is not None and len(live):
-        keep = _drift_skip(prices.bfill(), live, fills, drift_band)
+        keep = drift_execute(prices.bfill(), live, fills, drift_band)
         skipped = int((~keep).sum())
         live, fills = live.loc[keep.to_numpy()], fills.loc[keep.to_numpy()]
 
@@ -244,15 +190,17 @@ def simulate(
         size_cols[CASH] = s3
     close = pd.DataFrame(cols, index=days)
     size = pd.DataFrame(size_cols, index=days)
+    import vectorbt as vbt  # imported on first use: ~3 s, not needed by tune/scenarios
+
     pf = vbt.Portfolio.from_orders(
         close=close,
         size=size,
         size_type="targetpercent",
         direction="both",
         price=np.inf,
-        fees=costs.fee_bps / 1e4,
+        fees=costs.fee,
         fixed_fees=0.0,
-        slippage=costs.slippage_bps / 1e4,
+        slippage=costs.slippage,
         min_size=1e-12,
         max_size=np.inf,
         size_granularity=np.nan,
@@ -330,7 +278,7 @@ def simulate(
             # cost on day t: short value at t-1 close times the day's accrual
             short_prev = (-av[c]).shift(1).fillna(0.0)
             borrow = borrow + short_prev * (close[c] / close[c].shift(1)).fillna(1.0) * (
-                1.0 - 1.0 / (1.0 + bps / 1e4 / TRADING_DAYS)
+                1.0 - 1.0 / (1.0 + borrow_daily(bps))
             )
     return SimResult(
         value=value,
@@ -343,3 +291,23 @@ def simulate(
         fills=pd.DatetimeIndex(fills.to_numpy()),
         skipped=skipped,
     )
+
+
+def simulate_spec(prices: pd.DataFrame, targets: pd.DataFrame, spec: ExecutionSpec) -> SimResult:
+    """:func:`simulate` with every execution rule taken from ``spec`` (the pipeline's call).
+
+    Parameters
+    ----------
+    prices : pd.DataFrame
+        Adjusted closes on ``spec.days``.
+    targets : pd.DataFrame
+        Finalised target weights at ``spec.decisions``.
+    spec : ExecutionSpec
+        The run's execution specification.
+
+    Returns
+    -------
+    SimResult
+    """
+    return simulate(prices, targets, costs=spec.costs, cash_rate=spec.cash_rate, lag_days=spec.lag_days,
+                    drift_band=spec.drift_band)

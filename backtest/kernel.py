@@ -23,17 +23,28 @@ transcription of vectorbt's ``buy_nb``, ``sell_nb``, ``execute_order_nb``,
   ``add_nb``) is replicated, including the snapping of cash and positions that vectorbt
   applies when it processes the (ignored) NaN orders of non-fill rows.
 
-The optional drift band is evaluated per variant by :func:`drift_keep`, a transcription
-of ``backtest.engine._drift_skip``.
+Single homes (see also :mod:`backtest.execution.spec`):
+
+* the fast simulation of a batch (tuning variants sharing prices, or scenario paths with
+  their own prices) -> :func:`simulate_batch` (:func:`simulate_many` is its shared-price
+  form); nothing else simulates without vectorbt;
+* the drift band and the targets at the fills -> :mod:`backtest.execution.drift`
+  (``drift_keep``, ``fill_plan``; re-exported here).
+
+``cash_growth``, ``borrow_growth`` (:mod:`backtest.execution.spec`) and ``window_metrics``
+(:mod:`backtest.metrics_batch`) are re-exported here for old import paths.
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-TRADING_DAYS = 252
+from backtest.execution.drift import drift_keep, fill_plan
+from backtest.execution.spec import borrow_factor, cash_growth
+from backtest.execution.threads import run_blocks, threads
+from backtest.metrics_batch import WINDOW_METRICS, window_metrics
+
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
 MIN_SIZE = 1e-12
@@ -229,102 +240,35 @@ def _simulate_serial(close, targets, fill_idx, execute, col_asset, col_kind, cas
                                   cash_on[v], fee, slip, out[v])
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def _simulate_parallel(close, targets, fill_idx, execute, col_asset, col_kind, cash_on, fee, slip, out, errors):
-    for v in prange(targets.shape[0]):
-        errors[v] = _simulate_one(close, targets[v], fill_idx, execute[v], col_asset, col_kind,
-                                  cash_on[v], fee, slip, out[v])
-
-
-# ---------------------------------------------------------------- drift band
 
 
 @njit(cache=True, nogil=True)
-def _drift_keep_nb(px: np.ndarray, targets: np.ndarray, live: np.ndarray, dec_idx: np.ndarray,
-                   fill_idx: np.ndarray, band: float, out: np.ndarray) -> None:
-    n_v, n_k, n_a = targets.shape
-    for v in range(n_v):
-        held = np.zeros(n_a)
-        held_pos = -1
-        for k in range(n_k):
-            out[v, k] = False
-            if not live[v, k]:
-                continue
-            tgt = targets[v, k]
-            if held_pos < 0:
-                out[v, k] = True
-                held[:] = tgt
-                held_pos = fill_idx[k]
-                continue
-            d = dec_idx[k]
-            s_held = 0.0
-            s_vals = 0.0
-            vals = np.empty(n_a)
-            for j in range(n_a):
-                rel = px[d, j] / px[held_pos, j]
-                if not np.isfinite(rel):
-                    rel = 1.0
-                vals[j] = held[j] * rel
-                s_held += held[j]
-                s_vals += vals[j]
-            total = 1.0 - s_held + s_vals
-            dev = 0.0
-            for j in range(n_a):
-                x = vals[j] / total if total != 0 else vals[j]
-                dev = max(dev, abs(x - tgt[j]))
-            if dev > band:
-                out[v, k] = True
-                held[:] = tgt
-                held_pos = fill_idx[k]
-
-
-def drift_keep(prices_bfilled: np.ndarray, targets: np.ndarray, live: np.ndarray,
-               dec_idx: np.ndarray, fill_idx: np.ndarray, band: float) -> np.ndarray:
-    """Which fills each variant executes under a drift band (``engine._drift_skip`` per variant).
-
-    Parameters
-    ----------
-    prices_bfilled : np.ndarray
-        ``T x N`` closes, back-filled (trailing NaN allowed).
-    targets : np.ndarray
-        ``V x K x N`` target weights at the fills (NaN already replaced by 0).
-    live : np.ndarray
-        ``V x K`` bool, False where a variant holds (no rebalance decided).
-    dec_idx, fill_idx : np.ndarray
-        Row of each decision and of its fill (``K``).
-    band : float
-        Drift band.
-
-    Returns
-    -------
-    np.ndarray
-        ``V x K`` bool: True = trade.
-    """
-    out = np.zeros(live.shape, dtype=np.bool_)
-    _drift_keep_nb(np.ascontiguousarray(prices_bfilled, dtype=np.float64),
-                   np.ascontiguousarray(targets, dtype=np.float64), np.ascontiguousarray(live),
-                   np.asarray(dec_idx, dtype=np.int64), np.asarray(fill_idx, dtype=np.int64),
-                   float(band), out)
-    return out
+def _simulate_items(prices, cash_g, borrow_g, targets, fill_idx, execute, col_asset, col_kind, cash_on, fee, slip,
+                    out, errors):
+    """Items with their own prices (paths): build each item's columns, then ``_simulate_one``."""
+    n_b, n_t, _ = prices.shape
+    n_c = col_asset.shape[0]
+    close = np.empty((n_t, n_c))
+    for b in range(n_b):
+        for c in range(n_c):
+            a = col_asset[c]
+            kind = col_kind[c]
+            if kind == CASH_COL:
+                v = 1.0
+                for t in range(n_t):
+                    v *= cash_g[b, t]
+                    close[t, c] = v
+            elif kind == SHORT:
+                for t in range(n_t):
+                    close[t, c] = prices[b, t, a] * borrow_g[c, t]
+            else:
+                for t in range(n_t):
+                    close[t, c] = prices[b, t, a]
+        errors[b] = _simulate_one(close, targets[b], fill_idx, execute[b], col_asset, col_kind, cash_on[b], fee,
+                                  slip, out[b])
 
 
 # ---------------------------------------------------------------- public API
-
-
-def borrow_growth(n_days: int, bps: float) -> np.ndarray:
-    """Borrow accrual factor ``(1 + bps/1e4/252) ** t`` (as ``engine.borrow_factor``)."""
-    return (1.0 + bps / 1e4 / TRADING_DAYS) ** np.arange(n_days, dtype=float)
-
-
-def cash_growth(rate_pct: np.ndarray | None, n_days: int) -> np.ndarray:
-    """Daily growth factors of the cash asset: ``g_0 = 1``, ``g_t = 1 + r_{t-1}/100/252``.
-
-    ``np.cumprod`` of the result is ``engine.cash_price`` exactly. Missing rates count as 0.
-    """
-    if rate_pct is None:
-        return np.ones(n_days)
-    r = np.nan_to_num(np.asarray(rate_pct, dtype=float), nan=0.0) / 100.0 / TRADING_DAYS
-    return np.concatenate([[1.0], 1.0 + r[:-1]])
 
 
 def column_layout(targets: np.ndarray, with_cash: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -350,6 +294,120 @@ def column_layout(targets: np.ndarray, with_cash: bool) -> tuple[np.ndarray, np.
     return np.asarray(asset, dtype=np.int64), np.asarray(kind, dtype=np.int64)
 
 
+def _run_blocks(fn, args: tuple, per_item: tuple[int, ...], n_b: int, parallel: bool) -> None:
+    """Run the serial kernel ``fn`` on blocks of items (arguments ``per_item`` are sliced)."""
+
+    def block(lo: int, hi: int) -> None:
+        a = list(args)
+        for i in per_item:
+            a[i] = args[i][lo:hi]
+        fn(*a)
+
+    run_blocks(block, n_b, parallel)
+
+
+def simulate_batch(
+    prices: np.ndarray,
+    targets: np.ndarray,
+    fill_idx: np.ndarray,
+    *,
+    fee: float = 0.0,
+    slippage: float = 0.0,
+    borrow_bps: np.ndarray | float = 0.0,
+    cash_growth: np.ndarray | None = None,
+    execute: np.ndarray | None = None,
+    parallel: bool = True,
+) -> np.ndarray:
+    """Simulate a batch of target-weight series with the engine's semantics; return values.
+
+    The only fast simulator: tuning variants share one price matrix, scenario paths each
+    have their own.
+
+    Parameters
+    ----------
+    prices : np.ndarray
+        ``T x N`` closes shared by the batch, or ``B x T x N`` per item; NaN before an
+        asset's first price (back-filled for valuation, then forward-filled, as the engine).
+    targets : np.ndarray
+        ``B x K x N`` target weights at the ``K`` fills; the cash weight is ``1 - sum``.
+        NaN are treated as 0 (rows where an item holds go in ``execute``).
+    fill_idx : np.ndarray
+        ``K`` strictly increasing rows at which the fills happen.
+    fee, slippage : float
+        Fractions of traded value / of the price (:class:`backtest.execution.spec.Costs`).
+    borrow_bps : np.ndarray or float
+        Annual borrow fee per asset (``N``) in basis points.
+    cash_growth : np.ndarray, optional
+        ``T`` (shared) or ``B x T`` daily growth factors of the cash asset
+        (:func:`backtest.execution.spec.cash_growth`); None = cash earns nothing. As in the
+        engine, an item trades an explicit ``CASH`` column when a rate is given or when one
+        of its executed fills has weights summing to more than 1 (financing at 0 %).
+    execute : np.ndarray, optional
+        ``B x K`` bool; False skips that fill for that item (hold, drift band).
+    parallel : bool
+        Spread the batch over threads (results are identical either way).
+
+    Returns
+    -------
+    np.ndarray
+        ``B x T`` portfolio values at each close (initial value 1 before the first day);
+        an item on which vectorbt would raise (negative cash) is NaN from there.
+    """
+    px = np.asarray(prices, dtype=np.float64)
+    shared = px.ndim == 2
+    n_t, n_a = px.shape[-2:]
+    tg = np.asarray(targets, dtype=np.float64)
+    if tg.ndim != 3 or tg.shape[2] != n_a or (not shared and tg.shape[0] != px.shape[0]):
+        raise ValueError(f"targets must be B x K x {n_a}, got {tg.shape}")
+    n_v, n_k, _ = tg.shape
+    fidx = np.asarray(fill_idx, dtype=np.int64)
+    if fidx.shape != (n_k,):
+        raise ValueError(f"fill_idx must have {n_k} rows, got {fidx.shape}")
+    if n_k and (np.any(np.diff(fidx) <= 0) or fidx[0] < 0 or fidx[-1] >= n_t):
+        raise ValueError("fill_idx must be strictly increasing rows of prices")
+    ex = np.ones((n_v, n_k), dtype=np.bool_) if execute is None else np.ascontiguousarray(execute, dtype=np.bool_)
+    if cash_growth is not None:
+        cash_on = np.ones(n_v, dtype=np.bool_)
+    else:
+        levered = np.nansum(tg, axis=2) > 1.0 + 1e-9
+        cash_on = (levered & ex).any(axis=1) if n_k else np.zeros(n_v, dtype=np.bool_)
+    col_asset, col_kind = column_layout(tg, bool(cash_on.any()))
+    bps = np.broadcast_to(np.asarray(borrow_bps, dtype=float), (n_a,))
+    tg = np.ascontiguousarray(np.nan_to_num(tg, nan=0.0) if not shared else tg)
+    out = np.empty((n_v, n_t))
+    errors = np.zeros(n_v, dtype=np.int64)
+    if shared:
+        filled = _bfill_ffill(px)
+        close = np.empty((n_t, len(col_asset)))
+        for c, (a, kd) in enumerate(zip(col_asset, col_kind, strict=True)):
+            if kd == LONG:
+                close[:, c] = filled[:, a]
+            elif kd == SHORT:
+                close[:, c] = filled[:, a] * borrow_factor(n_t, float(bps[a]))
+            elif cash_growth is not None:
+                close[:, c] = np.cumprod(np.asarray(cash_growth, dtype=float))
+            else:
+                close[:, c] = 1.0
+        args = (close, tg, fidx, ex, col_asset, col_kind, cash_on, float(fee), float(slippage), out, errors)
+        _run_blocks(_simulate_serial, args, (1, 3, 6, 9, 10), n_v, parallel)
+        return out
+    if np.isnan(px).any():
+        px = np.stack([_bfill_ffill(p) for p in px])
+    borrow_g = np.ones((len(col_asset), n_t))
+    for c, (a, kd) in enumerate(zip(col_asset, col_kind, strict=True)):
+        if kd == SHORT:
+            borrow_g[c] = borrow_factor(n_t, float(bps[a]))
+    if cash_growth is None:
+        cg = np.ones((n_v, n_t))
+    else:
+        cg = np.asarray(cash_growth, dtype=np.float64)
+        cg = np.ascontiguousarray(np.broadcast_to(cg, (n_v, n_t)) if cg.ndim == 1 else cg)
+    args = (np.ascontiguousarray(px), cg, borrow_g, tg, fidx, ex, col_asset, col_kind, cash_on, float(fee),
+            float(slippage), out, errors)
+    _run_blocks(_simulate_items, args, (0, 1, 3, 5, 8, 11, 12), n_v, parallel)
+    return out
+
+
 def simulate_many(
     prices: np.ndarray,
     targets: np.ndarray,
@@ -362,74 +420,19 @@ def simulate_many(
     execute: np.ndarray | None = None,
     parallel: bool = True,
 ) -> np.ndarray:
-    """Simulate ``V`` target-weight variants with the engine's semantics; return values.
+    """:func:`simulate_batch` of ``V`` variants sharing ``prices`` (``T x N``), as ``T x V``.
 
-    Parameters
-    ----------
-    prices : np.ndarray
-        ``T x N`` closes; NaN before an asset's first price (back-filled for valuation,
-        then forward-filled, as the engine does).
-    targets : np.ndarray
-        ``V x K x N`` target weights at the ``K`` fills; the cash weight is ``1 - sum``.
-        NaN are treated as 0 (rows where a variant holds go in ``execute``).
-    fill_idx : np.ndarray
-        ``K`` strictly increasing rows at which the fills happen.
-    fee, slippage : float
-        Fractions of traded value / of the price (``bps / 1e4``).
-    borrow_bps : np.ndarray or float
-        Annual borrow fee per asset (``N``) in basis points.
-    cash_growth : np.ndarray, optional
-        ``T`` daily growth factors of the cash asset (see :func:`cash_growth`); None =
-        cash earns nothing (``cash_rate=None`` in the engine). As in the engine, a variant
-        trades an explicit ``CASH`` column when a rate is given or when one of its executed
-        fills has weights summing to more than 1 (the financing leg, at 0 % without rate).
-    execute : np.ndarray, optional
-        ``V x K`` bool; False skips that fill for that variant (hold, drift band).
-    parallel : bool
-        Spread variants over numba threads (results are identical either way).
+    See :func:`simulate_batch` for the parameters.
 
     Returns
     -------
     np.ndarray
-        ``T x V`` portfolio values at each close (initial value 1 before the first day);
-        a variant on which vectorbt would raise (negative cash) is all NaN from there.
+        ``T x V`` portfolio values at each close.
     """
-    px = np.asarray(prices, dtype=np.float64)
-    n_t, n_a = px.shape
-    tg = np.asarray(targets, dtype=np.float64)
-    if tg.ndim != 3 or tg.shape[2] != n_a:
-        raise ValueError(f"targets must be V x K x {n_a}, got {tg.shape}")
-    n_v, n_k, _ = tg.shape
-    fidx = np.asarray(fill_idx, dtype=np.int64)
-    if fidx.shape != (n_k,):
-        raise ValueError(f"fill_idx must have {n_k} rows, got {fidx.shape}")
-    if n_k and (np.any(np.diff(fidx) <= 0) or fidx[0] < 0 or fidx[-1] >= n_t):
-        raise ValueError("fill_idx must be strictly increasing rows of prices")
-    ex = np.ones((n_v, n_k), dtype=np.bool_) if execute is None else np.ascontiguousarray(execute, dtype=np.bool_)
-    filled = _bfill_ffill(px)
-    if cash_growth is not None:
-        cash_on = np.ones(n_v, dtype=np.bool_)
-    else:
-        levered = np.nansum(tg, axis=2) > 1.0 + 1e-9
-        cash_on = (levered & ex).any(axis=1) if n_k else np.zeros(n_v, dtype=np.bool_)
-    col_asset, col_kind = column_layout(tg, bool(cash_on.any()))
-    bps = np.broadcast_to(np.asarray(borrow_bps, dtype=float), (n_a,))
-    close = np.empty((n_t, len(col_asset)))
-    for c, (a, kd) in enumerate(zip(col_asset, col_kind, strict=True)):
-        if kd == LONG:
-            close[:, c] = filled[:, a]
-        elif kd == SHORT:
-            close[:, c] = filled[:, a] * borrow_growth(n_t, float(bps[a]))
-        elif cash_growth is not None:
-            close[:, c] = np.cumprod(np.asarray(cash_growth, dtype=float))
-        else:
-            close[:, c] = 1.0
-    tg = np.ascontiguousarray(tg)
-    out = np.empty((n_v, n_t))
-    errors = np.zeros(n_v, dtype=np.int64)
-    fn = _simulate_parallel if parallel and n_v > 1 else _simulate_serial
-    fn(close, tg, fidx, ex, col_asset, col_kind, cash_on, float(fee), float(slippage), out, errors)
-    return out.T
+    if np.asarray(prices).ndim != 2:
+        raise ValueError("simulate_many takes T x N prices shared by the variants")
+    return simulate_batch(prices, targets, fill_idx, fee=fee, slippage=slippage, borrow_bps=borrow_bps,
+                          cash_growth=cash_growth, execute=execute, parallel=parallel).T
 
 
 def _bfill_ffill(px: np.ndarray) -> np.ndarray:
@@ -471,94 +474,21 @@ def numpy_floor(prices: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray) -
     return out
 
 
-def threads() -> int:
-    """Numba threads the parallel kernel may use."""
-    return int(numba.get_num_threads())
+def borrow_growth(n_days: int, bps: float) -> np.ndarray:
+    """Borrow accrual factor (:func:`backtest.execution.spec.borrow_factor`)."""
+    return borrow_factor(n_days, bps)
 
 
-# ---------------------------------------------------------------- window metrics
-
-#: Metrics computed by :func:`window_metrics`, in this order along the last axis.
-WINDOW_METRICS = ("sharpe", "sortino", "cagr", "max_drawdown", "calmar")
-
-
-@njit(cache=True)
-def _window_one(r: np.ndarray, rf: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
-    n = rows.shape[0]
-    for m in range(5):
-        out[m] = np.nan
-    if n == 0:
-        return
-    s = 0.0
-    growth = 1.0
-    wealth = 1.0
-    peak = 1.0
-    mdd = 0.0
-    for i in range(n):
-        x = r[rows[i]]
-        if np.isnan(x):
-            return
-        s += x - rf[rows[i]]
-        growth *= 1.0 + x
-        wealth *= 1.0 + x
-        if wealth > peak:
-            peak = wealth
-        dd = wealth / peak - 1.0
-        if dd < mdd:
-            mdd = dd
-    mean = s / n
-    ss = 0.0
-    down = 0.0
-    for i in range(n):
-        e = r[rows[i]] - rf[rows[i]]
-        ss += (e - mean) * (e - mean)
-        if e < 0.0:
-            down += e * e
-    if n >= 2:
-        sd = np.sqrt(ss / (n - 1))
-        if np.isfinite(sd) and sd != 0:
-            out[0] = mean / sd * np.sqrt(TRADING_DAYS)
-        dd_dev = np.sqrt(down / n)
-        if dd_dev != 0:
-            out[1] = mean * TRADING_DAYS / (dd_dev * np.sqrt(TRADING_DAYS))
-    cagr = -1.0 if growth <= 0 else growth ** (TRADING_DAYS / n) - 1.0
-    out[2] = cagr
-    out[3] = mdd
-    if np.isfinite(mdd) and mdd != 0:
-        out[4] = cagr / abs(mdd)
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def _window_metrics_nb(r: np.ndarray, rf: np.ndarray, rows: np.ndarray, offsets: np.ndarray,
-                       out: np.ndarray) -> None:
-    n_w = offsets.shape[0] - 1
-    for v in prange(r.shape[0]):
-        for w in range(n_w):
-            _window_one(r[v], rf, rows[offsets[w]:offsets[w + 1]], out[w, v])
-
-
-def window_metrics(returns_vt: np.ndarray, rf: np.ndarray, windows: list[np.ndarray]) -> np.ndarray:
-    """Metrics of each variant on each window of days, as ``backtest.metrics`` defines them.
-
-    Parameters
-    ----------
-    returns_vt : np.ndarray
-        ``V x T`` daily simple returns (a NaN anywhere in a window makes it NaN).
-    rf : np.ndarray
-        ``T`` daily cash returns (Sharpe and Sortino are of excess returns).
-    windows : list of np.ndarray
-        Row indices of each window (need not be contiguous).
-
-    Returns
-    -------
-    np.ndarray
-        ``len(windows) x V x 5``, metrics in :data:`WINDOW_METRICS` order.
-    """
-    r = np.ascontiguousarray(returns_vt, dtype=np.float64)
-    lens = np.array([len(w) for w in windows], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-    rows = (np.concatenate([np.asarray(w, dtype=np.int64) for w in windows]) if windows
-            else np.zeros(0, dtype=np.int64))
-    out = np.empty((len(windows), r.shape[0], 5))
-    _window_metrics_nb(r, np.ascontiguousarray(rf, dtype=np.float64), rows, offsets, out)
-    return out
+__all__ = [
+    "WINDOW_METRICS",
+    "borrow_growth",
+    "cash_growth",
+    "column_layout",
+    "drift_keep",
+    "fill_plan",
+    "numpy_floor",
+    "simulate_batch",
+    "simulate_many",
+    "threads",
+    "window_metrics",
+]

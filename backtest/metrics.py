@@ -4,6 +4,9 @@ Conventions (the results contract): 252 trading days a year; Sharpe and Sortino 
 excess returns over the cash (T-bill) rate; ``max_drawdown`` is a negative fraction.
 NaN policy: leading NaN (before a strategy is invested) are dropped; inner NaN count as 0.
 Each function is checked against empyrical-reloaded in ``tests/test_metrics.py``.
+
+This is the series form; :mod:`backtest.metrics_batch` is the batch form (many series at
+once, for the tuner and the scenario paths), tested equal to this one.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-TRADING_DAYS = 252
+from backtest.constants import TRADING_DAYS
+
 METRIC_COLUMNS = [
     "total_return",
     "cagr",

@@ -1,5 +1,9 @@
 """One backtest run, end to end: config -> data -> regimes -> signals -> weights -> engine -> metrics.
 
+The execution rules come from one :class:`~backtest.execution.spec.ExecutionSpec` built
+by :func:`~backtest.execution.spec.build_spec`; a strategy's weights are finalised by
+:func:`~backtest.execution.weights.finalise_frame`. ``decision_dates`` is re-exported.
+
 ``run_backtest`` computes everything in memory and returns a :class:`RunOutput`;
 ``write_run`` writes the run folder atomically. The CLI calls both.
 """
@@ -15,10 +19,12 @@ import numpy as np
 import pandas as pd
 
 from backtest.config import RunConfig, dump_yaml
-from backtest.data.base import MarketData, asof
+from backtest.data.base import MarketData
 from backtest.data.sources import make_source
-from backtest.engine import Costs, SimResult, cash_price, simulate
-from backtest.errors import ConfigError, DataError, StrategyError
+from backtest.engine import SimResult, simulate_spec
+from backtest.errors import DataError, StrategyError
+from backtest.execution.spec import build_spec, decision_dates
+from backtest.execution.weights import finalise_frame
 from backtest.metrics import metrics_table, regime_metrics
 from backtest.regimes.models import make_regime_model
 from backtest.regimes.scoring import regime_outputs
@@ -33,7 +39,10 @@ from backtest.results import (
     write_json,
 )
 from backtest.signals import SignalFrame, build_signal_frame
-from strategies.base import Strategy, build_strategy, renormalise
+from strategies.base import Strategy, build_strategy
+
+__all__ = ["RunOutput", "cash_returns", "decision_dates", "load_market", "required_series",
+           "run_backtest", "write_outputs", "write_run"]
 
 WARMUP_DAYS = 550  # calendar days of history loaded before the start for trailing signals
 
@@ -71,42 +80,6 @@ def required_series(cfg: RunConfig) -> tuple[list[str], list[str]]:
     return tickers, macro
 
 
-def decision_dates(days: pd.DatetimeIndex, every: str) -> pd.DatetimeIndex:
-    """Decision days: the first day of the run, then the last trading day of each period.
-
-    Parameters
-    ----------
-    days : pd.DatetimeIndex
-        Trading days of the run.
-    every : {"daily", "weekly", "monthly", "quarterly"}
-        Rebalance schedule.
-    """
-    if len(days) == 0:
-        return days
-    if every == "daily":
-        return days
-    freq = {"weekly": "W", "monthly": "M", "quarterly": "Q"}[every]
-    periods = days.to_period(freq)
-    last = pd.Series(days, index=days).groupby(periods).transform("max")
-    ends = pd.DatetimeIndex(days[np.asarray(days == pd.DatetimeIndex(last))])
-    # The data's last day closes its period only if no business day of the period is left.
-    tail = days[-1]
-    period_end = tail.to_period(freq).end_time.normalize()
-    if len(pd.bdate_range(tail + pd.Timedelta(days=1), period_end)):
-        ends = ends[ends != tail]
-    return ends.union(pd.DatetimeIndex([days[0]]))
-
-
-def _cap_leverage(w: pd.DataFrame, cap: float) -> tuple[pd.DataFrame, int]:
-    gross = w.abs().sum(axis=1)
-    over = gross > cap + 1e-12
-    if not over.any():
-        return w, 0
-    out = w.copy()
-    out.loc[over] = w.loc[over].mul(cap / gross[over], axis=0)
-    return out, int(over.sum())
-
-
 def load_market(cfg: RunConfig) -> MarketData:
     """Load data for ``cfg`` (with a warm-up window before the start)."""
     tickers, macro = required_series(cfg)
@@ -128,39 +101,15 @@ def load_market(cfg: RunConfig) -> MarketData:
 def cash_returns(
     cfg: RunConfig, md: MarketData, days: pd.DatetimeIndex, rf_rate: pd.Series, origin: str
 ) -> tuple[pd.Series, pd.Series | None]:
-    """Daily risk-free return for the metrics and the rate idle cash earns in the engine.
-
-    Parameters
-    ----------
-    cfg : RunConfig
-        Run configuration (its ``cash.rate`` picks the series cash earns).
-    md : MarketData
-        Loaded market data.
-    days : DatetimeIndex
-        Trading days of the run.
-    rf_rate : Series
-        Point-in-time cash rate (percent a year) from the signal frame.
-    origin : str
-        Config file name used in error messages.
+    """Daily risk-free return and the rate idle cash earns (:func:`build_spec`'s).
 
     Returns
     -------
     tuple
-        ``(rf, cash_rate)``: daily risk-free returns on ``days`` and the annual rate series
-        idle cash earns (``None`` when ``cash.rate`` is ``none``).
+        ``(rf, cash_rate)`` on ``days`` (``cash_rate`` None when ``cash.rate`` is ``none``).
     """
-    rf = (
-        cash_price(days, rf_rate).pct_change().fillna(0.0)
-        if rf_rate.notna().any()
-        else pd.Series(0.0, index=days)
-    )
-    if cfg.cash.rate.lower() == "none":
-        return rf, None
-    if cfg.cash.rate in ("DTB3", "cash_rate"):
-        return rf, rf_rate
-    if cfg.cash.rate not in md.macro:
-        raise ConfigError(f"{origin}: cash.rate: series {cfg.cash.rate!r} is not loaded")
-    return rf, asof(md.macro[cfg.cash.rate], md.calendar)
+    spec = build_spec(cfg, md, days, rf_rate, origin)
+    return spec.rf, spec.cash_rate
 
 
 def run_backtest(
@@ -205,15 +154,9 @@ def run_backtest(
     sf = build_signal_frame(md, labels["regime"], extra={"regime_labels": labels})
     timings["signals"] = time.perf_counter() - t1
 
-    rf_rate = sf.signal("cash_rate")
-    rf, cash_rate = cash_returns(cfg, md, days, rf_rate, origin)
-    costs = Costs(
-        cfg.costs.fee_bps,
-        cfg.costs.slippage_bps,
-        cfg.costs.borrow_bps,
-        dict(cfg.costs.borrow_bps_by_asset),
-    )
-    dates = decision_dates(days, cfg.rebalance.every)
+    spec = build_spec(cfg, md, days, sf.signal("cash_rate"), origin)
+    rf = spec.rf
+    dates = spec.decisions
     prices = md.prices.loc[days]
     sims: dict[str, SimResult] = {}
     targets: dict[str, pd.DataFrame] = {}
@@ -232,12 +175,11 @@ def run_backtest(
         bad = w.replace([np.inf, -np.inf], np.nan)
         if (bad.isna() & w.notna()).any().any():
             raise StrategyError(f"strategy {strat.name}: infinite weight")
-        w, n_renorm = renormalise(w, sf.available())
+        w, n_renorm, n_cap = finalise_frame(w, sf.available(), spec.max_gross)
         if n_renorm:
             notes.append(
                 f"{strat.name}: weights renormalised over listed assets on {n_renorm} decision date(s)"
             )
-        w, n_cap = _cap_leverage(w, cfg.execution.max_gross_leverage)
         if n_cap:
             notes.append(
                 f"{strat.name}: gross leverage capped at {cfg.execution.max_gross_leverage:g} on {n_cap} date(s)"
@@ -245,14 +187,7 @@ def run_backtest(
         targets[strat.name] = w
         for rec in getattr(strat, "fallbacks", None) or []:
             fallbacks.append({**rec, "strategy": strat.name})
-        sims[strat.name] = simulate(
-            prices[w.columns] if len(w.columns) else prices,
-            w,
-            costs=costs,
-            cash_rate=None if cash_rate is None else cash_rate.reindex(days),
-            lag_days=cfg.execution.lag_days,
-            drift_band=cfg.rebalance.drift_band,
-        )
+        sims[strat.name] = simulate_spec(prices[w.columns] if len(w.columns) else prices, w, spec)
         timings[f"strategy:{strat.name}"] = time.perf_counter() - ts
         if sims[strat.name].skipped:
             notes.append(

@@ -14,8 +14,10 @@ How the work is organised (see ``docs/tuning.md``):
   ``weights()`` per variant or, when the weights are an affine function of the numeric
   keys being tuned (checked by probing: fitted on a few variants, verified to 1e-9 on
   others), by one matrix product for all variants.
-* Variants are then simulated as columns of one numba kernel call
-  (:func:`backtest.kernel.simulate_many`, the engine's semantics) in chunks, which an
+* The execution rules of a path are one :class:`~backtest.execution.spec.ExecutionSpec`;
+  raw weights are finalised by :func:`~backtest.execution.weights.finalise_weights`.
+* Variants are then simulated as items of one batch-kernel call
+  (:func:`backtest.kernel.simulate_batch`, the engine's semantics) in chunks, which an
   :class:`~backtest.executors.Executor` may spread over Dask workers. Chunks do not depend on
   the number of workers, and variants do not interact, so results are identical whatever
   runs them.
@@ -50,7 +52,10 @@ import pandas as pd
 
 from backtest.config import RunConfig, StrategyConfig, config_from_dict, parse_value
 from backtest.errors import ConfigError, RmpbtError, StrategyError, SweepError
-from backtest.kernel import WINDOW_METRICS, cash_growth, drift_keep, simulate_many, window_metrics
+from backtest.execution.spec import ExecutionSpec, build_spec
+from backtest.execution.weights import finalise_weights
+from backtest.kernel import fill_plan, simulate_batch
+from backtest.metrics_batch import WINDOW_METRICS, window_metrics
 
 TRADING_DAYS = 252
 METRICS = ("sharpe", "sortino", "calmar", "cagr", "max_drawdown")
@@ -674,46 +679,6 @@ def parse_metric(text: str) -> tuple[str, str | None]:
     return name, (regime or None)
 
 
-def column_metric(r: np.ndarray, rf: np.ndarray, name: str) -> np.ndarray:
-    """One metric of each column of daily returns ``r`` (n x V), as ``backtest.metrics``.
-
-    Sharpe and Sortino are of excess returns over ``rf`` (n); ``max_drawdown`` is negative.
-    Columns with a NaN return (a failed simulation) score NaN.
-    """
-    n, v = r.shape
-    out = np.full(v, np.nan)
-    if n == 0:
-        return out
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if name in ("sharpe", "sortino"):
-            ex = r - rf[:, None]
-            if n < 2:
-                return out
-            mean = ex.mean(axis=0)
-            if name == "sharpe":
-                sd = ex.std(axis=0, ddof=1)
-                ok = np.isfinite(sd) & (sd != 0)
-                out[ok] = mean[ok] / sd[ok] * np.sqrt(TRADING_DAYS)
-            else:
-                dd = np.sqrt(np.mean(np.minimum(ex, 0.0) ** 2, axis=0))
-                ok = dd != 0
-                out[ok] = mean[ok] * TRADING_DAYS / (dd[ok] * np.sqrt(TRADING_DAYS))
-            return out
-        growth = np.prod(1.0 + r, axis=0)
-        cagr = np.where(growth <= 0, -1.0, growth ** (TRADING_DAYS / n) - 1.0)
-        cagr[np.isnan(growth)] = np.nan
-        if name == "cagr":
-            return cagr
-        wealth = np.cumprod(1.0 + r, axis=0)
-        peak = np.maximum.accumulate(np.vstack([np.ones((1, v)), wealth]), axis=0)[1:]
-        mdd = (wealth / peak - 1.0).min(axis=0)
-        if name == "max_drawdown":
-            return mdd
-        ok = np.isfinite(mdd) & (mdd != 0)
-        out[ok] = cagr[ok] / np.abs(mdd[ok])
-        return out
-
-
 # ============================================================================ multiple testing
 
 
@@ -829,25 +794,19 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 @dataclass
 class PathContext:
-    """Everything a chunk of one path needs (picklable; no vectorbt objects)."""
+    """Everything a chunk of one path needs (picklable; no vectorbt objects).
+
+    The execution rules (fills, costs, cash growth, drift band, leverage cap) are those of
+    ``spec``; the properties below only read them.
+    """
 
     group: int
     overrides: dict[str, Any]
     strategy: StrategyConfig
     sf: Any
-    days: pd.DatetimeIndex
-    dates: pd.DatetimeIndex
+    spec: ExecutionSpec
     prices: pd.DataFrame
-    fill_k: np.ndarray
-    fill_idx: np.ndarray
-    dec_idx: np.ndarray
-    fee: float
-    slippage: float
-    borrow_bps: float
-    borrow_by_asset: dict[str, float]
     cash_g: np.ndarray | None
-    drift_band: float | None
-    max_gross: float
     rf: np.ndarray
     regime: np.ndarray
     folds: list[Fold]
@@ -855,6 +814,24 @@ class PathContext:
     metric_regime: str | None
     avail: pd.DataFrame
     first: pd.Series
+    fill_k: np.ndarray = field(init=False)
+    fill_idx: np.ndarray = field(init=False)
+    dec_idx: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.fill_k = self.spec.fill_k
+        self.fill_idx = self.spec.fill_idx
+        self.dec_idx = self.spec.dec_idx
+
+    @property
+    def days(self) -> pd.DatetimeIndex:
+        """Trading days of the path."""
+        return self.spec.days
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        """Decision days of the path."""
+        return self.spec.decisions
 
 
 @dataclass
@@ -941,7 +918,9 @@ def _stack(frames: list[pd.DataFrame]) -> tuple[np.ndarray, list[str]]:
 
 
 def _targets(ctx: PathContext, w: np.ndarray, cols: list[str], ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Framework post-processing of raw weights (as ``run_backtest`` + ``engine.simulate``).
+    """Framework post-processing of raw weights (as ``run_backtest`` + ``engine.simulate``):
+    :func:`~backtest.execution.weights.finalise_weights`, fills, the early-weight check and
+    the drift band.
 
     Returns targets at the fills (V x K x N) and the execute mask (V x K).
     """
@@ -949,37 +928,17 @@ def _targets(ctx: PathContext, w: np.ndarray, cols: list[str], ids: np.ndarray) 
         v = int(ids[np.isinf(w).any(axis=(1, 2)).argmax()])
         raise StrategyError(f"variant {v}: strategy {ctx.strategy.name}: infinite weight")
     avail = ctx.avail.reindex(columns=cols).fillna(False).to_numpy(dtype=bool)
-    hold = np.isnan(w).all(axis=2)
-    filled = np.nan_to_num(w, nan=0.0)
-    missing = (np.abs(filled) > 0) & ~avail[None, :, :]
-    rows = missing.any(axis=2) & ~hold
-    if rows.any():  # strategies.base.renormalise, per (variant, date)
-        vi, di = np.nonzero(rows)
-        row = filled[vi, di]
-        keep = np.where(avail[di], row, 0.0)
-        total, kept = row.sum(axis=1), keep.sum(axis=1)
-        scale = (kept != 0) & (np.sign(kept) == np.sign(total))
-        keep[scale] = keep[scale] * (total[scale] / kept[scale])[:, None]
-        w[vi, di] = keep
-    gross = np.nansum(np.abs(w), axis=2)
-    over = gross > ctx.max_gross + 1e-12
-    if over.any():  # pipeline._cap_leverage
-        w[over] = w[over] * (ctx.max_gross / gross[over])[:, None]
-    tg = w[:, ctx.fill_k, :]
-    live = ~np.isnan(tg).all(axis=2)
-    tg = np.nan_to_num(tg, nan=0.0)
+    w, _, _ = finalise_weights(w, avail, ctx.spec.max_gross)
     px = ctx.prices[cols].to_numpy(dtype=float)
+    band = ctx.spec.drift_band
+    px_b = pd.DataFrame(px).bfill().to_numpy() if band is not None else None
+    tg, live, execute = fill_plan(w, ctx.fill_k, ctx.dec_idx, ctx.fill_idx, px_b, band)
     first = ctx.first.reindex(cols).to_numpy(dtype=np.int64)
     early = (ctx.fill_idx[:, None] < first[None, :])[None] & (np.abs(tg) > 0) & live[:, :, None]
     if early.any():
         v, k, j = (int(x[0]) for x in np.nonzero(early))
         raise StrategyError(f"variant {int(ids[v])}: weight on {cols[j]} filled on "
                             f"{ctx.days[ctx.fill_idx[k]].date()}, before its first price")
-    if ctx.drift_band is not None and tg.shape[1]:
-        px_b = pd.DataFrame(px).bfill().to_numpy()
-        execute = drift_keep(px_b, tg, live, ctx.dec_idx, ctx.fill_idx, ctx.drift_band)
-    else:
-        execute = live
     return tg, execute
 
 
@@ -1026,10 +985,10 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
         w, cols = _stack(frames)
     tg, execute = _targets(ctx, w, cols, chunk.ids)
     px = ctx.prices[cols].to_numpy(dtype=float)
-    borrow = np.array([ctx.borrow_by_asset.get(c, ctx.borrow_bps) for c in cols], dtype=float)
-    values = simulate_many(px, tg, ctx.fill_idx, fee=ctx.fee, slippage=ctx.slippage, borrow_bps=borrow,
-                           cash_growth=ctx.cash_g, execute=execute, parallel=chunk.parallel)
-    vt = values.T  # V x T, contiguous
+    costs = ctx.spec.costs
+    vt = simulate_batch(px, tg, ctx.fill_idx, fee=costs.fee, slippage=costs.slippage,
+                        borrow_bps=costs.borrow_vector(cols), cash_growth=ctx.cash_g, execute=execute,
+                        parallel=chunk.parallel)  # V x T
     r = np.empty_like(vt)
     r[:, 0] = vt[:, 0] - 1.0
     r[:, 1:] = vt[:, 1:] / vt[:, :-1] - 1.0
@@ -1209,8 +1168,6 @@ def _build_context(group: int, overrides: dict[str, Any], cfg: RunConfig, tuned:
                    days: pd.DatetimeIndex, folds: list[Fold], metric: str, regime: str | None,
                    labels_cache: dict[str, Any], origin: str) -> PathContext:
     """Prepare one path as ``run_backtest`` does (regimes, signals, cash, schedule, fills)."""
-    from backtest.engine import fill_dates
-    from backtest.pipeline import cash_returns, decision_dates
     from backtest.regimes.models import make_regime_model
     from backtest.signals import build_signal_frame
 
@@ -1219,25 +1176,14 @@ def _build_context(group: int, overrides: dict[str, Any], cfg: RunConfig, tuned:
         labels = make_regime_model(cfg.regimes).label(md, md.calendar)
         labels_cache[rkey] = (labels, build_signal_frame(md, labels["regime"], extra={"regime_labels": labels}))
     labels, sf = labels_cache[rkey]
-    rf_rate = sf.signal("cash_rate")
-    rf, cash_rate = cash_returns(cfg, md, days, rf_rate, origin)
-    dates = decision_dates(days, cfg.rebalance.every)
-    fills = fill_dates(days, dates, cfg.execution.lag_days)
+    spec = build_spec(cfg, md, days, sf.signal("cash_rate"), origin)
     fin = np.isfinite(md.prices.loc[days].to_numpy(dtype=float))
-    fill_k = dates.get_indexer(pd.DatetimeIndex(fills.index))
     return PathContext(
-        group=group, overrides=overrides, strategy=tuned, sf=sf, days=days, dates=dates,
-        prices=md.prices.loc[days], fill_k=fill_k,
-        fill_idx=days.get_indexer(pd.DatetimeIndex(fills.to_numpy())).astype(np.int64),
-        dec_idx=days.get_indexer(pd.DatetimeIndex(fills.index)).astype(np.int64),
-        fee=cfg.costs.fee_bps / 1e4, slippage=cfg.costs.slippage_bps / 1e4, borrow_bps=cfg.costs.borrow_bps,
-        borrow_by_asset=dict(cfg.costs.borrow_bps_by_asset),
-        cash_g=None if cash_rate is None else cash_growth(cash_rate.reindex(days).to_numpy(dtype=float), len(days)),
-        drift_band=cfg.rebalance.drift_band, max_gross=cfg.execution.max_gross_leverage,
-        rf=rf.reindex(days).to_numpy(dtype=float),
+        group=group, overrides=overrides, strategy=tuned, sf=sf, spec=spec, prices=md.prices.loc[days],
+        cash_g=spec.cash_growth(), rf=spec.rf.reindex(days).to_numpy(dtype=float),
         regime=labels["regime"].reindex(days).astype(object).to_numpy(),
         folds=folds, metric=metric, metric_regime=regime,
-        avail=sf.available().reindex(index=dates).fillna(False).astype(bool),
+        avail=sf.available().reindex(index=spec.decisions).fillna(False).astype(bool),
         first=pd.Series(np.where(fin.any(axis=0), fin.argmax(axis=0), len(days)), index=md.prices.columns),
     )
 

@@ -12,15 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest import metrics as M
-from backtest.engine import Costs, _drift_skip, fill_dates, simulate
+from backtest.engine import Costs, drift_execute, fill_dates, simulate
 from backtest.kernel import (
-    WINDOW_METRICS,
     cash_growth,
     drift_keep,
     numpy_floor,
+    simulate_batch,
     simulate_many,
-    window_metrics,
 )
 
 TOL = 1e-10
@@ -72,7 +70,7 @@ def compare(px: pd.DataFrame, w: np.ndarray, decisions: pd.DatetimeIndex, costs:
     if band is not None:
         execute = drift_keep(px.bfill().to_numpy(), np.nan_to_num(tg), live, DAYS.get_indexer(fills.index), fidx, band)
     borrow = np.array([costs.borrow_for(a) for a in ASSETS])
-    got = simulate_many(px.to_numpy(), tg, fidx, fee=costs.fee_bps / 1e4, slippage=costs.slippage_bps / 1e4,
+    got = simulate_many(px.to_numpy(), tg, fidx, fee=costs.fee, slippage=costs.slippage,
                         borrow_bps=borrow, execute=execute,
                         cash_growth=None if rate is None else cash_growth(rate.to_numpy(), T))
     diff = float(np.abs(got - np.array(ref).T).max())
@@ -128,7 +126,27 @@ def test_daily_rebalancing_matches_engine():
     assert compare(market(7), w, DAYS, Costs(fee_bps=1, slippage_bps=1, borrow_bps=30), lag=0) < TOL
 
 
-def test_drift_keep_is_engine_drift_skip():
+def ref_drift(px: pd.DataFrame, targets: pd.DataFrame, fills: pd.Series, band: float) -> np.ndarray:
+    """Second implementation of the drift band (plain pandas loop, frictionless drift)."""
+    idx = px.index
+    out, held, held_pos = [], None, 0
+    for dec, fill in fills.items():
+        tgt = targets.loc[dec].to_numpy()
+        if held is None:
+            out.append(True)
+            held, held_pos = tgt, idx.get_loc(fill)
+            continue
+        rel = px.iloc[idx.get_loc(dec)].to_numpy() / px.iloc[held_pos].to_numpy()
+        vals = held * np.where(np.isfinite(rel), rel, 1.0)
+        drifted = vals / (1.0 - held.sum() + vals.sum())
+        trade = bool(np.max(np.abs(drifted - tgt)) > band)
+        out.append(trade)
+        if trade:
+            held, held_pos = tgt, idx.get_loc(fill)
+    return np.array(out)
+
+
+def test_drift_keep_matches_a_pandas_loop_and_the_engine_uses_it():
     px = market(8)
     dec = DAYS[::10]
     w = variants(8, len(dec), short=False, lever=False, n_var=4) * 0.9
@@ -137,9 +155,43 @@ def test_drift_keep_is_engine_drift_skip():
     fidx = DAYS.get_indexer(pd.DatetimeIndex(fills.to_numpy()))
     got = drift_keep(px.bfill().to_numpy(), w[:, :k], np.ones((4, k), bool), DAYS.get_indexer(fills.index), fidx, 0.08)
     for v in range(4):
-        ref = _drift_skip(px.bfill(), pd.DataFrame(w[v, :k], index=fills.index, columns=ASSETS), fills, 0.08)
-        np.testing.assert_array_equal(got[v], ref.to_numpy())
+        frame = pd.DataFrame(w[v, :k], index=fills.index, columns=ASSETS)
+        np.testing.assert_array_equal(got[v], ref_drift(px.bfill(), frame, fills, 0.08))
+        np.testing.assert_array_equal(got[v], drift_execute(px.bfill(), frame, fills, 0.08).to_numpy())
     assert 0 < got.sum() < got.size  # the band both skips and trades
+    # per-path prices: each path's own closes
+    px3 = np.stack([px.to_numpy(), market(18).to_numpy(), px.to_numpy(), market(28).to_numpy()])
+    got3 = drift_keep(px3, w[:, :k], np.ones((4, k), bool), DAYS.get_indexer(fills.index), fidx, 0.08)
+    for v in range(4):
+        frame = pd.DataFrame(w[v, :k], index=fills.index, columns=ASSETS)
+        ref = ref_drift(pd.DataFrame(px3[v], index=DAYS, columns=ASSETS), frame, fills, 0.08)
+        np.testing.assert_array_equal(got3[v], ref)
+
+
+def test_batch_with_per_item_prices_equals_the_engine_per_item():
+    """Paths (own prices, own cash rate) through ``simulate_batch`` = vectorbt on each path."""
+    n_p = 3
+    pxs = [market(40 + p) for p in range(n_p)]
+    w = variants(40, len(MONTHLY), short=True, lever=True, n_var=n_p)
+    rng = np.random.default_rng(40)
+    rates = [pd.Series(rng.uniform(0.0, 4.0, T), index=DAYS) for _ in range(n_p)]
+    costs = Costs(fee_bps=2, slippage_bps=3, borrow_bps=60, borrow_bps_by_asset={"C": 250})
+    fills = fill_dates(DAYS, MONTHLY, 1)
+    fidx = DAYS.get_indexer(pd.DatetimeIndex(fills.to_numpy()))
+    k = len(fidx)
+    cg = np.stack([cash_growth(r.to_numpy(), T) for r in rates])
+    got = simulate_batch(np.stack([p.to_numpy() for p in pxs]), w[:, :k], fidx, fee=costs.fee,
+                         slippage=costs.slippage, borrow_bps=costs.borrow_vector(ASSETS), cash_growth=cg)
+    for p in range(n_p):
+        ref = simulate(pxs[p], pd.DataFrame(w[p], index=MONTHLY, columns=ASSETS), costs=costs, cash_rate=rates[p],
+                       lag_days=1).value.to_numpy()
+        diff = float(np.abs(got[p] - ref).max())
+        MAX_DIFF.append(diff)
+        assert diff < TOL
+    serial = simulate_batch(np.stack([p.to_numpy() for p in pxs]), w[:, :k], fidx, fee=costs.fee,
+                            slippage=costs.slippage, borrow_bps=costs.borrow_vector(ASSETS), cash_growth=cg,
+                            parallel=False)
+    assert np.array_equal(got, serial)
 
 
 def test_numpy_floor_equals_kernel_without_costs():
@@ -169,27 +221,6 @@ def test_kernel_rejects_bad_shapes():
         simulate_many(px, np.zeros((2, 3, 4)), np.arange(3))
     with pytest.raises(ValueError):
         simulate_many(px, np.zeros((2, 3, 5)), np.array([5, 3, 9]))
-
-
-def test_window_metrics_match_backtest_metrics():
-    rng = np.random.default_rng(12)
-    r = rng.normal(0.0004, 0.01, (4, 300))
-    r[2] = 0.0  # flat: Sharpe/Sortino/Calmar undefined
-    rf = rng.uniform(0.0, 1e-4, 300)
-    windows = [np.arange(0, 300), np.arange(50, 120), np.sort(rng.choice(300, 90, replace=False)), np.arange(5, 6)]
-    got = window_metrics(r, rf, windows)
-    for w_i, rows in enumerate(windows):
-        for v in range(4):
-            s = pd.Series(r[v, rows])
-            rfs = pd.Series(rf[rows])
-            ref = {"sharpe": M.sharpe(s, rfs), "sortino": M.sortino(s, rfs), "cagr": M.cagr(s),
-                   "max_drawdown": M.max_drawdown(s), "calmar": M.calmar(s)}
-            for m, name in enumerate(WINDOW_METRICS):
-                a, b = got[w_i, v, m], ref[name]
-                if np.isnan(b):
-                    assert np.isnan(a), (name, w_i, v)
-                else:
-                    assert a == pytest.approx(b, rel=1e-10, abs=1e-12), (name, w_i, v)
 
 
 def test_report_max_difference():

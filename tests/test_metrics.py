@@ -72,3 +72,66 @@ def test_drawdown_properties(xs):
     assert -1.0 <= mdd <= 0.0
     assert mdd == pytest.approx(ep.max_drawdown(r), abs=1e-12)
     assert (m.drawdown(r) <= 1e-15).all()
+
+
+# ---------------------------------------------------------------- batch form = series form
+
+
+def _series_ref(r: np.ndarray, rf: np.ndarray) -> dict[str, float]:
+    s, rfs = pd.Series(r), pd.Series(rf)
+    return {"sharpe": m.sharpe(s, rfs), "sortino": m.sortino(s, rfs), "cagr": m.cagr(s),
+            "max_drawdown": m.max_drawdown(s), "calmar": m.calmar(s)}
+
+
+def _close(a: float, b: float, what: tuple) -> None:
+    if np.isnan(b):
+        assert np.isnan(a), what
+    else:
+        assert a == pytest.approx(b, rel=1e-10, abs=1e-12), what
+
+
+@pytest.mark.parametrize("per_series_rf", [False, True])
+def test_window_metrics_equal_the_series_form(per_series_rf):
+    from backtest.metrics_batch import WINDOW_METRICS, window_metrics
+
+    rng = np.random.default_rng(12)
+    r = rng.standard_t(4, (5, 300)) * 0.01 + 0.0004
+    r[2] = 0.0  # flat: Sharpe/Sortino/Calmar undefined
+    r[3, :40] = -0.03  # a deep drawdown
+    rf = rng.uniform(0.0, 1e-4, (5, 300)) if per_series_rf else rng.uniform(0.0, 1e-4, 300)
+    windows = [np.arange(0, 300), np.arange(50, 120), np.sort(rng.choice(300, 90, replace=False)), np.arange(5, 6)]
+    got = window_metrics(r, rf, windows)
+    assert got.shape == (len(windows), 5, len(WINDOW_METRICS))
+    for w_i, rows in enumerate(windows):
+        for v in range(5):
+            rf_v = rf[v] if per_series_rf else rf
+            ref = _series_ref(r[v, rows], rf_v[rows])
+            for k, name in enumerate(WINDOW_METRICS):
+                _close(got[w_i, v, k], ref[name], (name, w_i, v))
+
+
+def test_window_metrics_nan_return_scores_nan():
+    from backtest.metrics_batch import window_metrics
+
+    r = np.array([[0.01, -0.02, 0.005, 0.0, np.nan, 0.01, -0.01, 0.02, -0.005, 0.003]])
+    got = window_metrics(r, np.zeros(10), [np.arange(10), np.arange(5, 10)])
+    assert np.isnan(got[0]).all() and np.isfinite(got[1]).all()
+
+
+def test_path_metrics_equal_the_series_summary():
+    from backtest.metrics_batch import path_metrics
+
+    rng = np.random.default_rng(3)
+    r = rng.standard_t(5, (6, 250)) * 0.012 + 0.0003
+    r[:, 0] = 0.0
+    v = np.cumprod(1 + r, axis=1)
+    rf = rng.uniform(0.0, 2e-4, (6, 250))
+    got = path_metrics(v, rf)
+    pairs = (("horizon_return", "total_return"), ("cagr", "cagr"), ("ann_vol", "ann_vol"), ("sharpe", "sharpe"),
+             ("sortino", "sortino"), ("max_drawdown", "max_drawdown"), ("calmar", "calmar"),
+             ("hit_rate", "hit_rate"), ("worst_day", "worst_day"), ("best_day", "best_day"),
+             ("daily_cvar_5", "cvar_5"))
+    for i in range(6):
+        ref = m.summary(pd.Series(r[i]), pd.Series(rf[i]))
+        for ours, theirs in pairs:
+            _close(got[ours][i], ref[theirs], (ours, i))

@@ -27,7 +27,9 @@ import pandas as pd
 
 from backtest.config import RunConfig, StrategyConfig
 from backtest.data.base import MarketData
-from backtest.errors import DataError, ScenarioError
+from backtest.errors import ConfigError, DataError, ScenarioError
+from backtest.execution.spec import Costs, cash_growth, cash_rate_source, risk_free_paths
+from backtest.execution.weights import finalise_weights
 from backtest.synthetic.generator import History, ScenarioContext, build_context, generate
 from backtest.synthetic.liquidity_beta import LiquidityBetas, estimate_betas, fixed_betas
 from backtest.synthetic.path_signals import PathSignals, asof2
@@ -35,7 +37,6 @@ from backtest.synthetic.scenarios import MIX, ScenarioSet, resolve_analogues
 from backtest.synthetic.scoring import (
     PATH_STATS,
     SCENARIO_STATS,
-    cash_growth_factors,
     mixture_quantiles,
     path_metrics,
     regret_table,
@@ -47,7 +48,6 @@ from backtest.synthetic.vector_strategies import (
     DecisionGrid,
     Unsupported,
     VectorEvaluator,
-    finalise,
     per_path_weights,
 )
 
@@ -62,10 +62,7 @@ class RunSettings:
     strategies: tuple[dict[str, Any], ...]
     origin: str
     lag_days: int
-    fee: float
-    slippage: float
-    borrow_bps: float
-    borrow_by_asset: dict[str, float]
+    costs: Costs
     cash_rate: str
     max_gross: float
     drift_band: float | None
@@ -105,22 +102,27 @@ def settings_from_config(cfg: RunConfig, origin: str, parallel: bool) -> RunSett
     """The chunk settings of a run config."""
     return RunSettings(
         strategies=tuple(s.model_dump() for s in cfg.strategies), origin=origin,
-        lag_days=int(cfg.execution.lag_days), fee=cfg.costs.fee_bps / 1e4, slippage=cfg.costs.slippage_bps / 1e4,
-        borrow_bps=float(cfg.costs.borrow_bps), borrow_by_asset=dict(cfg.costs.borrow_bps_by_asset),
+        lag_days=int(cfg.execution.lag_days),
+        costs=Costs.from_config(cfg),
         cash_rate=cfg.cash.rate, max_gross=float(cfg.execution.max_gross_leverage),
         drift_band=cfg.rebalance.drift_band, parallel=parallel,
     )
 
 
 def _cash_rate(ps: PathSignals, rows: np.ndarray, series: str) -> np.ndarray | None:
-    """Cash rate (percent) known on each run row, (T1, P); None when cash earns nothing."""
-    if series.lower() == "none":
+    """Cash rate (percent) known on each run row, (T1, P); None when cash earns nothing.
+
+    The series is chosen by :func:`backtest.execution.spec.cash_rate_source`.
+    """
+    try:
+        src = cash_rate_source(series, list(ps.macro))
+    except ConfigError:
+        raise DataError(f"cash.rate: series {series!r} is not loaded") from None
+    if src is None:
         return None
-    if series in ("DTB3", "cash_rate"):
+    if src == "cash_rate":
         return ps.at("cash_rate", rows)
-    if series not in ps.macro:
-        raise DataError(f"cash.rate: series {series!r} is not loaded")
-    return asof2(ps.obs(series), ps.calendar[rows])
+    return asof2(ps.obs(src), ps.calendar[rows])
 
 
 def run_chunk(task: ChunkTask) -> ChunkResult:
@@ -138,9 +140,8 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     run_rows = np.arange(ps.H - 1, len(ps.calendar))  # t0, then the simulated days
     dec_run = grid.rows - (ps.H - 1)
     rate = _cash_rate(ps, run_rows, st.cash_rate)
-    cg = None if rate is None else cash_growth_factors(rate)
-    rf_rate = ps.at("cash_rate", run_rows) if ps.supports("cash_rate") else None
-    rf = None if rf_rate is None or not np.isfinite(rf_rate).any() else cash_growth_factors(rf_rate) - 1.0
+    cg = None if rate is None else cash_growth(rate)
+    rf = risk_free_paths(ps.at("cash_rate", run_rows) if ps.supports("cash_rate") else None)
     wealth, stats, targets, cols_out, per_path = {}, {}, {}, {}, []
     t_w = t_s = 0.0
     for scfg in st.strategies:
@@ -153,15 +154,14 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
             w, cols = per_path_weights(strat, panel, grid, task.history_labels)
             per_path.append(sc.name)
         avail = ev._available(cols).astype(bool)
-        w = finalise(w, cols, avail, st.max_gross)
+        w, _, _ = finalise_weights(w, avail, st.max_gross)
         t_w += time.perf_counter() - tw
         ts = time.perf_counter()
         idx = [ctx.tickers.index(c) for c in cols]
         rets = np.zeros((panel.paths, len(run_rows), len(cols)))
         rets[:, 1:] = panel.returns[:, :, idx]
-        bps = np.array([st.borrow_by_asset.get(c, st.borrow_bps) for c in cols])
-        val = simulate_paths(ctx.start_prices[idx], rets, w, dec_run, st.lag_days, fee=st.fee,
-                             slippage=st.slippage, borrow_bps=bps, cash_growth=cg, drift_band=st.drift_band,
+        val = simulate_paths(ctx.start_prices[idx], rets, w, dec_run, st.lag_days, fee=st.costs.fee,
+                             slippage=st.costs.slippage, borrow_bps=st.costs.borrow_vector(cols), cash_growth=cg, drift_band=st.drift_band,
                              parallel=st.parallel)
         wealth[sc.name] = val
         stats[sc.name] = path_metrics(val, rf)

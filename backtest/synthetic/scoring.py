@@ -1,13 +1,12 @@
 """Vectorised scoring of scenario paths: simulation, per-path metrics, distributions, regret.
 
 * :func:`simulate_paths` — drift-and-rebalance with fees, slippage, borrow and cash yield
-  for every path of a chunk in one numba call. Each path runs the transcription of the
-  engine's vectorbt semantics in :mod:`backtest.kernel` (``_simulate_one``), so a path's
-  value is what ``backtest.engine.simulate`` gives on its ``MarketData`` (tested); paths
-  are spread over numba threads (or run serially inside a Dask/process worker).
-* :func:`path_metrics` — the contract metrics of :mod:`backtest.metrics`, vectorised over
-  paths (same formulas: 252-day annualisation, Sharpe of excess returns over the cash
-  rate, drawdown from the initial value).
+  for every path of a chunk: a thin caller of the public batch kernel
+  :func:`backtest.kernel.simulate_batch` (the engine's vectorbt semantics, one item per
+  path), so a path's value is what ``backtest.engine.simulate`` gives on its
+  ``MarketData`` (tested).
+* :func:`path_metrics` — re-exported from :mod:`backtest.metrics_batch` (the batch form of
+  :mod:`backtest.metrics`).
 * :func:`summarise` / :func:`tail_mean` / :func:`weighted_quantiles` — distribution
   summaries. Percentiles use Hazen plotting positions ``(i - 1/2) / n``, weighted for the
   probability-weighted mix (path weight ``p_s / n_s``), so a scenario and the mix are
@@ -20,139 +19,23 @@
 
 from __future__ import annotations
 
-import inspect
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numba
 import numpy as np
 import pandas as pd
 
-from backtest import kernel as K
+from backtest.execution.spec import cash_growth, fill_rows
+from backtest.kernel import fill_plan, simulate_batch
+from backtest.metrics_batch import CVAR_LEVEL, path_metrics
 
-TRADING_DAYS = 252
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 STAT_COLUMNS = ("mean", "median", "p5", "p25", "p75", "p95")
 # per-path statistics (one value per path) and scalar statistics (one per distribution)
 PATH_STATS = ("horizon_return", "cagr", "ann_vol", "sharpe", "sortino", "max_drawdown", "calmar",
               "hit_rate", "worst_day", "best_day", "daily_cvar_5")
 SCENARIO_STATS = ("horizon_return", "max_drawdown", "sharpe", "ann_vol", "prob_loss", "cvar_5")
-CVAR_LEVEL = 0.05
 
 
 # ------------------------------------------------------------------------ simulation
-#
-# Each path runs ``backtest.kernel._simulate_one`` (the engine's vectorbt semantics). That
-# function is private to the kernel, so its signature is checked here: with a signature
-# this module does not know, paths fall back to the public ``simulate_many`` one by one
-# (correct, slower).
-
-_ONE_ARGS = tuple(inspect.signature(getattr(K._simulate_one, "py_func", K._simulate_one)).parameters)
-_DRIFT_ARGS = tuple(inspect.signature(getattr(K._drift_keep_nb, "py_func", K._drift_keep_nb)).parameters)
-_WITH_CASH_ON = ("close", "targets", "fill_idx", "execute", "col_asset", "col_kind", "cash_on", "fee", "slip", "out")
-_NO_CASH_ON = ("close", "targets", "fill_idx", "execute", "col_asset", "col_kind", "fee", "slip", "out")
-_DRIFT = ("px", "targets", "live", "dec_idx", "fill_idx", "band", "out")
-KERNEL_OK = _ONE_ARGS in (_WITH_CASH_ON, _NO_CASH_ON) and _DRIFT_ARGS == _DRIFT
-
-if _ONE_ARGS == _NO_CASH_ON:  # pragma: no cover - older kernel
-
-    @numba.njit(cache=False)
-    def _call_one(close, tg, fill_idx, ex, col_asset, col_kind, cash_on, fee, slip, out):
-        return K._simulate_one(close, tg, fill_idx, ex, col_asset, col_kind, fee, slip, out)
-
-else:
-
-    @numba.njit(cache=False)
-    def _call_one(close, tg, fill_idx, ex, col_asset, col_kind, cash_on, fee, slip, out):  # pragma: no cover
-        return K._simulate_one(close, tg, fill_idx, ex, col_asset, col_kind, cash_on, fee, slip, out)
-
-
-@numba.njit(cache=False)
-def _build_close(px0, rets, cash_g, borrow_g, col_asset, col_kind, close):  # pragma: no cover - numba
-    t_n, c_n = close.shape
-    for c in range(c_n):
-        a = col_asset[c]
-        kind = col_kind[c]
-        v = 1.0 if kind == K.CASH_COL else px0[a]
-        for t in range(t_n):
-            if kind == K.CASH_COL:
-                v *= cash_g[t]
-                close[t, c] = v
-            else:
-                v *= 1.0 + rets[t, a]
-                close[t, c] = v * borrow_g[c, t] if kind == K.SHORT else v
-
-
-@numba.njit(cache=False)
-def _one_path(p, px0, rets, cash_g, has_rate, borrow_g, targets, fill_idx, execute, col_asset, col_kind,
-              fee, slip, out, errors):  # pragma: no cover - numba
-    t_n = rets.shape[1]
-    c_n = col_asset.shape[0]
-    close = np.empty((t_n, c_n))
-    _build_close(px0, rets[p], cash_g[p], borrow_g, col_asset, col_kind, close)
-    ex = execute[p]
-    cash_on = has_rate
-    if not cash_on:  # leveraged longs are financed through the cash leg (engine)
-        for k in range(ex.shape[0]):
-            if ex[k]:
-                tot = 0.0
-                for j in range(targets.shape[2]):
-                    tot += targets[p, k, j]
-                if tot > 1.0 + 1e-9:
-                    cash_on = True
-    errors[p] = _call_one(close, targets[p], fill_idx, ex, col_asset, col_kind, cash_on, fee, slip, out[p])
-
-
-@numba.njit(cache=False)
-def _band_keep(px0, rets, targets, execute, dec_idx, fill_idx, band, keep):  # pragma: no cover - numba
-    """``engine._drift_skip`` per path (compiled only when a drift band is configured)."""
-    p_n, t_n, n_a = rets.shape
-    px = np.empty((t_n, n_a))
-    tg = np.empty((1, targets.shape[1], n_a))
-    live = np.empty((1, execute.shape[1]), dtype=np.bool_)
-    out = np.zeros((1, execute.shape[1]), dtype=np.bool_)
-    for p in range(p_n):
-        for a in range(n_a):
-            v = px0[a]
-            for t in range(t_n):
-                v *= 1.0 + rets[p, t, a]
-                px[t, a] = v
-        tg[0] = targets[p]
-        live[0] = execute[p]
-        K._drift_keep_nb(px, tg, live, dec_idx, fill_idx, band, out)
-        keep[p] = out[0]
-
-
-@numba.njit(cache=False, nogil=True)
-def _paths_serial(px0, rets, cash_g, has_rate, borrow_g, targets, fill_idx, execute, col_asset, col_kind, fee, slip,
-                  out, errors):  # pragma: no cover - numba
-    for p in range(rets.shape[0]):
-        _one_path(p, px0, rets, cash_g, has_rate, borrow_g, targets, fill_idx, execute, col_asset, col_kind,
-                  fee, slip, out, errors)
-
-
-def _threads() -> int:
-    return max(1, min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS))
-
-
-def _run_blocks(args: tuple, p_n: int, parallel: bool) -> None:
-    """Run the serial kernel on contiguous blocks of paths, one thread each (the kernel
-    releases the GIL; a ``prange`` version costs ~10 s to compile for the same speed)."""
-    n = _threads() if parallel else 1
-    if n <= 1 or p_n < 2:
-        _paths_serial(*args)
-        return
-    bounds = np.linspace(0, p_n, min(n, p_n) + 1).astype(int)
-    per_path = (1, 2, 5, 7, 12, 13)  # arguments with one row per path (rets, cash, targets, execute, out, errors)
-
-    def block(lo: int, hi: int) -> None:
-        a = list(args)
-        for i in per_path:
-            a[i] = args[i][lo:hi]
-        _paths_serial(*a)
-
-    with ThreadPoolExecutor(max_workers=len(bounds) - 1) as pool:
-        list(pool.map(lambda b: block(*b), zip(bounds[:-1], bounds[1:], strict=True)))
 
 
 def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.ndarray, dec_rows: np.ndarray,
@@ -160,6 +43,10 @@ def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.nd
                    cash_growth: np.ndarray | None = None, drift_band: float | None = None,
                    parallel: bool = True) -> np.ndarray:
     """Portfolio values of one strategy on every path (the engine's semantics, per path).
+
+    A thin caller of the batch kernel (:func:`backtest.kernel.simulate_batch`, one item per
+    path; targets at the fills and drift band :func:`backtest.kernel.fill_plan`; fills
+    :func:`backtest.execution.spec.fill_rows`).
 
     Parameters
     ----------
@@ -181,9 +68,9 @@ def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.nd
         Daily growth factors of the cash asset (``g_0 = 1``); None: cash earns nothing
         (leveraged longs are then financed at 0 %, as in the engine).
     drift_band : float, optional
-        Skip a rebalance when no weight drifted more than this (``engine._drift_skip``).
+        Skip a rebalance when no weight drifted more than this.
     parallel : bool
-        Spread paths over numba threads (results are identical either way).
+        Spread paths over threads (results are identical either way).
 
     Returns
     -------
@@ -191,106 +78,25 @@ def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.nd
         Value at each close (1 before the first day); NaN from a day vectorbt would
         reject (negative cash).
     """
-    rets = np.ascontiguousarray(returns, dtype=np.float64).copy()
-    p_n, t_n, n_a = rets.shape
-    rets[:, 0] = 0.0
-    fill = np.asarray(dec_rows, dtype=np.int64) + int(lag_days)
-    keep = fill < t_n
-    fill_idx = fill[keep]
-    dec_idx = np.asarray(dec_rows, dtype=np.int64)[keep]
-    tg = np.asarray(targets, dtype=np.float64)[:, keep]
-    execute = np.isfinite(tg).any(axis=2)
-    tg = np.ascontiguousarray(np.nan_to_num(tg, nan=0.0))
-    bps = np.broadcast_to(np.asarray(borrow_bps, dtype=float), (n_a,))
-    has_rate = cash_growth is not None
-    if not KERNEL_OK:  # pragma: no cover - kernel API changed: public entry point, path by path
-        out = np.empty((p_n, t_n))
-        for p in range(p_n):
-            px = np.asarray(start_prices, dtype=float)[None, :] * np.cumprod(1.0 + rets[p], axis=0)
-            out[p] = K.simulate_many(px, tg[p][None], fill_idx, fee=fee, slippage=slippage, borrow_bps=bps,
-                                     cash_growth=None if cash_growth is None else cash_growth[p],
-                                     execute=execute[p][None], parallel=False)[:, 0]
-        return out
-    levered = (tg.sum(axis=2) > 1.0 + 1e-9) & execute
-    col_asset, col_kind = K.column_layout(tg, has_rate or bool(levered.any()))
-    borrow_g = np.ones((len(col_asset), t_n))
-    steps = np.arange(t_n, dtype=float)
-    for c, (a, k) in enumerate(zip(col_asset, col_kind, strict=True)):
-        if k == K.SHORT:
-            borrow_g[c] = (1.0 + bps[a] / 1e4 / TRADING_DAYS) ** steps
-    cg = np.ones((p_n, t_n)) if cash_growth is None else np.ascontiguousarray(cash_growth, dtype=np.float64)
-    out = np.empty((p_n, t_n))
-    errors = np.zeros(p_n, dtype=np.int64)
-    px0 = np.asarray(start_prices, dtype=np.float64)
-    if drift_band is not None and len(fill_idx):
-        keep = np.zeros_like(execute)
-        _band_keep(px0, rets, tg, execute, dec_idx, fill_idx, float(drift_band), keep)
-        execute = keep
-    args = (px0, rets, cg, has_rate, borrow_g, tg, fill_idx, np.ascontiguousarray(execute), col_asset, col_kind,
-            float(fee), float(slippage), out, errors)
-    _run_blocks(args, p_n, parallel)
-    return out
+    growth = 1.0 + np.asarray(returns, dtype=np.float64)
+    growth[:, 0] = 1.0
+    # closes compound sequentially from the start prices: px_t = px_{t-1} * (1 + r_t)
+    growth[:, 0] *= np.asarray(start_prices, dtype=np.float64)[None, :]
+    prices = np.cumprod(growth, axis=1, out=growth)
+    t_n = prices.shape[1]
+    dec = np.asarray(dec_rows, dtype=np.int64)
+    keep, fill_idx = fill_rows(dec, lag_days, t_n)
+    tg, _, execute = fill_plan(targets, np.flatnonzero(keep), dec[keep], fill_idx, prices, drift_band)
+    return simulate_batch(prices, tg, fill_idx, fee=fee, slippage=slippage, borrow_bps=borrow_bps,
+                          cash_growth=cash_growth, execute=execute, parallel=parallel)
 
 
 def cash_growth_factors(rate_pct: np.ndarray) -> np.ndarray:
-    """``g_0 = 1``, ``g_t = 1 + r_{t-1} / 100 / 252`` per path (``engine.cash_price`` ratios).
+    """``g_0 = 1``, ``g_t = 1 + r_{t-1} / 100 / 252`` per path, shape (P, T1), from (T1, P).
 
-    Parameters
-    ----------
-    rate_pct : np.ndarray, shape (T1, P)
-        Annual rate (percent) known at each run day; NaN counts as 0.
+    :func:`backtest.execution.spec.cash_growth` (kept for old import paths).
     """
-    r = np.nan_to_num(np.asarray(rate_pct, dtype=float), nan=0.0) / 100.0 / TRADING_DAYS
-    g = np.ones((r.shape[1], r.shape[0]))
-    g[:, 1:] = 1.0 + r[:-1].T
-    return g
-
-
-# ------------------------------------------------------------------------ per-path metrics
-
-
-def path_metrics(values: np.ndarray, rf: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Contract metrics of every path (see :mod:`backtest.metrics`), each of shape (P,).
-
-    Parameters
-    ----------
-    values : np.ndarray, shape (P, T1)
-        Portfolio values at each close (initial value 1 before the first day).
-    rf : np.ndarray, shape (P, T1), optional
-        Daily cash return (Sharpe and Sortino are of returns in excess of it).
-    """
-    v = np.asarray(values, dtype=float)
-    prev = np.concatenate([np.ones((v.shape[0], 1)), v[:, :-1]], axis=1)
-    r = v / prev - 1.0
-    n = r.shape[1]
-    ex = r if rf is None else r - rf
-    growth = v[:, -1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cagr = np.where(growth > 0, np.abs(growth) ** (TRADING_DAYS / n) - 1.0, -1.0)
-        sd = np.std(r, axis=1, ddof=1)
-        sdx = np.std(ex, axis=1, ddof=1)
-        sharpe = np.where(sdx > 0, ex.mean(axis=1) / sdx * np.sqrt(TRADING_DAYS), np.nan)
-        down = np.sqrt(np.mean(np.minimum(ex, 0.0) ** 2, axis=1))
-        sortino = np.where(down > 0, ex.mean(axis=1) * TRADING_DAYS / (down * np.sqrt(TRADING_DAYS)), np.nan)
-        peak = np.maximum.accumulate(np.concatenate([np.ones((v.shape[0], 1)), v], axis=1), axis=1)[:, 1:]
-        mdd = (v / peak - 1.0).min(axis=1)
-        calmar = np.where(mdd != 0, cagr / np.abs(mdd), np.nan)
-    q = np.quantile(r, CVAR_LEVEL, axis=1)
-    tail = r <= q[:, None]
-    dcvar = np.where(tail, r, 0.0).sum(axis=1) / tail.sum(axis=1)
-    return {
-        "horizon_return": growth - 1.0,
-        "cagr": cagr,
-        "ann_vol": sd * np.sqrt(TRADING_DAYS),
-        "sharpe": sharpe,
-        "sortino": sortino,
-        "max_drawdown": mdd,
-        "calmar": calmar,
-        "hit_rate": (r > 0).mean(axis=1),
-        "worst_day": r.min(axis=1),
-        "best_day": r.max(axis=1),
-        "daily_cvar_5": dcvar,
-    }
+    return cash_growth(rate_pct)
 
 
 # ------------------------------------------------------------------------ distributions
