@@ -45,23 +45,7 @@ HEAVY = (
 # Known private-name imports across modules, as "path: name". TODO issue 11: these are in
 # files being restructured by others (engine/kernel/scoring/sweep/optimizer/synthetic/
 # report); remove each entry when its import goes (a new one fails the test).
-KNOWN_PRIVATE_IMPORTS: set[str] = {
-    # TODO issue 11: report split (figures helpers used by the tearsheet)
-    "backtest/report/tearsheet.py: backtest.report.figures._clean",
-    "backtest/report/tearsheet.py: backtest.report.figures._regime_order",
-    # TODO issue 11: synthetic generator reuses the parametric model's internals
-    "backtest/synthetic/generator.py: backtest.synthetic.parametric._chol",
-    "backtest/synthetic/generator.py: backtest.synthetic.parametric._joint_params",
-    # TODO issue 11: per-path signals reuse the 1-D signal helpers
-    "backtest/synthetic/path_signals.py: backtest.regimes.signals._at_dates",
-    "backtest/synthetic/path_signals.py: backtest.regimes.signals._combine",
-    "backtest/synthetic/path_signals.py: backtest.regimes.signals._fresh",
-    "backtest/synthetic/path_signals.py: backtest.regimes.signals._lagged_positions",
-    "backtest/synthetic/path_signals.py: backtest.regimes.signals._weeks",
-    # TODO issue 11: scenario scoring calls the kernel's numba internals (one batch kernel)
-    "backtest/synthetic/scoring.py: backtest.kernel._drift_keep_nb",
-    "backtest/synthetic/scoring.py: backtest.kernel._simulate_one",
-}
+KNOWN_PRIVATE_IMPORTS: set[str] = set()  # none left: every cross-module helper is public
 
 
 def _env() -> dict[str, str]:

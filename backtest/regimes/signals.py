@@ -134,7 +134,7 @@ def _ns(dates: pd.Index | pd.Series) -> np.ndarray:
 
 
 
-def _lagged_positions(index: pd.DatetimeIndex, offset: pd.DateOffset | pd.Timedelta) -> np.ndarray:
+def lagged_positions(index: pd.DatetimeIndex, offset: pd.DateOffset | pd.Timedelta) -> np.ndarray:
     """Position of the observation at (or up to ``MATCH_TOLERANCE_DAYS`` before) ``d - offset``.
 
     -1 where no observation is close enough.
@@ -153,13 +153,13 @@ def _change(ms: MacroSeries, offset: pd.DateOffset | pd.Timedelta, name: str, sc
             relative: bool = False) -> MacroSeries:
     """Change of ``ms`` over ``offset`` on its own observation dates (released with the newer value)."""
     v = ms.values.to_numpy(dtype=float) * scale
-    pos = _lagged_positions(pd.DatetimeIndex(ms.values.index), offset)
+    pos = lagged_positions(pd.DatetimeIndex(ms.values.index), offset)
     prev = np.where(pos >= 0, v[np.maximum(pos, 0)], np.nan)
     chg = (v / prev - 1.0) * 100.0 if relative else v - prev
     return MacroSeries(name, pd.Series(chg, index=ms.values.index), ms.released)
 
 
-def _weeks(k: int) -> pd.Timedelta:
+def weeks_delta(k: int) -> pd.Timedelta:
     return pd.Timedelta(days=7 * k)
 
 
@@ -167,7 +167,7 @@ def _scaled(ms: MacroSeries, scale: float) -> MacroSeries:
     return MacroSeries(ms.name, ms.values * scale, ms.released)
 
 
-def _at_dates(ms: MacroSeries, dates: pd.DatetimeIndex, max_age_days: int) -> tuple[np.ndarray, np.ndarray]:
+def values_at_dates(ms: MacroSeries, dates: pd.DatetimeIndex, max_age_days: int) -> tuple[np.ndarray, np.ndarray]:
     """Value and release date of the latest observation of ``ms`` on or before each date.
 
     NaN / NaT where the latest observation is older than ``max_age_days``.
@@ -185,7 +185,7 @@ def _at_dates(ms: MacroSeries, dates: pd.DatetimeIndex, max_age_days: int) -> tu
     return vals, rel
 
 
-def _combine(base: MacroSeries, values: np.ndarray, *others_released: np.ndarray, name: str) -> MacroSeries:
+def combine_releases(base: MacroSeries, values: np.ndarray, *others_released: np.ndarray, name: str) -> MacroSeries:
     """A series on ``base``'s observation dates, released when its latest input is released."""
     rel = base.released.to_numpy(dtype="datetime64[ns]").copy()
     for r in others_released:
@@ -195,7 +195,7 @@ def _combine(base: MacroSeries, values: np.ndarray, *others_released: np.ndarray
     return MacroSeries(name, pd.Series(values[ok], index=idx), pd.Series(pd.DatetimeIndex(rel[ok]), index=idx))
 
 
-def _fresh(ms: MacroSeries, days: pd.DatetimeIndex, max_age: int = STALE_DAYS) -> pd.Series:
+def fresh_values(ms: MacroSeries, days: pd.DatetimeIndex, max_age: int = STALE_DAYS) -> pd.Series:
     """asof, but NaN where the latest released observation is older than ``max_age`` days."""
     vals = asof(ms, days)
     obs_dates = MacroSeries(ms.name, pd.Series(_ns(ms.values.index).astype(float), index=ms.values.index), ms.released)
@@ -216,7 +216,7 @@ def _balance_sheet(m: dict[str, MacroSeries], days: pd.DatetimeIndex, out: dict[
         for k in (4, 13, 26):
             if key == "reserves" and k == 26:
                 continue
-            out[f"{key}_chg_{k}w"] = asof(_change(s, _weeks(k), f"{key}_chg_{k}w"), days)
+            out[f"{key}_chg_{k}w"] = asof(_change(s, weeks_delta(k), f"{key}_chg_{k}w"), days)
 
 
 def net_liquidity_series(m: dict[str, MacroSeries]) -> MacroSeries:
@@ -228,10 +228,10 @@ def net_liquidity_series(m: dict[str, MacroSeries]) -> MacroSeries:
     """
     w = _scaled(m["WALCL"], 1e-3)
     dates = pd.DatetimeIndex(w.values.index)
-    tga, tga_rel = _at_dates(_scaled(m["WDTGAL"], 1e-3), dates, MATCH_TOLERANCE_DAYS)
-    rrp, rrp_rel = _at_dates(m["RRPONTSYD"], dates, RRP_MATCH_DAYS)
+    tga, tga_rel = values_at_dates(_scaled(m["WDTGAL"], 1e-3), dates, MATCH_TOLERANCE_DAYS)
+    rrp, rrp_rel = values_at_dates(m["RRPONTSYD"], dates, RRP_MATCH_DAYS)
     rrp = np.nan_to_num(rrp, nan=0.0)
-    return _combine(w, w.values.to_numpy(dtype=float) - tga - rrp, tga_rel, rrp_rel, name="net_liquidity")
+    return combine_releases(w, w.values.to_numpy(dtype=float) - tga - rrp, tga_rel, rrp_rel, name="net_liquidity")
 
 
 def funding_spread_series(m: dict[str, MacroSeries]) -> tuple[MacroSeries, MacroSeries]:
@@ -247,24 +247,24 @@ def funding_spread_series(m: dict[str, MacroSeries]) -> tuple[MacroSeries, Macro
     admin_rel = np.full(len(dates), np.datetime64("NaT"), dtype="datetime64[ns]")
     proxy = np.full(len(dates), np.nan)
     if "DFEDTARU" in m:
-        admin, admin_rel = _at_dates(m["DFEDTARU"], dates, MATCH_TOLERANCE_DAYS)
+        admin, admin_rel = values_at_dates(m["DFEDTARU"], dates, MATCH_TOLERANCE_DAYS)
         proxy = np.where(np.isnan(admin), np.nan, 1.0)
     if "IORB" in m:
-        iorb, iorb_rel = _at_dates(m["IORB"], dates, MATCH_TOLERANCE_DAYS)
+        iorb, iorb_rel = values_at_dates(m["IORB"], dates, MATCH_TOLERANCE_DAYS)
         has = ~np.isnan(iorb)
         admin = np.where(has, iorb, admin)
         admin_rel = np.where(has, iorb_rel, admin_rel)
         proxy = np.where(has, 0.0, proxy)
     spread = sofr.values.to_numpy(dtype=float) - admin
     proxy = np.where(np.isnan(spread), np.nan, proxy)
-    return (_combine(sofr, spread, admin_rel, name="sofr_iorb"),
-            _combine(sofr, proxy, admin_rel, name="sofr_iorb_proxy"))
+    return (combine_releases(sofr, spread, admin_rel, name="sofr_iorb"),
+            combine_releases(sofr, proxy, admin_rel, name="sofr_iorb_proxy"))
 
 
 def _curve_series(m: dict[str, MacroSeries]) -> MacroSeries:
     ten = m["DGS10"]
-    two, two_rel = _at_dates(m["DGS2"], pd.DatetimeIndex(ten.values.index), 0)
-    return _combine(ten, ten.values.to_numpy(dtype=float) - two, two_rel, name="curve_2s10s")
+    two, two_rel = values_at_dates(m["DGS2"], pd.DatetimeIndex(ten.values.index), 0)
+    return combine_releases(ten, ten.values.to_numpy(dtype=float) - two, two_rel, name="curve_2s10s")
 
 
 def _cpi(m: dict[str, MacroSeries], days: pd.DatetimeIndex, out: dict[str, pd.Series]) -> None:
@@ -298,7 +298,7 @@ def liquidity_signals(md: MarketData, days: pd.DatetimeIndex | None = None) -> p
         nl = net_liquidity_series(m)
         out["net_liquidity"] = asof(nl, days)
         for k in (4, 13):
-            out[f"net_liquidity_chg_{k}w"] = asof(_change(nl, _weeks(k), f"nl_chg_{k}w"), days)
+            out[f"net_liquidity_chg_{k}w"] = asof(_change(nl, weeks_delta(k), f"nl_chg_{k}w"), days)
     if "SOFR" in m and ({"IORB", "DFEDTARU"} & set(m)):
         spread, proxy = funding_spread_series(m)
         out["sofr_iorb"] = asof(spread, days)
@@ -307,7 +307,7 @@ def liquidity_signals(md: MarketData, days: pd.DatetimeIndex | None = None) -> p
         c = asof(_curve_series(m), days)
         out["curve_2s10s"] = c
         out["curve_2s10s_chg_3m"] = c - c.shift(63)
-    cash = _fresh(m["DTB3"], days) if "DTB3" in m else None
+    cash = fresh_values(m["DTB3"], days) if "DTB3" in m else None
     if "DGS3MO" in m:
         alt = asof(m["DGS3MO"], days)
         cash = alt if cash is None else cash.fillna(alt)

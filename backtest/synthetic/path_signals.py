@@ -9,7 +9,7 @@ Every path of a panel shares its observation dates and release dates (history up
 which observation is known on which day (release lags), which observation lies 13 weeks
 or 12 months earlier, which observations are matched across series, which are stale — is
 therefore done once, by calling the very helpers ``liquidity_signals`` uses
-(``asof``, ``_lagged_positions``, ``_at_dates``, ``_combine``, ``_fresh``) on *template*
+(``asof``, ``lagged_positions``, ``values_at_dates``, ``combine_releases``, ``fresh_values``) on *template*
 series whose values are observation positions; the positions they return are then used
 to gather the values of all paths. Publication lags are thus the same as on history by
 construction, and ``tests/test_scenarios_vector.py`` checks the result equals
@@ -90,7 +90,7 @@ def asof2(obs: Obs2, days: pd.DatetimeIndex) -> np.ndarray:
 
 def change2(obs: Obs2, offset: pd.DateOffset | pd.Timedelta, relative: bool = False) -> Obs2:
     """Change over ``offset`` on the observation basis (``_change`` per path)."""
-    pos = S._lagged_positions(obs.index, offset)
+    pos = S.lagged_positions(obs.index, offset)
     v = obs.values
     prev = np.where(pos[None, :] >= 0, v[:, np.maximum(pos, 0)], np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -100,18 +100,18 @@ def change2(obs: Obs2, offset: pd.DateOffset | pd.Timedelta, relative: bool = Fa
 
 def at_dates2(obs: Obs2, dates: pd.DatetimeIndex, max_age_days: int) -> tuple[np.ndarray, np.ndarray]:
     """(P, len(dates)) values and release dates of the latest observation on or before each date."""
-    pos, rel = S._at_dates(obs.tmpl, dates, max_age_days)
+    pos, rel = S.values_at_dates(obs.tmpl, dates, max_age_days)
     return _take(obs.values, pos).T, rel
 
 
 def combine2(base: Obs2, values: np.ndarray, *others_released: np.ndarray, name: str) -> Obs2:
-    """``_combine`` per path: keep base observations where the value exists, latest release."""
+    """``combine_releases`` per path: keep base observations where the value exists, latest release."""
     nan = np.isnan(values)
     col = nan.all(axis=0)
     if (nan.any(axis=0) != col).any():  # pragma: no cover - index-determined by construction
         raise AssertionError(f"{name}: missing values differ across paths")
     pattern = np.where(col, np.nan, 0.0)
-    kept = S._combine(base.tmpl, pattern, *others_released, name=name)
+    kept = S.combine_releases(base.tmpl, pattern, *others_released, name=name)
     tmpl = MacroSeries(name, pd.Series(np.arange(len(kept.values), dtype=float), index=kept.values.index),
                        kept.released)
     return Obs2(tmpl, values[:, ~col])
@@ -235,13 +235,13 @@ class PathSignals:
                 return asof2(self.obs(sid).scaled(1e-3), days)
             if name.startswith(f"{key}_chg_") and name.endswith("w"):
                 k = int(name[len(key) + 5 : -1])
-                return asof2(change2(self.obs(sid).scaled(1e-3), S._weeks(k)), days)
+                return asof2(change2(self.obs(sid).scaled(1e-3), S.weeks_delta(k)), days)
         if name.startswith("net_liquidity"):
             nl = self._net_liquidity()
             if name == "net_liquidity":
                 return asof2(nl, days)
             k = int(name[len("net_liquidity_chg_") : -1])
-            return asof2(change2(nl, S._weeks(k)), days)
+            return asof2(change2(nl, S.weeks_delta(k)), days)
         if name in ("sofr_iorb", "sofr_iorb_proxy"):
             spread, proxy = self._funding()
             return asof2(spread if name == "sofr_iorb" else proxy, days)
@@ -259,7 +259,7 @@ class PathSignals:
             cash = None
             if "DTB3" in m:
                 o = self.obs("DTB3")
-                cash = _take(o.values, S._fresh(o.tmpl, days).to_numpy())
+                cash = _take(o.values, S.fresh_values(o.tmpl, days).to_numpy())
             if "DGS3MO" in m:
                 alt = asof2(self.obs("DGS3MO"), days)
                 cash = alt if cash is None else np.where(np.isnan(cash), alt, cash)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backtest.execution.weights import finalise_weights
 from backtest.synthetic.generator import PathPanel
 from backtest.synthetic.path_signals import PathSignals
 from strategies.base import Unsupported, batch_weights
@@ -163,31 +164,10 @@ class VectorEvaluator:
 def finalise(w: np.ndarray, cols: list[str], avail: np.ndarray, max_gross: float) -> np.ndarray:
     """The pipeline's renormalisation over listed assets and leverage cap, for all paths.
 
-    Parameters
-    ----------
-    w : np.ndarray, shape (P, K, n)
-        Target weights (NaN rows: hold).
-    avail : np.ndarray of bool, shape (K, n)
-        Listed flags at the decision dates.
-    max_gross : float
-        ``execution.max_gross_leverage``.
+    A thin view of :func:`backtest.execution.weights.finalise_weights` (the one home of
+    this rule) for ``(P, K, n)`` scenario weights; ``cols`` is kept for call-site symmetry.
     """
-    out = w.copy()
-    held = np.isfinite(out).any(axis=2)  # (P, K)
-    filled = np.nan_to_num(out, nan=0.0)
-    missing = (np.abs(filled) > 0) & ~avail[None]
-    rows = missing.any(axis=2) & held
-    if rows.any():
-        keep = np.where(avail[None], filled, 0.0)
-        total, kept = filled.sum(axis=2, keepdims=True), keep.sum(axis=2, keepdims=True)
-        fix = (kept != 0) & (np.sign(kept) == np.sign(total))
-        keep = np.where(fix, keep * (total / np.where(kept != 0, kept, 1.0)), keep)
-        out = np.where(rows[..., None], keep, out)
-    gross = np.nansum(np.abs(out), axis=2)
-    over = gross > max_gross + 1e-12
-    if over.any():
-        out = np.where(over[..., None], out * (max_gross / np.where(over, gross, 1.0))[..., None], out)
-    return out
+    return finalise_weights(w, avail, max_gross)[0]
 
 
 def path_frame(panel: PathPanel, i: int, history_labels: pd.DataFrame):
