@@ -11,6 +11,7 @@ started one) and shuts it down on exit, also after Ctrl-C (pending tasks are can
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -142,7 +143,9 @@ class DaskExecutor:
 
         if not items:
             return []
-        futures = self._client.map(fn, list(items), pure=False)
+        with warnings.catch_warnings():  # "Sending large graph of size ...": noise, not a fault
+            warnings.filterwarnings("ignore", message=".*large graph.*")
+            futures = self._client.map(fn, list(items), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         try:
             for fut in as_completed(futures, loop=self._client.loop):

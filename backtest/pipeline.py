@@ -386,7 +386,7 @@ def write_run(out: RunOutput, root: str | Path = "results", report: bool = True)
     """Write the run folder atomically under ``root`` and return its path."""
     run_id = unique_run_id(root, make_run_id(out.cfg.name, out.cfg.config_hash()))
     with atomic_run_dir(root, run_id) as tmp:
-        write_outputs(out, tmp, run_id)
+        write_outputs(out, tmp, tmp.final.name)
         if report and (out.cfg.report.html or out.cfg.report.png):
             t = time.perf_counter()
             render_report(tmp, html=out.cfg.report.html, png=out.cfg.report.png)

@@ -1676,7 +1676,7 @@ def write_tune(result: TuneResult, root: str | Path = "results", html: bool = Tr
         prov = {
             "format_version": FORMAT_VERSION,
             "kind": "tune",
-            "run_id": run_id,
+            "run_id": tmp.final.name,
             "name": cfg.name,
             "config_file": result.origin,
             "config_hash": cfg.config_hash(),

@@ -24,6 +24,7 @@ import pandas as pd
 import yaml
 
 from backtest.report import figures as F
+from backtest.results import write_text_atomic  # noqa: F401 - re-exported (compare imports it here)
 
 TEMPLATE = Path(__file__).with_name("template.html")
 PCT, RATIO = "pct", "ratio"
@@ -784,13 +785,6 @@ def build_tearsheet(data: RunData) -> str:
     page.notes.extend(data.notes)
     add_sections(page, data, baseline=None)
     return page.render(run_header_html(data), footer_html())
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def render_tearsheet(folder: str | Path, out: str | Path | None = None) -> Path:
