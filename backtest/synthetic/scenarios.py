@@ -426,7 +426,11 @@ def compile_scenarios(spec: ScenarioFile, path: str = "<scenarios>") -> Scenario
 def scenarios_from_dict(raw: dict[str, Any], origin: str = "<scenarios>") -> ScenarioSet:
     """Validate and compile a scenario mapping; one-line :class:`ScenarioError` on any problem."""
     from backtest.config import format_validation_error
+    from backtest.safe_io import find_non_finite
 
+    bad = find_non_finite(raw)
+    if bad is not None:
+        raise ScenarioError(f"{origin}: {bad[0]}: must be a finite number (got {bad[1]!r})")
     try:
         spec = ScenarioFile.model_validate(raw)
     except ValidationError as exc:
