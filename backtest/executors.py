@@ -129,6 +129,9 @@ class DaskExecutor:
                 self._cluster = LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=processes,
                     dashboard_address=None, silence_logs=50, **where,
+                    # no dashboard; the scheduler's small HTTP server on a free port instead of
+                    # 8787 (no "Port 8787 is already in use" warning when another cluster runs)
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 )
                 self._client = Client(self._cluster, set_as_default=False)
                 self.workers = int(workers)  # type: ignore[arg-type]
