@@ -270,10 +270,15 @@ def check_run_dir(path: str | Path) -> dict:
     missing = [f for f in REQUIRED_FILES if not (p / f).exists()]
     if missing:
         raise ResultsError(f"{p}: not a run folder (missing {', '.join(missing)})")
+    bad = [f for f in REQUIRED_FILES if not (p / f).is_file()]
+    if bad:
+        raise ResultsError(f"{p}/{bad[0]}: not a regular file")
     try:
-        prov = json.loads((p / "provenance.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{p}/provenance.json: unreadable ({exc})") from None
+        prov = json.loads((p / "provenance.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ResultsError(f"{p}/provenance.json: unreadable ({type(exc).__name__})") from None
+    if not isinstance(prov, dict):
+        raise ResultsError(f"{p}/provenance.json: expected a JSON object")
     ver = prov.get("format_version")
     if ver != FORMAT_VERSION:
         raise ResultsError(
