@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -91,7 +92,9 @@ class DataConfig(Strict):
     def _date(cls, v: Any) -> Any:
         if isinstance(v, bool | int | float):  # 0 would silently mean 1970-01-01
             raise ValueError(f"expected a date YYYY-MM-DD, got the number {v!r}")
-        return v
+        if isinstance(v, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.strip()):
+            raise ValueError(f"expected a date YYYY-MM-DD, got {v!r}")
+        return v.strip() if isinstance(v, str) else v
 
     @field_validator("start", "end")
     @classmethod

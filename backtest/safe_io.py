@@ -145,6 +145,8 @@ def load_yaml_text(text: str, origin: str, error: type[RmpbtError] = ConfigError
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, yaml.constructor.ConstructorError):  # well-formed, but not allowed
+            raise error(f"{origin}:{where.replace(' at', '')}: {problem}") from None
         raise error(f"{origin}: malformed YAML{where}: {problem}") from None
     except RecursionError:
         raise error(f"{origin}: YAML nested too deeply") from None
