@@ -582,6 +582,12 @@ def test_results_root_is_a_file(good_cfg, tmp_path):
     assert root.read_text() == "not a folder"
 
 
+def test_data_fetch_cache_dir_is_a_file(good_cfg, tmp_path):
+    (tmp_path / "cache").write_text("x")
+    r = run_main("data", "fetch", str(good_cfg), "--data-dir", str(tmp_path / "cache"))
+    assert_fault(r, None, 2, ("--data-dir", "not a folder"))
+
+
 def test_results_root_cannot_be_created(good_cfg, tmp_path):
     (tmp_path / "file").write_text("x")
     root = tmp_path / "file" / "res"
@@ -837,5 +843,5 @@ def test_case_count():
     """The suite covers at least 120 faults."""
     n = (len(VALUE_CASES) + len(SET_CASES) + len(FILE_CASES) + 5 + len(DATA_CASES) + 1 + len(CAL_CASES) + 1
          + len(SCEN_FLAG_CASES) + len(SCEN_FILE_CASES) + len(TUNE_CASES) + 1 + len(USAGE_CASES) + len(DISK_CASES)
-         + 6 + len(COMPARE_CASES) + 3 + 1 + 2 + 3 + 1)
+         + 7 + len(COMPARE_CASES) + 3 + 1 + 2 + 3 + 1)
     assert n >= 120, n
