@@ -283,7 +283,7 @@ def _slow_cfg(world, tmp: Path) -> Path:
     return cfg
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])  # SIGINT: in-process test below
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])  # SIGINT: in-process test above
 def test_signal_while_writing_leaves_nothing(world, tmp_path, sig):
     root = tmp_path / "res"
     proc = subprocess.Popen([sys.executable, "-m", "backtest.cli", "run", str(_slow_cfg(world, tmp_path)),
