@@ -36,7 +36,7 @@ from backtest.commands.common import (  # noqa: F401 - re-exported: old import p
     fmt,
     summary_table,
 )
-from backtest.errors import RmpbtError
+from backtest.errors import Interrupted, RmpbtError
 
 COMMAND_MODULES = tuple(module for module, _help in COMMANDS.values())
 
@@ -146,28 +146,110 @@ def _root(
     """Regime-aware portfolio backtester: test allocations across Fed liquidity regimes (QE, QT, RMP)."""
 
 
+def _on_signal(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def install_signal_handlers() -> dict[int, object]:
+    """Handle SIGINT, SIGTERM and SIGHUP alike: unwind (removing temp folders), then exit.
+
+    Returns
+    -------
+    dict
+        The previous handlers by signal number (for :func:`restore_signal_handlers`).
+    """
+    import signal
+
+    old: dict[int, object] = {}
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            try:
+                old[sig] = signal.signal(sig, _on_signal)
+            except (ValueError, OSError):  # not the main thread / not allowed: keep the default
+                pass
+    return old
+
+
+def restore_signal_handlers(old: dict[int, object]) -> None:
+    """Put back the handlers returned by :func:`install_signal_handlers`."""
+    import signal
+
+    for sig, handler in old.items():
+        try:
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        except (ValueError, OSError, TypeError):
+            pass
+
+
+def _say(kind: str, msg: str) -> None:
+    err_console.print(
+        f"[bold red]{kind}:[/] {escape(' '.join(str(msg).split()))}", highlight=False, soft_wrap=True
+    )
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: one line on stderr for every failure.
+
+    Exit codes: 0 success; 2 anything the user can fix (bad input, usage, unreadable or
+    wrong-type file, read-only or full disk, unreachable scheduler); 1 a genuine bug
+    (``--debug`` shows its traceback); 128+N after signal N (nothing written).
+    """
     debug = "--debug" in sys.argv
     if debug:
         sys.argv.remove("--debug")
+    old = install_signal_handlers()
     try:
-        app()
+        _dispatch(debug)
+    finally:
+        restore_signal_handlers(old)
+
+
+def _dispatch(debug: bool) -> None:
+    from typer.exceptions import Abort, TyperException  # typer vendors click's exceptions
+
+    from backtest.errors import ResourceError, file_error, is_user_os_error
+
+    try:
+        rc = app(standalone_mode=False)
     except RmpbtError as exc:  # raised outside a command's own handler
-        err_console.print(f"[bold red]{exc.kind}:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        _say(exc.kind, str(exc))
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except TyperException as exc:  # click usage errors: one short line, exit 2
+        msg = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `rmpbt`: the help is the message
+            err_console.print(msg, highlight=False, markup=False)
+        else:
+            _say("usage error", msg)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
+    except (Interrupted, KeyboardInterrupt, Abort) as exc:
         err_console.print("interrupted: nothing written", highlight=False)
-        sys.exit(130)
+        code = getattr(exc, "signum", None)
+        if code is None and isinstance(exc.__context__, Interrupted):
+            code = exc.__context__.signum
+        sys.exit(128 + (code or 2))
+    except MemoryError:
+        _say(ResourceError.kind, "out of memory: reduce --paths, --horizon or the grid")
+        sys.exit(2)
+    except OSError as exc:
+        if not is_user_os_error(exc) or debug:
+            if debug:
+                raise
+            _internal(exc)
+        err = file_error(exc)
+        _say(err.kind, str(err))
+        sys.exit(err.exit_code)
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
         if debug:
             raise
-        err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} (rerun with --debug for the traceback)",
-            highlight=False,
-            soft_wrap=True,
-        )
-        sys.exit(1)
+        _internal(exc)
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)
+
+
+def _internal(exc: BaseException) -> None:
+    _say("internal error", f"{type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+    sys.exit(1)
 
 
 if __name__ == "__main__":

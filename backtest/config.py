@@ -11,6 +11,8 @@ import copy
 import difflib
 import hashlib
 import json
+import math
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +21,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backtest.errors import ConfigError
+from backtest.safe_io import find_non_finite, load_yaml_text, read_text_file
+
+# Documented limits (docs/config.md): every number must be finite and inside its range.
+MAX_BPS = 10_000.0  # fees, slippage, borrow: at most 100 % (10,000 bp)
+MAX_LEVERAGE = 100.0
+MAX_SEED = 2**32 - 1  # numpy seeds
+MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2100, 12, 31)
 
 DEFAULT_UNIVERSE = [
     "SPY",
@@ -73,10 +82,38 @@ class DataConfig(Strict):
     dir: str | None = Field(None, description="csv folder; --data-dir overrides")
     start: date | None = None
     end: date | None = None
-    universe: list[str] = Field(default_factory=lambda: list(DEFAULT_UNIVERSE))
+    universe: list[str] = Field(default_factory=lambda: list(DEFAULT_UNIVERSE), min_length=1)
     macro: list[str] = Field(default_factory=lambda: list(DEFAULT_MACRO))
     refresh: bool = False
-    seed: int = Field(7, description="seed of the synthetic sample market")
+    seed: int = Field(7, ge=0, le=MAX_SEED, description="seed of the synthetic sample market")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date(cls, v: Any) -> Any:
+        if isinstance(v, bool | int | float):  # 0 would silently mean 1970-01-01
+            raise ValueError(f"expected a date YYYY-MM-DD, got the number {v!r}")
+        if isinstance(v, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.strip()):
+            raise ValueError(f"expected a date YYYY-MM-DD, got {v!r}")
+        return v.strip() if isinstance(v, str) else v
+
+    @field_validator("start", "end")
+    @classmethod
+    def _date_range(cls, v: date | None) -> date | None:
+        if v is not None and not MIN_DATE <= v <= MAX_DATE:
+            raise ValueError(f"date {v} outside {MIN_DATE}..{MAX_DATE}")
+        return v
+
+    @field_validator("universe", "macro")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for t in v:
+            if not t or not t.strip() or any(c in t for c in "/\\\0") or len(t) > 32:
+                raise ValueError(f"bad ticker or series name {t!r}")
+            if t in seen:
+                raise ValueError(f"{t!r} listed twice")
+            seen.add(t)
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> "DataConfig":
@@ -101,16 +138,26 @@ class ExecutionConfig(Strict):
     """Decision-to-fill lag and leverage."""
 
     lag_days: int = Field(1, ge=0, le=20)
-    max_gross_leverage: float = Field(2.0, gt=0)
+    max_gross_leverage: float = Field(2.0, gt=0, le=MAX_LEVERAGE)
 
 
 class CostsConfig(Strict):
     """Trading and financing costs."""
 
-    fee_bps: float = Field(0.0, ge=0)
-    slippage_bps: float = Field(0.0, ge=0)
-    borrow_bps: float = Field(50.0, ge=0, description="annual borrow fee on short positions")
+    fee_bps: float = Field(0.0, ge=0, le=MAX_BPS)
+    slippage_bps: float = Field(0.0, ge=0, le=MAX_BPS)
+    borrow_bps: float = Field(
+        50.0, ge=0, le=MAX_BPS, description="annual borrow fee on short positions"
+    )
     borrow_bps_by_asset: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("borrow_bps_by_asset")
+    @classmethod
+    def _per_asset(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, x in v.items():
+            if not math.isfinite(x) or not 0 <= x <= MAX_BPS:
+                raise ValueError(f"{k}: {x!r} bp is outside 0..{MAX_BPS:g}")
+        return v
 
 
 class CashConfig(Strict):
@@ -155,8 +202,8 @@ class StrategyConfig(Strict):
 class RunConfig(Strict):
     """A whole run: data, schedule, costs, cash, regimes and strategies."""
 
-    name: str = "run"
-    seed: int = 0
+    name: str = Field("run", min_length=1, max_length=200)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     data: DataConfig = Field(default_factory=DataConfig)
     rebalance: RebalanceConfig = Field(default_factory=RebalanceConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
@@ -176,6 +223,10 @@ class RunConfig(Strict):
             seen.add(s.name)
         if not self.strategies:
             raise ValueError("no strategies")
+        if self.benchmark is not None and self.benchmark not in seen:
+            close = difflib.get_close_matches(self.benchmark, sorted(seen), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"benchmark {self.benchmark!r} is not a strategy name{hint}")
         return self
 
     def resolved_dict(self) -> dict[str, Any]:
@@ -251,9 +302,11 @@ def format_validation_error(
 
 def parse_value(text: str) -> Any:
     """Parse an override value as YAML (numbers, booleans, lists, null, strings)."""
+    from backtest.safe_io import StrictLoader
+
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader
+    except (yaml.YAMLError, ValueError, RecursionError):
         return text
 
 
@@ -308,17 +361,13 @@ def _apply_nested(raw: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with the safe loader; one-line ConfigError on any problem."""
+    """Read a YAML mapping with the strict safe loader; one-line ConfigError on any problem.
+
+    Only regular UTF-8 text files up to 1 MB; duplicate keys, alias bombs and impossible
+    dates are errors (see :mod:`backtest.safe_io`).
+    """
     p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"{p}: config file not found")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{p}: malformed YAML{where}: {problem}") from None
+    raw = load_yaml_text(read_text_file(p, "config file"), str(p))
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level, got {type(raw).__name__}")
     return raw
@@ -384,6 +433,9 @@ def config_from_dict(
     """Validate a config given as a mapping (see :func:`load_config`)."""
     raw = copy.deepcopy(raw)
     _apply_sets(raw, sets or [])
+    bad = find_non_finite(raw)
+    if bad is not None:
+        raise ConfigError(f"{origin}: {bad[0]}: must be a finite number (got {bad[1]!r})")
     data = raw.setdefault("data", {}) if isinstance(raw.get("data", {}), dict) else raw.get("data")
     if isinstance(data, dict):
         if start is not None:

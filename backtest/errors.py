@@ -7,6 +7,8 @@ series or strategy at fault.
 
 from __future__ import annotations
 
+import errno
+
 
 class RmpbtError(Exception):
     """Base class of all user-facing rmpbt errors."""
@@ -73,3 +75,59 @@ class ResultsError(RmpbtError):
     """A results folder is missing, incomplete or of an incompatible format."""
 
     kind = "results error"
+
+
+class FileError(RmpbtError):
+    """A file or folder cannot be read or written: missing, wrong type, read-only, disk full."""
+
+    kind = "file error"
+
+
+class ResourceError(RmpbtError):
+    """A request would need more memory or time than the guard allows (override with --force)."""
+
+    kind = "resource error"
+
+
+#: errno values that a user can fix (space, permissions, wrong path or file type).
+USER_ERRNOS = frozenset(
+    getattr(errno, n)
+    for n in (
+        "ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "ENOENT", "EISDIR", "ENOTDIR",
+        "ENOTEMPTY", "EEXIST", "ENAMETOOLONG", "ELOOP", "EMFILE", "ENFILE", "EFBIG", "EXDEV",
+        "ETXTBSY", "EBUSY", "ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT",
+    )
+    if hasattr(errno, n)
+)
+
+
+def file_error(exc: OSError, path: object = None) -> FileError:
+    """A one-line :class:`FileError` for an ``OSError``, naming the path and the reason.
+
+    Parameters
+    ----------
+    exc : OSError
+        The operating-system error.
+    path : object, optional
+        What to name when ``exc`` carries no file name.
+    """
+    where = exc.filename if exc.filename is not None else path
+    reason = exc.strerror or type(exc).__name__
+    return FileError(f"{where}: {reason}" if where is not None else reason)
+
+
+def is_user_os_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is an ``OSError`` the user can fix (disk full, read-only, wrong path)."""
+    return isinstance(exc, OSError) and exc.errno in USER_ERRNOS
+
+
+class Interrupted(BaseException):  # noqa: N818 - a signal, not an error
+    """SIGINT, SIGTERM or SIGHUP: unwinds like ``KeyboardInterrupt`` (temp folders removed).
+
+    A ``BaseException`` (not ``KeyboardInterrupt``) so that no library swallows it on the
+    way up to ``rmpbt``'s entry point, which prints "interrupted: nothing written".
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

@@ -11,6 +11,7 @@ started one) and shuts it down on exit, also after Ctrl-C (pending tasks are can
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -128,6 +129,9 @@ class DaskExecutor:
                 self._cluster = LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=processes,
                     dashboard_address=None, silence_logs=50, **where,
+                    # no dashboard; the scheduler's small HTTP server on a free port instead of
+                    # 8787 (no "Port 8787 is already in use" warning when another cluster runs)
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 )
                 self._client = Client(self._cluster, set_as_default=False)
                 self.workers = int(workers)  # type: ignore[arg-type]
@@ -142,7 +146,9 @@ class DaskExecutor:
 
         if not items:
             return []
-        futures = self._client.map(fn, list(items), pure=False)
+        with warnings.catch_warnings():  # "Sending large graph of size ...": noise, not a fault
+            warnings.filterwarnings("ignore", message=".*large graph.*")
+            futures = self._client.map(fn, list(items), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         try:
             for fut in as_completed(futures, loop=self._client.loop):

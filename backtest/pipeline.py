@@ -39,7 +39,7 @@ from backtest.results import (
     write_json,
 )
 from backtest.signals import SignalFrame, build_signal_frame
-from strategies.base import Strategy, build_strategy
+from strategies.base import Strategy, build_strategy, check_borrow_assets
 
 __all__ = ["RunOutput", "cash_returns", "decision_dates", "load_market", "required_series",
            "run_backtest", "write_outputs", "write_run"]
@@ -130,6 +130,7 @@ def run_backtest(
     timings: dict[str, float] = {}
     notes: list[str] = []
     strategies: list[Strategy] = [build_strategy(s, origin) for s in cfg.strategies]
+    check_borrow_assets(cfg, origin, strategies)
     if md is None:
         md = load_market(cfg)
     timings["load"] = time.perf_counter() - t0
@@ -332,7 +333,7 @@ def write_run(out: RunOutput, root: str | Path = "results", report: bool = True)
     """Write the run folder atomically under ``root`` and return its path."""
     run_id = unique_run_id(root, make_run_id(out.cfg.name, out.cfg.config_hash()))
     with atomic_run_dir(root, run_id) as tmp:
-        write_outputs(out, tmp, run_id)
+        write_outputs(out, tmp, tmp.final.name)
         if report and (out.cfg.report.html or out.cfg.report.png):
             t = time.perf_counter()
             render_report(tmp, html=out.cfg.report.html, png=out.cfg.report.png)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from backtest.errors import ResultsError
+from backtest.errors import ResultsError, file_error, is_user_os_error
 
 FORMAT_VERSION = 1
 PACKAGES = (
@@ -86,7 +86,10 @@ def make_run_id(name: str, config_hash: str, now: datetime | None = None) -> str
 
 
 def unique_run_id(root: str | Path, run_id: str) -> str:
-    """``run_id``, or ``run_id-N`` if a folder of that name already exists under ``root``."""
+    """``run_id``, or ``run_id-N`` if a folder of that name already exists under ``root``.
+
+    Only a hint: :func:`atomic_run_dir` claims the final name atomically.
+    """
     root = Path(root)
     final, n = run_id, 1
     while (root / final).exists():
@@ -95,36 +98,152 @@ def unique_run_id(root: str | Path, run_id: str) -> str:
     return final
 
 
+class RunDir(type(Path())):  # type: ignore[misc]
+    """The temporary folder of a run being written; ``final`` is the claimed final folder."""
+
+    final: Path
+
+
+_LAST_FINAL: dict[tuple[str, str], Path] = {}
+_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def claim_run_name(root: Path, run_id: str, tries: int = 10_000) -> Path:
+    """Atomically claim ``root/run_id`` (or ``run_id-N``) by creating it empty with ``os.mkdir``.
+
+    Two processes starting identical runs in the same second get different names.
+
+    Raises
+    ------
+    ResultsError
+        If no free name is found within ``tries`` suffixes.
+    """
+    for n in range(tries):
+        cand = root / (run_id if n == 0 else f"{run_id}-{n}")
+        try:
+            os.mkdir(cand)
+        except FileExistsError:
+            continue
+        return cand
+    raise ResultsError(f"{root}: no free run folder name for {run_id} after {tries} tries")
+
+
+def _user_os_error(exc: OSError, path: Path) -> BaseException:
+    return file_error(exc, path) if is_user_os_error(exc) else exc
+
+
 @contextmanager
-def atomic_run_dir(root: str | Path, run_id: str) -> Iterator[Path]:
-    """Yield a temporary folder; on success rename it to ``root/run_id``, else delete it."""
+def _signals_blocked() -> Iterator[None]:
+    """Defer SIGINT/SIGTERM/SIGHUP while cleaning up, so a second signal cannot leave debris."""
+    import signal
+
+    sigs = {getattr(signal, n) for n in _SIGNALS if hasattr(signal, n)}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _cleanup(tmp: Path, claimed: Path | None) -> None:
+    with _signals_blocked():
+        shutil.rmtree(tmp, ignore_errors=True)
+        if claimed is not None:
+            try:
+                claimed.rmdir()  # only if still our empty placeholder
+            except OSError:
+                pass
+
+
+@contextmanager
+def atomic_run_dir(root: str | Path, run_id: str) -> Iterator[RunDir]:
+    """Yield a temporary folder; on success rename it to its claimed final folder, else delete it.
+
+    The final name (``root/run_id`` or ``root/run_id-N``) is claimed before writing starts
+    (``os.mkdir`` is atomic), so concurrent identical runs never collide; it is
+    available as ``tmp.final`` (write it into provenance as the run id). On any failure,
+    including SIGINT/SIGTERM/SIGHUP (see ``backtest.cli``), the temporary folder and the
+    claimed name are removed: nothing is left in ``root``.
+
+    Raises
+    ------
+    ResultsError, FileError
+        If ``root`` cannot be created or written (read-only, full, not a folder).
+    """
     root = Path(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ResultsError(f"results folder {root}: exists and is not a folder") from None
     except OSError as exc:
         raise ResultsError(f"cannot create results folder {root}: {exc.strerror}") from None
-    final = root / run_id
-    n = 1
-    while final.exists():
-        final = root / f"{run_id}-{n}"
-        n += 1
+    if not root.is_dir():
+        raise ResultsError(f"results folder {root}: exists and is not a folder")
+    claimed: Path | None = None
     tmp = root / f".tmp-{run_id}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
     try:
-        yield tmp
-        os.replace(tmp, final)
+        claimed = claim_run_name(root, run_id)
+        tmp.mkdir()
+    except OSError as exc:
+        _cleanup(tmp, claimed)
+        raise _user_os_error(exc, root) from None
+    handle = RunDir(tmp)
+    handle.final = claimed
+    try:
+        yield handle
+        os.replace(tmp, claimed)  # onto our own empty placeholder: atomic
+    except OSError as exc:
+        _cleanup(tmp, claimed)
+        raise _user_os_error(exc, tmp) from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _cleanup(tmp, claimed)
         raise
-    # expose final path to the caller through an attribute on the generator is awkward;
-    # callers use ``final_path`` below instead.
+    _LAST_FINAL[(str(root), run_id)] = claimed
 
 
 def final_path(root: str | Path, run_id: str) -> Path:
-    """The newest folder for ``run_id`` under ``root`` (after :func:`atomic_run_dir`)."""
+    """The folder that :func:`atomic_run_dir` last wrote for ``run_id`` under ``root``."""
     root = Path(root)
+    known = _LAST_FINAL.get((str(root), run_id))
+    if known is not None:
+        return known
     cands = sorted(p for p in root.glob(f"{run_id}*") if p.is_dir())
     return cands[-1] if cands else root / run_id
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a unique temporary file and a rename.
+
+    The temporary file is removed on any failure (full disk, signal).
+
+    Raises
+    ------
+    FileError
+        If the file cannot be written (read-only, full disk, missing folder).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        _unlink(tmp)
+        raise _user_os_error(exc, path) from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def _unlink(p: Path) -> None:
+    with _signals_blocked():
+        try:
+            p.unlink()
+        except OSError:
+            pass
 
 
 def write_json(path: Path, obj: dict) -> None:
@@ -151,10 +270,15 @@ def check_run_dir(path: str | Path) -> dict:
     missing = [f for f in REQUIRED_FILES if not (p / f).exists()]
     if missing:
         raise ResultsError(f"{p}: not a run folder (missing {', '.join(missing)})")
+    bad = [f for f in REQUIRED_FILES if not (p / f).is_file()]
+    if bad:
+        raise ResultsError(f"{p}/{bad[0]}: not a regular file")
     try:
-        prov = json.loads((p / "provenance.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{p}/provenance.json: unreadable ({exc})") from None
+        prov = json.loads((p / "provenance.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ResultsError(f"{p}/provenance.json: unreadable ({type(exc).__name__})") from None
+    if not isinstance(prov, dict):
+        raise ResultsError(f"{p}/provenance.json: expected a JSON object")
     ver = prov.get("format_version")
     if ver != FORMAT_VERSION:
         raise ResultsError(

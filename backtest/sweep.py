@@ -245,7 +245,10 @@ def parse_grid(spec: str) -> GridAxis:
         start, stop, step = (_decimal(p, spec) for p in parts)
         if step == 0:
             raise SweepError(f"--grid {spec}: step must not be zero")
-        n = int(math.floor((stop - start) / step)) + 1
+        try:
+            n = int(math.floor((stop - start) / step)) + 1
+        except (ArithmeticError, ValueError, OverflowError):
+            raise SweepError(f"--grid {spec}: START:STOP:STEP out of range") from None
         if n <= 0:
             raise SweepError(f"--grid {spec}: empty grid ({start} to {stop} by {step} has no values)")
         if n > MAX_GRID:
@@ -302,11 +305,21 @@ class WhereExpr:
         Syntax error or unknown/ambiguous name.
     """
 
+    MAX_CHARS = 2000
+    MAX_TOKENS = 400
+    MAX_DEPTH = 40
+    MAX_LITERAL = 100  # characters of a number or string literal
+
     def __init__(self, text: str, keys: Sequence[str]) -> None:
+        if len(text) > self.MAX_CHARS:
+            raise SweepError(f"--where: expression of {len(text):,} characters (at most {self.MAX_CHARS})")
         self.text = text
         self._keys = list(keys)
         self._tokens = self._lex(text)
+        if len(self._tokens) > self.MAX_TOKENS:
+            raise self._error(f"{len(self._tokens)} tokens (at most {self.MAX_TOKENS})")
         self._pos = 0
+        self._depth = 0
         if not self._tokens:
             raise SweepError("--where: empty expression")
         self.tree = self._or()
@@ -325,6 +338,11 @@ class WhereExpr:
                 raise SweepError(f"--where {text}: unexpected character {text[pos:].strip()[:1]!r} at {pos + 1}")
             kind = m.lastgroup or ""
             val = m.group(kind)
+            if kind in ("num", "str") and len(val) > self.MAX_LITERAL:
+                raise SweepError(f"--where: literal of {len(val)} characters at {pos + 1} "
+                                 f"(at most {self.MAX_LITERAL})")
+            if kind == "num" and not math.isfinite(float(val)):
+                raise SweepError(f"--where: number {val} is not finite")
             if kind == "name" and val in _KEYWORDS:
                 kind = "kw"
             out.append((kind, val))
@@ -358,6 +376,7 @@ class WhereExpr:
 
     def _not(self) -> tuple:
         if self._take("kw", "not"):
+            self._nest()
             return ("not", self._not())
         return self._cmp()
 
@@ -386,10 +405,17 @@ class WhereExpr:
 
     def _unary(self) -> tuple:
         if self._take("op", "-"):
+            self._nest()
             return ("neg", self._unary())
         if self._take("op", "+"):
+            self._nest()
             return self._unary()
         return self._atom()
+
+    def _nest(self) -> None:
+        self._depth += 1
+        if self._depth > self.MAX_DEPTH:
+            raise self._error(f"nested deeper than {self.MAX_DEPTH} levels")
 
     def _atom(self) -> tuple:
         tok = self._peek()
@@ -408,6 +434,7 @@ class WhereExpr:
         if kind == "name":
             return ("name", self._resolve(val))
         if tok == ("op", "("):
+            self._nest()
             node = self._or()
             if not self._take("op", ")"):
                 raise self._error("missing ')'")
@@ -456,7 +483,7 @@ class WhereExpr:
             return bool(self._eval(self.tree, env))
         except ZeroDivisionError:
             raise self._error(f"division by zero for {env}") from None
-        except TypeError as exc:
+        except (TypeError, OverflowError) as exc:
             raise self._error(f"{exc} for {env}") from None
 
     def _eval(self, n: tuple, env: dict[str, Any]) -> Any:
@@ -485,6 +512,8 @@ class WhereExpr:
                 left = right
             return True
         a, b = self._eval(n[1], env), self._eval(n[2], env)
+        if isinstance(a, str | bytes) or isinstance(b, str | bytes):  # 'x' * 10**9: no
+            raise TypeError(f"arithmetic on a string ({a!r} {op} {b!r})")
         if op == "+":
             return a + b
         if op == "-":
@@ -498,6 +527,17 @@ def _eq(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
     return a == b
+
+
+MAX_DRAWS = 200_000  # rejection-sampling draws for --random before giving up
+
+
+def _big_index(rng: np.random.Generator, sizes: Sequence[int]) -> int:
+    """A uniform flat index into a grid whose size does not fit in int64 (one draw per axis)."""
+    i = 0
+    for s in sizes:
+        i = i * s + int(rng.integers(s))
+    return i
 
 
 def expand(
@@ -535,8 +575,8 @@ def expand(
     def ok(v: dict[str, Any]) -> bool:
         return all(w(v) for w in where)
 
-    if n_random is not None and n_random < 1:
-        raise SweepError(f"--random {n_random}: must be at least 1")
+    if n_random is not None and not 1 <= n_random <= MAX_GRID:
+        raise SweepError(f"--random {n_random}: must be 1..{MAX_GRID:,}")
     if n_random is None:
         if total > MAX_GRID:
             raise SweepError(f"the grid has {total:,} variants (at most {MAX_GRID:,}); use --random N")
@@ -549,12 +589,15 @@ def expand(
             out = [variant(idx[j]) for j in take]
         else:
             chosen: set[int] = set()
-            tries = 0
-            while len(chosen) < n_random and tries < 50 * n_random:
+            tries, max_tries = 0, min(50 * n_random, MAX_DRAWS)
+            while len(chosen) < n_random and tries < max_tries:
                 tries += 1
-                i = int(rng.integers(total))
+                i = int(rng.integers(total)) if total < 2**63 else _big_index(rng, sizes)
                 if i not in chosen and ok(variant(i)):
                     chosen.add(i)
+            if not chosen and where:
+                raise SweepError(f"--random {n_random}: no variant satisfying --where in {tries:,} draws "
+                                 "(loosen --where or shrink the grid)")
             out = [variant(i) for i in sorted(chosen)]
     if not out:
         raise SweepError("no variant satisfies --where" if where else "empty grid")
@@ -1622,7 +1665,7 @@ def write_tune(result: TuneResult, root: str | Path = "results", html: bool = Tr
         prov = {
             "format_version": FORMAT_VERSION,
             "kind": "tune",
-            "run_id": run_id,
+            "run_id": tmp.final.name,
             "name": cfg.name,
             "config_file": result.origin,
             "config_hash": cfg.config_hash(),

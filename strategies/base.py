@@ -247,6 +247,29 @@ def validate_config(cfg: Any, origin: str) -> None:
     """
     for scfg in cfg.strategies:
         validate_params(scfg, origin)
+    check_borrow_assets(cfg, origin)
+
+
+def check_borrow_assets(cfg: Any, origin: str, built: list[Any] | None = None) -> None:
+    """Per-asset borrow fees must name a ticker of the run (universe or a strategy's assets).
+
+    ``built`` are the strategies already instantiated from ``cfg`` (built here otherwise).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``costs.borrow_bps_by_asset.<ticker>`` and the closest known ticker.
+    """
+    if not cfg.costs.borrow_bps_by_asset:
+        return
+    known = set(cfg.data.universe)
+    for s in built if built is not None else [build_strategy(sc, origin) for sc in cfg.strategies]:
+        known.update(s.assets())
+    for k in cfg.costs.borrow_bps_by_asset:
+        if k not in known:
+            close = difflib.get_close_matches(k, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{origin}: costs.borrow_bps_by_asset.{k}: unknown ticker{hint}")
 
 
 def build_strategy(scfg: Any, origin: str = "<config>") -> Strategy:

@@ -15,6 +15,7 @@ from backtest.data.fred import PROVIDER as FRED
 from backtest.data.fred import FredSource, fred_id
 from backtest.data.yahoo import PROVIDER as YAHOO
 from backtest.data.yahoo import YahooSource
+from backtest.errors import DataError
 
 
 def fetch_all(
@@ -133,6 +134,8 @@ def register(app: typer.Typer) -> None:
 
         cfg = load_config(config, [])
         tickers, macro = required_series(cfg)
+        if data_dir is not None and data_dir.exists() and not data_dir.is_dir():
+            raise DataError(f"--data-dir {data_dir}: exists and is not a folder")
         cache = Cache(data_dir)
         rows = fetch_all(tickers, macro, refresh or bool(cfg.data.refresh), cache)
         console = Console()

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from backtest.commands.progress import RichProgress
 from backtest.errors import RmpbtError
+from backtest.guards import check_scenario_budget
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML run config whose strategies are scored.", show_default=False)]
 
@@ -92,6 +93,7 @@ def register(app: typer.Typer) -> None:
         only: Annotated[str | None, typer.Option("--only", help="Comma-separated scenarios to run (default: all).")] = None,
         strategies: Annotated[str | None, typer.Option("--strategies", help="Comma-separated strategies of CONFIG to score (default: all).")] = None,
         no_report: Annotated[bool, typer.Option("--no-report", help="Skip tearsheet.html and PNGs.")] = False,
+        force: Annotated[bool, typer.Option("--force", help="Run even above the work/memory guard.")] = False,
     ) -> None:
         """Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, realised, mix)."""
         from backtest.commands.common import console, err_console, fail
@@ -114,6 +116,8 @@ def register(app: typer.Typer) -> None:
                 cfg = select_strategies(cfg, [x.strip() for x in strategies.split(",") if x.strip()], str(config))
             sset = load_scenarios(scenarios_file).with_horizon(horizon)
             sset = sset.only([s.strip() for s in only.split(",") if s.strip()] if only else None)
+            check_scenario_budget(paths, [s.horizon_days for s in sset.scenarios], len(cfg.data.universe),
+                         len(cfg.strategies), chunk_size, seed, force)
             with make_executor(workers, scheduler) as ex:
                 try:
                     run = run_scenarios(cfg, sset, paths=paths, seed=seed, origin=str(config), chunk_size=chunk_size,

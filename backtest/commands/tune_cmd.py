@@ -118,6 +118,7 @@ def register(app: typer.Typer) -> None:
         no_benchmarks: Annotated[bool, typer.Option("--no-benchmarks", help="Skip the untuned benchmarks.")] = False,
         no_report: Annotated[bool, typer.Option("--no-report", help="Skip tune.html.")] = False,
         top: Annotated[int, typer.Option("--top", help="Rows of the summary table.")] = 10,
+        force: Annotated[bool, typer.Option("--force", help="Run even above the memory guard.")] = False,
         set_: SetOpt = None,
         start: StartOpt = None,
         end: EndOpt = None,
@@ -145,6 +146,11 @@ def register(app: typer.Typer) -> None:
             if not req.grid:
                 raise SweepError("no --grid given: nothing to tune")
             cfg = load_config(config, set_ or [], start=start, end=end, data_dir=data_dir)
+            from backtest.guards import check_tune_budget, estimate_days
+            from backtest.sweep import parse_grid
+
+            check_tune_budget([len(parse_grid(g).values) for g in req.grid], random, chunk_size, seed,
+                              estimate_days(cfg.data.start, cfg.data.end), force)
             if hm is not None:
                 from backtest.sweep import format_key, parse_grid
 

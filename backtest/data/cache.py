@@ -179,10 +179,10 @@ class Cache:
             return None
         try:
             df = pq.read_table(entry.path).to_pandas()
-        except Exception:
+            s = df["value"].astype(float)  # wrong columns / types: a foreign file, not our entry
+            s.index = pd.DatetimeIndex(df.index, name="date")
+        except Exception:  # noqa: BLE001 - corrupt or foreign file: behave as if absent
             return None
-        s = df["value"].astype(float)
-        s.index = pd.DatetimeIndex(df.index, name="date")
         s.name = key
         return s, entry
 

@@ -15,6 +15,7 @@ from backtest.data.validate import align_prices, check_dates, check_macro
 from backtest.errors import DataError
 
 VOL_SERIES = ("VIX", "VIX3M")
+MAX_CSV_BYTES = 200_000_000
 
 
 def read_csv_series(path: Path, column: str) -> pd.Series:
@@ -27,6 +28,10 @@ def read_csv_series(path: Path, column: str) -> pd.Series:
     """
     if not path.exists():
         raise DataError(f"{path}: file not found")
+    if not path.is_file():  # a folder, FIFO or device would fail late or block forever
+        raise DataError(f"{path}: not a regular file")
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise DataError(f"{path}: larger than {MAX_CSV_BYTES:,} bytes")
     try:
         df = pd.read_csv(path)
     except Exception as exc:  # pandas raises many types on malformed files
@@ -39,6 +44,10 @@ def read_csv_series(path: Path, column: str) -> pd.Series:
         raise DataError(f"{path}: bad date ({exc})") from None
     check_dates(idx, str(path))
     vals = pd.to_numeric(df[column], errors="coerce")
+    garbage = df[column].notna() & vals.isna()
+    if garbage.any():
+        i = int(garbage.to_numpy().argmax())
+        raise DataError(f"{path}: non-numeric {column} {df[column].iloc[i]!r} on {idx[i].date()}")
     return pd.Series(vals.to_numpy(dtype=float), index=idx, name=path.stem)
 
 
@@ -85,7 +94,7 @@ class CsvSource:
                 if not path.exists():
                     raise DataError(f"unknown macro series {name}: no file {path}")
                 s = read_csv_series(path, "value")
-            check_macro(s, str(path))
+            check_macro(s, str(path), name)
             series[name] = MacroSeries.from_observations(name, s)
         return MarketData(
             prices, series, source=f"csv:{self.root}", synthetic=False, notes=tuple(notes)

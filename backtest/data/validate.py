@@ -122,9 +122,81 @@ def align_prices(
     return filled, notes
 
 
-def check_macro(s: pd.Series, origin: str) -> pd.Series:
-    """Validate one macro series (dates unique and sorted, at least one value)."""
+# Plausible ranges of macro series by kind (units as in the csv layout / FRED, see
+# docs/config.md): a value outside its range is a unit or data error, not a market move.
+RATE_RANGE = (-10.0, 30.0)  # percent: yields, policy rates, T-bills, spreads, OAS
+VOL_RANGE = (1.0, 200.0)  # volatility index points (VIX all-time high close: 82.69)
+MILLIONS_RANGE = (0.0, 1.0e8)  # USD millions (Fed balance sheet, reserves, TGA): < $100 trn
+BILLIONS_RANGE = (0.0, 1.0e5)  # USD billions (RRP, TGA week average)
+INDEX_RANGE = (1.0e-3, 1.0e5)  # price-index levels (CPI 1982-84 = 100)
+MACRO_KINDS: dict[str, tuple[str, tuple[float, float]]] = {
+    **{k: ("rate in percent", RATE_RANGE) for k in (
+        "DTB3", "DGS3MO", "DGS1", "DGS2", "DGS5", "DGS10", "DGS30", "SOFR", "IORB", "IOER", "EFFR",
+        "DFF", "DFEDTARU", "DFEDTARL", "T10Y2Y", "T10Y3M", "BAMLH0A0HYM2", "cash_rate",
+        "policy_rate")},
+    **{k: ("volatility index", VOL_RANGE) for k in ("VIX", "VIX3M", "VXV", "VIXCLS", "VIX9D")},
+    **{k: ("amount in USD millions", MILLIONS_RANGE) for k in (
+        "WALCL", "WRESBAL", "TREAST", "WSHOMCB", "WDTGAL", "TGA")},
+    **{k: ("amount in USD billions", BILLIONS_RANGE) for k in ("RRPONTSYD", "WTREGEN")},
+    **{k: ("price index", INDEX_RANGE) for k in ("CPIAUCSL", "CPILFESL", "PCEPI")},
+}
+
+
+def series_name(origin: str) -> str:
+    """The series id in an origin such as ``/data/fred/DTB3.csv`` or ``fred:DTB3 (cached)``."""
+    head = origin.split()[0] if origin.split() else origin
+    if ":" in head and "/" not in head:
+        return head.split(":", 1)[1]
+    stem = head.replace("\\", "/").rsplit("/", 1)[-1]
+    return stem.rsplit(".", 1)[0] if "." in stem else stem
+
+
+def check_macro_values(s: pd.Series, origin: str, name: str | None = None) -> None:
+    """Raise ``DataError`` for a non-finite value or one outside the series' plausible range.
+
+    Parameters
+    ----------
+    s : pd.Series
+        The series (NaN = missing, allowed).
+    origin : str
+        File or provider to name in the message.
+    name : str, optional
+        Series id (default: taken from ``origin``); selects the range in :data:`MACRO_KINDS`.
+    """
+    v = pd.to_numeric(s, errors="coerce").dropna() if s.dtype == object else s.dropna()
+    if s.dtype == object and len(v) < s.notna().sum():
+        bad = s[s.notna() & pd.to_numeric(s, errors="coerce").isna()]
+        raise DataError(f"{origin}: non-numeric value {bad.iloc[0]!r} on {_day(bad.index[0])}")
+    arr = v.to_numpy(dtype=float)
+    inf = ~np.isfinite(arr)
+    if inf.any():
+        i = int(np.flatnonzero(inf)[0])
+        raise DataError(f"{origin}: non-finite value {arr[i]!r} on {_day(v.index[i])}")
+    key = name or series_name(origin)
+    kind = MACRO_KINDS.get(key) or MACRO_KINDS.get(key.upper())
+    if kind is None:
+        return
+    label, (lo, hi) = kind
+    out = (arr < lo) | (arr > hi)
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise DataError(
+            f"{origin}: {key} value {arr[i]:g} on {_day(v.index[i])} is outside the plausible "
+            f"range {lo:g}..{hi:g} for a {label}"
+        )
+
+
+def _day(x: object) -> str:
+    try:
+        return str(pd.Timestamp(x).date())
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def check_macro(s: pd.Series, origin: str, name: str | None = None) -> pd.Series:
+    """Validate one macro series: dates unique and sorted, a value, finite, in range by kind."""
     check_dates(s.index, origin)
     if s.notna().sum() == 0:
         raise DataError(f"{origin}: series has no values")
+    check_macro_values(s, origin, name)
     return s

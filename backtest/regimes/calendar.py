@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from backtest.errors import RegimeError
+from backtest.safe_io import load_yaml_text, read_text_file
 
 DEFAULT_CALENDAR = (
     Path(__file__).resolve().parents[2] / "configs" / "regimes" / "fed_balance_sheet.yaml"
@@ -93,9 +93,12 @@ def _ts(value: object, where: str) -> pd.Timestamp:
     if isinstance(value, (date, pd.Timestamp)):
         return pd.Timestamp(value)
     try:
-        return pd.Timestamp(str(value))
-    except (ValueError, TypeError):
+        ts = pd.Timestamp(str(value))
+    except (ValueError, TypeError, OverflowError):
         raise RegimeError(f"{where}: not a date: {value!r}") from None
+    if pd.isna(ts):
+        raise RegimeError(f"{where}: not a date: {value!r}")
+    return ts
 
 
 def load_calendar(path: str | Path | None = None) -> RegimeCalendar:
@@ -108,14 +111,11 @@ def load_calendar(path: str | Path | None = None) -> RegimeCalendar:
         naming the file and the regime id).
     """
     p = Path(path) if path is not None else DEFAULT_CALENDAR
-    if not p.exists():
-        raise RegimeError(f"{p}: regime calendar not found")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise RegimeError(f"{p}: malformed YAML ({str(exc).splitlines()[0]})") from None
+    raw = load_yaml_text(read_text_file(p, "regime calendar", error=RegimeError), str(p), RegimeError)
     if not isinstance(raw, dict) or "regimes" not in raw:
         raise RegimeError(f"{p}: expected a mapping with a 'regimes' list")
+    if not isinstance(raw["regimes"] or [], list):
+        raise RegimeError(f"{p}: regimes: expected a list")
     regimes: list[Regime] = []
     for i, row in enumerate(raw["regimes"] or []):
         where = f"{p}: regimes[{i}]"

@@ -46,6 +46,7 @@ def load_runs(paths: list[str | Path]) -> list[RunData]:
     if not paths:
         raise ResultsError("compare: no run folders given (pass one or more RUN_DIR)")
     runs = []
+    seen: dict[Path, str] = {}
     for p in paths:
         path = Path(p)
         try:
@@ -56,8 +57,27 @@ def load_runs(paths: list[str | Path]) -> list[RunData]:
             if inner:
                 raise ResultsError(f"{exc}; it holds {len(inner)} run folder(s): pass those instead") from None
             raise
-        runs.append(load_run(path))
+        key = path.resolve()
+        if key in seen:
+            raise ResultsError(f"{p}: the same run folder is given twice (also as {seen[key]})")
+        seen[key] = str(p)
+        runs.append(load_run_checked(path))
     return runs
+
+
+def load_run_checked(path: Path) -> RunData:
+    """:func:`load_run`, with any unreadable or garbage file reported as one ``ResultsError`` line."""
+    try:
+        return load_run(path)
+    except ResultsError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pyarrow/pandas/yaml raise many types on garbage
+        what = getattr(exc, "filename", None) or path
+        raise ResultsError(
+            f"{what}: not a readable run folder ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+        ) from None
 
 
 def run_labels(runs: list[RunData]) -> list[str]:

@@ -6,6 +6,7 @@ canvas, so no global backend or interactive state is touched.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +42,47 @@ def _stress(ax, stress: list[tuple[pd.Timestamp, str]]) -> None:
                 fontsize=6.5, color="#555")
 
 
+FALLBACK_FONTS = ("DejaVu Sans", "Noto Sans", "Noto Sans CJK JP", "Noto Sans CJK SC", "WenQuanYi Zen Hei",
+                  "Droid Sans Fallback", "Arial Unicode MS")
+
+
+@lru_cache(maxsize=1)
+def _coverage() -> tuple[tuple[str, ...], frozenset[int]]:
+    """Installed fallback fonts and the code points they cover together."""
+    from matplotlib import font_manager as fm
+    from matplotlib.ft2font import FT2Font
+
+    names = {f.name: f.fname for f in fm.fontManager.ttflist}
+    fams = tuple(n for n in FALLBACK_FONTS if n in names) or ("DejaVu Sans",)
+    cover: set[int] = set()
+    for n in fams:
+        try:
+            cover.update(FT2Font(names.get(n) or fm.findfont(n)).get_charmap())
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return fams, frozenset(cover)
+
+
+def cover_glyphs(fig: Figure) -> None:
+    """Use the installed fallback fonts; replace characters none of them has with ``?``.
+
+    Strategy names may be in any script: without this, matplotlib prints one "Glyph ...
+    missing from font" warning per character on stderr.
+    """
+    from matplotlib.text import Text
+
+    fams, cover = _coverage()
+    for t in fig.findobj(Text):
+        s = t.get_text()
+        if "$" in s and "\\$" not in s:  # a name is text, never mathtext
+            s = s.replace("$", "\\$")
+            t.set_text(s)
+        if s and any(ord(c) not in cover and c not in "\n\t" for c in s):
+            t.set_text("".join(c if ord(c) in cover or c in "\n\t" else "?" for c in s))
+        if fams != ("DejaVu Sans",):
+            t.set_fontfamily(list(fams))
+
+
 def _finish(fig: Figure, ax, title: str, path: Path, n_series: int) -> None:
     loc = AutoDateLocator()
     ax.xaxis.set_major_locator(loc)
@@ -51,6 +93,7 @@ def _finish(fig: Figure, ax, title: str, path: Path, n_series: int) -> None:
     ax.set_title(title, loc="left", fontsize=11)
     ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=min(4, max(1, n_series)))
     fig.subplots_adjust(left=0.075, right=0.985, top=0.91, bottom=0.1)
+    cover_glyphs(fig)
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=DPI, format="png", metadata={"Software": "rmpbt"})
 

@@ -577,7 +577,7 @@ def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: b
         run.returns.to_parquet(tmp / "returns.parquet")
         run.weights.to_parquet(tmp / "weights.parquet", index=False)
         run.timings["write"] = time.perf_counter() - t
-        write_json(tmp / "provenance.json", provenance(run, tmp.name))
+        write_json(tmp / "provenance.json", provenance(run, tmp.final.name))
         if report and (cfg.report.html or cfg.report.png):
             from backtest.pipeline import render_report
 

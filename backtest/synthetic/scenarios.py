@@ -194,9 +194,14 @@ def _hint(known: list[str]) -> str:
     return f" (states: {', '.join(known)})"
 
 
+MAX_HORIZON = 12_600  # trading days (50 years)
+
+
 def _check_horizon(h: int, where: str) -> None:
     if h < 1:
         raise ValueError(f"{where}: the horizon must be at least 1 trading day (got {h})")
+    if h > MAX_HORIZON:
+        raise ValueError(f"{where}: the horizon must be at most {MAX_HORIZON} trading days (got {h})")
 
 
 # ------------------------------------------------------------------------ chain
@@ -385,8 +390,9 @@ class ScenarioSet:
         """The same set with every scenario's horizon replaced (``--horizon``)."""
         if horizon is None:
             return self
-        if horizon < 1:
-            raise ScenarioError(f"--horizon {horizon}: the horizon must be at least 1 trading day")
+        if not 1 <= horizon <= MAX_HORIZON:
+            raise ScenarioError(
+                f"--horizon {horizon}: the horizon must be 1..{MAX_HORIZON} trading days")
         sc = tuple(
             Scenario(s.name, s.title, s.probability, s.start_state, s.matrix, s.pace, s.start, int(horizon))
             for s in self.scenarios
@@ -426,7 +432,11 @@ def compile_scenarios(spec: ScenarioFile, path: str = "<scenarios>") -> Scenario
 def scenarios_from_dict(raw: dict[str, Any], origin: str = "<scenarios>") -> ScenarioSet:
     """Validate and compile a scenario mapping; one-line :class:`ScenarioError` on any problem."""
     from backtest.config import format_validation_error
+    from backtest.safe_io import find_non_finite
 
+    bad = find_non_finite(raw)
+    if bad is not None:
+        raise ScenarioError(f"{origin}: {bad[0]}: must be a finite number (got {bad[1]!r})")
     try:
         spec = ScenarioFile.model_validate(raw)
     except ValidationError as exc:
