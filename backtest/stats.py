@@ -33,8 +33,11 @@ from backtest.constants import TRADING_DAYS
 EULER_GAMMA = 0.5772156649015329
 
 
-def _moments(x: np.ndarray) -> tuple[float, float, float]:
-    """Per-period Sharpe ratio (ddof=1), biased skewness and (non-excess) kurtosis of ``x``."""
+def sharpe_moments(x: np.ndarray) -> tuple[float, float, float]:
+    """Per-period Sharpe ratio (ddof=1), biased skewness and (non-excess) kurtosis of ``x``.
+
+    Non-finite values are dropped; ``(nan, 0, 3)`` below 2 observations.
+    """
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
     if len(x) < 2:
@@ -84,7 +87,8 @@ def expected_max_sharpe(trial_sr_variance: float, n_trials: float) -> float:
 
     ``sqrt(V) ((1 - γ) Φ⁻¹(1 - 1/N) + γ Φ⁻¹(1 - 1/(N e)))`` (Bailey & López de Prado 2014,
     eq. 2; γ the Euler–Mascheroni constant). ``n_trials`` may be fractional (an effective
-    number of trials); 0 for at most one trial.
+    number of trials); 0 for at most one trial, and floored at 0 (the asymptotic formula
+    turns negative below N ≈ 1.8, where the true expected maximum is still >= 0).
 
     Parameters
     ----------
@@ -102,7 +106,7 @@ def expected_max_sharpe(trial_sr_variance: float, n_trials: float) -> float:
         return 0.0
     z1 = norm.ppf(1.0 - 1.0 / n_trials)
     z2 = norm.ppf(1.0 - 1.0 / (n_trials * math.e))
-    return float(math.sqrt(trial_sr_variance) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2))
+    return max(0.0, float(math.sqrt(trial_sr_variance) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2)))
 
 
 def deflated_sharpe_ratio(sr: float, trial_sr_variance: float, n_trials: float, n_obs: int,
@@ -146,7 +150,7 @@ def sharpe_standard_error(returns: np.ndarray) -> float:
     """
     x = np.asarray(returns, dtype=float)
     n = int(np.isfinite(x).sum())
-    sr, g3, g4 = _moments(x)
+    sr, g3, g4 = sharpe_moments(x)
     v = _sr_variance_factor(sr, g3, g4)
     if n < 3 or not np.isfinite(sr) or not v > 0:
         return float("nan")
@@ -158,7 +162,7 @@ def sharpe_confidence_interval(returns: np.ndarray, level: float = 0.9) -> tuple
 
     ``SR ± Φ⁻¹((1 + level)/2) SE`` with :func:`sharpe_standard_error`.
     """
-    sr, _, _ = _moments(returns)
+    sr, _, _ = sharpe_moments(returns)
     se = sharpe_standard_error(returns)
     z = norm.ppf(0.5 + level / 2.0)
     return float(sr - z * se), float(sr + z * se)

@@ -756,28 +756,17 @@ class DeflatedSharpe:
 
 
 def expected_max_sharpe(var_trials: float, n_trials: int) -> float:
-    """Expected maximum Sharpe ratio of ``n_trials`` independent unskilled trials.
+    """Expected maximum Sharpe ratio of ``n_trials`` unskilled trials (see :mod:`backtest.stats`)."""
+    from backtest.stats import expected_max_sharpe as _ems  # issue 13: one implementation
 
-    ``sqrt(V) * ((1 - γ) Φ⁻¹(1 - 1/N) + γ Φ⁻¹(1 - 1/(N e)))`` (Bailey & López de Prado,
-    2014, eq. 2; γ the Euler–Mascheroni constant). 0 for a single trial.
-    """
-    from scipy.stats import norm
-
-    if n_trials <= 1 or not np.isfinite(var_trials) or var_trials <= 0:
-        return 0.0
-    z1 = norm.ppf(1.0 - 1.0 / n_trials)
-    z2 = norm.ppf(1.0 - 1.0 / (n_trials * np.e))
-    return float(np.sqrt(var_trials) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2))
+    return _ems(var_trials, n_trials)
 
 
 def probabilistic_sharpe(sr: float, sr0: float, n_obs: int, skew: float, kurt: float) -> float:
-    """``Φ((SR - SR0) sqrt(T - 1) / sqrt(1 - γ3 SR + (γ4 - 1)/4 SR²))`` (per-period SR)."""
-    from scipy.stats import norm
+    """Probabilistic Sharpe ratio, per-period SR (see :mod:`backtest.stats`)."""
+    from backtest.stats import probabilistic_sharpe_ratio
 
-    den = 1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr * sr
-    if n_obs < 2 or not np.isfinite(sr) or den <= 0:
-        return float("nan")
-    return float(norm.cdf((sr - sr0) * np.sqrt(n_obs - 1) / np.sqrt(den)))
+    return probabilistic_sharpe_ratio(sr, sr0, n_obs, skew, kurt)
 
 
 def deflated_sharpe(best_excess: np.ndarray, trial_sharpes: np.ndarray, n_trials: int | None = None) -> DeflatedSharpe:
@@ -1067,6 +1056,7 @@ class TuneRequest:
     chunk_size: int = 250
     vectorise: bool = True
     heatmap: tuple[str, str] | None = None
+    benchmark: str | None = None  # issue 13: reference of the verdict (default: the config's benchmark)
 
 
 @dataclass
@@ -1096,6 +1086,7 @@ class TuneResult:
     timings: dict[str, float] = field(default_factory=dict)
     executor: str = "local (in-process)"
     chunks: dict[int, Chunk] = field(default_factory=dict, repr=False)
+    verdict: Any = None  # issue 13: backtest.tune_verdict.TuneVerdict
 
     def variant_returns(self, ids: Sequence[int]) -> pd.DataFrame:
         """Daily returns of variants ``ids`` over the run's days (recomputed in-process,
@@ -1565,13 +1556,15 @@ def run_tune(
     best_ex = rets[best][d_rows] - best_ctx.rf[d_rows]
     trial_sr = scores["is_sharpe"] / np.sqrt(TRADING_DAYS)
     dsr = deflated_sharpe(best_ex, trial_sr, n_trials=n)
-    rank_corr = spearman(is_score, scores["oos"])
+    rank_corr = float(np.nanmedian([r["rank_corr"] for r in fold_rows]))  # issue 13: per fold, disjoint windows
 
+    base_returns = None
     if benchmarks:
         from backtest.pipeline import run_backtest
 
         tb = time.perf_counter()
         base_out = run_backtest(cfg, origin, md=md)
+        base_returns = base_out.returns
         cols = [tuned.name] + [c for c in base_out.returns.columns if c != tuned.name]
         for col in cols:
             label = f"{col} (as configured)" if col == tuned.name else col
@@ -1606,14 +1599,19 @@ def run_tune(
     best_cfg["name"] = f"{cfg.name}-tuned"
     config_from_dict(best_cfg, "best.yaml")  # must be ready to run
     timings["report"] = time.perf_counter() - t3 - timings.get("benchmarks", 0.0)
-    timings["total"] = time.perf_counter() - t0
-    return TuneResult(
+    result = TuneResult(
         cfg=cfg, origin=origin, request=req, strategy=tuned.name, axes=axes, table=table, best=best,
         best_config=best_cfg, folds=pd.DataFrame(fold_rows), oos_returns=oos, oos_metrics=oos_metrics,
         dsr=dsr, rank_corr=rank_corr, fold_rank_corr=[r["rank_corr"] for r in fold_rows],
         n_paths=len(groups), weight_modes=modes, metric=req.metric, md=md, days=days, notes=notes,
         timings=timings, executor=executor.describe(), chunks=chunk_of,
     )
+    # ---------------------------------------------------------------- issue 13: statistical verdict
+    from backtest.tune_verdict import attach_verdict
+
+    attach_verdict(result, base_returns)
+    timings["total"] = time.perf_counter() - t0
+    return result
 
 
 def _returns_of(ids: list[int], chunk_of: dict[int, Chunk]) -> dict[int, np.ndarray]:
@@ -1632,6 +1630,19 @@ def _returns_of(ids: list[int], chunk_of: dict[int, Chunk]) -> dict[int, np.ndar
         for j, i in enumerate(members):
             out[i] = res.returns[:, j]
     return out
+
+
+# ---------------------------------------------------------------- issue 13: holdings for turnover
+
+
+def chunk_targets(chunk: Chunk) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Target weights at the fills (V x K x N), execute mask (V x K) and columns of a chunk's variants."""
+    if chunk.affine is not None:
+        w, cols = chunk.affine.weights(np.asarray(chunk.theta, dtype=float)), list(chunk.affine.columns)
+    else:
+        w, cols = _stack([_strategy_weights(chunk.ctx, p) for p in chunk.params])
+    tg, execute = _targets(chunk.ctx, w, cols, chunk.ids)
+    return tg, execute, cols
 
 
 # ============================================================================ writing
@@ -1701,7 +1712,7 @@ def write_tune(result: TuneResult, root: str | Path = "results", html: bool = Tr
                 "n_trials": d.n_trials, "n_obs": d.n_obs, "skew": d.skew, "kurtosis": d.kurtosis,
                 "var_trials": d.var_trials,
             },
-            "rank_corr_is_oos": result.rank_corr,
+            "verdict": result.verdict.to_dict() if result.verdict is not None else None,  # issue 13
             "rank_corr_by_fold": result.fold_rank_corr,
             "data": {
                 "source": result.md.source,
