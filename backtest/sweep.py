@@ -1556,7 +1556,7 @@ def run_tune(
     best_ex = rets[best][d_rows] - best_ctx.rf[d_rows]
     trial_sr = scores["is_sharpe"] / np.sqrt(TRADING_DAYS)
     dsr = deflated_sharpe(best_ex, trial_sr, n_trials=n)
-    rank_corr = float(np.nanmedian([r["rank_corr"] for r in fold_rows]))  # issue 13: per fold, disjoint windows
+    rank_corr = float(pd.Series([r["rank_corr"] for r in fold_rows], dtype=float).median())  # issue 13: per fold
 
     base_returns = None
     if benchmarks:

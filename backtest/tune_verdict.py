@@ -436,6 +436,8 @@ def attach_verdict(result: Any, base_returns: pd.DataFrame | None) -> TuneVerdic
     bench_name = getattr(req, "benchmark", None)
     explicit = bench_name is not None
     bench_name = bench_name or getattr(result.cfg, "benchmark", None)
+    if bench_name is None and base_returns is not None and "sixty_forty" in base_returns.columns:
+        bench_name = "sixty_forty"
     bench = None
     if base_returns is not None and bench_name:
         if bench_name not in base_returns.columns:
