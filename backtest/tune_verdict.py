@@ -330,7 +330,7 @@ def assess(returns: np.ndarray, untuned: np.ndarray | None, folds: Sequence[Any]
 # ----------------------------------------------------------------------------- TuneResult layer
 
 
-def _held(tg: np.ndarray, execute: np.ndarray) -> np.ndarray:
+def held_targets(tg: np.ndarray, execute: np.ndarray) -> np.ndarray:
     """Targets held after each fill (V x K x N): the last executed target (0 before any)."""
     held = np.zeros_like(tg)
     cur = np.zeros((tg.shape[0], tg.shape[2]))
@@ -360,7 +360,7 @@ def turnover_and_holdings(chunks: Sequence[Any], n: int, n_days: int, keep: set[
             continue
         seen.add(id(c))
         tg, execute, cols = chunk_targets(c)
-        held = _held(tg, execute)
+        held = held_targets(tg, execute)
         prev = np.concatenate([np.zeros_like(held[:, :1]), held[:, :-1]], axis=1)
         traded = (np.abs(held - prev).sum(axis=2) * execute).sum(axis=1)
         out[c.ids] = traded / 2.0 / (n_days / TRADING_DAYS)
