@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from backtest.stats import SHARPE_INTERVAL, sharpe_interval
+
 TRADING_DAYS = 252
 METRIC_COLUMNS = [
     "total_return",
@@ -221,6 +223,7 @@ def regime_metrics(
                     "regime": reg,
                     "days": int(len(sub)),
                     **summary(sub.fillna(0.0), rf, to),
+                    **sharpe_interval(_excess(sub.fillna(0.0), rf).to_numpy()),  # issue 13
                 }
             )
-    return pd.DataFrame(rows, columns=["strategy", "regime", "days", *METRIC_COLUMNS])
+    return pd.DataFrame(rows, columns=["strategy", "regime", "days", *METRIC_COLUMNS, *SHARPE_INTERVAL])

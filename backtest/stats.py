@@ -31,6 +31,7 @@ from scipy.stats import norm
 from backtest.constants import TRADING_DAYS
 
 EULER_GAMMA = 0.5772156649015329
+SHARPE_INTERVAL = ("sharpe_se", "sharpe_lo", "sharpe_hi")
 
 
 def sharpe_moments(x: np.ndarray) -> tuple[float, float, float]:

@@ -154,3 +154,23 @@ def test_effective_trials():
     wide = rng.normal(size=(50, 80))
     lam = np.linalg.eigvalsh(np.corrcoef(wide, rowvar=False))
     assert effective_trials(wide) == pytest.approx(lam.sum() ** 2 / (lam**2).sum(), rel=1e-6)
+
+
+def test_regime_metrics_carry_the_sharpe_interval():
+    import pandas as pd
+
+    from backtest.metrics import regime_metrics
+
+    rng = np.random.default_rng(5)
+    days = pd.bdate_range("2020-01-01", periods=600)
+    r = pd.DataFrame({"a": rng.normal(0.001, 0.01, 600), "b": rng.normal(0.0, 0.01, 600)}, index=days)
+    lab = pd.Series(np.where(np.arange(600) < 200, "qe", "qt"), index=days)
+    rf = pd.Series(0.0001, index=days)
+    rm = regime_metrics(r, lab, rf).set_index(["strategy", "regime"])
+    assert list(rm.columns[-3:]) == ["sharpe_se", "sharpe_lo", "sharpe_hi"]
+    for (s, reg), row in rm.iterrows():
+        ex = r.loc[(lab == reg).to_numpy(), s].to_numpy() - 0.0001
+        assert (row["sharpe_lo"] + row["sharpe_hi"]) / 2 == pytest.approx(row["sharpe"])  # centred on metrics.sharpe
+        assert row["sharpe_se"] == pytest.approx(sharpe_standard_error(ex) * math.sqrt(252))
+        assert row["sharpe_hi"] - row["sharpe_lo"] == pytest.approx(2 * norm.ppf(0.95) * row["sharpe_se"])
+        assert row["days"] == len(ex)
