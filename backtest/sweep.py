@@ -53,7 +53,7 @@ from backtest.errors import ConfigError, RmpbtError, StrategyError, SweepError
 from backtest.kernel import WINDOW_METRICS, cash_growth, drift_keep, simulate_many, window_metrics
 
 TRADING_DAYS = 252
-METRICS = ("sharpe", "sortino", "calmar", "cagr", "max_drawdown")
+METRICS = ("sharpe", "sortino", "calmar", "cagr", "max_drawdown", "information_ratio")  # IR: issue 13
 PATH_ROOTS = ("rebalance", "execution", "costs", "cash", "regimes")
 MAX_GRID = 1_000_000
 MAX_FILTER = 200_000
@@ -844,6 +844,7 @@ class PathContext:
     metric_regime: str | None
     avail: pd.DataFrame
     first: pd.Series
+    reference: np.ndarray | None = None  # issue 13: untuned strategy's daily returns (--metric information_ratio)
 
 
 @dataclass
@@ -976,22 +977,24 @@ def _score(r_vt: np.ndarray, ctx: PathContext) -> dict[str, np.ndarray]:
     """Fold-wise and pooled scores of daily returns ``r_vt`` (V x T)."""
     reg = ctx.metric_regime
     in_reg = (ctx.regime == reg) if reg is not None else np.ones(len(ctx.days), dtype=bool)
-    m = WINDOW_METRICS.index(ctx.metric)
+    ir = ctx.metric == "information_ratio"  # issue 13: Sharpe of the return over the untuned strategy
+    m = WINDOW_METRICS.index("sharpe" if ir else ctx.metric)
     is_rows = np.unique(np.concatenate([f.train for f in ctx.folds]))
     oos_rows = np.unique(np.concatenate([f.test for f in ctx.folds]))
     windows = [f.train[in_reg[f.train]] for f in ctx.folds] + [f.test[in_reg[f.test]] for f in ctx.folds]
     windows += [oos_rows[in_reg[oos_rows]], is_rows, oos_rows]
     res = window_metrics(r_vt, ctx.rf, windows)
+    rm = window_metrics(r_vt, ctx.reference, windows) if ir else res  # issue 13
     n_f = len(ctx.folds)
     out: dict[str, np.ndarray] = {}
-    train = res[:n_f, :, m]
+    train = rm[:n_f, :, m]
     for i in range(n_f):
         out[f"train_{i + 1}"] = train[i]
-        out[f"test_{i + 1}"] = res[n_f + i, :, m]
+        out[f"test_{i + 1}"] = rm[n_f + i, :, m]
     finite = np.isfinite(train)
     cnt = finite.sum(axis=0)
     out["is"] = np.where(cnt > 0, np.where(finite, train, 0.0).sum(axis=0) / np.maximum(cnt, 1), np.nan)
-    out["oos"] = res[2 * n_f, :, m]
+    out["oos"] = rm[2 * n_f, :, m]
     for name in ("sharpe", "cagr", "max_drawdown"):
         j = WINDOW_METRICS.index(name)
         out[f"is_{name}"] = res[2 * n_f + 1, :, j]
@@ -1415,6 +1418,11 @@ def run_tune(
         cut = days[int(len(days) * 0.7)]
         folds = split_folds(days, cut)
         notes.append(f"no --walk-forward/--split: in-sample before {cut.date()}, out-of-sample from it (70/30)")
+    base_out = None
+    if metric == "information_ratio":  # issue 13: the untuned strategy is the reference of the metric
+        from backtest.pipeline import run_backtest
+
+        base_out = run_backtest(cfg, origin, md=md)
     timings["prepare"] = time.perf_counter() - t0
 
     # ---------------------------------------------------------------- paths and weights
@@ -1445,6 +1453,8 @@ def run_tune(
         except ConfigError as exc:
             raise SweepError(f"variant {members[0]} ({_fmt_variant(po)}): {exc}") from None
         ctx = _build_context(g, po, gcfg, tuned, md, days, folds, metric, regime, labels_cache, origin)
+        if base_out is not None:
+            ctx.reference = base_out.returns[tuned.name].reindex(days).fillna(0.0).to_numpy(dtype=float)
         if regime is not None and g == 0:
             known = sorted({str(x) for x in ctx.regime if isinstance(x, str)})
             if regime not in known:
@@ -1558,12 +1568,12 @@ def run_tune(
     dsr = deflated_sharpe(best_ex, trial_sr, n_trials=n)
     rank_corr = float(pd.Series([r["rank_corr"] for r in fold_rows], dtype=float).median())  # issue 13: per fold
 
-    base_returns = None
+    base_returns = None if base_out is None else base_out.returns
     if benchmarks:
         from backtest.pipeline import run_backtest
 
         tb = time.perf_counter()
-        base_out = run_backtest(cfg, origin, md=md)
+        base_out = base_out or run_backtest(cfg, origin, md=md)
         base_returns = base_out.returns
         cols = [tuned.name] + [c for c in base_out.returns.columns if c != tuned.name]
         for col in cols:

@@ -118,3 +118,35 @@ def test_held_targets_and_switch_costs_by_hand():
     assert c["traded"] == pytest.approx(0.1 + 0.2 + 0.1)
     assert c["cost"] == pytest.approx(0.4 * 0.0003)
     assert c["date"] == str(days[20].date()) and (c["from"], c["to"]) == (1, 2)
+
+
+def test_metric_information_ratio_is_over_the_untuned_strategy(tmp_path):
+    """``--metric information_ratio``: per training window, mean/sd x sqrt(252) of the variant's
+    daily return minus the untuned strategy's (from run_backtest), averaged over folds."""
+    from backtest.config import load_config
+    from backtest.pipeline import run_backtest
+    from backtest.sweep import TuneRequest, run_tune
+    from tests.helpers import write_tune_config
+
+    cfg = load_config(write_tune_config(tmp_path))
+    w = "strategies.mix.params.weights."
+    req = TuneRequest(grid=[w + "SPY=0.2:0.5:0.1", w + "GLD=0,0.2"], metric="information_ratio",
+                      walk_forward="train=12M,test=6M", strategy="mix")
+    res = run_tune(cfg, req, benchmarks=False)
+    base = run_backtest(cfg, "tiny").returns["mix"].reindex(res.days).fillna(0.0).to_numpy()
+    rets = res.variant_returns(list(range(len(res.table)))).to_numpy()
+    days = pd.DatetimeIndex(res.days)
+    checked = 0
+    for v in range(len(res.table)):
+        irs = []
+        for _, f in res.folds.iterrows():
+            rows = (days >= pd.Timestamp(f["train_start"])) & (days <= pd.Timestamp(f["train_end"]))
+            a = rets[rows, v] - base[rows]
+            irs.append(a.mean() / a.std(ddof=1) * math.sqrt(252) if a.std() > 1e-15 else np.nan)
+        expect = np.nanmean(irs) if np.isfinite(irs).any() else np.nan
+        got = res.table.loc[v, "is_information_ratio"]
+        if np.isfinite(expect) and abs(expect) < 1e6:
+            assert got == pytest.approx(expect, rel=1e-6, abs=1e-9), v
+            checked += 1
+    assert checked == len(res.table) == 8
+    assert res.verdict is not None and res.verdict.oos[0].reference == "mix (as configured)"

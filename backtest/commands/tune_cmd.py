@@ -133,7 +133,8 @@ def register(app: typer.Typer) -> None:
         where: Annotated[list[str] | None, typer.Option(
             "--where", help="Constraint between keys, e.g. 'GLD + DBC <= 0.15'. Repeatable (all must hold).")] = None,
         metric: Annotated[str, typer.Option(
-            "--metric", help="sharpe, sortino, calmar, cagr, max_drawdown, or METRIC@REGIME (e.g. sharpe@rmp).")] = "sharpe",
+            "--metric", help="sharpe, sortino, calmar, cagr, max_drawdown, information_ratio (vs the untuned "
+                        "strategy), or METRIC@REGIME (e.g. sharpe@rmp).")] = "sharpe",
         walk_forward: Annotated[str | None, typer.Option(
             "--walk-forward", help="train=36M,test=12M[,step=12M][,anchored]: rank on train, report on test.")] = None,
         split: Annotated[str | None, typer.Option("--split", help="In-sample before DATE, out-of-sample from it.")] = None,
