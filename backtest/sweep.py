@@ -51,6 +51,7 @@ import pandas as pd
 from backtest.config import RunConfig, StrategyConfig, config_from_dict, parse_value
 from backtest.errors import ConfigError, RmpbtError, StrategyError, SweepError
 from backtest.kernel import WINDOW_METRICS, cash_growth, drift_keep, simulate_many, window_metrics
+from backtest.tune_verdict import MAX_VARIANTS, target_turnover  # issue 13
 
 TRADING_DAYS = 252
 METRICS = ("sharpe", "sortino", "calmar", "cagr", "max_drawdown", "information_ratio")  # IR: issue 13
@@ -1026,7 +1027,9 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
     r[:, 0] = vt[:, 0] - 1.0
     r[:, 1:] = vt[:, 1:] / vt[:, :-1] - 1.0
     failed = ~np.isfinite(vt[:, -1])
-    return ChunkResult(chunk.ids, _score(r, ctx), r.T if chunk.want_returns else None, failed)
+    scores = _score(r, ctx)
+    scores["turnover"] = target_turnover(tg, execute, len(ctx.days))  # issue 13
+    return ChunkResult(chunk.ids, scores, r.T if chunk.want_returns else None, failed)
 
 
 # ============================================================================ the tuner
@@ -1481,7 +1484,8 @@ def run_tune(
             for s in range(0, len(ids), req.chunk_size):
                 sl = slice(s, s + req.chunk_size)
                 chunks.append(Chunk(ctx, ids[sl], ps[sl], affine, theta[sl] if affine is not None else None,
-                                    parallel=parallel, labels=[labels[i] for i in ids[sl]]))
+                                    parallel=parallel, labels=[labels[i] for i in ids[sl]],
+                                    want_returns=len(variants) <= MAX_VARIANTS))  # issue 13: for the verdict
     timings["paths"] = time.perf_counter() - t1
 
     # ---------------------------------------------------------------- simulate and score
@@ -1619,7 +1623,8 @@ def run_tune(
     # ---------------------------------------------------------------- issue 13: statistical verdict
     from backtest.tune_verdict import attach_verdict
 
-    attach_verdict(result, base_returns)
+    attach_verdict(result, base_returns, turnover=scores["turnover"], returns={
+        int(i): res.returns[:, j] for res in results if res.returns is not None for j, i in enumerate(res.ids)})
     timings["total"] = time.perf_counter() - t0
     return result
 

@@ -341,33 +341,38 @@ def held_targets(tg: np.ndarray, execute: np.ndarray) -> np.ndarray:
     return held
 
 
-def turnover_and_holdings(chunks: Sequence[Any], n: int, n_days: int, keep: set[int]
-                          ) -> tuple[np.ndarray, dict[int, pd.DataFrame]]:
-    """Annual one-way turnover of every variant and the held targets of the ``keep`` variants.
+def target_turnover(tg: np.ndarray, execute: np.ndarray, n_days: int) -> np.ndarray:
+    """Annual one-way turnover of each variant from its targets at the fills.
 
-    Turnover is ``Σ_fills Σ_assets |w_k - w_prev| / 2 / years`` on the *target* weights at
-    executed fills (drift between fills ignored; cash not counted as traded), the
-    convention of :func:`backtest.metrics.annual_turnover`. Holdings are indexed by fill
-    day (row index into the run's days).
+    ``Σ_fills Σ_assets |w_k - w_prev| / 2 / years`` on the *target* weights at executed
+    fills (``tg`` V x K x N, ``execute`` V x K), drift between fills ignored and cash not
+    counted as traded: the convention of :func:`backtest.metrics.annual_turnover` (a full
+    switch from one asset to another counts 1).
     """
-    from backtest.sweep import chunk_targets
+    held = held_targets(tg, execute)
+    prev = np.concatenate([np.zeros_like(held[:, :1]), held[:, :-1]], axis=1)
+    traded = (np.abs(held - prev).sum(axis=2) * execute).sum(axis=1)
+    return traded / 2.0 / (max(n_days, 1) / TRADING_DAYS)
 
-    out = np.full(n, np.nan)
-    holdings: dict[int, pd.DataFrame] = {}
-    seen: set[int] = set()
-    for c in chunks:
-        if id(c) in seen:
-            continue
-        seen.add(id(c))
-        tg, execute, cols = chunk_targets(c)
+
+def holdings_of(chunk_of: dict[int, Any], ids: Sequence[int]) -> dict[int, pd.DataFrame]:
+    """Targets held after each fill (rows: fill day index into the run's days) of variants ``ids``."""
+    from backtest.sweep import Chunk, chunk_targets
+
+    out: dict[int, pd.DataFrame] = {}
+    by_chunk: dict[int, list[int]] = {}
+    for i in ids:
+        by_chunk.setdefault(id(chunk_of[i]), []).append(int(i))
+    for members in by_chunk.values():
+        c = chunk_of[members[0]]
+        pos = [int(np.flatnonzero(c.ids == i)[0]) for i in members]
+        sub = Chunk(c.ctx, c.ids[pos], [c.params[p] for p in pos], c.affine,
+                    None if c.theta is None else c.theta[pos], parallel=False)
+        tg, execute, cols = chunk_targets(sub)
         held = held_targets(tg, execute)
-        prev = np.concatenate([np.zeros_like(held[:, :1]), held[:, :-1]], axis=1)
-        traded = (np.abs(held - prev).sum(axis=2) * execute).sum(axis=1)
-        out[c.ids] = traded / 2.0 / (n_days / TRADING_DAYS)
-        for j, vid in enumerate(c.ids):
-            if int(vid) in keep:
-                holdings[int(vid)] = pd.DataFrame(held[j], index=np.asarray(c.ctx.fill_idx), columns=cols)
-    return out, holdings
+        for j, i in enumerate(members):
+            out[i] = pd.DataFrame(held[j], index=np.asarray(c.ctx.fill_idx), columns=cols)
+    return out
 
 
 def _holding_at(h: pd.DataFrame, day: int) -> pd.Series:
@@ -411,7 +416,8 @@ def _folds_of(result: Any) -> list[Any]:
     return out
 
 
-def attach_verdict(result: Any, base_returns: pd.DataFrame | None) -> TuneVerdict:
+def attach_verdict(result: Any, base_returns: pd.DataFrame | None, turnover: np.ndarray | None = None,
+                   returns: dict[int, np.ndarray] | None = None) -> TuneVerdict:
     """Compute and store ``result.verdict``; add ``turnover`` to ``result.table``; charge
     fold-switch costs to the stitched track in ``result.oos_returns``/``oos_metrics``.
 
@@ -422,14 +428,21 @@ def attach_verdict(result: Any, base_returns: pd.DataFrame | None) -> TuneVerdic
     base_returns : pd.DataFrame or None
         Daily returns of the config's strategies as configured (``run_backtest``), or
         ``None`` when the benchmarks were not run.
+    turnover : np.ndarray, optional
+        Per-variant turnover computed with the simulation (:func:`target_turnover`).
+    returns : dict, optional
+        Daily returns of variants kept from the simulation; missing ones are recomputed.
 
     Raises
     ------
     SweepError
         ``--benchmark`` names no strategy of the config.
     """
+    import time
+
     from backtest.metrics import summary
 
+    t0 = time.perf_counter()
     days = pd.DatetimeIndex(result.days)
     n = len(result.table)
     req = result.request
@@ -461,9 +474,14 @@ def attach_verdict(result: Any, base_returns: pd.DataFrame | None) -> TuneVerdic
         ids = np.unique(np.concatenate([extra, chosen, [result.best]]))
         notes.append(f"PBO and effective trials on {len(ids)} of {n} variants (random subset, seed 0)")
     pos = {int(v): i for i, v in enumerate(ids)}
-    rets = result.variant_returns(list(ids)).to_numpy()
-    turnover, holdings = turnover_and_holdings(list(result.chunks.values()), n, len(days), set(chosen))
-    result.table["turnover"] = turnover
+    returns = returns or {}
+    if all(int(i) in returns for i in ids):
+        rets = np.column_stack([returns[int(i)] for i in ids])
+    else:
+        rets = result.variant_returns(list(ids)).to_numpy()
+    if turnover is not None:
+        result.table["turnover"] = turnover
+    holdings = holdings_of(result.chunks, sorted(set(chosen)))
     costs = switch_costs(result, holdings)
     col = result.oos_returns.columns[0]
     track = result.oos_returns[col].copy()
@@ -483,4 +501,5 @@ def attach_verdict(result: Any, base_returns: pd.DataFrame | None) -> TuneVerdic
         verdict.notes.append(f"stitched track pays {len(costs)} fold switch(es): "
                              f"{sum(c['cost'] for c in costs) * 1e4:.1f} bp in total")
     result.verdict = verdict
+    result.timings["verdict"] = time.perf_counter() - t0
     return verdict
