@@ -1028,7 +1028,7 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
     r[:, 1:] = vt[:, 1:] / vt[:, :-1] - 1.0
     failed = ~np.isfinite(vt[:, -1])
     scores = _score(r, ctx)
-    scores["turnover"] = target_turnover(tg, execute, len(ctx.days))  # issue 13
+    scores["turnover"] = target_turnover(tg, execute, len(ctx.days), px[ctx.fill_idx])  # issue 13
     return ChunkResult(chunk.ids, scores, r.T if chunk.want_returns else None, failed)
 
 

@@ -341,17 +341,45 @@ def held_targets(tg: np.ndarray, execute: np.ndarray) -> np.ndarray:
     return held
 
 
-def target_turnover(tg: np.ndarray, execute: np.ndarray, n_days: int) -> np.ndarray:
+def target_turnover(tg: np.ndarray, execute: np.ndarray, n_days: int,
+                    px_fills: np.ndarray | None = None) -> np.ndarray:
     """Annual one-way turnover of each variant from its targets at the fills.
 
-    ``Σ_fills Σ_assets |w_k - w_prev| / 2 / years`` on the *target* weights at executed
-    fills (``tg`` V x K x N, ``execute`` V x K), drift between fills ignored and cash not
-    counted as traded: the convention of :func:`backtest.metrics.annual_turnover` (a full
-    switch from one asset to another counts 1).
+    ``Σ_fills Σ_assets |w_k - w_k⁻| / 2 / years``: at each executed fill ``k`` the trade
+    from the weights held just before it, ``w_k⁻`` (the previous executed targets drifted
+    with the assets' prices since that fill, cash flat), to the targets ``w_k``. Cash is
+    not counted as traded; a full switch from one asset to another counts 1, as
+    :func:`backtest.metrics.annual_turnover`. An approximation of the simulated trades
+    (fees, partial fills and cash interest ignored).
+
+    Parameters
+    ----------
+    tg : np.ndarray
+        ``V x K x N`` targets at the fills.
+    execute : np.ndarray
+        ``V x K`` executed fills.
+    n_days : int
+        Days of the run (for the years).
+    px_fills : np.ndarray, optional
+        ``K x N`` prices at the fills; without them drift is ignored.
     """
-    held = held_targets(tg, execute)
-    prev = np.concatenate([np.zeros_like(held[:, :1]), held[:, :-1]], axis=1)
-    traded = (np.abs(held - prev).sum(axis=2) * execute).sum(axis=1)
+    v, k_n, n = tg.shape
+    growth = np.ones((k_n, n))
+    if px_fills is not None and k_n > 1:
+        px = pd.DataFrame(np.asarray(px_fills, dtype=float)).ffill().bfill().to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = px[1:] / px[:-1]
+        growth[1:] = np.where(np.isfinite(g), g, 1.0)
+    cur = np.zeros((v, n))
+    traded = np.zeros(v)
+    for k in range(k_n):
+        if k:
+            grown = cur * growth[k]
+            total = grown.sum(axis=1) + (1.0 - cur.sum(axis=1))
+            cur = np.where(total[:, None] > 0, grown / np.where(total > 0, total, 1.0)[:, None], cur)
+        ex = execute[:, k]
+        traded[ex] += np.abs(tg[ex, k] - cur[ex]).sum(axis=1)
+        cur[ex] = tg[ex, k]
     return traded / 2.0 / (max(n_days, 1) / TRADING_DAYS)
 
 

@@ -150,3 +150,33 @@ def test_metric_information_ratio_is_over_the_untuned_strategy(tmp_path):
             checked += 1
     assert checked == len(res.table) == 8
     assert res.verdict is not None and res.verdict.oos[0].reference == "mix (as configured)"
+
+
+def test_target_turnover_by_hand():
+    from backtest.tune_verdict import target_turnover
+
+    # two assets, three fills; asset 0 doubles between fills 1 and 2
+    tg = np.array([[[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]])
+    execute = np.ones((1, 3), dtype=bool)
+    px = np.array([[1.0, 1.0], [1.0, 1.0], [2.0, 1.0]])
+    # fill 0: buy 1.0 from cash; fill 1: no trade; fill 2: drifted to (2/3, 1/3), back to 1/2: 1/3
+    assert target_turnover(tg, execute, 252, px)[0] == pytest.approx((1.0 + 1 / 3) / 2)
+    assert target_turnover(tg, execute, 504)[0] == pytest.approx(1.0 / 2 / 2)  # no prices: no drift
+    skip = np.array([[True, False, False]])
+    assert target_turnover(tg, skip, 252, px)[0] == pytest.approx(0.5)
+
+
+def test_tune_csv_turnover_is_close_to_the_engine(tmp_path):
+    """The tune's turnover column against ``run_backtest``'s simulated turnover (metrics.csv)."""
+    from backtest.config import load_config
+    from backtest.pipeline import run_backtest
+    from backtest.sweep import TuneRequest, run_tune
+    from tests.helpers import write_tune_config
+
+    cfg = load_config(write_tune_config(tmp_path))
+    res = run_tune(cfg, TuneRequest(grid=["strategies.mix.params.weights.SPY=0.4,0.2"], strategy="mix",
+                                    split="2017-06-01"), benchmarks=False)
+    out = run_backtest(cfg, "tiny")
+    engine = out.metrics.loc["mix", "turnover"]  # the config's mix is SPY 0.4: variant 0
+    assert res.table.loc[0, "turnover"] == pytest.approx(engine, rel=0.05)
+    assert res.table.loc[1, "turnover"] != pytest.approx(res.table.loc[0, "turnover"], rel=1e-3)
