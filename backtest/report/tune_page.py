@@ -134,11 +134,15 @@ def logits_figure(logits: np.ndarray, pbo: float) -> go.Figure:
     """Histogram of the CSCV logits λ of the in-sample best's out-of-sample rank; PBO is the mass at λ <= 0."""
     fig = go.Figure()
     lg = np.asarray(logits, dtype=float)
-    fig.add_trace(go.Histogram(x=lg[lg <= 0], name="λ ≤ 0 (below the OOS median)", marker_color="#c44",
-                               xbins={"size": 0.1}))
-    fig.add_trace(go.Histogram(x=lg[lg > 0], name="λ > 0", marker_color="#4a8", xbins={"size": 0.1}))
+    lg = lg[np.isfinite(lg)]
+    lo, hi = (np.floor(lg.min() * 10) / 10, np.ceil(lg.max() * 10) / 10 + 0.1) if len(lg) else (-1.0, 1.0)
+    counts, edges = np.histogram(lg, bins=np.arange(lo, hi + 0.05, 0.1))
+    mid = (edges[:-1] + edges[1:]) / 2
+    for below, name, colour in ((True, "λ ≤ 0 (below the OOS median)", "#c44"), (False, "λ > 0", "#4a8")):
+        keep = (mid <= 0) if below else (mid > 0)
+        fig.add_trace(go.Bar(x=mid[keep], y=counts[keep], width=0.1, name=name, marker_color=colour))
     fig.add_vline(x=0.0, line_dash="dot", line_color="#555")
-    fig.update_layout(barmode="overlay", height=360, xaxis_title="logit λ of the out-of-sample relative rank",
+    fig.update_layout(bargap=0, height=360, xaxis_title="logit λ of the out-of-sample relative rank",
                       yaxis_title="splits", title={"text": f"PBO = {pbo:.2f}" if np.isfinite(pbo) else "PBO n/a",
                                                     "x": 0.5})
     return fig
