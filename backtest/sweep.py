@@ -22,9 +22,9 @@ How the work is organised (see ``docs/tuning.md``):
 * Each variant is scored on the training window(s) (``--walk-forward`` or ``--split``);
   the variant ranked first on each training window is reported on the test window that
   follows, and those test windows are stitched into one out-of-sample track.
-* The deflated Sharpe ratio (Bailey & López de Prado, 2014) of the in-sample best and the
-  Spearman rank correlation of in-sample and out-of-sample scores guard against selecting
-  noise.
+* The verdict (:mod:`backtest.tune_verdict`, on :mod:`backtest.stats`): deflated Sharpe of the
+  active return over effective trials, PBO, per-fold rank correlations and the
+  out-of-sample information ratio guard against selecting noise.
 
 The per-chunk code imports neither vectorbt nor dask, so Dask workers stay light.
 """
@@ -61,7 +61,6 @@ MAX_FILTER = 200_000
 MIN_TEST_DAYS = 20
 AFFINE_TOL = 1e-9
 N_VERIFY = 6
-EULER_GAMMA = 0.5772156649015329
 
 Key = tuple[str | int, ...]
 
