@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -106,6 +106,7 @@ class Deflated:
     skew: float
     kurtosis: float
     trial_sr_variance: float
+    days: str = "in-sample days"
 
 
 @dataclass
@@ -241,7 +242,7 @@ def judge(deflated: Deflated, oos: Comparison, pbo: float, level: float = LEVEL)
           else "IR n/a")
     dsr = f"{deflated.dsr:.2f}" if np.isfinite(deflated.dsr) else "n/a"
     text = (f"{head}: tuning added {bp} bp/yr out of sample vs {oos.reference} ({ci}), {where}; "
-            f"deflated Sharpe of the in-sample gain {dsr} ({deflated.n_eff:.1f} effective of "
+            f"deflated Sharpe of the gain on the {deflated.days} {dsr} ({deflated.n_eff:.1f} effective of "
             f"{deflated.n_trials} variants); {_pbo_phrase(pbo)}")
     return lvl, head, text
 
@@ -251,7 +252,7 @@ def assess(returns: np.ndarray, untuned: np.ndarray | None, folds: Sequence[Any]
            names: tuple[str, str] = ("untuned", "benchmark"), chosen: Sequence[int] | None = None,
            best: int | None = None, stitched: np.ndarray | None = None,
            fold_rank_corr: Sequence[float] | None = None, n_splits: int = PBO_SPLITS,
-           level: float = LEVEL) -> TuneVerdict:
+           level: float = LEVEL, in_regime: np.ndarray | None = None, regime: str | None = None) -> TuneVerdict:
     """The verdict of a tune from the variants' daily returns.
 
     Parameters
@@ -281,6 +282,12 @@ def assess(returns: np.ndarray, untuned: np.ndarray | None, folds: Sequence[Any]
         CSCV blocks for PBO (reduced for short samples).
     level : float
         Confidence level of the intervals.
+    in_regime : np.ndarray, optional
+        ``(T,)`` mask of the days of ``regime`` when the tuning metric was restricted to a
+        regime (``sharpe@rmp``): the deflated Sharpe is then computed on the in-sample days
+        of that regime, the statistic the selection maximised.
+    regime : str, optional
+        Its name, for display.
     """
     r = np.nan_to_num(np.asarray(returns, dtype=float))
     t, n = r.shape
@@ -295,6 +302,8 @@ def assess(returns: np.ndarray, untuned: np.ndarray | None, folds: Sequence[Any]
     if fold_rank_corr is None:
         fold_rank_corr = [_spearman(a, b) for a, b in zip(train_sr, test_sr, strict=True)]
     is_rows = np.unique(np.concatenate([f.train for f in folds]))
+    if in_regime is not None:
+        is_rows = is_rows[np.asarray(in_regime, dtype=bool)[is_rows]]
     oos_rows = np.concatenate([f.test for f in folds])
     if stitched is None:
         stitched = np.concatenate([r[f.test, c] for f, c in zip(folds, chosen, strict=True)])
@@ -304,10 +313,14 @@ def assess(returns: np.ndarray, untuned: np.ndarray | None, folds: Sequence[Any]
     if untuned is None:
         notes.append("untuned strategy not run (--no-benchmarks): active returns are over cash")
     deflated = [deflate_active(r, ref, is_rows, best, ref_name)]
+    if regime is not None:
+        deflated = [replace(deflated[0], days=f"in-sample {regime} days")]
     oos = [compare(stitched, ref[oos_rows], ref_name, level)]
     if benchmark is not None:
         b = np.nan_to_num(np.asarray(benchmark, dtype=float))
         deflated.append(deflate_active(r, b, is_rows, best, names[1]))
+        if regime is not None:
+            deflated[-1] = replace(deflated[-1], days=f"in-sample {regime} days")
         oos.append(compare(stitched, b[oos_rows], names[1], level))
     start = int(min(f.train[0] for f in folds))
     perf = ex[start:]
@@ -519,7 +532,9 @@ def attach_verdict(result: Any, base_returns: pd.DataFrame | None, turnover: np.
     result.oos_returns[col] = track
     rf = result.chunks[result.best].ctx.rf
     result.oos_metrics.loc[col] = pd.Series(summary(track, pd.Series(rf, index=days)))[result.oos_metrics.columns]
-    verdict = assess(rets, untuned, folds, rf=rf, benchmark=bench,
+    _, _, regime = str(result.metric).partition("@")
+    in_regime = (np.asarray(result.chunks[result.best].ctx.regime) == regime) if regime else None
+    verdict = assess(rets, untuned, folds, rf=rf, benchmark=bench, in_regime=in_regime, regime=regime or None,
                      names=(f"{result.strategy} (as configured)", str(bench_name)),
                      chosen=[pos[c] for c in chosen], best=pos[result.best], stitched=track.to_numpy(),
                      fold_rank_corr=list(result.fold_rank_corr))

@@ -180,3 +180,41 @@ def test_tune_csv_turnover_is_close_to_the_engine(tmp_path):
     engine = out.metrics.loc["mix", "turnover"]  # the config's mix is SPY 0.4: variant 0
     assert res.table.loc[0, "turnover"] == pytest.approx(engine, rel=0.05)
     assert res.table.loc[1, "turnover"] != pytest.approx(res.table.loc[0, "turnover"], rel=1e-3)
+
+
+def test_regime_metric_deflates_on_the_regime_days_only():
+    rng = np.random.default_rng(14)
+    r, untuned, bench, rf = _market(rng)
+    mask = np.zeros(len(r), dtype=bool)
+    mask[::3] = True
+    full = assess(r, untuned, _folds(len(r)), rf=rf, best=3)
+    sub = assess(r, untuned, _folds(len(r)), rf=rf, best=3, in_regime=mask, regime="rmp")
+    is_rows = np.unique(np.concatenate([f.train for f in _folds(len(r))]))
+    assert full.deflated[0].n_obs == len(is_rows)
+    assert sub.deflated[0].n_obs == mask[is_rows].sum()
+    a = r[is_rows[mask[is_rows]], 3] - untuned[is_rows[mask[is_rows]]]
+    assert sub.deflated[0].ir == pytest.approx(a.mean() / a.std(ddof=1) * math.sqrt(252))
+    assert "in-sample rmp days" in sub.text
+
+
+def test_stitched_track_pays_the_switches(tmp_path):
+    """oos.csv's tuned track = the chosen variants' returns, less the switch cost on switch days."""
+    from backtest.config import load_config
+    from backtest.sweep import TuneRequest, run_tune
+    from tests.helpers import write_tune_config
+
+    cfg = load_config(write_tune_config(tmp_path))
+    w = "strategies.mix.params.weights."
+    res = run_tune(cfg, TuneRequest(grid=[w + "SPY=0.1:0.5:0.1", w + "GLD=0,0.2"], strategy="mix",
+                                    walk_forward="train=6M,test=3M"), benchmarks=False)
+    chosen = [int(c) for c in res.folds["chosen"]]
+    raw = res.variant_returns(sorted(set(chosen)))
+    track = res.oos_returns.iloc[:, 0]
+    expect = pd.concat([raw[c].loc[pd.Timestamp(f["test_start"]):pd.Timestamp(f["test_end"])]
+                        for c, (_, f) in zip(chosen, res.folds.iterrows(), strict=True)])
+    costs = {pd.Timestamp(c["date"]): c["cost"] for c in res.verdict.switch_costs}
+    assert len(costs) == sum(a != b for a, b in zip(chosen[:-1], chosen[1:], strict=True)) > 0
+    for d, c in costs.items():
+        assert c > 0
+        expect.loc[d] = (1 + expect.loc[d]) * (1 - c) - 1
+    assert np.allclose(track.to_numpy(), expect.to_numpy(), rtol=0, atol=1e-15)

@@ -97,7 +97,7 @@ def verdict_renderables(v) -> list:
     out: list = []
     tb = Table(title="Did tuning add anything? (active return of the tuned strategy over each reference)",
                title_justify="left", header_style="bold")
-    for c in ("reference", "IS IR of best", "SR0 (luck)", "deflated Sharpe", "eff. trials",
+    for c in ("reference", f"IR of best ({v.deflated[0].days})", "SR0 (luck)", "deflated Sharpe", "eff. trials",
               "OOS bp/yr", "OOS IR", f"IR {v.conf:.0%} CI"):
         tb.add_column(c, justify="left" if c == "reference" else "right")
     for d, c in zip(v.deflated, v.oos, strict=True):

@@ -163,7 +163,8 @@ def verdict_html(v: Any) -> str:
             f"<td class='{dcls}'>{_fmt(d.dsr)}</td><td>{d.n_eff:.1f} / {d.n_trials}</td>"
             f"<td>{_signed(c.bp_per_year, 0)}</td><td class='{ccls}'>{_signed(c.ir)}</td>"
             f"<td class='{ccls}'>{_signed(c.ir_lo)} … {_signed(c.ir_hi)}</td></tr>")
-    head = ("<tr><th>reference</th><th>IS IR of best</th><th>SR0 (luck)</th><th>deflated Sharpe</th>"
+    head = (f"<tr><th>reference</th><th>IR of best ({html.escape(v.deflated[0].days)})</th><th>SR0 (luck)</th>"
+            "<th>deflated Sharpe</th>"
             f"<th>effective trials</th><th>OOS bp/yr</th><th>OOS IR</th><th>IR {v.conf:.0%} CI</th></tr>")
     folds = ", ".join(_signed(x) for x in v.fold_rank_corr)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in v.notes)
