@@ -285,7 +285,7 @@ def assess(returns: np.ndarray, untuned: np.ndarray | None, folds: Sequence[Any]
     in_regime : np.ndarray, optional
         ``(T,)`` mask of the days of ``regime`` when the tuning metric was restricted to a
         regime (``sharpe@rmp``): the deflated Sharpe is then computed on the in-sample days
-        of that regime, the statistic the selection maximised.
+        of that regime, and PBO on that regime's days, what the selection looked at.
     regime : str, optional
         Its name, for display.
     """
@@ -324,6 +324,8 @@ def assess(returns: np.ndarray, untuned: np.ndarray | None, folds: Sequence[Any]
         oos.append(compare(stitched, b[oos_rows], names[1], level))
     start = int(min(f.train[0] for f in folds))
     perf = ex[start:]
+    if in_regime is not None:  # the days the selection looked at
+        perf = perf[np.asarray(in_regime, dtype=bool)[start:]]
     splits = n_splits
     while splits > 2 and len(perf) // splits < 4:
         splits -= 2
