@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.constants import TRADING_DAYS
+from backtest.stats import SHARPE_INTERVAL, sharpe_interval
 
 METRIC_COLUMNS = [
     "total_return",
@@ -225,6 +226,7 @@ def regime_metrics(
                     "regime": reg,
                     "days": int(len(sub)),
                     **summary(sub.fillna(0.0), rf, to),
+                    **sharpe_interval(_excess(sub.fillna(0.0), rf).to_numpy()),  # issue 13
                 }
             )
-    return pd.DataFrame(rows, columns=["strategy", "regime", "days", *METRIC_COLUMNS])
+    return pd.DataFrame(rows, columns=["strategy", "regime", "days", *METRIC_COLUMNS, *SHARPE_INTERVAL])

@@ -24,9 +24,9 @@ How the work is organised (see ``docs/tuning.md``):
 * Each variant is scored on the training window(s) (``--walk-forward`` or ``--split``);
   the variant ranked first on each training window is reported on the test window that
   follows, and those test windows are stitched into one out-of-sample track.
-* The deflated Sharpe ratio (Bailey & López de Prado, 2014) of the in-sample best and the
-  Spearman rank correlation of in-sample and out-of-sample scores guard against selecting
-  noise.
+* The verdict (:mod:`backtest.tune_verdict`, on :mod:`backtest.stats`): deflated Sharpe of the
+  active return over effective trials, PBO, per-fold rank correlations and the
+  out-of-sample information ratio guard against selecting noise.
 
 The per-chunk code imports neither vectorbt nor dask, so Dask workers stay light.
 """
@@ -51,21 +51,21 @@ import numpy as np
 import pandas as pd
 
 from backtest.config import RunConfig, StrategyConfig, config_from_dict, parse_value
+from backtest.constants import TRADING_DAYS
 from backtest.errors import ConfigError, RmpbtError, StrategyError, SweepError
 from backtest.execution.spec import ExecutionSpec, build_spec
 from backtest.execution.weights import finalise_weights
 from backtest.kernel import fill_plan, simulate_batch
 from backtest.metrics_batch import WINDOW_METRICS, window_metrics
+from backtest.tune_verdict import MAX_VARIANTS, target_turnover  # issue 13
 
-TRADING_DAYS = 252
-METRICS = ("sharpe", "sortino", "calmar", "cagr", "max_drawdown")
+METRICS = ("sharpe", "sortino", "calmar", "cagr", "max_drawdown", "information_ratio")  # IR: issue 13
 PATH_ROOTS = ("rebalance", "execution", "costs", "cash", "regimes")
 MAX_GRID = 1_000_000
 MAX_FILTER = 200_000
 MIN_TEST_DAYS = 20
 AFFINE_TOL = 1e-9
 N_VERIFY = 6
-EULER_GAMMA = 0.5772156649015329
 
 Key = tuple[str | int, ...]
 
@@ -764,28 +764,17 @@ class DeflatedSharpe:
 
 
 def expected_max_sharpe(var_trials: float, n_trials: int) -> float:
-    """Expected maximum Sharpe ratio of ``n_trials`` independent unskilled trials.
+    """Expected maximum Sharpe ratio of ``n_trials`` unskilled trials (see :mod:`backtest.stats`)."""
+    from backtest.stats import expected_max_sharpe as _ems  # issue 13: one implementation
 
-    ``sqrt(V) * ((1 - γ) Φ⁻¹(1 - 1/N) + γ Φ⁻¹(1 - 1/(N e)))`` (Bailey & López de Prado,
-    2014, eq. 2; γ the Euler–Mascheroni constant). 0 for a single trial.
-    """
-    from scipy.stats import norm
-
-    if n_trials <= 1 or not np.isfinite(var_trials) or var_trials <= 0:
-        return 0.0
-    z1 = norm.ppf(1.0 - 1.0 / n_trials)
-    z2 = norm.ppf(1.0 - 1.0 / (n_trials * np.e))
-    return float(np.sqrt(var_trials) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2))
+    return _ems(var_trials, n_trials)
 
 
 def probabilistic_sharpe(sr: float, sr0: float, n_obs: int, skew: float, kurt: float) -> float:
-    """``Φ((SR - SR0) sqrt(T - 1) / sqrt(1 - γ3 SR + (γ4 - 1)/4 SR²))`` (per-period SR)."""
-    from scipy.stats import norm
+    """Probabilistic Sharpe ratio, per-period SR (see :mod:`backtest.stats`)."""
+    from backtest.stats import probabilistic_sharpe_ratio
 
-    den = 1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr * sr
-    if n_obs < 2 or not np.isfinite(sr) or den <= 0:
-        return float("nan")
-    return float(norm.cdf((sr - sr0) * np.sqrt(n_obs - 1) / np.sqrt(den)))
+    return probabilistic_sharpe_ratio(sr, sr0, n_obs, skew, kurt)
 
 
 def deflated_sharpe(best_excess: np.ndarray, trial_sharpes: np.ndarray, n_trials: int | None = None) -> DeflatedSharpe:
@@ -857,6 +846,7 @@ class PathContext:
     metric_regime: str | None
     avail: pd.DataFrame
     first: pd.Series
+    reference: np.ndarray | None = None  # issue 13: untuned strategy's daily returns (--metric information_ratio)
     fill_k: np.ndarray = field(init=False)
     fill_idx: np.ndarray = field(init=False)
     dec_idx: np.ndarray = field(init=False)
@@ -989,22 +979,24 @@ def _score(r_vt: np.ndarray, ctx: PathContext) -> dict[str, np.ndarray]:
     """Fold-wise and pooled scores of daily returns ``r_vt`` (V x T)."""
     reg = ctx.metric_regime
     in_reg = (ctx.regime == reg) if reg is not None else np.ones(len(ctx.days), dtype=bool)
-    m = WINDOW_METRICS.index(ctx.metric)
+    ir = ctx.metric == "information_ratio"  # issue 13: Sharpe of the return over the untuned strategy
+    m = WINDOW_METRICS.index("sharpe" if ir else ctx.metric)
     is_rows = np.unique(np.concatenate([f.train for f in ctx.folds]))
     oos_rows = np.unique(np.concatenate([f.test for f in ctx.folds]))
     windows = [f.train[in_reg[f.train]] for f in ctx.folds] + [f.test[in_reg[f.test]] for f in ctx.folds]
     windows += [oos_rows[in_reg[oos_rows]], is_rows, oos_rows]
     res = window_metrics(r_vt, ctx.rf, windows)
+    rm = window_metrics(r_vt, ctx.reference, windows) if ir else res  # issue 13
     n_f = len(ctx.folds)
     out: dict[str, np.ndarray] = {}
-    train = res[:n_f, :, m]
+    train = rm[:n_f, :, m]
     for i in range(n_f):
         out[f"train_{i + 1}"] = train[i]
-        out[f"test_{i + 1}"] = res[n_f + i, :, m]
+        out[f"test_{i + 1}"] = rm[n_f + i, :, m]
     finite = np.isfinite(train)
     cnt = finite.sum(axis=0)
     out["is"] = np.where(cnt > 0, np.where(finite, train, 0.0).sum(axis=0) / np.maximum(cnt, 1), np.nan)
-    out["oos"] = res[2 * n_f, :, m]
+    out["oos"] = rm[2 * n_f, :, m]
     for name in ("sharpe", "cagr", "max_drawdown"):
         j = WINDOW_METRICS.index(name)
         out[f"is_{name}"] = res[2 * n_f + 1, :, j]
@@ -1036,7 +1028,9 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
     r[:, 0] = vt[:, 0] - 1.0
     r[:, 1:] = vt[:, 1:] / vt[:, :-1] - 1.0
     failed = ~np.isfinite(vt[:, -1])
-    return ChunkResult(chunk.ids, _score(r, ctx), r.T if chunk.want_returns else None, failed)
+    scores = _score(r, ctx)
+    scores["turnover"] = target_turnover(tg, execute, len(ctx.days), px[ctx.fill_idx])  # issue 13
+    return ChunkResult(chunk.ids, scores, r.T if chunk.want_returns else None, failed)
 
 
 # ============================================================================ the tuner
@@ -1069,6 +1063,7 @@ class TuneRequest:
     chunk_size: int = 250
     vectorise: bool = True
     heatmap: tuple[str, str] | None = None
+    benchmark: str | None = None  # issue 13: reference of the verdict (default: the config's benchmark)
 
 
 @dataclass
@@ -1098,6 +1093,7 @@ class TuneResult:
     timings: dict[str, float] = field(default_factory=dict)
     executor: str = "local (in-process)"
     chunks: dict[int, Chunk] = field(default_factory=dict, repr=False)
+    verdict: Any = None  # issue 13: backtest.tune_verdict.TuneVerdict
 
     def variant_returns(self, ids: Sequence[int]) -> pd.DataFrame:
         """Daily returns of variants ``ids`` over the run's days (recomputed in-process,
@@ -1413,6 +1409,11 @@ def run_tune(
         cut = days[int(len(days) * 0.7)]
         folds = split_folds(days, cut)
         notes.append(f"no --walk-forward/--split: in-sample before {cut.date()}, out-of-sample from it (70/30)")
+    base_out = None
+    if metric == "information_ratio":  # issue 13: the untuned strategy is the reference of the metric
+        from backtest.pipeline import run_backtest
+
+        base_out = run_backtest(cfg, origin, md=md)
     timings["prepare"] = time.perf_counter() - t0
 
     # ---------------------------------------------------------------- paths and weights
@@ -1443,6 +1444,8 @@ def run_tune(
         except ConfigError as exc:
             raise SweepError(f"variant {members[0]} ({_fmt_variant(po)}): {exc}") from None
         ctx = _build_context(g, po, gcfg, tuned, md, days, folds, metric, regime, labels_cache, origin)
+        if base_out is not None:
+            ctx.reference = base_out.returns[tuned.name].reindex(days).fillna(0.0).to_numpy(dtype=float)
         if regime is not None and g == 0:
             known = sorted({str(x) for x in ctx.regime if isinstance(x, str)})
             if regime not in known:
@@ -1469,7 +1472,8 @@ def run_tune(
             for s in range(0, len(ids), req.chunk_size):
                 sl = slice(s, s + req.chunk_size)
                 chunks.append(Chunk(ctx, ids[sl], ps[sl], affine, theta[sl] if affine is not None else None,
-                                    parallel=parallel, labels=[labels[i] for i in ids[sl]]))
+                                    parallel=parallel, labels=[labels[i] for i in ids[sl]],
+                                    want_returns=len(variants) <= MAX_VARIANTS))  # issue 13: for the verdict
     timings["paths"] = time.perf_counter() - t1
 
     # ---------------------------------------------------------------- simulate and score
@@ -1554,13 +1558,15 @@ def run_tune(
     best_ex = rets[best][d_rows] - best_ctx.rf[d_rows]
     trial_sr = scores["is_sharpe"] / np.sqrt(TRADING_DAYS)
     dsr = deflated_sharpe(best_ex, trial_sr, n_trials=n)
-    rank_corr = spearman(is_score, scores["oos"])
+    rank_corr = float(pd.Series([r["rank_corr"] for r in fold_rows], dtype=float).median())  # issue 13: per fold
 
+    base_returns = None if base_out is None else base_out.returns
     if benchmarks:
         from backtest.pipeline import run_backtest
 
         tb = time.perf_counter()
-        base_out = run_backtest(cfg, origin, md=md)
+        base_out = base_out or run_backtest(cfg, origin, md=md)
+        base_returns = base_out.returns
         cols = [tuned.name] + [c for c in base_out.returns.columns if c != tuned.name]
         for col in cols:
             label = f"{col} (as configured)" if col == tuned.name else col
@@ -1595,14 +1601,20 @@ def run_tune(
     best_cfg["name"] = f"{cfg.name}-tuned"
     config_from_dict(best_cfg, "best.yaml")  # must be ready to run
     timings["report"] = time.perf_counter() - t3 - timings.get("benchmarks", 0.0)
-    timings["total"] = time.perf_counter() - t0
-    return TuneResult(
+    result = TuneResult(
         cfg=cfg, origin=origin, request=req, strategy=tuned.name, axes=axes, table=table, best=best,
         best_config=best_cfg, folds=pd.DataFrame(fold_rows), oos_returns=oos, oos_metrics=oos_metrics,
         dsr=dsr, rank_corr=rank_corr, fold_rank_corr=[r["rank_corr"] for r in fold_rows],
         n_paths=len(groups), weight_modes=modes, metric=req.metric, md=md, days=days, notes=notes,
         timings=timings, executor=executor.describe(), chunks=chunk_of,
     )
+    # ---------------------------------------------------------------- issue 13: statistical verdict
+    from backtest.tune_verdict import attach_verdict
+
+    attach_verdict(result, base_returns, turnover=scores["turnover"], returns={
+        int(i): res.returns[:, j] for res in results if res.returns is not None for j, i in enumerate(res.ids)})
+    timings["total"] = time.perf_counter() - t0
+    return result
 
 
 def _returns_of(ids: list[int], chunk_of: dict[int, Chunk]) -> dict[int, np.ndarray]:
@@ -1621,6 +1633,19 @@ def _returns_of(ids: list[int], chunk_of: dict[int, Chunk]) -> dict[int, np.ndar
         for j, i in enumerate(members):
             out[i] = res.returns[:, j]
     return out
+
+
+# ---------------------------------------------------------------- issue 13: holdings for turnover
+
+
+def chunk_targets(chunk: Chunk) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Target weights at the fills (V x K x N), execute mask (V x K) and columns of a chunk's variants."""
+    if chunk.affine is not None:
+        w, cols = chunk.affine.weights(np.asarray(chunk.theta, dtype=float)), list(chunk.affine.columns)
+    else:
+        w, cols = _stack([_strategy_weights(chunk.ctx, p) for p in chunk.params])
+    tg, execute = _targets(chunk.ctx, w, cols, chunk.ids)
+    return tg, execute, cols
 
 
 # ============================================================================ writing
@@ -1690,7 +1715,7 @@ def write_tune(result: TuneResult, root: str | Path = "results", html: bool = Tr
                 "n_trials": d.n_trials, "n_obs": d.n_obs, "skew": d.skew, "kurtosis": d.kurtosis,
                 "var_trials": d.var_trials,
             },
-            "rank_corr_is_oos": result.rank_corr,
+            "verdict": result.verdict.to_dict() if result.verdict is not None else None,  # issue 13
             "rank_corr_by_fold": result.fold_rank_corr,
             "data": {
                 "source": result.md.source,

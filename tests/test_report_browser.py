@@ -132,7 +132,7 @@ def test_log_toggle(browser, pages):
 
 
 def test_tune_page_in_browser(browser, tmp_path):
-    """``tune.html`` (heatmap, IS/OOS scatter, OOS track): offline, no errors, charts drawn."""
+    """``tune.html`` (heatmap, IS/OOS scatter, PBO logits, OOS track): offline, no errors, charts drawn."""
     from PIL import Image, ImageStat
 
     from tests.helpers import run_cli, write_tune_config
@@ -151,7 +151,7 @@ def test_tune_page_in_browser(browser, tmp_path):
         assert not errors, errors
         assert not [u for u in requests if not u.startswith(("file:", "data:"))], requests[:5]
         charts = page.evaluate(CHART_CHECK)
-        assert sorted(c["id"] for c in charts) == ["heatmap", "oos", "scatter"]
+        assert sorted(c["id"] for c in charts) == ["heatmap", "oos", "pbo", "scatter"]
         for c in charts:
             assert c["svg"] >= 1 and c["points"] >= 1, c
         img = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("L")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -43,10 +44,18 @@ def test_tune_writes_a_complete_run_folder(tmp_path, cfg):
                                  "train_1", "test_1", "is_rank", "oos_rank"} <= set(t.columns)
     assert (t[W + "SPY"] + t[W + "GLD"] <= 0.7 + 1e-9).all()
     assert "deflated Sharpe" in r.stdout and "Spearman" in r.stdout and "sixty_forty" in r.stdout
-    # the page is self-contained: plotly.js embedded once, three figures
+    assert "verdict: " in r.stdout and "PBO" in r.stdout
+    assert (t["turnover"] >= 0).all() and t["turnover"].notna().all()
+    prov = json.loads((folder / "provenance.json").read_text())
+    v = prov["verdict"]
+    assert v["level"] in ("green", "amber", "red") and v["text"] in " ".join(r.stdout.split())
+    assert 0.0 <= v["pbo"] <= 1.0 and len(v["rank_corr_by_fold"]) == len(prov["folds"])
+    assert [c["reference"] for c in v["oos_active"]] == ["mix (as configured)", "sixty_forty"]
+    # the page is self-contained: plotly.js embedded once, four figures (heatmap, scatter, PBO, OOS)
     page = (folder / "tune.html").read_text()
     assert page.count(plotly.offline.get_plotlyjs()[:200]) == 1
-    assert page.count("Plotly.newPlot") == 3 and "<script src=" not in page
+    assert page.count("Plotly.newPlot") == 4 and "<script src=" not in page
+    assert f"class='verdict v-{v['level']}'" in page
     # best.yaml is a ready-to-run config
     best = load_config(folder / "best.yaml")
     assert best.name == "tiny-tuned"
@@ -85,6 +94,8 @@ def test_same_tune_csv_from_repeated_runs_and_two_dask_workers(tmp_path, cfg):
     (["--grid", W + "SPY=0.1,0.2", "--where", "SPY >"], ["unexpected end"]),
     (["--grid", "data.start=2015-01-01,2016-01-01"], ["cannot be tuned"]),
     ([], ["no --grid"]),
+    (["--grid", W + "SPY=0.1,0.2", "--benchmark", "sixty_fourty"], ["--benchmark sixty_fourty", "sixty_forty"]),
+    (["--grid", W + "SPY=0.1,0.2", "--benchmark", "sixty_forty", "--no-benchmarks"], ["--no-benchmarks"]),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, cfg, args, needles):
     out = tmp_path / "res"

@@ -122,6 +122,9 @@ def summary_table(metrics: Any, regime_metrics: Any = None, title: str = "", n_d
             sub = regime_metrics[
                 (regime_metrics["strategy"] == name) & (regime_metrics["regime"] == r)
             ]
-            cells.append(fmt(sub["sharpe"].iloc[0]) if len(sub) else "–")
+            cell = fmt(sub["sharpe"].iloc[0]) if len(sub) else "–"
+            if len(sub) and "sharpe_lo" in sub and sub["sharpe_lo"].iloc[0] <= 0 <= sub["sharpe_hi"].iloc[0]:
+                cell = f"[dim]{cell}[/]"  # issue 13: the 90% interval spans zero
+            cells.append(cell)
         t.add_row(str(name), *cells)
     return t

@@ -58,11 +58,13 @@ def summary(result, top: int = 10) -> list:
     tb.add_column("variant", justify="right")
     for k in keys:
         tb.add_column(short_key(k, result.strategy), justify="right")
-    for c in (f"IS {metric}", f"OOS {metric}", "IS rank", "OOS rank"):
+    has_to = "turnover" in t.columns
+    for c in (f"IS {metric}", f"OOS {metric}", "IS rank", "OOS rank", *(("turnover",) if has_to else ())):
         tb.add_column(c, justify="right")
     for _, r in t.sort_values(f"is_{metric}", ascending=False, na_position="last").head(top).iterrows():
         tb.add_row(str(int(r["variant"])), *[str(r[k]) for k in keys], _fmt(r[f"is_{metric}"]),
-                   _fmt(r[f"oos_{metric}"]), str(int(r["is_rank"])), str(int(r["oos_rank"])))
+                   _fmt(r[f"oos_{metric}"]), str(int(r["is_rank"])), str(int(r["oos_rank"])),
+                   *((_fmt(r["turnover"]),) if has_to else ()))
     out.append(tb)
     om = result.oos_metrics
     oo = Table(title=f"Out-of-sample ({len(result.oos_returns)} days: {result.oos_returns.index[0].date()} → "
@@ -75,17 +77,45 @@ def summary(result, top: int = 10) -> list:
         oo.add_row(str(name), _fmt(r["cagr"], True), _fmt(r["ann_vol"], True), _fmt(r["sharpe"]),
                    _fmt(r["sortino"]), _fmt(r["max_drawdown"], True), _fmt(r["calmar"]))
     out.append(oo)
-    d = result.dsr
-    ann = d.annualised()
-    colour = "green" if np.isfinite(d.dsr) and d.dsr >= 0.95 else "red"
     out.append(
         f"best in-sample: variant {result.best}  "
         + "  ".join(f"{short_key(k, result.strategy)}={t.loc[result.best, k]}" for k in keys))
-    out.append(
-        f"multiple testing: deflated Sharpe [{colour}]{_fmt(d.dsr)}[/] (in-sample Sharpe {_fmt(ann['sharpe'])} vs "
-        f"{_fmt(ann['sr0'])} expected from the best of {d.n_trials} unskilled variants; undeflated PSR "
-        f"{_fmt(d.psr)})  Spearman IS/OOS rank correlation {_fmt(result.rank_corr)}")
+    v = result.verdict
+    if v is not None:
+        out.extend(verdict_renderables(v))
     for n in result.notes:
+        out.append(f"[dim]note: {n}[/]")
+    return out
+
+
+def _signed(x: float) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:+.2f}"
+
+
+def verdict_renderables(v) -> list:
+    """Rich renderables of a :class:`backtest.tune_verdict.TuneVerdict`: details, then the verdict line."""
+    out: list = []
+    tb = Table(title="Did tuning add anything? (active return of the tuned strategy over each reference)",
+               title_justify="left", header_style="bold")
+    for c in ("reference", f"IR of best ({v.deflated[0].days})", "SR0 (luck)", "deflated Sharpe", "eff. trials",
+              "OOS bp/yr", "OOS IR", f"IR {v.conf:.0%} CI"):
+        tb.add_column(c, justify="left" if c == "reference" else "right")
+    for d, c in zip(v.deflated, v.oos, strict=True):
+        dcol = "green" if np.isfinite(d.dsr) and d.dsr >= 0.95 else "red"
+        ccol = {1: "green", -1: "red", 0: "dim"}[c.sign]
+        tb.add_row(d.reference, _signed(d.ir), _fmt(d.sr0), f"[{dcol}]{_fmt(d.dsr)}[/]",
+                   f"{d.n_eff:.1f}/{d.n_trials}",
+                   "–" if not np.isfinite(c.bp_per_year) else f"{c.bp_per_year:+.0f}",
+                   f"[{ccol}]{_signed(c.ir)}[/]", f"[{ccol}]{_signed(c.ir_lo)} … {_signed(c.ir_hi)}[/]")
+    out.append(tb)
+    folds = "  ".join(_signed(x) for x in v.fold_rank_corr)
+    pcol = "red" if np.isfinite(v.pbo) and v.pbo >= 0.5 else ("dark_orange" if v.pbo >= 0.2 else "green")
+    out.append(
+        f"PBO (CSCV, {v.pbo_splits} blocks, {len(v.logits)} splits): [{pcol}]{_fmt(v.pbo)}[/]   "
+        f"Spearman IS/OOS rank correlation per fold (disjoint windows): median {_signed(v.median_rank_corr)}"
+        f"  [dim]({folds})[/]")
+    out.append(f"[bold {v.colour}]verdict: {v.text}[/]")
+    for n in v.notes:
         out.append(f"[dim]note: {n}[/]")
     return out
 
@@ -103,7 +133,8 @@ def register(app: typer.Typer) -> None:
         where: Annotated[list[str] | None, typer.Option(
             "--where", help="Constraint between keys, e.g. 'GLD + DBC <= 0.15'. Repeatable (all must hold).")] = None,
         metric: Annotated[str, typer.Option(
-            "--metric", help="sharpe, sortino, calmar, cagr, max_drawdown, or METRIC@REGIME (e.g. sharpe@rmp).")] = "sharpe",
+            "--metric", help="sharpe, sortino, calmar, cagr, max_drawdown, information_ratio (vs the untuned "
+                        "strategy), or METRIC@REGIME (e.g. sharpe@rmp).")] = "sharpe",
         walk_forward: Annotated[str | None, typer.Option(
             "--walk-forward", help="train=36M,test=12M[,step=12M][,anchored]: rank on train, report on test.")] = None,
         split: Annotated[str | None, typer.Option("--split", help="In-sample before DATE, out-of-sample from it.")] = None,
@@ -115,6 +146,9 @@ def register(app: typer.Typer) -> None:
         chunk_size: Annotated[int, typer.Option("--chunk-size", help="Variants per simulation batch.")] = 250,
         exact_weights: Annotated[bool, typer.Option(
             "--exact-weights", help="Call the strategy for every variant (never the affine shortcut).")] = False,
+        benchmark: Annotated[str | None, typer.Option(
+            "--benchmark", help="Strategy of the config the verdict also compares with (default: the "
+                                "config's benchmark, e.g. sixty_forty).")] = None,
         no_benchmarks: Annotated[bool, typer.Option("--no-benchmarks", help="Skip the untuned benchmarks.")] = False,
         no_report: Annotated[bool, typer.Option("--no-report", help="Skip tune.html.")] = False,
         top: Annotated[int, typer.Option("--top", help="Rows of the summary table.")] = 10,
@@ -142,7 +176,8 @@ def register(app: typer.Typer) -> None:
                 hm = (parts[0], parts[1])
             req = TuneRequest(grid=list(grid or []), where=list(where or []), random=random, seed=seed,
                               metric=metric, walk_forward=walk_forward, split=split, strategy=strategy,
-                              chunk_size=chunk_size, vectorise=not exact_weights, heatmap=hm)
+                              chunk_size=chunk_size, vectorise=not exact_weights, heatmap=hm,
+                              benchmark=benchmark)
             if not req.grid:
                 raise SweepError("no --grid given: nothing to tune")
             cfg = load_config(config, set_ or [], start=start, end=end, data_dir=data_dir)

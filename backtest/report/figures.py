@@ -178,6 +178,13 @@ def regime_heatmap(regime_metrics: pd.DataFrame, metric: str = "sharpe", pct: bo
         colorscale="RdBu", texttemplate="%{z:.1%}" if pct else "%{z:.2f}", textfont={"size": 12},
         hovertemplate="%{y} in %{x}: %{z:.2f}<extra></extra>", colorbar={"thickness": 12, "len": 0.9},
     ))
+    if metric == "sharpe" and {"sharpe_lo", "sharpe_hi"} <= set(regime_metrics.columns):  # issue 13: grey if
+        lo, hi = (regime_metrics.pivot_table(index="strategy", columns="regime", values=c, aggfunc="first")
+                  .reindex(index=pv.index, columns=pv.columns).to_numpy() for c in ("sharpe_lo", "sharpe_hi"))
+        fig.add_trace(go.Heatmap(  # the 90% interval spans zero
+            z=np.where((lo <= 0) & (hi >= 0), z, np.nan), x=[str(c) for c in pv.columns], y=[str(i) for i in pv.index],
+            colorscale=[[0, "#e4e6e9"], [1, "#e4e6e9"]], showscale=False, texttemplate="%{z:.2f}",
+            textfont={"size": 12, "color": "#8a9099"}, hovertemplate="%{y} in %{x}: %{z:.2f} (90% interval spans 0)<extra></extra>"))
     fig.update_layout(**base_layout(None, max(220, 46 * len(pv.index) + 90), hovermode="closest"))
     fig.update_layout(yaxis={"autorange": "reversed", "automargin": True}, xaxis={"side": "top"},
                       margin={"l": 20, "r": 20, "t": 40, "b": 20})

@@ -119,6 +119,10 @@ def regime_table_html(rm: pd.DataFrame, colors: dict[str, str]) -> str:
             for c, _, kind in shown:
                 v = idx[c].get((s, r), np.nan)
                 cls = " class=best" if s in best[(r, c)] else ""
+                if c == "sharpe" and "sharpe_lo" in idx:  # issue 13: grey when the 90% interval spans 0
+                    lo, hi = idx["sharpe_lo"].get((s, r), np.nan), idx["sharpe_hi"].get((s, r), np.nan)
+                    cls += f' title="90% interval {fmt(lo, kind)} to {fmt(hi, kind)}"' + (
+                        ' style="color:#9aa0a6"' if lo <= 0 <= hi else "")
                 cells.append(f"<td{cls}>{fmt(v, kind)}</td>")
         rows.append(f'<tr><th scope="row" class="name">{color_dot(colors.get(s))}{esc(s)}</th>{"".join(cells)}</tr>')
     return (f'<div class="scroll"><table class="data" id="regime-table"><thead><tr><th rowspan="2">strategy</th>'

@@ -1,9 +1,11 @@
 """``tune.html``: one self-contained page of a ``rmpbt tune`` run.
 
-Sections: a heatmap of the tuning metric over two chosen keys (in-sample and
-out-of-sample side by side, mean over the other keys), in-sample vs out-of-sample
-scatter (one point per variant), the stitched out-of-sample track against the
-benchmarks, and the walk-forward folds. plotly.js is embedded once
+Sections: the verdict (one coloured line, then the deflated Sharpe of the active
+return, PBO, rank correlations per fold and the out-of-sample information ratios), a
+heatmap of the tuning metric over two chosen keys (in-sample and out-of-sample side by
+side, mean over the other keys), in-sample vs out-of-sample scatter (one point per
+variant), the distribution of the CSCV logits behind PBO, the stitched out-of-sample
+track against the benchmarks, and the walk-forward folds. plotly.js is embedded once
 (``plotly.offline.get_plotlyjs()``); the page works offline.
 """
 
@@ -23,6 +25,9 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px 
 h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
 .meta{color:#555;font-size:13px} .guard{background:#f6f6f6;padding:10px 14px;border-radius:6px;font-size:14px}
 .warn{color:#a33;font-weight:600} .ok{color:#286;font-weight:600}
+.verdict{padding:10px 14px;border-radius:6px;font-size:15px;font-weight:600;margin:10px 0}
+.v-green{background:#e3f4ea;color:#1d6b3c} .v-amber{background:#fdf1dc;color:#8a5a00}
+.v-red{background:#fbe4e4;color:#a32626} .muted{color:#888}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}
 td,th{border-bottom:1px solid #eee;padding:3px 10px;text-align:right} th{background:#fafafa}
 td:first-child,th:first-child{text-align:left}
@@ -125,6 +130,53 @@ def oos_figure(oos: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def logits_figure(logits: np.ndarray, pbo: float) -> go.Figure:
+    """Histogram of the CSCV logits λ of the in-sample best's out-of-sample rank; PBO is the mass at λ <= 0."""
+    fig = go.Figure()
+    lg = np.asarray(logits, dtype=float)
+    lg = lg[np.isfinite(lg)]
+    lo, hi = (np.floor(lg.min() * 10) / 10, np.ceil(lg.max() * 10) / 10 + 0.1) if len(lg) else (-1.0, 1.0)
+    counts, edges = np.histogram(lg, bins=np.arange(lo, hi + 0.05, 0.1))
+    mid = (edges[:-1] + edges[1:]) / 2
+    for below, name, colour in ((True, "λ ≤ 0 (below the OOS median)", "#c44"), (False, "λ > 0", "#4a8")):
+        keep = (mid <= 0) if below else (mid > 0)
+        fig.add_trace(go.Bar(x=mid[keep], y=counts[keep], width=0.1, name=name, marker_color=colour))
+    fig.add_vline(x=0.0, line_dash="dot", line_color="#555")
+    fig.update_layout(bargap=0, height=360, xaxis_title="logit λ of the out-of-sample relative rank",
+                      yaxis_title="splits", title={"text": f"PBO = {pbo:.2f}" if np.isfinite(pbo) else "PBO n/a",
+                                                    "x": 0.5})
+    return fig
+
+
+def _signed(x: Any, digits: int = 2) -> str:
+    return "–" if not isinstance(x, (int, float, np.floating)) or not np.isfinite(x) else f"{x:+.{digits}f}"
+
+
+def verdict_html(v: Any) -> str:
+    """The verdict line (coloured by what it says) and its details table."""
+    rows = []
+    for d, c in zip(v.deflated, v.oos, strict=True):
+        dcls = "ok" if np.isfinite(d.dsr) and d.dsr >= 0.95 else "warn"
+        ccls = {1: "ok", -1: "warn", 0: "muted"}[c.sign]
+        rows.append(
+            f"<tr><td>{html.escape(d.reference)}</td><td>{_signed(d.ir)}</td><td>{_fmt(d.sr0, 2)}</td>"
+            f"<td class='{dcls}'>{_fmt(d.dsr)}</td><td>{d.n_eff:.1f} / {d.n_trials}</td>"
+            f"<td>{_signed(c.bp_per_year, 0)}</td><td class='{ccls}'>{_signed(c.ir)}</td>"
+            f"<td class='{ccls}'>{_signed(c.ir_lo)} … {_signed(c.ir_hi)}</td></tr>")
+    head = (f"<tr><th>reference</th><th>IR of best ({html.escape(v.deflated[0].days)})</th><th>SR0 (luck)</th>"
+            "<th>deflated Sharpe</th>"
+            f"<th>effective trials</th><th>OOS bp/yr</th><th>OOS IR</th><th>IR {v.conf:.0%} CI</th></tr>")
+    folds = ", ".join(_signed(x) for x in v.fold_rank_corr)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in v.notes)
+    return (
+        f"<div class='verdict v-{v.level}' id='verdict'>{html.escape(v.text)}</div>"
+        f"<div class='guard'><table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+        f"PBO (CSCV, {v.pbo_splits} blocks, {len(v.logits)} splits): <b>{_fmt(v.pbo, 2)}</b>. "
+        f"Spearman rank correlation of training and test scores per fold (disjoint windows): median "
+        f"<b>{_signed(v.median_rank_corr)}</b> <span class='muted'>({folds})</span>."
+        + (f"<ul class='meta'>{notes}</ul>" if notes else "") + "</div>")
+
+
 def render_tune_page(result: Any) -> str:
     """The HTML text of ``tune.html`` for a :class:`backtest.sweep.TuneResult`."""
     table: pd.DataFrame = result.table
@@ -134,9 +186,7 @@ def render_tune_page(result: Any) -> str:
     metric = result.metric
     folds: pd.DataFrame = result.folds
     chosen = [int(c) for c in folds["chosen"]] if len(folds) else []
-    d = result.dsr
-    ann = d.annualised()
-    dsr_cls = "ok" if np.isfinite(d.dsr) and d.dsr >= 0.95 else "warn"
+    v = result.verdict
     windows = (f"walk-forward {html.escape(req.walk_forward)} ({len(folds)} folds)" if req.walk_forward
                else f"split at {folds['test_start'].iloc[0]}")
     figs = [
@@ -146,6 +196,8 @@ def render_tune_page(result: Any) -> str:
                                                                  result.best, chosen)),
         ("oos", "Out-of-sample track vs benchmarks", oos_figure(result.oos_returns)),
     ]
+    if v is not None and len(v.logits):
+        figs.insert(2, ("pbo", "Probability of backtest overfitting (CSCV logits)", logits_figure(v.logits, v.pbo)))
     body = []
     for div_id, title, fig in figs:
         fig.update_layout(margin={"l": 60, "r": 20, "t": 40, "b": 50}, template="plotly_white")
@@ -158,15 +210,11 @@ def render_tune_page(result: Any) -> str:
         f = folds.set_index("fold")
         body.append("<h2>Folds</h2>" + _table(f))
     top = table.sort_values(f"is_{metric}", ascending=False, na_position="last").head(20).set_index("variant")
-    top = top[[*keys, f"is_{metric}", f"oos_{metric}", "is_rank", "oos_rank"]]
+    top = top[[*keys, f"is_{metric}", f"oos_{metric}", "is_rank", "oos_rank",
+               *(["turnover"] if "turnover" in top.columns else [])]]
     top.columns = [short_key(c, result.strategy) for c in top.columns]
     body.append("<h2>Top 20 variants in-sample</h2>" + _table(top))
-    guard = (
-        f"<div class='guard'>Deflated Sharpe ratio of the best in-sample variant: "
-        f"<span class='{dsr_cls}'>{_fmt(d.dsr)}</span> (its Sharpe {_fmt(ann['sharpe'], 2)} vs "
-        f"{_fmt(ann['sr0'], 2)} expected from the best of {d.n_trials} unskilled variants; "
-        f"undeflated PSR {_fmt(d.psr)}). Spearman rank correlation in-sample vs out-of-sample: "
-        f"{_fmt(result.rank_corr, 2)}.</div>")
+    guard = verdict_html(v) if v is not None else ""
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     head = (
         f"<h1>rmpbt tune: {html.escape(result.strategy)}</h1>"

@@ -1,0 +1,300 @@
+"""Statistics of Sharpe ratios: uncertainty, multiple testing, backtest overfitting.
+
+Pure functions on numpy arrays. Conventions (see ``docs/statistics.md``):
+
+* Sharpe ratios are **per period** (per observation: daily for daily returns), never
+  annualised, unless a function says otherwise; annualise by ``sqrt(TRADING_DAYS)``.
+* ``kurtosis`` is the plain (Pearson) kurtosis, not the excess: 3 for a normal law.
+* Sample moments: mean, ``std(ddof=1)`` for the Sharpe ratio; biased (population)
+  skewness and kurtosis as in Bailey & López de Prado.
+
+References
+----------
+Lo, A. (2002). The statistics of Sharpe ratios. *Financial Analysts Journal* 58(4).
+Mertens, E. (2002). Comments on variance of the IID estimator in Lo (2002). Working paper.
+Bailey, D. & López de Prado, M. (2012). The Sharpe ratio efficient frontier. *Journal of
+Risk* 15(2).
+Bailey, D. & López de Prado, M. (2014). The deflated Sharpe ratio. *Journal of Portfolio
+Management* 40(5).
+Bailey, D., Borwein, J., López de Prado, M. & Zhu, Q. (2017). The probability of backtest
+overfitting. *Journal of Computational Finance* 20(4).
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import numpy as np
+from scipy.stats import norm
+
+from backtest.constants import TRADING_DAYS
+
+EULER_GAMMA = 0.5772156649015329
+SHARPE_INTERVAL = ("sharpe_se", "sharpe_lo", "sharpe_hi")
+
+
+def sharpe_moments(x: np.ndarray) -> tuple[float, float, float]:
+    """Per-period Sharpe ratio (ddof=1), biased skewness and (non-excess) kurtosis of ``x``.
+
+    Non-finite values are dropped; ``(nan, 0, 3)`` below 2 observations.
+    """
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return float("nan"), 0.0, 3.0
+    sd = x.std(ddof=1)
+    sr = float(x.mean() / sd) if sd > 0 else float("nan")
+    c = x - x.mean()
+    m2 = float(np.mean(c**2))
+    if m2 <= 0:
+        return sr, 0.0, 3.0
+    return sr, float(np.mean(c**3) / m2**1.5), float(np.mean(c**4) / m2**2)
+
+
+def _sr_variance_factor(sr: float, skew: float, kurtosis: float) -> float:
+    """``1 - γ3 SR + (γ4 - 1)/4 SR²`` (Mertens 2002; equals ``1 + SR²/2`` for normal returns)."""
+    return 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr
+
+
+def probabilistic_sharpe_ratio(sr: float, sr_benchmark: float, n_obs: int, skew: float = 0.0,
+                               kurtosis: float = 3.0) -> float:
+    """Probability that the true Sharpe ratio exceeds ``sr_benchmark`` (Bailey & López de Prado 2012).
+
+    ``PSR = Φ((SR - SR*) sqrt(n - 1) / sqrt(1 - γ3 SR + (γ4 - 1)/4 SR²))``.
+
+    Parameters
+    ----------
+    sr, sr_benchmark : float
+        Observed and benchmark Sharpe ratios, per period.
+    n_obs : int
+        Number of return observations.
+    skew, kurtosis : float
+        Skewness and (non-excess) kurtosis of the returns.
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN when undefined (fewer than 2 observations, non-finite input).
+    """
+    den = _sr_variance_factor(sr, skew, kurtosis)
+    if n_obs < 2 or not np.isfinite(sr) or not np.isfinite(sr_benchmark) or not den > 0:
+        return float("nan")
+    return float(norm.cdf((sr - sr_benchmark) * math.sqrt(n_obs - 1) / math.sqrt(den)))
+
+
+def expected_max_sharpe(trial_sr_variance: float, n_trials: float) -> float:
+    """Expected maximum Sharpe ratio of ``n_trials`` independent unskilled trials.
+
+    ``sqrt(V) ((1 - γ) Φ⁻¹(1 - 1/N) + γ Φ⁻¹(1 - 1/(N e)))`` (Bailey & López de Prado 2014,
+    eq. 2; γ the Euler–Mascheroni constant). ``n_trials`` may be fractional (an effective
+    number of trials); 0 for at most one trial, and floored at 0 (the asymptotic formula
+    turns negative below N ≈ 1.8, where the true expected maximum is still >= 0).
+
+    Parameters
+    ----------
+    trial_sr_variance : float
+        Variance of the trials' per-period Sharpe ratios.
+    n_trials : float
+        Number of (independent) trials.
+
+    Returns
+    -------
+    float
+        Per-period Sharpe ratio.
+    """
+    if n_trials <= 1 or not np.isfinite(trial_sr_variance) or trial_sr_variance <= 0:
+        return 0.0
+    z1 = norm.ppf(1.0 - 1.0 / n_trials)
+    z2 = norm.ppf(1.0 - 1.0 / (n_trials * math.e))
+    return max(0.0, float(math.sqrt(trial_sr_variance) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2)))
+
+
+def deflated_sharpe_ratio(sr: float, trial_sr_variance: float, n_trials: float, n_obs: int,
+                          skew: float = 0.0, kurtosis: float = 3.0) -> float:
+    """Deflated Sharpe ratio (Bailey & López de Prado 2014, eq. 1–2).
+
+    The PSR of ``sr`` against the expected maximum Sharpe ratio of ``n_trials`` unskilled
+    trials whose Sharpe ratios have variance ``trial_sr_variance`` (all per period).
+
+    Returns
+    -------
+    float
+        Probability that the selected strategy's true Sharpe ratio beats that of the best
+        of ``n_trials`` unskilled ones.
+    """
+    return probabilistic_sharpe_ratio(sr, expected_max_sharpe(trial_sr_variance, n_trials), n_obs, skew, kurtosis)
+
+
+def min_track_record_length(sr: float, sr_benchmark: float, skew: float = 0.0, kurtosis: float = 3.0,
+                            prob: float = 0.95) -> float:
+    """Minimum track record length (Bailey & López de Prado 2012, eq. 11).
+
+    ``MinTRL = 1 + (1 - γ3 SR + (γ4 - 1)/4 SR²) (Φ⁻¹(prob) / (SR - SR*))²``: the number of
+    observations needed for ``PSR(SR*) >= prob``. ``inf`` when ``sr <= sr_benchmark``.
+
+    Returns
+    -------
+    float
+        Observations (of the period of the Sharpe ratios).
+    """
+    if not (np.isfinite(sr) and np.isfinite(sr_benchmark)) or sr <= sr_benchmark:
+        return float("inf")
+    return float(1.0 + _sr_variance_factor(sr, skew, kurtosis) * (norm.ppf(prob) / (sr - sr_benchmark)) ** 2)
+
+
+def sharpe_standard_error(returns: np.ndarray) -> float:
+    """Standard error of the per-period Sharpe ratio of ``returns`` (Lo 2002, Mertens 2002).
+
+    ``sqrt((1 - γ3 SR + (γ4 - 1)/4 SR²) / n)``, which is Lo's IID ``sqrt((1 + SR²/2) / n)``
+    for normal returns. NaN below 3 finite observations.
+    """
+    x = np.asarray(returns, dtype=float)
+    n = int(np.isfinite(x).sum())
+    sr, g3, g4 = sharpe_moments(x)
+    v = _sr_variance_factor(sr, g3, g4)
+    if n < 3 or not np.isfinite(sr) or not v > 0:
+        return float("nan")
+    return float(math.sqrt(v / n))
+
+
+def sharpe_confidence_interval(returns: np.ndarray, level: float = 0.9) -> tuple[float, float]:
+    """Two-sided normal confidence interval of the per-period Sharpe ratio of ``returns``.
+
+    ``SR ± Φ⁻¹((1 + level)/2) SE`` with :func:`sharpe_standard_error`.
+    """
+    sr, _, _ = sharpe_moments(returns)
+    se = sharpe_standard_error(returns)
+    z = norm.ppf(0.5 + level / 2.0)
+    return float(sr - z * se), float(sr + z * se)
+
+
+def sharpe_interval(excess: np.ndarray, level: float = 0.9, periods: int = TRADING_DAYS) -> dict[str, float]:
+    """Annualised standard error and ``level`` interval of the Sharpe ratio of excess returns.
+
+    For metric tables: ``{"sharpe_se", "sharpe_lo", "sharpe_hi"}``, each the per-period
+    value times ``sqrt(periods)``.
+    """
+    lo, hi = sharpe_confidence_interval(excess, level)
+    k = math.sqrt(periods)
+    return {"sharpe_se": sharpe_standard_error(excess) * k, "sharpe_lo": lo * k, "sharpe_hi": hi * k}
+
+
+# ----------------------------------------------------------------------------- PBO (CSCV)
+
+
+def _column_sharpe(s1: np.ndarray, s2: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Sharpe ratios (ddof=1) from sums ``s1``, sums of squares ``s2`` and counts ``n`` (broadcast)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = s1 / n
+        var = (s2 - n * mean * mean) / (n - 1)
+        return np.where(var > 0, mean / np.sqrt(np.maximum(var, 0.0)), np.nan)
+
+
+def pbo_logits(performance: np.ndarray, n_splits: int = 16) -> np.ndarray:
+    """Logits of the out-of-sample relative rank of the in-sample best, over all CSCV splits.
+
+    Combinatorially symmetric cross-validation (Bailey, Borwein, López de Prado & Zhu 2017,
+    section 2): the ``T`` rows are cut into ``n_splits`` contiguous blocks (the last rows
+    dropped so that all blocks have ``T // n_splits`` rows); for each of the
+    ``C(n_splits, n_splits/2)`` ways of choosing half the blocks as the training set (the
+    rest the testing set), the trial with the highest training Sharpe ratio is found, its
+    testing Sharpe ratio is ranked among all trials' (``ω = rank / (N + 1)``, ties averaged)
+    and ``λ = log(ω / (1 - ω))`` recorded.
+
+    Parameters
+    ----------
+    performance : np.ndarray
+        ``(T, N)`` per-period returns of ``N`` trials.
+    n_splits : int
+        Even number of blocks ``S``.
+
+    Returns
+    -------
+    np.ndarray
+        One logit per split (``C(S, S/2)`` values).
+    """
+    m = np.asarray(performance, dtype=float)
+    if m.ndim != 2 or m.shape[1] < 2:
+        raise ValueError("performance must be a (T, N) matrix with N >= 2 trials")
+    if n_splits < 2 or n_splits % 2:
+        raise ValueError(f"n_splits must be an even number >= 2, got {n_splits}")
+    t, n = m.shape
+    size = t // n_splits
+    if size < 2:
+        raise ValueError(f"{t} rows cannot make {n_splits} blocks of at least 2 rows")
+    blocks = np.nan_to_num(m[: size * n_splits]).reshape(n_splits, size, n)
+    g1, g2 = blocks.sum(axis=1), (blocks**2).sum(axis=1)  # S x N
+    combos = np.array(list(combinations(range(n_splits), n_splits // 2)))
+    member = np.zeros((len(combos), n_splits))
+    member[np.arange(len(combos))[:, None], combos] = 1.0
+    half = size * n_splits // 2
+    out = np.empty(len(combos))
+    step = max(1, 2_000_000 // max(n, 1))
+    for s in range(0, len(combos), step):
+        mk = member[s : s + step]
+        is_sr = _column_sharpe(mk @ g1, mk @ g2, half)
+        oos_sr = _column_sharpe((1 - mk) @ g1, (1 - mk) @ g2, half)
+        is_sr = np.where(np.isfinite(is_sr), is_sr, -np.inf)
+        oos_sr = np.where(np.isfinite(oos_sr), oos_sr, -np.inf)
+        best = is_sr.argmax(axis=1)
+        v = oos_sr[np.arange(len(mk)), best][:, None]
+        rank = (oos_sr < v).sum(axis=1) + ((oos_sr == v).sum(axis=1) + 1) / 2.0
+        w = rank / (n + 1.0)
+        out[s : s + step] = np.log(w / (1.0 - w))
+    return out
+
+
+def pbo(performance: np.ndarray, n_splits: int = 16) -> float:
+    """Probability of backtest overfitting by CSCV (Bailey, Borwein, López de Prado & Zhu 2017).
+
+    The share of splits in which the trial chosen on the training half ranks at or below
+    the median of the trials on the testing half (logit ``λ <= 0``), with Sharpe ratio as
+    the performance measure. About 0.5 for pure noise, near 0 when one trial truly
+    dominates. See :func:`pbo_logits`.
+
+    Parameters
+    ----------
+    performance : np.ndarray
+        ``(T, N)`` per-period returns of ``N`` trials.
+    n_splits : int
+        Even number of blocks (16 by default: 12,870 splits).
+
+    Returns
+    -------
+    float
+        In [0, 1].
+    """
+    return float(np.mean(pbo_logits(performance, n_splits) <= 0.0))
+
+
+def effective_trials(returns: np.ndarray) -> float:
+    """Effective number of independent trials from the correlation of their returns.
+
+    The participation ratio of the eigenvalues of the trials' correlation matrix,
+    ``(Σ λ)² / Σ λ²`` (= N for uncorrelated trials, 1 for identical ones). Constant or
+    all-NaN columns are dropped. See ``docs/statistics.md``.
+
+    Parameters
+    ----------
+    returns : np.ndarray
+        ``(T, N)`` returns of ``N`` trials.
+
+    Returns
+    -------
+    float
+        In [1, N].
+    """
+    m = np.asarray(returns, dtype=float)
+    m = np.nan_to_num(m)
+    sd = m.std(axis=0)
+    m = m[:, sd > 0]
+    if m.shape[1] < 2:
+        return float(max(m.shape[1], 1))
+    z = (m - m.mean(axis=0)) / m.std(axis=0)
+    if m.shape[1] <= m.shape[0]:
+        lam = np.linalg.eigvalsh(z.T @ z / len(z))
+    else:  # same non-zero eigenvalues, smaller matrix
+        lam = np.linalg.eigvalsh(z @ z.T / len(z))
+    lam = np.clip(lam, 0.0, None)
+    return float(np.clip(lam.sum() ** 2 / np.sum(lam**2), 1.0, m.shape[1]))

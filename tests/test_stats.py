@@ -1,0 +1,176 @@
+"""backtest.stats: published worked examples and second implementations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from backtest.stats import (
+    deflated_sharpe_ratio,
+    effective_trials,
+    expected_max_sharpe,
+    min_track_record_length,
+    pbo,
+    pbo_logits,
+    probabilistic_sharpe_ratio,
+    sharpe_confidence_interval,
+    sharpe_interval,
+    sharpe_standard_error,
+)
+
+
+def test_dsr_numerical_example_of_the_paper():
+    """Bailey & López de Prado (2014), "The Deflated Sharpe Ratio", section "A numerical example".
+
+    Inputs as published: annualised SR 2.5 on T = 1250 daily observations (5 years of 250
+    days), N = 100 trials whose Sharpe ratios have variance V = 1/2 (annualised), skewness
+    -3, kurtosis 10. Published outputs: E[max SR] ≈ 0.1132 per day (≈ 1.79 annualised) and
+    DSR ≈ 0.9004.
+    """
+    sr = 2.5 / math.sqrt(250)
+    v = 0.5 / 250
+    assert expected_max_sharpe(v, 100) == pytest.approx(0.1132, abs=5e-5)
+    assert expected_max_sharpe(v, 100) * math.sqrt(250) == pytest.approx(1.79, abs=5e-3)
+    assert deflated_sharpe_ratio(sr, v, 100, 1250, skew=-3.0, kurtosis=10.0) == pytest.approx(0.9004, abs=5e-5)
+
+
+def test_psr_by_hand_and_mintrl_inverts_it():
+    """PSR (Bailey & López de Prado 2012, "The Sharpe Ratio Efficient Frontier", eq. 9) by hand,
+    and MinTRL (same paper, eq. 11) is the length at which PSR reaches the confidence."""
+    # normal returns, SR 0.1/period, 101 obs: z = 0.1 * 10 / sqrt(1 + 0.01/2)
+    z = 0.1 * 10 / math.sqrt(1.005)
+    assert probabilistic_sharpe_ratio(0.1, 0.0, 101) == pytest.approx(norm.cdf(z), abs=1e-12)
+    # skew/kurtosis widen the standard error: 1 - (-1)(0.1) + (6 - 1)/4 * 0.01 = 1.1125
+    z2 = (0.1 - 0.02) * 10 / math.sqrt(1.1125)
+    assert probabilistic_sharpe_ratio(0.1, 0.02, 101, -1.0, 6.0) == pytest.approx(norm.cdf(z2), abs=1e-12)
+    for sr, sr0, g3, g4 in [(0.1, 0.0, 0.0, 3.0), (0.3, 0.1, -2.448, 10.164), (0.05, 0.01, 0.5, 4.0)]:
+        n = min_track_record_length(sr, sr0, g3, g4, prob=0.95)
+        assert probabilistic_sharpe_ratio(sr, sr0, n, g3, g4) == pytest.approx(0.95, abs=1e-9)
+    # normal case in closed form: 1 + (1 + SR²/2) (1.6449 / SR)²
+    assert min_track_record_length(0.1, 0.0) == pytest.approx(1 + 1.005 * (norm.ppf(0.95) / 0.1) ** 2)
+    assert min_track_record_length(0.1, 0.2) == math.inf
+    assert math.isnan(probabilistic_sharpe_ratio(0.1, 0.0, 1))
+
+
+def test_expected_max_sharpe_matches_monte_carlo():
+    rng = np.random.default_rng(0)
+    sd, n = 0.05, 200
+    mc = rng.normal(0.0, sd, size=(4000, n)).max(axis=1).mean()
+    assert expected_max_sharpe(sd**2, n) == pytest.approx(mc, rel=0.03)
+    assert expected_max_sharpe(sd**2, 1) == 0.0
+    # a fractional effective number of trials interpolates
+    assert expected_max_sharpe(sd**2, 10) < expected_max_sharpe(sd**2, 10.5) < expected_max_sharpe(sd**2, 11)
+
+
+def test_sharpe_standard_error_normal_case_of_lo_2002():
+    """Lo (2002), eq. 9: IID normal returns, SE(SR) = sqrt((1 + SR²/2) / T)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.001, 0.01, 100_000)
+    sr = x.mean() / x.std(ddof=1)
+    # sample skew/kurtosis are ~0/3 here, so the corrected formula is Lo's to 1e-3
+    assert sharpe_standard_error(x) == pytest.approx(math.sqrt((1 + sr**2 / 2) / len(x)), rel=1e-3)
+
+
+def test_sharpe_standard_error_by_hand():
+    """Mertens (2002): Var(SR) = (1 - γ3 SR + (γ4 - 1)/4 SR²) / T, moments worked out by hand."""
+    x = np.array([0.02, -0.01, 0.03, 0.0, -0.02, 0.04])
+    mu = 0.06 / 6  # 0.01
+    # deviations x - mu: [0.01, -0.02, 0.02, -0.01, -0.03, 0.03]
+    s2 = (1 + 4 + 4 + 1 + 9 + 9) * 1e-4  # sum of squares 0.0028
+    sr = mu / math.sqrt(s2 / 5)
+    m2 = s2 / 6
+    m3 = (1 - 8 + 8 - 1 - 27 + 27) * 1e-6 / 6  # 0
+    m4 = (1 + 16 + 16 + 1 + 81 + 81) * 1e-8 / 6
+    g3, g4 = m3 / m2**1.5, m4 / m2**2
+    assert g3 == pytest.approx(0.0, abs=1e-12)
+    expect = math.sqrt((1 - g3 * sr + (g4 - 1) / 4 * sr**2) / 6)
+    assert sharpe_standard_error(x) == pytest.approx(expect, rel=1e-12)
+    lo, hi = sharpe_confidence_interval(x, 0.9)
+    assert (lo + hi) / 2 == pytest.approx(sr)
+    assert hi - lo == pytest.approx(2 * norm.ppf(0.95) * expect)
+    d = sharpe_interval(x, 0.9, periods=252)
+    assert d["sharpe_se"] == pytest.approx(expect * math.sqrt(252))
+    assert d["sharpe_lo"] == pytest.approx(lo * math.sqrt(252))
+    assert math.isnan(sharpe_standard_error(np.array([0.01, 0.02])))
+
+
+def test_sharpe_standard_error_matches_monte_carlo_for_skewed_returns():
+    """Second implementation: the spread of sample Sharpe ratios over simulated fat-tailed,
+    negatively skewed series agrees with the corrected (not the IID-normal) formula."""
+    rng = np.random.default_rng(2)
+    reps, t = 3000, 400
+    crash = rng.random((reps, t)) < 0.03
+    x = np.where(crash, rng.normal(-0.04, 0.02, (reps, t)), rng.normal(0.004, 0.008, (reps, t)))
+    srs = x.mean(axis=1) / x.std(axis=1, ddof=1)
+    se = np.median([sharpe_standard_error(row) for row in x[:300]])
+    assert se == pytest.approx(srs.std(), rel=0.08)
+    sr = srs.mean()
+    assert abs(math.sqrt((1 + sr**2 / 2) / t) - srs.std()) > 0.1 * srs.std()  # IID-normal SE is off
+
+
+def test_pbo_of_noise_is_about_one_half_and_of_a_planted_edge_near_zero():
+    """Bailey, Borwein, López de Prado & Zhu (2017), section 2 (CSCV): for trials without
+    skill the in-sample best is as likely to rank below as above the out-of-sample median."""
+    rng = np.random.default_rng(3)
+    values = []
+    for _ in range(20):
+        values.append(pbo(rng.normal(0.0, 0.01, (320, 12)), n_splits=16))
+    assert 0.4 < float(np.mean(values)) < 0.6
+    m = rng.normal(0.0, 0.01, (320, 12))
+    m[:, 5] += 0.004  # SR 0.4 per period: dominant in every half
+    assert pbo(m, n_splits=16) < 0.02
+    lg = pbo_logits(m, n_splits=8)
+    assert len(lg) == 70 and (lg > 0).mean() > 0.98
+
+
+def test_pbo_logit_by_hand():
+    """Two blocks, three trials: one split each way; rank of the IS best in OOS, by hand."""
+    # blocks of 3 rows; trial means: block 1 -> (3, 2, 1)·k, block 2 -> (1, 3, 2)·k, equal spread
+    base = np.array([-1.0, 0.0, 1.0])
+    m = np.vstack([np.column_stack([base + 3, base + 2, base + 1]),
+                   np.column_stack([base + 1, base + 3, base + 2])]) * 0.01
+    lg = pbo_logits(m, n_splits=2)
+    # split 1: IS block 1 -> trial 0 best; OOS block 2: trial 0 worst, rank 1, ω = 1/4
+    # split 2: IS block 2 -> trial 1 best; OOS block 1: trial 1 second, rank 2, ω = 2/4
+    assert sorted(lg) == pytest.approx(sorted([math.log(1 / 3), 0.0]))
+    assert pbo(m, n_splits=2) == 1.0
+    with pytest.raises(ValueError):
+        pbo(m, n_splits=3)
+
+
+def test_effective_trials():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3000, 8))
+    assert effective_trials(x) == pytest.approx(8, rel=0.05)
+    common = rng.normal(size=(3000, 1))
+    assert effective_trials(np.repeat(common, 8, axis=1)) == pytest.approx(1.0)
+    # two independent clusters of four near-identical trials: about 2
+    two = np.hstack([common + 0.01 * rng.normal(size=(3000, 4)), x[:, :1] + 0.01 * rng.normal(size=(3000, 4))])
+    assert effective_trials(two) == pytest.approx(2.0, rel=0.05)
+    # more trials than rows uses the dual matrix, same answer
+    wide = rng.normal(size=(50, 80))
+    lam = np.linalg.eigvalsh(np.corrcoef(wide, rowvar=False))
+    assert effective_trials(wide) == pytest.approx(lam.sum() ** 2 / (lam**2).sum(), rel=1e-6)
+
+
+def test_regime_metrics_carry_the_sharpe_interval():
+    import pandas as pd
+
+    from backtest.metrics import regime_metrics
+
+    rng = np.random.default_rng(5)
+    days = pd.bdate_range("2020-01-01", periods=600)
+    r = pd.DataFrame({"a": rng.normal(0.001, 0.01, 600), "b": rng.normal(0.0, 0.01, 600)}, index=days)
+    lab = pd.Series(np.where(np.arange(600) < 200, "qe", "qt"), index=days)
+    rf = pd.Series(0.0001, index=days)
+    rm = regime_metrics(r, lab, rf).set_index(["strategy", "regime"])
+    assert list(rm.columns[-3:]) == ["sharpe_se", "sharpe_lo", "sharpe_hi"]
+    for (s, reg), row in rm.iterrows():
+        ex = r.loc[(lab == reg).to_numpy(), s].to_numpy() - 0.0001
+        assert (row["sharpe_lo"] + row["sharpe_hi"]) / 2 == pytest.approx(row["sharpe"])  # centred on metrics.sharpe
+        assert row["sharpe_se"] == pytest.approx(sharpe_standard_error(ex) * math.sqrt(252))
+        assert row["sharpe_hi"] - row["sharpe_lo"] == pytest.approx(2 * norm.ppf(0.95) * row["sharpe_se"])
+        assert row["days"] == len(ex)
