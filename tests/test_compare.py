@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -84,6 +85,30 @@ def test_same_folder_twice_is_compared_once(runs, tmp_path):
     path, comp = render_compare([a, a], out=tmp_path / "c.html")
     assert comp.labels == ["base"] and path.exists()
     assert any("given more than once" in n for n in comp.data.notes)
+
+
+def test_copied_folder_and_label_like_names_stay_unique(runs, tmp_path):
+    import shutil
+
+    a, _ = runs
+    copy = tmp_path / "copy" / Path(a).name  # same run id and name, another folder
+    shutil.copytree(a, copy)
+    path, comp = render_compare([a, copy], out=tmp_path / "c.html")
+    assert comp.labels == ["base", "base#2"] and path.exists()
+    assert (comp.run_deltas.abs() < 1e-12).all().all()  # a copy differs from its original by nothing
+    named = tmp_path / "named"
+    shutil.copytree(a, named)
+    prov = json.loads((named / "provenance.json").read_text())
+    prov["name"] = "base#2"  # a run named like a generated label
+    (named / "provenance.json").write_text(json.dumps(prov))
+    for order, want in (([a, copy, named], ["base", "base#3", "base#2"]),
+                        ([named, a, copy], ["base#2", "base", "base#3"])):
+        comp = build_compare(load_runs(order))
+        assert comp.labels == want
+        assert comp.data.metrics.index.is_unique
+        assert len(comp.data.metrics) == 3 * len(STRATS)
+    res = invoke(str(a), str(copy), str(named), "--out", str(tmp_path / "d.html"))
+    assert res.exit_code == 0, res.output
 
 
 def test_cli_prints_deltas_and_filters(runs, tmp_path):

@@ -81,13 +81,24 @@ def load_run_checked(path: Path) -> RunData:
 
 
 def run_labels(runs: list[RunData]) -> list[str]:
-    """Stable, unique label per run: its name; later runs of the same name ``name#2``, ``name#3``..."""
-    seen: dict[str, int] = {}
+    """Stable, unique label per run: its name; later runs of the same name ``name#2``, ``name#3``...
+
+    Every label is unique, also when a run is itself named like a generated label (a run named
+    ``base#2`` keeps that name and a second ``base`` becomes ``base#3``), so the merged
+    ``label/strategy`` rows never collide.
+    """
+    names = [str(r.prov.get("name") or r.folder.name).replace("/", "-") for r in runs]
+    taken = set(names)  # bare names are reserved for their own runs
+    used: set[str] = set()
     labels = []
-    for r in runs:
-        name = str(r.prov.get("name") or r.folder.name).replace("/", "-")
-        seen[name] = seen.get(name, 0) + 1
-        labels.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    for name in names:
+        label = name
+        k = 1
+        while label in used or (k > 1 and label in taken):
+            k += 1
+            label = f"{name}#{k}"
+        used.add(label)
+        labels.append(label)
     return labels
 
 
