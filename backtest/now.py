@@ -27,11 +27,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtest import pipeline
 from backtest.config import RegimeConfig, RunConfig
 from backtest.constants import BENCHMARK_60_40, CASH
 from backtest.data.base import MarketData
+from backtest.engine import Costs
 from backtest.errors import DataError, RmpbtError
 from backtest.regimes.models import MODELS, make_regime_model
+from backtest.regimes.signals import liquidity_signals
+from backtest.report.now_page import render_now_html
 from backtest.results import atomic_run_dir, final_path, write_json
 
 RMP_START = pd.Timestamp("2025-12-12")
@@ -204,7 +208,6 @@ def regimes_today(cfg: RunConfig, md: MarketData) -> dict[str, dict[str, Any]]:
                 c[2:]: _num(last[c]) for c in lab.columns if c.startswith("p_")
             }
         if model == "rules":
-            from backtest.regimes.signals import liquidity_signals
 
             sig = liquidity_signals(md, md.calendar)
             rec["signals"] = {k: _num(sig[k].iloc[-1]) for k in RULES_SHOWN if k in sig}
@@ -410,8 +413,6 @@ def compute_now(
     -------
     NowReport
     """
-    from backtest.engine import Costs
-    from backtest.pipeline import run_backtest
 
     notes: list[str] = []
     if md is None and cfg.data.source == "yahoo":
@@ -419,7 +420,7 @@ def compute_now(
         notes.append("yahoo/fred source: the data cache was refreshed before computing")
     if capital is not None and not (math.isfinite(capital) and capital > 0):
         raise DataError(f"--capital {capital}: must be a positive number")
-    out = run_backtest(cfg, origin, md)
+    out = pipeline.run_backtest(cfg, origin, md)  # module attribute: tests may patch it
     md = out.md
     as_of = pd.Timestamp(out.days[-1])
     try:
@@ -464,7 +465,6 @@ def compute_now(
 
 def write_now(report: NowReport, root: str | Path = "results") -> Path:
     """Write ``now.json`` and ``now.html`` into a new folder under ``root`` (atomically)."""
-    from backtest.report.now_page import render_now_html
 
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in report.name)[:40]
     run_id = f"now-{datetime.now(UTC):%Y%m%d-%H%M%S}-{safe}"

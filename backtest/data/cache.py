@@ -22,6 +22,7 @@ from typing import TypeVar
 from urllib.parse import quote
 
 import pandas as pd
+import platformdirs
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -39,7 +40,6 @@ def default_cache_dir() -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    import platformdirs
 
     return Path(platformdirs.user_cache_dir("rmpbt"))
 

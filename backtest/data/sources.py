@@ -6,6 +6,9 @@ import pandas as pd
 
 from backtest.data.base import MacroSeries, MarketData
 from backtest.data.cache import Cache
+from backtest.data.csv_source import CsvSource
+from backtest.data.fred import FredSource
+from backtest.data.sample import SampleSource
 from backtest.data.validate import align_prices, check_macro
 from backtest.errors import ConfigError
 
@@ -37,12 +40,10 @@ class OnlineSource:
             prices = prices.loc[prices.index <= end]
         series: dict[str, MacroSeries] = {}
         if self.macro_dir is not None:
-            from backtest.data.csv_source import CsvSource
 
             md = CsvSource(self.macro_dir).load([], macro, start, end) if macro else None
             series = dict(md.macro) if md else {}
         else:
-            from backtest.data.fred import FredSource
 
             raw, mnotes = FredSource(cache=Cache(), refresh=self.refresh).load_macro(macro, start, end)
             notes = list(notes) + list(mnotes)
@@ -75,7 +76,6 @@ def make_source(data_cfg, data_dir: str | None = None):
             raise ConfigError(
                 f"data.macro_source: {macro_src!r} cannot be combined with source 'sample'"
             )
-        from backtest.data.sample import SampleSource
 
         return SampleSource(seed=data_cfg.seed)
     if src == "csv":
@@ -86,7 +86,6 @@ def make_source(data_cfg, data_dir: str | None = None):
             raise ConfigError(
                 f"data.macro_source: {macro_src!r} cannot be combined with source 'csv'"
             )
-        from backtest.data.csv_source import CsvSource
 
         return CsvSource(folder)
     if macro_src == "csv":

@@ -17,6 +17,8 @@ import pandas as pd
 from backtest.data.base import MarketData
 from backtest.errors import ConfigError
 from backtest.regimes.calendar import load_calendar
+from backtest.regimes.markov import MarkovModel
+from backtest.regimes.rules import RulesModel
 
 
 class RegimeModel(Protocol):
@@ -65,11 +67,9 @@ def make_regime_model(cfg) -> RegimeModel:
             raise ConfigError(f"regimes.params: the calendar model takes no params (got {sorted(cfg.params)})")
         return CalendarModel(cfg.calendar, cfg.by)
     if cfg.model == "rules":
-        from backtest.regimes.rules import RulesModel
 
         return RulesModel(cfg.params)
     if cfg.model == "markov":
-        from backtest.regimes.markov import MarkovModel
 
         return MarkovModel(cfg.params)
     raise ConfigError(f"regimes.model: unknown model {cfg.model!r} (expected one of {', '.join(MODELS)})")

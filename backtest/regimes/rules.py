@@ -30,6 +30,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from backtest.config import format_validation_error
 from backtest.data.base import MarketData
 from backtest.errors import ConfigError, RegimeError
 from backtest.regimes.calendar import REGIME_KINDS
@@ -118,7 +119,6 @@ def validate_params(model: type[BaseModel], raw: dict[str, Any], origin: str = "
     ConfigError
         One line ``[origin: ]prefix.key: message`` (with a did-you-mean for unknown keys).
     """
-    from backtest.config import format_validation_error
 
     try:
         return model.model_validate(raw)

@@ -34,6 +34,7 @@ import pandas as pd
 
 from backtest.data.base import MarketData
 from backtest.errors import DataError
+from backtest.regimes.signals import net_liquidity_series
 
 WEEKS_PER_MONTH = 52.0 / 12.0
 PER = 100.0  # betas are per 100 bn USD
@@ -108,7 +109,6 @@ def weekly_panel(md: MarketData, tickers: list[str]) -> tuple[pd.Series, pd.Data
         ``ΔNL`` (bn USD) indexed by the later Wednesday, and simple returns over the same
         weeks (NaN where an asset has no price at either end).
     """
-    from backtest.regimes.signals import net_liquidity_series
 
     missing = [s for s in NEED if s not in md.macro]
     if missing:

@@ -24,12 +24,28 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
-from backtest.config import RunConfig, StrategyConfig
+from backtest.config import RunConfig, StrategyConfig, dump_yaml
 from backtest.data.base import MarketData
+from backtest.data.sample import load_calibration
+from backtest.data.sources import make_source
 from backtest.errors import ConfigError, DataError, ScenarioError
 from backtest.execution.spec import Costs, cash_growth, cash_rate_source, risk_free_paths
 from backtest.execution.weights import finalise_weights
+from backtest.executors import LocalExecutor
+from backtest.metrics import METRIC_COLUMNS
+from backtest.pipeline import decision_dates, render_report, required_series
+from backtest.regimes.models import make_regime_model
+from backtest.results import (
+    FORMAT_VERSION,
+    atomic_run_dir,
+    final_path,
+    git_commit,
+    make_run_id,
+    package_versions,
+    write_json,
+)
 from backtest.synthetic.generator import History, ScenarioContext, build_context, generate
 from backtest.synthetic.liquidity_beta import LiquidityBetas, estimate_betas, fixed_betas
 from backtest.synthetic.path_signals import PathSignals, asof2
@@ -50,6 +66,7 @@ from backtest.synthetic.vector_strategies import (
     VectorEvaluator,
     per_path_weights,
 )
+from strategies.base import build_strategy
 
 DEFAULT_CHUNK = 2000
 FAN_Q = (0.05, 0.25, 0.50, 0.75, 0.95)
@@ -127,7 +144,6 @@ def _cash_rate(ps: PathSignals, rows: np.ndarray, series: str) -> np.ndarray | N
 
 def run_chunk(task: ChunkTask) -> ChunkResult:
     """Generate, evaluate, simulate and score one chunk of paths (see the module docstring)."""
-    from strategies.base import build_strategy
 
     t0 = time.perf_counter()
     ctx, st = task.ctx, task.settings
@@ -196,8 +212,6 @@ class Prepared:
 
 def load_history(cfg: RunConfig) -> MarketData:
     """All the history a scenario run needs (no start/end cut: analogues span the data)."""
-    from backtest.data.sources import make_source
-    from backtest.pipeline import required_series
 
     tickers, macro = required_series(cfg)
     return make_source(cfg.data).load(tickers, macro, None, None)
@@ -213,8 +227,6 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     DataError
         Missing series or tickers.
     """
-    from backtest.pipeline import decision_dates, required_series
-    from backtest.regimes.models import make_regime_model
 
     tickers, _ = required_series(cfg)
     if md is None:
@@ -239,7 +251,6 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     betas = betas.scaled(liq.beta_scale)
     calib = None
     if source == "parametric":
-        from backtest.data.sample import load_calibration
 
         calib = load_calibration()
     model = make_regime_model(cfg.regimes)
@@ -302,7 +313,6 @@ def _concat(results: list[ChunkResult], pick: Callable[[ChunkResult], np.ndarray
 def aggregate(prep: Prepared, results: list[ChunkResult], paths: int, seed: int, chunk_size: int, executor: str,
               timings: dict[str, float]) -> ScenarioRun:
     """Distributions per strategy x scenario, the mix, regret, fans and the contract tables."""
-    from backtest.metrics import METRIC_COLUMNS
 
     sset = prep.sset
     mix = sset.mix
@@ -444,7 +454,6 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     on_prepared : callable, optional
         Called once with the prepared run and the number of chunks (to size a progress bar).
     """
-    from backtest.executors import LocalExecutor
 
     if paths < 1:
         raise ScenarioError(f"--paths {paths}: need at least 1 path")
@@ -487,7 +496,6 @@ def _file_hash(path: str) -> str:
 
 def provenance(run: ScenarioRun, run_id: str) -> dict[str, Any]:
     """The provenance record of a scenario run folder."""
-    from backtest.results import FORMAT_VERSION, git_commit, package_versions
 
     prep, cfg, sset = run.prep, run.prep.cfg, run.prep.sset
     md = prep.md
@@ -555,9 +563,6 @@ def provenance(run: ScenarioRun, run_id: str) -> dict[str, Any]:
 
 def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: bool = True) -> Path:
     """Write the run folder atomically (contract files + scenario tables) and return its path."""
-    from backtest.config import dump_yaml
-    from backtest.metrics import METRIC_COLUMNS
-    from backtest.results import atomic_run_dir, final_path, make_run_id, write_json
 
     cfg = run.prep.cfg
     name = f"{cfg.name}-scenarios"
@@ -579,7 +584,6 @@ def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: b
         run.timings["write"] = time.perf_counter() - t
         write_json(tmp / "provenance.json", provenance(run, tmp.final.name))
         if report and (cfg.report.html or cfg.report.png):
-            from backtest.pipeline import render_report
 
             t = time.perf_counter()
             render_report(tmp, html=cfg.report.html, png=cfg.report.png)
@@ -588,7 +592,6 @@ def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: b
 
 
 def _yaml(obj: Any) -> str:
-    import yaml
 
     return yaml.safe_dump(obj, sort_keys=False)
 

@@ -36,7 +36,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from backtest.errors import ScenarioError
+from backtest.config import format_validation_error, read_yaml
+from backtest.errors import ConfigError, RegimeError, ScenarioError
+from backtest.regimes.calendar import load_calendar
+from backtest.safe_io import find_non_finite
 
 REGIME_KINDS = ("qe", "plateau", "qt", "rmp")
 MIX = "mix"
@@ -431,8 +434,6 @@ def compile_scenarios(spec: ScenarioFile, path: str = "<scenarios>") -> Scenario
 
 def scenarios_from_dict(raw: dict[str, Any], origin: str = "<scenarios>") -> ScenarioSet:
     """Validate and compile a scenario mapping; one-line :class:`ScenarioError` on any problem."""
-    from backtest.config import format_validation_error
-    from backtest.safe_io import find_non_finite
 
     bad = find_non_finite(raw)
     if bad is not None:
@@ -453,8 +454,6 @@ def load_scenarios(path: str | Path | None = None) -> ScenarioSet:
         Missing or malformed file, unknown key, probabilities not summing to 1, a
         transition matrix that is not stochastic, a horizon of zero, ... (one line).
     """
-    from backtest.config import read_yaml
-    from backtest.errors import ConfigError
 
     p = Path(path) if path is not None else DEFAULT_FILE
     try:
@@ -499,8 +498,6 @@ def resolve_analogues(sset: ScenarioSet, days: pd.DatetimeIndex, calendar_path: 
         Unknown regime id, or an analogue period without any usable trading day in the
         data (named, with the data's range or the missing input).
     """
-    from backtest.errors import RegimeError
-    from backtest.regimes.calendar import load_calendar
 
     try:
         cal = load_calendar(calendar_path or sset.spec.calendar)

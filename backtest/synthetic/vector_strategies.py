@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.execution.weights import finalise_weights
+from backtest.signals import build_signal_frame
 from backtest.synthetic.generator import PathPanel
 from backtest.synthetic.path_signals import PathSignals
 from strategies.base import Unsupported, batch_weights
@@ -172,7 +173,6 @@ def finalise(w: np.ndarray, cols: list[str], avail: np.ndarray, max_gross: float
 
 def path_frame(panel: PathPanel, i: int, history_labels: pd.DataFrame):
     """``SignalFrame`` of path ``i`` as the pipeline builds it (regime labels: history, then state kinds)."""
-    from backtest.signals import build_signal_frame
 
     md = panel.market_data(i)
     ctx = panel.ctx
