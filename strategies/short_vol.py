@@ -40,7 +40,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from backtest.instruments import leverage_at
 from backtest.signals import SignalFrame
-from strategies.base import Params, register
+from strategies.base import BatchSignals, Params, register
 from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params, trailing_vol
 from strategies.rules_engine import CASH_KEYWORD
 
@@ -104,6 +104,35 @@ class ShortVolSizer:
             return scale
         out = scale.copy()
         out[:, names.index(self.tilt)] = self.scale(sf, dates)
+        return out
+
+    def batch(self, names: list[str], active: np.ndarray, scale: np.ndarray, bs: BatchSignals) -> np.ndarray:
+        """Batch form on (K, P, k) arrays: the same sizes path by path.
+
+        The leverage of each return day comes from ``bs.calendar`` when the batch has one
+        (else the decision date's leverage is used for its whole window).
+        """
+        if self.tilt not in names:
+            return scale
+        lev = np.abs(leverage_at(self.asset, bs.dates))[:, None]
+        if self.vol_target is None:
+            s = np.broadcast_to(1.0 / lev, bs.shape)
+        else:
+            lo, hi = max(int(np.min(bs.rows)) - self.vol_window - 1, 0), int(np.max(bs.rows)) + 1
+            px = bs.prices([self.asset], lo, hi)[:, :, 0]
+            r = np.full_like(px, np.nan)
+            r[1:] = px[1:] / px[:-1] - 1.0
+            cal = getattr(bs, "calendar", None)
+            if cal is not None:
+                r = r / np.abs(leverage_at(self.asset, pd.DatetimeIndex(cal[lo:hi])))[:, None]
+                vol = trailing_vol(r, bs.rows - lo, self.vol_window)
+            else:
+                vol = trailing_vol(r, bs.rows - lo, self.vol_window) / lev
+            with np.errstate(divide="ignore", invalid="ignore"):
+                e = np.minimum(self.max_weight, self.vol_target / vol)
+            s = np.where(np.isfinite(e), e, 0.0) / (self.max_weight * lev)
+        out = scale.copy()
+        out[..., names.index(self.tilt)] = s
         return out
 
 
@@ -195,7 +224,8 @@ class ShortVol(RulesBacked):
 def install_sizers(impl: Any, sizers: list[Any]) -> None:
     """Set ``impl.scale_hook`` (a :class:`~strategies.regime_rules.RegimeRules`) to apply ``sizers`` in order.
 
-    Each sizer is called as ``sizer(tilt_names, active, scale, sf, dates) -> scale``.
+    Each sizer is called as ``sizer(tilt_names, active, scale, sf, dates) -> scale`` and, for a
+    batch of paths, ``sizer.batch(tilt_names, active, scale, bs) -> scale`` on (K, P, k) arrays.
     """
     names = [t.name for t in impl.rules.tilts]
     if not sizers:
@@ -206,4 +236,9 @@ def install_sizers(impl: Any, sizers: list[Any]) -> None:
             scale = sz(names, active, scale, sf, dates)
         return scale
 
-    impl.scale_hook = hook
+    def batch_hook(active: np.ndarray, scale: np.ndarray, bs: BatchSignals) -> np.ndarray:
+        for sz in sizers:
+            scale = sz.batch(names, active, scale, bs)
+        return scale
+
+    impl.scale_hook, impl.batch_hook = hook, batch_hook

@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, PrivateAttr, model_validator
 
-from backtest.instruments import durations_at
+from backtest.instruments import CURVE_NODES, durations_at
 from backtest.signals import SignalFrame
-from strategies.base import Params, register
+from strategies.base import Params, Unsupported, register
 from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params
 from strategies.rules_engine import CASH_KEYWORD
 from strategies.short_vol import install_sizers
@@ -117,6 +117,32 @@ class HedgeSizer:
             return scale
         out = scale.copy()
         out[:, names.index(self.tilt)] = self.rule.hedge_ratios(sf, dates) / self.rule.hedge_ratio
+        return out
+
+    def batch(self, names: list[str], active: np.ndarray, scale: np.ndarray, bs: Any) -> np.ndarray:
+        """Batch form on (K, P, k) arrays, from the batch's ``yields(name)`` (K, P) per curve node.
+
+        Raises
+        ------
+        Unsupported
+            The batch has no yields.
+        """
+        if self.tilt not in names:
+            return scale
+        get = getattr(bs, "yields", None)
+        if get is None and self.rule.duration_source == "curve":
+            raise Unsupported("steepener durations need the yields of each path")
+        k_n, p_n = bs.shape
+        legs = [self.rule.long_leg, self.rule.short_leg]
+        D = np.tile(np.array([self.rule.durations[a] for a in legs]), (k_n * p_n, 1))
+        if self.rule.duration_source == "curve":
+            nodes = {c: y.reshape(-1) for c in CURVE_NODES if (y := get(c)) is not None}
+            if nodes:
+                yl = pd.DataFrame(nodes)
+                known = yl.notna().any(axis=1).to_numpy()
+                D[known] = durations_at(legs, yl).to_numpy()[known]
+        out = scale.copy()
+        out[..., names.index(self.tilt)] = (D[:, 0] / D[:, 1]).reshape(k_n, p_n) / self.rule.hedge_ratio
         return out
 
 
