@@ -212,3 +212,63 @@ def bump_duration(y: float, m: float, h: float = 1e-5) -> float:
         return y / r * (1 - disc) + disc  # coupon y (par at r = y): annuity + principal
 
     return -(price(y + h) - price(y - h)) / (2 * h * price(y))
+
+
+# ------------------------------------------------------------------------------- batch form
+
+
+class FrameBatch:
+    """A two-path :class:`strategies.base.BatchSignals` that repeats one :class:`SignalFrame`."""
+
+    def __init__(self, sf, dates):
+        self.sf, self.dates = sf, pd.DatetimeIndex(dates)
+        self.rows = sf.days.get_indexer(self.dates).astype(np.int64)
+        self.shape = (len(self.rows), 2)
+        self.regime = np.repeat(sf.regime.to_numpy(dtype=str)[self.rows, None], 2, axis=1)
+        self.regime_known = np.ones(self.shape, bool)
+        self.calendar = sf.days
+
+    def values(self, name, lookback=0):
+        v = self.sf.signal(name).to_numpy(dtype=float)
+        r = self.rows - lookback
+        return np.repeat(np.where(r >= 0, v[np.maximum(r, 0)], np.nan)[:, None], 2, axis=1)
+
+    def listed(self, assets):
+        return np.isfinite(self.sf.prices.reindex(columns=assets).to_numpy(dtype=float)[self.rows])
+
+    def prices(self, assets, lo, hi):
+        px = self.sf.prices.reindex(columns=assets).to_numpy(dtype=float)[lo:hi]
+        return np.repeat(px[:, None, :], 2, axis=1)
+
+    def yields(self, name):
+        if name not in self.sf.yields:
+            return None
+        return np.repeat(self.sf.yields[name].to_numpy(dtype=float)[self.rows, None], 2, axis=1)
+
+    def member(self, b):
+        return f"path {b}"
+
+
+@pytest.mark.parametrize(("kind", "params"), [
+    ("short_vol", {"vol_window": 10}),
+    ("steepener", {}),
+    ("rmp_playbook", {"variant": "A", "short_vol_ref_vol": 0.2}),
+])
+def test_batch_form_equals_weights_across_the_switch_and_a_moving_curve(kind, params):
+    from strategies.base import batch_weights
+
+    n = 60
+    rng = np.random.default_rng(3)
+    days = pd.bdate_range("2018-01-15", periods=n)
+    r = rng.normal(0, 0.03, n) * np.where(days < "2018-02-28", 1.0, 0.5)
+    sf = calm_frame(n, "2018-01-15", prices={"SVXY": 100 * np.cumprod(1 + r)})
+    yl = pd.DataFrame({"DGS3MO": 1.5 + 0.01 * np.arange(n), "DGS2": 2.0 + rng.normal(0, 0.05, n),
+                       "DGS10": 2.8 + rng.normal(0, 0.05, n), "DGS30": 3.1 + rng.normal(0, 0.05, n)}, index=days)
+    sf = dataclasses.replace(sf, yields=yl)
+    s = strat(params, kind=kind)
+    dates = days[::3]
+    ref = s.weights(sf, dates)
+    w = batch_weights(s, FrameBatch(sf, dates))
+    np.testing.assert_allclose(w[:, 0, :], ref.to_numpy(), atol=1e-12)
+    np.testing.assert_allclose(w[:, 1, :], ref.to_numpy(), atol=1e-12)
+    assert ref.iloc[:, list(ref.columns).index("SVXY" if kind != "steepener" else "TLT")].std() > 0
