@@ -67,7 +67,7 @@ def test_psr_hedge_fund_example_of_the_sharpe_ratio_efficient_frontier():
 @pytest.mark.parametrize(
     ("periods", "skew", "kurtosis", "years"),
     [
-        (252, 0.0, 3.0, 2.73),  # daily, normal returns
+        (252, 0.0, 3.0, 2.73),  # daily, normal returns (2.7310 at 252 days a year, 2.7312 at 250)
         (52, 0.0, 3.0, 2.83),  # weekly
         (12, 0.0, 3.0, 3.24),  # monthly
         (12, -0.72, 5.78, 4.99),  # monthly, with the HFR hedge fund index's skewness/kurtosis
@@ -115,6 +115,18 @@ def test_psr_by_hand_and_mintrl_inverts_it():
     assert min_track_record_length(0.1, 0.0) == pytest.approx(1 + 1.005 * (norm.ppf(0.95) / 0.1) ** 2)
     assert min_track_record_length(0.1, 0.2) == math.inf
     assert math.isnan(probabilistic_sharpe_ratio(0.1, 0.0, 1))
+
+
+def test_minimum_backtest_length_example_of_the_backtest_overfitting_papers():
+    """Bailey, Borwein, López de Prado & Zhu: "Pseudo-mathematics and financial charlatanism"
+    (Notices of the AMS, 2014) and the working-paper version of "The probability of backtest
+    overfitting" (its Figure 2): with 5 years of data, no more than 45 independent strategy
+    configurations should be tried, because MinBTL ≈ (E[max of N unskilled annual Sharpe
+    ratios of unit variance] / 1)² years is 4.998 years at N = 45 and above 5 at N = 46
+    (the 4.998 as quoted by an independent public reproduction). Convention: annual Sharpe
+    ratios with variance 1 and an in-sample annual SR of 1, so MinBTL = E[max]² years."""
+    assert expected_max_sharpe(1.0, 45) ** 2 == pytest.approx(4.998, abs=5e-4)
+    assert expected_max_sharpe(1.0, 45) ** 2 < 5.0 < expected_max_sharpe(1.0, 46) ** 2
 
 
 def test_expected_max_sharpe_matches_monte_carlo():
