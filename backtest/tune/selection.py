@@ -71,7 +71,7 @@ class DeflatedSharpe:
     var_trials: float
 
     def annualised(self) -> dict[str, float]:
-        """Sharpe and SR0 annualised with sqrt(252), for display."""
+        """Sharpe and SR0 annualised with sqrt(TRADING_DAYS), for display."""
         return {"sharpe": self.sharpe * np.sqrt(TRADING_DAYS), "sr0": self.sr0 * np.sqrt(TRADING_DAYS)}
 
 
