@@ -259,7 +259,7 @@ class TuneOutput:
 
     def save(self, root: str | Path = "results", report: bool = False) -> Path:
         """Write the tune folder inside ``root`` and return its path."""
-        from backtest.sweep import write_tune
+        from backtest.tune.write import write_tune
 
         return write_tune(self.result, root, html=report)
 
@@ -282,7 +282,7 @@ def tune(config: ConfigLike, grid: list[str], overrides: dict[str, Any] | None =
     benchmarks : bool
         Also run the untuned benchmarks.
     request : dict, optional
-        Other fields of :class:`backtest.sweep.TuneRequest` (``metric``, ``walk_forward``,
+        Other fields of :class:`backtest.tune.orchestrate.TuneRequest` (``metric``, ``walk_forward``,
         ``split``, ``strategy``, ``where``, ``random``, ``seed``...).
     **kw
         More dotted config overrides.
@@ -291,7 +291,7 @@ def tune(config: ConfigLike, grid: list[str], overrides: dict[str, Any] | None =
     -------
     TuneOutput
     """
-    from backtest.sweep import TuneRequest, run_tune
+    from backtest.tune.orchestrate import TuneRequest, run_tune
 
     cfg = load_config(config, overrides, data_dir=data_dir, **kw)
     req = TuneRequest(grid=list(grid), **(request or {}))

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from backtest.data.base import MarketData
+from backtest.data.base import MarketData, asof
+from backtest.instruments import CURVE_NODES
 from backtest.regimes.signals import liquidity_signals
 
 
@@ -30,12 +31,17 @@ class SignalFrame:
         Regime label (``qe``, ``plateau``, ``qt``, ``rmp``) known at each day's close.
     extra : dict[str, pd.DataFrame]
         Optional extra frames (e.g. regime probabilities), same index.
+    yields : pd.DataFrame
+        Treasury constant-maturity yields known at each close (percent; columns among
+        ``DGS3MO``, ``DGS2``, ``DGS10``, ``DGS30``, those loaded); empty when none is. Read by
+        strategies that size curve trades in duration units (:mod:`backtest.instruments`).
     """
 
     prices: pd.DataFrame
     signals: pd.DataFrame
     regime: pd.Series
     extra: dict[str, pd.DataFrame] = field(default_factory=dict)
+    yields: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def days(self) -> pd.DatetimeIndex:
@@ -73,4 +79,6 @@ def build_signal_frame(
     """
     days = md.calendar
     sig = liquidity_signals(md, days)
-    return SignalFrame(md.prices, sig, regime.reindex(days), dict(extra or {}))
+    ylds = {k: asof(md.macro[k], days) for k in CURVE_NODES if k in md.macro}
+    return SignalFrame(md.prices, sig, regime.reindex(days), dict(extra or {}),
+                       pd.DataFrame(ylds, index=days) if ylds else pd.DataFrame())

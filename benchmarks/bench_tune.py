@@ -44,7 +44,7 @@ from backtest.config import config_from_dict
 from backtest.execution.spec import cash_growth
 from backtest.kernel import numpy_floor, simulate_batch
 from backtest.pipeline import load_market, run_backtest
-from backtest.sweep import TuneRequest, run_tune
+from backtest.tune.orchestrate import TuneRequest, run_tune
 from strategies.base import load_all
 
 UNIVERSE = ["SPY", "IWM", "QQQ", "GLD", "DBC", "TIP", "VNQ", "BIL", "SHY", "IEF", "TLT", "AGG", "HYG", "UUP",

@@ -48,6 +48,7 @@ evaluate on ``(K, P)`` arrays and the kernels of :mod:`strategies.rules_kernels`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -366,6 +367,10 @@ class RegimeRules:
         self.name, self.params = name, params
         self.rules = params.rules
         self._allocator: Any | None = None
+        #: optional ``hook(active, scale, sf, dates) -> scale``: point-in-time tilt sizes set by a kind,
+        #: and its batch form ``batch_hook(active, scale, bs) -> scale`` on (K, P, k) arrays
+        self.scale_hook: Callable[..., np.ndarray] | None = None
+        self.batch_hook: Callable[..., np.ndarray] | None = None
 
     def assets(self) -> list[str]:
         """Base assets, then every asset a tilt adds (in order)."""
@@ -380,6 +385,8 @@ class RegimeRules:
         """Target weights per decision date (rule weights, optimizer if configured, caps)."""
         rules = self.rules
         active, scale, ctx = tilt_activity(rules, sf, dates)
+        if self.scale_hook is not None:
+            scale = self.scale_hook(active, scale, sf, pd.DatetimeIndex(dates))
         W, short, _ = apply_tilts(rules, active, scale)
         if (short > EPS).any():
             r, j = np.argwhere(short > EPS)[0]
@@ -410,9 +417,13 @@ class RegimeRules:
         rules = self.rules
         if rules.optimizer is not None:
             raise Unsupported("regime_rules with an optimizer block")
+        if self.scale_hook is not None and self.batch_hook is None:
+            raise Unsupported("point-in-time tilt sizes without a batch form")
         k_n, p_n = bs.shape
         t_n, n = len(rules.tilts), len(rules.assets)
         active, scale = batch_tilt_activity(rules, bs)
+        if self.batch_hook is not None:
+            scale = self.batch_hook(active, scale, bs)
         W, short, _ = apply_tilts(rules, active.reshape(k_n * p_n, t_n), scale.reshape(k_n * p_n, t_n))
         if (short > EPS).any():
             r, j = np.argwhere(short > EPS)[0]

@@ -22,8 +22,12 @@ C (25 %)  0          0.08 / 0    / 0.03 / 0      0    / 0          0.30
 base      probability-weighted mix of A, B and C (0.40 A + 0.35 B + 0.25 C)
 ========  =========  ==========================  ================  =========
 
-The short-vol size is the weight at ``short_vol_ref_vol`` (40 %) realised volatility; the
-sleeve shrinks above it (vol target = size x ref vol).
+The short-vol size is the -1x-VIX-futures-equivalent exposure at ``short_vol_ref_vol``
+(40 %) realised volatility; the sleeve shrinks above it (vol target = size x ref vol), and
+the SVXY weight is that exposure over SVXY's leverage at the decision date (x2 from
+2018-02-28; :class:`strategies.short_vol.ShortVolSizer`), within the short-vol group cap.
+The steepener's short leg is recomputed at each decision from the curve
+(:class:`strategies.steepener.HedgeSizer`).
 """
 
 from __future__ import annotations
@@ -42,9 +46,9 @@ from strategies.regime_rules import (
     rules_params,
 )
 from strategies.rules_engine import CASH_KEYWORD
-from strategies.short_vol import ShortVolRule, short_vol_tilt
+from strategies.short_vol import ShortVolRule, install_sizers, short_vol_sizer, short_vol_tilt
 from strategies.size_tech_tilt import SizeTechRule, size_tech_tilt
-from strategies.steepener import SteepenerRule, steepener_tilts
+from strategies.steepener import SteepenerRule, steepener_sizer, steepener_tilts
 
 
 class PlaybookSizes(Params):
@@ -172,7 +176,22 @@ class PlaybookParams(Params):
         assert self._rules is not None
         return self._rules
 
+    def sizers(self) -> list[Any]:
+        """Point-in-time sizers of the short-vol and steepener tilts (see the module docstring)."""
+        s = variant_sizes(self.variant, self.overrides)
+        out: list[Any] = []
+        if s.short_vol > 0:
+            vt = None if self.short_vol_ref_vol is None else s.short_vol * self.short_vol_ref_vol
+            out.append(short_vol_sizer(self.short_vol, s.short_vol, vt))
+        if s.steepener > 0:
+            out.append(steepener_sizer(self.steepener))
+        return out
+
 
 @register("rmp_playbook", PlaybookParams)
 class RmpPlaybook(RulesBacked):
     """The article's four trades on a 60/40 core, switched on in rmp/qe; variants per scenario."""
+
+    def __init__(self, name: str, params: PlaybookParams) -> None:
+        super().__init__(name, params)
+        install_sizers(self.impl, params.sizers())

@@ -13,6 +13,15 @@ volatility, and only held when
 
 The rest stays in ``core`` (default 60/40, so the strategy reads as "60/40 + short vol").
 
+Sizing in risk units. The sleeve is measured in -1x-VIX-futures-equivalent exposure, not in
+notional: SVXY was -1x the short-term VIX futures index until 2018-02-27 and -0.5x from
+2018-02-28 (``backtest/data/instruments.yaml``), so a 10 % sleeve is 10 % SVXY before and
+20 % after, the same exposure (point in time: the leverage in force at the decision date).
+The vol target is applied to the trailing volatility of the -1x-equivalent return (each
+day's instrument return divided by that day's leverage), and ``max_notional`` still caps the
+instrument's weight. Survivorship: XIV, the largest short-vol ETN, and other inverse-VIX
+products terminated in February 2018 are not in the data.
+
 The real history is not hidden: SVXY lost 83 % on 2018-02-06 (and switched from -1x to
 -0.5x afterwards). Rules are checked at decision dates only, so with monthly rebalancing
 and a one-day lag no gate can step aside from a one-day crash it did not foresee at the
@@ -22,12 +31,17 @@ regime was QT; the ``short_vol_ungated`` run in ``configs/historical.yaml`` show
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+import pandas as pd
 from pydantic import Field, PrivateAttr, model_validator
 
-from strategies.base import Params, register
-from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params
+from backtest.instruments import leverage_at
+from backtest.signals import SignalFrame
+from strategies.base import BatchSignals, Params, register
+from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params, trailing_vol
 from strategies.rules_engine import CASH_KEYWORD
 
 
@@ -46,21 +60,100 @@ class ShortVolRule(Params):
     fund_from: list[str] | None = Field(None, description="default: core assets (svxy) or cash (short_vixy)")
 
 
+def instrument_of(rule: ShortVolRule) -> tuple[str, float]:
+    """Ticker of the sleeve and the sign of its weight (+1 long SVXY, -1 short VIXY)."""
+    return ("SVXY", 1.0) if rule.instrument == "svxy" else ("VIXY", -1.0)
+
+
+@dataclass(frozen=True)
+class ShortVolSizer:
+    """Point-in-time size of the short-vol tilt in -1x-VIX-futures-equivalent units.
+
+    At each decision date ``t`` with leverage ``L_t`` of the instrument (known at ``t``),
+    the sleeve's exposure is ``e_t = min(max_weight, vol_target / vol_t)`` (``max_weight``
+    without a vol target), ``vol_t`` the trailing annualised volatility of the
+    -1x-equivalent daily return ``r_d / |L_d|``; the instrument's weight is
+    ``sign * e_t / |L_t|``, i.e. the tilt's scale is ``e_t / (max_weight * |L_t|)`` (0
+    before ``vol_window / 2`` returns).
+    """
+
+    tilt: str
+    asset: str
+    max_weight: float
+    vol_target: float | None
+    vol_window: int
+
+    def scale(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> np.ndarray:
+        """Scale of the tilt (multiplier of its ``add``) at each decision date, shape (T,)."""
+        lev = np.abs(leverage_at(self.asset, dates))
+        if self.vol_target is None:
+            return 1.0 / lev
+        px = sf.prices[self.asset] if self.asset in sf.prices else pd.Series(np.nan, index=sf.days)
+        days = pd.DatetimeIndex(px.index)
+        r = px.pct_change(fill_method=None).to_numpy(dtype=float) / np.abs(leverage_at(self.asset, days))
+        pos = days.searchsorted(pd.DatetimeIndex(dates), side="right") - 1
+        vol = trailing_vol(r, pos, self.vol_window)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e = np.minimum(self.max_weight, self.vol_target / vol)
+        return np.where(np.isfinite(e), e, 0.0) / (self.max_weight * lev)
+
+    def __call__(self, names: list[str], active: np.ndarray, scale: np.ndarray, sf: SignalFrame,
+                 dates: pd.DatetimeIndex) -> np.ndarray:
+        """Replace the scale column of the tilt (``scale_hook`` form with the tilt names)."""
+        if self.tilt not in names:
+            return scale
+        out = scale.copy()
+        out[:, names.index(self.tilt)] = self.scale(sf, dates)
+        return out
+
+    def batch(self, names: list[str], active: np.ndarray, scale: np.ndarray, bs: BatchSignals) -> np.ndarray:
+        """Batch form on (K, P, k) arrays: the same sizes path by path.
+
+        The leverage of each return day comes from ``bs.calendar`` when the batch has one
+        (else the decision date's leverage is used for its whole window).
+        """
+        if self.tilt not in names:
+            return scale
+        lev = np.abs(leverage_at(self.asset, bs.dates))[:, None]
+        if self.vol_target is None:
+            s = np.broadcast_to(1.0 / lev, bs.shape)
+        else:
+            lo, hi = max(int(np.min(bs.rows)) - self.vol_window - 1, 0), int(np.max(bs.rows)) + 1
+            px = bs.prices([self.asset], lo, hi)[:, :, 0]
+            r = np.full_like(px, np.nan)
+            r[1:] = px[1:] / px[:-1] - 1.0
+            cal = getattr(bs, "calendar", None)
+            if cal is not None:
+                r = r / np.abs(leverage_at(self.asset, pd.DatetimeIndex(cal[lo:hi])))[:, None]
+                vol = trailing_vol(r, bs.rows - lo, self.vol_window)
+            else:
+                vol = trailing_vol(r, bs.rows - lo, self.vol_window) / lev
+            with np.errstate(divide="ignore", invalid="ignore"):
+                e = np.minimum(self.max_weight, self.vol_target / vol)
+            s = np.where(np.isfinite(e), e, 0.0) / (self.max_weight * lev)
+        out = scale.copy()
+        out[..., names.index(self.tilt)] = s
+        return out
+
+
 def short_vol_tilt(rule: ShortVolRule, max_weight: float, vol_target: float | None,
                    core: dict[str, float], name: str = "short_vol") -> dict[str, Any]:
     """The ``regime_rules`` tilt of the short-vol sleeve.
+
+    The tilt's ``add`` is the sleeve at -1x leverage; :class:`ShortVolSizer` rescales it at
+    each decision (vol target and leverage), so the tilt carries no ``vol_target`` here.
 
     Parameters
     ----------
     rule : ShortVolRule
     max_weight : float
-        Largest |weight| of the instrument (fraction of NAV).
+        Largest sleeve exposure, -1x-VIX-futures-equivalent fraction of NAV.
     vol_target : float or None
-        Annualised volatility budget of the sleeve; None = always ``max_weight``.
+        Annualised volatility budget of the sleeve (applied by :class:`ShortVolSizer`).
     core : dict
         Core weights (the default funding of a long SVXY sleeve).
     """
-    asset, sign = ("SVXY", 1.0) if rule.instrument == "svxy" else ("VIXY", -1.0)
+    asset, sign = instrument_of(rule)
     if rule.fund_from is not None:
         fund = list(rule.fund_from)
     elif sign > 0 and core:
@@ -82,9 +175,13 @@ def short_vol_tilt(rule: ShortVolRule, max_weight: float, vol_target: float | No
         "fund_from": fund,
         "min_hold_days": rule.min_hold_days,
     }
-    if vol_target is not None:
-        tilt["vol_target"] = {"target": vol_target, "window": rule.vol_window}
     return tilt
+
+
+def short_vol_sizer(rule: ShortVolRule, max_weight: float, vol_target: float | None,
+                    name: str = "short_vol") -> ShortVolSizer:
+    """The :class:`ShortVolSizer` matching :func:`short_vol_tilt` (same ``name``)."""
+    return ShortVolSizer(name, instrument_of(rule)[0], max_weight, vol_target, rule.vol_window)
 
 
 class ShortVolParams(ShortVolRule):
@@ -92,8 +189,9 @@ class ShortVolParams(ShortVolRule):
 
     core: dict[str, float] = Field(default_factory=lambda: {"SPY": 0.6, "IEF": 0.4},
                                    description="where the rest sits ({} = cash)")
-    max_weight: float = Field(0.10, gt=0, le=1, description="largest |weight| of the instrument")
+    max_weight: float = Field(0.10, gt=0, le=1, description="largest sleeve, -1x-VIX-futures-equivalent")
     vol_target: float | None = Field(0.04, gt=0, description="annualised vol budget (0.04 = 0.10 at 40 % vol)")
+    max_notional: float | None = Field(0.20, gt=0, le=1, description="cap on |instrument weight| (None: none)")
 
     _rules: RegimeRulesParams | None = PrivateAttr(None)
 
@@ -102,6 +200,8 @@ class ShortVolParams(ShortVolRule):
         self._rules = rules_params({
             "base": self.core,
             "tilts": [short_vol_tilt(self, self.max_weight, self.vol_target, self.core)],
+            "caps": {} if self.max_notional is None else
+                    {"max_weight_by_asset": {instrument_of(self)[0]: self.max_notional}},
         })
         return self
 
@@ -115,3 +215,30 @@ class ShortVolParams(ShortVolRule):
 @register("short_vol", ShortVolParams)
 class ShortVol(RulesBacked):
     """Short VIX futures (SVXY or short VIXY), vol-targeted, gated by regime, contango and spikes."""
+
+    def __init__(self, name: str, params: ShortVolParams) -> None:
+        super().__init__(name, params)
+        install_sizers(self.impl, [short_vol_sizer(params, params.max_weight, params.vol_target)])
+
+
+def install_sizers(impl: Any, sizers: list[Any]) -> None:
+    """Set ``impl.scale_hook`` (a :class:`~strategies.regime_rules.RegimeRules`) to apply ``sizers`` in order.
+
+    Each sizer is called as ``sizer(tilt_names, active, scale, sf, dates) -> scale`` and, for a
+    batch of paths, ``sizer.batch(tilt_names, active, scale, bs) -> scale`` on (K, P, k) arrays.
+    """
+    names = [t.name for t in impl.rules.tilts]
+    if not sizers:
+        return
+
+    def hook(active: np.ndarray, scale: np.ndarray, sf: SignalFrame, dates: pd.DatetimeIndex) -> np.ndarray:
+        for sz in sizers:
+            scale = sz(names, active, scale, sf, dates)
+        return scale
+
+    def batch_hook(active: np.ndarray, scale: np.ndarray, bs: BatchSignals) -> np.ndarray:
+        for sz in sizers:
+            scale = sz.batch(names, active, scale, bs)
+        return scale
+
+    impl.scale_hook, impl.batch_hook = hook, batch_hook

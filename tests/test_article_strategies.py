@@ -22,11 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 CALM = {"vix": 15.0, "vix_term": 0.90, "cpi_yoy_chg_3m": 0.0}
 
 
-def frame(n: int, regime="rmp", **signals) -> object:
-    """Calm signals unless overridden (lists of length n)."""
+def frame(n: int, regime="rmp", start: str = "2017-01-02", **signals) -> object:
+    """Calm signals unless overridden (lists of length n); from 2017 (SVXY still -1x) by default."""
     sig = {k: signals.get(k, [v] * n) for k, v in CALM.items()}
     prices = signals.get("prices")
-    return make_frame(n, signals=sig, regime=regime, prices=prices)
+    return make_frame(n, signals=sig, regime=regime, prices=prices, start=start)
 
 
 def w_of(kind: str, params: dict, sf) -> pd.DataFrame:

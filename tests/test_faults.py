@@ -414,9 +414,9 @@ def test_bad_tune_flag(world, tmp_path, extra, needles):
 
 
 def test_random_with_unsatisfiable_where_gives_up(world, tmp_path, monkeypatch):
-    import backtest.sweep as sweep
+    import backtest.tune.grid as grid
 
-    monkeypatch.setattr(sweep, "MAX_DRAWS", 2000)  # the bound, made small: the behaviour is the same
+    monkeypatch.setattr(grid, "MAX_DRAWS", 2000)  # the bound, made small: the behaviour is the same
     extra = ["--grid", "strategies.sixty_forty.params.weights.SPY=0:1:0.001",
              "--grid", "strategies.sixty_forty.params.weights.IEF=0:1:0.001",
              "--random", "1000", "--where", "SPY > 2"]

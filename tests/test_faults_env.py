@@ -185,7 +185,10 @@ def test_compare_same_run_twice(one_run, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     r = run_main("compare", str(one_run), str(one_run) + "/", "--out", str(out / "c.html"))
-    assert_fault(r, out, 2, ("given twice",))
+    # issue 14: the same folder twice is compared once, with a note (no crash, no error)
+    assert r.code == 0 and "Traceback" not in r.stderr + r.stdout, (r.code, r.stderr)
+    assert "given more than once; compared once" in r.stdout
+    assert [p.name for p in out.iterdir()] == ["c.html"]
 
 
 def test_compare_not_a_folder(one_run, tmp_path):

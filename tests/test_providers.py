@@ -474,11 +474,11 @@ def test_fetch_all_and_cli(monkeypatch, tmp_path):
     assert rows[0]["cached_at"] == NOW and rows[3]["last"] == pd.Timestamp("2026-11-06")
 
     cfg = types.SimpleNamespace(data=types.SimpleNamespace(refresh=False))
-    fake_config = types.ModuleType("backtest.config")
-    fake_config.load_config = lambda path, sets=None, **kw: cfg
+    fake_loading = types.ModuleType("backtest.commands.loading")
+    fake_loading.load_run_config = lambda path, sets=None, **kw: cfg
     fake_pipeline = types.ModuleType("backtest.pipeline")
     fake_pipeline.required_series = lambda c: (["SPY"], ["DGS10"])
-    monkeypatch.setitem(sys.modules, "backtest.config", fake_config)
+    monkeypatch.setitem(sys.modules, "backtest.commands.loading", fake_loading)
     monkeypatch.setitem(sys.modules, "backtest.pipeline", fake_pipeline)
     app = typer.Typer()
 

@@ -13,26 +13,19 @@ from backtest.data.base import MacroSeries, MarketData
 from backtest.errors import SweepError
 from backtest.executors import DaskExecutor, LocalExecutor, make_executor
 from backtest.pipeline import run_backtest
-from backtest.sweep import (
-    Fold,
-    TuneRequest,
-    WhereExpr,
+from backtest.tune.folds import Fold, split_folds, walk_forward_folds
+from backtest.tune.grid import expand, parse_grid
+from backtest.tune.keys import format_key, get_path, parse_key, set_path
+from backtest.tune.orchestrate import TuneRequest, run_tune
+from backtest.tune.selection import (
     deflated_sharpe,
-    expand,
     expected_max_sharpe,
-    format_key,
-    get_path,
-    parse_grid,
-    parse_key,
     parse_metric,
     probabilistic_sharpe,
-    run_tune,
-    set_path,
     spearman,
-    split_folds,
-    walk_forward_folds,
-    write_tune,
 )
+from backtest.tune.where import WhereExpr
+from backtest.tune.write import write_tune
 
 TICKERS = ("SPY", "IEF", "GLD", "DBC", "TLT", "QQQ")
 
@@ -488,3 +481,22 @@ def test_invalid_variant_is_reported_in_affine_mode_too():
                           vectorise=vectorise)
         with pytest.raises(SweepError, match=r"variant 63 \(.*SPY=0\.51.*GLD=0\.3\).*sum to 1\.01.*--where"):
             run_tune(cfg, req, md=market(10), benchmarks=False)
+
+
+# ============================================================================ old import paths
+
+
+def test_old_import_paths_re_export_the_package() -> None:
+    """``backtest.sweep`` and ``backtest.tune_verdict`` are shims over ``backtest.tune``."""
+    import backtest.sweep as sweep
+    import backtest.tune_verdict as tune_verdict
+    from backtest.tune import chunks, orchestrate, verdict
+    from backtest.tune import write as write_mod
+
+    assert sweep.run_tune is orchestrate.run_tune and sweep.write_tune is write_mod.write_tune
+    assert sweep.TuneResult is orchestrate.TuneResult and sweep.Chunk is chunks.Chunk
+    assert sweep.target_turnover is chunks.target_turnover is tune_verdict.target_turnover
+    assert tune_verdict.attach_verdict is verdict.attach_verdict
+    assert sweep.MAX_VARIANTS == tune_verdict.MAX_VARIANTS == verdict.MAX_VARIANTS
+    for mod in (sweep, tune_verdict):
+        assert all(hasattr(mod, name) for name in mod.__all__)

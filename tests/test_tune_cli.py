@@ -116,14 +116,14 @@ def test_scheduler_that_does_not_answer_fails_fast(tmp_path, cfg):
 
 def test_ctrl_c_leaves_nothing_behind(tmp_path, cfg, monkeypatch):
     import backtest.report.tune_page as page
-    import backtest.sweep as sweep
+    import backtest.tune.orchestrate as orchestrate
 
     out = tmp_path / "res"
 
     def interrupt(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sweep, "run_chunk", interrupt)  # during the simulation
+    monkeypatch.setattr(orchestrate, "run_chunk", interrupt)  # during the simulation
     r = run_cli("tune", str(cfg), "--strategy", "mix", "--grid", W + "SPY=0.1,0.2", "--out", str(out))
     assert r.exit_code == 130 and "interrupted: nothing written" in r.stderr
     assert not out.exists() or not any(out.iterdir())

@@ -1,4 +1,4 @@
-"""backtest.tune_verdict on synthetic returns matrices: no signal, a planted edge, costs."""
+"""backtest.tune.verdict on synthetic returns matrices: no signal, a planted edge, costs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.sweep import Fold
-from backtest.tune_verdict import assess, compare, held_targets, judge, switch_costs
+from backtest.tune.folds import Fold
+from backtest.tune.verdict import assess, compare, held_targets, judge, switch_costs
 
 
 def _folds(t: int, train: int = 500, test: int = 250) -> list[Fold]:
@@ -83,7 +83,7 @@ def test_compare_by_hand():
 
 
 def test_judge_colours_by_content():
-    from backtest.tune_verdict import Comparison, Deflated
+    from backtest.tune.verdict import Comparison, Deflated
 
     d = Deflated("u", 0.99, 1.0, 0.1, 10, 5.0, 1000, 0.0, 3.0, 0.01)
     up, flat, down = (Comparison("u", 100, 1.0, 0.2, 1.8, 500), Comparison("u", 10, 0.1, -0.5, 0.7, 500),
@@ -125,7 +125,7 @@ def test_metric_information_ratio_is_over_the_untuned_strategy(tmp_path):
     daily return minus the untuned strategy's (from run_backtest), averaged over folds."""
     from backtest.config import load_config
     from backtest.pipeline import run_backtest
-    from backtest.sweep import TuneRequest, run_tune
+    from backtest.tune.orchestrate import TuneRequest, run_tune
     from tests.helpers import write_tune_config
 
     cfg = load_config(write_tune_config(tmp_path))
@@ -153,7 +153,7 @@ def test_metric_information_ratio_is_over_the_untuned_strategy(tmp_path):
 
 
 def test_target_turnover_by_hand():
-    from backtest.tune_verdict import target_turnover
+    from backtest.tune.chunks import target_turnover
 
     # two assets, three fills; asset 0 doubles between fills 1 and 2
     tg = np.array([[[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]])
@@ -170,7 +170,7 @@ def test_tune_csv_turnover_is_close_to_the_engine(tmp_path):
     """The tune's turnover column against ``run_backtest``'s simulated turnover (metrics.csv)."""
     from backtest.config import load_config
     from backtest.pipeline import run_backtest
-    from backtest.sweep import TuneRequest, run_tune
+    from backtest.tune.orchestrate import TuneRequest, run_tune
     from tests.helpers import write_tune_config
 
     cfg = load_config(write_tune_config(tmp_path))
@@ -200,7 +200,7 @@ def test_regime_metric_deflates_on_the_regime_days_only():
 def test_stitched_track_pays_the_switches(tmp_path):
     """oos.csv's tuned track = the chosen variants' returns, less the switch cost on switch days."""
     from backtest.config import load_config
-    from backtest.sweep import TuneRequest, run_tune
+    from backtest.tune.orchestrate import TuneRequest, run_tune
     from tests.helpers import write_tune_config
 
     cfg = load_config(write_tune_config(tmp_path))

@@ -35,7 +35,7 @@ def _fmt(x: float, pct: bool = False) -> str:
 
 
 def summary(result, top: int = 10) -> list:
-    """Rich renderables summarising a :class:`backtest.sweep.TuneResult`."""
+    """Rich renderables summarising a :class:`backtest.tune.orchestrate.TuneResult`."""
     from backtest.report.tune_page import short_key
 
     req = result.request
@@ -164,7 +164,9 @@ def register(app: typer.Typer) -> None:
         from backtest.commands.loading import load_run_config as load_config
         from backtest.errors import SweepError
         from backtest.executors import make_executor
-        from backtest.sweep import TuneRequest, parse_key, run_tune, write_tune
+        from backtest.tune.keys import parse_key
+        from backtest.tune.orchestrate import TuneRequest, run_tune
+        from backtest.tune.write import write_tune
 
         bar = RichProgress(err_console, "tune", "variants")
         try:
@@ -182,12 +184,12 @@ def register(app: typer.Typer) -> None:
                 raise SweepError("no --grid given: nothing to tune")
             cfg = load_config(config, set_ or [], start=start, end=end, data_dir=data_dir)
             from backtest.guards import check_tune_budget, estimate_days
-            from backtest.sweep import parse_grid
+            from backtest.tune.grid import parse_grid
 
             check_tune_budget([len(parse_grid(g).values) for g in req.grid], random, chunk_size, seed,
                               estimate_days(cfg.data.start, cfg.data.end), force)
             if hm is not None:
-                from backtest.sweep import format_key, parse_grid
+                from backtest.tune.keys import format_key
 
                 keys = [parse_grid(g).key for g in req.grid]
                 canon = []

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.constants import TRADING_DAYS
+from backtest.instruments import caveats, thesis_signs
 from backtest.report import figures as F
 from backtest.report.html import (
     METRIC_DIRECTION,
@@ -248,6 +249,69 @@ def scorecard_html(sm: pd.DataFrame, colors: dict[str, str]) -> str:
     return "".join(out)
 
 
+def optimizer_strategies(config: dict) -> list[str]:
+    """Names of the strategies of a run config that use an optimizer (kind ``optimized`` or an ``optimizer`` block)."""
+    out = []
+    for s in (config or {}).get("strategies") or []:
+        params = s.get("params") or {}
+        if s.get("kind") == "optimized" or (isinstance(params, dict) and params.get("optimizer")):
+            out.append(str(s.get("name")))
+    return out
+
+
+def decision_weights(data: RunData) -> pd.DataFrame | None:
+    """Target weights at the decisions (long: strategy, date, asset, weight), or daily holdings without them."""
+    if data.positions_kind == "targets" or data.positions is None:
+        pos = data.positions
+    else:
+        path = data.folder / "weights.parquet" if data.folder is not None else None
+        pos = pd.read_parquet(path) if path is not None and path.exists() else data.positions
+    if pos is None or not {"strategy", "date", "asset", "weight"} <= set(pos.columns):
+        return None
+    return pos
+
+
+def thesis_violations(pos: pd.DataFrame, strategies: list[str], tol: float = 1e-6) -> pd.DataFrame:
+    """Decisions where a strategy's weight on a thesis asset has the sign opposite to the thesis.
+
+    Parameters
+    ----------
+    pos : pd.DataFrame
+        Long frame with columns ``strategy``, ``date``, ``asset``, ``weight``.
+    strategies : list of str
+        Strategies to check (the optimizer strategies of the run).
+    tol : float
+        Weights within ``tol`` of 0 are not violations.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``strategy``, ``date``, ``asset``, ``weight``, ``thesis`` (``long``/``short``),
+        sorted by strategy, date and asset. Thesis signs from ``backtest/data/instruments.yaml``.
+    """
+    signs = thesis_signs()
+    p = pos.loc[pos["strategy"].astype(str).isin(strategies) & pos["asset"].astype(str).isin(signs)]
+    sign = p["asset"].astype(str).map(signs).astype(float)
+    bad = p.loc[p["weight"].astype(float) * sign < -tol]
+    out = pd.DataFrame({"strategy": bad["strategy"].astype(str), "date": pd.DatetimeIndex(bad["date"]).date,
+                        "asset": bad["asset"].astype(str), "weight": bad["weight"].astype(float),
+                        "thesis": np.where(sign.loc[bad.index] > 0, "long", "short")})
+    return out.sort_values(["strategy", "date", "asset"]).reset_index(drop=True)
+
+
+def instrument_caveats(pos: pd.DataFrame | None) -> list[str]:
+    """One line per instrument with a caveat (survivorship of short vol) held by some strategy."""
+    if pos is None or pos.empty:
+        return []
+    held = pos.loc[pos["weight"].astype(float).abs() > 1e-9]
+    lines = []
+    for asset, text in caveats().items():
+        who = list(dict.fromkeys(held.loc[held["asset"].astype(str) == asset, "strategy"].astype(str)))
+        if who:
+            lines.append(f"{asset} (held by {', '.join(who)}): {text}")
+    return lines
+
+
 def add_sections(page: Page, data: RunData, baseline: str | None = None) -> None:
     """Add every section the data supports, in reading order."""
     colors = F.color_map(data.strategies)
@@ -342,6 +406,26 @@ def add_sections(page: Page, data: RunData, baseline: str | None = None) -> None
         return body + "<details><summary>All fallbacks</summary>" + frame_table_html(fb, "fallbacks-table") + "</details>"
 
     add_section(page, "fallbacks", "Optimizer fallbacks", fallbacks_body)
+
+    def thesis_body() -> str | None:
+        opt = [s for s in optimizer_strategies(data.config) if s in data.strategies]
+        pos = decision_weights(data) if opt else None
+        if pos is None:
+            return None
+        bad = thesis_violations(pos, opt)
+        if bad.empty:
+            return f'<p>No decision of {esc(", ".join(opt))} holds a thesis asset against the thesis.</p>'
+        summary = bad.groupby(["strategy", "asset"], sort=False)["weight"].agg(["size", "min", "max"]).reset_index()
+        return (f"<p>{len(bad)} decision(s) where an optimizer strategy holds a thesis asset with the sign opposite "
+                "to the article's thesis (long real assets, small caps/tech and SVXY; no long VIXY).</p>"
+                + frame_table_html(summary, "thesis-summary")
+                + "<details><summary>All decisions</summary>" + frame_table_html(bad, "thesis-table") + "</details>")
+
+    add_section(page, "thesis", "Optimizer weights against the thesis", thesis_body)
+    try:
+        page.notes.extend(instrument_caveats(data.positions))
+    except Exception as exc:  # noqa: BLE001 - a caveat must never break the page
+        page.notes.append(f"instrument caveats skipped: {type(exc).__name__}: {exc}")
 
     def monthly_body() -> str:
         heat = "<h3>Monthly returns</h3>" + page.figure(F.monthly_heatmap_figure(data.returns))

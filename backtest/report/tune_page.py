@@ -178,7 +178,7 @@ def verdict_html(v: Any) -> str:
 
 
 def render_tune_page(result: Any) -> str:
-    """The HTML text of ``tune.html`` for a :class:`backtest.sweep.TuneResult`."""
+    """The HTML text of ``tune.html`` for a :class:`backtest.tune.orchestrate.TuneResult`."""
     table: pd.DataFrame = result.table
     keys = [a.key for a in result.axes]
     req = result.request

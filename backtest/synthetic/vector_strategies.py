@@ -29,7 +29,7 @@ import pandas as pd
 from backtest.execution.weights import finalise_weights
 from backtest.signals import build_signal_frame
 from backtest.synthetic.generator import PathPanel
-from backtest.synthetic.path_signals import PathSignals
+from backtest.synthetic.path_signals import PathSignals, asof2
 from strategies.base import Unsupported, batch_weights
 
 HistoryRegime = str | float | None | pd.Series
@@ -93,12 +93,17 @@ class PathBatch:
         self.regime_known = ~pd.isna(reg).astype(bool)
         self.regime = np.where(self.regime_known, reg, "").astype(str)
         self._listed: dict[str, np.ndarray] = {}
+        self.calendar = signals.calendar  # trading days of the rows (leverage histories)
 
     def values(self, name: str, lookback: int = 0) -> np.ndarray:
         """Signal ``name`` as of each decision date (or ``lookback`` rows earlier), (K, P)."""
         if not self.ps.supports(name):
             raise Unsupported(f"signal {name!r} has no vectorised form")
         return self.ps.at(name, self.rows - lookback)
+
+    def yields(self, name: str) -> np.ndarray | None:
+        """Yield series ``name`` (e.g. DGS10, percent) known at each decision date, (K, P); None if not loaded."""
+        return asof2(self.ps.obs(name), self.dates) if name in self.ps.macro else None
 
     def listed(self, assets: list[str]) -> np.ndarray:
         """(K, n) listed flags (history rows from history prices; simulated rows: all listed)."""

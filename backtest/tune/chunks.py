@@ -1,0 +1,318 @@
+"""Per-path work of ``rmpbt tune``: the picklable context of a path, affine weights, chunks of
+variants, their simulation and scoring (runs in workers: imports neither vectorbt nor dask)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtest.config import StrategyConfig
+from backtest.constants import TRADING_DAYS
+from backtest.errors import ConfigError, RmpbtError, StrategyError, SweepError
+from backtest.execution.spec import ExecutionSpec
+from backtest.execution.weights import finalise_weights
+from backtest.kernel import fill_plan, simulate_batch
+from backtest.metrics_batch import WINDOW_METRICS, window_metrics
+from backtest.tune.folds import Fold
+
+
+@dataclass
+class PathContext:
+    """Everything a chunk of one path needs (picklable; no vectorbt objects).
+
+    The execution rules (fills, costs, cash growth, drift band, leverage cap) are those of
+    ``spec``; the properties below only read them.
+    """
+
+    group: int
+    overrides: dict[str, Any]
+    strategy: StrategyConfig
+    sf: Any
+    spec: ExecutionSpec
+    prices: pd.DataFrame
+    cash_g: np.ndarray | None
+    rf: np.ndarray
+    regime: np.ndarray
+    folds: list[Fold]
+    metric: str
+    metric_regime: str | None
+    avail: pd.DataFrame
+    first: pd.Series
+    reference: np.ndarray | None = None  # issue 13: untuned strategy's daily returns (--metric information_ratio)
+    fill_k: np.ndarray = field(init=False)
+    fill_idx: np.ndarray = field(init=False)
+    dec_idx: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.fill_k = self.spec.fill_k
+        self.fill_idx = self.spec.fill_idx
+        self.dec_idx = self.spec.dec_idx
+
+    @property
+    def days(self) -> pd.DatetimeIndex:
+        """Trading days of the path."""
+        return self.spec.days
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        """Decision days of the path."""
+        return self.spec.decisions
+
+
+@dataclass
+class AffineWeights:
+    """Weights as an affine function of numeric keys: ``W(θ) = A + Σ_j θ_j C_j``.
+
+    ``A`` and the rows of ``C`` are flattened ``dates x assets`` arrays, snapped to
+    10-decimal numbers when within 1e-12 of one (fitted coefficients are 1, 0, -0.4, ...
+    up to rounding), so that e.g. a fixed weight tuned to 0.3 comes out as exactly ``0.3``:
+    vectorbt breaks ties between equal orders by column, and a weight off by one ulp
+    could otherwise change which order absorbs a cash shortfall. ``hold`` marks the
+    all-NaN (hold) rows shared by every variant.
+    """
+
+    keys: list[str]
+    intercept: np.ndarray
+    coef: np.ndarray
+    columns: list[str]
+    hold: np.ndarray
+    probes: int
+
+    def weights(self, theta: np.ndarray) -> np.ndarray:
+        """``V x D x N`` weights for ``theta`` (V x J)."""
+        d, n = self.hold.shape[0], len(self.columns)
+        w = np.repeat(self.intercept[None, :], len(theta), axis=0)
+        for j in range(theta.shape[1]):  # elementwise, so a row never depends on the others
+            w += theta[:, j : j + 1] * self.coef[j][None, :]
+        w = w.reshape(len(theta), d, n)
+        w[:, self.hold, :] = np.nan
+        return w
+
+
+@dataclass
+class Chunk:
+    """A batch of variants of one path (one kernel call)."""
+
+    ctx: PathContext
+    ids: np.ndarray
+    params: list[dict[str, Any]]
+    affine: AffineWeights | None = None
+    theta: np.ndarray | None = None
+    parallel: bool = True
+    want_returns: bool = False
+    labels: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ChunkResult:
+    """Scores of a chunk (and its daily returns when asked)."""
+
+    ids: np.ndarray
+    scores: dict[str, np.ndarray]
+    returns: np.ndarray | None = None
+    failed: np.ndarray | None = None
+
+
+def strategy_weights(ctx: PathContext, params: dict[str, Any]) -> pd.DataFrame:
+    """Raw weights of the path's strategy built with ``params`` (decision dates x tickers).
+
+    Raises
+    ------
+    StrategyError
+        Weights not indexed by the decision dates, or an unknown ticker.
+    """
+    from strategies.base import build_strategy
+
+    scfg = StrategyConfig(name=ctx.strategy.name, kind=ctx.strategy.kind, params=params)
+    strat = build_strategy(scfg, "tune")
+    w = strat.weights(ctx.sf, ctx.dates)
+    if not isinstance(w, pd.DataFrame) or not w.index.equals(ctx.dates):
+        raise StrategyError(f"strategy {strat.name}: weights must be a DataFrame indexed by the decision dates")
+    unknown = [c for c in w.columns if c not in ctx.prices.columns]
+    if unknown:
+        raise StrategyError(f"strategy {strat.name}: unknown ticker {unknown[0]}")
+    return w.astype(float)
+
+
+def stack_weights(frames: list[pd.DataFrame]) -> tuple[np.ndarray, list[str]]:
+    """Stack variants' weight frames into a ``V x D x N`` array over the union of their columns.
+
+    A column a variant lacks is 0 on its rows that hold weights (NaN rows mean "hold").
+    Returns the array and the columns.
+    """
+    cols: list[str] = []
+    for f in frames:
+        cols.extend(c for c in f.columns if c not in cols)
+    arr = np.stack([f.reindex(columns=cols).to_numpy(dtype=float) for f in frames])
+    # reindex introduces NaN for columns a variant lacks; they mean 0 unless the row holds
+    for i, f in enumerate(frames):
+        missing = [j for j, c in enumerate(cols) if c not in f.columns]
+        if missing:
+            held = ~np.isnan(arr[i]).all(axis=1)
+            for j in missing:
+                arr[i, held, j] = 0.0
+    return arr, cols
+
+
+def fill_targets(ctx: PathContext, w: np.ndarray, cols: list[str], ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Framework post-processing of raw weights (as ``run_backtest`` + ``engine.simulate``):
+    :func:`~backtest.execution.weights.finalise_weights`, fills, the early-weight check and
+    the drift band.
+
+    Returns targets at the fills (V x K x N) and the execute mask (V x K).
+    """
+    if np.isinf(w).any():
+        v = int(ids[np.isinf(w).any(axis=(1, 2)).argmax()])
+        raise StrategyError(f"variant {v}: strategy {ctx.strategy.name}: infinite weight")
+    avail = ctx.avail.reindex(columns=cols).fillna(False).to_numpy(dtype=bool)
+    w, _, _ = finalise_weights(w, avail, ctx.spec.max_gross)
+    px = ctx.prices[cols].to_numpy(dtype=float)
+    band = ctx.spec.drift_band
+    px_b = pd.DataFrame(px).bfill().to_numpy() if band is not None else None
+    tg, live, execute = fill_plan(w, ctx.fill_k, ctx.dec_idx, ctx.fill_idx, px_b, band)
+    first = ctx.first.reindex(cols).to_numpy(dtype=np.int64)
+    early = (ctx.fill_idx[:, None] < first[None, :])[None] & (np.abs(tg) > 0) & live[:, :, None]
+    if early.any():
+        v, k, j = (int(x[0]) for x in np.nonzero(early))
+        raise StrategyError(f"variant {int(ids[v])}: weight on {cols[j]} filled on "
+                            f"{ctx.days[ctx.fill_idx[k]].date()}, before its first price")
+    return tg, execute
+
+
+def _score(r_vt: np.ndarray, ctx: PathContext) -> dict[str, np.ndarray]:
+    """Fold-wise and pooled scores of daily returns ``r_vt`` (V x T)."""
+    reg = ctx.metric_regime
+    in_reg = (ctx.regime == reg) if reg is not None else np.ones(len(ctx.days), dtype=bool)
+    ir = ctx.metric == "information_ratio"  # issue 13: Sharpe of the return over the untuned strategy
+    m = WINDOW_METRICS.index("sharpe" if ir else ctx.metric)
+    is_rows = np.unique(np.concatenate([f.train for f in ctx.folds]))
+    oos_rows = np.unique(np.concatenate([f.test for f in ctx.folds]))
+    windows = [f.train[in_reg[f.train]] for f in ctx.folds] + [f.test[in_reg[f.test]] for f in ctx.folds]
+    windows += [oos_rows[in_reg[oos_rows]], is_rows, oos_rows]
+    res = window_metrics(r_vt, ctx.rf, windows)
+    rm = window_metrics(r_vt, ctx.reference, windows) if ir else res  # issue 13
+    n_f = len(ctx.folds)
+    out: dict[str, np.ndarray] = {}
+    train = rm[:n_f, :, m]
+    for i in range(n_f):
+        out[f"train_{i + 1}"] = train[i]
+        out[f"test_{i + 1}"] = rm[n_f + i, :, m]
+    finite = np.isfinite(train)
+    cnt = finite.sum(axis=0)
+    out["is"] = np.where(cnt > 0, np.where(finite, train, 0.0).sum(axis=0) / np.maximum(cnt, 1), np.nan)
+    out["oos"] = rm[2 * n_f, :, m]
+    for name in ("sharpe", "cagr", "max_drawdown"):
+        j = WINDOW_METRICS.index(name)
+        out[f"is_{name}"] = res[2 * n_f + 1, :, j]
+        out[f"oos_{name}"] = res[2 * n_f + 2, :, j]
+    return out
+
+
+def variant_error(i: int, label: str, exc: RmpbtError) -> RmpbtError:
+    """The error of variant ``i``: invalid params become a SweepError with a ``--where`` hint."""
+    where = f"variant {i} ({label})" if label else f"variant {i}"
+    if isinstance(exc, ConfigError):
+        return SweepError(f"{where}: {exc} (exclude such variants with --where)")
+    return type(exc)(f"{where}: {exc}")
+
+
+def run_chunk(chunk: Chunk) -> ChunkResult:
+    """Weights, simulation and scores of one chunk (runs in a worker)."""
+    ctx = chunk.ctx
+    if chunk.affine is not None:
+        w = chunk.affine.weights(np.asarray(chunk.theta, dtype=float))
+        cols = list(chunk.affine.columns)
+    else:
+        frames = []
+        for j, (vid, p) in enumerate(zip(chunk.ids, chunk.params, strict=True)):
+            try:
+                frames.append(strategy_weights(ctx, p))
+            except RmpbtError as exc:
+                raise variant_error(int(vid), chunk.labels[j] if chunk.labels else "", exc) from None
+        w, cols = stack_weights(frames)
+    tg, execute = fill_targets(ctx, w, cols, chunk.ids)
+    px = ctx.prices[cols].to_numpy(dtype=float)
+    costs = ctx.spec.costs
+    vt = simulate_batch(px, tg, ctx.fill_idx, fee=costs.fee, slippage=costs.slippage,
+                        borrow_bps=costs.borrow_vector(cols), cash_growth=ctx.cash_g, execute=execute,
+                        parallel=chunk.parallel)  # V x T
+    r = np.empty_like(vt)
+    r[:, 0] = vt[:, 0] - 1.0
+    r[:, 1:] = vt[:, 1:] / vt[:, :-1] - 1.0
+    failed = ~np.isfinite(vt[:, -1])
+    scores = _score(r, ctx)
+    scores["turnover"] = target_turnover(tg, execute, len(ctx.days), px[ctx.fill_idx])  # issue 13
+    return ChunkResult(chunk.ids, scores, r.T if chunk.want_returns else None, failed)
+
+
+def target_turnover(tg: np.ndarray, execute: np.ndarray, n_days: int,
+                    px_fills: np.ndarray | None = None) -> np.ndarray:
+    """Annual one-way turnover of each variant from its targets at the fills.
+
+    ``Σ_fills Σ_assets |w_k - w_k⁻| / 2 / years``: at each executed fill ``k`` the trade
+    from the weights held just before it, ``w_k⁻`` (the previous executed targets drifted
+    with the assets' prices since that fill, cash flat), to the targets ``w_k``. Cash is
+    not counted as traded; a full switch from one asset to another counts 1, as
+    :func:`backtest.metrics.annual_turnover`. An approximation of the simulated trades
+    (fees, partial fills and cash interest ignored).
+
+    Parameters
+    ----------
+    tg : np.ndarray
+        ``V x K x N`` targets at the fills.
+    execute : np.ndarray
+        ``V x K`` executed fills.
+    n_days : int
+        Days of the run (for the years).
+    px_fills : np.ndarray, optional
+        ``K x N`` prices at the fills; without them drift is ignored.
+    """
+    v, k_n, n = tg.shape
+    growth = np.ones((k_n, n))
+    if px_fills is not None and k_n > 1:
+        px = pd.DataFrame(np.asarray(px_fills, dtype=float)).ffill().bfill().to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = px[1:] / px[:-1]
+        growth[1:] = np.where(np.isfinite(g), g, 1.0)
+    cur = np.zeros((v, n))
+    traded = np.zeros(v)
+    for k in range(k_n):
+        if k:
+            grown = cur * growth[k]
+            total = grown.sum(axis=1) + (1.0 - cur.sum(axis=1))
+            cur = np.where(total[:, None] > 0, grown / np.where(total > 0, total, 1.0)[:, None], cur)
+        ex = execute[:, k]
+        traded[ex] += np.abs(tg[ex, k] - cur[ex]).sum(axis=1)
+        cur[ex] = tg[ex, k]
+    return traded / 2.0 / (max(n_days, 1) / TRADING_DAYS)
+
+
+def returns_of(ids: list[int], chunk_of: dict[int, Chunk]) -> dict[int, np.ndarray]:
+    """Daily returns of a few variants, recomputed in-process exactly as in their chunks."""
+    out: dict[int, np.ndarray] = {}
+    by_chunk: dict[int, list[int]] = {}
+    for i in ids:
+        by_chunk.setdefault(id(chunk_of[i]), []).append(i)
+    for members in by_chunk.values():
+        c = chunk_of[members[0]]
+        pos = [int(np.flatnonzero(c.ids == i)[0]) for i in members]
+        sub = Chunk(c.ctx, c.ids[pos], [c.params[p] for p in pos], c.affine,
+                    None if c.theta is None else c.theta[pos], parallel=False, want_returns=True)
+        res = run_chunk(sub)
+        assert res.returns is not None
+        for j, i in enumerate(members):
+            out[i] = res.returns[:, j]
+    return out
+
+
+def chunk_targets(chunk: Chunk) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Target weights at the fills (V x K x N), execute mask (V x K) and columns of a chunk's variants."""
+    if chunk.affine is not None:
+        w, cols = chunk.affine.weights(np.asarray(chunk.theta, dtype=float)), list(chunk.affine.columns)
+    else:
+        w, cols = stack_weights([strategy_weights(chunk.ctx, p) for p in chunk.params])
+    tg, execute = fill_targets(chunk.ctx, w, cols, chunk.ids)
+    return tg, execute, cols

@@ -1,0 +1,383 @@
+"""``run_tune``: what ``rmpbt tune`` was asked (:class:`TuneRequest`), runs it and returns
+(:class:`TuneResult`)."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from backtest.config import RunConfig, config_from_dict
+from backtest.constants import TRADING_DAYS
+from backtest.errors import ConfigError, SweepError
+from backtest.tune.chunks import Chunk, returns_of, run_chunk
+from backtest.tune.folds import split_folds, walk_forward_folds
+from backtest.tune.grid import GridAxis, expand, parse_grid
+from backtest.tune.keys import parse_key, set_path
+from backtest.tune.paths import (
+    N_VERIFY,
+    build_context,
+    check_axis,
+    copy_tree,
+    days_of,
+    fmt_variant,
+    pick_strategy,
+    probe_affine,
+    resolved_tree,
+    validate_variants,
+    variant_overrides,
+)
+from backtest.tune.selection import DeflatedSharpe, deflated_sharpe, parse_metric, spearman
+from backtest.tune.verdict import MAX_VARIANTS, attach_verdict
+from backtest.tune.where import WhereExpr
+
+
+class ProgressSink(Protocol):
+    """Receives progress: ``start(total)`` once, then ``advance(n)`` as variants finish."""
+
+    def start(self, total: int) -> None:
+        """Total number of variants."""
+        ...
+
+    def advance(self, n: int) -> None:
+        """``n`` more variants done."""
+        ...
+
+
+@dataclass
+class TuneRequest:
+    """What ``rmpbt tune`` was asked (see the CLI for each option)."""
+
+    grid: list[str]
+    where: list[str] = field(default_factory=list)
+    random: int | None = None
+    seed: int | None = None
+    metric: str = "sharpe"
+    walk_forward: str | None = None
+    split: str | None = None
+    strategy: str | None = None
+    chunk_size: int = 250
+    vectorise: bool = True
+    heatmap: tuple[str, str] | None = None
+    benchmark: str | None = None  # issue 13: reference of the verdict (default: the config's benchmark)
+
+
+@dataclass
+class TuneResult:
+    """Everything a tune computed (written by :func:`write_tune`)."""
+
+    cfg: RunConfig
+    origin: str
+    request: TuneRequest
+    strategy: str
+    axes: list[GridAxis]
+    table: pd.DataFrame
+    best: int
+    best_config: dict[str, Any]
+    folds: pd.DataFrame
+    oos_returns: pd.DataFrame
+    oos_metrics: pd.DataFrame
+    dsr: DeflatedSharpe
+    rank_corr: float
+    fold_rank_corr: list[float]
+    n_paths: int
+    weight_modes: dict[str, int]
+    metric: str
+    md: Any
+    days: pd.DatetimeIndex
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    executor: str = "local (in-process)"
+    chunks: dict[int, Chunk] = field(default_factory=dict, repr=False)
+    verdict: Any = None  # issue 13: backtest.tune.verdict.TuneVerdict
+
+    def variant_returns(self, ids: Sequence[int]) -> pd.DataFrame:
+        """Daily returns of variants ``ids`` over the run's days (recomputed in-process,
+        exactly as they were scored)."""
+        rets = returns_of(list(ids), self.chunks)
+        return pd.DataFrame({i: rets[i] for i in ids}, index=self.days)
+
+
+def run_tune(
+    cfg: RunConfig,
+    req: TuneRequest,
+    *,
+    origin: str = "<config>",
+    md: Any = None,
+    executor: Any = None,
+    progress: ProgressSink | None = None,
+    benchmarks: bool = True,
+) -> TuneResult:
+    """Run a parameter sweep of one strategy of ``cfg`` (see the module docstring).
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        The validated base config (``--set`` etc. already applied).
+    req : TuneRequest
+        Grid, constraints, metric, windows.
+    origin : str
+        Config file name, for messages and provenance.
+    md : MarketData, optional
+        Pre-loaded data (tests, benchmarks); loaded from ``cfg.data`` when omitted.
+    executor : Executor, optional
+        Where chunks run (default: in-process).
+    progress : ProgressSink, optional
+        Progress reporting.
+    benchmarks : bool
+        Also run the config's other strategies (untuned) through ``run_backtest`` for the
+        out-of-sample comparison.
+
+    Raises
+    ------
+    SweepError, ConfigError, DataError, StrategyError
+        One-line user errors.
+    """
+    from backtest.executors import LocalExecutor
+
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    executor = executor or LocalExecutor()
+    tuned = pick_strategy(cfg, req.strategy)
+    raw = cfg.resolved_dict()
+    resolved = resolved_tree(cfg, tuned, origin)
+    axes = [parse_grid(g) for g in req.grid]
+    if not axes:
+        raise SweepError("no --grid given: nothing to tune")
+    for a in axes:
+        check_axis(a, raw, resolved, tuned)
+    keys = [a.key for a in axes]
+    where = [WhereExpr(w, keys) for w in req.where]
+    seed = cfg.seed if req.seed is None else req.seed
+    variants = expand(axes, where, req.random, seed)
+    metric, regime = parse_metric(req.metric)
+    if req.chunk_size < 1:
+        raise SweepError(f"--chunk-size {req.chunk_size}: must be at least 1")
+
+    if md is None:
+        from backtest.pipeline import load_market
+
+        md = load_market(cfg)
+    days = days_of(cfg, md)
+    if req.walk_forward and req.split:
+        raise SweepError("--walk-forward and --split are exclusive")
+    if req.walk_forward:
+        folds = walk_forward_folds(days, req.walk_forward)
+    elif req.split:
+        folds = split_folds(days, req.split)
+    else:
+        cut = days[int(len(days) * 0.7)]
+        folds = split_folds(days, cut)
+        notes.append(f"no --walk-forward/--split: in-sample before {cut.date()}, out-of-sample from it (70/30)")
+    base_out = None
+    if metric == "information_ratio":  # issue 13: the untuned strategy is the reference of the metric
+        from backtest.pipeline import run_backtest
+
+        base_out = run_backtest(cfg, origin, md=md)
+    timings["prepare"] = time.perf_counter() - t0
+
+    # ---------------------------------------------------------------- paths and weights
+    t1 = time.perf_counter()
+    groups: dict[str, list[int]] = {}
+    split_o: list[tuple[dict, dict]] = []
+    for i, v in enumerate(variants):
+        po, so = variant_overrides(v, axes, tuned.name)
+        split_o.append((po, so))
+        groups.setdefault(repr(sorted(po.items())), []).append(i)
+    labels_cache: dict[str, Any] = {}
+    base_params = next(s for s in raw["strategies"] if s["name"] == tuned.name)["params"]
+    base_resolved_params = next(s for s in resolved["strategies"] if s["name"] == tuned.name)["params"]
+    num_keys = [a.key for a in axes if a.path[0] == "strategies" and a.numeric]
+    other_keys = [a.key for a in axes if a.path[0] == "strategies" and not a.numeric]
+    chunks: list[Chunk] = []
+    labels = [fmt_variant(v) for v in variants]
+    to_validate: list[tuple[int, str, dict[str, Any]]] = []
+    modes = {"affine": 0, "per-variant": 0}
+    parallel = not getattr(executor, "distributed", False)
+    for g, members in enumerate(groups.values()):
+        po = split_o[members[0]][0]
+        graw = copy.deepcopy(raw)
+        for k, val in po.items():
+            set_path(graw, parse_key(k), val, fallback=resolved)
+        try:
+            gcfg = config_from_dict(graw, origin, validate_strategies=False)
+        except ConfigError as exc:
+            raise SweepError(f"variant {members[0]} ({fmt_variant(po)}): {exc}") from None
+        ctx = build_context(g, po, gcfg, tuned, md, days, folds, metric, regime, labels_cache, origin)
+        if base_out is not None:
+            ctx.reference = base_out.returns[tuned.name].reindex(days).fillna(0.0).to_numpy(dtype=float)
+        if regime is not None and g == 0:
+            known = sorted({str(x) for x in ctx.regime if isinstance(x, str)})
+            if regime not in known:
+                raise SweepError(f"--metric {req.metric}: no regime {regime!r} in the labels ({', '.join(known)})")
+        params: list[dict[str, Any]] = []
+        for i in members:
+            p = copy_tree(base_params)
+            for sub, val in split_o[i][1].items():
+                set_path(p, sub, val, fallback=base_resolved_params)
+            params.append(p)  # validated when built (per-variant) or in the background (affine)
+        sub_groups: dict[str, list[int]] = {}
+        for local, i in enumerate(members):
+            sub_groups.setdefault(repr([variants[i][k] for k in other_keys]), []).append(local)
+        for locals_ in sub_groups.values():
+            ids = np.array([members[x] for x in locals_])
+            ps = [params[x] for x in locals_]
+            theta = np.array([[float(variants[i][k]) for k in num_keys] for i in ids]).reshape(len(ids), len(num_keys))
+            affine = None
+            if req.vectorise and num_keys and len(ids) > len(num_keys) + N_VERIFY + 2:
+                affine = probe_affine(ctx, list(ids), ps, theta, num_keys, [labels[i] for i in ids])
+            modes["affine" if affine is not None else "per-variant"] += len(ids)
+            if affine is not None:
+                to_validate.extend((int(i), labels[i], p) for i, p in zip(ids, ps, strict=True))
+            for s in range(0, len(ids), req.chunk_size):
+                sl = slice(s, s + req.chunk_size)
+                chunks.append(Chunk(ctx, ids[sl], ps[sl], affine, theta[sl] if affine is not None else None,
+                                    parallel=parallel, labels=[labels[i] for i in ids[sl]],
+                                    want_returns=len(variants) <= MAX_VARIANTS))  # issue 13: for the verdict
+    timings["paths"] = time.perf_counter() - t1
+
+    # ---------------------------------------------------------------- simulate and score
+    t2 = time.perf_counter()
+    if progress is not None:
+        progress.start(len(variants))
+
+    def done(i: int) -> None:
+        if progress is not None:
+            progress.advance(len(chunks[i].ids))
+
+    # Variants simulated through the affine shortcut never build their strategy: their params
+    # are validated in a thread meanwhile (the kernels release the GIL); errors still stop the
+    # run before anything is written.
+    to_validate.sort(key=lambda x: x[0])
+    if to_validate:
+        for c in chunks:  # one core validates, the other simulates (no OpenMP spin-waiting over it)
+            c.parallel = False
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        check = pool.submit(validate_variants, to_validate, tuned, origin, stop)
+        try:
+            results = executor.map(run_chunk, chunks, progress=done)
+        except BaseException:
+            stop.set()  # let the validation thread finish at once, then re-raise
+            raise
+        invalid = check.result()
+    if invalid is not None:
+        raise invalid
+    timings["simulate"] = time.perf_counter() - t2
+
+    # ---------------------------------------------------------------- select and report
+    t3 = time.perf_counter()
+    n = len(variants)
+    score_keys = list(results[0].scores)
+    scores = {k: np.full(n, np.nan) for k in score_keys}
+    failed = np.zeros(n, dtype=bool)
+    group_of = np.zeros(n, dtype=int)
+    chunk_of: dict[int, Chunk] = {}
+    for c, res in zip(chunks, results, strict=True):
+        for k in score_keys:
+            scores[k][res.ids] = res.scores[k]
+        if res.failed is not None:
+            failed[res.ids] = res.failed
+        group_of[res.ids] = c.ctx.group
+        for i in res.ids:
+            chunk_of[int(i)] = c
+    if failed.any():
+        notes.append(f"{int(failed.sum())} variant(s) ran out of cash (vectorbt would raise): scored NaN")
+    fold_rows = []
+    chosen: list[int] = []
+    for f, fold in enumerate(folds):
+        tr = scores[f"train_{f + 1}"]
+        if not np.isfinite(tr).any():
+            raise SweepError(f"fold {f + 1}: no variant has a finite {req.metric} on the training window")
+        c = int(np.nanargmax(tr))
+        chosen.append(c)
+        fold_rows.append({
+            "fold": f + 1,
+            "train_start": days[fold.train[0]].date(), "train_end": days[fold.train[-1]].date(),
+            "test_start": days[fold.test[0]].date(), "test_end": days[fold.test[-1]].date(),
+            "chosen": c, "train_score": tr[c], "test_score": scores[f"test_{f + 1}"][c],
+            "rank_corr": spearman(tr, scores[f"test_{f + 1}"]),
+        })
+    is_score = scores["is"]
+    if not np.isfinite(is_score).any():
+        raise SweepError(f"no variant has a finite in-sample {req.metric}")
+    best = int(np.nanargmax(is_score))
+    need = sorted(set(chosen) | {best})
+    rets = returns_of(need, chunk_of)
+    is_rows = np.unique(np.concatenate([f.train for f in folds]))
+    any_ctx = chunks[0].ctx
+    rf_days = pd.Series(any_ctx.rf, index=days)
+    stitched = np.concatenate([rets[c][fold.test] for c, fold in zip(chosen, folds, strict=True)])
+    stitched_idx = days[np.concatenate([f.test for f in folds])]
+    oos = pd.DataFrame({f"{tuned.name} (tuned, walk-forward)" if len(folds) > 1 else f"{tuned.name} (tuned)":
+                        pd.Series(stitched, index=stitched_idx)})
+    if len(folds) > 1:
+        oos[f"{tuned.name} (best in-sample)"] = pd.Series(rets[best], index=days).reindex(stitched_idx)
+    best_ctx = chunk_of[best].ctx
+    d_rows = is_rows
+    best_ex = rets[best][d_rows] - best_ctx.rf[d_rows]
+    trial_sr = scores["is_sharpe"] / np.sqrt(TRADING_DAYS)
+    dsr = deflated_sharpe(best_ex, trial_sr, n_trials=n)
+    rank_corr = float(pd.Series([r["rank_corr"] for r in fold_rows], dtype=float).median())  # issue 13: per fold
+
+    base_returns = None if base_out is None else base_out.returns
+    if benchmarks:
+        from backtest.pipeline import run_backtest
+
+        tb = time.perf_counter()
+        base_out = base_out or run_backtest(cfg, origin, md=md)
+        base_returns = base_out.returns
+        cols = [tuned.name] + [c for c in base_out.returns.columns if c != tuned.name]
+        for col in cols:
+            label = f"{col} (as configured)" if col == tuned.name else col
+            oos[label] = base_out.returns[col].reindex(stitched_idx)
+        timings["benchmarks"] = time.perf_counter() - tb
+    from backtest.metrics import summary
+
+    oos_metrics = pd.DataFrame({c: summary(oos[c], rf_days) for c in oos.columns}).T
+    oos_metrics.index.name = "strategy"
+    oos_metrics = oos_metrics[["cagr", "ann_vol", "sharpe", "sortino", "max_drawdown", "calmar", "total_return"]]
+
+    # ---------------------------------------------------------------- table and best config
+    table = pd.DataFrame({"variant": np.arange(n), "path": group_of})
+    for a in axes:
+        table[a.key] = [v[a.key] for v in variants]
+    table[f"is_{req.metric}"] = is_score
+    table[f"oos_{req.metric}"] = scores["oos"]
+    if len(folds) > 1:
+        for f in range(len(folds)):
+            table[f"train_{f + 1}"] = scores[f"train_{f + 1}"]
+            table[f"test_{f + 1}"] = scores[f"test_{f + 1}"]
+    for name in ("sharpe", "cagr", "max_drawdown"):
+        if f"is_{name}" != f"is_{req.metric}":
+            table[f"is_{name}"] = scores[f"is_{name}"]
+            table[f"oos_{name}"] = scores[f"oos_{name}"]
+    table["is_rank"] = pd.Series(-is_score).rank(method="min", na_option="bottom").astype(int).to_numpy()
+    table["oos_rank"] = pd.Series(-scores["oos"]).rank(method="min", na_option="bottom").astype(int).to_numpy()
+    table["chosen_folds"] = [";".join(str(f + 1) for f, c in enumerate(chosen) if c == i) for i in range(n)]
+    best_cfg = copy.deepcopy(raw)
+    for k, val in variants[best].items():
+        set_path(best_cfg, parse_key(k), val, fallback=resolved)
+    best_cfg["name"] = f"{cfg.name}-tuned"
+    config_from_dict(best_cfg, "best.yaml")  # must be ready to run
+    timings["report"] = time.perf_counter() - t3 - timings.get("benchmarks", 0.0)
+    result = TuneResult(
+        cfg=cfg, origin=origin, request=req, strategy=tuned.name, axes=axes, table=table, best=best,
+        best_config=best_cfg, folds=pd.DataFrame(fold_rows), oos_returns=oos, oos_metrics=oos_metrics,
+        dsr=dsr, rank_corr=rank_corr, fold_rank_corr=[r["rank_corr"] for r in fold_rows],
+        n_paths=len(groups), weight_modes=modes, metric=req.metric, md=md, days=days, notes=notes,
+        timings=timings, executor=executor.describe(), chunks=chunk_of,
+    )
+    # ---------------------------------------------------------------- issue 13: statistical verdict
+    attach_verdict(result, base_returns, turnover=scores["turnover"], returns={
+        int(i): res.returns[:, j] for res in results if res.returns is not None for j, i in enumerate(res.ids)})
+    timings["total"] = time.perf_counter() - t0
+    return result

@@ -1,0 +1,258 @@
+"""Preparing a tune: the tuned strategy, checks of the grid keys, one context per path, the
+affine-weights probe and the validation of variants' params."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import threading
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtest.config import RunConfig, StrategyConfig, config_from_dict
+from backtest.errors import ConfigError, RmpbtError, SweepError
+from backtest.execution.spec import build_spec
+from backtest.tune.chunks import (
+    AffineWeights,
+    PathContext,
+    stack_weights,
+    strategy_weights,
+    variant_error,
+)
+from backtest.tune.folds import Fold
+from backtest.tune.grid import GridAxis
+from backtest.tune.keys import format_key, get_path, missing_depth, set_path
+
+PATH_ROOTS = ("rebalance", "execution", "costs", "cash", "regimes")
+AFFINE_TOL = 1e-9
+N_VERIFY = 6
+
+
+
+def benchmark_kinds() -> set[str]:
+    """Strategy kinds defined in ``strategies.benchmarks`` (never tuned by default)."""
+    from strategies.base import load_all
+
+    return {k for k, s in load_all().items() if s.cls.__module__ == "strategies.benchmarks"}
+
+
+def pick_strategy(cfg: RunConfig, name: str | None) -> StrategyConfig:
+    """The strategy to tune: ``name``, or the first non-benchmark one.
+
+    Raises
+    ------
+    SweepError
+        Unknown name, or no non-benchmark strategy when ``name`` is None.
+    """
+    names = [s.name for s in cfg.strategies]
+    if name is not None:
+        for s in cfg.strategies:
+            if s.name == name:
+                return s
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (strategies: {', '.join(names)})"
+        raise SweepError(f"--strategy {name}: no strategy of that name{hint}")
+    bench = benchmark_kinds()
+    for s in cfg.strategies:
+        if s.kind not in bench and s.name != cfg.benchmark:
+            return s
+    raise SweepError(f"every strategy of the config is a benchmark ({', '.join(names)}); choose one with --strategy")
+
+
+def resolved_tree(cfg: RunConfig, tuned: StrategyConfig, origin: str) -> dict[str, Any]:
+    """The config as a tree with the tuned strategy's params validated (defaults filled in)."""
+    from strategies.base import validate_params
+
+    tree = cfg.resolved_dict()
+    params = validate_params(tuned, origin).model_dump(mode="json")
+    for s in tree["strategies"]:
+        if s["name"] == tuned.name:
+            s["params"] = params
+    return tree
+
+
+def check_axis(axis: GridAxis, raw: dict[str, Any], resolved: dict[str, Any], tuned: StrategyConfig) -> None:
+    """Reject keys that cannot be tuned or do not exist (one-line SweepError)."""
+    p = axis.path
+    head = p[0]
+    if head == "strategies":
+        if len(p) < 4 or p[2] != "params":
+            raise SweepError(f"--grid {axis.key}: only strategies.<name>.params.* keys can be tuned")
+        if p[1] != tuned.name:
+            names = [s["name"] for s in raw.get("strategies", [])]
+            if p[1] not in names:
+                close = difflib.get_close_matches(str(p[1]), names, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise SweepError(f"--grid {axis.key}: no strategy named {p[1]!r}{hint}")
+            raise SweepError(f"--grid {axis.key}: strategy {p[1]!r} is not the tuned strategy "
+                             f"({tuned.name!r}; choose with --strategy)")
+    elif head not in PATH_ROOTS:
+        raise SweepError(f"--grid {axis.key}: {head!r} cannot be tuned (tunable: {', '.join(PATH_ROOTS)}, "
+                         "strategies.<name>.params.*)")
+    try:
+        get_path(resolved, p)
+        return
+    except KeyError:
+        pass
+    # Not present: fine if it is a new entry of a free-form mapping that validates.
+    trial = copy.deepcopy(raw)
+    try:
+        set_path(trial, p, axis.values[0], fallback=resolved)
+        cfg = config_from_dict(trial, "--grid", validate_strategies=False)
+        if head == "strategies":
+            from strategies.base import validate_params
+
+            validate_params(next(s for s in cfg.strategies if s.name == tuned.name), "--grid")
+    except (ConfigError, SweepError) as exc:
+        msg = str(exc).removeprefix("--grid: ").removeprefix(axis.key + ": ")
+        depth = missing_depth(resolved, p)
+        if "unknown key" in msg or depth is None:
+            raise SweepError(f"--grid {axis.key}: {msg}") from None
+        raise SweepError(f"--grid {axis.key}: unknown key {format_key(p[: depth + 1])!r} ({msg})") from None
+
+
+def days_of(cfg: RunConfig, md: Any) -> pd.DatetimeIndex:
+    """The run's trading days: the market calendar within the config's start/end.
+
+    Raises
+    ------
+    SweepError
+        Fewer than 2 days.
+    """
+    start = pd.Timestamp(cfg.data.start) if cfg.data.start else md.calendar[0]
+    days = md.calendar[md.calendar >= start]
+    if cfg.data.end is not None:
+        days = days[days <= pd.Timestamp(cfg.data.end)]
+    if len(days) < 2:
+        raise SweepError(f"{md.source}: fewer than 2 trading days between {start.date()} and {cfg.data.end}")
+    return days
+
+
+def build_context(group: int, overrides: dict[str, Any], cfg: RunConfig, tuned: StrategyConfig, md: Any,
+                   days: pd.DatetimeIndex, folds: list[Fold], metric: str, regime: str | None,
+                   labels_cache: dict[str, Any], origin: str) -> PathContext:
+    """Prepare one path as ``run_backtest`` does (regimes, signals, cash, schedule, fills)."""
+    from backtest.regimes.models import make_regime_model
+    from backtest.signals import build_signal_frame
+
+    rkey = cfg.regimes.model_dump_json()
+    if rkey not in labels_cache:
+        labels = make_regime_model(cfg.regimes).label(md, md.calendar)
+        labels_cache[rkey] = (labels, build_signal_frame(md, labels["regime"], extra={"regime_labels": labels}))
+    labels, sf = labels_cache[rkey]
+    spec = build_spec(cfg, md, days, sf.signal("cash_rate"), origin)
+    fin = np.isfinite(md.prices.loc[days].to_numpy(dtype=float))
+    return PathContext(
+        group=group, overrides=overrides, strategy=tuned, sf=sf, spec=spec, prices=md.prices.loc[days],
+        cash_g=spec.cash_growth(), rf=spec.rf.reindex(days).to_numpy(dtype=float),
+        regime=labels["regime"].reindex(days).astype(object).to_numpy(),
+        folds=folds, metric=metric, metric_regime=regime,
+        avail=sf.available().reindex(index=spec.decisions).fillna(False).astype(bool),
+        first=pd.Series(np.where(fin.any(axis=0), fin.argmax(axis=0), len(days)), index=md.prices.columns),
+    )
+
+
+def probe_affine(ctx: PathContext, ids: list[int], params: list[dict[str, Any]], theta: np.ndarray,
+                  keys: list[str], labels: list[str]) -> AffineWeights | None:
+    """Fit ``W(θ)`` on a few variants spanning the grid; verify on others; None if not affine."""
+    v, j = theta.shape
+    d = theta - theta[0]
+    scale = np.ptp(theta, axis=0)
+    scale[scale == 0] = 1.0
+    target_rank = np.linalg.matrix_rank(d / scale) if v > 1 else 0
+    order = np.argsort(-np.linalg.norm(d / scale, axis=1), kind="stable")
+    chosen = [0]
+    basis = np.zeros((0, j))
+    for i in order:
+        if len(chosen) - 1 >= target_rank:
+            break
+        cand = np.vstack([basis, d[i] / scale])
+        if np.linalg.matrix_rank(cand) > len(basis):
+            basis = cand
+            chosen.append(int(i))
+    rest = [i for i in range(v) if i not in chosen]
+    if len(rest) < 2:
+        return None
+    rng = np.random.default_rng(0)
+    pos = (d / scale).sum(axis=1)
+    verify = list(dict.fromkeys([rest[int(np.argmax(pos[rest]))], rest[int(np.argmin(pos[rest]))],
+                                 *[rest[i] for i in rng.choice(len(rest), size=min(N_VERIFY, len(rest)), replace=False)]]))
+    verify = verify[:N_VERIFY]
+    frames = []
+    for i in chosen + verify:
+        try:
+            frames.append(strategy_weights(ctx, params[i]))
+        except RmpbtError as exc:
+            raise variant_error(int(ids[i]), labels[i], exc) from None
+    arr, cols = stack_weights(frames)
+    nan = np.isnan(arr)
+    if not (nan == nan[0]).all():
+        return None
+    hold = nan[0].all(axis=1)
+    if (nan[0] & ~hold[:, None]).any():
+        return None
+    flat = np.nan_to_num(arr, nan=0.0).reshape(len(frames), -1)
+    n_fit = len(chosen)
+    w0 = flat[0]
+    if n_fit > 1:
+        coef, *_ = np.linalg.lstsq(d[chosen[1:]], flat[1:n_fit] - w0, rcond=None)
+    else:
+        coef = np.zeros((j, flat.shape[1]))
+    coef = _snap(coef)
+    intercept = _snap(w0 - theta[0] @ coef)
+    model = AffineWeights(keys, intercept, coef, cols, hold, len(frames))
+    pred = model.weights(theta[verify]).reshape(len(verify), -1)
+    actual = arr[n_fit:].reshape(len(verify), -1)
+    ok = np.isnan(pred) == np.isnan(actual)
+    if not ok.all() or np.nanmax(np.abs(pred - actual), initial=0.0) > AFFINE_TOL:
+        return None
+    return model
+
+
+def fmt_variant(v: dict[str, Any]) -> str:
+    """``key=value, ...`` of a variant, for messages."""
+    return ", ".join(f"{k}={val!r}" for k, val in v.items())
+
+
+
+def validate_variants(items: list[tuple[int, str, dict[str, Any]]], tuned: StrategyConfig, origin: str,
+                       stop: threading.Event) -> RmpbtError | None:
+    """Validate the strategy params of variants (in id order); the first error, or None."""
+    from strategies.base import validate_params
+
+    for i, label, p in items:
+        if stop.is_set():
+            return None
+        try:
+            validate_params(StrategyConfig(name=tuned.name, kind=tuned.kind, params=p), origin)
+        except RmpbtError as exc:
+            return variant_error(i, label, exc)
+    return None
+
+
+def copy_tree(x: Any) -> Any:
+    """Copy of nested dicts/lists of plain values (faster than ``copy.deepcopy``)."""
+    if isinstance(x, dict):
+        return {k: copy_tree(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [copy_tree(v) for v in x]
+    return x
+
+
+def _snap(x: np.ndarray, decimals: int = 10, tol: float = 1e-12) -> np.ndarray:
+    """Replace values within ``tol`` of a ``decimals``-decimal number by that number."""
+    r = np.round(x, decimals)
+    return np.where(np.abs(x - r) <= tol, r, x)
+
+
+def variant_overrides(variant: dict[str, Any], axes: list[GridAxis], tuned: str) -> tuple[dict, dict]:
+    """Split a variant into (path overrides, strategy-param overrides keyed by param path)."""
+    path_o, strat_o = {}, {}
+    for a in axes:
+        if a.path[0] == "strategies":
+            strat_o[a.path[3:]] = variant[a.key]
+        else:
+            path_o[a.key] = variant[a.key]
+    return path_o, strat_o

@@ -1,0 +1,506 @@
+"""The verdict of ``rmpbt tune``: did tuning add anything that is not luck?
+
+Built on :mod:`backtest.stats` (conventions in ``docs/statistics.md``); see
+``docs/tuning.md`` for what is printed. Two layers:
+
+* :func:`assess` — pure, on a ``(T, N)`` matrix of the variants' daily returns, the
+  untuned strategy's returns, an optional benchmark's and the folds. Used by the tests on
+  synthetic markets.
+* :func:`attach_verdict` — called at the end of :func:`backtest.tune.orchestrate.run_tune`: gathers
+  the variants' returns and target weights of a :class:`~backtest.tune.orchestrate.TuneResult`, adds
+  the ``turnover`` column to its table, charges the trades at fold switches to the
+  stitched out-of-sample track and stores the :class:`TuneVerdict`.
+
+What the verdict measures:
+
+* **Deflated Sharpe of the active return** of the selected (best in-sample) variant over
+  the untuned strategy as configured, on the in-sample days, deflated for the selection
+  among the variants: the trial variance is the cross-variant variance of the per-period
+  Sharpe ratios of their active returns, and the number of trials is the *effective*
+  number of independent variants, the participation ratio ``(Σλ)²/Σλ²`` of the
+  eigenvalues of the correlation matrix of the variants' active returns
+  (:func:`backtest.stats.effective_trials`). The same against a named benchmark.
+* **PBO** by CSCV over the variants' daily excess returns (Sharpe ratio as the measure).
+* The **IS/OOS rank correlation** per fold (training window vs the test window after it,
+  which never overlap) and the median over folds.
+* The **out-of-sample comparison** of the stitched tuned track with the untuned strategy
+  and the benchmark: the active return in bp/yr and the information ratio of the
+  difference with its 90% confidence interval (Mertens' standard error).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtest.constants import TRADING_DAYS
+from backtest.errors import SweepError
+from backtest.stats import (
+    deflated_sharpe_ratio,
+    effective_trials,
+    expected_max_sharpe,
+    pbo_logits,
+    sharpe_confidence_interval,
+    sharpe_moments,
+)
+from backtest.tune.chunks import Chunk, chunk_targets
+from backtest.tune.folds import Fold
+
+LEVEL = 0.9
+DSR_PASS = 0.95
+PBO_SPLITS = 16
+MAX_VARIANTS = 2000
+COLOURS = {"green": "green", "amber": "dark_orange", "red": "red"}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Out-of-sample active return of the tuned track over one reference.
+
+    Attributes
+    ----------
+    reference : str
+        Name of the reference (the untuned strategy, a benchmark, or ``cash``).
+    bp_per_year : float
+        Mean daily active return x 252 x 1e4.
+    ir, ir_lo, ir_hi : float
+        Annualised information ratio of the active return and its confidence interval.
+    days : int
+        Out-of-sample days compared.
+    """
+
+    reference: str
+    bp_per_year: float
+    ir: float
+    ir_lo: float
+    ir_hi: float
+    days: int
+
+    @property
+    def sign(self) -> int:
+        """+1 (interval above 0), -1 (below 0) or 0 (spans 0 or undefined)."""
+        if np.isfinite(self.ir_lo) and self.ir_lo > 0:
+            return 1
+        if np.isfinite(self.ir_hi) and self.ir_hi < 0:
+            return -1
+        return 0
+
+
+@dataclass(frozen=True)
+class Deflated:
+    """Deflated Sharpe ratio of the selected variant's in-sample active return over ``reference``.
+
+    ``ir`` and ``sr0`` are annualised; ``dsr`` is a probability.
+    """
+
+    reference: str
+    dsr: float
+    ir: float
+    sr0: float
+    n_trials: int
+    n_eff: float
+    n_obs: int
+    skew: float
+    kurtosis: float
+    trial_sr_variance: float
+    days: str = "in-sample days"
+
+
+@dataclass
+class TuneVerdict:
+    """Everything the tuner's verdict is made of (see the module docstring)."""
+
+    deflated: list[Deflated]
+    pbo: float
+    logits: np.ndarray
+    pbo_splits: int
+    fold_rank_corr: list[float]
+    median_rank_corr: float
+    oos: list[Comparison]
+    level: str
+    headline: str
+    text: str
+    switch_costs: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    conf: float = LEVEL
+
+    @property
+    def colour(self) -> str:
+        """Rich colour name of :attr:`level`."""
+        return COLOURS[self.level]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for ``provenance.json``."""
+        return {
+            "level": self.level, "text": self.text,
+            "deflated_active": [vars(d) for d in self.deflated],
+            "pbo": self.pbo, "pbo_splits": self.pbo_splits, "pbo_logits_n": len(self.logits),
+            "rank_corr_by_fold": self.fold_rank_corr, "rank_corr_median": self.median_rank_corr,
+            "oos_active": [vars(c) for c in self.oos],
+            "switch_costs": self.switch_costs, "notes": self.notes,
+        }
+
+
+# ----------------------------------------------------------------------------- pure layer
+
+
+def _sharpe_cols(x: np.ndarray) -> np.ndarray:
+    """Per-period Sharpe ratio (ddof=1) of each column; NaN when flat."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd = x.std(axis=0, ddof=1)
+        return np.where(sd > 0, x.mean(axis=0) / sd, np.nan)
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return float("nan")
+    return float(spearmanr(a[ok], b[ok]).statistic)
+
+
+def _median(x: Sequence[float]) -> float:
+    a = np.asarray(x, dtype=float)
+    a = a[np.isfinite(a)]
+    return float(np.median(a)) if len(a) else float("nan")
+
+
+def deflate_active(returns: np.ndarray, reference: np.ndarray, rows: np.ndarray, selected: int,
+                   name: str) -> Deflated:
+    """Deflated Sharpe of ``returns[:, selected] - reference`` on ``rows``, over all variants.
+
+    Parameters
+    ----------
+    returns : np.ndarray
+        ``(T, N)`` daily returns of the variants.
+    reference : np.ndarray
+        ``(T,)`` daily returns of the reference (untuned strategy, benchmark or cash).
+    rows : np.ndarray
+        Row indices of the selection (in-sample) days.
+    selected : int
+        Column of the selected variant.
+    name : str
+        Name of the reference, for display.
+    """
+    act = returns[rows] - reference[rows, None]
+    srs = _sharpe_cols(act)
+    ok = np.isfinite(srs)
+    var = float(np.var(srs[ok], ddof=1)) if ok.sum() > 1 else 0.0
+    n_eff = effective_trials(act) if returns.shape[1] > 1 else 1.0
+    sr, g3, g4 = sharpe_moments(act[:, selected])
+    dsr = deflated_sharpe_ratio(sr, var, n_eff, len(rows), g3, g4)
+    k = math.sqrt(TRADING_DAYS)
+    return Deflated(reference=name, dsr=dsr, ir=sr * k, sr0=expected_max_sharpe(var, n_eff) * k,
+                    n_trials=returns.shape[1], n_eff=n_eff, n_obs=len(rows), skew=g3, kurtosis=g4,
+                    trial_sr_variance=var)
+
+
+def compare(track: np.ndarray, reference: np.ndarray, name: str, level: float = LEVEL) -> Comparison:
+    """Active return of ``track`` over ``reference`` (same days): bp/yr, IR and its interval."""
+    a = np.asarray(track, float) - np.asarray(reference, float)
+    a = a[np.isfinite(a)]
+    k = math.sqrt(TRADING_DAYS)
+    if len(a) < 3 or not a.std() > 0:
+        nan = float("nan")
+        return Comparison(name, float(a.mean() * TRADING_DAYS * 1e4) if len(a) else nan, nan, nan, nan, len(a))
+    lo, hi = sharpe_confidence_interval(a, level)
+    return Comparison(name, float(a.mean() * TRADING_DAYS * 1e4), float(a.mean() / a.std(ddof=1) * k),
+                      lo * k, hi * k, len(a))
+
+
+def _pbo_phrase(p: float) -> str:
+    if not np.isfinite(p):
+        return "PBO n/a"
+    if p >= 0.5:
+        return f"PBO {p:.2f}: likely overfit"
+    if p >= 0.2:
+        return f"PBO {p:.2f}: possibly overfit"
+    return f"PBO {p:.2f}: little sign of overfitting"
+
+
+def judge(deflated: Deflated, oos: Comparison, pbo: float, level: float = LEVEL) -> tuple[str, str, str]:
+    """Level (green/amber/red), headline and one-line text of the verdict.
+
+    Evidence (green) needs all three: the out-of-sample information ratio's interval above
+    zero, the deflated Sharpe of the in-sample gain at least 0.95 and PBO below 0.5. Red
+    when tuning hurt out of sample (interval below zero) or PBO >= 0.5; amber otherwise.
+    """
+    sign = oos.sign
+    if sign > 0 and deflated.dsr >= DSR_PASS and pbo < 0.5:
+        lvl, head = ("green" if pbo < 0.2 else "amber"), "evidence that tuning helps"
+    elif sign < 0:
+        lvl, head = "red", "tuning hurt out of sample"
+    else:
+        lvl, head = ("red" if np.isfinite(pbo) and pbo >= 0.5 else "amber"), "no evidence that tuning helps"
+    where = {1: "above zero", -1: "below zero", 0: "not distinguishable from zero"}[sign]
+    bp = f"{oos.bp_per_year:+.0f}" if np.isfinite(oos.bp_per_year) else "n/a"
+    ci = (f"IR {oos.ir:+.2f}, {level:.0%} CI {oos.ir_lo:+.2f} to {oos.ir_hi:+.2f}" if np.isfinite(oos.ir)
+          else "IR n/a")
+    dsr = f"{deflated.dsr:.2f}" if np.isfinite(deflated.dsr) else "n/a"
+    text = (f"{head}: tuning added {bp} bp/yr out of sample vs {oos.reference} ({ci}), {where}; "
+            f"deflated Sharpe of the gain on the {deflated.days} {dsr} ({deflated.n_eff:.1f} effective of "
+            f"{deflated.n_trials} variants); {_pbo_phrase(pbo)}")
+    return lvl, head, text
+
+
+def assess(returns: np.ndarray, untuned: np.ndarray | None, folds: Sequence[Any], *,
+           rf: np.ndarray | None = None, benchmark: np.ndarray | None = None,
+           names: tuple[str, str] = ("untuned", "benchmark"), chosen: Sequence[int] | None = None,
+           best: int | None = None, stitched: np.ndarray | None = None,
+           fold_rank_corr: Sequence[float] | None = None, n_splits: int = PBO_SPLITS,
+           level: float = LEVEL, in_regime: np.ndarray | None = None, regime: str | None = None) -> TuneVerdict:
+    """The verdict of a tune from the variants' daily returns.
+
+    Parameters
+    ----------
+    returns : np.ndarray
+        ``(T, N)`` daily returns of the ``N`` variants over the run's days.
+    untuned : np.ndarray or None
+        ``(T,)`` daily returns of the strategy as configured; ``None``: cash (``rf``).
+    folds : sequence
+        Objects with ``train`` and ``test`` row-index arrays (:class:`backtest.tune.folds.Fold`).
+    rf : np.ndarray, optional
+        ``(T,)`` daily cash return (default 0).
+    benchmark : np.ndarray, optional
+        ``(T,)`` daily returns of a benchmark.
+    names : (str, str)
+        Display names of the untuned strategy and the benchmark.
+    chosen : sequence of int, optional
+        Variant chosen on each training window (default: best training Sharpe).
+    best : int, optional
+        The selected variant (default: best mean training Sharpe).
+    stitched : np.ndarray, optional
+        Out-of-sample track on the test days in fold order (default: the chosen
+        variants' returns, without switching costs).
+    fold_rank_corr : sequence of float, optional
+        Per-fold rank correlations (default: Spearman of training and test Sharpe ratios).
+    n_splits : int
+        CSCV blocks for PBO (reduced for short samples).
+    level : float
+        Confidence level of the intervals.
+    in_regime : np.ndarray, optional
+        ``(T,)`` mask of the days of ``regime`` when the tuning metric was restricted to a
+        regime (``sharpe@rmp``): the deflated Sharpe is then computed on the in-sample days
+        of that regime, and PBO on that regime's days, what the selection looked at.
+    regime : str, optional
+        Its name, for display.
+    """
+    r = np.nan_to_num(np.asarray(returns, dtype=float))
+    t, n = r.shape
+    rf = np.zeros(t) if rf is None else np.nan_to_num(np.asarray(rf, dtype=float))
+    ex = r - rf[:, None]
+    train_sr = np.array([_sharpe_cols(ex[f.train]) for f in folds])
+    test_sr = np.array([_sharpe_cols(ex[f.test]) for f in folds])
+    if chosen is None:
+        chosen = [int(np.nanargmax(np.where(np.isfinite(s), s, -np.inf))) for s in train_sr]
+    if best is None:
+        best = int(np.nanargmax(np.where(np.isfinite(train_sr), train_sr, 0.0).mean(axis=0)))
+    if fold_rank_corr is None:
+        fold_rank_corr = [_spearman(a, b) for a, b in zip(train_sr, test_sr, strict=True)]
+    is_rows = np.unique(np.concatenate([f.train for f in folds]))
+    if in_regime is not None:
+        is_rows = is_rows[np.asarray(in_regime, dtype=bool)[is_rows]]
+    oos_rows = np.concatenate([f.test for f in folds])
+    if stitched is None:
+        stitched = np.concatenate([r[f.test, c] for f, c in zip(folds, chosen, strict=True)])
+    notes: list[str] = []
+    ref = rf if untuned is None else np.nan_to_num(np.asarray(untuned, dtype=float))
+    ref_name = "cash" if untuned is None else names[0]
+    if untuned is None:
+        notes.append("untuned strategy not run (--no-benchmarks): active returns are over cash")
+    deflated = [deflate_active(r, ref, is_rows, best, ref_name)]
+    if regime is not None:
+        deflated = [replace(deflated[0], days=f"in-sample {regime} days")]
+    oos = [compare(stitched, ref[oos_rows], ref_name, level)]
+    if benchmark is not None:
+        b = np.nan_to_num(np.asarray(benchmark, dtype=float))
+        deflated.append(deflate_active(r, b, is_rows, best, names[1]))
+        if regime is not None:
+            deflated[-1] = replace(deflated[-1], days=f"in-sample {regime} days")
+        oos.append(compare(stitched, b[oos_rows], names[1], level))
+    start = int(min(f.train[0] for f in folds))
+    perf = ex[start:]
+    if in_regime is not None:  # the days the selection looked at
+        perf = perf[np.asarray(in_regime, dtype=bool)[start:]]
+    splits = n_splits
+    while splits > 2 and len(perf) // splits < 4:
+        splits -= 2
+    if n >= 2 and len(perf) // splits >= 2:
+        logits = pbo_logits(perf, splits)
+        p = float(np.mean(logits <= 0.0))
+    else:
+        logits, p = np.array([]), float("nan")
+        notes.append("PBO needs at least 2 variants and 4 days")
+    lvl, head, text = judge(deflated[0], oos[0], p, level)
+    return TuneVerdict(deflated=deflated, pbo=p, logits=logits, pbo_splits=splits,
+                       fold_rank_corr=[float(x) for x in fold_rank_corr],
+                       median_rank_corr=_median(fold_rank_corr), oos=oos, level=lvl, headline=head,
+                       text=text, notes=notes, conf=level)
+
+
+# ----------------------------------------------------------------------------- TuneResult layer
+
+
+def held_targets(tg: np.ndarray, execute: np.ndarray) -> np.ndarray:
+    """Targets held after each fill (V x K x N): the last executed target (0 before any)."""
+    held = np.zeros_like(tg)
+    cur = np.zeros((tg.shape[0], tg.shape[2]))
+    for k in range(tg.shape[1]):
+        ex = execute[:, k]
+        cur[ex] = tg[ex, k]
+        held[:, k] = cur
+    return held
+
+
+def holdings_of(chunk_of: dict[int, Any], ids: Sequence[int]) -> dict[int, pd.DataFrame]:
+    """Targets held after each fill (rows: fill day index into the run's days) of variants ``ids``."""
+    out: dict[int, pd.DataFrame] = {}
+    by_chunk: dict[int, list[int]] = {}
+    for i in ids:
+        by_chunk.setdefault(id(chunk_of[i]), []).append(int(i))
+    for members in by_chunk.values():
+        c = chunk_of[members[0]]
+        pos = [int(np.flatnonzero(c.ids == i)[0]) for i in members]
+        sub = Chunk(c.ctx, c.ids[pos], [c.params[p] for p in pos], c.affine,
+                    None if c.theta is None else c.theta[pos], parallel=False)
+        tg, execute, cols = chunk_targets(sub)
+        held = held_targets(tg, execute)
+        for j, i in enumerate(members):
+            out[i] = pd.DataFrame(held[j], index=np.asarray(c.ctx.fill_idx), columns=cols)
+    return out
+
+
+def _holding_at(h: pd.DataFrame, day: int) -> pd.Series:
+    past = h.loc[h.index <= day]
+    return past.iloc[-1] if len(past) else pd.Series(0.0, index=h.columns)
+
+
+def switch_costs(result: Any, holdings: dict[int, pd.DataFrame]) -> list[dict[str, Any]]:
+    """Cost of moving from the previous fold's variant to the next one's at each fold switch.
+
+    ``(fee + slippage) x Σ|w_new - w_old|``, both variants' targets as held at the close
+    before the first test day (the new variant's position is what its returns on that
+    day assume). A documented approximation: drift since the last fill is ignored.
+    """
+    chosen = [int(c) for c in result.folds["chosen"]]
+    folds = _folds_of(result)
+    out = []
+    for f in range(1, len(chosen)):
+        a, b = chosen[f - 1], chosen[f]
+        day = int(folds[f].test[0])
+        if a == b:
+            continue
+        wa, wb = _holding_at(holdings[a], day - 1), _holding_at(holdings[b], day - 1)
+        wa, wb = wa.align(wb, fill_value=0.0)
+        ctx = result.chunks[b].ctx
+        traded = float(np.abs(wb - wa).sum())
+        out.append({"fold": f + 1, "date": str(result.days[day].date()), "from": a, "to": b,
+                    "traded": traded, "cost": traded * (ctx.spec.costs.fee + ctx.spec.costs.slippage)})
+    return out
+
+
+def _folds_of(result: Any) -> list[Any]:
+    days = pd.DatetimeIndex(result.days)
+    out = []
+    for _, row in result.folds.iterrows():
+        def rows(a: Any, b: Any) -> np.ndarray:
+            return np.flatnonzero((days >= pd.Timestamp(a)) & (days <= pd.Timestamp(b)))
+        out.append(Fold(rows(row["train_start"], row["train_end"]), rows(row["test_start"], row["test_end"])))
+    return out
+
+
+def attach_verdict(result: Any, base_returns: pd.DataFrame | None, turnover: np.ndarray | None = None,
+                   returns: dict[int, np.ndarray] | None = None) -> TuneVerdict:
+    """Compute and store ``result.verdict``; add ``turnover`` to ``result.table``; charge
+    fold-switch costs to the stitched track in ``result.oos_returns``/``oos_metrics``.
+
+    Parameters
+    ----------
+    result : backtest.tune.orchestrate.TuneResult
+        A finished tune.
+    base_returns : pd.DataFrame or None
+        Daily returns of the config's strategies as configured (``run_backtest``), or
+        ``None`` when the benchmarks were not run.
+    turnover : np.ndarray, optional
+        Per-variant turnover computed with the simulation (:func:`backtest.tune.chunks.target_turnover`).
+    returns : dict, optional
+        Daily returns of variants kept from the simulation; missing ones are recomputed.
+
+    Raises
+    ------
+    SweepError
+        ``--benchmark`` names no strategy of the config.
+    """
+    import time
+
+    from backtest.metrics import summary
+
+    t0 = time.perf_counter()
+    days = pd.DatetimeIndex(result.days)
+    n = len(result.table)
+    req = result.request
+    bench_name = getattr(req, "benchmark", None)
+    explicit = bench_name is not None
+    bench_name = bench_name or getattr(result.cfg, "benchmark", None)
+    if bench_name is None and base_returns is not None and "sixty_forty" in base_returns.columns:
+        bench_name = "sixty_forty"
+    bench = None
+    if base_returns is not None and bench_name:
+        if bench_name not in base_returns.columns:
+            if explicit:
+                raise SweepError(f"--benchmark {bench_name}: no such strategy in the config "
+                                 f"({', '.join(map(str, base_returns.columns))})")
+        elif bench_name != result.strategy:
+            bench = base_returns[bench_name].reindex(days).fillna(0.0).to_numpy()
+    elif explicit and base_returns is None:
+        raise SweepError(f"--benchmark {bench_name}: needs the benchmarks (drop --no-benchmarks)")
+    untuned = None
+    if base_returns is not None and result.strategy in base_returns.columns:
+        untuned = base_returns[result.strategy].reindex(days).fillna(0.0).to_numpy()
+    chosen = [int(c) for c in result.folds["chosen"]]
+    folds = _folds_of(result)
+    notes: list[str] = []
+    ids = np.arange(n)
+    if n > MAX_VARIANTS:
+        rng = np.random.default_rng(0)
+        extra = rng.choice(n, MAX_VARIANTS, replace=False)
+        ids = np.unique(np.concatenate([extra, chosen, [result.best]]))
+        notes.append(f"PBO and effective trials on {len(ids)} of {n} variants (random subset, seed 0)")
+    pos = {int(v): i for i, v in enumerate(ids)}
+    returns = returns or {}
+    if all(int(i) in returns for i in ids):
+        rets = np.column_stack([returns[int(i)] for i in ids])
+    else:
+        rets = result.variant_returns(list(ids)).to_numpy()
+    if turnover is not None:
+        result.table["turnover"] = turnover
+    holdings = holdings_of(result.chunks, sorted(set(chosen)))
+    costs = switch_costs(result, holdings)
+    col = result.oos_returns.columns[0]
+    track = result.oos_returns[col].copy()
+    for c in costs:
+        d = pd.Timestamp(c["date"])
+        track.loc[d] = (1.0 + track.loc[d]) * (1.0 - c["cost"]) - 1.0
+    result.oos_returns[col] = track
+    rf = result.chunks[result.best].ctx.rf
+    result.oos_metrics.loc[col] = pd.Series(summary(track, pd.Series(rf, index=days)))[result.oos_metrics.columns]
+    _, _, regime = str(result.metric).partition("@")
+    in_regime = (np.asarray(result.chunks[result.best].ctx.regime) == regime) if regime else None
+    verdict = assess(rets, untuned, folds, rf=rf, benchmark=bench, in_regime=in_regime, regime=regime or None,
+                     names=(f"{result.strategy} (as configured)", str(bench_name)),
+                     chosen=[pos[c] for c in chosen], best=pos[result.best], stitched=track.to_numpy(),
+                     fold_rank_corr=list(result.fold_rank_corr))
+    verdict.switch_costs = costs
+    verdict.notes = notes + verdict.notes
+    if costs:
+        verdict.notes.append(f"stitched track pays {len(costs)} fold switch(es): "
+                             f"{sum(c['cost'] for c in costs) * 1e4:.1f} bp in total")
+    result.verdict = verdict
+    result.timings["verdict"] = time.perf_counter() - t0
+    return verdict
