@@ -118,3 +118,26 @@ def test_build_spec_cash_rate_choices(tmp_path):
     assert spec("none")[0].cash_rate is None and spec("none")[0].cash_growth() is None
     with pytest.raises(ConfigError, match="SOFR"):  # a series that is not loaded
         spec("SOFR", md)
+
+
+def test_discount_to_bey_by_hand():
+    from backtest.execution.rates import discount_to_bey
+
+    # d = 5% on a 91-day bill: 365 * 0.05 / (360 - 0.05 * 91) = 18.25 / 355.45
+    assert discount_to_bey(5.0) == pytest.approx(100 * 18.25 / 355.45, abs=1e-12)
+    assert discount_to_bey(5.0) == pytest.approx(5.13434, abs=1e-5)
+    # d = 1%: 3.65 / 359.09; zero stays zero
+    np.testing.assert_allclose(discount_to_bey(np.array([1.0, 0.0])), [100 * 3.65 / 359.09, 0.0], atol=1e-12)
+
+
+def test_cash_rate_is_dtb3_bey_then_dgs3mo_unconverted():
+    from backtest.execution.rates import combine_cash_rate
+
+    dtb3 = pd.Series([2.0, np.nan, np.nan])
+    dgs = pd.Series([9.0, 3.0, np.nan])
+    got = combine_cash_rate(dtb3, dgs)
+    np.testing.assert_allclose(got.to_numpy(), [100 * 365 * 0.02 / (360 - 0.02 * 91), 3.0, np.nan])
+    arr = combine_cash_rate(dtb3.to_numpy()[:, None], dgs.to_numpy()[:, None])
+    np.testing.assert_allclose(arr[:, 0], got.to_numpy())
+    assert combine_cash_rate(None, dgs) is dgs
+    assert combine_cash_rate(None, None) is None
