@@ -186,3 +186,10 @@ def test_static_gross_above_limit_is_a_config_error():
     short = [{"name": "ls", "kind": "fixed_weights", "params": {"weights": {"SPY": 1.0, "IEF": -0.7}}}]
     with pytest.raises(ConfigError, match="gross leverage 1.7"):
         check_static_leverage(_cfg(strategies=short), "x.yaml")
+
+
+def test_run_refuses_static_gross_before_loading_data():
+    from backtest.pipeline import run_backtest
+
+    with pytest.raises(ConfigError, match="exceeds execution.max_gross_leverage 1.5"):
+        run_backtest(_cfg(), "x.yaml")
