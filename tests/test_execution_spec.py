@@ -192,4 +192,6 @@ def test_run_refuses_static_gross_before_loading_data():
     from backtest.pipeline import run_backtest
 
     with pytest.raises(ConfigError, match="exceeds execution.max_gross_leverage 1.5"):
-        run_backtest(_cfg(), "x.yaml")
+        # sums to 1 (a valid fixed_weights), gross 1.3 + 0.3 = 1.6 > 1.5
+        lev = [{"name": "ls", "kind": "fixed_weights", "params": {"weights": {"SPY": 1.3, "IEF": -0.3}}}]
+        run_backtest(_cfg(strategies=lev), "x.yaml")
