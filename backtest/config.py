@@ -26,6 +26,7 @@ from backtest.safe_io import find_non_finite, load_yaml_text, read_text_file
 # Documented limits (docs/config.md): every number must be finite and inside its range.
 MAX_BPS = 10_000.0  # fees, slippage, borrow: at most 100 % (10,000 bp)
 MAX_LEVERAGE = 100.0
+MAX_SPREAD_BPS = 2_000.0  # financing spread and short-rebate haircut: at most 20 % a year
 MAX_SEED = 2**32 - 1  # numpy seeds
 MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2100, 12, 31)
 
@@ -164,6 +165,14 @@ class CashConfig(Strict):
     """What uninvested cash earns."""
 
     rate: str = Field("none", description="none, or a series id such as DTB3")
+    borrow_spread_bps: float = Field(
+        50.0, ge=0, le=MAX_SPREAD_BPS, allow_inf_nan=False,
+        description="annual spread over the cash rate paid on negative cash (leverage)",
+    )
+    short_rebate_haircut_bps: float = Field(
+        25.0, ge=0, le=MAX_SPREAD_BPS, allow_inf_nan=False,
+        description="annual haircut below the cash rate on short proceeds (accrues on the short leg)",
+    )
 
 
 class RegimeConfig(Strict):

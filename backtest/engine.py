@@ -11,11 +11,17 @@ Modelling choices (each hand-checked in ``tests/test_engine.py``):
   the traded value. Orders within a fill are sequenced sells before buys
   (``call_seq="auto"``), sharing one cash balance.
 * Uninvested cash earns the configured rate: cash is an explicit asset ``CASH`` whose
-  price compounds at the rate known the previous day (as cvxportfolio does). Its weight
-  is ``1 - sum(w)``; a negative weight borrows at the same rate.
+  price compounds at the rate known the previous day (as cvxportfolio does). It holds
+  ``max(0, 1 - sum(w))``.
+* Leverage is financed at the cash rate plus ``cash.borrow_spread_bps``: negative cash
+  ``min(0, 1 - sum(w))`` is a short position in a second cash column ``CASH:borrow`` whose
+  price compounds at that rate plus the spread (:func:`backtest.execution.spec.financing_growth`);
+  the interest it pays is the ``financing`` cost.
 * Shorts pay a borrow fee: a short position in asset X is held in a separate column
-  ``X:short`` whose price is X's price times a borrow accrual factor growing by
-  ``borrow_bps / 1e4 / 252`` per trading day, so a short loses exactly the fee on its value.
+  ``X:short`` whose price is X's price times an accrual factor growing by
+  ``(borrow_bps + short_rebate_haircut_bps) / 1e4 / 252`` per trading day, so a short loses
+  exactly the fee on its value; its proceeds sit in ``CASH`` at the cash rate, so the
+  haircut on the leg makes them earn the cash rate minus the haircut.
 * Between fills holdings drift with prices. An optional drift band skips a rebalance when
   no weight has drifted more than the band from the new target (drift measured on
   frictionless holdings).
@@ -38,7 +44,16 @@ import pandas as pd
 from backtest.constants import CASH, TRADING_DAYS
 from backtest.errors import StrategyError
 from backtest.execution.drift import drift_keep
-from backtest.execution.spec import Costs, ExecutionSpec, borrow_daily, cash_price, fill_dates
+from backtest.execution.spec import (
+    FINANCING,
+    Costs,
+    ExecutionSpec,
+    borrow_daily,
+    cash_growth,
+    cash_price,
+    fill_dates,
+    financing_growth,
+)
 from backtest.execution.spec import borrow_factor as spec_borrow_factor
 
 SHORT_SUFFIX = ":short"
@@ -63,13 +78,15 @@ class SimResult:
     fees : pd.Series
         Daily fees plus slippage cost, in portfolio-value units.
     borrow : pd.Series
-        Daily borrow cost of shorts, in portfolio-value units.
+        Daily borrow cost of shorts (fee and short-rebate haircut), in portfolio-value units.
     turnover : pd.Series
         Daily traded value (excluding cash) divided by the previous close's value.
     fills : pd.DatetimeIndex
         Days on which a rebalance was executed.
     skipped : int
         Rebalances skipped by the drift band.
+    financing : pd.Series or None
+        Daily interest paid on negative cash (cash rate + spread), in portfolio-value units.
     """
 
     value: pd.Series
@@ -81,6 +98,7 @@ class SimResult:
     turnover: pd.Series
     fills: pd.DatetimeIndex
     skipped: int = 0
+    financing: pd.Series | None = None
 
 
 def borrow_factor(days: pd.DatetimeIndex, bps: float) -> np.ndarray:
@@ -177,17 +195,25 @@ def simulate(
         size_cols[a] = s
         if (w < 0).any():
             sc = f"{a}{SHORT_SUFFIX}"
-            cols[sc] = px[a].to_numpy() * borrow_factor(days, costs.borrow_for(a))
+            cols[sc] = px[a].to_numpy() * borrow_factor(days, costs.short_accrual_for(a))
             s2 = nan_col.copy()
             s2[fill_pos] = np.clip(w, None, 0.0)
             size_cols[sc] = s2
-    # Leveraged longs need a financing leg: a CASH column (at 0% when no rate is set).
-    use_cash = cash_rate is not None or bool((live.sum(axis=1) > 1.0 + 1e-9).any())
-    if use_cash:
+    # Leveraged longs need a financing leg: CASH holds positive cash (at 0% when no rate is
+    # set), CASH:borrow negative cash at the rate plus the spread.
+    levered = bool((live.sum(axis=1) > 1.0 + 1e-9).any())
+    cash_w = 1.0 - live.sum(axis=1).to_numpy()
+    if cash_rate is not None or levered:
         cols[CASH] = cash_price(days, cash_rate).to_numpy()
         s3 = nan_col.copy()
-        s3[fill_pos] = 1.0 - live.sum(axis=1).to_numpy()
+        s3[fill_pos] = np.clip(cash_w, 0.0, None)
         size_cols[CASH] = s3
+    if levered:
+        g = None if cash_rate is None else cash_growth(cash_rate.reindex(days).astype(float).to_numpy(), len(days))
+        cols[FINANCING] = np.cumprod(financing_growth(g, costs.borrow_spread_bps, len(days)))
+        s4 = nan_col.copy()
+        s4[fill_pos] = np.clip(cash_w, None, 0.0)
+        size_cols[FINANCING] = s4
     close = pd.DataFrame(cols, index=days)
     size = pd.DataFrame(size_cols, index=days)
     import vectorbt as vbt  # imported on first use: ~3 s, not needed by tune/scenarios
@@ -229,7 +255,7 @@ def simulate(
     av = pf.asset_value(group_by=False)
     net = pd.DataFrame(0.0, index=days, columns=assets + [CASH])
     for c in av.columns:
-        base = c[: -len(SHORT_SUFFIX)] if c.endswith(SHORT_SUFFIX) else c
+        base = CASH if c == FINANCING else (c[: -len(SHORT_SUFFIX)] if c.endswith(SHORT_SUFFIX) else c)
         net[base] = net[base] + av[c]
     net[CASH] = net[CASH] + pf.cash()
     weights = net.div(value, axis=0)
@@ -262,7 +288,7 @@ def simulate(
         if len(orders)
         else pd.Series(0.0, index=days)
     )
-    traded = orders.loc[orders["asset"] != CASH] if len(orders) else orders
+    traded = orders.loc[~orders["asset"].isin([CASH, FINANCING])] if len(orders) else orders
     turnover = (
         traded.assign(v=traded["value"].abs())
         .groupby("date")["v"]
@@ -274,12 +300,16 @@ def simulate(
     borrow = pd.Series(0.0, index=days)
     for c in av.columns:
         if c.endswith(SHORT_SUFFIX):
-            bps = costs.borrow_for(c[: -len(SHORT_SUFFIX)])
+            bps = costs.short_accrual_for(c[: -len(SHORT_SUFFIX)])
             # cost on day t: short value at t-1 close times the day's accrual
             short_prev = (-av[c]).shift(1).fillna(0.0)
             borrow = borrow + short_prev * (close[c] / close[c].shift(1)).fillna(1.0) * (
                 1.0 - 1.0 / (1.0 + borrow_daily(bps))
             )
+    financing = pd.Series(0.0, index=days)
+    if FINANCING in av.columns:
+        growth = (close[FINANCING] / close[FINANCING].shift(1)).fillna(1.0)
+        financing = (-av[FINANCING]).shift(1).fillna(0.0) * (growth - 1.0)
     return SimResult(
         value=value,
         returns=returns.rename("return"),
@@ -290,6 +320,7 @@ def simulate(
         turnover=turnover.rename("turnover"),
         fills=pd.DatetimeIndex(fills.to_numpy()),
         skipped=skipped,
+        financing=financing.rename("financing"),
     )
 
 

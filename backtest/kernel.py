@@ -11,7 +11,8 @@ transcription of vectorbt's ``buy_nb``, ``sell_nb``, ``execute_order_nb``,
 * Columns are laid out as the engine lays them out: each asset, followed by its
   ``X:short`` leg when any variant shorts it (price = asset price x borrow accrual
   factor), then ``CASH`` when a cash rate is given (price compounds at the previous
-  day's rate). A short leg or asset column that a variant never uses carries a zero
+  day's rate) and ``CASH:borrow`` holding negative cash when an item's executed fills lever
+  (price compounds at that rate plus the financing spread). A short leg or asset column that a variant never uses carries a zero
   target and a zero position, and is a no-op in vectorbt too (zero-value orders are
   ignored and insertion sort is stable), so one layout serves every variant.
 * At a fill row every column gets a target-percent order sized from the group value at
@@ -41,14 +42,14 @@ import numpy as np
 from numba import njit
 
 from backtest.execution.drift import drift_keep, fill_plan
-from backtest.execution.spec import borrow_factor, cash_growth
+from backtest.execution.spec import borrow_factor, cash_growth, financing_growth
 from backtest.execution.threads import run_blocks, threads
 from backtest.metrics_batch import WINDOW_METRICS, window_metrics
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
 MIN_SIZE = 1e-12
-LONG, SHORT, CASH_COL = 0, 1, 2
+LONG, SHORT, CASH_COL, BORROW_COL = 0, 1, 2, 3
 
 
 # ---------------------------------------------------------------- vectorbt math helpers
@@ -144,7 +145,7 @@ def _order(size: float, price: float, value: float, cash: float, pos: float,
 
 
 @njit(cache=True)
-def _column_target(w: np.ndarray, asset: int, kind: int, cash_on: bool) -> float:
+def _column_target(w: np.ndarray, asset: int, kind: int, cash_on: bool, fin_on: bool) -> float:
     # NaN weights count as 0 (as ``fillna(0)`` in the engine); an inactive CASH column gets
     # NaN orders, which vectorbt ignores exactly as if the column did not exist
     if kind == LONG:
@@ -153,19 +154,22 @@ def _column_target(w: np.ndarray, asset: int, kind: int, cash_on: bool) -> float
     if kind == SHORT:
         x = w[asset]
         return x if x < 0.0 else 0.0
-    if not cash_on:
+    if not (cash_on if kind == CASH_COL else fin_on):
         return np.nan
     tot = 0.0
     for j in range(w.shape[0]):
         if not np.isnan(w[j]):
             tot += w[j]
-    return 1.0 - tot
+    x = 1.0 - tot
+    if kind == CASH_COL:
+        return x if x > 0.0 else 0.0
+    return x if x < 0.0 else 0.0
 
 
 @njit(cache=True)
 def _simulate_one(close: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray, execute: np.ndarray,
-                  col_asset: np.ndarray, col_kind: np.ndarray, cash_on: bool, fee: float, slip: float,
-                  out: np.ndarray) -> int:
+                  col_asset: np.ndarray, col_kind: np.ndarray, cash_on: bool, fin_on: bool, fee: float,
+                  slip: float, out: np.ndarray) -> int:
     """Simulate one variant; writes the value path into ``out`` (T); returns an error flag."""
     n_t, n_c = close.shape
     pos = np.zeros(n_c)
@@ -188,7 +192,7 @@ def _simulate_one(close: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray, 
                 if pos[c] != 0:
                     value += pos[c] * close[t, c]
             for c in range(n_c):
-                ov[c] = _column_target(w, col_asset[c], col_kind[c], cash_on) * value - pos[c] * close[t, c]
+                ov[c] = _column_target(w, col_asset[c], col_kind[c], cash_on, fin_on) * value - pos[c] * close[t, c]
                 seq[c] = c
             # insertion argsort (vectorbt insert_argsort_nb: stable, NaN last)
             for j in range(1, n_c):
@@ -203,7 +207,7 @@ def _simulate_one(close: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray, 
                 seq[i + 1] = i_j
             for j in range(n_c):
                 c = seq[j]
-                tgt = _column_target(w, col_asset[c], col_kind[c], cash_on)
+                tgt = _column_target(w, col_asset[c], col_kind[c], cash_on, fin_on)
                 cash, pos[c], status = _order(tgt, close[t, c], value, cash, pos[c], fee, slip)
                 if status != 0:
                     err = 1
@@ -234,17 +238,18 @@ def _simulate_one(close: np.ndarray, targets: np.ndarray, fill_idx: np.ndarray, 
 
 
 @njit(cache=True, nogil=True)
-def _simulate_serial(close, targets, fill_idx, execute, col_asset, col_kind, cash_on, fee, slip, out, errors):
+def _simulate_serial(close, targets, fill_idx, execute, col_asset, col_kind, cash_on, fin_on, fee, slip, out,
+                     errors):
     for v in range(targets.shape[0]):
         errors[v] = _simulate_one(close, targets[v], fill_idx, execute[v], col_asset, col_kind,
-                                  cash_on[v], fee, slip, out[v])
+                                  cash_on[v], fin_on[v], fee, slip, out[v])
 
 
 
 
 @njit(cache=True, nogil=True)
-def _simulate_items(prices, cash_g, borrow_g, targets, fill_idx, execute, col_asset, col_kind, cash_on, fee, slip,
-                    out, errors):
+def _simulate_items(prices, cash_g, fin_g, borrow_g, targets, fill_idx, execute, col_asset, col_kind, cash_on, fin_on,
+                    fee, slip, out, errors):
     """Items with their own prices (paths): build each item's columns, then ``_simulate_one``."""
     n_b, n_t, _ = prices.shape
     n_c = col_asset.shape[0]
@@ -258,26 +263,31 @@ def _simulate_items(prices, cash_g, borrow_g, targets, fill_idx, execute, col_as
                 for t in range(n_t):
                     v *= cash_g[b, t]
                     close[t, c] = v
+            elif kind == BORROW_COL:
+                v = 1.0
+                for t in range(n_t):
+                    v *= fin_g[b, t]
+                    close[t, c] = v
             elif kind == SHORT:
                 for t in range(n_t):
                     close[t, c] = prices[b, t, a] * borrow_g[c, t]
             else:
                 for t in range(n_t):
                     close[t, c] = prices[b, t, a]
-        errors[b] = _simulate_one(close, targets[b], fill_idx, execute[b], col_asset, col_kind, cash_on[b], fee,
-                                  slip, out[b])
+        errors[b] = _simulate_one(close, targets[b], fill_idx, execute[b], col_asset, col_kind, cash_on[b],
+                                  fin_on[b], fee, slip, out[b])
 
 
 # ---------------------------------------------------------------- public API
 
 
-def column_layout(targets: np.ndarray, with_cash: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Engine column layout: asset, its short leg if any variant shorts it, ..., then CASH.
+def column_layout(targets: np.ndarray, with_cash: bool, with_financing: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Engine column layout: asset, its short leg if any variant shorts it, ..., CASH, CASH:borrow.
 
     Returns
     -------
     (np.ndarray, np.ndarray)
-        Asset index and kind (0 long, 1 short, 2 cash) of each column.
+        Asset index and kind (0 long, 1 short, 2 cash, 3 financing) of each column.
     """
     n_a = targets.shape[-1]
     shorted = (targets < 0).reshape(-1, n_a).any(axis=0) if targets.size else np.zeros(n_a, bool)
@@ -291,6 +301,9 @@ def column_layout(targets: np.ndarray, with_cash: bool) -> tuple[np.ndarray, np.
     if with_cash:
         asset.append(-1)
         kind.append(CASH_COL)
+    if with_financing:
+        asset.append(-1)
+        kind.append(BORROW_COL)
     return np.asarray(asset, dtype=np.int64), np.asarray(kind, dtype=np.int64)
 
 
@@ -317,6 +330,7 @@ def simulate_batch(
     cash_growth: np.ndarray | None = None,
     execute: np.ndarray | None = None,
     parallel: bool = True,
+    borrow_spread_bps: float = 0.0,
 ) -> np.ndarray:
     """Simulate a batch of target-weight series with the engine's semantics; return values.
 
@@ -336,16 +350,21 @@ def simulate_batch(
     fee, slippage : float
         Fractions of traded value / of the price (:class:`backtest.execution.spec.Costs`).
     borrow_bps : np.ndarray or float
-        Annual borrow fee per asset (``N``) in basis points.
+        Annual accrual of each asset's short leg (``N``) in basis points: borrow fee plus
+        short-rebate haircut (:meth:`backtest.execution.spec.Costs.borrow_vector`).
     cash_growth : np.ndarray, optional
         ``T`` (shared) or ``B x T`` daily growth factors of the cash asset
         (:func:`backtest.execution.spec.cash_growth`); None = cash earns nothing. As in the
-        engine, an item trades an explicit ``CASH`` column when a rate is given or when one
-        of its executed fills has weights summing to more than 1 (financing at 0 %).
+        engine, an item trades an explicit ``CASH`` column (positive cash) when a rate is
+        given or when one of its executed fills has weights summing to more than 1, and
+        then a ``CASH:borrow`` column (negative cash) growing at
+        :func:`backtest.execution.spec.financing_growth`.
     execute : np.ndarray, optional
         ``B x K`` bool; False skips that fill for that item (hold, drift band).
     parallel : bool
         Spread the batch over threads (results are identical either way).
+    borrow_spread_bps : float
+        Annual spread over the cash rate paid on negative cash (``Costs.borrow_spread_bps``).
 
     Returns
     -------
@@ -366,12 +385,10 @@ def simulate_batch(
     if n_k and (np.any(np.diff(fidx) <= 0) or fidx[0] < 0 or fidx[-1] >= n_t):
         raise ValueError("fill_idx must be strictly increasing rows of prices")
     ex = np.ones((n_v, n_k), dtype=np.bool_) if execute is None else np.ascontiguousarray(execute, dtype=np.bool_)
-    if cash_growth is not None:
-        cash_on = np.ones(n_v, dtype=np.bool_)
-    else:
-        levered = np.nansum(tg, axis=2) > 1.0 + 1e-9
-        cash_on = (levered & ex).any(axis=1) if n_k else np.zeros(n_v, dtype=np.bool_)
-    col_asset, col_kind = column_layout(tg, bool(cash_on.any()))
+    levered = np.nansum(tg, axis=2) > 1.0 + 1e-9
+    fin_on = (levered & ex).any(axis=1) if n_k else np.zeros(n_v, dtype=np.bool_)
+    cash_on = np.ones(n_v, dtype=np.bool_) if cash_growth is not None else fin_on.copy()
+    col_asset, col_kind = column_layout(tg, bool(cash_on.any()), bool(fin_on.any()))
     bps = np.broadcast_to(np.asarray(borrow_bps, dtype=float), (n_a,))
     tg = np.ascontiguousarray(np.nan_to_num(tg, nan=0.0) if not shared else tg)
     out = np.empty((n_v, n_t))
@@ -384,12 +401,15 @@ def simulate_batch(
                 close[:, c] = filled[:, a]
             elif kd == SHORT:
                 close[:, c] = filled[:, a] * borrow_factor(n_t, float(bps[a]))
+            elif kd == BORROW_COL:
+                cg1 = None if cash_growth is None else np.asarray(cash_growth, dtype=float)
+                close[:, c] = np.cumprod(financing_growth(cg1, float(borrow_spread_bps), n_t))
             elif cash_growth is not None:
                 close[:, c] = np.cumprod(np.asarray(cash_growth, dtype=float))
             else:
                 close[:, c] = 1.0
-        args = (close, tg, fidx, ex, col_asset, col_kind, cash_on, float(fee), float(slippage), out, errors)
-        _run_blocks(_simulate_serial, args, (1, 3, 6, 9, 10), n_v, parallel)
+        args = (close, tg, fidx, ex, col_asset, col_kind, cash_on, fin_on, float(fee), float(slippage), out, errors)
+        _run_blocks(_simulate_serial, args, (1, 3, 6, 7, 10, 11), n_v, parallel)
         return out
     if np.isnan(px).any():
         px = np.stack([_bfill_ffill(p) for p in px])
@@ -402,9 +422,12 @@ def simulate_batch(
     else:
         cg = np.asarray(cash_growth, dtype=np.float64)
         cg = np.ascontiguousarray(np.broadcast_to(cg, (n_v, n_t)) if cg.ndim == 1 else cg)
-    args = (np.ascontiguousarray(px), cg, borrow_g, tg, fidx, ex, col_asset, col_kind, cash_on, float(fee),
-            float(slippage), out, errors)
-    _run_blocks(_simulate_items, args, (0, 1, 3, 5, 8, 11, 12), n_v, parallel)
+    fg = np.ascontiguousarray(financing_growth(None if cash_growth is None else cg, float(borrow_spread_bps), n_t))
+    if fg.ndim == 1:
+        fg = np.ascontiguousarray(np.broadcast_to(fg, (n_v, n_t)))
+    args = (np.ascontiguousarray(px), cg, fg, borrow_g, tg, fidx, ex, col_asset, col_kind, cash_on, fin_on,
+            float(fee), float(slippage), out, errors)
+    _run_blocks(_simulate_items, args, (0, 1, 2, 4, 6, 9, 10, 13, 14), n_v, parallel)
     return out
 
 
@@ -419,6 +442,7 @@ def simulate_many(
     cash_growth: np.ndarray | None = None,
     execute: np.ndarray | None = None,
     parallel: bool = True,
+    borrow_spread_bps: float = 0.0,
 ) -> np.ndarray:
     """:func:`simulate_batch` of ``V`` variants sharing ``prices`` (``T x N``), as ``T x V``.
 
@@ -432,7 +456,8 @@ def simulate_many(
     if np.asarray(prices).ndim != 2:
         raise ValueError("simulate_many takes T x N prices shared by the variants")
     return simulate_batch(prices, targets, fill_idx, fee=fee, slippage=slippage, borrow_bps=borrow_bps,
-                          cash_growth=cash_growth, execute=execute, parallel=parallel).T
+                          cash_growth=cash_growth, execute=execute, parallel=parallel,
+                          borrow_spread_bps=borrow_spread_bps).T
 
 
 def _bfill_ffill(px: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from backtest.data.sources import make_source
 from backtest.engine import SimResult, simulate_spec
 from backtest.errors import DataError, StrategyError
 from backtest.execution.spec import build_spec, decision_dates
-from backtest.execution.weights import finalise_frame
+from backtest.execution.weights import check_static_leverage, finalise_frame
 from backtest.metrics import metrics_table, regime_metrics
 from backtest.regimes.models import make_regime_model
 from backtest.regimes.scoring import regime_outputs
@@ -131,6 +131,7 @@ def run_backtest(
     notes: list[str] = []
     strategies: list[Strategy] = [build_strategy(s, origin) for s in cfg.strategies]
     check_borrow_assets(cfg, origin, strategies)
+    check_static_leverage(cfg, origin)
     if md is None:
         md = load_market(cfg)
     timings["load"] = time.perf_counter() - t0
@@ -277,6 +278,7 @@ def write_outputs(out: RunOutput, folder: Path, run_id: str | None = None) -> No
                     "strategy": n,
                     "fees": s.fees.to_numpy(),
                     "borrow": s.borrow.to_numpy(),
+                    "financing": (s.financing if s.financing is not None else s.borrow * 0.0).to_numpy(),
                     "turnover": s.turnover.to_numpy(),
                 }
             )
@@ -317,6 +319,8 @@ def write_outputs(out: RunOutput, folder: Path, run_id: str | None = None) -> No
             "slippage_bps": cfg.costs.slippage_bps,
             "borrow_bps": cfg.costs.borrow_bps,
             "cash_rate": cfg.cash.rate,
+            "borrow_spread_bps": cfg.cash.borrow_spread_bps,
+            "short_rebate_haircut_bps": cfg.cash.short_rebate_haircut_bps,
             "regime_model": cfg.regimes.model,
             "regime_by": cfg.regimes.by,
         },

@@ -118,3 +118,80 @@ def test_build_spec_cash_rate_choices(tmp_path):
     assert spec("none")[0].cash_rate is None and spec("none")[0].cash_growth() is None
     with pytest.raises(ConfigError, match="SOFR"):  # a series that is not loaded
         spec("SOFR", md)
+
+
+def test_discount_to_bey_by_hand():
+    from backtest.execution.rates import discount_to_bey
+
+    # d = 5% on a 91-day bill: 365 * 0.05 / (360 - 0.05 * 91) = 18.25 / 355.45
+    assert discount_to_bey(5.0) == pytest.approx(100 * 18.25 / 355.45, abs=1e-12)
+    assert discount_to_bey(5.0) == pytest.approx(5.13434, abs=1e-5)
+    # d = 1%: 3.65 / 359.09; zero stays zero
+    np.testing.assert_allclose(discount_to_bey(np.array([1.0, 0.0])), [100 * 3.65 / 359.09, 0.0], atol=1e-12)
+
+
+def test_cash_rate_is_dtb3_bey_then_dgs3mo_unconverted():
+    from backtest.execution.rates import combine_cash_rate
+
+    dtb3 = pd.Series([2.0, np.nan, np.nan])
+    dgs = pd.Series([9.0, 3.0, np.nan])
+    got = combine_cash_rate(dtb3, dgs)
+    np.testing.assert_allclose(got.to_numpy(), [100 * 365 * 0.02 / (360 - 0.02 * 91), 3.0, np.nan])
+    arr = combine_cash_rate(dtb3.to_numpy()[:, None], dgs.to_numpy()[:, None])
+    np.testing.assert_allclose(arr[:, 0], got.to_numpy())
+    assert combine_cash_rate(None, dgs) is dgs
+    assert combine_cash_rate(None, None) is None
+
+
+def _cfg(**over):
+    d = {"name": "t", "data": {"source": "sample", "universe": ["SPY", "IEF"]},
+         "execution": {"max_gross_leverage": 1.5},
+         "strategies": [{"name": "lev", "kind": "fixed_weights", "params": {"weights": {"SPY": 1.4, "IEF": 0.2}}}]}
+    d.update(over)
+    return config_from_dict(d)
+
+
+def test_financing_keys_defaults_range_and_costs():
+    cfg = _cfg()
+    assert cfg.cash.borrow_spread_bps == 50 and cfg.cash.short_rebate_haircut_bps == 25
+    c = Costs.from_config(_cfg(cash={"borrow_spread_bps": 120, "short_rebate_haircut_bps": 10},
+                               costs={"borrow_bps": 30, "borrow_bps_by_asset": {"IEF": 70}}))
+    assert c.borrow_spread_bps == 120 and c.short_rebate_haircut_bps == 10
+    np.testing.assert_array_equal(c.borrow_vector(["SPY", "IEF"]), [40.0, 80.0])  # fee + haircut
+    for bad in (-1, 2000.5, float("nan"), float("inf")):
+        with pytest.raises(Exception, match="borrow_spread_bps"):
+            _cfg(cash={"borrow_spread_bps": bad})
+        with pytest.raises(Exception, match="short_rebate_haircut_bps"):
+            _cfg(cash={"short_rebate_haircut_bps": bad})
+
+
+def test_financing_growth_is_cash_growth_plus_spread():
+    from backtest.execution.spec import financing_growth
+
+    g = cash_growth(np.array([2.52, 2.52, 5.04]))  # [1, 1.0001, 1.0001]
+    # + 252 bp / 252 = 0.0001 a day from day 1
+    np.testing.assert_allclose(financing_growth(g, 252.0), [1.0, 1.0002, 1.0002], atol=1e-15)
+    np.testing.assert_allclose(financing_growth(None, 252.0, 3), [1.0, 1.0001, 1.0001], atol=1e-15)
+    two = financing_growth(np.ones((2, 3)), 504.0)
+    np.testing.assert_allclose(two, [[1.0, 1.0002, 1.0002]] * 2, atol=1e-15)
+    np.testing.assert_array_equal(g, cash_growth(np.array([2.52, 2.52, 5.04])))  # input not modified
+
+
+def test_static_gross_above_limit_is_a_config_error():
+    from backtest.execution.weights import check_static_leverage
+
+    with pytest.raises(ConfigError, match=r"strategies\.lev\.params\.weights: gross leverage 1\.6 exceeds"):
+        check_static_leverage(_cfg(), "x.yaml")
+    check_static_leverage(_cfg(execution={"max_gross_leverage": 1.6}), "x.yaml")  # at the limit: fine
+    short = [{"name": "ls", "kind": "fixed_weights", "params": {"weights": {"SPY": 1.0, "IEF": -0.7}}}]
+    with pytest.raises(ConfigError, match="gross leverage 1.7"):
+        check_static_leverage(_cfg(strategies=short), "x.yaml")
+
+
+def test_run_refuses_static_gross_before_loading_data():
+    from backtest.pipeline import run_backtest
+
+    with pytest.raises(ConfigError, match="exceeds execution.max_gross_leverage 1.5"):
+        # sums to 1 (a valid fixed_weights), gross 1.3 + 0.3 = 1.6 > 1.5
+        lev = [{"name": "ls", "kind": "fixed_weights", "params": {"weights": {"SPY": 1.3, "IEF": -0.3}}}]
+        run_backtest(_cfg(strategies=lev), "x.yaml")

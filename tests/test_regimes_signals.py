@@ -127,7 +127,8 @@ def test_cash_rate_switches_to_dgs3mo_after_dtb3_stops():
     dtb3 = pd.Series(3.5, index=days[days <= "2026-03-26"])
     dgs3mo = pd.Series(3.6, index=days)
     cash = liquidity_signals(_md(days, {"DTB3": dtb3, "DGS3MO": dgs3mo}), days)["cash_rate"]
-    assert cash.loc["2026-03-03":"2026-03-27"].eq(3.5).all()
+    # DTB3 is a discount yield: bond-equivalent 365 d / (360 - 91 d), d = 0.035; DGS3MO as is
+    assert np.allclose(cash.loc["2026-03-03":"2026-03-27"], 100 * 365 * 0.035 / (360 - 0.035 * 91))
     assert cash.loc["2026-04-15":].eq(3.6).all()
 
 

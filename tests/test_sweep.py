@@ -401,7 +401,7 @@ def test_noise_best_variant_is_flagged():
     [-0.3, 0.3]^4, ranked on 2012-2016, reported on 2017-2021, in 20 seeded markets.
     """
     raw = config({"weights": {"SPY": 0.2, "IEF": 0.2, "GLD": 0.2, "DBC": 0.2}, "allow_cash": True},
-                 cash={"rate": "none"}, costs={"fee_bps": 0, "slippage_bps": 0, "borrow_bps": 0})
+                 cash={"rate": "none", "borrow_spread_bps": 0, "short_rebate_haircut_bps": 0}, costs={"fee_bps": 0, "slippage_bps": 0, "borrow_bps": 0})
     cfg = config_from_dict(raw)
     req = TuneRequest(grid=[W + a + "=-0.3:0.3:0.1" for a in ("SPY", "IEF", "GLD", "DBC")], random=300, seed=1,
                       split="2017-01-02", strategy="mix")

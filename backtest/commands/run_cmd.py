@@ -20,6 +20,7 @@ from backtest.commands.common import (
     summary_table,
 )
 from backtest.commands.loading import load_run_config
+from backtest.constants import TRADING_DAYS
 from backtest.errors import RmpbtError
 
 
@@ -62,6 +63,34 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
         console.print(summary_table(output.metrics, output.regime_metrics, n_days=len(output.days)))
+        fin = financing_line(output.sims, len(output.days), cfg.cash.borrow_spread_bps)
+        if fin:
+            console.print(fin, highlight=False)
         for note in output.notes:
             console.print(f"[dim]note: {escape(note)}[/]", highlight=False)
         console.print(str(folder), highlight=False, soft_wrap=True)
+
+
+def financing_line(sims: dict, n_days: int, spread_bps: float) -> str:
+    """One summary line: each leveraged strategy's financing cost in bp of capital a year.
+
+    Parameters
+    ----------
+    sims : dict[str, SimResult]
+        Simulated strategies (``financing`` = daily interest on negative cash).
+    n_days : int
+        Trading days of the run.
+    spread_bps : float
+        ``cash.borrow_spread_bps`` (shown in the line).
+
+    Returns
+    -------
+    str
+        Empty when no strategy borrows cash.
+    """
+    years = max(n_days, 1) / TRADING_DAYS
+    parts = [f"{name} {float(s.financing.sum()) / years * 1e4:,.0f}" for name, s in sims.items()
+             if s.financing is not None and float(s.financing.sum()) > 0.0]
+    if not parts:
+        return ""
+    return f"financing (cash rate + {spread_bps:g} bp on borrowed cash), bp/yr: " + ", ".join(parts)

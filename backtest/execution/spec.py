@@ -20,6 +20,11 @@ Rules and their home (nothing else re-derives them):
   :func:`cash_price` (calendar form) and :func:`cash_growth` (array form, 1-D or per path);
   the daily risk-free return of the metrics -> :func:`risk_free` (calendar form) and
   :func:`risk_free_paths` (per path);
+* financing of negative cash at the cash rate plus ``cash.borrow_spread_bps`` (a second
+  cash column ``CASH:borrow`` holding ``min(0, 1 - sum(w))``, ``CASH`` holding
+  ``max(0, 1 - sum(w))``) -> :func:`financing_growth`; the short-rebate haircut
+  ``cash.short_rebate_haircut_bps`` accrues on the short leg with the borrow fee ->
+  :meth:`Costs.short_accrual_for`;
 * drift band and leverage cap -> fields of :class:`ExecutionSpec` (the band is applied by
   :func:`backtest.execution.drift.drift_keep`, the cap by
   :func:`backtest.execution.weights.finalise_weights`).
@@ -43,6 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: ``cash.rate`` values that mean "the ``cash_rate`` signal" (DTB3, DGS3MO after it stops).
 CASH_RATE_SIGNAL = ("DTB3", "cash_rate")
+#: Column holding negative cash (leverage), financed at the cash rate plus the spread.
+FINANCING = "CASH:borrow"
 
 
 # ------------------------------------------------------------------------ costs
@@ -62,18 +69,27 @@ class Costs:
         Annual borrow fee on short positions, basis points of short value.
     borrow_bps_by_asset : dict[str, float]
         Per-asset overrides of ``borrow_bps``.
+    borrow_spread_bps : float
+        Annual spread over the cash rate paid on negative cash (``cash.borrow_spread_bps``).
+    short_rebate_haircut_bps : float
+        Annual haircut below the cash rate on short proceeds
+        (``cash.short_rebate_haircut_bps``). Short proceeds sit in ``CASH`` and earn the
+        cash rate, so the haircut accrues on the short leg on top of the borrow fee.
     """
 
     fee_bps: float = 0.0
     slippage_bps: float = 0.0
     borrow_bps: float = 0.0
     borrow_bps_by_asset: dict[str, float] = field(default_factory=dict)
+    borrow_spread_bps: float = 0.0
+    short_rebate_haircut_bps: float = 0.0
 
     @classmethod
     def from_config(cls, cfg: RunConfig) -> Costs:
-        """The ``costs`` block of a run config."""
+        """The ``costs`` block and the financing keys of the ``cash`` block of a run config."""
         c = cfg.costs
-        return cls(c.fee_bps, c.slippage_bps, c.borrow_bps, dict(c.borrow_bps_by_asset))
+        return cls(c.fee_bps, c.slippage_bps, c.borrow_bps, dict(c.borrow_bps_by_asset),
+                   float(cfg.cash.borrow_spread_bps), float(cfg.cash.short_rebate_haircut_bps))
 
     @property
     def fee(self) -> float:
@@ -89,9 +105,13 @@ class Costs:
         """Annual borrow fee of ``asset`` in basis points."""
         return float(self.borrow_bps_by_asset.get(asset, self.borrow_bps))
 
+    def short_accrual_for(self, asset: str) -> float:
+        """Annual accrual of ``asset``'s short leg in bp: borrow fee + short-rebate haircut."""
+        return self.borrow_for(asset) + float(self.short_rebate_haircut_bps)
+
     def borrow_vector(self, assets: Sequence[str]) -> np.ndarray:
-        """Annual borrow fee of each of ``assets`` in basis points."""
-        return np.array([self.borrow_for(a) for a in assets], dtype=float)
+        """Annual accrual of each of ``assets``' short leg in bp (:meth:`short_accrual_for`)."""
+        return np.array([self.short_accrual_for(a) for a in assets], dtype=float)
 
 
 def borrow_daily(bps: float) -> float:
@@ -244,6 +264,32 @@ def cash_growth(rate_pct: np.ndarray | None, n_days: int | None = None) -> np.nd
     return g
 
 
+def financing_growth(cash_g: np.ndarray | None, spread_bps: float, n_days: int | None = None) -> np.ndarray:
+    """Daily growth factors of the financing leg ``CASH:borrow`` (negative cash).
+
+    ``f_0 = 1`` and ``f_t = g_t + spread_bps / 1e4 / 252``: the cash rate known the previous
+    day plus the spread.
+
+    Parameters
+    ----------
+    cash_g : np.ndarray or None
+        :func:`cash_growth` factors, ``(T,)`` or ``(P, T)``; None: the cash rate is 0 (needs
+        ``n_days``).
+    spread_bps : float
+        Annual spread in basis points.
+    n_days : int, optional
+        ``T`` when ``cash_g`` is None.
+
+    Returns
+    -------
+    np.ndarray
+        Same shape as ``cash_g`` (``(T,)`` when None).
+    """
+    g = np.ones(int(n_days or 0)) if cash_g is None else np.array(cash_g, dtype=float, copy=True)
+    g[..., 1:] += spread_bps / 1e4 / TRADING_DAYS
+    return g
+
+
 def risk_free(days: pd.DatetimeIndex, rf_rate: pd.Series) -> pd.Series:
     """Daily risk-free return of the metrics: the cash price's daily change at ``rf_rate``.
 
@@ -320,6 +366,10 @@ class ExecutionSpec:
         if self.cash_rate is None:
             return None
         return cash_growth(self.cash_rate.reindex(self.days).to_numpy(dtype=float), len(self.days))
+
+    def financing_growth(self) -> np.ndarray:
+        """Daily growth factors of negative cash (:func:`financing_growth`) on ``days``."""
+        return financing_growth(self.cash_growth(), self.costs.borrow_spread_bps, len(self.days))
 
 
 def build_spec(cfg: RunConfig, md: MarketData, days: pd.DatetimeIndex, rf_rate: pd.Series,

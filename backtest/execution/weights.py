@@ -8,15 +8,21 @@ The single home of two rules applied after every strategy, by ``rmpbt run``
    a price yet, that weight is zeroed and the rest rescaled to keep the row's net sum
    (when the kept sum has the sign of the total; otherwise the kept weights stay as they are);
 2. leverage cap: a row whose gross weight exceeds ``max_gross`` (+1e-12) is scaled down
-   to exactly ``max_gross``.
+   to exactly ``max_gross`` (the pipeline records a note in the run's provenance); where
+   the gross is known from the config alone (``fixed_weights``),
+   :func:`check_static_leverage` makes it a config error instead.
 
 All-NaN rows mean "hold" (no rebalance) and are left alone.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+
+from backtest.errors import ConfigError
 
 LEVERAGE_TOL = 1e-12
 
@@ -85,3 +91,35 @@ def finalise_frame(w: pd.DataFrame, available: pd.DataFrame, max_gross: float) -
     if not rows.any() and not over.any():
         return w, 0, 0
     return pd.DataFrame(out[0], index=w.index, columns=w.columns), int(rows.sum()), int(over.sum())
+
+
+def check_static_leverage(cfg: Any, origin: str = "<config>") -> None:
+    """Static weights whose gross exceeds ``execution.max_gross_leverage`` are a config error.
+
+    Only ``fixed_weights`` strategies have a gross known before any data; the others are
+    capped row by row by :func:`finalise_weights` (with a note).
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        Run configuration.
+    origin : str
+        Config file name for messages.
+
+    Raises
+    ------
+    ConfigError
+        Naming the strategy, its gross and the limit.
+    """
+    limit = float(cfg.execution.max_gross_leverage)
+    for s in cfg.strategies:
+        weights = s.params.get("weights") if s.kind == "fixed_weights" else None
+        if not isinstance(weights, dict):
+            continue
+        try:
+            gross = float(sum(abs(float(x)) for x in weights.values()))
+        except (TypeError, ValueError):
+            continue  # bad values are the strategy's own params error
+        if gross > limit + LEVERAGE_TOL:
+            raise ConfigError(f"{origin}: strategies.{s.name}.params.weights: gross leverage {gross:g} exceeds "
+                              f"execution.max_gross_leverage {limit:g}")

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.data.base import MacroSeries, MarketData, asof
+from backtest.execution.rates import combine_cash_rate
 
 # signal name -> short description (units); strategies and regime models validate names against this
 SIGNALS: dict[str, str] = {
@@ -48,7 +49,7 @@ SIGNALS: dict[str, str] = {
     "sofr_iorb_proxy": "1 where sofr_iorb uses the target-range proxy, 0 where it uses IORB",
     "curve_2s10s": "DGS10 - DGS2, percent",
     "curve_2s10s_chg_3m": "63-trading-day change of curve_2s10s, percent",
-    "cash_rate": "3-month T-bill rate (DTB3, DGS3MO after DTB3 stops), percent",
+    "cash_rate": "3-month T-bill rate, bond-equivalent (DTB3 converted, DGS3MO where DTB3 is missing), percent",
     "policy_rate": "top of the fed funds target range, percent",
     "vix": "VIX close",
     "vix3m": "VIX3M close",
@@ -307,10 +308,8 @@ def liquidity_signals(md: MarketData, days: pd.DatetimeIndex | None = None) -> p
         c = asof(_curve_series(m), days)
         out["curve_2s10s"] = c
         out["curve_2s10s_chg_3m"] = c - c.shift(63)
-    cash = fresh_values(m["DTB3"], days) if "DTB3" in m else None
-    if "DGS3MO" in m:
-        alt = asof(m["DGS3MO"], days)
-        cash = alt if cash is None else cash.fillna(alt)
+    cash = combine_cash_rate(fresh_values(m["DTB3"], days) if "DTB3" in m else None,
+                             asof(m["DGS3MO"], days) if "DGS3MO" in m else None)
     if cash is not None:
         out["cash_rate"] = cash
     if "DFEDTARU" in m:

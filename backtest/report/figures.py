@@ -296,7 +296,7 @@ def turnover_figure(yearly: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
 
 
 def cost_drag_figure(cum_costs: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
-    """Cumulative trading + borrow costs as a share of capital (index date, column strategy)."""
+    """Cumulative trading + borrow + financing costs as a share of capital (index date, column strategy)."""
     x = date_values(cum_costs.index)
     traces = [go.Scatter(x=x, y=f32(cum_costs[c], 6), name=str(c), mode="lines",
                          line=P.line(colors, c, 1.4), hovertemplate="%{y:.2%}")

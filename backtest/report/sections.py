@@ -176,12 +176,12 @@ def costs_summary(data: RunData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     c = data.costs.copy()  # type: ignore[union-attr]
     c["date"] = pd.DatetimeIndex(c["date"])
     c["strategy"] = c["strategy"].astype(str)
-    for col in ("fees", "borrow", "turnover"):
+    for col in ("fees", "borrow", "financing", "turnover"):
         if col not in c:
             c[col] = 0.0
     c["year"] = c["date"].dt.year
     yearly = c.pivot_table(index="year", columns="strategy", values="turnover", aggfunc="sum", sort=False) / 2.0
-    c["cost"] = c["fees"].fillna(0.0) + c["borrow"].fillna(0.0)
+    c["cost"] = c["fees"].fillna(0.0) + c["borrow"].fillna(0.0) + c["financing"].fillna(0.0)
     daily = c.pivot_table(index="date", columns="strategy", values="cost", aggfunc="sum", sort=False).fillna(0.0)
     cum = daily.cumsum()
     cum = cum.loc[cum.index.isin(F.sample_dates(pd.DatetimeIndex(cum.index)))]
@@ -191,6 +191,7 @@ def costs_summary(data: RunData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
         "turnover/yr": c.groupby("strategy")["turnover"].sum() / 2.0 / years,
         "fees bps/yr": c.groupby("strategy")["fees"].sum() / years * 1e4,
         "borrow bps/yr": c.groupby("strategy")["borrow"].sum() / years * 1e4,
+        "financing bps/yr": c.groupby("strategy")["financing"].sum() / years * 1e4,
         "total cost bps/yr": c.groupby("strategy")["cost"].sum() / years * 1e4,
         "cumulative cost": c.groupby("strategy")["cost"].sum(),
     })

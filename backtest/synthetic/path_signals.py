@@ -29,6 +29,7 @@ import pandas as pd
 from backtest.constants import TRADING_DAYS
 from backtest.data.base import MacroSeries, asof
 from backtest.data.release import release_dates
+from backtest.execution.rates import combine_cash_rate
 from backtest.regimes import signals as S
 from backtest.synthetic.generator import PathPanel
 
@@ -256,14 +257,11 @@ class PathSignals:
                 prev[okb] = asof2(c, self._days(back[okb]))
             return asof2(c, days) - prev
         if name == "cash_rate":
-            cash = None
+            dtb3 = None
             if "DTB3" in m:
                 o = self.obs("DTB3")
-                cash = _take(o.values, S.fresh_values(o.tmpl, days).to_numpy())
-            if "DGS3MO" in m:
-                alt = asof2(self.obs("DGS3MO"), days)
-                cash = alt if cash is None else np.where(np.isnan(cash), alt, cash)
-            return cash
+                dtb3 = _take(o.values, S.fresh_values(o.tmpl, days).to_numpy())
+            return combine_cash_rate(dtb3, asof2(self.obs("DGS3MO"), days) if "DGS3MO" in m else None)
         if name == "policy_rate":
             return asof2(self.obs("DFEDTARU"), days)
         if name == "vix":

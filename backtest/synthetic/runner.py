@@ -178,7 +178,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         rets[:, 1:] = panel.returns[:, :, idx]
         val = simulate_paths(ctx.start_prices[idx], rets, w, dec_run, st.lag_days, fee=st.costs.fee,
                              slippage=st.costs.slippage, borrow_bps=st.costs.borrow_vector(cols), cash_growth=cg, drift_band=st.drift_band,
-                             parallel=st.parallel)
+                             parallel=st.parallel, borrow_spread_bps=st.costs.borrow_spread_bps)
         wealth[sc.name] = val
         stats[sc.name] = path_metrics(val, rf)
         targets[sc.name] = w.astype(np.float32)

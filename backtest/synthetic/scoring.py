@@ -41,7 +41,7 @@ SCENARIO_STATS = ("horizon_return", "max_drawdown", "sharpe", "ann_vol", "prob_l
 def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.ndarray, dec_rows: np.ndarray,
                    lag_days: int, *, fee: float = 0.0, slippage: float = 0.0, borrow_bps: np.ndarray | float = 0.0,
                    cash_growth: np.ndarray | None = None, drift_band: float | None = None,
-                   parallel: bool = True) -> np.ndarray:
+                   parallel: bool = True, borrow_spread_bps: float = 0.0) -> np.ndarray:
     """Portfolio values of one strategy on every path (the engine's semantics, per path).
 
     A thin caller of the batch kernel (:func:`backtest.kernel.simulate_batch`, one item per
@@ -71,6 +71,8 @@ def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.nd
         Skip a rebalance when no weight drifted more than this.
     parallel : bool
         Spread paths over threads (results are identical either way).
+    borrow_spread_bps : float
+        Annual spread over the cash rate paid on negative cash.
 
     Returns
     -------
@@ -88,7 +90,8 @@ def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.nd
     keep, fill_idx = fill_rows(dec, lag_days, t_n)
     tg, _, execute = fill_plan(targets, np.flatnonzero(keep), dec[keep], fill_idx, prices, drift_band)
     return simulate_batch(prices, tg, fill_idx, fee=fee, slippage=slippage, borrow_bps=borrow_bps,
-                          cash_growth=cash_growth, execute=execute, parallel=parallel)
+                          cash_growth=cash_growth, execute=execute, parallel=parallel,
+                          borrow_spread_bps=borrow_spread_bps)
 
 
 def cash_growth_factors(rate_pct: np.ndarray) -> np.ndarray:

@@ -238,7 +238,7 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
     costs = ctx.spec.costs
     vt = simulate_batch(px, tg, ctx.fill_idx, fee=costs.fee, slippage=costs.slippage,
                         borrow_bps=costs.borrow_vector(cols), cash_growth=ctx.cash_g, execute=execute,
-                        parallel=chunk.parallel)  # V x T
+                        parallel=chunk.parallel, borrow_spread_bps=costs.borrow_spread_bps)  # V x T
     r = np.empty_like(vt)
     r[:, 0] = vt[:, 0] - 1.0
     r[:, 1:] = vt[:, 1:] / vt[:, :-1] - 1.0
