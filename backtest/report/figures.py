@@ -208,10 +208,11 @@ def event_study_figure(events: pd.DataFrame, colors: dict[str, str]) -> go.Figur
         sub = events.loc[events["regime"].astype(str) == k]
         n_ev = sub["regime_id"].nunique() if "regime_id" in sub else 0
         mean = sub.groupby(["strategy", "day"], sort=True)["cum_excess"].mean()
+        per = dict(tuple(mean.groupby(level=0, sort=False)))
         for s in strategies:
-            if s not in mean.index.get_level_values(0):
+            if s not in per:
                 continue
-            m = mean.loc[s]
+            m = per[s].droplevel(0)
             traces.append(go.Scatter(x=m.index.to_numpy(dtype=float), y=f32(m.to_numpy(), 5), mode="lines",
                                      name=s, legendgroup=s, line=P.line(colors, s, 1.5),
                                      visible=k == kinds[0], hovertemplate="%{y:.2%}",
@@ -256,12 +257,16 @@ def weights_figure(weights: dict[str, pd.DataFrame]) -> go.Figure:
     for s in names:
         w = weights[s]
         x = date_values(w.index)
-        for a in [a for a in assets if a in w.columns]:
-            col = w[a].fillna(0.0)
-            if not (col.abs() > 1e-9).any():
+        vals = w.to_numpy(dtype=float)
+        pos_of = {c: i for i, c in enumerate(w.columns)}
+        for a in [a for a in assets if a in pos_of]:
+            col = vals[:, pos_of[a]]
+            col = np.where(np.isnan(col), 0.0, col)
+            if not (np.abs(col) > 1e-9).any():
                 continue
-            for grp, part in (("pos", col.clip(lower=0.0)), ("neg", col.clip(upper=0.0))):
-                if not (part.abs() > 1e-9).any():
+            # pandas' clip semantics (keep where the bound holds), so -0.0 stays -0.0
+            for grp, part in (("pos", np.where(col >= 0.0, col, 0.0)), ("neg", np.where(col <= 0.0, col, 0.0))):
+                if not (np.abs(part) > 1e-9).any():
                     continue
                 traces.append(go.Scatter(x=x, y=f32(part, 4), name=a, legendgroup=a, stackgroup=grp,
                                          mode="lines", line={"width": 0.4, "color": acol[a]},
