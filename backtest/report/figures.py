@@ -35,6 +35,7 @@ from backtest.report.plotstyle import (
     date_values,
     drawdowns,
     f32,
+    heatmap,
     legend_rows,
     regime_bands,
     regime_color,
@@ -333,7 +334,7 @@ def monthly_heatmap_figure(returns: pd.DataFrame) -> go.Figure:
     for i, s in enumerate(names):
         t = tables[s]
         n_years = max(n_years, len(t))
-        traces.append(go.Heatmap(
+        traces.append(heatmap(
             z=f32(t.to_numpy(), 4), x=list(MONTHS), y=[str(y) for y in t.index], zmid=0, zmin=-lim, zmax=lim,
             colorscale="RdYlGn", texttemplate="%{z:.1%}", textfont={"size": 10}, xgap=1, ygap=1,
             hovertemplate=f"{s} %{{y}}-%{{x}}: %{{z:.2%}}<extra></extra>", visible=i == 0, name=s,

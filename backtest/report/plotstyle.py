@@ -116,6 +116,11 @@ def scatter(**props: object) -> dict:
     return {"type": "scatter", **props}
 
 
+def heatmap(**props: object) -> dict:
+    """A heatmap trace as a plain dict (see :func:`scatter`)."""
+    return {"type": "heatmap", **props}
+
+
 def base_layout(title: str | None = None, height: int = 420, **kw: object) -> dict:
     """The common plotly layout of every figure (``kw`` overrides keys)."""
     lay = {
