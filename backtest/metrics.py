@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from backtest.constants import TRADING_DAYS
-from backtest.stats import SHARPE_INTERVAL, sharpe_interval
 
 METRIC_COLUMNS = [
     "total_return",
@@ -162,19 +161,51 @@ def summary(
     """
     rc = _clean(r)
     to = turnover.reindex(rc.index).fillna(0.0) if turnover is not None else None
+    return _summary_clean(rc, _excess(rc, rf), to)
+
+
+def _summary_clean(rc: pd.Series, ex: pd.Series, to: pd.Series | None) -> dict[str, float]:
+    """:func:`summary` of an already cleaned series ``rc``, its excess ``ex`` and turnover ``to``.
+
+    The same operations as the single-metric functions (so the same floats, to the bit),
+    without cleaning, re-aligning and recomputing the drawdown path once per metric.
+    """
+    x = rc.to_numpy()
+    n = len(x)
+    if n:
+        growth = np.prod(1.0 + x)
+        tr = float(growth - 1.0)
+        cg = -1.0 if growth <= 0 else float(growth ** (TRADING_DAYS / n) - 1.0)
+        wealth = np.cumprod(1.0 + x)
+        peak = np.maximum.accumulate(np.concatenate([[1.0], wealth]))[1:]
+        mdd = float((wealth / peak - 1.0).min())
+        q = np.quantile(x, 0.05)
+        cv = float(x[x <= q].mean())
+    else:
+        tr = cg = mdd = cv = np.nan
+    sd = ex.std(ddof=1)
+    if n < 2 or not np.isfinite(sd) or sd == 0:
+        sh = np.nan
+    else:
+        sh = float(ex.mean() / sd * np.sqrt(TRADING_DAYS))
+    if n < 2:
+        so = np.nan
+    else:
+        dd = np.sqrt(np.mean(np.minimum(ex.to_numpy(), 0.0) ** 2))
+        so = np.nan if dd == 0 else float(ex.mean() * TRADING_DAYS / (dd * np.sqrt(TRADING_DAYS)))
     return {
-        "total_return": total_return(rc),
-        "cagr": cagr(rc),
-        "ann_vol": ann_vol(rc),
-        "sharpe": sharpe(rc, rf),
-        "sortino": sortino(rc, rf),
-        "max_drawdown": max_drawdown(rc),
-        "calmar": calmar(rc),
-        "turnover": annual_turnover(to, len(rc)),
-        "hit_rate": hit_rate(rc),
-        "worst_day": float(rc.min()) if len(rc) else np.nan,
-        "best_day": float(rc.max()) if len(rc) else np.nan,
-        "cvar_5": cvar(rc),
+        "total_return": tr,
+        "cagr": cg,
+        "ann_vol": float(rc.std(ddof=1) * np.sqrt(TRADING_DAYS)) if n > 1 else np.nan,
+        "sharpe": sh,
+        "sortino": so,
+        "max_drawdown": mdd,
+        "calmar": np.nan if not np.isfinite(mdd) or mdd == 0 else float(cg / abs(mdd)),
+        "turnover": annual_turnover(to, n),
+        "hit_rate": float((rc > 0).mean()) if n else np.nan,
+        "worst_day": float(rc.min()) if n else np.nan,
+        "best_day": float(rc.max()) if n else np.nan,
+        "cvar_5": cv,
     }
 
 
@@ -209,24 +240,40 @@ def regime_metrics(
     pd.DataFrame
         Columns ``strategy, regime, days`` then :data:`METRIC_COLUMNS`.
     """
+    from backtest.stats import SHARPE_INTERVAL, sharpe_interval  # lazy: scipy only when used
+
     rows = []
-    lab = regimes.reindex(returns.index)
+    idx = returns.index
+    lab = regimes.reindex(idx)
+    masks = {reg: (lab == reg).to_numpy() for reg in sorted(lab.dropna().unique())}
+    rf_v = rf.reindex(idx).fillna(0.0).to_numpy() if isinstance(rf, pd.Series) else None
     for c in returns.columns:
         r = returns[c]
         fv = r.first_valid_index()
-        for reg in sorted(lab.dropna().unique()):
-            mask = (lab == reg) & (r.index >= fv) if fv is not None else lab == reg
-            sub = r.loc[mask.to_numpy()]
-            if len(sub) == 0:
+        live = (idx >= fv) if fv is not None else np.ones(len(idx), dtype=bool)
+        r_v = r.to_numpy(dtype=float)
+        to_v = None if turnover is None else turnover[c].reindex(idx).to_numpy(dtype=float)
+        for reg, reg_mask in masks.items():
+            mask = reg_mask & live
+            if not mask.any():
                 continue
-            to = None if turnover is None else turnover[c].loc[sub.index]
+            sub_idx = idx[mask]
+            sub = r_v[mask]
+            rc = pd.Series(np.where(np.isnan(sub), 0.0, sub), index=sub_idx, name=c)
+            if rf is None:
+                ex = rc
+            elif rf_v is not None:
+                ex = rc - pd.Series(rf_v[mask], index=sub_idx)
+            else:
+                ex = rc - float(rf)
+            to = None if to_v is None else pd.Series(to_v[mask], index=sub_idx).fillna(0.0)
             rows.append(
                 {
                     "strategy": c,
                     "regime": reg,
-                    "days": int(len(sub)),
-                    **summary(sub.fillna(0.0), rf, to),
-                    **sharpe_interval(_excess(sub.fillna(0.0), rf).to_numpy()),  # issue 13
+                    "days": int(mask.sum()),
+                    **_summary_clean(rc, ex, to),
+                    **sharpe_interval(ex.to_numpy()),  # issue 13
                 }
             )
     return pd.DataFrame(rows, columns=["strategy", "regime", "days", *METRIC_COLUMNS, *SHARPE_INTERVAL])

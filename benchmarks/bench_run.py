@@ -82,6 +82,18 @@ def cli_wall(args: list[str], out: Path, repeats: int) -> tuple[float, float, Pa
     return best, best_cpu, folder
 
 
+def phase_line(folder: Path) -> str:
+    """The run's own phase timings (``provenance.json`` ``timings_s``) of the last timed run."""
+    try:
+        t = json.loads((folder / "provenance.json").read_text()).get("timings_s", {})
+    except (OSError, ValueError):
+        return "    phases: (no provenance.json)"
+    keys = ("load", "signals", "simulate", "metrics", "report")
+    slow = sorted(((k[9:], v) for k, v in t.items() if k.startswith("strategy:")), key=lambda kv: -kv[1])[:3]
+    return ("    phases (s, in the process): " + ", ".join(f"{k} {t[k]:.2f}" for k in keys if k in t)
+            + "; slowest strategies: " + ", ".join(f"{n} {v:.2f}" for n, v in slow))
+
+
 def run_path_imports() -> tuple[float, list[str]]:
     """Import time of the ``run`` path and the optional libraries it loads."""
     code = (
@@ -108,6 +120,7 @@ def bench_cli(data_dir: str | None, repeats: int) -> None:
         secs, cpu, folder = cli_wall(["run", "configs/quickstart.yaml"], Path(tmp) / "q", repeats)
         print(f"rmpbt run configs/quickstart.yaml (16 strategies, report), best of {repeats}: "
               f"{secs:.2f} s wall, {cpu:.2f} s CPU  (target <= 5 s)")
+        print(phase_line(folder))
         times, cpus = [], []
         for _ in range(repeats):
             t0, c0 = time.perf_counter(), time.process_time()
@@ -117,10 +130,11 @@ def bench_cli(data_dir: str | None, repeats: int) -> None:
         print(f"report rendering, 16-strategy page, median:  {statistics.median(times):.3f} s wall, "
               f"{statistics.median(cpus):.3f} s CPU  (target <= 1 s)")
         if data_dir:
-            secs, cpu, _ = cli_wall(["run", "configs/historical.yaml", "--data-dir", data_dir],
-                                    Path(tmp) / "h", repeats)
+            secs, cpu, hist = cli_wall(["run", "configs/historical.yaml", "--data-dir", data_dir],
+                                       Path(tmp) / "h", repeats)
             print(f"rmpbt run configs/historical.yaml --data-dir, best of {repeats}: {secs:.2f} s wall, "
                   f"{cpu:.2f} s CPU  (target <= 6 s)")
+            print(phase_line(hist))
         else:
             print("rmpbt run configs/historical.yaml: skipped (needs --data-dir)")
 

@@ -135,3 +135,46 @@ def test_path_metrics_equal_the_series_summary():
         ref = m.summary(pd.Series(r[i]), pd.Series(rf[i]))
         for ours, theirs in pairs:
             _close(got[ours][i], ref[theirs], (ours, i))
+
+
+def test_summary_equals_the_single_metric_functions(series):
+    """``summary`` (one pass) gives exactly the floats of the per-metric functions."""
+    r, rf = series
+    r = r.copy()
+    r.iloc[:40] = np.nan  # not yet invested
+    r.iloc[700] = np.nan  # an inner gap counts as 0
+    to = pd.Series(np.abs(np.sin(np.arange(len(r)))) * 0.01, index=r.index)
+    out = m.summary(r, rf, to)
+    rc = r.iloc[40:].fillna(0.0)
+    expected = {
+        "total_return": m.total_return(r), "cagr": m.cagr(r), "ann_vol": m.ann_vol(r),
+        "sharpe": m.sharpe(r, rf), "sortino": m.sortino(r, rf), "max_drawdown": m.max_drawdown(r),
+        "calmar": m.calmar(r), "turnover": float(to.iloc[40:].sum() / 2.0 / (len(rc) / 252)),
+        "hit_rate": m.hit_rate(r), "worst_day": float(rc.min()), "best_day": float(rc.max()), "cvar_5": m.cvar(r),
+    }
+    assert list(out) == m.METRIC_COLUMNS
+    for k, v in expected.items():
+        assert out[k] == v, k  # bit for bit, not approximately
+
+
+def test_regime_metrics_equal_summary_of_each_regime_subset(series):
+    """Each row is ``summary`` of the strategy's returns on that regime's days (rf, turnover aligned)."""
+    r, rf = series
+    rng = np.random.default_rng(3)
+    rets = pd.DataFrame({"a": r, "b": r.shift(5) * 0.5, "c": np.nan}, index=r.index)
+    rets.iloc[900, 0] = np.nan
+    turnover = pd.DataFrame(rng.uniform(0, 0.02, (len(r), 3)), index=r.index, columns=list("abc"))
+    lab = pd.Series(rng.choice(["qe", "qt", "rmp"], len(r)), index=r.index)
+    lab.iloc[:30] = np.nan
+    for cash in (None, rf, 0.0001):
+        out = m.regime_metrics(rets, lab, cash, turnover).set_index(["strategy", "regime"])
+        for c in rets.columns:
+            start = rets[c].first_valid_index()
+            for reg in ("qe", "qt", "rmp"):
+                days = lab.index[(lab == reg).to_numpy() & ((lab.index >= start) if start is not None else True)]
+                sub = rets[c].loc[days].fillna(0.0)
+                ref = m.summary(sub, cash, turnover[c].loc[days])
+                row = out.loc[(c, reg)]
+                assert row["days"] == len(days)
+                for k in m.METRIC_COLUMNS:
+                    assert row[k] == ref[k] or (np.isnan(row[k]) and np.isnan(ref[k])), (c, reg, k)

@@ -35,6 +35,7 @@ from backtest.report.plotstyle import (
     date_values,
     drawdowns,
     f32,
+    heatmap,
     legend_rows,
     regime_bands,
     regime_color,
@@ -42,6 +43,7 @@ from backtest.report.plotstyle import (
     regime_order,
     rgb_triplet,
     sample_dates,
+    scatter,
     wealth,
 )
 
@@ -67,7 +69,7 @@ def equity_figure(
     """Growth of 1 per strategy, with regime bands, stress dates and a linear/log toggle."""
     w = wealth(returns)
     x = date_values(w.index)
-    traces = [go.Scatter(x=x, y=f32(w[c]), name=str(c), mode="lines",
+    traces = [scatter(x=x, y=f32(w[c]), name=str(c), mode="lines",
                          line=P.line(colors, c, 1.6),
                          hovertemplate="%{y:.3f}")
               for c in w.columns]
@@ -96,7 +98,7 @@ def drawdown_figure(returns: pd.DataFrame, colors: dict[str, str], bands: list[B
     """Drawdown from the running peak per strategy (percent), with regime bands."""
     dd = drawdowns(returns)
     x = date_values(dd.index)
-    traces = [go.Scatter(x=x, y=f32(dd[c], 5), name=str(c), mode="lines",
+    traces = [scatter(x=x, y=f32(dd[c], 5), name=str(c), mode="lines",
                          line=P.line(colors, c, 1.2), hovertemplate="%{y:.1%}")
               for c in dd.columns]
     shapes, _ = regime_decor(bands or [], labels=False)
@@ -150,7 +152,7 @@ def rolling_figure(
         f = stats[key].loc[keep]
         x = date_values(f.index)
         for c in f.columns:
-            traces.append(go.Scatter(x=x, y=f32(f[c], 5), name=str(c), mode="lines", legendgroup=str(c),
+            traces.append(scatter(x=x, y=f32(f[c], 5), name=str(c), mode="lines", legendgroup=str(c),
                                      showlegend=i == 0, line=P.line(colors, c, 1.3),
                                      hovertemplate=f"{c}: {hover}<extra></extra>", xaxis="x", yaxis=ax))
         lay["yaxis" if i == 0 else f"yaxis{i + 1}"] = {
@@ -208,11 +210,12 @@ def event_study_figure(events: pd.DataFrame, colors: dict[str, str]) -> go.Figur
         sub = events.loc[events["regime"].astype(str) == k]
         n_ev = sub["regime_id"].nunique() if "regime_id" in sub else 0
         mean = sub.groupby(["strategy", "day"], sort=True)["cum_excess"].mean()
+        per = dict(tuple(mean.groupby(level=0, sort=False)))
         for s in strategies:
-            if s not in mean.index.get_level_values(0):
+            if s not in per:
                 continue
-            m = mean.loc[s]
-            traces.append(go.Scatter(x=m.index.to_numpy(dtype=float), y=f32(m.to_numpy(), 5), mode="lines",
+            m = per[s].droplevel(0)
+            traces.append(scatter(x=m.index.to_numpy(dtype=float), y=f32(m.to_numpy(), 5), mode="lines",
                                      name=s, legendgroup=s, line=P.line(colors, s, 1.5),
                                      visible=k == kinds[0], hovertemplate="%{y:.2%}",
                                      meta=f"{k} ({n_ev} start{'s' if n_ev != 1 else ''})"))
@@ -256,14 +259,18 @@ def weights_figure(weights: dict[str, pd.DataFrame]) -> go.Figure:
     for s in names:
         w = weights[s]
         x = date_values(w.index)
-        for a in [a for a in assets if a in w.columns]:
-            col = w[a].fillna(0.0)
-            if not (col.abs() > 1e-9).any():
+        vals = w.to_numpy(dtype=float)
+        pos_of = {c: i for i, c in enumerate(w.columns)}
+        for a in [a for a in assets if a in pos_of]:
+            col = vals[:, pos_of[a]]
+            col = np.where(np.isnan(col), 0.0, col)
+            if not (np.abs(col) > 1e-9).any():
                 continue
-            for grp, part in (("pos", col.clip(lower=0.0)), ("neg", col.clip(upper=0.0))):
-                if not (part.abs() > 1e-9).any():
+            # pandas' clip semantics (keep where the bound holds), so -0.0 stays -0.0
+            for grp, part in (("pos", np.where(col >= 0.0, col, 0.0)), ("neg", np.where(col <= 0.0, col, 0.0))):
+                if not (np.abs(part) > 1e-9).any():
                     continue
-                traces.append(go.Scatter(x=x, y=f32(part, 4), name=a, legendgroup=a, stackgroup=grp,
+                traces.append(scatter(x=x, y=f32(part, 4), name=a, legendgroup=a, stackgroup=grp,
                                          mode="lines", line={"width": 0.4, "color": acol[a]},
                                          fillcolor=acol[a], visible=s == first,
                                          showlegend=grp == "pos" or not (col > 1e-9).any(),
@@ -287,7 +294,7 @@ def weights_figure(weights: dict[str, pd.DataFrame]) -> go.Figure:
 def turnover_figure(yearly: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
     """Grouped bars of one-way turnover per calendar year (index year, column strategy)."""
     x = [str(y) for y in yearly.index]
-    traces = [go.Scatter(x=x, y=f32(yearly[c], 4), name=str(c), mode="lines+markers", line=P.line(colors, c, 1.4),
+    traces = [scatter(x=x, y=f32(yearly[c], 4), name=str(c), mode="lines+markers", line=P.line(colors, c, 1.4),
                          hovertemplate="%{y:.2f}") for c in yearly.columns]
     fig = go.Figure(traces, layout=base_layout(None, 340, hovermode="closest"))
     fig.update_layout(yaxis={"title": {"text": "turnover / year (one-way, incl. the initial purchase)"},
@@ -298,7 +305,7 @@ def turnover_figure(yearly: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
 def cost_drag_figure(cum_costs: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
     """Cumulative trading + borrow + financing costs as a share of capital (index date, column strategy)."""
     x = date_values(cum_costs.index)
-    traces = [go.Scatter(x=x, y=f32(cum_costs[c], 6), name=str(c), mode="lines",
+    traces = [scatter(x=x, y=f32(cum_costs[c], 6), name=str(c), mode="lines",
                          line=P.line(colors, c, 1.4), hovertemplate="%{y:.2%}")
               for c in cum_costs.columns]
     fig = go.Figure(traces, layout=base_layout(None, 340))
@@ -327,7 +334,7 @@ def monthly_heatmap_figure(returns: pd.DataFrame) -> go.Figure:
     for i, s in enumerate(names):
         t = tables[s]
         n_years = max(n_years, len(t))
-        traces.append(go.Heatmap(
+        traces.append(heatmap(
             z=f32(t.to_numpy(), 4), x=list(MONTHS), y=[str(y) for y in t.index], zmid=0, zmin=-lim, zmax=lim,
             colorscale="RdYlGn", texttemplate="%{z:.1%}", textfont={"size": 10}, xgap=1, ygap=1,
             hovertemplate=f"{s} %{{y}}-%{{x}}: %{{z:.2%}}<extra></extra>", visible=i == 0, name=s,

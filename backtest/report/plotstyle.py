@@ -106,6 +106,21 @@ def f32(values: object, digits: int | None = None) -> np.ndarray:
     return arr.astype(np.float32)
 
 
+def scatter(**props: object) -> dict:
+    """A scatter trace as a plain dict, validated once when the ``go.Figure`` is built.
+
+    ``go.Figure([go.Scatter(...)])`` validates every trace twice (once in ``go.Scatter``,
+    again, after a deep copy, in the figure); a dict is validated only by the figure, into
+    the same trace. Use it for traces that go straight into ``go.Figure`` / ``add_trace``.
+    """
+    return {"type": "scatter", **props}
+
+
+def heatmap(**props: object) -> dict:
+    """A heatmap trace as a plain dict (see :func:`scatter`)."""
+    return {"type": "heatmap", **props}
+
+
 def base_layout(title: str | None = None, height: int = 420, **kw: object) -> dict:
     """The common plotly layout of every figure (``kw`` overrides keys)."""
     lay = {

@@ -60,9 +60,10 @@ def positions_frames(data: RunData, max_points: int = 300) -> dict[str, pd.DataF
     out: dict[str, pd.DataFrame] = {}
     if data.positions_kind == "holdings":
         sub = pos.loc[pos["date"].isin(keep)]
-        for s, g in sub.groupby("strategy", sort=False):
-            w = g.pivot_table(index="date", columns="asset", values="weight", aggfunc="sum")
-            out[str(s)] = w.reindex(keep).fillna(0.0)
+        # one pivot for all strategies (16 separate pivots cost ~5 ms each)
+        wide = sub.pivot_table(index="date", columns=["strategy", "asset"], values="weight", aggfunc="sum")
+        for s in dict.fromkeys(sub["strategy"]):
+            out[str(s)] = wide[s].dropna(axis=1, how="all").reindex(keep).fillna(0.0)
     else:
         for s, g in pos.groupby("strategy", sort=False):
             w = g.pivot_table(index="date", columns="asset", values="weight", aggfunc="sum").sort_index()
