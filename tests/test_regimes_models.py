@@ -352,3 +352,20 @@ def test_cli_regimes_errors(tmp_path):
     assert r.exit_code == 2 and "unknown regime label 'bust'" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_rules_defaults_file_must_be_text_and_unique_keys(tmp_path):
+    """The rules thresholds file is read like configs: regular text, strict YAML (issue 16)."""
+    from backtest.errors import ConfigError
+    from backtest.regimes.rules import load_rules_params
+
+    binary = tmp_path / "rules.yaml"
+    binary.write_bytes(b"\x00\x01\x02\xff")
+    with pytest.raises(ConfigError, match="rules.yaml"):
+        load_rules_params(path=binary)
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("a: 1\na: 2\n")
+    with pytest.raises(ConfigError, match="duplicate key"):
+        load_rules_params(path=dup)
+    with pytest.raises(ConfigError, match="rules thresholds file|folder|directory"):
+        load_rules_params(path=tmp_path)

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backtest.config import format_validation_error
@@ -35,6 +34,7 @@ from backtest.data.base import MarketData
 from backtest.errors import ConfigError, RegimeError
 from backtest.regimes.calendar import REGIME_KINDS
 from backtest.regimes.signals import liquidity_signals, missing_inputs
+from backtest.safe_io import load_yaml_text, read_text_file
 
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "configs" / "regimes" / "rules.yaml"
 RULE_SIGNALS = ("walcl_chg_4w", "walcl_chg_13w", "treast_chg_4w", "treast_chg_13w", "sofr_iorb", "vix")
@@ -136,10 +136,7 @@ def load_rules_params(overrides: dict[str, Any] | None = None, path: str | Path 
         Unreadable defaults file, unknown key, bad value or unknown regime label.
     """
     p = Path(path) if path is not None else DEFAULT_RULES
-    try:
-        base = yaml.safe_load(p.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{p}: cannot read rules defaults ({type(exc).__name__})") from None
+    base = load_yaml_text(read_text_file(p, "rules thresholds file"), str(p)) or {}
     if not isinstance(base, dict):
         raise ConfigError(f"{p}: expected a mapping of thresholds")
     validate_params(RulesParams, base, str(p), prefix="")
