@@ -28,6 +28,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "backtest/commands/": (99, "a: commands import their work when they run (--help stays light)"),
     "backtest/api.py": (8, "b: `import backtest` stays light; pipeline/scenarios/tune/now load on first call"),
     "backtest/engine.py": (1, "b: vectorbt, loaded on first simulation"),
+    "backtest/metrics.py": (1, "b: backtest.stats imports scipy, loaded only when regime intervals are computed"),
     "strategies/optimized.py": (2, "b: backtest.optimizer imports cvxpy"),
     "strategies/regime_rules.py": (2, "b: backtest.optimizer imports cvxpy"),
     "backtest/regimes/markov.py": (1, "b: statsmodels, loaded when the Markov model is fitted"),
