@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -67,7 +68,21 @@ def test_run_folder_has_the_contract_and_scenario_tables(files, tmp_path):
     w = pd.read_parquet(folder / "weights.parquet")
     assert list(w.columns) == ["date", "strategy", "asset", "weight"]
     html = (folder / "tearsheet.html").read_text()
-    assert "Scenario runs" in html
+    assert "SIMULATED scenario paths" in html and "24 paths per scenario, seed 3" in html
+    assert "horizon 30 trading days from the start" in html and "no peeking" in html
+    assert '"xaxis":{"gridcolor":"#eee","title":{"text":"trading days"}}' in html and '"type":"date"' not in html
+    for history_only in ("Monthly returns", "Calendar-year", "monthly", "(partial)"):
+        assert history_only not in html
+    assert re.search(r"period \d{4}-\d{2}-\d{2} →", html) is None  # no historical-period header
+    assert "median of per-path metrics" in html and "not one path" in html
+    assert prov["include_forecast_period"] is False
+    assert set(prov["states"]) == {"calm", "stress"}
+    for st in prov["states"].values():  # exact day ranges of each pool, per scenario, none on/after the start
+        ranges = st["pool_ranges"]
+        assert set(ranges) == {"A", "B", "R"}
+        days = sum(len(pd.bdate_range(a, b)) for a, b in ranges["A"])
+        assert ranges["A"] and days >= st["pool_days"]
+        assert all(b < "2025-12-12" for _, b in ranges["A"])
     states = pd.read_csv(folder / "scenario_states.csv")
     assert states.loc[states["scenario"] == "R", "share_of_days"].max() == 1.0
 
