@@ -133,3 +133,18 @@ def test_analogue_without_usable_days_names_the_missing_asset(shared_data):
     with pytest.raises(ScenarioError, match=r"stress.analogues\[0\].*no usable day in 2009-03-01..2009-06-30: "
                                             r"(SVXY|VIXY) has no data there"):
         runner.prepare(cfg, scenarios_from_dict(raw, "s.yaml"))
+
+
+def test_include_forecast_period_lets_pools_reach_past_the_start(files, tmp_path):
+    folder = _run(files, tmp_path / "p", "--seed", "3", "--no-report", "--include-forecast-period")
+    prov = json.loads((folder / "provenance.json").read_text())
+    assert prov["include_forecast_period"] is True
+    assert any(w.endswith("(include_forecast_period)") for w in prov["pool_warnings"])
+    calm = prov["states"]["calm"]["pool_ranges"]["A"]
+    assert any(b >= "2025-12-12" for _, b in calm)  # RMP2025 (open) is in the pool again
+    cfg, scen = files
+    r = run_cli("scenarios", str(cfg), "--scenarios", str(scen), "--paths", "4", "--out", str(tmp_path / "q"),
+                "--no-report")
+    warn = [x for x in r.stderr.splitlines() if x.startswith("warning:")]
+    assert len(warn) == 1 and "hand-written analogue dates" in warn[0]
+    assert any(x.startswith("scenarios ") and " chunks " in x for x in r.stderr.splitlines())  # plain progress
