@@ -110,7 +110,7 @@ def register(app: typer.Typer) -> None:
             "--include-forecast-period",
             help="Let analogue pools use days on or after a scenario's start (off: no peeking).")] = False,
     ) -> None:
-        """Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, realised, mix)."""
+        """Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, mix)."""
         from backtest.commands.common import console, err_console, fail
         from backtest.commands.loading import load_run_config as load_config
         from backtest.executors import make_executor

@@ -11,7 +11,7 @@ A *scenario file* (``configs/scenarios.yaml``) names
   transition matrix or expected durations with exit probabilities), a horizon, an RMP
   pace (bn USD/month, constant or a dated schedule) and an optional probability. The
   scenarios with a probability form the probability-weighted *mix*; their probabilities
-  must sum to 1. A scenario without one (``realised``) is scored but kept out of the mix.
+  must sum to 1. A scenario without one is scored but kept out of the mix.
 
 Everything is validated once, here, by pydantic models with ``extra="forbid"``; every
 problem is one line naming the file and the key (:class:`~backtest.errors.ScenarioError`).
