@@ -147,4 +147,3 @@ def test_include_forecast_period_lets_pools_reach_past_the_start(files, tmp_path
                 "--no-report")
     warn = [x for x in r.stderr.splitlines() if x.startswith("warning:")]
     assert len(warn) == 1 and "hand-written analogue dates" in warn[0]
-    assert any(x.startswith("scenarios ") and " chunks " in x for x in r.stderr.splitlines())  # plain progress

@@ -1,8 +1,9 @@
 """The progress display shared by long-running commands (``tune``, ``scenarios``).
 
 On a terminal: a rich bar (done/total, elapsed, time left) refreshed several times a
-second. When stdout or the console is not a terminal (piped, logged): plain lines, one at
-least every ``interval`` seconds (default 2) and one at the end. Time left is
+second. When stdout or the console is not a terminal (piped, logged): plain lines, one
+every ``interval`` seconds (default 2) and one at the end; a run shorter than
+``interval`` prints none (so a quick failure's error stays the only line). Time left is
 ``elapsed * (total - done) / done`` over the completed work units (shown once one is done).
 """
 
@@ -95,6 +96,7 @@ class RichProgress:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._printed = False
 
     def line(self) -> str:
         """The plain progress line (``scenarios 3/8 chunks 37%  elapsed 0:00:12  left 0:00:20``)."""
@@ -106,6 +108,7 @@ class RichProgress:
 
     def _emit(self) -> None:
         with self._lock:
+            self._printed = True
             self.console.print(self.line(), highlight=False, markup=False, soft_wrap=True)
 
     def _beat(self) -> None:
@@ -116,8 +119,8 @@ class RichProgress:
         """Show progress for ``total`` items."""
         self.total, self.done = int(total), 0
         self._t0 = time.perf_counter()
-        if self.plain:
-            self._emit()
+        if self.plain:  # first line after `interval`: quick runs (and quick failures) print nothing
+            self._printed = False
             self._stop.clear()
             self._thread = threading.Thread(target=self._beat, name="progress", daemon=True)
             self._thread.start()
@@ -141,5 +144,6 @@ class RichProgress:
             self._stop.set()
             self._thread.join()
             self._thread = None
-            self._emit()
+            if self._printed:
+                self._emit()
         self.progress.stop()
