@@ -72,7 +72,10 @@ class RuleSpec(_Strict):
 
     def label(self) -> str:
         """Compact text of the rule (``rule{regime_kind=[qe], first_days=60}``)."""
-        items = [f"{k}={v}" for k, v in self.model_dump(exclude_defaults=True).items()]
+        def show(v: Any) -> str:
+            return "[" + ", ".join(map(str, v)) + "]" if isinstance(v, list) else str(v).lower()
+
+        items = [f"{k}={show(v)}" for k, v in self.model_dump(exclude_defaults=True).items()]
         return "rule{" + ", ".join(items) + "}"
 
 
