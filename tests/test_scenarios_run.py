@@ -109,6 +109,9 @@ def test_bootstrap_run_on_real_data(shared_data, tmp_path):
     prov = check_run_dir(folder)
     assert prov["generator"] == "bootstrap" and prov["betas"]["n_weeks"] > 500
     assert prov["states"]["funding_stress"]["pool_days"] > 20
+    for st in prov["states"].values():  # the shipped ex-ante pools never reach the start (2025-12-12)
+        assert all(b < "2025-12-12" for ranges in st["pool_ranges"].values() for _, b in ranges)
+    assert prov["states"]["calm_repair"]["pool_ranges"]["A"] == [["2019-10-15", "2020-03-13"]]  # RMP2019 whole
     sm = pd.read_csv(folder / "scenario_metrics.csv")
     assert set(sm["scenario"]) == {"A", "C", "mix"}
 
