@@ -59,12 +59,10 @@ def test_shipped_file_encodes_the_article():
     assert s.mix == {"A": 0.40, "B": 0.35, "C": 0.25}
     pace = {sc.name: sc.pace for sc in s.scenarios}
     assert pace["A"][0][1] == 25 and pace["B"][0][1] == 45 and pace["C"][0][1] == 3.5
-    real = s.scenario("realised")
-    assert real.probability is None
-    import pandas as pd
-
-    days = pd.to_datetime(["2025-12-12", "2026-04-30", "2026-05-01", "2026-12-01"])
-    assert list(real.pace_on(days)) == [40, 40, 20, 20]
+    assert [sc.name for sc in s.scenarios] == ["A", "B", "C"]  # realised drew from the forecast period
+    assert not s.spec.include_forecast_period
+    for name, st in s.spec.states.items():  # every pool is an ex-ante rule, no hand-picked dates
+        assert all(a.rule is not None and not a.hand_written for a in st.analogues), name
     for sc in s.scenarios:
         np.testing.assert_allclose(sc.matrix.sum(axis=1), 1.0)
         assert s.states[sc.start_state] == "calm_repair"
@@ -94,7 +92,7 @@ def test_durations_give_the_expected_dwell():
         ({"scenarios__A__durations": {"calm": 0.5, "stress": 10}}, "expected duration must be >= 1"),
         ({"states__calm__paced": None, "states__calm__pace": True}, "states.calm.pace: unknown key 'pace'"),
         ({"scenarios__A__pace_bn_month": -3}, "pace_bn_month"),
-        ({"states__calm__analogues": [{"start": "2020-01-01"}]}, "needs a regime id or both start and end"),
+        ({"states__calm__analogues": [{"start": "2020-01-01"}]}, "needs a rule, a regime id or both start and end"),
         ({"states__calm__kind": "taper"}, "states.calm.kind"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -67,7 +68,21 @@ def test_run_folder_has_the_contract_and_scenario_tables(files, tmp_path):
     w = pd.read_parquet(folder / "weights.parquet")
     assert list(w.columns) == ["date", "strategy", "asset", "weight"]
     html = (folder / "tearsheet.html").read_text()
-    assert "Scenario runs" in html
+    assert "SIMULATED scenario paths" in html and "24 paths per scenario, seed 3" in html
+    assert "horizon 30 trading days from the start" in html and "no peeking" in html
+    assert '"xaxis":{"gridcolor":"#eee","title":{"text":"trading days"}}' in html and '"type":"date"' not in html
+    for history_only in ("Monthly returns", "Calendar-year", "monthly", "(partial)"):
+        assert history_only not in html
+    assert re.search(r"period \d{4}-\d{2}-\d{2} →", html) is None  # no historical-period header
+    assert "median of per-path metrics" in html and "not one path" in html
+    assert prov["include_forecast_period"] is False
+    assert set(prov["states"]) == {"calm", "stress"}
+    for st in prov["states"].values():  # exact day ranges of each pool, per scenario, none on/after the start
+        ranges = st["pool_ranges"]
+        assert set(ranges) == {"A", "B", "R"}
+        days = sum(len(pd.bdate_range(a, b)) for a, b in ranges["A"])
+        assert ranges["A"] and days >= st["pool_days"]
+        assert all(b < "2025-12-12" for _, b in ranges["A"])
     states = pd.read_csv(folder / "scenario_states.csv")
     assert states.loc[states["scenario"] == "R", "share_of_days"].max() == 1.0
 
@@ -94,6 +109,9 @@ def test_bootstrap_run_on_real_data(shared_data, tmp_path):
     prov = check_run_dir(folder)
     assert prov["generator"] == "bootstrap" and prov["betas"]["n_weeks"] > 500
     assert prov["states"]["funding_stress"]["pool_days"] > 20
+    for st in prov["states"].values():  # the shipped ex-ante pools never reach the start (2025-12-12)
+        assert all(b < "2025-12-12" for ranges in st["pool_ranges"].values() for _, b in ranges)
+    assert prov["states"]["calm_repair"]["pool_ranges"]["A"] == [["2019-10-15", "2020-03-13"]]  # RMP2019 whole
     sm = pd.read_csv(folder / "scenario_metrics.csv")
     assert set(sm["scenario"]) == {"A", "C", "mix"}
 
@@ -118,3 +136,17 @@ def test_analogue_without_usable_days_names_the_missing_asset(shared_data):
     with pytest.raises(ScenarioError, match=r"stress.analogues\[0\].*no usable day in 2009-03-01..2009-06-30: "
                                             r"(SVXY|VIXY) has no data there"):
         runner.prepare(cfg, scenarios_from_dict(raw, "s.yaml"))
+
+
+def test_include_forecast_period_lets_pools_reach_past_the_start(files, tmp_path):
+    folder = _run(files, tmp_path / "p", "--seed", "3", "--no-report", "--include-forecast-period")
+    prov = json.loads((folder / "provenance.json").read_text())
+    assert prov["include_forecast_period"] is True
+    assert any(w.endswith("(include_forecast_period)") for w in prov["pool_warnings"])
+    calm = prov["states"]["calm"]["pool_ranges"]["A"]
+    assert any(b >= "2025-12-12" for _, b in calm)  # RMP2025 (open) is in the pool again
+    cfg, scen = files
+    r = run_cli("scenarios", str(cfg), "--scenarios", str(scen), "--paths", "4", "--out", str(tmp_path / "q"),
+                "--no-report")
+    warn = [x for x in r.stderr.splitlines() if x.startswith("warning:")]
+    assert len(warn) == 1 and "hand-written analogue dates" in warn[0]

@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "scenarios": (
         "backtest.commands.scenarios_cmd",
-        "Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, realised, mix).",
+        "Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, mix).",
     ),
     "tune": (
         "backtest.commands.tune_cmd",

@@ -60,6 +60,18 @@ def summary_table(run) -> Table:
     return t
 
 
+CHUNKS_PER_SCENARIO = 8
+MAX_DEFAULT_CHUNK = 2000
+
+
+def default_chunk(paths: int) -> int:
+    """Paths per chunk when ``--chunk-size`` is not given: about 8 chunks per scenario (at most 2000).
+
+    Progress advances per chunk, so one chunk per scenario would leave it at 0 for minutes.
+    """
+    return max(1, min(MAX_DEFAULT_CHUNK, -(-int(paths) // CHUNKS_PER_SCENARIO)))
+
+
 def select_strategies(cfg, names: list[str], origin: str):
     """The config restricted to ``names`` (ConfigError naming an unknown strategy)."""
     import difflib
@@ -94,8 +106,11 @@ def register(app: typer.Typer) -> None:
         strategies: Annotated[str | None, typer.Option("--strategies", help="Comma-separated strategies of CONFIG to score (default: all).")] = None,
         no_report: Annotated[bool, typer.Option("--no-report", help="Skip tearsheet.html and PNGs.")] = False,
         force: Annotated[bool, typer.Option("--force", help="Run even above the work/memory guard.")] = False,
+        include_forecast_period: Annotated[bool, typer.Option(
+            "--include-forecast-period",
+            help="Let analogue pools use days on or after a scenario's start (off: no peeking).")] = False,
     ) -> None:
-        """Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, realised, mix)."""
+        """Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, mix)."""
         from backtest.commands.common import console, err_console, fail
         from backtest.commands.loading import load_run_config as load_config
         from backtest.executors import make_executor
@@ -105,6 +120,8 @@ def register(app: typer.Typer) -> None:
         bar = RichProgress(err_console, "scenarios", "chunks")
 
         def started(prep, n: int) -> None:
+            for w in prep.warnings:  # after the pools resolved: an error stays the only line
+                err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
             bar.start(n)
 
         def advance(done: int, total: int) -> None:
@@ -116,6 +133,9 @@ def register(app: typer.Typer) -> None:
                 cfg = select_strategies(cfg, [x.strip() for x in strategies.split(",") if x.strip()], str(config))
             sset = load_scenarios(scenarios_file).with_horizon(horizon)
             sset = sset.only([s.strip() for s in only.split(",") if s.strip()] if only else None)
+            sset = sset.with_forecast_period(include_forecast_period)
+            if chunk_size is None:
+                chunk_size = default_chunk(paths)
             check_scenario_budget(paths, [s.horizon_days for s in sset.scenarios], len(cfg.data.universe),
                          len(cfg.strategies), chunk_size, seed, force)
             with make_executor(workers, scheduler) as ex:

@@ -86,6 +86,14 @@ def build_pool(dates: pd.DatetimeIndex, usable: np.ndarray, periods: list[Period
     return StatePool(days.astype(np.int64), seg_first, seg_last, tuple(periods))
 
 
+def pool_ranges(pool: StatePool, dates: pd.DatetimeIndex) -> list[tuple[str, str]]:
+    """The exact day ranges of a pool: ``(first, last)`` ISO dates of each segment."""
+    if len(pool.days) == 0:
+        return []
+    firsts = np.unique(pool.seg_first)
+    return [(str(dates[pool.days[a]].date()), str(dates[pool.days[pool.seg_last[a]]].date())) for a in firsts]
+
+
 def block_indices(states: np.ndarray, pools: list[StatePool], u_end: np.ndarray, u_start: np.ndarray,
                   mean_block: float) -> np.ndarray:
     """History row copied to each simulated path-day (stationary block bootstrap).
@@ -140,4 +148,4 @@ def next_row(pool: StatePool, rows: np.ndarray) -> np.ndarray:
     return pool.days[nxt]
 
 
-__all__ = ["StatePool", "block_indices", "build_pool", "next_row"]
+__all__ = ["StatePool", "block_indices", "build_pool", "next_row", "pool_ranges"]

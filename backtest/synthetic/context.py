@@ -32,6 +32,7 @@ from backtest.synthetic.history import (
     History,
 )
 from backtest.synthetic.liquidity_beta import daily_drift_shift
+from backtest.synthetic.pools import clip_before
 from backtest.synthetic.scenarios import DAYS_PER_MONTH, Period, Scenario, ScenarioSet
 
 __all__ = ["LevelSpec", "ParametricModel", "ScenarioContext", "build_context", "path_rngs", "scenario_t0", "seed_key"]
@@ -237,10 +238,14 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
     n_s = len(sset.states)
     # the parametric source draws nothing from history: its pools only measure the pace
     usable = hist.usable() if source == "bootstrap" else np.ones(len(hist.dates), dtype=bool)
+    if not spec.include_forecast_period:  # no peeking: no pool day on or after the first simulated day
+
+        periods = {s: clip_before(list(periods[s]), days[0]) for s in sset.states}
     pools = tuple(build_pool(hist.dates, usable, list(periods[s])) for s in sset.states)
     for s, pool in zip(sset.states, pools, strict=True):
         if len(pool.days) == 0:
-            raise ScenarioError(f"{sset.path}: states.{s}: its analogue periods have no usable day in the data "
+            peek = "" if spec.include_forecast_period else f" before the scenario's start {days[0].date()}"
+            raise ScenarioError(f"{sset.path}: states.{s}: its analogue periods have no usable day in the data{peek} "
                                 f"(every asset of the universe and VIX must have data)")
     walcl = np.nan_to_num(hist.walcl_bn_day, nan=0.0)
     pace_ref = np.array([walcl[p.days].mean() * DAYS_PER_MONTH for p in pools])

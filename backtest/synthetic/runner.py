@@ -35,8 +35,9 @@ from backtest.execution.spec import Costs, cash_growth, cash_rate_source, risk_f
 from backtest.execution.weights import finalise_weights
 from backtest.executors import LocalExecutor
 from backtest.metrics import METRIC_COLUMNS
-from backtest.pipeline import decision_dates, render_report, required_series
+from backtest.pipeline import decision_dates, required_series
 from backtest.regimes.models import make_regime_model
+from backtest.report.scenario_page import render_scenario_page
 from backtest.results import (
     FORMAT_VERSION,
     atomic_run_dir,
@@ -46,10 +47,12 @@ from backtest.results import (
     package_versions,
     write_json,
 )
+from backtest.synthetic.bootstrap import pool_ranges
 from backtest.synthetic.generator import History, ScenarioContext, build_context, generate
 from backtest.synthetic.liquidity_beta import LiquidityBetas, estimate_betas, fixed_betas
 from backtest.synthetic.path_signals import PathSignals, asof2
-from backtest.synthetic.scenarios import MIX, ScenarioSet, resolve_analogues
+from backtest.synthetic.pools import hand_written_warnings, pool_signals, resolve_analogues
+from backtest.synthetic.scenarios import MIX, ScenarioSet
 from backtest.synthetic.scoring import (
     PATH_STATS,
     SCENARIO_STATS,
@@ -208,6 +211,7 @@ class Prepared:
     labels: dict[str, pd.DataFrame]
     periods: dict[str, list]
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def load_history(cfg: RunConfig) -> MarketData:
@@ -234,11 +238,14 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     source = "parametric" if (md.synthetic and cfg.data.source == "sample") else "bootstrap"
     hist = History.from_market(md, tickers)
     notes: list[str] = []
+
+    signals = pool_signals(md, hist.dates)
     if source == "bootstrap":
         need, names = hist.need_matrix()
-        periods = resolve_analogues(sset, hist.dates, need=need, need_names=names)
+        periods = resolve_analogues(sset, hist.dates, need=need, need_names=names, signals=signals)
     else:
-        periods = resolve_analogues(sset, hist.dates)
+        periods = resolve_analogues(sset, hist.dates, signals=signals)
+    warnings = hand_written_warnings(sset)
     liq = sset.spec.liquidity
     if source == "bootstrap":
         betas = estimate_betas(md, list(tickers), pd.Timestamp(liq.beta_start),
@@ -268,7 +275,7 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     if cfg.regimes.model != "calendar":
         notes.append(f"regimes.model {cfg.regimes.model}: history days use it; simulated days are labelled with "
                      "their state's regime kind (the scenario's own calendar)")
-    return Prepared(cfg, origin, sset, md, source, hist, betas, contexts, grids, labels, periods, notes)
+    return Prepared(cfg, origin, sset, md, source, hist, betas, contexts, grids, labels, periods, notes, warnings)
 
 
 def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel: bool) -> list[ChunkTask]:
@@ -508,6 +515,8 @@ def provenance(run: ScenarioRun, run_id: str) -> dict[str, Any]:
             "analogues": [{"label": p.label, "start": str(p.start.date()), "end": str(p.end.date())}
                           for p in prep.periods[s]],
             "pool_days": int(len(pool.days)), "pool_segments": pool.n_segments,
+            "pool_ranges": {n: [list(r) for r in pool_ranges(c.pools[i], prep.history.dates)]
+                            for n, c in prep.contexts.items()},
             "reference_pace_bn_month": round(float(ctx0.pace_ref[i]), 3),
         }
     scen = {}
@@ -538,6 +547,8 @@ def provenance(run: ScenarioRun, run_id: str) -> dict[str, Any]:
         "executor": run.executor,
         "generator": prep.source,
         "mean_block_days": sset.spec.mean_block_days if prep.source == "bootstrap" else None,
+        "include_forecast_period": bool(sset.spec.include_forecast_period),
+        "pool_warnings": list(prep.warnings),
         "data": {"source": md.source, "synthetic": md.synthetic, "first_date": str(md.calendar[0].date()),
                  "last_date": str(md.calendar[-1].date()), "fingerprint": md.fingerprint()},
         "settings": {"rebalance": cfg.rebalance.every, "drift_band": cfg.rebalance.drift_band,
@@ -583,10 +594,9 @@ def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: b
         run.weights.to_parquet(tmp / "weights.parquet", index=False)
         run.timings["write"] = time.perf_counter() - t
         write_json(tmp / "provenance.json", provenance(run, tmp.final.name))
-        if report and (cfg.report.html or cfg.report.png):
-
+        if report and cfg.report.html:  # the scenario page; no run-tearsheet PNGs of simulated paths
             t = time.perf_counter()
-            render_report(tmp, html=cfg.report.html, png=cfg.report.png)
+            render_scenario_page(tmp)
             run.timings["report"] = time.perf_counter() - t
     return final_path(root, run_id)
 

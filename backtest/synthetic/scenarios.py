@@ -11,7 +11,7 @@ A *scenario file* (``configs/scenarios.yaml``) names
   transition matrix or expected durations with exit probabilities), a horizon, an RMP
   pace (bn USD/month, constant or a dated schedule) and an optional probability. The
   scenarios with a probability form the probability-weighted *mix*; their probabilities
-  must sum to 1. A scenario without one (``realised``) is scored but kept out of the mix.
+  must sum to 1. A scenario without one is scored but kept out of the mix.
 
 Everything is validated once, here, by pydantic models with ``extra="forbid"``; every
 problem is one line naming the file and the key (:class:`~backtest.errors.ScenarioError`).
@@ -26,6 +26,7 @@ draws paths from per-path uniforms, so a path's states depend only on its own dr
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -37,8 +38,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backtest.config import format_validation_error, read_yaml
-from backtest.errors import ConfigError, RegimeError, ScenarioError
-from backtest.regimes.calendar import load_calendar
+from backtest.errors import ConfigError, ScenarioError
 from backtest.safe_io import find_non_finite
 
 REGIME_KINDS = ("qe", "plateau", "qt", "rmp")
@@ -53,14 +53,45 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AnalogueSpec(_Strict):
-    """One historical analogue period of a state.
+class RuleSpec(_Strict):
+    """An ex-ante pool rule: the trading days on which every given condition held.
 
-    ``regime`` takes the dates of a regime-calendar id (``end: null`` = open, i.e. up to
-    the end of the data); ``start``/``end`` clip it. Without ``regime`` both dates are
-    required.
+    Every condition uses what was known by the close of the day: the regime calendar's
+    dates (``regime_kind``, ``regime``, ``first_days``, ``after_first_days``,
+    ``announced_in_stress``) and the point-in-time signal frame (``stress`` of the rules
+    classifier, ``vix``, ``hiking``). See :mod:`backtest.synthetic.pools`.
     """
 
+    regime_kind: list[Literal["qe", "plateau", "qt", "rmp"]] | None = Field(None, description="calendar kinds")
+    regime: list[str] | None = Field(None, description="calendar ids (whole periods)")
+    stress: bool | None = Field(None, description="stress flag of the rules classifier on the day")
+    vix_below: float | None = Field(None, gt=0, description="VIX close below this")
+    vix_above: float | None = Field(None, gt=0, description="VIX close above this")
+    hiking: bool | None = Field(None, description="policy rate (DFEDTARU) above its level 63 trading days before")
+    announced_in_stress: bool | None = Field(None, description="the regime was announced on a stress day")
+    first_days: int | None = Field(None, ge=1, description="only the first N trading days of each regime")
+    after_first_days: int | None = Field(None, ge=1, description="only days after the first N of each regime")
+    exclude_states: list[str] = Field(default_factory=list, description="drop days in these states' rule pools")
+
+    def label(self) -> str:
+        """Compact text of the rule (``rule{regime_kind=[qe], first_days=60}``)."""
+        def show(v: Any) -> str:
+            return "[" + ", ".join(map(str, v)) + "]" if isinstance(v, list) else str(v).lower()
+
+        items = [f"{k}={show(v)}" for k, v in self.model_dump(exclude_defaults=True).items()]
+        return "rule{" + ", ".join(items) + "}"
+
+
+class AnalogueSpec(_Strict):
+    """One historical analogue of a state: a rule, a calendar period or a date range.
+
+    ``rule`` selects days by ex-ante conditions (:class:`RuleSpec`). ``regime`` takes the
+    dates of a regime-calendar id (``end: null`` = open, i.e. up to the end of the data);
+    ``start``/``end`` clip it. Without ``regime`` or ``rule`` both dates are required: a
+    hand-written date range is a user override and is warned about.
+    """
+
+    rule: RuleSpec | None = None
     regime: str | None = Field(None, description="regime calendar id, e.g. RMP2019")
     start: date | None = None
     end: date | None = None
@@ -68,14 +99,25 @@ class AnalogueSpec(_Strict):
 
     @model_validator(mode="after")
     def _dates(self) -> AnalogueSpec:
+        if self.rule is not None:
+            if self.regime is not None or self.start is not None or self.end is not None:
+                raise ValueError("an analogue with a rule takes no regime, start or end")
+            return self
         if self.regime is None and (self.start is None or self.end is None):
-            raise ValueError("an analogue needs a regime id or both start and end")
+            raise ValueError("an analogue needs a rule, a regime id or both start and end")
         if self.start is not None and self.end is not None and self.end < self.start:
             raise ValueError(f"analogue ends {self.end} before it starts {self.start}")
         return self
 
+    @property
+    def hand_written(self) -> bool:
+        """Whether the analogue's dates were chosen by hand (a clipped period or a range)."""
+        return self.rule is None and (self.start is not None or self.end is not None)
+
     def label(self) -> str:
         """Short text for messages: ``RMP2019 [.. 2020-02-19]`` or ``2019-09-10..2019-10-14``."""
+        if self.rule is not None:
+            return self.rule.label()
         if self.regime is None:
             return f"{self.start}..{self.end}"
         clip = ""
@@ -165,6 +207,7 @@ class ScenarioFile(_Strict):
     mean_block_days: float = Field(10.0, ge=1, le=252, description="mean block length of the bootstrap")
     warmup_days: int = Field(800, ge=100, le=5000, description="calendar days of real history before the start")
     calendar: str | None = Field(None, description="regime calendar file (default: configs/regimes/...)")
+    include_forecast_period: bool = Field(False, description="let pools use days on or after a scenario's start")
     liquidity: LiquiditySpec = Field(default_factory=LiquiditySpec)
     scoring: ScoringSpec = Field(default_factory=ScoringSpec)
     states: dict[str, StateSpec] = Field(..., min_length=1)
@@ -190,6 +233,12 @@ class ScenarioFile(_Strict):
             if sc.start_state not in self.states:
                 raise ValueError(f"{where}.start_state: unknown state {sc.start_state!r}{_hint(states)}")
             transition_matrix(sc, states, where)
+        for name, st in self.states.items():
+            for i, a in enumerate(st.analogues):
+                for x in (a.rule.exclude_states if a.rule is not None else []):
+                    if x not in self.states or x == name:
+                        raise ValueError(f"states.{name}.analogues[{i}].rule.exclude_states: {x!r} is not "
+                                         f"another state{_hint(states)}")
         return self
 
 
@@ -389,6 +438,13 @@ class ScenarioSet:
                 return s
         raise ScenarioError(f"{self.path}: no scenario {name!r} (scenarios: {', '.join(s.name for s in self.scenarios)})")
 
+    def with_forecast_period(self, include: bool) -> ScenarioSet:
+        """The same set, its pools allowed days on or after the start when ``include``."""
+
+        if not include:
+            return self
+        return dataclasses.replace(self, spec=self.spec.model_copy(update={"include_forecast_period": True}))
+
     def with_horizon(self, horizon: int | None) -> ScenarioSet:
         """The same set with every scenario's horizon replaced (``--horizon``)."""
         if horizon is None:
@@ -476,78 +532,17 @@ class Period:
     label: str
 
 
-def resolve_analogues(sset: ScenarioSet, days: pd.DatetimeIndex, calendar_path: str | None = None,
-                      need: np.ndarray | None = None, need_names: list[str] | None = None) -> dict[str, list[Period]]:
-    """Date ranges of every state's analogues, checked against the trading days of the data.
-
-    Parameters
-    ----------
-    sset : ScenarioSet
-    days : pd.DatetimeIndex
-        Trading days of the loaded history.
-    calendar_path : str, optional
-        Regime calendar (default: the file's ``calendar`` or the project calendar).
-    need : np.ndarray of bool, shape (D, k), optional
-        Which required inputs exist on each day; a day counts only when all do.
-    need_names : list of str, optional
-        Names of the ``need`` columns (for messages).
-
-    Raises
-    ------
-    ScenarioError
-        Unknown regime id, or an analogue period without any usable trading day in the
-        data (named, with the data's range or the missing input).
-    """
-
-    try:
-        cal = load_calendar(calendar_path or sset.spec.calendar)
-    except RegimeError as exc:
-        raise ScenarioError(f"{sset.path}: calendar: {exc}") from None
-    by_id = {r.id: r for r in cal.regimes}
-    out: dict[str, list[Period]] = {}
-    d0, d1 = (days[0].date(), days[-1].date()) if len(days) else (None, None)
-    for sname, st in sset.spec.states.items():
-        periods = []
-        for i, a in enumerate(st.analogues):
-            where = f"{sset.path}: states.{sname}.analogues[{i}] ({a.label()})"
-            if a.regime is not None:
-                if a.regime not in by_id:
-                    raise ScenarioError(f"{where}: unknown regime id {a.regime!r} (calendar: {', '.join(by_id)})")
-                r = by_id[a.regime]
-                start, end = r.effective, r.end if r.end is not None else (days[-1] if len(days) else r.effective)
-                if a.start is not None:
-                    start = max(start, pd.Timestamp(a.start))
-                if a.end is not None:
-                    end = min(end, pd.Timestamp(a.end))
-            else:
-                start, end = pd.Timestamp(a.start), pd.Timestamp(a.end)
-            inside = (days >= start) & (days <= end)
-            if not inside.any():
-                raise ScenarioError(f"{where}: no trading day of the data in {start.date()}..{end.date()} "
-                                    f"(data cover {d0}..{d1})")
-            if need is not None:
-                ok = need[np.asarray(inside)]
-                if not ok.all(axis=1).any():
-                    miss = int(np.argmin(ok.sum(axis=0)))
-                    what = need_names[miss] if need_names else f"input {miss}"
-                    raise ScenarioError(f"{where}: no usable day in {start.date()}..{end.date()}: "
-                                        f"{what} has no data there")
-            periods.append(Period(sname, start, end, a.label()))
-        out[sname] = periods
-    return out
-
-
 __all__ = [
     "MIX",
     "AnalogueSpec",
     "Period",
+    "RuleSpec",
     "Scenario",
     "ScenarioFile",
     "ScenarioSet",
     "StateSpec",
     "compile_scenarios",
     "load_scenarios",
-    "resolve_analogues",
     "scenarios_from_dict",
     "simulate_chain",
     "transition_matrix",
