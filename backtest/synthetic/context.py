@@ -242,6 +242,12 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
 
         periods = {s: clip_before(list(periods[s]), days[0]) for s in sset.states}
     pools = tuple(build_pool(hist.dates, usable, list(periods[s])) for s in sset.states)
+    empty_parametric = [s for s, p in zip(sset.states, pools, strict=True) if len(p.days) == 0 and source != "bootstrap"]
+    if empty_parametric:  # synthetic signals need not meet every pool rule: the pace reference uses every day
+        whole = [Period(s, hist.dates[0], hist.dates[-1], "all days (no day of the synthetic market meets the rule)")
+                 for s in sset.states]
+        pools = tuple(build_pool(hist.dates, usable, [whole[i]]) if s in empty_parametric else p
+                      for i, (s, p) in enumerate(zip(sset.states, pools, strict=True)))
     for s, pool in zip(sset.states, pools, strict=True):
         if len(pool.days) == 0:
             peek = "" if spec.include_forecast_period else f" before the scenario's start {days[0].date()}"
@@ -251,7 +257,8 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
     pace_ref = np.array([walcl[p.days].mean() * DAYS_PER_MONTH for p in pools])
     ch = np.nan_to_num(hist.changes, nan=0.0)
     bs_idx = [CH[c] for c in BS_CHANNELS]
-    notes: list[str] = []
+    notes: list[str] = [f"state {s}: no day of the synthetic market meets its pool rule; its pace reference uses every day"
+                        for s in empty_parametric]
     kappa = np.zeros(len(CHANNELS))
     means = np.zeros((n_s, len(CHANNELS)))
     floor = np.full(len(CHANNELS), -np.inf)

@@ -150,7 +150,7 @@ def mask_periods(state: str, days: pd.DatetimeIndex, mask: np.ndarray, label: st
 
 def resolve_analogues(sset: ScenarioSet, days: pd.DatetimeIndex, calendar_path: str | None = None,
                       need: np.ndarray | None = None, need_names: list[str] | None = None,
-                      signals: pd.DataFrame | None = None) -> dict[str, list[Period]]:
+                      signals: pd.DataFrame | None = None, allow_empty: bool = False) -> dict[str, list[Period]]:
     """Day ranges of every state's analogues, checked against the trading days of the data.
 
     Parameters
@@ -166,6 +166,10 @@ def resolve_analogues(sset: ScenarioSet, days: pd.DatetimeIndex, calendar_path: 
         Names of the ``need`` columns (for messages).
     signals : pd.DataFrame, optional
         :func:`pool_signals` on ``days`` (rules that use signals need it).
+    allow_empty : bool
+        A rule that no day meets gives no period instead of an error (the parametric
+        generator of the ``sample`` market draws states from the calibrated model, not
+        from pools, so its synthetic signals need not reproduce every rule).
 
     Returns
     -------
@@ -204,6 +208,8 @@ def resolve_analogues(sset: ScenarioSet, days: pd.DatetimeIndex, calendar_path: 
                 for x in a.rule.exclude_states:
                     inside &= ~masks[x]
                 if not inside.any():
+                    if allow_empty:
+                        continue
                     raise ScenarioError(f"{where}: no trading day of the data ({d0}..{d1}) meets the rule")
                 start, end = days[inside][0], days[inside][-1]
             elif a.regime is not None:

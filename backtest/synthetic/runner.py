@@ -244,7 +244,7 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
         need, names = hist.need_matrix()
         periods = resolve_analogues(sset, hist.dates, need=need, need_names=names, signals=signals)
     else:
-        periods = resolve_analogues(sset, hist.dates, signals=signals)
+        periods = resolve_analogues(sset, hist.dates, signals=signals, allow_empty=True)
     warnings = hand_written_warnings(sset)
     liq = sset.spec.liquidity
     if source == "bootstrap":
