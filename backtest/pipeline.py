@@ -304,13 +304,7 @@ def write_outputs(out: RunOutput, folder: Path, run_id: str | None = None) -> No
         "config_file": out.origin,
         "config_hash": cfg.config_hash(),
         "seed": cfg.seed,
-        "data": {
-            "source": out.md.source,
-            "synthetic": out.md.synthetic,
-            "first_date": str(out.days[0].date()),
-            "last_date": str(out.days[-1].date()),
-            "fingerprint": out.md.fingerprint(),
-        },
+        "data": out.md.provenance(out.days),
         "settings": {
             "rebalance": cfg.rebalance.every,
             "drift_band": cfg.rebalance.drift_band,

@@ -88,6 +88,23 @@ class MarketData:
             out[f"macro:{name}"] = _hash_series(ms.values)
         return out
 
+    def provenance(self, days: pd.DatetimeIndex | None = None) -> dict[str, object]:
+        """The ``data`` block of a run's ``provenance.json``.
+
+        Parameters
+        ----------
+        days : pd.DatetimeIndex, optional
+            Trading days the run covers (default: the whole calendar).
+
+        Returns
+        -------
+        dict
+            ``source``, ``synthetic``, ``first_date``, ``last_date``, ``fingerprint``.
+        """
+        d = self.calendar if days is None else days
+        return {"source": self.source, "synthetic": self.synthetic, "first_date": str(d[0].date()),
+                "last_date": str(d[-1].date()), "fingerprint": self.fingerprint()}
+
     def slice(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> "MarketData":
         """Prices restricted to ``[start, end]``; macro series restricted to ``<= end``.
 

@@ -7,7 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
+from backtest.results import (
+    FORMAT_VERSION,
+    atomic_run_dir,
+    final_path,
+    git_commit,
+    make_run_id,
+    package_versions,
+    write_json,
+)
 from backtest.tune.orchestrate import TuneResult
 
 
@@ -19,17 +29,6 @@ def write_tune(result: TuneResult, root: str | Path = "results", html: bool = Tr
     Path
         The new run folder.
     """
-    import yaml
-
-    from backtest.results import (
-        FORMAT_VERSION,
-        atomic_run_dir,
-        final_path,
-        git_commit,
-        make_run_id,
-        package_versions,
-        write_json,
-    )
 
     cfg = result.cfg
     run_id = make_run_id(f"tune-{cfg.name}-{result.strategy}", cfg.config_hash())
@@ -77,13 +76,7 @@ def write_tune(result: TuneResult, root: str | Path = "results", html: bool = Tr
             },
             "verdict": result.verdict.to_dict() if result.verdict is not None else None,  # issue 13
             "rank_corr_by_fold": result.fold_rank_corr,
-            "data": {
-                "source": result.md.source,
-                "synthetic": result.md.synthetic,
-                "first_date": str(result.days[0].date()),
-                "last_date": str(result.days[-1].date()),
-                "fingerprint": result.md.fingerprint(),
-            },
+            "data": result.md.provenance(result.days),
             "executor": result.executor,
             "notes": result.notes,
             "packages": package_versions(),
