@@ -1,0 +1,176 @@
+"""Aggregation of a scenario run: per-path chunk results -> distributions, regret, fans, tables.
+
+:func:`aggregate` reads the chunks in path order (results do not depend on chunking) and
+builds the :class:`ScenarioRun` that :mod:`backtest.synthetic.writer` writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from backtest.metrics import METRIC_COLUMNS
+from backtest.synthetic.scenarios import MIX
+from backtest.synthetic.scoring import (
+    PATH_STATS,
+    SCENARIO_STATS,
+    mixture_quantiles,
+    regret_table,
+    summarise,
+    weighted_quantiles,
+)
+
+if TYPE_CHECKING:
+    from backtest.synthetic.runner import ChunkResult, Prepared
+
+FAN_Q = (0.05, 0.25, 0.50, 0.75, 0.95)
+
+
+@dataclass
+class ScenarioRun:
+    """The outcome of a scenario run (in memory)."""
+
+    prep: Prepared
+    paths: int
+    seed: int
+    chunk_size: int
+    executor: str
+    scenario_metrics: pd.DataFrame
+    regret: pd.DataFrame
+    fan: pd.DataFrame
+    metrics: pd.DataFrame
+    returns: pd.DataFrame
+    weights: pd.DataFrame
+    occupancy: pd.DataFrame
+    per_path: dict[str, list[str]]
+    timings: dict[str, float]
+    notes: list[str]
+    extras: dict[str, Any] = field(default_factory=dict)
+    """Optional extra tables of later features (e.g. ``pace_effect``), by name."""
+
+
+def _concat(results: list[ChunkResult], pick: Callable[[ChunkResult], np.ndarray]) -> np.ndarray:
+    return np.concatenate([pick(r) for r in sorted(results, key=lambda r: r.p0)], axis=0)
+
+
+def aggregate(prep: Prepared, results: list[ChunkResult], paths: int, seed: int, chunk_size: int, executor: str,
+              timings: dict[str, float]) -> ScenarioRun:
+    """Distributions per strategy x scenario, the mix, regret, fans and the contract tables."""
+
+    sset = prep.sset
+    mix = sset.mix
+    names = [s.name for s in sset.scenarios]
+    strategies = [s.name for s in prep.cfg.strategies]
+    by_sc = {n: [r for r in results if r.scenario == n] for n in names}
+    stats = {n: {s: {k: _concat(by_sc[n], lambda r, s=s, k=k: r.stats[s][k]) for k in PATH_STATS} for s in strategies}
+             for n in names}
+    wealth = {n: {s: _concat(by_sc[n], lambda r, s=s: r.wealth[s]) for s in strategies} for n in names}
+    mix_names = [n for n in names if n in mix]
+    rows = []
+    for s in strategies:
+        for n in names:
+            for st, d in summarise(stats[n][s]).items():
+                rows.append({"strategy": s, "scenario": n, "statistic": st, **d})
+        if mix_names:
+            w = np.concatenate([np.full(len(stats[n][s]["horizon_return"]), mix[n] / paths) for n in mix_names])
+            pooled = {k: np.concatenate([stats[n][s][k] for n in mix_names]) for k in PATH_STATS}
+            for st, d in summarise(pooled, w).items():
+                rows.append({"strategy": s, "scenario": MIX, "statistic": st, **d})
+    sm = pd.DataFrame(rows, columns=["strategy", "scenario", "statistic", "mean", "median", "p5", "p25", "p75", "p95"])
+    order = {st: i for i, st in enumerate(SCENARIO_STATS)}
+    sm = sm.sort_values(["strategy", "statistic", "scenario"], key=lambda c: c.map(order) if c.name == "statistic"
+                        else (c.map({**{n: i for i, n in enumerate(names)}, MIX: len(names)}) if c.name == "scenario"
+                              else c.map({s: i for i, s in enumerate(strategies)})), kind="stable")
+    sm = sm.reset_index(drop=True)
+    # regret on the configured statistic and summary
+    spec = sset.spec.scoring
+    piv = sm.loc[sm["statistic"] == spec.regret_statistic].pivot(index="strategy", columns="scenario",
+                                                                 values=spec.regret_summary)
+    piv = piv.reindex(index=strategies, columns=[c for c in [*names, MIX] if c in piv.columns])
+    regret = regret_table(piv, {n: mix[n] for n in mix_names}, f"{spec.regret_summary} {spec.regret_statistic}")
+    # fans of cumulative wealth
+    fan_rows = []
+    for s in strategies:
+        for n in names:
+            fan_rows.append(_fan_frame(s, n, mixture_quantiles([wealth[n][s]], [1.0], FAN_Q)))
+        if mix_names and _same_calendar(prep, mix_names):
+            q = mixture_quantiles([wealth[n][s] for n in mix_names], [mix[n] / paths for n in mix_names], FAN_Q)
+            fan_rows.append(_fan_frame(s, MIX, q))
+    fan = pd.concat(fan_rows, ignore_index=True)
+    # contract tables: medians of the mix (or of the first scenario without a mix)
+    ref = mix_names or names[:1]
+    ref_ctx = prep.contexts[ref[0]]
+    run_days = pd.DatetimeIndex([ref_ctx.t0]).append(ref_ctx.days)
+    met_rows, ret_cols = {}, {}
+    same = _same_calendar(prep, ref)
+    for s in strategies:
+        use = ref if same else ref[:1]
+        w = np.concatenate([np.full(paths, (mix.get(n, 1.0) if mix_names else 1.0) / paths) for n in use])
+        pooled = {k: np.concatenate([stats[n][s][k] for n in use]) for k in PATH_STATS}
+        med = {k: float(weighted_quantiles(v, (0.5,), w)[0]) for k, v in pooled.items()}
+        met_rows[s] = {"total_return": med["horizon_return"], "cagr": med["cagr"], "ann_vol": med["ann_vol"],
+                       "sharpe": med["sharpe"], "sortino": med["sortino"], "max_drawdown": med["max_drawdown"],
+                       "calmar": med["calmar"], "turnover": np.nan, "hit_rate": med["hit_rate"],
+                       "worst_day": med["worst_day"], "best_day": med["best_day"], "cvar_5": med["daily_cvar_5"]}
+        p50 = mixture_quantiles([wealth[n][s] for n in use],
+                                [(mix.get(n, 1.0) if mix_names else 1.0) / paths for n in use], (0.5,))[0]
+        ret_cols[s] = p50 / np.concatenate([[1.0], p50[:-1]]) - 1.0
+    metrics = pd.DataFrame.from_dict(met_rows, orient="index")[METRIC_COLUMNS]
+    metrics.index.name = "strategy"
+    returns = pd.DataFrame(ret_cols, index=pd.DatetimeIndex(run_days, name="date"))
+    weights = _mean_weights(prep, by_sc, ref if same else ref[:1], mix if mix_names else {}, strategies)
+    occ = []
+    for n in names:
+        counts = np.sum([r.state_days for r in by_sc[n]], axis=0)
+        tot = counts.sum()
+        for i, stn in enumerate(sset.states):
+            occ.append({"scenario": n, "state": stn, "share_of_days": float(counts[i] / tot) if tot else np.nan})
+    per_path = {n: sorted({s for r in by_sc[n] for s in r.per_path}) for n in names}
+    notes = list(prep.notes)
+    slow = sorted({s for v in per_path.values() for s in v})
+    if slow:
+        notes.append(f"no vectorised form, evaluated path by path (slow): {', '.join(slow)}")
+    return ScenarioRun(prep, paths, seed, chunk_size, executor, sm, regret, fan, metrics, returns, weights,
+                       pd.DataFrame(occ), per_path, timings, notes)
+
+
+def _same_calendar(prep: Prepared, names: list[str]) -> bool:
+    cals = {(prep.contexts[n].t0, len(prep.contexts[n].days)) for n in names}
+    return len(cals) == 1
+
+
+def _fan_frame(strategy: str, scenario: str, q: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"strategy": strategy, "scenario": scenario, "day": np.arange(q.shape[1]),
+                         "p5": q[0], "p25": q[1], "p50": q[2], "p75": q[3], "p95": q[4]})
+
+
+def _mean_weights(prep: Prepared, by_sc: dict[str, list[ChunkResult]], use: list[str], mix: dict[str, float],
+                  strategies: list[str]) -> pd.DataFrame:
+    """Expected target weights per decision date (probability-weighted over ``use``)."""
+    grid = prep.grids[use[0]]
+    parts = []
+    for s in strategies:
+        acc = None
+        cols: list[str] = []
+        for n in use:
+            arr = _concat(by_sc[n], lambda r, s=s: r.targets[s]).astype(np.float64)
+            cols = by_sc[n][0].cols[s]
+            fin = np.isfinite(arr)
+            cnt = fin.sum(axis=0)
+            m = np.where(cnt > 0, np.where(fin, arr, 0.0).sum(axis=0) / np.maximum(cnt, 1), np.nan)
+            wt = mix.get(n, 1.0) if mix else 1.0 / len(use)
+            acc = m * wt if acc is None else acc + m * wt
+        assert acc is not None
+        frame = pd.DataFrame(acc, index=grid.dates, columns=cols).dropna(how="all")
+        long = frame.rename_axis("date").reset_index().melt(id_vars="date", var_name="asset", value_name="weight")
+        long.insert(1, "strategy", s)
+        parts.append(long)
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["date", "strategy", "asset"], kind="stable").reset_index(drop=True)
+
+
+__all__ = ["FAN_Q", "ScenarioRun", "aggregate"]

@@ -1,0 +1,142 @@
+"""Writing a scenario run folder: contract files, scenario tables, provenance, the page."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from backtest.config import dump_yaml
+from backtest.metrics import METRIC_COLUMNS
+from backtest.report.scenario_page import render_scenario_page
+from backtest.results import (
+    FORMAT_VERSION,
+    atomic_run_dir,
+    final_path,
+    git_commit,
+    make_run_id,
+    package_versions,
+    write_json,
+)
+from backtest.synthetic.aggregate import ScenarioRun
+from backtest.synthetic.bootstrap import pool_ranges
+
+
+def _file_hash(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return "unknown"
+
+
+def provenance(run: ScenarioRun, run_id: str) -> dict[str, Any]:
+    """The provenance record of a scenario run folder."""
+
+    prep, cfg, sset = run.prep, run.prep.cfg, run.prep.sset
+    md = prep.md
+    states = {}
+    for i, s in enumerate(sset.states):
+        ctx0 = next(iter(prep.contexts.values()))
+        pool = ctx0.pools[i]
+        states[s] = {
+            "kind": sset.kinds[i], "paced": bool(sset.paced[i]),
+            "analogues": [{"label": p.label, "start": str(p.start.date()), "end": str(p.end.date())}
+                          for p in prep.periods[s]],
+            "pool_days": int(len(pool.days)), "pool_segments": pool.n_segments,
+            "pool_ranges": {n: [list(r) for r in pool_ranges(c.pools[i], prep.history.dates)]
+                            for n, c in prep.contexts.items()},
+            "reference_pace_bn_month": round(float(ctx0.pace_ref[i]), 3),
+        }
+    scen = {}
+    for sc in sset.scenarios:
+        ctx = prep.contexts[sc.name]
+        scen[sc.name] = {
+            "title": sc.title, "probability": sc.probability, "start_state": sset.states[sc.start_state],
+            "t0": str(ctx.t0.date()), "first_day": str(ctx.days[0].date()), "last_day": str(ctx.days[-1].date()),
+            "horizon_days": sc.horizon_days,
+            "pace_bn_month": [{"until": None if u is None else str(u.date()), "bn_month": b} for u, b in sc.pace],
+            "transition_matrix": np.round(sc.matrix, 10).tolist(),
+            "mean_dwell_days": [None if not np.isfinite(x) else round(float(x), 4) for x in sc.mean_dwell()],
+            "paths_evaluated_per_path": run.per_path[sc.name],
+        }
+    occ = {f"{r.scenario}/{r.state}": round(r.share_of_days, 6) for r in run.occupancy.itertuples()}
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": "scenarios",
+        "run_id": run_id,
+        "name": cfg.name,
+        "config_file": prep.origin,
+        "config_hash": cfg.config_hash(),
+        "scenarios_file": sset.path,
+        "scenarios_hash": _file_hash(sset.path),
+        "seed": run.seed,
+        "paths": run.paths,
+        "chunk_size": run.chunk_size,
+        "executor": run.executor,
+        "generator": prep.source,
+        "mean_block_days": sset.spec.mean_block_days if prep.source == "bootstrap" else None,
+        "include_forecast_period": bool(sset.spec.include_forecast_period),
+        "pool_warnings": list(prep.warnings),
+        "data": md.provenance(),
+        "settings": {"rebalance": cfg.rebalance.every, "drift_band": cfg.rebalance.drift_band,
+                     "lag_days": cfg.execution.lag_days, "fee_bps": cfg.costs.fee_bps,
+                     "slippage_bps": cfg.costs.slippage_bps, "borrow_bps": cfg.costs.borrow_bps,
+                     "cash_rate": cfg.cash.rate, "regime_model": "scenario states (history: " + cfg.regimes.model + ")",
+                     "regime_by": cfg.regimes.by},
+        "betas": prep.betas.to_dict(),
+        "states": states,
+        "scenarios": scen,
+        "mix": sset.mix,
+        "state_occupancy": occ,
+        "regret": {"statistic": sset.spec.scoring.regret_statistic, "summary": sset.spec.scoring.regret_summary},
+        "strategies": {s.name: s.kind for s in cfg.strategies},
+        "notes": run.notes,
+        "packages": package_versions(),
+        "git_commit": git_commit(),
+        "timings_s": {k: round(v, 4) for k, v in run.timings.items()},
+        "contents": "metrics.csv / returns.parquet / weights.parquet hold medians (weights: means) over the "
+                    "probability-weighted mix of scenarios; regime_metrics.csv is empty for scenario runs",
+    }
+
+
+def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: bool = True) -> Path:
+    """Write the run folder atomically (contract files + scenario tables) and return its path."""
+
+    cfg = run.prep.cfg
+    name = f"{cfg.name}-scenarios"
+    run_id = make_run_id(name, cfg.config_hash())
+    with atomic_run_dir(root, run_id) as tmp:
+        t = time.perf_counter()
+        (tmp / "config.yaml").write_text(dump_yaml(cfg))
+        sc_raw = json.loads(run.prep.sset.spec.model_dump_json())
+        (tmp / "scenarios.yaml").write_text(_yaml(sc_raw))
+        run.scenario_metrics.to_csv(tmp / "scenario_metrics.csv", index=False, float_format="%.10g")
+        run.regret.to_csv(tmp / "scenario_regret.csv", index=False, float_format="%.10g")
+        run.fan.to_parquet(tmp / "scenario_fan.parquet", index=False)
+        run.occupancy.to_csv(tmp / "scenario_states.csv", index=False, float_format="%.10g")
+        run.metrics.to_csv(tmp / "metrics.csv", float_format="%.10g")
+        pd.DataFrame(columns=["strategy", "regime", "days", *METRIC_COLUMNS]).to_csv(tmp / "regime_metrics.csv",
+                                                                                      index=False)
+        run.returns.to_parquet(tmp / "returns.parquet")
+        run.weights.to_parquet(tmp / "weights.parquet", index=False)
+        run.timings["write"] = time.perf_counter() - t
+        write_json(tmp / "provenance.json", provenance(run, tmp.final.name))
+        if report and cfg.report.html:  # the scenario page; no run-tearsheet PNGs of simulated paths
+            t = time.perf_counter()
+            render_scenario_page(tmp)
+            run.timings["report"] = time.perf_counter() - t
+    return final_path(root, run_id)
+
+
+def _yaml(obj: Any) -> str:
+
+    return yaml.safe_dump(obj, sort_keys=False)
+
+
+__all__ = ["provenance", "write_scenario_run"]
