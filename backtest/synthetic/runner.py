@@ -200,8 +200,14 @@ def load_history(cfg: RunConfig) -> MarketData:
     return make_source(cfg.data).load(tickers, macro, None, None)
 
 
-def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: MarketData | None = None) -> Prepared:
+def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: MarketData | None = None,
+            adjust: Callable[..., tuple[ScenarioSet, dict, list[str]]] | None = None) -> Prepared:
     """Load data, estimate betas, resolve analogues and build every scenario's context.
+
+    ``adjust(sset, periods, history) -> (sset, periods, notes)``, when given, may change
+    the set and the resolved pools before the contexts are built (the calibration
+    backtest: start state of the day, fallback pools); rules no day meets then give an
+    empty period list instead of an error.
 
     Raises
     ------
@@ -219,11 +225,14 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     notes: list[str] = []
 
     signals = pool_signals(md, hist.dates)
-    if source == "bootstrap":
+    if source == "bootstrap" and adjust is None:
         need, names = hist.need_matrix()
         periods = resolve_analogues(sset, hist.dates, need=need, need_names=names, signals=signals)
     else:
         periods = resolve_analogues(sset, hist.dates, signals=signals, allow_empty=True)
+    if adjust is not None:
+        sset, periods, more = adjust(sset, periods, hist)
+        notes.extend(more)
     warnings = hand_written_warnings(sset)
     liq = sset.spec.liquidity
     if source == "bootstrap":

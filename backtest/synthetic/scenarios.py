@@ -458,6 +458,12 @@ class ScenarioSet:
         )
         return ScenarioSet(self.path, self.spec, self.states, self.kinds, self.paced, sc)
 
+    def with_start(self, start: date, start_state: int | None = None) -> ScenarioSet:
+        """The same set, every scenario starting on ``start`` (and in ``start_state`` when given)."""
+        sc = tuple(dataclasses.replace(s, start=start, start_state=s.start_state if start_state is None
+                                       else int(start_state)) for s in self.scenarios)
+        return dataclasses.replace(self, scenarios=sc)
+
     def only(self, names: list[str] | None) -> ScenarioSet:
         """Keep the named scenarios (the mix is then over those kept that have a probability)."""
         if not names:
