@@ -93,7 +93,8 @@ def register(app: typer.Typer) -> None:
     @app.command("scenarios")
     def scenarios(
         config: ConfigArg,
-        paths: Annotated[int, typer.Option("--paths", help="Paths per scenario.")] = 1000,
+        paths: Annotated[int | None, typer.Option("--paths", help="Paths per scenario (default 1000; --calibrate: 200).",
+                                                  show_default=False)] = None,
         horizon: Annotated[int | None, typer.Option("--horizon", help="Trading days (default: the scenario file's).")] = None,
         seed: Annotated[int, typer.Option("--seed", help="Root seed; same seed = same paths.")] = 0,
         workers: Annotated[int | None, typer.Option("--workers", help="Start a local Dask cluster with N workers.")] = None,
@@ -109,6 +110,10 @@ def register(app: typer.Typer) -> None:
         include_forecast_period: Annotated[bool, typer.Option(
             "--include-forecast-period",
             help="Let analogue pools use days on or after a scenario's start (off: no peeking).")] = False,
+        calibrate: Annotated[bool, typer.Option("--calibrate", help="Calibration backtest: fit on data up to each "
+                                                "past start, simulate the next horizon, score the realised outcome.")] = False,
+        calibrate_from: Annotated[str, typer.Option("--calibrate-from", help="First calibration start.")] = "2014-01-01",
+        calibrate_every: Annotated[str, typer.Option("--calibrate-every", help="quarter | month | year.")] = "quarter",
     ) -> None:
         """Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, mix)."""
         from backtest.commands.common import console, err_console, fail
@@ -134,6 +139,13 @@ def register(app: typer.Typer) -> None:
             sset = load_scenarios(scenarios_file).with_horizon(horizon)
             sset = sset.only([s.strip() for s in only.split(",") if s.strip()] if only else None)
             sset = sset.with_forecast_period(include_forecast_period)
+            if calibrate:
+                from backtest.commands.calibrate_cmd import calibrate_command
+
+                calibrate_command(cfg, sset, config=config, paths=200 if paths is None else paths, seed=seed,
+                                  start_from=calibrate_from, every=calibrate_every, out=out, report=not no_report)
+                return
+            paths = 1000 if paths is None else paths
             if chunk_size is None:
                 chunk_size = default_chunk(paths)
             check_scenario_budget(paths, [s.horizon_days for s in sset.scenarios], len(cfg.data.universe),
