@@ -1,0 +1,256 @@
+"""Calibration backtest of the scenario model: PIT, coverage, verdicts, no peeking, the command."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from backtest.commands.loading import load_run_config
+from backtest.data.base import MacroSeries
+from backtest.synthetic.calibrate import (
+    ALL,
+    StartOutcome,
+    calibration_table,
+    coverage_summary,
+    cut_market,
+    effective_overlap,
+    pit,
+    pit_histogram,
+    realised_outcomes,
+    simulate_start,
+    start_dates,
+    verdict,
+)
+from backtest.synthetic.runner import load_history
+from backtest.synthetic.scenarios import scenarios_from_dict
+from tests.helpers import assert_clean_error, run_cli
+
+SCEN = {
+    "start": "2025-12-12",
+    "horizon_days": 40,
+    "mean_block_days": 5,
+    "states": {
+        "calm": {"kind": "rmp", "paced": True, "analogues": [{"rule": {"regime_kind": ["rmp"]}}]},
+        "other": {"kind": "qt", "analogues": [{"rule": {"regime_kind": ["qt", "plateau"]}}]},
+    },
+    "scenarios": {
+        "A": {"probability": 0.6, "pace_bn_month": 25, "start_state": "calm",
+              "durations": {"calm": 30, "other": 10}, "exits": {"calm": {"other": 1.0}, "other": {"calm": 1.0}}},
+        "B": {"probability": 0.4, "pace_bn_month": 45, "start_state": "other",
+              "durations": {"calm": 20, "other": 20}, "exits": {"calm": {"other": 1.0}, "other": {"calm": 1.0}}},
+    },
+}
+CFG = {"name": "calib-test", "data": {"source": "sample"}, "cash": {"rate": "DTB3"},
+       "costs": {"fee_bps": 1, "slippage_bps": 2}, "report": {"png": False},
+       "strategies": [{"name": "sixty_forty", "kind": "fixed_weights", "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}},
+                      {"name": "spy", "kind": "buy_and_hold", "params": {"weights": {"SPY": 1.0}}}]}
+
+
+# ------------------------------------------------------------------------ statistics by hand
+
+
+def test_pit_matches_a_hand_worked_case():
+    sim = np.array([0.1, 0.2, 0.3, 0.4])
+    w = np.array([0.1, 0.2, 0.3, 0.4])
+    assert pit(sim, 0.25, w) == pytest.approx(0.1 + 0.2)  # weights of 0.1 and 0.2 below
+    assert pit(sim, 0.3, w) == pytest.approx(0.1 + 0.2 + 0.5 * 0.3)  # a tie counts half
+    assert pit(sim, 0.25) == pytest.approx(0.5)  # equal weights: 2 of 4
+    assert pit(sim, -1.0, w) == 0.0 and pit(sim, 9.0, w) == 1.0
+    assert pit(np.array([0.1, np.nan, 0.3]), 0.2) == pytest.approx(0.5)  # NaN outcomes dropped
+    assert math.isnan(pit(sim, float("nan")))
+
+
+def test_pit_histogram_and_band_edges():
+    counts = pit_histogram(np.array([0.0, 0.05, 0.1, 0.55, 0.999, 1.0, np.nan]))
+    assert counts.tolist() == [2, 1, 0, 0, 0, 1, 0, 0, 0, 2]
+    table = pd.DataFrame({"start": ["a", "b", "c", "d"], "strategy": "x", "pit": [0.05, 0.25, 0.8, 0.97]})
+    s = coverage_summary(table, overlap=1.0)[0].set_index("strategy")
+    assert s.loc["x", "cover90"] == pytest.approx(3 / 4)  # 0.05 is inside [0.05, 0.95]
+    assert s.loc["x", "cover50"] == pytest.approx(1 / 4)  # only 0.25
+    assert s.loc["x", "below_p5"] == 0.0 and s.loc["x", "above_p95"] == pytest.approx(0.25)
+
+
+def _binom_two_sided(k: int, n: int, p: float) -> float:
+    """Two-sided exact binomial p-value: outcomes no more likely than k (a second implementation)."""
+    pmf = [math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(n + 1)]
+    return min(1.0, sum(x for x in pmf if x <= pmf[k] * (1 + 1e-7)))
+
+
+def test_verdict_uses_the_effective_sample_size():
+    # 40 quarterly starts of one-year windows: n_eff = 10; 5 of 10 inside the 90% band
+    v, pv, n_eff = verdict(0.5, 40, overlap=4)
+    assert n_eff == 10 and v == "overconfident"
+    assert pv == pytest.approx(_binom_two_sided(5, 10, 0.9))
+    # the same coverage on 8 starts (n_eff 2) is within sampling error
+    v2, pv2, _ = verdict(0.5, 8, overlap=4)
+    assert v2 == "calibrated within sampling error" and pv2 == pytest.approx(_binom_two_sided(1, 2, 0.9))
+    assert verdict(1.0, 400, overlap=4)[0] == "underconfident"  # 100 of 100: p = 0.9**100
+
+
+def test_effective_overlap_of_quarterly_one_year_windows():
+    cal = pd.bdate_range("2010-01-01", "2020-12-31")
+    starts = start_dates(cal, pd.Timestamp("2012-01-01"), "quarter", 252)
+    assert effective_overlap(starts, cal, 252) == 4.0
+    assert effective_overlap(start_dates(cal, pd.Timestamp("2012-01-01"), "year", 252), cal, 252) == 1.0
+
+
+def test_start_dates_are_first_trading_days_with_a_whole_horizon():
+    cal = pd.bdate_range("2019-01-01", "2021-12-31").difference(pd.DatetimeIndex(["2020-01-01", "2020-04-01"]))
+    s = start_dates(cal, pd.Timestamp("2020-01-01"), "quarter", 252)
+    assert s[0] == pd.Timestamp("2020-01-02") and s[1] == pd.Timestamp("2020-04-02")  # holidays skipped
+    last = cal.get_loc(s[-1])
+    assert last + 252 <= len(cal) and cal.get_loc(s[-1]) + 63 + 252 > len(cal)
+
+
+def test_realised_outcome_compounds_the_window():
+    idx = pd.bdate_range("2020-01-01", periods=10)
+    r = pd.DataFrame({"a": [0.0, 0.1, -0.1, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]}, index=idx)
+    out = realised_outcomes(r, pd.DatetimeIndex([idx[1], idx[8]]), 3)
+    assert out.iloc[0, 0] == pytest.approx(1.1 * 0.9 * 1.2 - 1)  # days 1, 2, 3
+    assert np.isnan(out.iloc[1, 0])  # window leaves the data
+
+
+def test_cut_market_keeps_only_what_was_released():
+    from backtest.data.base import MarketData
+
+    idx = pd.bdate_range("2020-01-01", periods=6)
+    vals = pd.Series([1.0, 2.0, 3.0], index=idx[[0, 2, 4]])
+    rel = pd.Series(idx[[1, 4, 5]], index=vals.index)  # the second value is published 2 days late
+    md = MarketData(pd.DataFrame({"X": np.arange(6.0)}, index=idx), {"M": MacroSeries("M", vals, rel)}, "t")
+    cut = cut_market(md, idx[3])
+    assert cut.prices.index[-1] == idx[3]
+    assert cut.macro["M"].values.tolist() == [1.0]  # observed on idx[2] but released on idx[4]
+
+
+# ------------------------------------------------------------------------ planted models
+
+
+def _planted(n_starts: int, spread: float, seed: int = 7) -> pd.DataFrame:
+    """Starts whose realised outcome is N(mu, 0.1) and whose simulation is N(mu, 0.1 * spread)."""
+    rng = np.random.default_rng(seed)
+    sims, real = [], {}
+    starts = pd.bdate_range("2000-01-03", periods=n_starts, freq="7D")
+    for s in starts:
+        mu = rng.normal(0.05, 0.05)
+        sims.append(StartOutcome(s, s, "calm", True, (), {"x": rng.normal(mu, 0.1 * spread, 1000)},
+                                 np.full(1000, 1e-3)))
+        real[s] = rng.normal(mu, 0.1)
+    return calibration_table(sims, pd.DataFrame({"x": real}))
+
+
+def test_planted_calibrated_model_covers_at_nominal_rates():
+    table = _planted(400, spread=1.0)
+    s = coverage_summary(table, overlap=1.0)[0].set_index("strategy")
+    assert abs(s.loc["x", "cover90"] - 0.90) < 0.05  # binomial sd on 400: 0.015
+    assert abs(s.loc["x", "cover50"] - 0.50) < 0.08
+    assert s.loc["x", "verdict"] == "calibrated within sampling error"
+    h = pit_histogram(table["pit"].to_numpy())
+    assert h.min() > 20 and h.max() < 60  # about flat (40 per bin)
+
+
+def test_planted_overconfident_model_is_flagged():
+    table = _planted(80, spread=0.2)  # simulated spread a fifth of the real one
+    s, hist = coverage_summary(table, overlap=4.0)
+    row = s.set_index("strategy").loc["x"]
+    assert row["cover90"] < 0.5 and row["verdict"] == "overconfident"
+    h = hist.loc[hist["strategy"] == "x", "count"].to_numpy()
+    assert h[0] + h[-1] > h[1:-1].sum()  # U-shaped
+    assert s.iloc[-1]["strategy"] == ALL and s.iloc[-1]["verdict"] == "overconfident"
+
+
+def test_planted_underconfident_model_is_flagged():
+    table = _planted(400, spread=5.0)
+    row = coverage_summary(table, overlap=4.0)[0].set_index("strategy").loc["x"]
+    assert row["cover90"] == 1.0 and row["verdict"] == "underconfident"
+
+
+# ------------------------------------------------------------------------ no peeking (real pipeline)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    d = tmp_path_factory.mktemp("calib")
+    (d / "cfg.yaml").write_text(yaml.safe_dump(CFG, sort_keys=False))
+    (d / "scen.yaml").write_text(yaml.safe_dump(SCEN, sort_keys=False))
+    cfg = load_run_config(d / "cfg.yaml", [])
+    md = load_history(cfg)
+    md = dataclasses.replace(md, synthetic=False)  # the bootstrap source: pools drawn from the history
+    return d, cfg, scenarios_from_dict(SCEN), md
+
+
+def _perturb_prices(md, mask: np.ndarray):
+    """Prices on the ``mask`` days scaled by a wavy factor (other rows untouched, bit for bit)."""
+    px = md.prices.copy()
+    f = 1.0 + 0.3 * np.sin(np.arange(int(mask.sum())) / 3.0)
+    px.loc[mask] = px.loc[mask].mul(f, axis=0)
+    return dataclasses.replace(md, prices=px)
+
+
+def test_no_peeking_data_after_the_start_do_not_move_the_simulation(setup):
+    _, cfg, sset, md = setup
+    start = pd.Timestamp("2024-04-01")
+    base = simulate_start(cfg, sset, md, start, paths=12, seed=3)
+    t0 = base.t0
+    after = np.asarray(md.prices.index > t0)
+    md2 = _perturb_prices(md, after)
+    macro = {}
+    for k, ms in md2.macro.items():  # values released after t0 change too (including ones observed before)
+        late = np.asarray(ms.released > t0)
+        macro[k] = MacroSeries(ms.name, ms.values.where(~late, ms.values * 1.5 + 1.0), ms.released)
+    md2 = dataclasses.replace(md2, macro=macro)
+    assert not md2.prices.loc[after].equals(md.prices.loc[after])
+    moved = simulate_start(cfg, sset, md2, start, paths=12, seed=3)
+    for s in base.outcomes:
+        np.testing.assert_array_equal(base.outcomes[s], moved.outcomes[s])
+    np.testing.assert_array_equal(base.weights, moved.weights)
+    np.testing.assert_allclose(base.weights.sum(), 1.0)
+    # control: the same perturbation before the start does move it (the test can fail)
+    before = np.asarray((md.prices.index <= t0) & (md.prices.index > t0 - pd.Timedelta(days=900)))
+    moved_before = simulate_start(cfg, sset, _perturb_prices(md, before), start, paths=12, seed=3)
+    assert not np.array_equal(base.outcomes["spy"], moved_before.outcomes["spy"])
+
+
+def test_start_state_follows_the_rule_the_day_meets(setup):
+    _, cfg, sset, md = setup
+    so = simulate_start(cfg, sset, md, pd.Timestamp("2020-01-02"), paths=4, seed=1)  # RMP2019 in force
+    assert so.start_state == "calm" and so.state_rule and so.fallback_states == ()
+    so = simulate_start(cfg, sset, md, pd.Timestamp("2016-01-04"), paths=4, seed=1)  # plateau, before any RMP
+    assert so.start_state == "other" and so.fallback_states == ("calm",)
+
+
+# ------------------------------------------------------------------------ the command
+
+
+def test_calibrate_command_writes_the_run_folder(setup, tmp_path):
+    d = setup[0]
+    r = run_cli("scenarios", str(d / "cfg.yaml"), "--scenarios", str(d / "scen.yaml"), "--calibrate",
+                "--paths", "8", "--calibrate-from", "2026-01-01", "--out", str(tmp_path / "o"))
+    assert r.exit_code == 0, r.stdout + r.stderr
+    folder = Path(r.stdout.strip().splitlines()[-1])
+    assert "verdict (pooled)" in r.stdout
+    t = pd.read_csv(folder / "calibration.csv")
+    assert list(t.columns[:7]) == ["start", "strategy", "realised", "pit", "p5", "p50", "p95"]
+    assert set(t["strategy"]) == {"sixty_forty", "spy"} and t["pit"].between(0, 1).all()
+    assert (t["p5"] <= t["p50"]).all() and (t["p50"] <= t["p95"]).all()
+    s = pd.read_csv(folder / "calibration_summary.csv")
+    assert s["strategy"].tolist() == ["sixty_forty", "spy", ALL]
+    assert set(s["verdict"]) <= {"overconfident", "underconfident", "calibrated within sampling error"}
+    prov = json.loads((folder / "provenance.json").read_text())
+    assert prov["kind"] == "calibration" and prov["n_starts"] == t["start"].nunique() >= 2
+    html = (folder / "calibration.html").read_text()
+    assert "PIT histogram" in html and "Coverage of the simulated bands" in html
+
+
+def test_calibrate_bad_every_is_one_line(setup, tmp_path):
+    d = setup[0]
+    out = tmp_path / "o"
+    r = run_cli("scenarios", str(d / "cfg.yaml"), "--scenarios", str(d / "scen.yaml"), "--calibrate",
+                "--calibrate-every", "weekly", "--out", str(out))
+    assert_clean_error(r, out, "--calibrate-every", "weekly")
