@@ -42,15 +42,16 @@ def verdict_html(v: str) -> str:
 
 
 def _coverage_table(summary: pd.DataFrame) -> str:
-    head = ("<tr><th>strategy</th><th>starts</th><th>effective n</th><th>50% band coverage</th>"
-            "<th>90% band coverage</th><th>below p5</th><th>above p95</th><th>mean PIT</th>"
-            "<th>p-value (90%)</th><th>verdict</th></tr>")
+    head = ("<tr><th>strategy</th><th>starts</th><th>effective n</th><th>50% band</th>"
+            "<th>90% band</th><th>below p5</th><th>above p95</th><th>mean PIT</th>"
+            "<th>p-value (90%)</th><th>p-value (50%)</th><th>verdict</th></tr>")
     rows = []
     for r in summary.itertuples():
         pv = "–" if not np.isfinite(r.p_value90) else f"{r.p_value90:.3f}"
+        pv50 = "–" if not np.isfinite(getattr(r, "p_value50", np.nan)) else f"{r.p_value50:.3f}"
         rows.append(f'<tr><td class="txt">{esc(r.strategy)}</td><td>{int(r.n)}</td><td>{r.n_eff:.1f}</td>'
                     f"<td>{r.cover50:.0%}</td><td>{r.cover90:.0%}</td><td>{r.below_p5:.0%}</td>"
-                    f"<td>{r.above_p95:.0%}</td><td>{r.mean_pit:.2f}</td><td>{pv}</td>"
+                    f"<td>{r.above_p95:.0%}</td><td>{r.mean_pit:.2f}</td><td>{pv}</td><td>{pv50}</td>"
                     f'<td class="txt">{verdict_html(r.verdict)}</td></tr>')
     return (f'<div class="scroll"><table class="data" id="coverage-table"><thead>{head}</thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')

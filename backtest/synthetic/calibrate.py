@@ -61,6 +61,7 @@ from backtest.synthetic.scoring import weighted_quantiles
 __all__ = [
     "ALL",
     "BANDS",
+    "band_p_value",
     "EVERY",
     "CalibrationRun",
     "StartOutcome",
@@ -144,6 +145,16 @@ def effective_overlap(starts: pd.DatetimeIndex, calendar: pd.DatetimeIndex, hori
     return max(1.0, float(round(horizon / step))) if step > 0 else 1.0
 
 
+def band_p_value(cover: float, n_eff: float, level: float) -> float:
+    """Two-sided exact binomial p-value of a band's coverage against ``level`` on ``n_eff`` outcomes."""
+    from scipy.stats import binomtest
+
+    if not np.isfinite(cover) or n_eff <= 0:
+        return float("nan")
+    m = max(1, int(round(n_eff)))
+    return float(binomtest(int(round(cover * m)), m, level).pvalue)
+
+
 def verdict(cover90: float, n: int, overlap: float = 4.0, alpha: float = ALPHA) -> tuple[str, float, float]:
     """Verdict on the 90% band's coverage: a binomial test on the effective sample size.
 
@@ -164,14 +175,10 @@ def verdict(cover90: float, n: int, overlap: float = 4.0, alpha: float = ALPHA) 
         ``(verdict, p_value, n_eff)``; verdict is ``"overconfident"``, ``"underconfident"``
         or ``"calibrated within sampling error"``.
     """
-    from scipy.stats import binomtest
-
     n_eff = n / max(overlap, 1.0)
     if n < 1 or not np.isfinite(cover90):
         return CALIBRATED, float("nan"), float(n_eff)
-    m = max(1, int(round(n_eff)))
-    k = int(round(cover90 * m))
-    pv = float(binomtest(k, m, 0.9).pvalue)
+    pv = band_p_value(cover90, n_eff, 0.9)
     if pv < alpha:
         return (OVERCONFIDENT if cover90 < 0.9 else UNDERCONFIDENT), pv, float(n_eff)
     return CALIBRATED, pv, float(n_eff)
@@ -191,7 +198,8 @@ def coverage_summary(table: pd.DataFrame, overlap: float = 4.0) -> tuple[pd.Data
     -------
     summary : pd.DataFrame
         ``strategy, n, n_eff, cover50, cover90, mean_pit, below_p5, above_p95,
-        p_value90, verdict`` (last row: :data:`ALL`, pooled over strategies).
+        p_value90, p_value50, verdict`` (last row: :data:`ALL`, pooled over strategies;
+        ``p_value50``: the same test of the 50% band against 0.50, for information).
     histogram : pd.DataFrame
         ``strategy, bin, lo, hi, count`` (10 bins, also pooled).
     """
@@ -206,11 +214,12 @@ def coverage_summary(table: pd.DataFrame, overlap: float = 4.0) -> tuple[pd.Data
         c90 = float(in_band(p, 0.9).mean()) if n else float("nan")
         n_test = n if name != ALL else n_starts  # pooled: correlated across strategies
         v, pv, n_eff = verdict(c90, n_test, overlap)
+        pv50 = band_p_value(c50, n_eff, 0.5)
         rows.append({"strategy": name, "n": n, "n_eff": n_eff, "cover50": c50, "cover90": c90,
                      "mean_pit": float(p.mean()) if n else float("nan"),
                      "below_p5": float((p < 0.05).mean()) if n else float("nan"),
                      "above_p95": float((p > 0.95).mean()) if n else float("nan"),
-                     "p_value90": pv, "verdict": v})
+                     "p_value90": pv, "p_value50": pv50, "verdict": v})
         for b, c in enumerate(pit_histogram(p)):
             hist.append({"strategy": name, "bin": b, "lo": b / PIT_BINS, "hi": (b + 1) / PIT_BINS, "count": int(c)})
     return pd.DataFrame(rows), pd.DataFrame(hist, columns=["strategy", "bin", "lo", "hi", "count"])
