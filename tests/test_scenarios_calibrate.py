@@ -254,3 +254,14 @@ def test_calibrate_bad_every_is_one_line(setup, tmp_path):
     r = run_cli("scenarios", str(d / "cfg.yaml"), "--scenarios", str(d / "scen.yaml"), "--calibrate",
                 "--calibrate-every", "weekly", "--out", str(out))
     assert_clean_error(r, out, "--calibrate-every", "weekly")
+
+
+def test_an_analogue_after_a_start_is_a_one_line_error_naming_the_start(setup, tmp_path):
+    d = setup[0]
+    raw = {**SCEN, "states": {**SCEN["states"], "other": {"kind": "qt", "analogues": [
+        {"start": "2025-01-02", "end": "2025-06-30"}]}}}
+    (tmp_path / "late.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = tmp_path / "o"
+    r = run_cli("scenarios", str(d / "cfg.yaml"), "--scenarios", str(tmp_path / "late.yaml"), "--calibrate",
+                "--paths", "4", "--calibrate-from", "2024-10-01", "--out", str(out))
+    assert_clean_error(r, out, "calibration start 2024-10-01", "2025-01-02")

@@ -52,7 +52,7 @@ import pandas as pd
 
 from backtest.config import RunConfig
 from backtest.data.base import MacroSeries, MarketData
-from backtest.errors import ScenarioError
+from backtest.errors import RmpbtError, ScenarioError
 from backtest.synthetic.bootstrap import build_pool
 from backtest.synthetic.runner import Prepared, load_history, make_tasks, prepare, run_chunk
 from backtest.synthetic.scenarios import Period, ScenarioSet
@@ -486,8 +486,6 @@ def run_calibration(cfg: RunConfig, sset: ScenarioSet, *, paths: int = 200, seed
     if len(starts) == 0:
         raise ScenarioError(f"--calibrate-from {first.date()}: no start date with {horizon} trading days after it "
                             f"in the data ({md.calendar[0].date()}..{md.calendar[-1].date()})")
-    if on_starts is not None:
-        on_starts(len(starts))
     t = time.perf_counter()
     bt = run_backtest(cfg, origin, md=md)
     realised = realised_outcomes(bt.returns, starts, horizon)
@@ -496,9 +494,14 @@ def run_calibration(cfg: RunConfig, sset: ScenarioSet, *, paths: int = 200, seed
         raise ScenarioError(f"{origin}: strategy {miss[0]} has no realised return in the calibration windows "
                             f"(data.start {cfg.data.start} after the first start?)")
     timings = {"realised": time.perf_counter() - t}
+    if on_starts is not None:  # after the realised backtest: time left is per start
+        on_starts(len(starts))
     sims = []
     for i, s in enumerate(starts):
-        sims.append(simulate_start(cfg, sset, md, s, paths=paths, seed=seed, origin=origin))
+        try:
+            sims.append(simulate_start(cfg, sset, md, s, paths=paths, seed=seed, origin=origin))
+        except RmpbtError as exc:  # name the start date in the one-line message
+            raise type(exc)(f"calibration start {s.date()}: {exc}") from None
         if progress is not None:
             progress(i + 1, len(starts))
     timings["simulate"] = float(sum(x.seconds for x in sims))
