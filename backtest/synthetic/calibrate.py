@@ -49,10 +49,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 
 from backtest.config import RunConfig
 from backtest.data.base import MacroSeries, MarketData
 from backtest.errors import RmpbtError, ScenarioError
+from backtest.pipeline import run_backtest
 from backtest.synthetic.bootstrap import build_pool
 from backtest.synthetic.runner import Prepared, load_history, make_tasks, prepare, run_chunk
 from backtest.synthetic.scenarios import Period, ScenarioSet
@@ -147,8 +149,6 @@ def effective_overlap(starts: pd.DatetimeIndex, calendar: pd.DatetimeIndex, hori
 
 def band_p_value(cover: float, n_eff: float, level: float) -> float:
     """Two-sided exact binomial p-value of a band's coverage against ``level`` on ``n_eff`` outcomes."""
-    from scipy.stats import binomtest
-
     if not np.isfinite(cover) or n_eff <= 0:
         return float("nan")
     m = max(1, int(round(n_eff)))
@@ -462,8 +462,6 @@ def run_calibration(cfg: RunConfig, sset: ScenarioSet, *, paths: int = 200, seed
     ScenarioError
         Bad paths/seed/every, or no start date with a whole horizon inside the data.
     """
-    from backtest.pipeline import run_backtest
-
     if paths < 1:
         raise ScenarioError(f"--paths {paths}: need at least 1 path")
     if seed < 0:

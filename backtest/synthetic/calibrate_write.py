@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from backtest.config import dump_yaml
+from backtest.report.calibration_page import render_calibration_page
 from backtest.results import (
     FORMAT_VERSION,
     atomic_run_dir,
@@ -82,8 +83,6 @@ def calibration_provenance(run: CalibrationRun, run_id: str) -> dict[str, Any]:
 
 def write_calibration_run(run: CalibrationRun, root: str | Path = "results", report: bool = True) -> Path:
     """Write the calibration run folder atomically and return its path."""
-    from backtest.report.calibration_page import render_calibration_page
-
     cfg = run.cfg
     run_id = make_run_id(f"{cfg.name}-calibration", cfg.config_hash())
     with atomic_run_dir(root, run_id) as tmp:
