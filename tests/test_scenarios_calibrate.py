@@ -265,3 +265,11 @@ def test_an_analogue_after_a_start_is_a_one_line_error_naming_the_start(setup, t
     r = run_cli("scenarios", str(d / "cfg.yaml"), "--scenarios", str(tmp_path / "late.yaml"), "--calibrate",
                 "--paths", "4", "--calibrate-from", "2024-10-01", "--out", str(out))
     assert_clean_error(r, out, "calibration start 2024-10-01", "2025-01-02")
+
+
+def test_calibrate_with_workers_is_a_one_line_error(setup, tmp_path):
+    d = setup[0]
+    out = tmp_path / "o"
+    r = run_cli("scenarios", str(d / "cfg.yaml"), "--scenarios", str(d / "scen.yaml"), "--calibrate",
+                "--workers", "2", "--out", str(out))
+    assert_clean_error(r, out, "--workers", "--calibrate")

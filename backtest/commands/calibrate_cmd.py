@@ -36,18 +36,23 @@ def coverage_table(run) -> Table:
 
 
 def calibrate_command(cfg, sset, *, config: Path, paths: int, seed: int, start_from: str, every: str,
-                      out: Path, report: bool) -> Path:
+                      out: Path, report: bool, distributed: bool = False) -> Path:
     """Run, write and print the calibration backtest; returns the run folder.
 
     Raises
     ------
+    ConfigError
+        ``distributed`` (``--workers`` or ``--scheduler`` given).
     RmpbtError
         From the run or the writer (the caller prints it and exits with code 2).
     """
     from backtest.commands.common import console, err_console
+    from backtest.errors import ConfigError
     from backtest.synthetic.calibrate import ALL, run_calibration
     from backtest.synthetic.calibrate_write import write_calibration_run
 
+    if distributed:
+        raise ConfigError("--workers/--scheduler: not used by --calibrate (its start dates run in-process)")
     bar = RichProgress(err_console, "calibrate", "start dates")
     try:
         run = run_calibration(cfg, sset, paths=paths, seed=seed, start_from=start_from, every=every,
