@@ -109,11 +109,17 @@ def register(app: typer.Typer) -> None:
         include_forecast_period: Annotated[bool, typer.Option(
             "--include-forecast-period",
             help="Let analogue pools use days on or after a scenario's start (off: no peeking).")] = False,
+        drift: Annotated[str | None, typer.Option(
+            "--drift", help="State drifts: raw | shrunk | demeaned (default: the scenario file's, shrunk).")] = None,
+        pace: Annotated[str | None, typer.Option(
+            "--pace", help="Constant paces in bn USD/month, e.g. A=25,B=45,C=3.5 (0..500).")] = None,
     ) -> None:
         """Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, mix)."""
         from backtest.commands.common import console, err_console, fail
         from backtest.commands.loading import load_run_config as load_config
         from backtest.executors import make_executor
+        from backtest.synthetic.drift import drift_line
+        from backtest.synthetic.pace_effect import pace_effect_lines
         from backtest.synthetic.runner import run_scenarios, write_scenario_run
         from backtest.synthetic.scenarios import load_scenarios
 
@@ -134,6 +140,7 @@ def register(app: typer.Typer) -> None:
             sset = load_scenarios(scenarios_file).with_horizon(horizon)
             sset = sset.only([s.strip() for s in only.split(",") if s.strip()] if only else None)
             sset = sset.with_forecast_period(include_forecast_period)
+            sset = sset.with_drift(drift).with_paces(pace)
             if chunk_size is None:
                 chunk_size = default_chunk(paths)
             check_scenario_budget(paths, [s.horizon_days for s in sset.scenarios], len(cfg.data.universe),
@@ -163,6 +170,9 @@ def register(app: typer.Typer) -> None:
         robust = run.regret.loc[run.regret["robust"], "strategy"].tolist()
         console.print(f"robust choice (minimax regret of {run.regret['statistic'].iloc[0]}): "
                       f"[bold green]{', '.join(robust)}[/]", highlight=False)
+        console.print(drift_line(sset.states, first.drifts), highlight=False, soft_wrap=True)
+        for line in pace_effect_lines(run.extras.get("pace_effect")):
+            console.print(line, highlight=False, soft_wrap=True)
         for note in run.notes:
             console.print(f"[dim]note: {note}[/]", highlight=False)
         console.print(str(folder), highlight=False, soft_wrap=True)

@@ -23,6 +23,11 @@ weekly flow, times the beta, spread over five trading days. This assumes one bn 
 purchases adds one bn of net liquidity (no TGA/RRP offset) and that the historical
 co-movement is structural, which it is not proven to be: betas are descriptive (R² of a
 few percent) and their t-statistics are reported in every run's provenance.
+
+Because the betas are estimates, each simulated path draws its own beta vector from
+their sampling distribution, ``N(beta, se²)`` per asset (independently across assets;
+:func:`draw_betas`), from the path's own random stream: the pace's effect on a path is
+as uncertain as the estimate it rests on.
 """
 
 from __future__ import annotations
@@ -80,6 +85,10 @@ class LiquidityBetas:
     def vector(self, tickers: list[str]) -> np.ndarray:
         """Betas for ``tickers`` (0 for a ticker without an estimate)."""
         return self.beta.reindex(tickers).fillna(0.0).to_numpy(dtype=float)
+
+    def se_vector(self, tickers: list[str]) -> np.ndarray:
+        """Standard errors for ``tickers`` (0 where unknown: that beta is not drawn)."""
+        return self.se.reindex(tickers).fillna(0.0).to_numpy(dtype=float)
 
     def to_dict(self) -> dict:
         """JSON-ready record for provenance."""
@@ -207,11 +216,37 @@ def estimate_betas(md: MarketData, tickers: list[str], start: pd.Timestamp | Non
     )
 
 
-def fixed_betas(values: dict[str, float], tickers: list[str], method: str) -> LiquidityBetas:
-    """Betas given in a config (missing tickers: 0)."""
+def fixed_betas(values: dict[str, float], tickers: list[str], method: str,
+                ses: dict[str, float] | None = None) -> LiquidityBetas:
+    """Betas given in a config (missing tickers: 0), with optional standard errors (missing: NaN)."""
     b = pd.Series({t: float(values.get(t, 0.0)) for t in tickers}, dtype=float)
     nan = pd.Series(np.nan, index=b.index)
-    return LiquidityBetas(b, nan, nan, nan, 0, "", "", method)
+    se = nan if not ses else pd.Series({t: float(ses[t]) if t in ses else np.nan for t in tickers}, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = b / se
+    return LiquidityBetas(b, se, t, nan, 0, "", "", method)
+
+
+def draw_betas(beta: np.ndarray, se: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
+    """One beta vector per path, ``beta + se * z`` with ``z ~ N(0, 1)`` from each path's generator.
+
+    Parameters
+    ----------
+    beta, se : np.ndarray, shape (N,)
+    rngs : list of np.random.Generator
+        One per path; each draws ``N`` standard normals (also when ``se`` is 0, so a
+        path's later draws never depend on the standard errors).
+
+    Returns
+    -------
+    np.ndarray, shape (P, N)
+    """
+    beta = np.asarray(beta, dtype=float)
+    se = np.nan_to_num(np.asarray(se, dtype=float))
+    z = np.empty((len(rngs), len(beta)))
+    for k, g in enumerate(rngs):
+        z[k] = g.standard_normal(len(beta))
+    return beta[None, :] + se[None, :] * z
 
 
 def daily_drift_shift(beta: np.ndarray, pace_diff_bn_month: np.ndarray | float) -> np.ndarray:
@@ -225,4 +260,5 @@ def daily_drift_shift(beta: np.ndarray, pace_diff_bn_month: np.ndarray | float) 
     return np.asarray(beta, dtype=float) / PER * (pd_[..., None] / WEEKS_PER_MONTH) / 5.0
 
 
-__all__ = ["LiquidityBetas", "daily_drift_shift", "estimate_betas", "fixed_betas", "newey_west_ols", "weekly_panel"]
+__all__ = ["LiquidityBetas", "daily_drift_shift", "draw_betas", "estimate_betas", "fixed_betas", "newey_west_ols",
+           "weekly_panel"]

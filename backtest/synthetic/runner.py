@@ -33,8 +33,15 @@ from backtest.executors import LocalExecutor
 from backtest.pipeline import decision_dates, required_series
 from backtest.regimes.models import make_regime_model
 from backtest.synthetic.aggregate import ScenarioRun, aggregate
-from backtest.synthetic.generator import History, ScenarioContext, build_context, generate
+from backtest.synthetic.generator import (
+    History,
+    ScenarioContext,
+    build_context,
+    generate,
+    scenario_t0,
+)
 from backtest.synthetic.liquidity_beta import LiquidityBetas, estimate_betas, fixed_betas
+from backtest.synthetic.pace_effect import effect_table, pace_plan
 from backtest.synthetic.path_signals import PathSignals, asof2
 from backtest.synthetic.pools import hand_written_warnings, pool_signals, resolve_analogues
 from backtest.synthetic.scenarios import ScenarioSet
@@ -227,11 +234,15 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     warnings = hand_written_warnings(sset)
     liq = sset.spec.liquidity
     if source == "bootstrap":
-        betas = estimate_betas(md, list(tickers), pd.Timestamp(liq.beta_start),
-                               None if liq.beta_end is None else pd.Timestamp(liq.beta_end), liq.newey_west_lags)
+        b_end = None if liq.beta_end is None else pd.Timestamp(liq.beta_end)
+        if not sset.spec.include_forecast_period:  # no peeking: betas from weeks up to the earliest t0
+            first_t0 = min(scenario_t0(hist, sc) for sc in sset.scenarios)
+            b_end = first_t0 if b_end is None else min(b_end, first_t0)
+        betas = estimate_betas(md, list(tickers), pd.Timestamp(liq.beta_start), b_end, liq.newey_west_lags)
     else:
         betas = fixed_betas({t: v for t, v in liq.sample_betas.items()}, list(tickers),
-                            "fixed: liquidity.sample_betas of the scenario file (estimated on the real data)")
+                            "fixed: liquidity.sample_betas of the scenario file (estimated on the real data)",
+                            liq.sample_ses)
         if not liq.sample_betas:
             notes.append("no liquidity.sample_betas in the scenario file: the RMP pace does not move asset drifts")
     betas = betas.scaled(liq.beta_scale)
@@ -243,7 +254,7 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     contexts, grids, labels = {}, {}, {}
     for sc in sset.scenarios:
         ctx = build_context(hist, sset, sc, source=source, beta=betas.vector(list(tickers)), periods=periods,
-                            calib=calib)
+                            calib=calib, beta_se=betas.se_vector(list(tickers)))
         contexts[sc.name] = ctx
         hl = model.label(ctx.history, ctx.history.calendar)
         labels[sc.name] = hl
@@ -309,8 +320,10 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     if size < 1:
         raise ScenarioError(f"--chunk-size {size}: must be at least 1")
     tasks = make_tasks(prep, paths, seed, size, parallel=not getattr(ex, "distributed", False))
+    pplan = pace_plan(prep.contexts, sset.mix, paths)  # the pace effect: same paths at the lowest/highest pace
+    pe_tasks = pplan.tasks(tasks) if pplan is not None else []
     if on_prepared is not None:
-        on_prepared(prep, len(tasks))
+        on_prepared(prep, len(tasks) + len(pe_tasks))
     done = [0]
 
     def tick(_i: int) -> None:
@@ -318,12 +331,14 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
         if progress is not None:
             progress(done[0], len(tasks))
 
-    results = ex.map(run_chunk, tasks, tick)
+    results = ex.map(run_chunk, tasks + pe_tasks, tick)
+    results, pe_results = results[: len(tasks)], results[len(tasks):]
     t2 = time.perf_counter()
     timings = {"prepare": t1 - t0, "chunks": t2 - t1}
     for k in ("generate", "weights", "simulate"):
         timings[f"chunk_{k}_sum"] = float(sum(r.seconds[k] for r in results))
     out = aggregate(prep, results, paths, seed, size, ex.describe(), timings)
+    out.extras["pace_effect"] = effect_table(pplan, *(pplan.split(pe_results) if pplan else ({}, {})), seed)
     timings["aggregate"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
     return out
