@@ -312,7 +312,7 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
             raise DataError("the parametric scenario source needs the sample calibration")
         param, lspec, bs_demean = _parametric_model(calib, sset, hist.tickers)
         kappa, means, floor = lspec
-        drifts = parametric_drifts(spec.drift.mode, calib, sset.kinds, float(spec.mean_block_days))
+        drifts = parametric_drifts(spec.drift.mode, calib, sset.kinds)
         mean = param.mean.copy()
         mean[:, : param.n_assets] = drifts.target
         param = dc_replace(param, mean=mean)

@@ -11,15 +11,19 @@ otherwise replay as if it were the state's true drift. The scenario file's
   volatility, correlation, tails and signals;
 * ``shrunk`` (default): ``μ_s = w_s m_s + (1 - w_s) ū`` with the empirical-Bayes weight
 
-  ``w_s = τ² / (τ² + 1 / n_eff,s)``, ``n_eff,s = max(1, n_s / b)``
+  ``w_s = τ² / (τ² + 1 / n_eff,s)``
 
   in units of each state's daily volatility: ``z_{s,i} = (m_{s,i} - ū_i) / σ_{s,i}`` has
-  sampling variance ``1 / n_eff,s`` (``n_s`` pool days in blocks of mean length ``b``:
-  about ``n_s / b`` independent blocks, which also covers the clustering of days into a
-  few episodes), and ``τ² = max(0, mean_{s,i} z² - mean_s 1/n_eff,s)`` is the dispersion
-  of the states' standardised means net of that noise (method of moments, pooled over
-  assets; 0 when the states' means differ no more than noise would make them). One
-  weight per state, the same for every asset.
+  sampling variance ``1 / n_eff,s``, and ``τ² = max(0, mean_{s,i} z² - mean_s 1/n_eff,s)``
+  is the dispersion of the states' standardised means net of that noise (method of
+  moments, pooled over assets; 0 when the states' means differ no more than noise would
+  make them). One weight per state, the same for every asset.
+
+  ``n_eff,s`` accounts for the dependence the bootstrap keeps (blocks of mean length
+  ``b``): ``n_eff = n_s / max(1, 1 + 2 Σ_{k=1..L} (1 - k/(L+1)) ρ_k)``, ``L = round(b)``, with
+  ``ρ_k`` the lag-``k`` autocorrelation of the pool's daily returns averaged over assets
+  (Bartlett long-run variance over the block window; never more than ``n_s`` days). The
+  parametric source draws independent days: ``n_eff = n_days`` of the calibration.
 
 The bootstrap applies it by adding ``μ_s - m_s`` to every drawn day's returns of state
 ``s`` (each pool day is equally likely to be drawn, so the drawn mean becomes ``μ_s``);
@@ -36,11 +40,12 @@ import numpy as np
 
 from backtest.synthetic.scenarios import DRIFT_MODES
 
-__all__ = ["DRIFT_MODES", "StateDrifts", "bootstrap_drifts", "drift_line", "drift_provenance", "parametric_drifts",
-           "shrink_weights", "state_drifts"]
+__all__ = ["DRIFT_MODES", "StateDrifts", "bootstrap_drifts", "drift_line", "drift_provenance", "effective_days",
+           "parametric_drifts", "shrink_weights", "state_drifts"]
 
-RULE = ("w_s = tau2 / (tau2 + 1/n_eff_s), n_eff_s = max(1, pool days / mean block); tau2 = max(0, mean over "
-        "states and assets of ((pool mean - unconditional mean) / state vol)^2 - mean over states of 1/n_eff_s)")
+RULE = ("w_s = tau2 / (tau2 + 1/n_eff_s); n_eff_s = pool days / max(1, Bartlett long-run variance factor of the "
+        "pool's returns over the mean block length); tau2 = max(0, mean over states and assets of ((pool mean - "
+        "unconditional mean) / state vol)^2 - mean over states of 1/n_eff_s)")
 
 
 @dataclass(frozen=True)
@@ -103,8 +108,34 @@ def shrink_weights(pool_mean: np.ndarray, pool_sd: np.ndarray, uncond: np.ndarra
     return w, tau2
 
 
+def effective_days(x: np.ndarray, lags: int) -> float:
+    """Effective independent days of a pool's returns (see the module docstring).
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (n, N)
+        Daily returns of the pool days, in order.
+    lags : int
+        Bartlett window (the bootstrap's mean block length).
+    """
+    n = len(x)
+    if n < 3 or lags < 1:
+        return float(max(n, 1))
+    xc = x - x.mean(axis=0)
+    var = (xc * xc).sum(axis=0)
+    ok = var > 0
+    if not ok.any():
+        return float(n)
+    xc, var = xc[:, ok], var[ok]
+    factor = 1.0
+    for k in range(1, min(lags, n - 1) + 1):
+        rho = float(np.mean((xc[k:] * xc[:-k]).sum(axis=0) / var))
+        factor += 2.0 * (1.0 - k / (lags + 1.0)) * rho
+    return float(n / max(1.0, factor))
+
+
 def state_drifts(mode: str, pool_mean: np.ndarray, pool_sd: np.ndarray, uncond: np.ndarray,
-                 n_days: np.ndarray, mean_block: float) -> StateDrifts:
+                 n_days: np.ndarray, n_eff: np.ndarray) -> StateDrifts:
     """Target means of ``mode`` from pool statistics (see the module docstring).
 
     Parameters
@@ -112,16 +143,15 @@ def state_drifts(mode: str, pool_mean: np.ndarray, pool_sd: np.ndarray, uncond: 
     mode : {"raw", "shrunk", "demeaned"}
     pool_mean, pool_sd : np.ndarray, shape (S, N)
     uncond : np.ndarray, shape (N,)
-    n_days : np.ndarray, shape (S,)
-    mean_block : float
-        Mean bootstrap block length (days).
+    n_days, n_eff : np.ndarray, shape (S,)
+        Pool days and effective independent days.
     """
     if mode not in DRIFT_MODES:
         raise ValueError(f"unknown drift mode {mode!r}")
     pool_mean = np.asarray(pool_mean, dtype=float)
     uncond = np.asarray(uncond, dtype=float)
     n_days = np.asarray(n_days, dtype=float)
-    n_eff = np.maximum(1.0, n_days / float(mean_block))
+    n_eff = np.maximum(1.0, np.asarray(n_eff, dtype=float))
     tau2 = 0.0
     if mode == "raw":
         w = np.ones(len(pool_mean))
@@ -152,10 +182,11 @@ def bootstrap_drifts(mode: str, excess: np.ndarray, pool_days: Sequence[np.ndarr
     sd = np.array([excess[d].std(axis=0, ddof=1) if len(d) > 1 else np.zeros(excess.shape[1]) for d in pool_days])
     uncond = excess[uncond_rows].mean(axis=0) if len(uncond_rows) else mean.mean(axis=0)
     n = np.array([len(d) for d in pool_days], dtype=float)
-    return state_drifts(mode, mean, sd, uncond, n, mean_block)
+    n_eff = np.array([effective_days(excess[d], int(round(mean_block))) for d in pool_days])
+    return state_drifts(mode, mean, sd, uncond, n, n_eff)
 
 
-def parametric_drifts(mode: str, calib: Mapping, kinds: Sequence[str], mean_block: float) -> StateDrifts:
+def parametric_drifts(mode: str, calib: Mapping, kinds: Sequence[str]) -> StateDrifts:
     """Drifts of the parametric source over the calibration's asset columns.
 
     Pool of a state = its regime kind's calibration (``mean_raw``, ``vol``, ``n_days``);
@@ -169,7 +200,7 @@ def parametric_drifts(mode: str, calib: Mapping, kinds: Sequence[str], mean_bloc
     mean = np.array([raw[k] for k in kinds])
     sd = np.array([np.asarray(reg[k]["vol"], dtype=float)[:n_a] for k in kinds])
     n = np.array([days[k] for k in kinds])
-    return state_drifts(mode, mean, sd, uncond, n, mean_block)
+    return state_drifts(mode, mean, sd, uncond, n, n)
 
 
 def drift_provenance(states: Sequence[str], drifts: Mapping[str, StateDrifts | None],
