@@ -66,6 +66,9 @@ class StateDrifts:
         Pool days and effective independent observations.
     tau2 : float
         Cross-state dispersion of standardised means net of noise (shrunk mode).
+    z2, noise : float
+        Mean squared standardised deviation of the pool means from the unconditional
+        mean, and the mean sampling variance ``1 / n_eff`` it is compared with.
     """
 
     mode: str
@@ -76,6 +79,8 @@ class StateDrifts:
     n_days: np.ndarray
     n_eff: np.ndarray
     tau2: float
+    z2: float = float("nan")
+    noise: float = float("nan")
 
     @property
     def shift(self) -> np.ndarray:
@@ -160,7 +165,10 @@ def state_drifts(mode: str, pool_mean: np.ndarray, pool_sd: np.ndarray, uncond: 
     else:
         w, tau2 = shrink_weights(pool_mean, pool_sd, uncond, n_eff)
     target = w[:, None] * pool_mean + (1.0 - w[:, None]) * uncond[None, :]
-    return StateDrifts(mode, target, pool_mean, uncond, w, n_days, n_eff, tau2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (pool_mean - uncond[None, :]) / np.where(np.asarray(pool_sd) > 0, pool_sd, np.nan)
+    z2 = float(np.nanmean(z**2)) if np.isfinite(z).any() else 0.0
+    return StateDrifts(mode, target, pool_mean, uncond, w, n_days, n_eff, tau2, z2, float(np.mean(1.0 / n_eff)))
 
 
 def bootstrap_drifts(mode: str, excess: np.ndarray, pool_days: Sequence[np.ndarray], uncond_rows: np.ndarray,
@@ -218,7 +226,8 @@ def drift_provenance(states: Sequence[str], drifts: Mapping[str, StateDrifts | N
         if d is None:
             continue
         out["weights"][name] = {s: round(float(w), 6) for s, w in zip(states, d.weight, strict=True)}
-        out["tau2"][name] = round(float(d.tau2), 8)
+        out["tau2"][name] = {"tau2": round(float(d.tau2), 8), "mean_z2": round(d.z2, 8),
+                             "mean_noise": round(d.noise, 8)}
         out["n_eff"][name] = {s: round(float(n), 2) for s, n in zip(states, d.n_eff, strict=True)}
         if spy is not None:
             out["spy_daily_mean"][name] = {
@@ -237,4 +246,6 @@ def drift_line(states: Sequence[str], d: StateDrifts | None) -> str:
     if d.mode == "demeaned":
         return "drift: demeaned (every state has the unconditional mean up to the start)"
     ws = ", ".join(f"{s} {w:.2f}" for s, w in zip(states, d.weight, strict=True))
-    return f"drift: shrunk toward the unconditional mean, weight per state (of its own pool mean) {ws}"
+    why = (f" (state means differ no more than noise: mean z^2 {d.z2:.4f} <= mean 1/n_eff {d.noise:.4f})"
+           if d.tau2 == 0 else "")
+    return f"drift: shrunk toward the unconditional mean, weight per state (of its own pool mean) {ws}{why}"
