@@ -14,7 +14,7 @@ from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, config_from_dict
 from backtest.data.sample import SampleSource
 from backtest.synthetic import runner
 from backtest.synthetic.generator import generate
-from backtest.synthetic.liquidity_beta import PER, WEEKS_PER_MONTH
+from backtest.synthetic.liquidity_beta import PER, WEEKS_PER_MONTH, draw_betas
 from backtest.synthetic.pace_effect import COLUMNS, pace_effect_lines, paired_median_ci
 from backtest.synthetic.scenarios import scenarios_from_dict
 from tests.helpers import run_cli
@@ -65,6 +65,31 @@ def test_beta_draws_follow_the_sampling_distribution(md):
     # N(0.002, 0.001^2): mean within 5 standard errors (0.001/sqrt(2000)), sd within 10 %
     assert abs(b.mean() - 0.002) < 5 * 0.001 / np.sqrt(2000)
     assert abs(b.std(ddof=1) / 0.001 - 1) < 0.1
+
+
+def test_joint_beta_draws_have_the_error_correlation():
+    rngs = [np.random.default_rng(np.random.SeedSequence(3, spawn_key=(1, p))) for p in range(3000)]
+    corr = np.array([[1.0, 0.8, 0.0], [0.8, 1.0, -0.3], [0.0, -0.3, 1.0]])
+    b = draw_betas(np.array([0.1, 0.2, 0.0]), np.array([0.01, 0.02, 0.0]), rngs, corr)
+    assert abs(np.corrcoef(b[:, 0], b[:, 1])[0, 1] - 0.8) < 0.03  # se of r near 0.8: (1 - 0.64)/sqrt(3000)
+    assert abs(b[:, 1].std(ddof=1) / 0.02 - 1) < 0.05
+    np.testing.assert_array_equal(b[:, 2], 0.0)  # no standard error: not drawn
+    # identity correlation = independent draws, the same normals
+    ind = draw_betas(np.zeros(3), np.ones(3), rngs_again(5), np.eye(3))
+    np.testing.assert_array_equal(ind, draw_betas(np.zeros(3), np.ones(3), rngs_again(5)))
+
+
+def rngs_again(n: int) -> list[np.random.Generator]:
+    return [np.random.default_rng(np.random.SeedSequence(3, spawn_key=(1, p))) for p in range(n)]
+
+
+def test_estimated_betas_carry_an_error_correlation(md):
+    prep = runner.prepare(_cfg("csv"), scenarios_from_dict(small(horizon_days=5)), md=md)
+    c = prep.contexts["A"].beta_corr
+    t = list(prep.history.tickers)
+    np.testing.assert_allclose(c, c.T)
+    np.testing.assert_allclose(np.diag(c), 1.0)
+    assert c[t.index("SPY"), t.index("QQQ")] > 0.5  # their residuals (and so their beta errors) move together
 
 
 def test_each_path_is_shifted_by_its_own_beta(md):

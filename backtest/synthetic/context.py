@@ -98,7 +98,10 @@ class ScenarioContext:
         ``crc32`` of the scenario name (spawn key of its paths).
     notes : tuple[str, ...]
     beta_se : np.ndarray, shape (N,)
-        Standard errors of ``beta``: each path draws its own betas ``N(beta, beta_se²)``.
+        Standard errors of ``beta``: each path draws its own betas
+        ``N(beta, diag(beta_se) beta_corr diag(beta_se))``.
+    beta_corr : np.ndarray, shape (N, N) or None
+        Correlation of the betas' estimation errors (None: independent).
     drifts : StateDrifts or None
         Target mean of each state (:mod:`backtest.synthetic.drift`); the bootstrap adds
         ``drifts.shift`` to its drawn days, the parametric model's means are already set.
@@ -131,6 +134,7 @@ class ScenarioContext:
     seed_key: int
     notes: tuple[str, ...] = field(default_factory=tuple)
     beta_se: np.ndarray | None = None
+    beta_corr: np.ndarray | None = None
     drifts: StateDrifts | None = None
 
     @property
@@ -229,7 +233,7 @@ def _anchors(md: MarketData, t0: pd.Timestamp) -> dict[str, Any]:
 
 def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str, beta: np.ndarray,
                   periods: Mapping[str, list[Period]], calib: Mapping | None = None,
-                  beta_se: np.ndarray | None = None) -> ScenarioContext:
+                  beta_se: np.ndarray | None = None, beta_corr: np.ndarray | None = None) -> ScenarioContext:
     """Prepare one scenario for generation (see :class:`ScenarioContext`).
 
     Parameters
@@ -246,6 +250,8 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
         Sample calibration (parametric source).
     beta_se : np.ndarray, shape (N,), optional
         Standard errors of the betas (default 0: every path uses ``beta``).
+    beta_corr : np.ndarray, shape (N, N), optional
+        Correlation of their estimation errors (default: independent).
     """
     spec = sset.spec
     t0 = scenario_t0(hist, sc)
@@ -328,7 +334,7 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
         ch_demean=ch_demean, pools=pools, mean_block=float(spec.mean_block_days), param=param,
         macro=tuple(s for s in SIM_SERIES if s in hist.md.macro), seed_key=seed_key(sc.name), notes=tuple(notes),
         beta_se=np.zeros(len(hist.tickers)) if beta_se is None else np.nan_to_num(np.asarray(beta_se, dtype=float)),
-        drifts=drifts,
+        beta_corr=None if beta_corr is None else np.asarray(beta_corr, dtype=float), drifts=drifts,
     )
 
 

@@ -279,7 +279,7 @@ def generate(ctx: ScenarioContext, seed: int, p0: int, p1: int) -> PathPanel:
         ret, chg, rows = _parametric_draws(ctx, rngs, states)
     st = states.astype(np.int64)
     se = ctx.beta_se if ctx.beta_se is not None else np.zeros(len(ctx.beta))
-    betas = draw_betas(ctx.beta, se, rngs)  # (P, N): each path's own betas, drawn after its other draws
+    betas = draw_betas(ctx.beta, se, rngs, ctx.beta_corr)  # (P, N): each path's own betas, drawn after its other draws
     if ctx.paced.any():
         k = ctx.pace_factor()[st, np.arange(t_n)[None, :]]  # (P, T)
         ret = ret + k[..., None] * betas[:, None, :]

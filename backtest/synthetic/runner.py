@@ -254,7 +254,8 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     contexts, grids, labels = {}, {}, {}
     for sc in sset.scenarios:
         ctx = build_context(hist, sset, sc, source=source, beta=betas.vector(list(tickers)), periods=periods,
-                            calib=calib, beta_se=betas.se_vector(list(tickers)))
+                            calib=calib, beta_se=betas.se_vector(list(tickers)),
+                            beta_corr=betas.corr_matrix(list(tickers)))
         contexts[sc.name] = ctx
         hl = model.label(ctx.history, ctx.history.calendar)
         labels[sc.name] = hl

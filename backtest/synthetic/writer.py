@@ -91,7 +91,8 @@ def provenance(run: ScenarioRun, run_id: str) -> dict[str, Any]:
                      "cash_rate": cfg.cash.rate, "regime_model": "scenario states (history: " + cfg.regimes.model + ")",
                      "regime_by": cfg.regimes.by},
         "betas": prep.betas.to_dict(),
-        "beta_draws": "per path: beta + se * z, z ~ N(0, 1) per asset, from the path's own stream",
+        "beta_draws": "per path: beta + se * (L z), z ~ N(0, I), L L' = betas.error_corr (identity when absent), "
+                      "from the path's own stream",
         "drift": drift_provenance(sset.states, {n: c.drifts for n, c in prep.contexts.items()}, prep.history.tickers),
         "pace_override": dict(sset.pace_override),
         "pace_effect": _records(run.extras.get("pace_effect")),
