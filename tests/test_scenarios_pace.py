@@ -232,7 +232,7 @@ def test_pace_override_errors_are_one_line(files, tmp_path, value, needle):
 def test_pace_and_drift_flags_are_applied_and_recorded(files, tmp_path):
     cfg, scen = files
     r = run_cli("scenarios", str(cfg), "--scenarios", str(scen), "--paths", "6", "--out", str(tmp_path),
-                "--pace", "A=10,B=80", "--drift", "demeaned", "--no-report", "--seed", "1")
+                "--pace", "A=10,B=80", "--drift", "demeaned", "--no-report", "--seed", "1", "--pace-effect-paths", "4")
     assert r.exit_code == 0, r.stdout + r.stderr
     folder = Path(r.stdout.strip().splitlines()[-1])
     prov = json.loads((folder / "provenance.json").read_text())
@@ -242,6 +242,17 @@ def test_pace_and_drift_flags_are_applied_and_recorded(files, tmp_path):
     assert set(prov["drift"]["weights"]["A"].values()) == {0.0}
     pe = pd.read_csv(folder / "pace_effect.csv")
     assert list(pe.columns) == COLUMNS and set(pe["strategy"]) == {"spy", "sixty_forty"}
-    assert (pe["pace_low"] == 10).all() and (pe["pace_high"] == 80).all() and (pe["paths"] == 6).all()
+    assert (pe["pace_low"] == 10).all() and (pe["pace_high"] == 80).all() and (pe["paths"] == 4).all()
     assert len(prov["pace_effect"]) == 2
     assert "drift: demeaned" in r.stdout and "pace effect (median horizon return at 80 minus at 10" in r.stdout
+
+
+def test_pace_effect_can_be_skipped(files, tmp_path):
+    cfg, scen = files
+    r = run_cli("scenarios", str(cfg), "--scenarios", str(scen), "--paths", "3", "--out", str(tmp_path),
+                "--no-report", "--pace-effect-paths", "0")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    folder = Path(r.stdout.strip().splitlines()[-1])
+    pe = pd.read_csv(folder / "pace_effect.csv")
+    assert list(pe.columns) == COLUMNS and pe.empty
+    assert "pace effect: not measured" in r.stdout

@@ -113,6 +113,9 @@ def register(app: typer.Typer) -> None:
             "--drift", help="State drifts: raw | shrunk | demeaned (default: the scenario file's, shrunk).")] = None,
         pace: Annotated[str | None, typer.Option(
             "--pace", help="Constant paces in bn USD/month, e.g. A=25,B=45,C=3.5 (0..500).")] = None,
+        pace_effect_paths: Annotated[int | None, typer.Option(
+            "--pace-effect-paths", min=0,
+            help="Paths of the pace-effect measurement (default min(paths, 500); 0 skips it).")] = None,
     ) -> None:
         """Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, mix)."""
         from backtest.commands.common import console, err_console, fail
@@ -148,7 +151,8 @@ def register(app: typer.Typer) -> None:
             with make_executor(workers, scheduler) as ex:
                 try:
                     run = run_scenarios(cfg, sset, paths=paths, seed=seed, origin=str(config), chunk_size=chunk_size,
-                                        executor=ex, progress=advance, on_prepared=started)
+                                        executor=ex, progress=advance, on_prepared=started,
+                                        pace_effect_paths=pace_effect_paths)
                 finally:
                     bar.stop()
             folder = write_scenario_run(run, out, report=not no_report)

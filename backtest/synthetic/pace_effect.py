@@ -97,10 +97,28 @@ def reference_scenario(probabilities: Mapping[str, float], names: Sequence[str])
 
 
 def pace_plan(contexts: Mapping[str, ScenarioContext], probabilities: Mapping[str, float],
-              paths: int) -> PacePlan | None:
-    """The plan of a run, or None when there is nothing to measure (one pace, or no paced state)."""
+              paths: int, max_paths: int | None = None) -> PacePlan | None:
+    """The plan of a run, or None when there is nothing to measure.
+
+    Parameters
+    ----------
+    contexts : mapping
+        The run's scenario contexts.
+    probabilities : mapping
+        The mix (scenario -> probability).
+    paths : int
+        Paths per scenario of the run.
+    max_paths : int, optional
+        Paths of the measurement (default :data:`MAX_PATHS`); 0 skips it.
+
+    Returns
+    -------
+    PacePlan or None
+        None: skipped, one pace only, or a reference scenario without a paced state.
+    """
     names = list(contexts)
-    if not names:
+    cap = MAX_PATHS if max_paths is None else int(max_paths)
+    if not names or cap <= 0:
         return None
     paces = {n: float(np.mean(c.pace)) for n, c in contexts.items()}
     lo, hi = min(paces.values()), max(paces.values())
@@ -108,7 +126,7 @@ def pace_plan(contexts: Mapping[str, ScenarioContext], probabilities: Mapping[st
     ctx = contexts[ref]
     if hi <= lo or not ctx.paced.any():
         return None
-    n = int(min(paths, MAX_PATHS))
+    n = int(min(paths, cap))
     return PacePlan(ref, lo, hi, n, ctx.with_pace(lo), ctx.with_pace(hi))
 
 
@@ -153,7 +171,8 @@ def effect_table(plan: PacePlan | None, low: Mapping[str, np.ndarray], high: Map
 def pace_effect_lines(df: pd.DataFrame | None) -> list[str]:
     """Terminal lines: one per strategy, then which effects are indistinguishable from zero."""
     if df is None or not len(df):
-        return ["pace effect: not measured (the scenarios share one pace, or the reference has no paced state)"]
+        return ["pace effect: not measured (skipped, the scenarios share one pace, or the reference scenario "
+                "has no paced state)"]
     r0 = df.iloc[0]
     out = [f"pace effect (median horizon return at {r0['pace_high']:g} minus at {r0['pace_low']:g} bn/month, "
            f"scenario {r0['scenario']}'s chain, same {int(r0['paths'])} paths, 90% CI):"]

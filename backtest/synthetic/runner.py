@@ -286,7 +286,8 @@ def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel:
 def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, origin: str = "<config>",
                   chunk_size: int | None = None, executor: Any = None, md: MarketData | None = None,
                   progress: Callable[[int, int], None] | None = None,
-                  on_prepared: Callable[[Prepared, int], None] | None = None) -> ScenarioRun:
+                  on_prepared: Callable[[Prepared, int], None] | None = None,
+                  pace_effect_paths: int | None = None) -> ScenarioRun:
     """Score every strategy of ``cfg`` on ``paths`` paths of every scenario of ``sset``.
 
     Parameters
@@ -307,6 +308,9 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
         ``progress(done, total)`` after each chunk.
     on_prepared : callable, optional
         Called once with the prepared run and the number of chunks (to size a progress bar).
+    pace_effect_paths : int, optional
+        Paths of the pace-effect measurement (default ``min(paths, 500)``; 0 skips it;
+        :mod:`backtest.synthetic.pace_effect`).
     """
 
     if paths < 1:
@@ -321,7 +325,7 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     if size < 1:
         raise ScenarioError(f"--chunk-size {size}: must be at least 1")
     tasks = make_tasks(prep, paths, seed, size, parallel=not getattr(ex, "distributed", False))
-    pplan = pace_plan(prep.contexts, sset.mix, paths)  # the pace effect: same paths at the lowest/highest pace
+    pplan = pace_plan(prep.contexts, sset.mix, paths, pace_effect_paths)  # the pace effect: same paths at the lowest/highest pace
     pe_tasks = pplan.tasks(tasks) if pplan is not None else []
     if on_prepared is not None:
         on_prepared(prep, len(tasks) + len(pe_tasks))
@@ -338,6 +342,7 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     timings = {"prepare": t1 - t0, "chunks": t2 - t1}
     for k in ("generate", "weights", "simulate"):
         timings[f"chunk_{k}_sum"] = float(sum(r.seconds[k] for r in results))
+    timings["pace_effect_chunks_sum"] = float(sum(r.seconds["total"] for r in pe_results))
     out = aggregate(prep, results, paths, seed, size, ex.describe(), timings)
     out.extras["pace_effect"] = effect_table(pplan, *(pplan.split(pe_results) if pplan else ({}, {})), seed)
     timings["aggregate"] = time.perf_counter() - t2
