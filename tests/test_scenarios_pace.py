@@ -133,11 +133,15 @@ def _three(scen_changes: dict | None = None, **kw) -> dict:
     return raw
 
 
-def test_null_paces_give_the_same_scorecard_within_monte_carlo_error(md):
-    """Every state draws from one model and the pace channel is off: A, B and C agree."""
+@pytest.mark.parametrize("source", ["sample", "csv"])
+def test_null_paces_give_the_same_scorecard_within_monte_carlo_error(md, source):
+    """Every state draws from one pool (model) and the pace channel is off: A, B and C agree."""
     raw = _three(horizon_days=40, liquidity={"beta_scale": 0.0, "sample_betas": {"SPY": 0.01}})
+    if source == "csv":  # bootstrap: both states draw from the same pool (RMP2019 whole)
+        for st in raw["states"].values():
+            st["analogues"] = [{"regime": "RMP2019"}]
     n = 400
-    run = runner.run_scenarios(_cfg("sample", (BUY_SPY, SIXTY)), scenarios_from_dict(raw), paths=n, seed=2, md=md)
+    run = runner.run_scenarios(_cfg(source, (BUY_SPY, SIXTY)), scenarios_from_dict(raw), paths=n, seed=2, md=md)
     sm = run.scenario_metrics
     for strat in ("spy", "sixty_forty"):
         hr = sm[(sm["statistic"] == "horizon_return") & (sm["strategy"] == strat)].set_index("scenario")
