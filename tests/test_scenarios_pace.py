@@ -198,8 +198,12 @@ def test_planted_pace_beta_is_recovered(md):
     assert r["effect"] == pytest.approx(np.median(g[1]) - np.median(g[0]), rel=1e-9)
     assert 0.10 < r["effect"] < 0.22  # (1.0023)^63 - 1 = 15.6 % on a median path near 1
     # chunking changes nothing, the interval included
-    again = runner.run_scenarios(_cfg("sample"), sset, paths=n, seed=4, md=md, chunk_size=70)
+    ticks: list[tuple[int, int]] = []
+    again = runner.run_scenarios(_cfg("sample"), sset, paths=n, seed=4, md=md, chunk_size=70,
+                                 progress=lambda d, t: ticks.append((d, t)))
     pd.testing.assert_frame_equal(again.extras["pace_effect"], run.extras["pace_effect"])
+    # progress counts the measurement's chunks too: 2 scenarios x 5 chunks + 2 paces x 5 chunks
+    assert ticks[-1] == (20, 20) and all(d <= t for d, t in ticks)
 
 
 # ------------------------------------------------------------------------ CLI

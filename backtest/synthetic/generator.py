@@ -52,7 +52,8 @@ purchase flow: WALCL, TREAST and WRESBAL grow by their demeaned draws plus ``π 
 day, and every asset's daily return is shifted by its liquidity beta times
 ``π - π_ref`` (:func:`backtest.synthetic.liquidity_beta.daily_drift_shift`), ``π_ref``
 being the mean monthly WALCL growth over the state's analogue days. The beta is each
-path's own draw from the estimate's sampling distribution (``N(beta, se²)``).
+path's own draw from the estimates' joint sampling distribution
+(:func:`backtest.synthetic.liquidity_beta.draw_betas`).
 
 Drifts
 ------
@@ -65,8 +66,9 @@ Randomness
 ----------
 Path ``i`` of scenario ``s`` draws from
 ``np.random.default_rng(SeedSequence(seed, spawn_key=(crc32(s), i)))``: first the chain's
-uniforms, then the source's draws, then its ``N`` beta normals. A path therefore does not depend on which other
-paths are generated with it (chunking, workers), and scenarios are independent.
+uniforms, then the source's draws, then its ``N`` beta normals. A path therefore does not
+depend on which other paths are generated with it (chunking, workers), and scenarios are
+independent.
 """
 
 from __future__ import annotations

@@ -334,7 +334,7 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     def tick(_i: int) -> None:
         done[0] += 1
         if progress is not None:
-            progress(done[0], len(tasks))
+            progress(done[0], len(tasks) + len(pe_tasks))
 
     results = ex.map(run_chunk, tasks + pe_tasks, tick)
     results, pe_results = results[: len(tasks)], results[len(tasks):]
