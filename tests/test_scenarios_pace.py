@@ -237,6 +237,14 @@ def test_pace_override_errors_are_one_line(files, tmp_path, value, needle):
     assert not any(tmp_path.iterdir())
 
 
+def test_bad_drift_flag_is_one_line(files, tmp_path):
+    cfg, scen = files
+    r = run_cli("scenarios", str(cfg), "--scenarios", str(scen), "--paths", "2", "--out", str(tmp_path),
+                "--drift", "median")
+    assert r.exit_code == 2 and "--drift median: must be one of raw, shrunk, demeaned" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not any(tmp_path.iterdir())
+
+
 def test_pace_and_drift_flags_are_applied_and_recorded(files, tmp_path):
     cfg, scen = files
     r = run_cli("scenarios", str(cfg), "--scenarios", str(scen), "--paths", "6", "--out", str(tmp_path),

@@ -245,6 +245,8 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
                             liq.sample_ses)
         if not liq.sample_betas:
             notes.append("no liquidity.sample_betas in the scenario file: the RMP pace does not move asset drifts")
+        elif not liq.sample_ses:
+            notes.append("no liquidity.sample_ses in the scenario file: every path uses the fixed sample_betas")
     betas = betas.scaled(liq.beta_scale)
     calib = None
     if source == "parametric":
