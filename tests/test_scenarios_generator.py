@@ -36,7 +36,9 @@ def md():
 
 
 def prepared(md, source: str, raw: dict | None = None):
-    sset = scenarios_from_dict(raw or small())
+    raw = raw or small()
+    raw.setdefault("drift", {"mode": "raw"})  # these tests check copies of the pool days as drawn
+    sset = scenarios_from_dict(raw)
     return runner.prepare(cfg(source), sset, md=md)
 
 
@@ -113,7 +115,7 @@ def test_parametric_moments_match_the_calibration(md):
     uni = [UNIVERSE.index(t) for t in UNIVERSE if t not in ("SVXY", "VIXY")]  # floored fat-tail products
     for s, kind in enumerate(prep.sset.kinds):
         reg = calib["joint"]["regimes"][kind]
-        mean, vol, corr = (np.asarray(reg[k]) for k in ("mean", "vol", "corr"))
+        mean, vol, corr = (np.asarray(reg[k]) for k in ("mean_raw", "vol", "corr"))  # drift: raw
         gen = pan.returns[pan.states == s][:, uni]
         m1, s1, c1 = _moments(gen)
         se = vol[cols] / np.sqrt(len(gen))
@@ -139,7 +141,7 @@ def test_same_seed_same_paths_whatever_the_chunks(md, source):
 
 def test_pace_shifts_paced_states_by_the_liquidity_beta(md):
     base = prepared(md, "csv")
-    sc_fast = scenarios_from_dict(small(scenarios__A__pace_bn_month=125))
+    sc_fast = scenarios_from_dict(small(scenarios__A__pace_bn_month=125, drift={"mode": "raw"}))
     hist = base.history
     beta = np.linspace(-0.5, 0.5, len(hist.tickers))
     slow = build_context(hist, base.sset, base.sset.scenario("A"), source="bootstrap", beta=beta, periods=base.periods)

@@ -114,11 +114,20 @@ def register(app: typer.Typer) -> None:
                                                 "past start, simulate the next horizon, score the realised outcome.")] = False,
         calibrate_from: Annotated[str, typer.Option("--calibrate-from", help="First calibration start.")] = "2014-01-01",
         calibrate_every: Annotated[str, typer.Option("--calibrate-every", help="quarter | month | year.")] = "quarter",
+        drift: Annotated[str | None, typer.Option(
+            "--drift", help="State drifts: raw | shrunk | demeaned (default: the scenario file's, shrunk).")] = None,
+        pace: Annotated[str | None, typer.Option(
+            "--pace", help="Constant paces in bn USD/month, e.g. A=25,B=45,C=3.5 (0..500).")] = None,
+        pace_effect_paths: Annotated[int | None, typer.Option(
+            "--pace-effect-paths", min=0,
+            help="Paths of the pace-effect measurement (default min(paths, 500); 0 skips it).")] = None,
     ) -> None:
         """Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, mix)."""
         from backtest.commands.common import console, err_console, fail
         from backtest.commands.loading import load_run_config as load_config
         from backtest.executors import make_executor
+        from backtest.synthetic.drift import drift_line
+        from backtest.synthetic.pace_effect import pace_effect_lines
         from backtest.synthetic.runner import run_scenarios, write_scenario_run
         from backtest.synthetic.scenarios import load_scenarios
 
@@ -139,6 +148,7 @@ def register(app: typer.Typer) -> None:
             sset = load_scenarios(scenarios_file).with_horizon(horizon)
             sset = sset.only([s.strip() for s in only.split(",") if s.strip()] if only else None)
             sset = sset.with_forecast_period(include_forecast_period)
+            sset = sset.with_drift(drift).with_paces(pace)
             if calibrate:
                 from backtest.commands.calibrate_cmd import calibrate_command
 
@@ -154,7 +164,8 @@ def register(app: typer.Typer) -> None:
             with make_executor(workers, scheduler) as ex:
                 try:
                     run = run_scenarios(cfg, sset, paths=paths, seed=seed, origin=str(config), chunk_size=chunk_size,
-                                        executor=ex, progress=advance, on_prepared=started)
+                                        executor=ex, progress=advance, on_prepared=started,
+                                        pace_effect_paths=pace_effect_paths)
                 finally:
                     bar.stop()
             folder = write_scenario_run(run, out, report=not no_report)
@@ -176,6 +187,9 @@ def register(app: typer.Typer) -> None:
         robust = run.regret.loc[run.regret["robust"], "strategy"].tolist()
         console.print(f"robust choice (minimax regret of {run.regret['statistic'].iloc[0]}): "
                       f"[bold green]{', '.join(robust)}[/]", highlight=False)
+        console.print(drift_line(sset.states, first.drifts), highlight=False, soft_wrap=True)
+        for line in pace_effect_lines(run.extras.get("pace_effect")):
+            console.print(line, highlight=False, soft_wrap=True)
         for note in run.notes:
             console.print(f"[dim]note: {note}[/]", highlight=False)
         console.print(str(folder), highlight=False, soft_wrap=True)

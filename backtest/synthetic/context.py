@@ -11,6 +11,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from backtest.data.base import MacroSeries, MarketData
 from backtest.data.market_model import StateModel, level_params, state_model
 from backtest.errors import DataError, ScenarioError
 from backtest.synthetic.bootstrap import StatePool, build_pool
+from backtest.synthetic.drift import StateDrifts, bootstrap_drifts, parametric_drifts
 from backtest.synthetic.history import (
     BS_CHANNELS,
     BS_SERIES,
@@ -31,7 +33,7 @@ from backtest.synthetic.history import (
     SIM_SERIES,
     History,
 )
-from backtest.synthetic.liquidity_beta import daily_drift_shift
+from backtest.synthetic.liquidity_beta import PER, WEEKS_PER_MONTH, daily_drift_shift
 from backtest.synthetic.pools import clip_before
 from backtest.synthetic.scenarios import DAYS_PER_MONTH, Period, Scenario, ScenarioSet
 
@@ -94,6 +96,15 @@ class ScenarioContext:
         Simulated macro series (those the history has).
     seed_key : int
         ``crc32`` of the scenario name (spawn key of its paths).
+    notes : tuple[str, ...]
+    beta_se : np.ndarray, shape (N,)
+        Standard errors of ``beta``: each path draws its own betas
+        ``N(beta, diag(beta_se) beta_corr diag(beta_se))``.
+    beta_corr : np.ndarray, shape (N, N) or None
+        Correlation of the betas' estimation errors (None: independent).
+    drifts : StateDrifts or None
+        Target mean of each state (:mod:`backtest.synthetic.drift`); the bootstrap adds
+        ``drifts.shift`` to its drawn days, the parametric model's means are already set.
     """
 
     scenario: Scenario
@@ -122,6 +133,9 @@ class ScenarioContext:
     macro: tuple[str, ...]
     seed_key: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    beta_se: np.ndarray | None = None
+    beta_corr: np.ndarray | None = None
+    drifts: StateDrifts | None = None
 
     @property
     def horizon(self) -> int:
@@ -134,6 +148,17 @@ class ScenarioContext:
         out = daily_drift_shift(self.beta, diff)
         out[~self.paced] = 0.0
         return out
+
+    def pace_factor(self) -> np.ndarray:
+        """Daily return per unit of beta of each state and day, shape (S, T): ``shift() = factor * beta``."""
+        diff = self.pace[None, :] - self.pace_ref[:, None]
+        out = diff / WEEKS_PER_MONTH / 5.0 / PER
+        out[~self.paced] = 0.0
+        return out
+
+    def with_pace(self, bn_month: float) -> ScenarioContext:
+        """The same context (same paths, draws and beta draws) under a constant pace."""
+        return dc_replace(self, pace=np.full(self.horizon, float(bn_month)))
 
 
 def seed_key(name: str) -> int:
@@ -207,7 +232,8 @@ def _anchors(md: MarketData, t0: pd.Timestamp) -> dict[str, Any]:
 
 
 def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str, beta: np.ndarray,
-                  periods: Mapping[str, list[Period]], calib: Mapping | None = None) -> ScenarioContext:
+                  periods: Mapping[str, list[Period]], calib: Mapping | None = None,
+                  beta_se: np.ndarray | None = None, beta_corr: np.ndarray | None = None) -> ScenarioContext:
     """Prepare one scenario for generation (see :class:`ScenarioContext`).
 
     Parameters
@@ -222,6 +248,10 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
         Resolved analogue periods per state (:func:`~backtest.synthetic.scenarios.resolve_analogues`).
     calib : mapping, optional
         Sample calibration (parametric source).
+    beta_se : np.ndarray, shape (N,), optional
+        Standard errors of the betas (default 0: every path uses ``beta``).
+    beta_corr : np.ndarray, shape (N, N), optional
+        Correlation of their estimation errors (default: independent).
     """
     spec = sset.spec
     t0 = scenario_t0(hist, sc)
@@ -278,11 +308,20 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
                 means[i, j] = lv.mean() if len(lv) else anchors[c]
         means[:, CH["tga"]] = anchors["tga"]  # TGA reverts to today's level (its size grew 100x since 2008)
         h_ret, h_ch, h_rf = hist.returns, ch, hist.rf
+        # unconditional mean: every usable day up to t0 (with include_forecast_period: every usable day)
+        upto = usable if spec.include_forecast_period else usable & np.asarray(hist.dates <= t0)
+        excess = np.where(np.isfinite(h_ret), h_ret - h_rf[:, None], 0.0)
+        drifts = bootstrap_drifts(spec.drift.mode, excess, [p.days for p in pools], np.flatnonzero(upto),
+                                  float(spec.mean_block_days))
     elif source == "parametric":
         if calib is None:
             raise DataError("the parametric scenario source needs the sample calibration")
         param, lspec, bs_demean = _parametric_model(calib, sset, hist.tickers)
         kappa, means, floor = lspec
+        drifts = parametric_drifts(spec.drift.mode, calib, sset.kinds)
+        mean = param.mean.copy()
+        mean[:, : param.n_assets] = drifts.target
+        param = dc_replace(param, mean=mean)
         h_ret, h_ch, h_rf = np.zeros((0, len(hist.tickers))), np.zeros((0, len(CHANNELS))), np.zeros(0)
         notes.append("parametric source: per-regime-kind calibrated model (sample market)")
     else:
@@ -294,6 +333,8 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
         beta=np.asarray(beta, dtype=float), bs_demean=bs_demean, hist_returns=h_ret, hist_changes=h_ch, hist_rf=h_rf,
         ch_demean=ch_demean, pools=pools, mean_block=float(spec.mean_block_days), param=param,
         macro=tuple(s for s in SIM_SERIES if s in hist.md.macro), seed_key=seed_key(sc.name), notes=tuple(notes),
+        beta_se=np.zeros(len(hist.tickers)) if beta_se is None else np.nan_to_num(np.asarray(beta_se, dtype=float)),
+        beta_corr=None if beta_corr is None else np.asarray(beta_corr, dtype=float), drifts=drifts,
     )
 
 

@@ -51,14 +51,24 @@ In a *paced* state the scenario's pace ``π`` (bn USD/month) replaces the state'
 purchase flow: WALCL, TREAST and WRESBAL grow by their demeaned draws plus ``π / 21`` bn a
 day, and every asset's daily return is shifted by its liquidity beta times
 ``π - π_ref`` (:func:`backtest.synthetic.liquidity_beta.daily_drift_shift`), ``π_ref``
-being the mean monthly WALCL growth over the state's analogue days.
+being the mean monthly WALCL growth over the state's analogue days. The beta is each
+path's own draw from the estimates' joint sampling distribution
+(:func:`backtest.synthetic.liquidity_beta.draw_betas`).
+
+Drifts
+------
+Before the pace shift, each state's mean excess return is set by the scenario file's
+``drift.mode`` (:mod:`backtest.synthetic.drift`): the bootstrap adds ``target - pool
+mean`` of the day's state to every drawn day; the parametric model's means are the
+targets.
 
 Randomness
 ----------
 Path ``i`` of scenario ``s`` draws from
 ``np.random.default_rng(SeedSequence(seed, spawn_key=(crc32(s), i)))``: first the chain's
-uniforms, then the source's draws. A path therefore does not depend on which other
-paths are generated with it (chunking, workers), and scenarios are independent.
+uniforms, then the source's draws, then its ``N`` beta normals. A path therefore does not
+depend on which other paths are generated with it (chunking, workers), and scenarios are
+independent.
 """
 
 from __future__ import annotations
@@ -103,6 +113,7 @@ from backtest.synthetic.history import (
     TOP_STEP,
     History,
 )
+from backtest.synthetic.liquidity_beta import draw_betas
 from backtest.synthetic.scenarios import DAYS_PER_MONTH, simulate_chain
 
 # ------------------------------------------------------------------------ numba kernels
@@ -162,6 +173,8 @@ class PathPanel:
         (P, M) CPI index.
     rows : np.ndarray, shape (P, T) or None
         Bootstrapped history rows (bootstrap source).
+    betas : np.ndarray, shape (P, N) or None
+        Each path's draw of the liquidity betas.
     """
 
     ctx: ScenarioContext
@@ -174,6 +187,7 @@ class PathPanel:
     monthly_dates: pd.DatetimeIndex
     monthly: dict[str, np.ndarray]
     rows: np.ndarray | None = None
+    betas: np.ndarray | None = None
 
     @property
     def paths(self) -> int:
@@ -231,6 +245,8 @@ def _bootstrap_draws(ctx: ScenarioContext, rngs: list[np.random.Generator], stat
         u[k] = g.random((2, t_n))
     rows = block_indices(states, list(ctx.pools), u[:, 0], u[:, 1], ctx.mean_block)
     ret = ctx.hist_returns[rows] - ctx.hist_rf[rows][..., None]  # excess over that day's bill rate
+    if ctx.drifts is not None and ctx.drifts.mode != "raw":  # move each state's mean to its target drift
+        ret += ctx.drifts.shift[states.astype(np.int64)]
     chg = ctx.hist_changes[rows]
     chg -= ctx.ch_demean[states.astype(np.int64)]
     return ret, chg, rows
@@ -264,9 +280,11 @@ def generate(ctx: ScenarioContext, seed: int, p0: int, p1: int) -> PathPanel:
     else:
         ret, chg, rows = _parametric_draws(ctx, rngs, states)
     st = states.astype(np.int64)
+    se = ctx.beta_se if ctx.beta_se is not None else np.zeros(len(ctx.beta))
+    betas = draw_betas(ctx.beta, se, rngs, ctx.beta_corr)  # (P, N): each path's own betas, drawn after its other draws
     if ctx.paced.any():
-        sh = ctx.shift()  # (S, T, N)
-        ret = ret + sh[st, np.arange(t_n)[None, :]]
+        k = ctx.pace_factor()[st, np.arange(t_n)[None, :]]  # (P, T)
+        ret = ret + k[..., None] * betas[:, None, :]
     daily, bs_daily = _levels(ctx, st, chg)
     if ctx.source == "bootstrap":  # add the path's own bill rate back to the excess returns
         rf = np.empty((len(rngs), t_n))
@@ -290,7 +308,7 @@ def generate(ctx: ScenarioContext, seed: int, p0: int, p1: int) -> PathPanel:
     for k in monthly:
         monthly[k] = np.round(monthly[k], DECIMALS[k])
     daily = {k: np.round(v, DECIMALS[k]) for k, v in daily.items() if k in ctx.macro}
-    return PathPanel(ctx, p0, states, ret, daily, wd, weekly, md_, monthly, rows)
+    return PathPanel(ctx, p0, states, ret, daily, wd, weekly, md_, monthly, rows, betas)
 
 
 def _monthly(ctx: ScenarioContext, cpi_daily: np.ndarray) -> tuple[pd.DatetimeIndex, dict[str, np.ndarray]]:

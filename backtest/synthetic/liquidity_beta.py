@@ -23,6 +23,14 @@ weekly flow, times the beta, spread over five trading days. This assumes one bn 
 purchases adds one bn of net liquidity (no TGA/RRP offset) and that the historical
 co-movement is structural, which it is not proven to be: betas are descriptive (R² of a
 few percent) and their t-statistics are reported in every run's provenance.
+
+Because the betas are estimates, each simulated path draws its own beta vector from
+their joint sampling distribution, ``N(beta, diag(se) R diag(se))`` (:func:`draw_betas`),
+from the path's own random stream: the pace's effect on a path is as uncertain as the
+estimate it rests on. ``R`` is the correlation of the assets' OLS score series
+``(x_w - x̄) e_{i,w}`` over the weeks both have (the estimation errors of, say, SPY's and
+QQQ's betas move together because their residuals do); it is eigenvalue-clipped to a
+valid correlation. Fixed betas without ``R`` are drawn independently.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.data.base import MarketData
+from backtest.data.market_model import cholesky_corr
 from backtest.errors import DataError
 from backtest.regimes.signals import net_liquidity_series
 
@@ -59,6 +68,8 @@ class LiquidityBetas:
         First and last Wednesday used (ISO dates); ``""`` when not estimated.
     method : str
         How the betas were obtained.
+    corr : pd.DataFrame or None
+        Correlation of the estimation errors (tickers x tickers); None: independent.
     """
 
     beta: pd.Series
@@ -69,17 +80,32 @@ class LiquidityBetas:
     start: str
     end: str
     method: str
+    corr: pd.DataFrame | None = None
 
     def scaled(self, factor: float) -> LiquidityBetas:
         """Betas multiplied by ``factor`` (the file's ``beta_scale``)."""
         if factor == 1.0:
             return self
         return LiquidityBetas(self.beta * factor, self.se * factor, self.t, self.r2, self.n_weeks,
-                              self.start, self.end, f"{self.method} x {factor:g}")
+                              self.start, self.end, f"{self.method} x {factor:g}", self.corr)
 
     def vector(self, tickers: list[str]) -> np.ndarray:
         """Betas for ``tickers`` (0 for a ticker without an estimate)."""
         return self.beta.reindex(tickers).fillna(0.0).to_numpy(dtype=float)
+
+    def se_vector(self, tickers: list[str]) -> np.ndarray:
+        """Standard errors for ``tickers`` (0 where unknown: that beta is not drawn)."""
+        return self.se.reindex(tickers).fillna(0.0).to_numpy(dtype=float)
+
+    def corr_matrix(self, tickers: list[str]) -> np.ndarray:
+        """Error correlation for ``tickers`` (identity where unknown)."""
+        n = len(tickers)
+        if self.corr is None:
+            return np.eye(n)
+        c = self.corr.reindex(index=tickers, columns=tickers).to_numpy(dtype=float)
+        c = np.where(np.isfinite(c), c, 0.0)
+        np.fill_diagonal(c, 1.0)
+        return c
 
     def to_dict(self) -> dict:
         """JSON-ready record for provenance."""
@@ -88,8 +114,12 @@ class LiquidityBetas:
                 "r2": _r(self.r2.get(t))}
             for t in self.beta.index
         }
-        return {"method": self.method, "units": "weekly return per 100 bn USD of weekly net-liquidity change",
-                "start": self.start, "end": self.end, "n_weeks": self.n_weeks, "assets": rows}
+        out = {"method": self.method, "units": "weekly return per 100 bn USD of weekly net-liquidity change",
+               "start": self.start, "end": self.end, "n_weeks": self.n_weeks, "assets": rows}
+        if self.corr is not None:
+            out["error_corr"] = {t: {u: _r(round(float(v), 4)) for u, v in row.items()}
+                                 for t, row in self.corr.to_dict(orient="index").items()}
+        return out
 
 
 def _r(x: object) -> float | None:
@@ -194,24 +224,61 @@ def estimate_betas(md: MarketData, tickers: list[str], start: pd.Timestamp | Non
         raise DataError(f"liquidity betas: only {len(dnl)} weeks of net-liquidity changes in the window")
     beta, se, r2 = {}, {}, {}
     x_all = dnl.to_numpy() / PER
-    for t in tickers:
+    scores = np.full((len(x_all), len(tickers)), np.nan)
+    for j, t in enumerate(tickers):
         y = ret[t].to_numpy()
         ok = np.isfinite(y) & np.isfinite(x_all)
         beta[t], se[t], r2[t] = newey_west_ols(y[ok], x_all[ok], lags) if ok.sum() >= 52 else (np.nan,) * 3
+        if np.isfinite(beta[t]):
+            xc = x_all[ok] - x_all[ok].mean()
+            scores[ok, j] = xc * (y[ok] - y[ok].mean() - beta[t] * xc)
     b = pd.Series(beta, dtype=float)
     s = pd.Series(se, dtype=float)
     return LiquidityBetas(
         beta=b, se=s, t=b / s, r2=pd.Series(r2, dtype=float), n_weeks=int(len(dnl)),
         start=str(dnl.index[0].date()), end=str(dnl.index[-1].date()),
         method=f"OLS of weekly returns on weekly net-liquidity change, Newey-West({lags}) SE",
+        corr=pd.DataFrame(scores, columns=tickers).corr(min_periods=52),
     )
 
 
-def fixed_betas(values: dict[str, float], tickers: list[str], method: str) -> LiquidityBetas:
-    """Betas given in a config (missing tickers: 0)."""
+def fixed_betas(values: dict[str, float], tickers: list[str], method: str,
+                ses: dict[str, float] | None = None) -> LiquidityBetas:
+    """Betas given in a config (missing tickers: 0), with optional standard errors (missing: NaN)."""
     b = pd.Series({t: float(values.get(t, 0.0)) for t in tickers}, dtype=float)
     nan = pd.Series(np.nan, index=b.index)
-    return LiquidityBetas(b, nan, nan, nan, 0, "", "", method)
+    se = nan if not ses else pd.Series({t: float(ses[t]) if t in ses else np.nan for t in tickers}, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = b / se
+    return LiquidityBetas(b, se, t, nan, 0, "", "", method)
+
+
+def draw_betas(beta: np.ndarray, se: np.ndarray, rngs: list[np.random.Generator],
+               corr: np.ndarray | None = None) -> np.ndarray:
+    """One beta vector per path, ``beta + se * (L z)`` with ``z ~ N(0, I)`` from each path's generator.
+
+    Parameters
+    ----------
+    beta, se : np.ndarray, shape (N,)
+    rngs : list of np.random.Generator
+        One per path; each draws ``N`` standard normals (also when ``se`` is 0, so a
+        path's later draws never depend on the standard errors).
+    corr : np.ndarray, shape (N, N), optional
+        Correlation of the estimation errors (``L`` its Cholesky factor, after eigenvalue
+        clipping); None: independent.
+
+    Returns
+    -------
+    np.ndarray, shape (P, N)
+    """
+    beta = np.asarray(beta, dtype=float)
+    se = np.nan_to_num(np.asarray(se, dtype=float))
+    z = np.empty((len(rngs), len(beta)))
+    for k, g in enumerate(rngs):
+        z[k] = g.standard_normal(len(beta))
+    if corr is not None and len(beta) > 1:
+        z = z @ cholesky_corr(np.asarray(corr, dtype=float)).T
+    return beta[None, :] + se[None, :] * z
 
 
 def daily_drift_shift(beta: np.ndarray, pace_diff_bn_month: np.ndarray | float) -> np.ndarray:
@@ -225,4 +292,5 @@ def daily_drift_shift(beta: np.ndarray, pace_diff_bn_month: np.ndarray | float) 
     return np.asarray(beta, dtype=float) / PER * (pd_[..., None] / WEEKS_PER_MONTH) / 5.0
 
 
-__all__ = ["LiquidityBetas", "daily_drift_shift", "estimate_betas", "fixed_betas", "newey_west_ols", "weekly_panel"]
+__all__ = ["LiquidityBetas", "daily_drift_shift", "draw_betas", "estimate_betas", "fixed_betas", "newey_west_ols",
+           "weekly_panel"]

@@ -33,8 +33,15 @@ from backtest.executors import LocalExecutor
 from backtest.pipeline import decision_dates, required_series
 from backtest.regimes.models import make_regime_model
 from backtest.synthetic.aggregate import ScenarioRun, aggregate
-from backtest.synthetic.generator import History, ScenarioContext, build_context, generate
+from backtest.synthetic.generator import (
+    History,
+    ScenarioContext,
+    build_context,
+    generate,
+    scenario_t0,
+)
 from backtest.synthetic.liquidity_beta import LiquidityBetas, estimate_betas, fixed_betas
+from backtest.synthetic.pace_effect import effect_table, pace_plan
 from backtest.synthetic.path_signals import PathSignals, asof2
 from backtest.synthetic.pools import hand_written_warnings, pool_signals, resolve_analogues
 from backtest.synthetic.scenarios import ScenarioSet
@@ -236,13 +243,19 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     warnings = hand_written_warnings(sset)
     liq = sset.spec.liquidity
     if source == "bootstrap":
-        betas = estimate_betas(md, list(tickers), pd.Timestamp(liq.beta_start),
-                               None if liq.beta_end is None else pd.Timestamp(liq.beta_end), liq.newey_west_lags)
+        b_end = None if liq.beta_end is None else pd.Timestamp(liq.beta_end)
+        if not sset.spec.include_forecast_period:  # no peeking: betas from weeks up to the earliest t0
+            first_t0 = min(scenario_t0(hist, sc) for sc in sset.scenarios)
+            b_end = first_t0 if b_end is None else min(b_end, first_t0)
+        betas = estimate_betas(md, list(tickers), pd.Timestamp(liq.beta_start), b_end, liq.newey_west_lags)
     else:
         betas = fixed_betas({t: v for t, v in liq.sample_betas.items()}, list(tickers),
-                            "fixed: liquidity.sample_betas of the scenario file (estimated on the real data)")
+                            "fixed: liquidity.sample_betas of the scenario file (estimated on the real data)",
+                            liq.sample_ses)
         if not liq.sample_betas:
             notes.append("no liquidity.sample_betas in the scenario file: the RMP pace does not move asset drifts")
+        elif not liq.sample_ses:
+            notes.append("no liquidity.sample_ses in the scenario file: every path uses the fixed sample_betas")
     betas = betas.scaled(liq.beta_scale)
     calib = None
     if source == "parametric":
@@ -252,7 +265,8 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     contexts, grids, labels = {}, {}, {}
     for sc in sset.scenarios:
         ctx = build_context(hist, sset, sc, source=source, beta=betas.vector(list(tickers)), periods=periods,
-                            calib=calib)
+                            calib=calib, beta_se=betas.se_vector(list(tickers)),
+                            beta_corr=betas.corr_matrix(list(tickers)))
         contexts[sc.name] = ctx
         hl = model.label(ctx.history, ctx.history.calendar)
         labels[sc.name] = hl
@@ -283,7 +297,8 @@ def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel:
 def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, origin: str = "<config>",
                   chunk_size: int | None = None, executor: Any = None, md: MarketData | None = None,
                   progress: Callable[[int, int], None] | None = None,
-                  on_prepared: Callable[[Prepared, int], None] | None = None) -> ScenarioRun:
+                  on_prepared: Callable[[Prepared, int], None] | None = None,
+                  pace_effect_paths: int | None = None) -> ScenarioRun:
     """Score every strategy of ``cfg`` on ``paths`` paths of every scenario of ``sset``.
 
     Parameters
@@ -304,6 +319,9 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
         ``progress(done, total)`` after each chunk.
     on_prepared : callable, optional
         Called once with the prepared run and the number of chunks (to size a progress bar).
+    pace_effect_paths : int, optional
+        Paths of the pace-effect measurement (default ``min(paths, 500)``; 0 skips it;
+        :mod:`backtest.synthetic.pace_effect`).
     """
 
     if paths < 1:
@@ -318,21 +336,26 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     if size < 1:
         raise ScenarioError(f"--chunk-size {size}: must be at least 1")
     tasks = make_tasks(prep, paths, seed, size, parallel=not getattr(ex, "distributed", False))
+    pplan = pace_plan(prep.contexts, sset.mix, paths, pace_effect_paths)  # the pace effect: same paths at the lowest/highest pace
+    pe_tasks = pplan.tasks(tasks) if pplan is not None else []
     if on_prepared is not None:
-        on_prepared(prep, len(tasks))
+        on_prepared(prep, len(tasks) + len(pe_tasks))
     done = [0]
 
     def tick(_i: int) -> None:
         done[0] += 1
         if progress is not None:
-            progress(done[0], len(tasks))
+            progress(done[0], len(tasks) + len(pe_tasks))
 
-    results = ex.map(run_chunk, tasks, tick)
+    results = ex.map(run_chunk, tasks + pe_tasks, tick)
+    results, pe_results = results[: len(tasks)], results[len(tasks):]
     t2 = time.perf_counter()
     timings = {"prepare": t1 - t0, "chunks": t2 - t1}
     for k in ("generate", "weights", "simulate"):
         timings[f"chunk_{k}_sum"] = float(sum(r.seconds[k] for r in results))
+    timings["pace_effect_chunks_sum"] = float(sum(r.seconds["total"] for r in pe_results))
     out = aggregate(prep, results, paths, seed, size, ex.describe(), timings)
+    out.extras["pace_effect"] = effect_table(pplan, *(pplan.split(pe_results) if pplan else ({}, {})), seed)
     timings["aggregate"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
     return out

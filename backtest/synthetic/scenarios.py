@@ -189,6 +189,20 @@ class LiquiditySpec(_Strict):
         default_factory=dict,
         description="betas (weekly return per 100 bn of weekly net-liquidity change) used on the synthetic sample market",
     )
+    sample_ses: dict[str, float] = Field(
+        default_factory=dict,
+        description="standard errors of sample_betas (per-path beta draws on the sample market; missing: 0)",
+    )
+
+
+DRIFT_MODES = ("raw", "shrunk", "demeaned")
+
+
+class DriftSpec(_Strict):
+    """How a state's mean daily return is set (see :mod:`backtest.synthetic.drift`)."""
+
+    mode: Literal["raw", "shrunk", "demeaned"] = Field(
+        "shrunk", description="raw: the pool's mean; demeaned: the unconditional mean; shrunk: empirical Bayes between")
 
 
 class ScoringSpec(_Strict):
@@ -209,6 +223,7 @@ class ScenarioFile(_Strict):
     calendar: str | None = Field(None, description="regime calendar file (default: configs/regimes/...)")
     include_forecast_period: bool = Field(False, description="let pools use days on or after a scenario's start")
     liquidity: LiquiditySpec = Field(default_factory=LiquiditySpec)
+    drift: DriftSpec = Field(default_factory=DriftSpec)
     scoring: ScoringSpec = Field(default_factory=ScoringSpec)
     states: dict[str, StateSpec] = Field(..., min_length=1)
     scenarios: dict[str, ScenarioSpec] = Field(..., min_length=1)
@@ -425,6 +440,8 @@ class ScenarioSet:
     kinds: tuple[str, ...]
     paced: np.ndarray  # (S,) bool
     scenarios: tuple[Scenario, ...]
+    pace_override: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Paces set on the command line (``--pace``), by scenario (bn USD/month)."""
 
     @property
     def mix(self) -> dict[str, float]:
@@ -452,11 +469,8 @@ class ScenarioSet:
         if not 1 <= horizon <= MAX_HORIZON:
             raise ScenarioError(
                 f"--horizon {horizon}: the horizon must be 1..{MAX_HORIZON} trading days")
-        sc = tuple(
-            Scenario(s.name, s.title, s.probability, s.start_state, s.matrix, s.pace, s.start, int(horizon))
-            for s in self.scenarios
-        )
-        return ScenarioSet(self.path, self.spec, self.states, self.kinds, self.paced, sc)
+        sc = tuple(dataclasses.replace(s, horizon_days=int(horizon)) for s in self.scenarios)
+        return dataclasses.replace(self, scenarios=sc)
 
     def with_start(self, start: date, start_state: int | None = None) -> ScenarioSet:
         """The same set, every scenario starting on ``start`` (and in ``start_state`` when given)."""
@@ -469,7 +483,59 @@ class ScenarioSet:
         if not names:
             return self
         keep = tuple(self.scenario(n) for n in names)
-        return ScenarioSet(self.path, self.spec, self.states, self.kinds, self.paced, keep)
+        return dataclasses.replace(self, scenarios=keep,
+                                   pace_override={k: v for k, v in self.pace_override.items() if k in names})
+
+    def with_drift(self, mode: str | None) -> ScenarioSet:
+        """The same set with the drift mode replaced (``--drift``; None keeps the file's)."""
+        if mode is None:
+            return self
+        if mode not in DRIFT_MODES:
+            raise ScenarioError(f"--drift {mode}: must be one of {', '.join(DRIFT_MODES)}")
+        drift = self.spec.drift.model_copy(update={"mode": mode})
+        return dataclasses.replace(self, spec=self.spec.model_copy(update={"drift": drift}))
+
+    def with_paces(self, text: str | None) -> ScenarioSet:
+        """The same set with constant paces set from ``--pace A=25,B=45,C=3.5`` (None: unchanged).
+
+        Raises
+        ------
+        ScenarioError
+            One line: a malformed item, an unknown scenario, a pace that is not a finite
+            number in 0..500 bn USD/month.
+        """
+        if text is None:
+            return self
+        paces = parse_paces(text, [s.name for s in self.scenarios])
+        sc = tuple(dataclasses.replace(s, pace=((None, paces[s.name]),)) if s.name in paces else s
+                   for s in self.scenarios)
+        return dataclasses.replace(self, scenarios=sc, pace_override={**self.pace_override, **paces})
+
+
+MAX_PACE = 500.0  # bn USD/month accepted by --pace
+
+
+def parse_paces(text: str, names: list[str]) -> dict[str, float]:
+    """Scenario -> pace of a ``--pace`` value ``A=25,B=45,C=3.5`` (see :meth:`ScenarioSet.with_paces`)."""
+    out: dict[str, float] = {}
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    if not items:
+        raise ScenarioError("--pace: give NAME=BN_PER_MONTH items, e.g. --pace A=25,B=45,C=3.5")
+    for item in items:
+        name, sep, val = item.partition("=")
+        name = name.strip()
+        if not sep:
+            raise ScenarioError(f"--pace {item!r}: expected NAME=BN_PER_MONTH, e.g. A=25")
+        if name not in names:
+            raise ScenarioError(f"--pace {item!r}: unknown scenario {name!r} (scenarios: {', '.join(names)})")
+        try:
+            v = float(val)
+        except ValueError:
+            raise ScenarioError(f"--pace {item!r}: {val.strip()!r} is not a number") from None
+        if not (math.isfinite(v) and 0.0 <= v <= MAX_PACE):
+            raise ScenarioError(f"--pace {item!r}: the pace must be a finite number in 0..{MAX_PACE:g} bn USD/month")
+        out[name] = v
+    return out
 
 
 def compile_scenarios(spec: ScenarioFile, path: str = "<scenarios>") -> ScenarioSet:
@@ -539,8 +605,10 @@ class Period:
 
 
 __all__ = [
+    "DRIFT_MODES",
     "MIX",
     "AnalogueSpec",
+    "DriftSpec",
     "Period",
     "RuleSpec",
     "Scenario",
@@ -549,6 +617,7 @@ __all__ = [
     "StateSpec",
     "compile_scenarios",
     "load_scenarios",
+    "parse_paces",
     "scenarios_from_dict",
     "simulate_chain",
     "transition_matrix",

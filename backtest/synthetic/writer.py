@@ -26,6 +26,7 @@ from backtest.results import (
 )
 from backtest.synthetic.aggregate import ScenarioRun
 from backtest.synthetic.bootstrap import pool_ranges
+from backtest.synthetic.drift import drift_provenance
 
 
 def _file_hash(path: str) -> str:
@@ -90,6 +91,11 @@ def provenance(run: ScenarioRun, run_id: str) -> dict[str, Any]:
                      "cash_rate": cfg.cash.rate, "regime_model": "scenario states (history: " + cfg.regimes.model + ")",
                      "regime_by": cfg.regimes.by},
         "betas": prep.betas.to_dict(),
+        "beta_draws": "per path: beta + se * (L z), z ~ N(0, I), L L' = betas.error_corr (identity when absent), "
+                      "from the path's own stream",
+        "drift": drift_provenance(sset.states, {n: c.drifts for n, c in prep.contexts.items()}, prep.history.tickers),
+        "pace_override": dict(sset.pace_override),
+        "pace_effect": _records(run.extras.get("pace_effect")),
         "states": states,
         "scenarios": scen,
         "mix": sset.mix,
@@ -125,6 +131,8 @@ def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: b
                                                                                       index=False)
         run.returns.to_parquet(tmp / "returns.parquet")
         run.weights.to_parquet(tmp / "weights.parquet", index=False)
+        if run.extras.get("pace_effect") is not None:
+            run.extras["pace_effect"].to_csv(tmp / "pace_effect.csv", index=False, float_format="%.10g")
         run.timings["write"] = time.perf_counter() - t
         write_json(tmp / "provenance.json", provenance(run, tmp.final.name))
         if report and cfg.report.html:  # the scenario page; no run-tearsheet PNGs of simulated paths
@@ -132,6 +140,10 @@ def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: b
             render_scenario_page(tmp)
             run.timings["report"] = time.perf_counter() - t
     return final_path(root, run_id)
+
+
+def _records(df: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+    return None if df is None else json.loads(df.to_json(orient="records"))
 
 
 def _yaml(obj: Any) -> str:
