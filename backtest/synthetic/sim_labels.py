@@ -1,0 +1,235 @@
+"""Causal regime labels on simulated days: what the configured regime model would say.
+
+A strategy of a scenario run must see the label its regime model (``regimes.model`` of the
+run config) would give each simulated day *at the close of that day* — never the hidden
+state of the scenario's chain, which no causal model could know (``qe`` would start the
+day after a crash low). :class:`SimLabeler` produces these labels for a whole chunk of
+paths; both routes of :mod:`backtest.synthetic.vector_strategies` (batch and per path) use
+them, so they see the same labels.
+
+By model (scenario-file key ``labels: model``, the default):
+
+* ``rules``: the rules classifier (its thresholds and its confirm / min-dwell state machine)
+  run on each path's simulated point-in-time signals (:class:`PathSignals`: H.4.1 flows
+  with their Thursday release lag, SOFR - IORB), continuing from the machine's state at
+  ``t0`` on history (:mod:`backtest.regimes.rules_batch`). A planted regime change is
+  therefore seen ``confirm_days`` (or more) days late, as it would be.
+* ``calendar``: a calendar knows only announcements, and a simulation announces nothing.
+  A bootstrapped day carries the label that drawn history day had under the calendar;
+  a parametric day (sample market: no history day) keeps the label of ``t0``.
+* ``markov``: as ``calendar`` (the drawn day's history label under the markov model;
+  parametric: the ``t0`` label); filtering simulated signals with the parameters fitted
+  up to ``t0`` is not implemented. A run note says so.
+
+``labels: state`` restores the old labels (each day's hidden state kind): optimistic
+(perfect foresight of the chain), kept to measure what honest labels cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backtest.constants import REGIME_KINDS
+from backtest.regimes.rules import RulesModel, RulesParams, regime_ids
+from backtest.regimes.rules_batch import (
+    MachineState,
+    funding_flags,
+    kinds_of,
+    recent_stress,
+    run_rules,
+)
+from backtest.regimes.signals import liquidity_signals
+from backtest.synthetic.context import ScenarioContext
+from backtest.synthetic.generator import PathPanel
+from backtest.synthetic.path_signals import PathSignals
+
+LABEL_MODES = ("model", "state")
+RULE_INPUTS = ("walcl_chg_13w", "treast_chg_13w", "walcl_chg_4w", "treast_chg_4w")
+UNKNOWN = -1
+
+
+def label_codes(labels: pd.Series | np.ndarray) -> np.ndarray:
+    """Codes (positions in ``REGIME_KINDS``) of regime labels; ``UNKNOWN`` for missing/other."""
+    lut = {k: i for i, k in enumerate(REGIME_KINDS)}
+    raw = labels.to_numpy(dtype=object) if isinstance(labels, pd.Series) else np.asarray(labels, dtype=object)
+    return np.array([lut.get(x, UNKNOWN) if isinstance(x, str) else UNKNOWN for x in raw], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class SimLabeler:
+    """Labels of the simulated days of a scenario's paths (see the module docstring).
+
+    Attributes
+    ----------
+    mode : {"model", "state"}
+    model : str
+        ``regimes.model`` of the run config.
+    method : {"rules", "history_day", "hold", "state"}
+        How simulated days are labelled.
+    kinds : tuple[str, ...]
+        Regime kind of each chain state (``state`` method).
+    hist_codes : np.ndarray or None
+        Label code of every history day (rows of ``History.dates``; ``history_day``).
+    hold : int
+        Code of the ``t0`` label (``hold``).
+    params : RulesParams or None
+    start : MachineState or None
+        Rules machine after the history up to ``t0`` (one path).
+    note : str
+        One sentence for the run notes and ``provenance.json``.
+    """
+
+    mode: str
+    model: str
+    method: str
+    kinds: tuple[str, ...]
+    hist_codes: np.ndarray | None = None
+    hold: int = UNKNOWN
+    params: RulesParams | None = None
+    start: MachineState | None = None
+    note: str = ""
+
+    def codes(self, panel: PathPanel, ps: PathSignals | None = None) -> np.ndarray:
+        """(P, T) label codes of the simulated days (``UNKNOWN``: no label).
+
+        Parameters
+        ----------
+        panel : PathPanel
+        ps : PathSignals, optional
+            The panel's signals (``rules``; built if not given).
+        """
+        p_n, t_n = panel.states.shape
+        if self.method == "state":
+            lut = np.array(label_codes(np.asarray(self.kinds, dtype=object)), dtype=np.int64)
+            return lut[panel.states.astype(np.int64)]
+        if self.method == "history_day":
+            if panel.rows is None or self.hist_codes is None:
+                raise ValueError("history-day labels need bootstrapped rows")
+            return self.hist_codes[panel.rows]
+        if self.method == "hold":
+            return np.full((p_n, t_n), self.hold, dtype=np.int64)
+        if self.method == "rules":
+            assert self.params is not None
+            ps = PathSignals(panel) if ps is None else ps
+            return rules_codes(ps, self.params, self.start)
+        raise ValueError(f"unknown label method {self.method!r}")
+
+    def labels(self, panel: PathPanel, ps: PathSignals | None = None) -> np.ndarray:
+        """(P, T) regime labels of the simulated days (object; None where unknown)."""
+        c = self.codes(panel, ps)
+        out = np.full(c.shape, None, dtype=object)
+        ok = c >= 0
+        out[ok] = kinds_of(c[ok])
+        return out
+
+
+def rules_codes(ps: PathSignals, p: RulesParams, start: MachineState | None) -> np.ndarray:
+    """(P, T) rules labels of the simulated days of every path, continuing from ``start``."""
+    h, n = ps.H, len(ps.calendar)
+    sim = np.arange(h, n)
+    lo = max(0, h - p.funding_memory_days)
+    flags = funding_flags(ps.at("sofr_iorb", np.arange(lo, n)), p)
+    recent = recent_stress(flags, p.funding_memory_days, skip=h - lo)
+    sig = {k: ps.at(k, sim) for k in RULE_INPUTS}
+    reg, _, _ = run_rules(sig, recent, p, start)
+    return np.ascontiguousarray(reg.T)
+
+
+def history_machine(ctx: ScenarioContext, p: RulesParams) -> tuple[MachineState, np.ndarray]:
+    """Rules machine state at ``t0`` after the context's history, and its history labels (codes)."""
+    sig = liquidity_signals(ctx.history, pd.DatetimeIndex(ctx.history.calendar))
+    recent = recent_stress(funding_flags(sig["sofr_iorb"].to_numpy(dtype=float) if "sofr_iorb" in sig
+                                         else np.full(len(sig), np.nan), p), p.funding_memory_days)
+    reg, _, st = run_rules({k: sig[k].to_numpy(dtype=float) for k in RULE_INPUTS}, recent, p)
+    return st, reg[:, 0]
+
+
+def make_labeler(mode: str, model: object, model_name: str, ctx: ScenarioContext, history_labels: pd.DataFrame,
+                 all_history_labels: pd.DataFrame | None = None) -> SimLabeler:
+    """The labeler of one scenario.
+
+    Parameters
+    ----------
+    mode : {"model", "state"}
+        Scenario-file key ``labels``.
+    model : RegimeModel
+        The run's regime model (a ``RulesModel`` carries its params).
+    model_name : str
+        ``regimes.model``.
+    ctx : ScenarioContext
+    history_labels : pd.DataFrame
+        The model's labels of the context's history (``regime`` column), up to ``t0``.
+    all_history_labels : pd.DataFrame, optional
+        The model's labels of every day of ``History.dates`` (bootstrap, calendar/markov).
+    """
+    kinds = tuple(ctx.kinds)
+    if mode == "state":
+        return SimLabeler("state", model_name, "state", kinds,
+                          note="labels: state - simulated days carry their hidden state's regime kind "
+                               "(perfect foresight of the chain: optimistic)")
+    if mode != "model":
+        raise ValueError(f"labels: unknown mode {mode!r} (expected one of {', '.join(LABEL_MODES)})")
+    if model_name == "rules" and isinstance(model, RulesModel):
+        st, _ = history_machine(ctx, model.params)
+        return SimLabeler("model", model_name, "rules", kinds, params=model.params, start=st,
+                          note="simulated days are labelled by the rules classifier run on each path's simulated "
+                               "point-in-time signals, continuing from its state at t0")
+    reg = history_labels["regime"] if "regime" in history_labels else pd.Series(dtype=object)
+    t0_code = int(label_codes(reg.iloc[-1:])[0]) if len(reg) else UNKNOWN
+    if ctx.source == "bootstrap" and all_history_labels is not None:
+        extra = (" (filtering simulated signals with the parameters fitted up to t0 is not implemented)"
+                 if model_name == "markov" else " (a simulation announces nothing)")
+        return SimLabeler("model", model_name, "history_day", kinds,
+                          hist_codes=label_codes(all_history_labels["regime"]),
+                          note=f"simulated days carry the {model_name} label their bootstrapped history day had"
+                               + extra)
+    why = "no announcement in a simulation" if model_name == "calendar" else \
+        "filtering simulated signals is not implemented"
+    return SimLabeler("model", model_name, "hold", kinds, hold=t0_code,
+                      note=f"parametric source: simulated days keep the {model_name} label of t0 "
+                           f"({reg.iloc[-1] if len(reg) else 'unknown'}; {why})")
+
+
+def all_history_labels(model: object, model_name: str, mode: str, source: str, md: object,
+                       dates: pd.DatetimeIndex) -> pd.DataFrame | None:
+    """The model's labels of every history day a bootstrap can draw (``history_day`` method), else None."""
+    if mode != "model" or source != "bootstrap" or model_name == "rules":
+        return None
+    return model.label(md, pd.DatetimeIndex(dates))  # type: ignore[attr-defined]
+
+
+def path_labels(history_labels: pd.DataFrame, t0: pd.Timestamp, days: pd.DatetimeIndex,
+                sim: np.ndarray) -> pd.DataFrame:
+    """History labels up to ``t0`` then one path's simulated labels, with ``regime_id`` per run."""
+    hist = history_labels.loc[:t0, "regime"]
+    reg = np.concatenate([hist.to_numpy(dtype=object), np.asarray(sim, dtype=object)])
+    idx = pd.DatetimeIndex(hist.index).append(pd.DatetimeIndex(days))
+    known = pd.notna(reg)
+    ids = np.full(len(reg), None, dtype=object)
+    if known.any():
+        ids[known] = regime_ids(reg[known], idx[known])
+    h = len(hist)
+    if "regime_id" in history_labels and h:
+        ids[:h] = history_labels.loc[:t0, "regime_id"].to_numpy(dtype=object)
+        i = h
+        while i < len(reg) and known[i] and reg[i] == reg[h - 1]:  # the run going on at t0 keeps its id
+            ids[i] = ids[h - 1]
+            i += 1
+    out = pd.DataFrame({"regime": reg, "regime_id": ids}, index=idx)
+    out.index.name = "date"
+    return out
+
+
+def provenance_entry(labelers: dict[str, SimLabeler], model_name: str) -> str:
+    """The ``regime_model`` text of ``provenance.json``."""
+    notes = sorted({lab.note for lab in labelers.values()})
+    if not notes:
+        return f"scenario states (history: {model_name})"
+    return f"{model_name}: " + "; ".join(notes)
+
+
+__all__ = ["LABEL_MODES", "SimLabeler", "all_history_labels", "history_machine", "label_codes", "make_labeler", "path_labels",
+           "provenance_entry", "rules_codes"]
