@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, config_from_dict
+from backtest.data.release import release_dates
 from backtest.data.sample import SampleSource
 from backtest.errors import ScenarioError
 from backtest.regimes.models import make_regime_model
@@ -53,9 +54,10 @@ PLANTED = {
 }
 
 
-def cfg(source: str, model: str = "rules"):
+def cfg(source: str, model: str = "rules", params: dict | None = None):
     data = {"source": "sample"} if source == "sample" else {"source": "csv", "dir": "unused"}
-    return config_from_dict({"name": "lab", "data": data, "regimes": {"model": model},
+    regimes = {"model": model, **({"params": params} if params else {})}
+    return config_from_dict({"name": "lab", "data": data, "regimes": regimes,
                              "strategies": [{"name": "spy", "kind": "buy_and_hold",
                                              "params": {"weights": {"SPY": 1.0}}}]})
 
@@ -142,24 +144,27 @@ def test_label_lags_a_planted_state_change(planted):
 
 
 def _perturb_after(pan, t: int):
-    """Copy of a panel with every simulated macro observation dated after day ``t`` changed."""
+    """Copy of a panel with every simulated observation not yet released at the close of day ``t`` changed."""
     day = pan.ctx.days[t]
 
-    def bump(dates, v, k):
+    def bump(name, dates, v, k):
         v = v.copy()
-        v[:, pd.DatetimeIndex(dates) > day] *= k
+        v[:, (release_dates(name, pd.DatetimeIndex(dates)) > day).to_numpy()] *= k
         return v
 
-    weekly = {n: bump(pan.weekly_dates, v, 0.5) for n, v in pan.weekly.items()}
-    daily = {n: bump(pan.ctx.days, v, 3.0) for n, v in pan.daily.items()}
+    weekly = {n: bump(n, pan.weekly_dates, v, 0.5) for n, v in pan.weekly.items()}
+    daily = {n: bump(n, pan.ctx.days, v, 3.0) for n, v in pan.daily.items()}
     return dataclasses.replace(pan, weekly=weekly, daily=daily)
 
 
-def test_labels_have_no_look_ahead(planted):
-    prep, pan = planted
+@pytest.mark.parametrize("params", [None, {"confirm_days": 1, "min_dwell_days": 0}])
+def test_labels_have_no_look_ahead(md, params):
+    # without the anti-flicker filter a peek of even one day would show at once
+    prep = runner.prepare(cfg("csv", params=params), scenarios_from_dict(PLANTED), md=md)
+    pan = generate(prep.contexts["A"], 3, 0, 8)
     lab = prep.labelers["A"].labels(pan, PathSignals(pan))
     changed_after = False
-    for t in (10, 30, 55):
+    for t in range(8, 80, 3):  # every weekday (H.4.1 Wednesdays are released on Thursdays)
         other = _perturb_after(pan, t)
         lab2 = prep.labelers["A"].labels(other, PathSignals(other))
         assert (lab2[:, : t + 1] == lab[:, : t + 1]).all(), f"labels up to day {t} moved"
