@@ -187,10 +187,10 @@ def test_calendar_labels_from_history_day_or_t0(md, source):
         assert pan.rows is not None
         assert list(lab.ravel()) == list(full[pan.rows.ravel()])
         assert "simulated days carry the calendar label" in " ".join(prep.notes)
-    else:
-        t0_label = prep.labels["A"]["regime"].iloc[-1]
-        assert (lab == t0_label).all()
-        assert f"keep the calendar label of t0 ({t0_label}" in " ".join(prep.notes)
+    else:  # t0 = 2025-12-11 is PLATEAU4; RMP2025 (rmp, open) was announced 2025-12-10, effective 2025-12-12
+        assert prep.labels["A"]["regime"].iloc[-1] == "plateau"
+        assert (lab == "rmp").all()
+        assert "calendar as announced by t0 (rmp 90 d" in " ".join(prep.notes)
     boom = pan.states == 1
     assert boom.any() and (state_labels(pan)[boom] == "plateau").all()
     if source == "csv":
@@ -222,3 +222,12 @@ def test_state_switch_restores_hidden_state_labels(md):
     assert any("optimistic" in n for n in prep.notes)
     with pytest.raises(ScenarioError, match="labels"):
         scenarios_from_dict({**PLANTED, "labels": "oracle"}, "s.yaml")
+
+
+def test_parametric_calendar_ignores_announcements_after_t0(md):
+    # start 2025-12-05: t0 = 2025-12-04 in PLATEAU4 (its end 2025-12-11 is not known yet);
+    # RMP2025 was announced 2025-12-10, after t0: no simulated day may read rmp
+    raw = {**PLANTED, "start": "2025-12-05"}
+    prep = runner.prepare(cfg("sample", "calendar"), scenarios_from_dict(raw), md=md)
+    lab = prep.labelers["A"].labels(generate(prep.contexts["A"], 4, 0, 3))
+    assert (lab == "plateau").all()

@@ -16,7 +16,10 @@ By model (scenario-file key ``labels: model``, the default):
   therefore seen ``confirm_days`` (or more) days late, as it would be.
 * ``calendar``: a calendar knows only announcements, and a simulation announces nothing.
   A bootstrapped day carries the label that drawn history day had under the calendar;
-  a parametric day (sample market: no history day) keeps the label of ``t0``.
+  a parametric day (sample market: no history day) gets the calendar *as announced by*
+  ``t0``: regimes announced on or before ``t0`` apply from their start (an end date after
+  ``t0`` is not known yet), so a programme announced before the start and effective after
+  it counts, and with nothing scheduled the ``t0`` label is held.
 * ``markov``: as ``calendar`` (the drawn day's history label under the markov model;
   parametric: the ``t0`` label); filtering simulated signals with the parameters fitted
   up to ``t0`` is not implemented. A run note says so.
@@ -27,12 +30,14 @@ By model (scenario-file key ``labels: model``, the default):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from backtest.constants import REGIME_KINDS
+from backtest.regimes.calendar import RegimeCalendar
 from backtest.regimes.rules import RulesModel, RulesParams, regime_ids
 from backtest.regimes.rules_batch import (
     MachineState,
@@ -67,14 +72,14 @@ class SimLabeler:
     mode : {"model", "state"}
     model : str
         ``regimes.model`` of the run config.
-    method : {"rules", "history_day", "hold", "state"}
+    method : {"rules", "history_day", "schedule", "state"}
         How simulated days are labelled.
     kinds : tuple[str, ...]
         Regime kind of each chain state (``state`` method).
     hist_codes : np.ndarray or None
         Label code of every history day (rows of ``History.dates``; ``history_day``).
-    hold : int
-        Code of the ``t0`` label (``hold``).
+    schedule : np.ndarray or None
+        (T,) label codes of the simulated days, the same on every path (``schedule``).
     params : RulesParams or None
     start : MachineState or None
         Rules machine after the history up to ``t0`` (one path).
@@ -87,7 +92,7 @@ class SimLabeler:
     method: str
     kinds: tuple[str, ...]
     hist_codes: np.ndarray | None = None
-    hold: int = UNKNOWN
+    schedule: np.ndarray | None = None
     params: RulesParams | None = None
     start: MachineState | None = None
     note: str = ""
@@ -109,8 +114,9 @@ class SimLabeler:
             if panel.rows is None or self.hist_codes is None:
                 raise ValueError("history-day labels need bootstrapped rows")
             return self.hist_codes[panel.rows]
-        if self.method == "hold":
-            return np.full((p_n, t_n), self.hold, dtype=np.int64)
+        if self.method == "schedule":
+            assert self.schedule is not None
+            return np.broadcast_to(self.schedule, (p_n, t_n)).copy()
         if self.method == "rules":
             assert self.params is not None
             ps = PathSignals(panel) if ps is None else ps
@@ -186,11 +192,32 @@ def make_labeler(mode: str, model: object, model_name: str, ctx: ScenarioContext
                           hist_codes=label_codes(all_history_labels["regime"]),
                           note=f"simulated days carry the {model_name} label their bootstrapped history day had"
                                + extra)
-    why = "no announcement in a simulation" if model_name == "calendar" else \
-        "filtering simulated signals is not implemented"
-    return SimLabeler("model", model_name, "hold", kinds, hold=t0_code,
+    sched = calendar_as_of(model, ctx.t0, ctx.days)
+    if sched is not None:
+        codes = label_codes(sched)
+        seen = ", ".join(f"{k} {int((codes == i).sum())} d" for i, k in enumerate(REGIME_KINDS) if (codes == i).any())
+        return SimLabeler("model", model_name, "schedule", kinds, schedule=codes,
+                          note=f"parametric source: simulated days carry the calendar as announced by t0 "
+                               f"({seen}; a simulation announces nothing)")
+    return SimLabeler("model", model_name, "schedule", kinds, schedule=np.full(len(ctx.days), t0_code),
                       note=f"parametric source: simulated days keep the {model_name} label of t0 "
-                           f"({reg.iloc[-1] if len(reg) else 'unknown'}; {why})")
+                           f"({reg.iloc[-1] if len(reg) else 'unknown'}; filtering simulated signals is not "
+                           "implemented)")
+
+
+def calendar_as_of(model: object, t0: pd.Timestamp, days: pd.DatetimeIndex) -> pd.Series | None:
+    """Calendar labels of ``days`` from the regimes announced by ``t0`` (None if ``model`` is no calendar).
+
+    A regime announced after ``t0`` does not exist yet; an end date after ``t0`` is not
+    known yet (the regime stays open).
+    """
+    cal = getattr(model, "calendar", None)
+    if not isinstance(cal, RegimeCalendar):
+        return None
+    known = tuple(dataclasses.replace(r, end=r.end if r.end is not None and r.end <= t0 else None)
+                  for r in cal.regimes if r.announced <= t0)
+    by = getattr(model, "by", "effective")
+    return RegimeCalendar(known, cal.stress_events, cal.path).label(pd.DatetimeIndex(days), by=by)["regime"]
 
 
 def all_history_labels(model: object, model_name: str, mode: str, source: str, md: object,
@@ -231,5 +258,5 @@ def provenance_entry(labelers: dict[str, SimLabeler], model_name: str) -> str:
     return f"{model_name}: " + "; ".join(notes)
 
 
-__all__ = ["LABEL_MODES", "SimLabeler", "all_history_labels", "history_machine", "label_codes", "make_labeler", "path_labels",
+__all__ = ["LABEL_MODES", "SimLabeler", "all_history_labels", "calendar_as_of", "history_machine", "label_codes", "make_labeler", "path_labels",
            "provenance_entry", "rules_codes"]
