@@ -41,6 +41,7 @@ from backtest.synthetic.path_signals import PathSignals
 from backtest.synthetic.scenarios import scenarios_from_dict
 from backtest.synthetic.sim_labels import label_codes
 from backtest.synthetic.vector_strategies import PathBatch, path_frame, state_labels
+from backtest.synthetic.writer import provenance
 
 RULE_INPUTS = ("walcl_chg_13w", "treast_chg_13w", "walcl_chg_4w", "treast_chg_4w")
 PACE = 1500.0  # bn/month in the planted growth state: W13 of thousands of bn, far above every qe threshold
@@ -231,3 +232,15 @@ def test_parametric_calendar_ignores_announcements_after_t0(md):
     prep = runner.prepare(cfg("sample", "calendar"), scenarios_from_dict(raw), md=md)
     lab = prep.labelers["A"].labels(generate(prep.contexts["A"], 4, 0, 3))
     assert (lab == "plateau").all()
+
+
+def test_rules_labels_run_is_chunk_invariant_and_recorded(md):
+    conf = config_from_dict({"name": "lab", "data": {"source": "csv", "dir": "unused"}, "regimes": {"model": "rules"},
+                             "strategies": [{"name": "playbook", "kind": "rmp_playbook"}]})
+    sset = scenarios_from_dict({**PLANTED, "horizon_days": 40})
+    a = runner.run_scenarios(conf, sset, paths=10, seed=2, md=md)
+    b = runner.run_scenarios(conf, sset, paths=10, seed=2, md=md, chunk_size=3)
+    pd.testing.assert_frame_equal(a.scenario_metrics, b.scenario_metrics)
+    prov = provenance(a, "run")
+    assert prov["settings"]["sim_labels"] == "model"
+    assert prov["settings"]["regime_model"].startswith("rules: simulated days are labelled by the rules classifier")
