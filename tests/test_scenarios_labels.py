@@ -25,10 +25,12 @@ from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, config_from_dict
 from backtest.data.release import release_dates
 from backtest.data.sample import SampleSource
 from backtest.errors import ScenarioError
+from backtest.regimes.markov import hamilton_filter
 from backtest.regimes.models import make_regime_model
-from backtest.regimes.rules import RulesModel, classify, load_rules_params
+from backtest.regimes.rules import RulesModel, classify, dwell_filter, load_rules_params
 from backtest.regimes.rules_batch import (
     MachineState,
+    dwell_batch,
     funding_flags,
     kinds_of,
     recent_stress,
@@ -40,6 +42,7 @@ from backtest.synthetic.generator import generate
 from backtest.synthetic.path_signals import PathSignals
 from backtest.synthetic.scenarios import scenarios_from_dict
 from backtest.synthetic.sim_labels import label_codes
+from backtest.synthetic.sim_markov import transform
 from backtest.synthetic.vector_strategies import PathBatch, path_frame, state_labels
 from backtest.synthetic.writer import provenance
 
@@ -244,3 +247,71 @@ def test_rules_labels_run_is_chunk_invariant_and_recorded(md):
     prov = provenance(a, "run")
     assert prov["settings"]["sim_labels"] == "model"
     assert prov["settings"]["regime_model"].startswith("rules: simulated days are labelled by the rules classifier")
+
+
+# ------------------------------------------------------------------ markov (frozen-parameter filter)
+
+
+def test_dwell_batch_equals_dwell_filter():
+    rng = np.random.default_rng(0)
+    p = load_rules_params()
+    for confirm, dwell in ((1, 0), (3, 5), (10, 21)):
+        cand = np.repeat(rng.integers(0, 4, (5, 80)), 4, axis=1)
+        out, _ = dwell_batch(cand, MachineState.initial(p, 5), confirm, dwell)
+        for i in range(5):
+            assert list(dwell_filter(list(kinds_of(cand[i])), "plateau", confirm, dwell)) == list(kinds_of(out[i]))
+
+
+@pytest.fixture(scope="module")
+def markov(md):
+    prep = runner.prepare(cfg("csv", "markov"), scenarios_from_dict(PLANTED), md=md)
+    pan = generate(prep.contexts["A"], 3, 0, 8)
+    return prep, pan
+
+
+def test_markov_filter_equals_hamilton_filter_on_the_joined_grid(markov, md):
+    prep, pan = markov
+    fit = prep.labelers["A"].markov
+    assert fit is not None and "markov model's filter" in " ".join(prep.notes)
+    p = fit.params
+    t0 = prep.contexts["A"].t0
+    days = pd.DatetimeIndex(md.calendar)
+    days = days[days <= t0]
+    y_hist = pd.Series(transform(liquidity_signals(md, days)[p.signal].to_numpy(), p))
+    first = int(y_hist.first_valid_index())
+    y_hist = y_hist.ffill().to_numpy()
+    ps = PathSignals(pan)
+    y_sim = transform(ps.at(p.signal, np.arange(ps.H, len(ps.calendar))).T, p)
+    prob = fit.probabilities(y_sim)
+    t_n = y_sim.shape[1]
+    on = np.flatnonzero(((len(y_hist) + np.arange(t_n)) - first) % p.step_days == 0)
+    assert len(on) >= 10
+    for i in (0, 5):
+        joined = np.concatenate([y_hist[first::p.step_days], y_sim[i, on]])
+        ref = hamilton_filter(joined, fit.trans, fit.mu, fit.var)[-len(on):]
+        np.testing.assert_allclose(prob[i, on], ref, atol=1e-9)
+        j = on[3] + 1  # a day between grid points: one step from the last grid point, own observation
+        lik = np.exp(-0.5 * (y_sim[i, j] - fit.mu) ** 2 / fit.var) / np.sqrt(2 * np.pi * fit.var)
+        post = (fit.trans @ ref[3]) * lik
+        np.testing.assert_allclose(prob[i, j], post / post.sum(), atol=1e-9)
+
+
+def test_markov_label_lags_and_does_not_look_ahead(markov):
+    prep, pan = markov
+    lab = prep.labelers["A"]
+    confirm = lab.markov.params.confirm_days
+    got = lab.labels(pan, PathSignals(pan))
+    boom = pan.states == 1
+    seen = 0
+    for i in range(pan.paths):
+        if boom[i].any():
+            c = int(np.argmax(boom[i]))
+            assert "qe" not in set(got[i, :c])
+            q = np.flatnonzero(got[i] == "qe")
+            if len(q):
+                assert q[0] - c >= confirm
+                seen += 1
+    assert seen >= 3
+    for t in (9, 20, 33, 47):
+        other = _perturb_after(pan, t)
+        assert (lab.labels(other, PathSignals(other))[:, : t + 1] == got[:, : t + 1]).all()

@@ -186,9 +186,35 @@ def run_rules(signals: dict[str, np.ndarray], recent: np.ndarray, p: RulesParams
     return regime, raw, MachineState(state, age, pending, count)
 
 
+def dwell_batch(cand: np.ndarray, start: MachineState, confirm_days: int, min_dwell_days: int) -> tuple[np.ndarray, MachineState]:
+    """The anti-flicker filter of :func:`backtest.regimes.rules.dwell_filter` on (P, T) candidate codes.
+
+    Resumes from ``start`` (one path is broadcast); returns the (P, T) labels and the state
+    after the last day.
+    """
+    cand = np.asarray(cand, dtype=np.int64)
+    p_n, t_n = cand.shape
+    st = start if len(start.state) == p_n else start.broadcast(p_n)
+    s, a, pe, cnt = (np.array(x, dtype=np.int64) for x in (st.state, st.age, st.pending, st.count))
+    out = np.empty((p_n, t_n), dtype=np.int64)
+    for t in range(t_n):
+        c = cand[:, t]
+        same = c == s
+        cnt = np.where(same, 0, np.where(c == pe, cnt + 1, 1))
+        pe = np.where(same, NO_PENDING, c)
+        sw = ~same & (cnt >= confirm_days) & (a >= min_dwell_days)
+        s = np.where(sw, c, s)
+        a = np.where(sw, 0, a)
+        pe = np.where(sw, NO_PENDING, pe)
+        cnt = np.where(sw, 0, cnt)
+        out[:, t] = s
+        a = a + 1
+    return out, MachineState(s, a, pe, cnt)
+
+
 def kinds_of(codes: np.ndarray) -> np.ndarray:
     """Regime names of integer codes (object array, same shape)."""
     return np.asarray(REGIME_KINDS, dtype=object)[np.asarray(codes, dtype=np.int64)]
 
 
-__all__ = ["MachineState", "funding_flags", "kinds_of", "recent_stress", "run_rules"]
+__all__ = ["MachineState", "dwell_batch", "funding_flags", "kinds_of", "recent_stress", "run_rules"]

@@ -20,9 +20,10 @@ By model (scenario-file key ``labels: model``, the default):
   ``t0``: regimes announced on or before ``t0`` apply from their start (an end date after
   ``t0`` is not known yet), so a programme announced before the start and effective after
   it counts, and with nothing scheduled the ``t0`` label is held.
-* ``markov``: as ``calendar`` (the drawn day's history label under the markov model;
-  parametric: the ``t0`` label); filtering simulated signals with the parameters fitted
-  up to ``t0`` is not implemented. A run note says so.
+* ``markov``: the Hamilton filter run forward on each path's simulated signal with the
+  parameters fitted on the history up to ``t0`` (frozen: no refits during the simulation),
+  on the model's grid (every ``step_days``, a one-step nowcast in between), then its
+  confirm / min-dwell filter continuing from the label at ``t0`` (:class:`MarkovFit`).
 
 ``labels: state`` restores the old labels (each day's hidden state kind): optimistic
 (perfect foresight of the chain), kept to measure what honest labels cost.
@@ -37,7 +38,9 @@ import numpy as np
 import pandas as pd
 
 from backtest.constants import REGIME_KINDS
+from backtest.data.base import MarketData
 from backtest.regimes.calendar import RegimeCalendar
+from backtest.regimes.markov import MarkovModel
 from backtest.regimes.rules import RulesModel, RulesParams, regime_ids
 from backtest.regimes.rules_batch import (
     MachineState,
@@ -50,6 +53,7 @@ from backtest.regimes.signals import liquidity_signals
 from backtest.synthetic.context import ScenarioContext
 from backtest.synthetic.generator import PathPanel
 from backtest.synthetic.path_signals import PathSignals
+from backtest.synthetic.sim_markov import MarkovFit, fit_markov
 
 LABEL_MODES = ("model", "state")
 RULE_INPUTS = ("walcl_chg_13w", "treast_chg_13w", "walcl_chg_4w", "treast_chg_4w")
@@ -72,7 +76,7 @@ class SimLabeler:
     mode : {"model", "state"}
     model : str
         ``regimes.model`` of the run config.
-    method : {"rules", "history_day", "schedule", "state"}
+    method : {"rules", "markov", "history_day", "schedule", "state"}
         How simulated days are labelled.
     kinds : tuple[str, ...]
         Regime kind of each chain state (``state`` method).
@@ -83,6 +87,7 @@ class SimLabeler:
     params : RulesParams or None
     start : MachineState or None
         Rules machine after the history up to ``t0`` (one path).
+    markov : MarkovFit or None
     note : str
         One sentence for the run notes and ``provenance.json``.
     """
@@ -95,6 +100,7 @@ class SimLabeler:
     schedule: np.ndarray | None = None
     params: RulesParams | None = None
     start: MachineState | None = None
+    markov: MarkovFit | None = None
     note: str = ""
 
     def codes(self, panel: PathPanel, ps: PathSignals | None = None) -> np.ndarray:
@@ -121,6 +127,10 @@ class SimLabeler:
             assert self.params is not None
             ps = PathSignals(panel) if ps is None else ps
             return rules_codes(ps, self.params, self.start)
+        if self.method == "markov":
+            assert self.markov is not None
+            ps = PathSignals(panel) if ps is None else ps
+            return self.markov.codes(ps)
         raise ValueError(f"unknown label method {self.method!r}")
 
     def labels(self, panel: PathPanel, ps: PathSignals | None = None) -> np.ndarray:
@@ -154,7 +164,7 @@ def history_machine(ctx: ScenarioContext, p: RulesParams) -> tuple[MachineState,
 
 
 def make_labeler(mode: str, model: object, model_name: str, ctx: ScenarioContext, history_labels: pd.DataFrame,
-                 all_history_labels: pd.DataFrame | None = None) -> SimLabeler:
+                 all_history_labels: pd.DataFrame | None = None, history: MarketData | None = None) -> SimLabeler:
     """The labeler of one scenario.
 
     Parameters
@@ -169,7 +179,9 @@ def make_labeler(mode: str, model: object, model_name: str, ctx: ScenarioContext
     history_labels : pd.DataFrame
         The model's labels of the context's history (``regime`` column), up to ``t0``.
     all_history_labels : pd.DataFrame, optional
-        The model's labels of every day of ``History.dates`` (bootstrap, calendar/markov).
+        The model's labels of every day of ``History.dates`` (bootstrap, calendar).
+    history : MarketData, optional
+        All the history (``markov``: its parameters are fitted on it up to ``t0``).
     """
     kinds = tuple(ctx.kinds)
     if mode == "state":
@@ -183,15 +195,20 @@ def make_labeler(mode: str, model: object, model_name: str, ctx: ScenarioContext
         return SimLabeler("model", model_name, "rules", kinds, params=model.params, start=st,
                           note="simulated days are labelled by the rules classifier run on each path's simulated "
                                "point-in-time signals, continuing from its state at t0")
+    if model_name == "markov" and isinstance(model, MarkovModel) and history is not None:
+        fit = fit_markov(model, history, ctx.t0, history_labels)
+        if fit is not None:
+            return SimLabeler("model", model_name, "markov", kinds, markov=fit,
+                              note=f"simulated days are labelled by the markov model's filter on each path's "
+                                   f"simulated {model.params.signal}, with the parameters fitted on history up to t0 "
+                                   "(no refits during the simulation)")
     reg = history_labels["regime"] if "regime" in history_labels else pd.Series(dtype=object)
     t0_code = int(label_codes(reg.iloc[-1:])[0]) if len(reg) else UNKNOWN
     if ctx.source == "bootstrap" and all_history_labels is not None:
-        extra = (" (filtering simulated signals with the parameters fitted up to t0 is not implemented)"
-                 if model_name == "markov" else " (a simulation announces nothing)")
         return SimLabeler("model", model_name, "history_day", kinds,
                           hist_codes=label_codes(all_history_labels["regime"]),
-                          note=f"simulated days carry the {model_name} label their bootstrapped history day had"
-                               + extra)
+                          note=f"simulated days carry the {model_name} label their bootstrapped history day had "
+                               "(a simulation announces nothing)")
     sched = calendar_as_of(model, ctx.t0, ctx.days)
     if sched is not None:
         codes = label_codes(sched)
@@ -200,9 +217,9 @@ def make_labeler(mode: str, model: object, model_name: str, ctx: ScenarioContext
                           note=f"parametric source: simulated days carry the calendar as announced by t0 "
                                f"({seen}; a simulation announces nothing)")
     return SimLabeler("model", model_name, "schedule", kinds, schedule=np.full(len(ctx.days), t0_code),
-                      note=f"parametric source: simulated days keep the {model_name} label of t0 "
-                           f"({reg.iloc[-1] if len(reg) else 'unknown'}; filtering simulated signals is not "
-                           "implemented)")
+                      note=f"simulated days keep the {model_name} label of t0 "
+                           f"({reg.iloc[-1] if len(reg) else 'unknown'}; the {model_name} model could not be fitted "
+                           "on the history up to t0)")
 
 
 def calendar_as_of(model: object, t0: pd.Timestamp, days: pd.DatetimeIndex) -> pd.Series | None:
@@ -223,7 +240,7 @@ def calendar_as_of(model: object, t0: pd.Timestamp, days: pd.DatetimeIndex) -> p
 def all_history_labels(model: object, model_name: str, mode: str, source: str, md: object,
                        dates: pd.DatetimeIndex) -> pd.DataFrame | None:
     """The model's labels of every history day a bootstrap can draw (``history_day`` method), else None."""
-    if mode != "model" or source != "bootstrap" or model_name == "rules":
+    if mode != "model" or source != "bootstrap" or model_name != "calendar":
         return None
     return model.label(md, pd.DatetimeIndex(dates))  # type: ignore[attr-defined]
 
