@@ -49,6 +49,7 @@ from backtest.synthetic.scoring import (
     path_metrics,
     simulate_paths,
 )
+from backtest.synthetic.sim_labels import SimLabeler, all_history_labels, make_labeler
 from backtest.synthetic.vector_strategies import (
     DecisionGrid,
     Unsupported,
@@ -86,6 +87,7 @@ class ChunkTask:
     p1: int
     grid: DecisionGrid
     history_labels: pd.DataFrame
+    labeler: SimLabeler | None = None  # None: hidden state kinds
 
 
 @dataclass
@@ -141,7 +143,8 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     ps = PathSignals(panel)
     grid = task.grid
     h_reg = task.history_labels["regime"]  # as of each date; a missing label is an unknown regime
-    ev = VectorEvaluator(panel, ps, h_reg, grid)
+    sim_labels = None if task.labeler is None else task.labeler.labels(panel, ps)
+    ev = VectorEvaluator(panel, ps, h_reg, grid, sim_labels)
     run_rows = np.arange(ps.H - 1, len(ps.calendar))  # t0, then the simulated days
     dec_run = grid.rows - (ps.H - 1)
     rate = _cash_rate(ps, run_rows, st.cash_rate)
@@ -156,7 +159,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         try:
             w, cols = ev.weights(strat)
         except Unsupported:
-            w, cols = per_path_weights(strat, panel, grid, task.history_labels)
+            w, cols = per_path_weights(strat, panel, grid, task.history_labels, sim_labels=sim_labels)
             per_path.append(sc.name)
         avail = ev._available(cols).astype(bool)
         w, _, _ = finalise_weights(w, avail, st.max_gross)
@@ -198,6 +201,7 @@ class Prepared:
     periods: dict[str, list]
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    labelers: dict[str, SimLabeler] = field(default_factory=dict)
 
 
 def load_history(cfg: RunConfig) -> MarketData:
@@ -262,7 +266,8 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
 
         calib = load_calibration()
     model = make_regime_model(cfg.regimes)
-    contexts, grids, labels = {}, {}, {}
+    contexts, grids, labels, labelers = {}, {}, {}, {}
+    full = all_history_labels(model, cfg.regimes.model, sset.spec.labels, source, md, hist.dates)
     for sc in sset.scenarios:
         ctx = build_context(hist, sset, sc, source=source, beta=betas.vector(list(tickers)), periods=periods,
                             calib=calib, beta_se=betas.se_vector(list(tickers)),
@@ -270,14 +275,14 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
         contexts[sc.name] = ctx
         hl = model.label(ctx.history, ctx.history.calendar)
         labels[sc.name] = hl
+        labelers[sc.name] = make_labeler(sset.spec.labels, model, cfg.regimes.model, ctx, hl, full, md)
         run_days = pd.DatetimeIndex([ctx.t0]).append(ctx.days)
         dates = decision_dates(run_days, cfg.rebalance.every)
         cal = ctx.history.calendar.append(ctx.days)
         grids[sc.name] = DecisionGrid(pd.DatetimeIndex(dates), cal.get_indexer(dates).astype(np.int64))
-    if cfg.regimes.model != "calendar":
-        notes.append(f"regimes.model {cfg.regimes.model}: history days use it; simulated days are labelled with "
-                     "their state's regime kind (the scenario's own calendar)")
-    return Prepared(cfg, origin, sset, md, source, hist, betas, contexts, grids, labels, periods, notes, warnings)
+    notes.extend(sorted({lab.note for lab in labelers.values()}))
+    return Prepared(cfg, origin, sset, md, source, hist, betas, contexts, grids, labels, periods, notes, warnings,
+                    labelers)
 
 
 def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel: bool) -> list[ChunkTask]:
@@ -287,7 +292,7 @@ def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel:
     for name, ctx in prep.contexts.items():
         for p0 in range(0, paths, chunk_size):
             tasks.append(ChunkTask(ctx, st, int(seed), p0, min(paths, p0 + chunk_size), prep.grids[name],
-                                   prep.labels[name]))
+                                   prep.labels[name], prep.labelers.get(name)))
     return tasks
 
 

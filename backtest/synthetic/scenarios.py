@@ -222,6 +222,8 @@ class ScenarioFile(_Strict):
     warmup_days: int = Field(800, ge=100, le=5000, description="calendar days of real history before the start")
     calendar: str | None = Field(None, description="regime calendar file (default: configs/regimes/...)")
     include_forecast_period: bool = Field(False, description="let pools use days on or after a scenario's start")
+    labels: Literal["model", "state"] = Field("model", description="simulated days' regime labels: the run's "
+                                              "regime model (causal) or the hidden state kind (optimistic)")
     liquidity: LiquiditySpec = Field(default_factory=LiquiditySpec)
     drift: DriftSpec = Field(default_factory=DriftSpec)
     scoring: ScoringSpec = Field(default_factory=ScoringSpec)

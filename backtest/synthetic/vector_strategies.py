@@ -30,6 +30,7 @@ from backtest.execution.weights import finalise_weights
 from backtest.signals import build_signal_frame
 from backtest.synthetic.generator import PathPanel
 from backtest.synthetic.path_signals import PathSignals, asof2
+from backtest.synthetic.sim_labels import path_labels
 from strategies.base import Unsupported, batch_weights
 
 HistoryRegime = str | float | None | pd.Series
@@ -73,23 +74,26 @@ class PathBatch:
         the history labels themselves (a Series by date, read as of each decision date).
         A missing label (None, NaN) is an unknown regime, as in :class:`strategies.rules_engine.Context`.
     grid : DecisionGrid
+    sim_labels : np.ndarray, optional
+        (P, T) regime labels of the simulated days (:mod:`backtest.synthetic.sim_labels`;
+        None = unknown). Default: each day's hidden state kind (optimistic).
     """
 
     def __init__(self, panel: PathPanel, signals: PathSignals, history_regime: HistoryRegime,
-                 grid: DecisionGrid) -> None:
+                 grid: DecisionGrid, sim_labels: np.ndarray | None = None) -> None:
         self.panel, self.ps, self.grid = panel, signals, grid
         self.dates = pd.DatetimeIndex(grid.dates)
         self.rows = np.asarray(grid.rows, dtype=np.int64)
         self.P = panel.paths
         self.H = signals.H
         self.shape: tuple[int, ...] = (len(self.rows), self.P)
-        kinds = np.asarray(panel.ctx.kinds, dtype=object)
+        sim = state_labels(panel) if sim_labels is None else np.asarray(sim_labels, dtype=object)
         hist = self.rows < self.H
         reg = np.empty(self.shape, dtype=object)
         if hist.any():
             reg[hist] = _history_labels(history_regime, signals.calendar[self.rows[hist]])[:, None]
         if (~hist).any():
-            reg[~hist] = kinds[panel.states[:, self.rows[~hist] - self.H]].T
+            reg[~hist] = sim[:, self.rows[~hist] - self.H].T
         self.regime_known = ~pd.isna(reg).astype(bool)
         self.regime = np.where(self.regime_known, reg, "").astype(str)
         self._listed: dict[str, np.ndarray] = {}
@@ -136,11 +140,13 @@ class VectorEvaluator:
     history_regime : str, None or pd.Series
         See :class:`PathBatch`.
     grid : DecisionGrid
+    sim_labels : np.ndarray, optional
+        See :class:`PathBatch`.
     """
 
     def __init__(self, panel: PathPanel, signals: PathSignals, history_regime: HistoryRegime,
-                 grid: DecisionGrid) -> None:
-        self.batch = PathBatch(panel, signals, history_regime, grid)
+                 grid: DecisionGrid, sim_labels: np.ndarray | None = None) -> None:
+        self.batch = PathBatch(panel, signals, history_regime, grid, sim_labels)
         self.panel, self.ps, self.grid = panel, signals, grid
         self.P = panel.paths
         self.H = signals.H
@@ -176,21 +182,31 @@ def finalise(w: np.ndarray, cols: list[str], avail: np.ndarray, max_gross: float
     return finalise_weights(w, avail, max_gross)[0]
 
 
-def path_frame(panel: PathPanel, i: int, history_labels: pd.DataFrame):
-    """``SignalFrame`` of path ``i`` as the pipeline builds it (regime labels: history, then state kinds)."""
+def state_labels(panel: PathPanel) -> np.ndarray:
+    """(P, T) hidden-state regime kinds of the simulated days (``labels: state``: optimistic)."""
+    return np.asarray(panel.ctx.kinds, dtype=object)[panel.states.astype(np.int64)]
+
+
+def path_frame(panel: PathPanel, i: int, history_labels: pd.DataFrame, sim_labels: np.ndarray | None = None):
+    """``SignalFrame`` of path ``i`` as the pipeline builds it (regime labels: history, then simulated days).
+
+    ``sim_labels`` are the (P, T) labels of the simulated days (see :class:`PathBatch`);
+    default: the hidden state kinds.
+    """
 
     md = panel.market_data(i)
     ctx = panel.ctx
-    sim = pd.DataFrame({"regime": np.asarray(ctx.kinds, dtype=object)[panel.states[i]],
-                        "regime_id": np.asarray(ctx.states, dtype=object)[panel.states[i]]}, index=ctx.days)
-    labels = pd.concat([history_labels.loc[: ctx.t0, ["regime", "regime_id"]], sim])
-    labels.index.name = "date"
+    sim = state_labels(panel)[i] if sim_labels is None else np.asarray(sim_labels, dtype=object)[i]
+    labels = path_labels(history_labels, ctx.t0, ctx.days, sim)
     return md, build_signal_frame(md, labels["regime"], extra={"regime_labels": labels})
 
 
 def per_path_weights(strategy: object, panel: PathPanel, grid: DecisionGrid, history_labels: pd.DataFrame,
-                     paths: range | None = None) -> tuple[np.ndarray, list[str]]:
+                     paths: range | None = None,
+                     sim_labels: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Weights by calling ``strategy.weights()`` on each path's own ``SignalFrame`` (slow route).
+
+    ``sim_labels``: (P, T) labels of the simulated days, as given to :class:`PathBatch`.
 
     Returns
     -------
@@ -201,7 +217,7 @@ def per_path_weights(strategy: object, panel: PathPanel, grid: DecisionGrid, his
     out: np.ndarray | None = None
     cols: list[str] = []
     for k, i in enumerate(paths):
-        _, sf = path_frame(panel, i, history_labels)
+        _, sf = path_frame(panel, i, history_labels, sim_labels)
         w = strategy.weights(sf, grid.dates)  # type: ignore[attr-defined]
         if out is None:
             cols = list(w.columns)
@@ -211,4 +227,5 @@ def per_path_weights(strategy: object, panel: PathPanel, grid: DecisionGrid, his
     return out, cols
 
 
-__all__ = ["DecisionGrid", "PathBatch", "Unsupported", "VectorEvaluator", "finalise", "path_frame", "per_path_weights"]
+__all__ = ["DecisionGrid", "PathBatch", "Unsupported", "VectorEvaluator", "finalise", "path_frame", "per_path_weights",
+           "state_labels"]

@@ -27,6 +27,7 @@ from backtest.results import (
 from backtest.synthetic.aggregate import ScenarioRun
 from backtest.synthetic.bootstrap import pool_ranges
 from backtest.synthetic.drift import drift_provenance
+from backtest.synthetic.sim_labels import provenance_entry
 
 
 def _file_hash(path: str) -> str:
@@ -88,7 +89,8 @@ def provenance(run: ScenarioRun, run_id: str) -> dict[str, Any]:
         "settings": {"rebalance": cfg.rebalance.every, "drift_band": cfg.rebalance.drift_band,
                      "lag_days": cfg.execution.lag_days, "fee_bps": cfg.costs.fee_bps,
                      "slippage_bps": cfg.costs.slippage_bps, "borrow_bps": cfg.costs.borrow_bps,
-                     "cash_rate": cfg.cash.rate, "regime_model": "scenario states (history: " + cfg.regimes.model + ")",
+                     "cash_rate": cfg.cash.rate, "regime_model": provenance_entry(prep.labelers, cfg.regimes.model),
+                     "sim_labels": sset.spec.labels,
                      "regime_by": cfg.regimes.by},
         "betas": prep.betas.to_dict(),
         "beta_draws": "per path: beta + se * (L z), z ~ N(0, I), L L' = betas.error_corr (identity when absent), "
