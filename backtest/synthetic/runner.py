@@ -14,6 +14,7 @@ The per-chunk code imports neither vectorbt nor dask.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from backtest.synthetic.path_signals import PathSignals, asof2
 from backtest.synthetic.pools import hand_written_warnings, pool_signals, resolve_analogues
 from backtest.synthetic.scenarios import ScenarioSet
 from backtest.synthetic.scoring import (
+    benchmark_6040,
     path_metrics,
     simulate_paths,
 )
@@ -260,6 +262,10 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
 def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel: bool) -> list[ChunkTask]:
     """Chunks of every scenario, scenario by scenario, in path order."""
     st = settings_from_config(prep.cfg, prep.origin, parallel)
+    tickers = list(next(iter(prep.contexts.values())).tickers) if prep.contexts else []
+    _, extra = benchmark_6040(list(st.strategies), prep.cfg.benchmark, tickers)
+    if extra is not None:  # P(beat 60/40) pairs against a 60/40 the config lacks (dropped from tables)
+        st = dataclasses.replace(st, strategies=(*st.strategies, extra))
     tasks = []
     for name, ctx in prep.contexts.items():
         for p0 in range(0, paths, chunk_size):
