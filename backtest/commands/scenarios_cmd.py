@@ -42,6 +42,9 @@ def summary_table(run) -> Table:
     t.add_column(f"P(loss) {ref}", justify="right")
     t.add_column(f"CVaR5 {ref}", justify="right")
     t.add_column(f"max DD {ref}", justify="right")
+    beat = f"prob_beat_6040_{ref}" in run.regret
+    if beat:
+        t.add_column(f"P(beat 60/40) {ref}", justify="right")
     t.add_column("max regret", justify="right")
     hr = sm.loc[sm["statistic"] == "horizon_return"].set_index(["strategy", "scenario"])
     other = sm.set_index(["strategy", "scenario", "statistic"])
@@ -54,6 +57,9 @@ def summary_table(run) -> Table:
         cells.append(_pct(other.loc[(strat, ref, "prob_loss"), "mean"]))
         cells.append(_pct(other.loc[(strat, ref, "cvar_5"), "mean"]))
         cells.append(_pct(other.loc[(strat, ref, "max_drawdown"), "median"]))
+        if beat:
+            p, se = reg.loc[strat, f"prob_beat_6040_{ref}"], reg.loc[strat, f"prob_beat_6040_se_{ref}"]
+            cells.append("–" if not np.isfinite(p) else f"{p:.0%} ± {se:.0%}")
         robust = bool(reg.loc[strat, "robust"])
         cells.append(("[bold green]" if robust else "") + _pct(reg.loc[strat, "max_regret"]) + (" ★[/]" if robust else ""))
         t.add_row(strat, *cells)
@@ -117,14 +123,18 @@ def register(app: typer.Typer) -> None:
         from backtest.synthetic.runner import run_scenarios, write_scenario_run
         from backtest.synthetic.scenarios import load_scenarios
 
-        bar = RichProgress(err_console, "scenarios", "chunks")
+        bar = RichProgress(err_console, "scenarios", "of the estimated work", percent=True)
 
         def started(prep, n: int) -> None:
             for w in prep.warnings:  # after the pools resolved: an error stays the only line
                 err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
-            bar.start(n)
 
-        def advance(done: int, total: int) -> None:
+        def estimated(est) -> None:
+            err_console.print(f"{est.message()} (pilot: {est.pilot_paths} paths per scenario, "
+                              f"{est.pilot_seconds:.1f} s)", highlight=False, markup=False, soft_wrap=True)
+            bar.start(est.total, prior_rate=est.seconds() / est.total if est.total > 0 else None)
+
+        def advance(done: float, total: float) -> None:
             bar.update(done)
 
         try:
@@ -141,7 +151,8 @@ def register(app: typer.Typer) -> None:
             with make_executor(workers, scheduler) as ex:
                 try:
                     run = run_scenarios(cfg, sset, paths=paths, seed=seed, origin=str(config), chunk_size=chunk_size,
-                                        executor=ex, progress=advance, on_prepared=started)
+                                        executor=ex, progress=advance, on_prepared=started,
+                                        on_estimate=estimated)
                 finally:
                     bar.stop()
             folder = write_scenario_run(run, out, report=not no_report)

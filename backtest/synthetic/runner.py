@@ -15,6 +15,7 @@ The per-chunk code imports neither vectorbt nor dask.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from backtest.executors import LocalExecutor
 from backtest.pipeline import decision_dates, required_series
 from backtest.regimes.models import make_regime_model
 from backtest.synthetic.aggregate import ScenarioRun, aggregate
+from backtest.synthetic.duration import GENERATE, Estimate, WorkMeter, estimate_from, pilot_sizes
 from backtest.synthetic.generator import History, ScenarioContext, build_context, generate
 from backtest.synthetic.liquidity_beta import LiquidityBetas, estimate_betas, fixed_betas
 from backtest.synthetic.path_signals import PathSignals, asof2
@@ -126,8 +128,12 @@ def _cash_rate(ps: PathSignals, rows: np.ndarray, series: str) -> np.ndarray | N
     return asof2(ps.obs(src), ps.calendar[rows])
 
 
-def run_chunk(task: ChunkTask) -> ChunkResult:
-    """Generate, evaluate, simulate and score one chunk of paths (see the module docstring)."""
+def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -> ChunkResult:
+    """Generate, evaluate, simulate and score one chunk of paths (see the module docstring).
+
+    ``step(name, paths)``, if given, is called after the generation (``name`` =
+    :data:`~backtest.synthetic.duration.GENERATE`) and after each strategy (progress).
+    """
 
     t0 = time.perf_counter()
     ctx, st = task.ctx, task.settings
@@ -144,6 +150,9 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     rf = risk_free_paths(ps.at("cash_rate", run_rows) if ps.supports("cash_rate") else None)
     wealth, stats, targets, cols_out, per_path = {}, {}, {}, {}, []
     t_w = t_s = 0.0
+    per_strategy: dict[str, float] = {}
+    if step is not None:
+        step(GENERATE, panel.paths)
     for scfg in st.strategies:
         sc = StrategyConfig.model_validate(scfg)
         strat = build_strategy(sc, st.origin)
@@ -168,9 +177,13 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         targets[sc.name] = w.astype(np.float32)
         cols_out[sc.name] = cols
         t_s += time.perf_counter() - ts
+        per_strategy[f"strategy:{sc.name}"] = time.perf_counter() - tw
+        if step is not None:
+            step(sc.name, panel.paths)
     counts = np.bincount(panel.states.ravel().astype(np.int64), minlength=len(ctx.states))
     return ChunkResult(ctx.scenario.name, task.p0, task.p1, wealth, stats, targets, cols_out, counts, per_path,
-                       {"generate": t1 - t0, "weights": t_w, "simulate": t_s, "total": time.perf_counter() - t0})
+                       {"generate": t1 - t0, "weights": t_w, "simulate": t_s, "total": time.perf_counter() - t0,
+                        **per_strategy})
 
 
 # ------------------------------------------------------------------------ preparation
@@ -259,8 +272,9 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     return Prepared(cfg, origin, sset, md, source, hist, betas, contexts, grids, labels, periods, notes, warnings)
 
 
-def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel: bool) -> list[ChunkTask]:
-    """Chunks of every scenario, scenario by scenario, in path order."""
+def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel: bool,
+               start: int = 0) -> list[ChunkTask]:
+    """Chunks of every scenario, scenario by scenario, in path order (from path ``start``)."""
     st = settings_from_config(prep.cfg, prep.origin, parallel)
     tickers = list(next(iter(prep.contexts.values())).tickers) if prep.contexts else []
     _, extra = benchmark_6040(list(st.strategies), prep.cfg.benchmark, tickers)
@@ -268,7 +282,7 @@ def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel:
         st = dataclasses.replace(st, strategies=(*st.strategies, extra))
     tasks = []
     for name, ctx in prep.contexts.items():
-        for p0 in range(0, paths, chunk_size):
+        for p0 in range(start, paths, chunk_size):
             tasks.append(ChunkTask(ctx, st, int(seed), p0, min(paths, p0 + chunk_size), prep.grids[name],
                                    prep.labels[name]))
     return tasks
@@ -279,8 +293,9 @@ def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel:
 
 def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, origin: str = "<config>",
                   chunk_size: int | None = None, executor: Any = None, md: MarketData | None = None,
-                  progress: Callable[[int, int], None] | None = None,
-                  on_prepared: Callable[[Prepared, int], None] | None = None) -> ScenarioRun:
+                  progress: Callable[[float, float], None] | None = None,
+                  on_prepared: Callable[[Prepared, int], None] | None = None,
+                  on_estimate: Callable[[Estimate], None] | None = None) -> ScenarioRun:
     """Score every strategy of ``cfg`` on ``paths`` paths of every scenario of ``sset``.
 
     Parameters
@@ -298,9 +313,15 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     md : MarketData, optional
         Pre-loaded history (tests).
     progress : callable, optional
-        ``progress(done, total)`` after each chunk.
+        ``progress(done, total)`` as work completes: after each strategy of a chunk with
+        in-process executors, after each chunk otherwise. Units: estimated seconds with
+        ``on_estimate``, else path x strategy evaluations.
     on_prepared : callable, optional
-        Called once with the prepared run and the number of chunks (to size a progress bar).
+        Called once with the prepared run and the number of chunks.
+    on_estimate : callable, optional
+        Time two pilot chunks per scenario first (kept as chunks of the run:
+        :mod:`backtest.synthetic.duration`) and call this with the :class:`Estimate`
+        of the remaining chunks before they start.
     """
 
     if paths < 1:
@@ -314,17 +335,32 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     size = int(chunk_size or DEFAULT_CHUNK)
     if size < 1:
         raise ScenarioError(f"--chunk-size {size}: must be at least 1")
-    tasks = make_tasks(prep, paths, seed, size, parallel=not getattr(ex, "distributed", False))
+    local = not getattr(ex, "distributed", False)
     if on_prepared is not None:
-        on_prepared(prep, len(tasks))
-    done = [0]
-
-    def tick(_i: int) -> None:
-        done[0] += 1
-        if progress is not None:
-            progress(done[0], len(tasks))
-
-    results = ex.map(run_chunk, tasks, tick)
+        on_prepared(prep, len(make_tasks(prep, paths, seed, size, local)))
+    pilot_results: list[ChunkResult] = []
+    start = 0
+    if on_estimate is not None:  # pilots are chunks [0, k1) and [k1, k1 + k2): kept (results do not change)
+        tp = time.perf_counter()
+        k1, k2 = pilot_sizes(paths)
+        pilots = make_tasks(prep, k1, seed, k1, True) + (make_tasks(prep, k1 + k2, seed, k2, True, k1) if k2 else [])
+        pilot_results = [run_chunk(t) for t in pilots]
+        start = k1 + k2
+    tasks = make_tasks(prep, paths, seed, size, local, start)
+    if on_estimate is not None:
+        by_sc: dict[str, list[ChunkResult]] = {}
+        for r in pilot_results:
+            by_sc.setdefault(r.scenario, []).append(r)
+        est = estimate_from(by_sc, start, int(getattr(ex, "workers", 1) or 1), time.perf_counter() - tp,
+                            [(t.ctx.scenario.name, t.p1 - t.p0) for t in tasks])
+        on_estimate(est)
+        meter = WorkMeter([est.chunk_cost(t.ctx.scenario.name, t.p1 - t.p0) for t in tasks],
+                          lambda i, k, n: est.cost(tasks[i].ctx.scenario.name, k, n), progress)
+    else:
+        n_st = len(cfg.strategies) + 1  # + the generation
+        meter = WorkMeter([float((t.p1 - t.p0) * n_st) for t in tasks], lambda i, k, n: float(n), progress)
+    fn = functools.partial(run_chunk, step=meter.step) if local else run_chunk
+    results = pilot_results + ex.map(fn, tasks, meter.chunk_done)
     t2 = time.perf_counter()
     timings = {"prepare": t1 - t0, "chunks": t2 - t1}
     for k in ("generate", "weights", "simulate"):
