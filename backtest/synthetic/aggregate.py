@@ -17,6 +17,7 @@ from backtest.metrics import METRIC_COLUMNS
 from backtest.synthetic.scenarios import MIX
 from backtest.synthetic.scoring import (
     PATH_STATS,
+    SCALAR_STATS,
     SCENARIO_STATS,
     benchmark_6040,
     mix_beat,
@@ -104,7 +105,10 @@ def aggregate(prep: Prepared, results: list[ChunkResult], paths: int, seed: int,
     piv = sm.loc[sm["statistic"] == spec.regret_statistic].pivot(index="strategy", columns="scenario",
                                                                  values=spec.regret_summary)
     piv = piv.reindex(index=strategies, columns=[c for c in [*names, MIX] if c in piv.columns])
-    regret = regret_table(piv, {n: mix[n] for n in mix_names}, f"{spec.regret_summary} {spec.regret_statistic}")
+    label = (f"cvar_penalised (median return - {lam:g} x CVaR5 loss)" if spec.regret_statistic == "cvar_penalised"
+             else spec.regret_statistic if spec.regret_statistic in SCALAR_STATS
+             else f"{spec.regret_summary} {spec.regret_statistic}")
+    regret = regret_table(piv, {n: mix[n] for n in mix_names}, label)
     regret = _with_beat_columns(regret, sm, [*names, MIX] if mix_names else names, MIX if mix_names else names[0])
     # fans of cumulative wealth
     fan_rows = []
