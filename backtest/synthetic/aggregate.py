@@ -152,8 +152,58 @@ def aggregate(prep: Prepared, results: list[ChunkResult], paths: int, seed: int,
     slow = sorted({s for v in per_path.values() for s in v})
     if slow:
         notes.append(f"no vectorised form, evaluated path by path (slow): {', '.join(slow)}")
+    hist = horizon_histogram({n: {s: stats[n][s]["horizon_return"] for s in strategies} for n in names},
+                             {n: mix[n] for n in mix_names})
     return ScenarioRun(prep, paths, seed, chunk_size, executor, sm, regret, fan, metrics, returns, weights,
-                       pd.DataFrame(occ), per_path, timings, notes)
+                       pd.DataFrame(occ), per_path, timings, notes, extras={"horizon_hist": hist})
+
+
+HIST_BINS = 40
+
+
+def horizon_histogram(hr: dict[str, dict[str, np.ndarray]], mix: dict[str, float],
+                      bins: int = HIST_BINS) -> pd.DataFrame:
+    """Share of paths per bin of horizon return, per strategy and scenario (and the weighted mix).
+
+    Bins are equal-width, per strategy, between the 0.5th and 99.5th percentiles of its
+    pooled paths; paths outside fall in the end bins.
+
+    Parameters
+    ----------
+    hr : dict
+        ``hr[scenario][strategy]``: per-path horizon returns.
+    mix : dict
+        Scenario probabilities of the mix (empty: no mix rows).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``strategy, scenario, bin_lo, bin_hi, share`` (shares of one strategy x scenario sum to 1).
+    """
+    names = list(hr)
+    strategies = list(next(iter(hr.values()))) if hr else []
+    rows = []
+    for s in strategies:
+        allv = np.concatenate([hr[n][s] for n in names])
+        allv = allv[np.isfinite(allv)]
+        if not len(allv):
+            continue
+        lo, hi = np.quantile(allv, [0.005, 0.995])
+        hi = hi if hi > lo else lo + 1e-9
+        edges = np.linspace(lo, hi, bins + 1)
+        shares = {}
+        for n in names:
+            x = hr[n][s][np.isfinite(hr[n][s])]
+            c = np.histogram(np.clip(x, lo, hi), edges)[0].astype(float)
+            shares[n] = c / max(c.sum(), 1.0)
+        if mix:
+            tot = sum(mix.values())
+            shares["mix"] = sum(shares[n] * (p / tot) for n, p in mix.items())
+        for n, sh in shares.items():
+            rows.append(pd.DataFrame({"strategy": s, "scenario": n, "bin_lo": edges[:-1], "bin_hi": edges[1:],
+                                      "share": sh}))
+    cols = ["strategy", "scenario", "bin_lo", "bin_hi", "share"]
+    return pd.concat(rows, ignore_index=True)[cols] if rows else pd.DataFrame(columns=cols)
 
 
 def bench_name(prep: Prepared) -> str | None:
@@ -216,4 +266,4 @@ def _mean_weights(prep: Prepared, by_sc: dict[str, list[ChunkResult]], use: list
     return out.sort_values(["date", "strategy", "asset"], kind="stable").reset_index(drop=True)
 
 
-__all__ = ["FAN_Q", "ScenarioRun", "aggregate", "bench_name"]
+__all__ = ["FAN_Q", "HIST_BINS", "ScenarioRun", "aggregate", "bench_name", "horizon_histogram"]
