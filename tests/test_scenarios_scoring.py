@@ -181,13 +181,13 @@ def test_plain_progress_lines_on_a_fake_clock():
     t[0] = 5.0
     bar.poll()  # 1 s after the last line: nothing
     t[0] = 6.0
-    bar.poll()  # no progress, still a line every 2 s
+    bar.poll()  # no progress, still a line every 2 s; time left falls with the clock
     t[0] = 7.0
     bar.update(10.0)
     bar.stop()
     lines = buf.getvalue().splitlines()
     assert lines == ["scenarios 20% of the estimated work  elapsed 0:00:04  left 0:00:16",  # 4 s * 8 / 2
-                     "scenarios 20% of the estimated work  elapsed 0:00:06  left 0:00:24",
+                     "scenarios 20% of the estimated work  elapsed 0:00:06  left 0:00:14",  # counted down
                      "scenarios 100% of the estimated work  elapsed 0:00:07  left 0:00:00"]
 
 

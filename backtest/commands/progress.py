@@ -4,7 +4,8 @@ On a terminal: a rich bar (done/total, elapsed, time left) refreshed several tim
 second. When stdout or the console is not a terminal (piped, logged): plain lines, one
 every ``interval`` seconds (default 2) and one at the end; a run shorter than
 ``interval`` prints none (so a quick failure's error stays the only line). Time left is
-``elapsed * (total - done) / done`` over the completed work units (shown once one is done).
+``elapsed * (total - done) / done`` over the completed work units (shown once one is done),
+counted down between two updates.
 Work units may be fractional and unequal in count but should be equal in cost (the
 scenario command counts estimated seconds of each strategy evaluation: ``percent`` mode).
 """
@@ -73,7 +74,7 @@ class _LeftColumn(ProgressColumn):
         self.owner = owner
 
     def render(self, task: Task) -> Text:
-        left = time_left(task.elapsed or 0.0, task.completed, task.total or 0, self.owner.prior_rate)
+        left = self.owner.left()
         return Text("left " + ("-:--:--" if left is None else _clock(left)), style="progress.remaining")
 
 
@@ -130,15 +131,28 @@ class RichProgress:
         self.done: float = 0
         self._t0 = 0.0
         self._last = 0.0
+        self._t_at = 0.0
+        self._left_at: float | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._printed = False
 
+    def left(self) -> float | None:
+        """Seconds left: :func:`time_left` at the last update, counted down since then.
+
+        Between two updates (a long step) the figure falls with the clock instead of
+        growing with the elapsed time.
+        """
+        now = self.clock()
+        if self._left_at is None:
+            return time_left(now - self._t0, self.done, self.total, self.prior_rate)
+        return max(0.0, self._left_at - (now - self._t_at))
+
     def line(self) -> str:
         """The plain progress line (``scenarios 3/8 chunks 37%  elapsed 0:00:12  left 0:00:20``)."""
         el = self.clock() - self._t0
-        left = time_left(el, self.done, self.total, self.prior_rate)
+        left = self.left()
         pct = f"{min(self.done / self.total, 1.0):.0%}" if self.total else "–"
         head = (f"{self.label} {pct} {self.unit}" if self.percent
                 else f"{self.label} {self.done:g}/{self.total:g} {self.unit} {pct}")
@@ -163,7 +177,8 @@ class RichProgress:
         """Show progress for ``total`` items (``prior_rate``: expected seconds per item, :func:`time_left`)."""
         self.prior_rate = prior_rate
         self.total, self.done = (float(total) if self.percent else int(total)), 0
-        self._t0 = self._last = self.clock()
+        self._t0 = self._last = self._t_at = self.clock()
+        self._left_at = time_left(0.0, 0.0, self.total, prior_rate) if prior_rate is not None else None
         if self.plain:  # first line after `interval`: quick runs (and quick failures) print nothing
             self._printed = False
             self._stop.clear()
@@ -181,6 +196,8 @@ class RichProgress:
     def update(self, done: float) -> None:
         """``done`` items done in all."""
         self.done = float(done) if self.percent else int(done)
+        self._t_at = self.clock()
+        self._left_at = time_left(self._t_at - self._t0, self.done, self.total, self.prior_rate)
         if self.task is not None:
             self.progress.update(self.task, completed=self.done)
         elif self.plain and not self.heartbeat:

@@ -7,7 +7,8 @@ run's results are those of any other chunking (results never depend on the chunk
 
 Each strategy's cost on a chunk of ``n`` paths is fitted as ``a + b * n`` from the two
 pilots (``a``: per-chunk overhead, ``b``: per path; both at least 0), and likewise the
-path generation and signals. :class:`Estimate` then gives the expected seconds of every
+path generation and signals; a strategy evaluated path by path costs ``b * n`` with ``b``
+from the second (larger, warmed-up) pilot. :class:`Estimate` then gives the expected seconds of every
 remaining chunk, the total, and the strategies that dominate it; the progress display
 counts those estimated seconds as its work units, strategy by strategy within a chunk,
 so its time left is right even when a few strategies cost most of the run.
@@ -55,16 +56,16 @@ class Estimate:
         """Wall-clock estimate of the remaining chunks (work divided over the workers)."""
         return self.total / max(1, self.workers)
 
-    def dominant(self, share: float = 0.5, most: int = 3) -> list[tuple[str, float]]:
-        """The costliest names and their shares, until ``share`` of the work (at most ``most``)."""
+    def dominant(self, share: float = 0.8, least: float = 0.1, most: int = 3) -> list[tuple[str, float]]:
+        """The costliest names and their shares: until ``share`` of the work, each at least ``least``, at most ``most``."""
         if self.total <= 0:
             return []
         out, acc = [], 0.0
         for k, v in sorted(self.by_name.items(), key=lambda kv: -kv[1]):
+            if out and (acc >= share or v / self.total < least or len(out) >= most):
+                break
             out.append((k, v / self.total))
             acc += v / self.total
-            if acc >= share or len(out) >= most:
-                break
         return out
 
     def message(self) -> str:
@@ -147,7 +148,10 @@ def estimate_from(results: dict[str, list], paths: int, workers: int, seconds: f
         rs = sorted(rs, key=lambda r: r.p0)
         t1, n1 = timed_parts(rs[0].seconds), rs[0].p1 - rs[0].p0
         if len(rs) > 1:
-            coef[sc] = fit(t1, n1, timed_parts(rs[1].seconds), rs[1].p1 - rs[1].p0)
+            t2, n2 = timed_parts(rs[1].seconds), rs[1].p1 - rs[1].p0
+            coef[sc] = fit(t1, n1, t2, n2)
+            for k in rs[1].per_path:  # path by path: proportional to the paths (the warm second pilot)
+                coef[sc][k] = (0.0, max(float(t2.get(k, 0.0)), 0.0) / max(n2, 1))
         else:
             coef[sc] = fit(t1, n1, t1, n1)
     est = Estimate(coef, paths, seconds, workers)
