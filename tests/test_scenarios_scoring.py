@@ -212,4 +212,4 @@ def test_scenarios_command_prints_the_estimate_and_plain_progress_when_piped(tmp
     prog = [x for x in err if x.startswith("scenarios ")]
     assert len(prog) >= 4 and prog[-1].startswith("scenarios 100% of the estimated work")
     assert "\x1b" not in r.stderr
-    assert "P(beat 60/40) mix" in r.stdout and "cvar_penalised" in r.stdout
+    assert "P(beat 60/40) mix" in r.stdout and "Robust choice (minimax regret of cvar_penalised" in r.stdout

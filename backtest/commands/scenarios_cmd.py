@@ -15,6 +15,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from backtest.commands.progress import RichProgress
@@ -171,9 +172,11 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
         console.print(summary_table(run))
-        robust = run.regret.loc[run.regret["robust"], "strategy"].tolist()
-        console.print(f"robust choice (minimax regret of {run.regret['statistic'].iloc[0]}): "
-                      f"[bold green]{', '.join(robust)}[/]", highlight=False)
+        from backtest.report.scenario_page import verdict
+
+        text, tone = verdict(run.regret)  # coloured by what it says (docs/scenarios.md)
+        colour = {"good": "green", "neutral": "yellow", "bad": "red"}[tone]
+        console.print(f"[bold {colour}]{escape(text)}[/]", highlight=False)
         for note in run.notes:
             console.print(f"[dim]note: {note}[/]", highlight=False)
         console.print(str(folder), highlight=False, soft_wrap=True)
