@@ -88,7 +88,7 @@ def pools_summary(prov: dict) -> str:
     out = []
     for name, st in (prov.get("states") or {}).items():
         rng = next(iter((st.get("pool_ranges") or {}).values()), [])
-        span = f", {rng[0][0]}..{rng[-1][1]} ({len(rng)} ranges)" if rng else ""
+        span = f", {rng[0][0]}..{rng[-1][1]} ({len(rng)} range{'s' if len(rng) != 1 else ''})" if rng else ""
         out.append(f"{name}: {int(st.get('pool_days') or 0)} days{span}")
     return "; ".join(out) or "no pools (parametric)"
 

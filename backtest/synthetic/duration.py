@@ -70,6 +70,8 @@ class Estimate:
 
     def message(self) -> str:
         """``estimated ~X s; dominated by a (45%), b (40%)``."""
+        if self.total <= 0:
+            return "estimated ~0 s more: the pilot chunks covered every path"
         dom = ", ".join(f"{k} ({v:.0%})" for k, v in self.dominant())
         return f"estimated ~{_human(self.seconds())}; dominated by {dom or '-'}"
 
