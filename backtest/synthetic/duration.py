@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from backtest.synthetic.scoring import INTERNAL_6040
+
 GENERATE = "path generation"
 PILOT_PATHS = (1, 4)
 
@@ -72,7 +74,8 @@ class Estimate:
         """``estimated ~X s; dominated by a (45%), b (40%)``."""
         if self.total <= 0:
             return "estimated ~0 s more: the pilot chunks covered every path"
-        dom = ", ".join(f"{k} ({v:.0%})" for k, v in self.dominant())
+        shown = {INTERNAL_6040: "internal 60/40"}
+        dom = ", ".join(f"{shown.get(k, k)} ({v:.0%})" for k, v in self.dominant())
         return f"estimated ~{_human(self.seconds())}; dominated by {dom or '-'}"
 
 
