@@ -16,8 +16,11 @@ so its time left is right even when a few strategies cost most of the run.
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from backtest.synthetic.scoring import INTERNAL_6040
 
@@ -210,4 +213,56 @@ class WorkMeter:
         self._emit()
 
 
-__all__ = ["GENERATE", "Estimate", "WorkMeter", "estimate_from", "fit", "pilot_sizes", "timed_parts"]
+def run_chunks(tasks_for: Callable[[int, int, bool, int], list], run: Callable[..., Any], ex: Any, paths: int,
+               size: int, progress: Callable[[float, float], None] | None,
+               on_estimate: Callable[[Estimate], None] | None) -> list:
+    """Run every chunk through ``ex`` with cost-weighted progress; pilots first with ``on_estimate``.
+
+    Parameters
+    ----------
+    tasks_for : callable
+        ``tasks_for(paths, chunk_size, parallel, start)``: the chunk tasks of every
+        scenario covering paths ``[start, paths)`` (``runner.make_tasks``).
+    run : callable
+        ``run(task, step=None)``: one chunk (``runner.run_chunk``).
+    ex : Executor
+        Runs the remaining chunks (``step`` callbacks only in-process).
+    paths, size : int
+        Paths per scenario and per chunk.
+    progress : callable, optional
+        ``progress(done, total)`` (:class:`WorkMeter`).
+    on_estimate : callable, optional
+        Called with the :class:`Estimate` of the pilots before the remaining chunks.
+
+    Returns
+    -------
+    list
+        Chunk results (pilots first; the aggregation orders them by path).
+    """
+    local = not getattr(ex, "distributed", False)
+    pilot_results: list = []
+    start = 0
+    if on_estimate is not None:  # pilots are chunks [0, k1) and [k1, k1 + k2): kept (results do not change)
+        tp = time.perf_counter()
+        k1, k2 = pilot_sizes(paths)
+        pilots = tasks_for(k1, k1, True, 0) + (tasks_for(k1 + k2, k2, True, k1) if k2 else [])
+        pilot_results = [run(t) for t in pilots]
+        start = k1 + k2
+    tasks = tasks_for(paths, size, local, start)
+    if on_estimate is not None:
+        by_sc: dict[str, list] = {}
+        for r in pilot_results:
+            by_sc.setdefault(r.scenario, []).append(r)
+        est = estimate_from(by_sc, start, int(getattr(ex, "workers", 1) or 1), time.perf_counter() - tp,
+                            [(t.ctx.scenario.name, t.p1 - t.p0) for t in tasks])
+        on_estimate(est)
+        meter = WorkMeter([est.chunk_cost(t.ctx.scenario.name, t.p1 - t.p0) for t in tasks],
+                          lambda i, k, n: est.cost(tasks[i].ctx.scenario.name, k, n), progress)
+    else:  # units: path x (strategy or generation) evaluations
+        n_st = len(tasks[0].settings.strategies) + 1 if tasks else 1
+        meter = WorkMeter([float((t.p1 - t.p0) * n_st) for t in tasks], lambda i, k, n: float(n), progress)
+    fn = functools.partial(run, step=meter.step) if local else run
+    return pilot_results + ex.map(fn, tasks, meter.chunk_done)
+
+
+__all__ = ["GENERATE", "Estimate", "WorkMeter", "estimate_from", "fit", "pilot_sizes", "run_chunks", "timed_parts"]

@@ -15,7 +15,6 @@ The per-chunk code imports neither vectorbt nor dask.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from backtest.executors import LocalExecutor
 from backtest.pipeline import decision_dates, required_series
 from backtest.regimes.models import make_regime_model
 from backtest.synthetic.aggregate import ScenarioRun, aggregate
-from backtest.synthetic.duration import GENERATE, Estimate, WorkMeter, estimate_from, pilot_sizes
+from backtest.synthetic.duration import GENERATE, Estimate, run_chunks
 from backtest.synthetic.generator import History, ScenarioContext, build_context, generate
 from backtest.synthetic.liquidity_beta import LiquidityBetas, estimate_betas, fixed_betas
 from backtest.synthetic.path_signals import PathSignals, asof2
@@ -338,29 +337,8 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     local = not getattr(ex, "distributed", False)
     if on_prepared is not None:
         on_prepared(prep, len(make_tasks(prep, paths, seed, size, local)))
-    pilot_results: list[ChunkResult] = []
-    start = 0
-    if on_estimate is not None:  # pilots are chunks [0, k1) and [k1, k1 + k2): kept (results do not change)
-        tp = time.perf_counter()
-        k1, k2 = pilot_sizes(paths)
-        pilots = make_tasks(prep, k1, seed, k1, True) + (make_tasks(prep, k1 + k2, seed, k2, True, k1) if k2 else [])
-        pilot_results = [run_chunk(t) for t in pilots]
-        start = k1 + k2
-    tasks = make_tasks(prep, paths, seed, size, local, start)
-    if on_estimate is not None:
-        by_sc: dict[str, list[ChunkResult]] = {}
-        for r in pilot_results:
-            by_sc.setdefault(r.scenario, []).append(r)
-        est = estimate_from(by_sc, start, int(getattr(ex, "workers", 1) or 1), time.perf_counter() - tp,
-                            [(t.ctx.scenario.name, t.p1 - t.p0) for t in tasks])
-        on_estimate(est)
-        meter = WorkMeter([est.chunk_cost(t.ctx.scenario.name, t.p1 - t.p0) for t in tasks],
-                          lambda i, k, n: est.cost(tasks[i].ctx.scenario.name, k, n), progress)
-    else:
-        n_st = len(cfg.strategies) + 1  # + the generation
-        meter = WorkMeter([float((t.p1 - t.p0) * n_st) for t in tasks], lambda i, k, n: float(n), progress)
-    fn = functools.partial(run_chunk, step=meter.step) if local else run_chunk
-    results = pilot_results + ex.map(fn, tasks, meter.chunk_done)
+    results = run_chunks(lambda n, c, par, p0: make_tasks(prep, n, seed, c, par, p0), run_chunk, ex, paths, size,
+                         progress, on_estimate)
     t2 = time.perf_counter()
     timings = {"prepare": t1 - t0, "chunks": t2 - t1}
     for k in ("generate", "weights", "simulate"):
