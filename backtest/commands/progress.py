@@ -170,8 +170,8 @@ class RichProgress:
             self._emit()
 
     def _beat(self) -> None:
-        while not self._stop.wait(min(self.interval, 0.5)):
-            self.poll()
+        while not self._stop.wait(max(0.01, self._last + self.interval - self.clock())):
+            self.poll()  # wakes when the next line is due: lines every `interval`, not later
 
     def start(self, total: float, prior_rate: float | None = None) -> None:
         """Show progress for ``total`` items (``prior_rate``: expected seconds per item, :func:`time_left`)."""
