@@ -51,8 +51,12 @@ def test_run_folder_has_the_contract_and_scenario_tables(files, tmp_path):
     sm = pd.read_csv(folder / "scenario_metrics.csv")
     assert list(sm.columns) == ["strategy", "scenario", "statistic", "mean", "median", "p5", "p25", "p75", "p95"]
     assert set(sm["scenario"]) == {"A", "B", "R", "mix"}
-    assert set(sm["statistic"]) == {"horizon_return", "max_drawdown", "sharpe", "ann_vol", "prob_loss", "cvar_5"}
-    assert len(sm) == len(STRATS) * 4 * 6
+    assert set(sm["statistic"]) == {"horizon_return", "max_drawdown", "sharpe", "ann_vol", "prob_loss", "cvar_5",
+                                    "cvar_penalised", "prob_beat_6040", "prob_beat_6040_se"}
+    assert len(sm) == len(STRATS) * 4 * 9
+    pb = sm[sm["statistic"] == "prob_beat_6040"].set_index(["strategy", "scenario"])["mean"]
+    is_bench = pb.index.get_level_values(0) == "sixty_forty"
+    assert pb[is_bench].isna().all() and pb[~is_bench].between(0, 1).all()
     hr = sm[sm["statistic"] == "horizon_return"]
     assert (hr["p5"] <= hr["p25"]).all() and (hr["p25"] <= hr["median"]).all() and (hr["median"] <= hr["p95"]).all()
     pl = sm[sm["statistic"] == "prob_loss"]

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from backtest.commands.progress import RichProgress
@@ -42,6 +43,9 @@ def summary_table(run) -> Table:
     t.add_column(f"P(loss) {ref}", justify="right")
     t.add_column(f"CVaR5 {ref}", justify="right")
     t.add_column(f"max DD {ref}", justify="right")
+    beat = f"prob_beat_6040_{ref}" in run.regret
+    if beat:
+        t.add_column(f"P(beat 60/40) {ref}", justify="right")
     t.add_column("max regret", justify="right")
     hr = sm.loc[sm["statistic"] == "horizon_return"].set_index(["strategy", "scenario"])
     other = sm.set_index(["strategy", "scenario", "statistic"])
@@ -54,6 +58,9 @@ def summary_table(run) -> Table:
         cells.append(_pct(other.loc[(strat, ref, "prob_loss"), "mean"]))
         cells.append(_pct(other.loc[(strat, ref, "cvar_5"), "mean"]))
         cells.append(_pct(other.loc[(strat, ref, "max_drawdown"), "median"]))
+        if beat:
+            p, se = reg.loc[strat, f"prob_beat_6040_{ref}"], reg.loc[strat, f"prob_beat_6040_se_{ref}"]
+            cells.append("–" if not np.isfinite(p) else f"{p:.0%} ± {se:.0%}")
         robust = bool(reg.loc[strat, "robust"])
         cells.append(("[bold green]" if robust else "") + _pct(reg.loc[strat, "max_regret"]) + (" ★[/]" if robust else ""))
         t.add_row(strat, *cells)
@@ -131,14 +138,18 @@ def register(app: typer.Typer) -> None:
         from backtest.synthetic.runner import run_scenarios, write_scenario_run
         from backtest.synthetic.scenarios import load_scenarios
 
-        bar = RichProgress(err_console, "scenarios", "chunks")
+        bar = RichProgress(err_console, "scenarios", "of the estimated work", percent=True)
 
         def started(prep, n: int) -> None:
             for w in prep.warnings:  # after the pools resolved: an error stays the only line
                 err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
-            bar.start(n)
 
-        def advance(done: int, total: int) -> None:
+        def estimated(est) -> None:
+            err_console.print(f"{est.message()} (pilot: {est.pilot_paths} paths per scenario, "
+                              f"{est.pilot_seconds:.1f} s)", highlight=False, markup=False, soft_wrap=True)
+            bar.start(est.total, prior_rate=est.seconds() / est.total if est.total > 0 else None)
+
+        def advance(done: float, total: float) -> None:
             bar.update(done)
 
         try:
@@ -165,7 +176,7 @@ def register(app: typer.Typer) -> None:
                 try:
                     run = run_scenarios(cfg, sset, paths=paths, seed=seed, origin=str(config), chunk_size=chunk_size,
                                         executor=ex, progress=advance, on_prepared=started,
-                                        pace_effect_paths=pace_effect_paths)
+                                        on_estimate=estimated, pace_effect_paths=pace_effect_paths)
                 finally:
                     bar.stop()
             folder = write_scenario_run(run, out, report=not no_report)
@@ -184,9 +195,11 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
         console.print(summary_table(run))
-        robust = run.regret.loc[run.regret["robust"], "strategy"].tolist()
-        console.print(f"robust choice (minimax regret of {run.regret['statistic'].iloc[0]}): "
-                      f"[bold green]{', '.join(robust)}[/]", highlight=False)
+        from backtest.report.scenario_page import verdict
+
+        text, tone = verdict(run.regret)  # coloured by what it says (docs/scenarios.md)
+        colour = {"good": "green", "neutral": "yellow", "bad": "red"}[tone]
+        console.print(f"[bold {colour}]{escape(text)}[/]", highlight=False)
         console.print(drift_line(sset.states, first.drifts), highlight=False, soft_wrap=True)
         for line in pace_effect_lines(run.extras.get("pace_effect")):
             console.print(line, highlight=False, soft_wrap=True)

@@ -17,8 +17,12 @@ from backtest.metrics import METRIC_COLUMNS
 from backtest.synthetic.scenarios import MIX
 from backtest.synthetic.scoring import (
     PATH_STATS,
+    SCALAR_STATS,
     SCENARIO_STATS,
+    benchmark_6040,
+    mix_beat,
     mixture_quantiles,
+    paired_beat,
     regret_table,
     summarise,
     weighted_quantiles,
@@ -70,16 +74,27 @@ def aggregate(prep: Prepared, results: list[ChunkResult], paths: int, seed: int,
              for n in names}
     wealth = {n: {s: _concat(by_sc[n], lambda r, s=s: r.wealth[s]) for s in strategies} for n in names}
     mix_names = [n for n in names if n in mix]
+    spec = sset.spec.scoring
+    lam = float(getattr(spec, "cvar_lambda", 1.0))
+    bench = bench_name(prep)
+    bench_hr = ({n: _concat(by_sc[n], lambda r: r.stats[bench]["horizon_return"]) for n in names}
+                if bench is not None else {})
     rows = []
     for s in strategies:
+        beats = {}
         for n in names:
-            for st, d in summarise(stats[n][s]).items():
+            for st, d in summarise(stats[n][s], cvar_lambda=lam).items():
                 rows.append({"strategy": s, "scenario": n, "statistic": st, **d})
+            if bench is not None:
+                beats[n] = paired_beat(stats[n][s]["horizon_return"], bench_hr[n]) if s != bench else (np.nan, np.nan, 0)
+                rows += _beat_rows(s, n, *beats[n][:2])
         if mix_names:
             w = np.concatenate([np.full(len(stats[n][s]["horizon_return"]), mix[n] / paths) for n in mix_names])
             pooled = {k: np.concatenate([stats[n][s][k] for n in mix_names]) for k in PATH_STATS}
-            for st, d in summarise(pooled, w).items():
+            for st, d in summarise(pooled, w, cvar_lambda=lam).items():
                 rows.append({"strategy": s, "scenario": MIX, "statistic": st, **d})
+            if bench is not None:
+                rows += _beat_rows(s, MIX, *mix_beat([beats[n][::2] for n in mix_names], [mix[n] for n in mix_names]))
     sm = pd.DataFrame(rows, columns=["strategy", "scenario", "statistic", "mean", "median", "p5", "p25", "p75", "p95"])
     order = {st: i for i, st in enumerate(SCENARIO_STATS)}
     sm = sm.sort_values(["strategy", "statistic", "scenario"], key=lambda c: c.map(order) if c.name == "statistic"
@@ -87,11 +102,14 @@ def aggregate(prep: Prepared, results: list[ChunkResult], paths: int, seed: int,
                               else c.map({s: i for i, s in enumerate(strategies)})), kind="stable")
     sm = sm.reset_index(drop=True)
     # regret on the configured statistic and summary
-    spec = sset.spec.scoring
     piv = sm.loc[sm["statistic"] == spec.regret_statistic].pivot(index="strategy", columns="scenario",
                                                                  values=spec.regret_summary)
     piv = piv.reindex(index=strategies, columns=[c for c in [*names, MIX] if c in piv.columns])
-    regret = regret_table(piv, {n: mix[n] for n in mix_names}, f"{spec.regret_summary} {spec.regret_statistic}")
+    label = (f"cvar_penalised (median return - {lam:g} x CVaR5 loss)" if spec.regret_statistic == "cvar_penalised"
+             else spec.regret_statistic if spec.regret_statistic in SCALAR_STATS
+             else f"{spec.regret_summary} {spec.regret_statistic}")
+    regret = regret_table(piv, {n: mix[n] for n in mix_names}, label)
+    regret = _with_beat_columns(regret, sm, [*names, MIX] if mix_names else names, MIX if mix_names else names[0])
     # fans of cumulative wealth
     fan_rows = []
     for s in strategies:
@@ -134,8 +152,83 @@ def aggregate(prep: Prepared, results: list[ChunkResult], paths: int, seed: int,
     slow = sorted({s for v in per_path.values() for s in v})
     if slow:
         notes.append(f"no vectorised form, evaluated path by path (slow): {', '.join(slow)}")
+    hist = horizon_histogram({n: {s: stats[n][s]["horizon_return"] for s in strategies} for n in names},
+                             {n: mix[n] for n in mix_names})
     return ScenarioRun(prep, paths, seed, chunk_size, executor, sm, regret, fan, metrics, returns, weights,
-                       pd.DataFrame(occ), per_path, timings, notes)
+                       pd.DataFrame(occ), per_path, timings, notes, extras={"horizon_hist": hist})
+
+
+HIST_BINS = 40
+
+
+def horizon_histogram(hr: dict[str, dict[str, np.ndarray]], mix: dict[str, float],
+                      bins: int = HIST_BINS) -> pd.DataFrame:
+    """Share of paths per bin of horizon return, per strategy and scenario (and the weighted mix).
+
+    Bins are equal-width, per strategy, between the 0.5th and 99.5th percentiles of its
+    pooled paths; paths outside fall in the end bins.
+
+    Parameters
+    ----------
+    hr : dict
+        ``hr[scenario][strategy]``: per-path horizon returns.
+    mix : dict
+        Scenario probabilities of the mix (empty: no mix rows).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``strategy, scenario, bin_lo, bin_hi, share`` (shares of one strategy x scenario sum to 1).
+    """
+    names = list(hr)
+    strategies = list(next(iter(hr.values()))) if hr else []
+    rows = []
+    for s in strategies:
+        allv = np.concatenate([hr[n][s] for n in names])
+        allv = allv[np.isfinite(allv)]
+        if not len(allv):
+            continue
+        lo, hi = np.quantile(allv, [0.005, 0.995])
+        hi = hi if hi > lo else lo + 1e-9
+        edges = np.linspace(lo, hi, bins + 1)
+        shares = {}
+        for n in names:
+            x = hr[n][s][np.isfinite(hr[n][s])]
+            c = np.histogram(np.clip(x, lo, hi), edges)[0].astype(float)
+            shares[n] = c / max(c.sum(), 1.0)
+        if mix:
+            tot = sum(mix.values())
+            shares["mix"] = sum(shares[n] * (p / tot) for n, p in mix.items())
+        for n, sh in shares.items():
+            rows.append(pd.DataFrame({"strategy": s, "scenario": n, "bin_lo": edges[:-1], "bin_hi": edges[1:],
+                                      "share": sh}))
+    cols = ["strategy", "scenario", "bin_lo", "bin_hi", "share"]
+    return pd.concat(rows, ignore_index=True)[cols] if rows else pd.DataFrame(columns=cols)
+
+
+def bench_name(prep: Prepared) -> str | None:
+    """Name of the 60/40 the run pairs against (:func:`backtest.synthetic.scoring.benchmark_6040`)."""
+    tickers = list(next(iter(prep.contexts.values())).tickers) if prep.contexts else []
+    return benchmark_6040([s.model_dump() for s in prep.cfg.strategies], prep.cfg.benchmark, tickers)[0]
+
+
+def _beat_rows(strategy: str, scenario: str, p: float, se: float) -> list[dict[str, Any]]:
+    empty = {"p5": np.nan, "p25": np.nan, "p75": np.nan, "p95": np.nan}
+    return [{"strategy": strategy, "scenario": scenario, "statistic": st, "mean": v, "median": v, **empty}
+            for st, v in (("prob_beat_6040", p), ("prob_beat_6040_se", se))]
+
+
+def _with_beat_columns(regret: pd.DataFrame, sm: pd.DataFrame, cols: list[str], ref: str) -> pd.DataFrame:
+    """``prob_beat_6040_<scenario>`` per scenario (and mix) and ``prob_beat_6040_se_<ref>``."""
+    pb = sm.loc[sm["statistic"] == "prob_beat_6040"].pivot(index="strategy", columns="scenario", values="mean")
+    if pb.empty:
+        return regret
+    se = sm.loc[sm["statistic"] == "prob_beat_6040_se"].pivot(index="strategy", columns="scenario", values="mean")
+    out = regret.copy()
+    for c in cols:
+        out[f"prob_beat_6040_{c}"] = pb.reindex(out["strategy"])[c].to_numpy() if c in pb else np.nan
+    out[f"prob_beat_6040_se_{ref}"] = se.reindex(out["strategy"])[ref].to_numpy() if ref in se else np.nan
+    return out
 
 
 def _same_calendar(prep: Prepared, names: list[str]) -> bool:
@@ -173,4 +266,4 @@ def _mean_weights(prep: Prepared, by_sc: dict[str, list[ChunkResult]], use: list
     return out.sort_values(["date", "strategy", "asset"], kind="stable").reset_index(drop=True)
 
 
-__all__ = ["FAN_Q", "ScenarioRun", "aggregate"]
+__all__ = ["FAN_Q", "HIST_BINS", "ScenarioRun", "aggregate", "bench_name", "horizon_histogram"]

@@ -14,6 +14,7 @@ The per-chunk code imports neither vectorbt nor dask.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from backtest.executors import LocalExecutor
 from backtest.pipeline import decision_dates, required_series
 from backtest.regimes.models import make_regime_model
 from backtest.synthetic.aggregate import ScenarioRun, aggregate
+from backtest.synthetic.duration import GENERATE, Estimate, run_chunks
 from backtest.synthetic.generator import (
     History,
     ScenarioContext,
@@ -46,6 +48,7 @@ from backtest.synthetic.path_signals import PathSignals, asof2
 from backtest.synthetic.pools import hand_written_warnings, pool_signals, resolve_analogues
 from backtest.synthetic.scenarios import ScenarioSet
 from backtest.synthetic.scoring import (
+    benchmark_6040,
     path_metrics,
     simulate_paths,
 )
@@ -133,8 +136,12 @@ def _cash_rate(ps: PathSignals, rows: np.ndarray, series: str) -> np.ndarray | N
     return asof2(ps.obs(src), ps.calendar[rows])
 
 
-def run_chunk(task: ChunkTask) -> ChunkResult:
-    """Generate, evaluate, simulate and score one chunk of paths (see the module docstring)."""
+def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -> ChunkResult:
+    """Generate, evaluate, simulate and score one chunk of paths (see the module docstring).
+
+    ``step(name, paths)``, if given, is called after the generation (``name`` =
+    :data:`~backtest.synthetic.duration.GENERATE`) and after each strategy (progress).
+    """
 
     t0 = time.perf_counter()
     ctx, st = task.ctx, task.settings
@@ -152,6 +159,9 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     rf = risk_free_paths(ps.at("cash_rate", run_rows) if ps.supports("cash_rate") else None)
     wealth, stats, targets, cols_out, per_path = {}, {}, {}, {}, []
     t_w = t_s = 0.0
+    per_strategy: dict[str, float] = {}
+    if step is not None:
+        step(GENERATE, panel.paths)
     for scfg in st.strategies:
         sc = StrategyConfig.model_validate(scfg)
         strat = build_strategy(sc, st.origin)
@@ -176,9 +186,13 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         targets[sc.name] = w.astype(np.float32)
         cols_out[sc.name] = cols
         t_s += time.perf_counter() - ts
+        per_strategy[f"strategy:{sc.name}"] = time.perf_counter() - tw
+        if step is not None:
+            step(sc.name, panel.paths)
     counts = np.bincount(panel.states.ravel().astype(np.int64), minlength=len(ctx.states))
     return ChunkResult(ctx.scenario.name, task.p0, task.p1, wealth, stats, targets, cols_out, counts, per_path,
-                       {"generate": t1 - t0, "weights": t_w, "simulate": t_s, "total": time.perf_counter() - t0})
+                       {"generate": t1 - t0, "weights": t_w, "simulate": t_s, "total": time.perf_counter() - t0,
+                        **per_strategy})
 
 
 # ------------------------------------------------------------------------ preparation
@@ -285,12 +299,17 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
                     labelers)
 
 
-def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel: bool) -> list[ChunkTask]:
-    """Chunks of every scenario, scenario by scenario, in path order."""
+def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel: bool,
+               start: int = 0) -> list[ChunkTask]:
+    """Chunks of every scenario, scenario by scenario, in path order (from path ``start``)."""
     st = settings_from_config(prep.cfg, prep.origin, parallel)
+    tickers = list(next(iter(prep.contexts.values())).tickers) if prep.contexts else []
+    _, extra = benchmark_6040(list(st.strategies), prep.cfg.benchmark, tickers)
+    if extra is not None:  # P(beat 60/40) pairs against a 60/40 the config lacks (dropped from tables)
+        st = dataclasses.replace(st, strategies=(*st.strategies, extra))
     tasks = []
     for name, ctx in prep.contexts.items():
-        for p0 in range(0, paths, chunk_size):
+        for p0 in range(start, paths, chunk_size):
             tasks.append(ChunkTask(ctx, st, int(seed), p0, min(paths, p0 + chunk_size), prep.grids[name],
                                    prep.labels[name], prep.labelers.get(name)))
     return tasks
@@ -301,8 +320,9 @@ def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel:
 
 def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, origin: str = "<config>",
                   chunk_size: int | None = None, executor: Any = None, md: MarketData | None = None,
-                  progress: Callable[[int, int], None] | None = None,
+                  progress: Callable[[float, float], None] | None = None,
                   on_prepared: Callable[[Prepared, int], None] | None = None,
+                  on_estimate: Callable[[Estimate], None] | None = None,
                   pace_effect_paths: int | None = None) -> ScenarioRun:
     """Score every strategy of ``cfg`` on ``paths`` paths of every scenario of ``sset``.
 
@@ -321,9 +341,15 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     md : MarketData, optional
         Pre-loaded history (tests).
     progress : callable, optional
-        ``progress(done, total)`` after each chunk.
+        ``progress(done, total)`` as work completes: after each strategy of a chunk with
+        in-process executors, after each chunk otherwise. Units: estimated seconds with
+        ``on_estimate``, else path x strategy evaluations.
     on_prepared : callable, optional
-        Called once with the prepared run and the number of chunks (to size a progress bar).
+        Called once with the prepared run and the number of chunks.
+    on_estimate : callable, optional
+        Time two pilot chunks per scenario first (kept as chunks of the run:
+        :mod:`backtest.synthetic.duration`) and call this with the :class:`Estimate`
+        of the remaining chunks (the pace-effect ones included) before they start.
     pace_effect_paths : int, optional
         Paths of the pace-effect measurement (default ``min(paths, 500)``; 0 skips it;
         :mod:`backtest.synthetic.pace_effect`).
@@ -340,27 +366,26 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     size = int(chunk_size or DEFAULT_CHUNK)
     if size < 1:
         raise ScenarioError(f"--chunk-size {size}: must be at least 1")
-    tasks = make_tasks(prep, paths, seed, size, parallel=not getattr(ex, "distributed", False))
-    pplan = pace_plan(prep.contexts, sset.mix, paths, pace_effect_paths)  # the pace effect: same paths at the lowest/highest pace
-    pe_tasks = pplan.tasks(tasks) if pplan is not None else []
+    local = not getattr(ex, "distributed", False)
+    # the pace effect: the reference scenario's paths again at the lowest/highest pace
+    pplan = pace_plan(prep.contexts, sset.mix, paths, pace_effect_paths)
+    pe_tasks = pplan.tasks(make_tasks(prep, paths, seed, size, local)) if pplan is not None else []
     if on_prepared is not None:
-        on_prepared(prep, len(tasks) + len(pe_tasks))
-    done = [0]
-
-    def tick(_i: int) -> None:
-        done[0] += 1
-        if progress is not None:
-            progress(done[0], len(tasks) + len(pe_tasks))
-
-    results = ex.map(run_chunk, tasks + pe_tasks, tick)
-    results, pe_results = results[: len(tasks)], results[len(tasks):]
+        on_prepared(prep, len(make_tasks(prep, paths, seed, size, local)) + len(pe_tasks))
+    done = run_chunks(lambda n, c, par, p0: make_tasks(prep, n, seed, c, par, p0), run_chunk, ex, paths, size,
+                      progress, on_estimate, extra=pe_tasks)
+    cut = len(done) - len(pe_tasks)
+    results, pe_results = done[:cut], done[cut:]
     t2 = time.perf_counter()
     timings = {"prepare": t1 - t0, "chunks": t2 - t1}
     for k in ("generate", "weights", "simulate"):
         timings[f"chunk_{k}_sum"] = float(sum(r.seconds[k] for r in results))
     timings["pace_effect_chunks_sum"] = float(sum(r.seconds["total"] for r in pe_results))
     out = aggregate(prep, results, paths, seed, size, ex.describe(), timings)
-    out.extras["pace_effect"] = effect_table(pplan, *(pplan.split(pe_results) if pplan else ({}, {})), seed)
+    low, high = pplan.split(pe_results) if pplan else ({}, {})
+    keep = {s.name for s in cfg.strategies}  # not the internal 60/40 of P(beat 60/40)
+    out.extras["pace_effect"] = effect_table(pplan, {k: v for k, v in low.items() if k in keep},
+                                             {k: v for k, v in high.items() if k in keep}, seed)
     timings["aggregate"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
     return out

@@ -208,8 +208,9 @@ class DriftSpec(_Strict):
 class ScoringSpec(_Strict):
     """How scenarios are scored."""
 
-    regret_statistic: Literal["horizon_return", "sharpe", "max_drawdown", "cvar_5"] = "horizon_return"
+    regret_statistic: Literal["cvar_penalised", "horizon_return", "sharpe", "max_drawdown", "cvar_5"] = "cvar_penalised"
     regret_summary: Literal["mean", "median"] = "mean"
+    cvar_lambda: float = Field(1.0, ge=0, le=100, description="cvar_penalised: median return - lambda * CVaR-5 loss")
 
 
 class ScenarioFile(_Strict):

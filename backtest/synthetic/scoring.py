@@ -14,7 +14,13 @@
   mass of horizon returns (exactly 500 of 10,000 equally weighted paths).
 * :func:`regret_table` — each strategy's shortfall against the best strategy of each
   scenario on one statistic, its maximum and expected regret over the mix's scenarios,
-  and the minimax-regret (robust) choice.
+  and the minimax-regret (robust) choice. The default statistic is risk-adjusted:
+  ``cvar_penalised`` = median horizon return − λ · max(0, −CVaR-5) (λ =
+  ``scoring.cvar_lambda``, default 1: a strategy whose worst 5 % of paths lose 10 % on
+  average gives up 10 points of median return).
+* :func:`benchmark_6040` / :func:`paired_beat` / :func:`mix_beat` — P(beat 60/40): the
+  share of paths on which a strategy's horizon return is strictly above 60/40's on the
+  *same* path, with its binomial Monte-Carlo standard error (stratified over the mix).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from backtest.constants import BENCHMARK_60_40
 from backtest.execution.spec import cash_growth, fill_rows
 from backtest.kernel import fill_plan, simulate_batch
 from backtest.metrics_batch import CVAR_LEVEL, path_metrics
@@ -32,7 +39,15 @@ STAT_COLUMNS = ("mean", "median", "p5", "p25", "p75", "p95")
 # per-path statistics (one value per path) and scalar statistics (one per distribution)
 PATH_STATS = ("horizon_return", "cagr", "ann_vol", "sharpe", "sortino", "max_drawdown", "calmar",
               "hit_rate", "worst_day", "best_day", "daily_cvar_5")
-SCENARIO_STATS = ("horizon_return", "max_drawdown", "sharpe", "ann_vol", "prob_loss", "cvar_5")
+SCENARIO_STATS = ("horizon_return", "max_drawdown", "sharpe", "ann_vol", "prob_loss", "cvar_5", "cvar_penalised",
+                  "prob_beat_6040", "prob_beat_6040_se")
+# single-number statistics: ``mean`` and ``median`` hold the value, the percentiles are empty
+SCALAR_STATS = ("prob_loss", "cvar_5", "cvar_penalised", "prob_beat_6040", "prob_beat_6040_se")
+REGRET_STATISTICS = ("cvar_penalised", "sharpe", "horizon_return", "max_drawdown", "cvar_5")
+DEFAULT_REGRET_STATISTIC = "cvar_penalised"
+DEFAULT_CVAR_LAMBDA = 1.0
+INTERNAL_6040 = "_sixty_forty_internal"
+"""Name of the 60/40 added to the evaluation when the config has none (dropped from tables)."""
 
 
 # ------------------------------------------------------------------------ simulation
@@ -281,28 +296,139 @@ def weighted_mean(x: np.ndarray, w: np.ndarray | None = None) -> float:
     return float((x[ok] * ww).sum() / ww.sum())
 
 
-def summarise(stats: dict[str, np.ndarray], w: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+def _scalar(v: float) -> dict[str, float]:
+    return {"mean": v, "median": v, **{f"p{int(q * 100)}": np.nan for q in QUANTILES if q != 0.5}}
+
+
+def cvar_penalised(median_return: float, cvar: float, lam: float = DEFAULT_CVAR_LAMBDA) -> float:
+    """Median horizon return minus ``lam`` times the CVaR-5 shortfall ``max(0, -cvar)``.
+
+    Parameters
+    ----------
+    median_return : float
+        Median horizon return over the paths.
+    cvar : float
+        Mean horizon return of the worst 5 % of the paths (:func:`tail_mean`).
+    lam : float
+        Penalty per unit of tail loss (``scoring.cvar_lambda``, default 1).
+
+    Returns
+    -------
+    float
+    """
+    return float(median_return - lam * max(0.0, -cvar))
+
+
+def summarise(stats: dict[str, np.ndarray], w: np.ndarray | None = None,
+              cvar_lambda: float = DEFAULT_CVAR_LAMBDA) -> dict[str, dict[str, float]]:
     """Rows of ``scenario_metrics.csv`` for one strategy in one scenario (or the mix).
 
-    ``prob_loss`` (share of paths losing money over the horizon) and ``cvar_5`` (mean
-    horizon return of the worst 5 %) are single numbers: they fill ``mean`` and
-    ``median``, the percentiles are left empty.
+    ``prob_loss`` (share of paths losing money over the horizon), ``cvar_5`` (mean
+    horizon return of the worst 5 %) and ``cvar_penalised`` (:func:`cvar_penalised`)
+    are single numbers: they fill ``mean`` and ``median``, the percentiles are left
+    empty. The paired ``prob_beat_6040`` rows are added by the aggregation (they need
+    the benchmark's paths).
     """
     out: dict[str, dict[str, float]] = {}
     hr = stats["horizon_return"]
     for st in SCENARIO_STATS:
         if st == "prob_loss":
-            v = weighted_mean((hr < 0).astype(float), w)
-            out[st] = {"mean": v, "median": v, **{f"p{int(q * 100)}": np.nan for q in QUANTILES if q != 0.5}}
+            out[st] = _scalar(weighted_mean((hr < 0).astype(float), w))
         elif st == "cvar_5":
-            v = tail_mean(hr, CVAR_LEVEL, w)
-            out[st] = {"mean": v, "median": v, **{f"p{int(q * 100)}": np.nan for q in QUANTILES if q != 0.5}}
+            out[st] = _scalar(tail_mean(hr, CVAR_LEVEL, w))
+        elif st == "cvar_penalised":
+            out[st] = _scalar(cvar_penalised(out["horizon_return"]["median"], out["cvar_5"]["mean"], cvar_lambda))
+        elif st in ("prob_beat_6040", "prob_beat_6040_se"):
+            continue
         else:
             x = stats[st]
             qs = weighted_quantiles(x, QUANTILES, w)
             out[st] = {"mean": weighted_mean(x, w), "median": float(qs[2]), "p5": float(qs[0]),
                        "p25": float(qs[1]), "p75": float(qs[3]), "p95": float(qs[4])}
     return out
+
+
+def is_6040(strategy: dict) -> bool:
+    """True for a ``fixed_weights`` strategy holding exactly :data:`BENCHMARK_60_40`."""
+    if strategy.get("kind") != "fixed_weights":
+        return False
+    w = {k: float(v) for k, v in ((strategy.get("params") or {}).get("weights") or {}).items() if float(v) != 0.0}
+    return set(w) == set(BENCHMARK_60_40) and all(abs(w[k] - v) < 1e-12 for k, v in BENCHMARK_60_40.items())
+
+
+def benchmark_6040(strategies: list[dict], benchmark: str | None, tickers: list[str]) -> tuple[str | None, dict | None]:
+    """The 60/40 that P(beat 60/40) pairs against.
+
+    The config's ``benchmark`` if it is a 60/40 (:func:`is_6040`), else the first 60/40
+    strategy of the config, else a ``fixed_weights`` 60/40 named :data:`INTERNAL_6040`
+    to add to the evaluation (and drop from the tables) when SPY and IEF are loaded.
+
+    Parameters
+    ----------
+    strategies : list of dict
+        The config's strategies (``StrategyConfig.model_dump()``).
+    benchmark : str or None
+        The config's ``benchmark``.
+    tickers : list of str
+        Tickers the paths carry.
+
+    Returns
+    -------
+    tuple
+        ``(name, extra)``: the benchmark's name (None: no 60/40 possible) and the strategy
+        to add to the evaluation (None when the config has one).
+    """
+    by_name = {s["name"]: s for s in strategies}
+    if benchmark in by_name and is_6040(by_name[benchmark]):
+        return benchmark, None
+    for s in strategies:
+        if is_6040(s):
+            return s["name"], None
+    if not all(t in tickers for t in BENCHMARK_60_40):
+        return None, None
+    return INTERNAL_6040, {"name": INTERNAL_6040, "kind": "fixed_weights",
+                           "params": {"weights": dict(BENCHMARK_60_40)}}
+
+
+def paired_beat(x: np.ndarray, ref: np.ndarray) -> tuple[float, float, int]:
+    """P(x > ref) on the same paths, its binomial standard error and the number of pairs.
+
+    Pairs with a NaN on either side are dropped; ties do not count as beating.
+
+    Returns
+    -------
+    tuple of (float, float, int)
+        ``(p, sqrt(p (1 - p) / n), n)``; NaN with ``n = 0``.
+    """
+    x, ref = np.asarray(x, dtype=float), np.asarray(ref, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(ref)
+    n = int(ok.sum())
+    if n == 0:
+        return float("nan"), float("nan"), 0
+    p = float((x[ok] > ref[ok]).mean())
+    return p, float(np.sqrt(p * (1.0 - p) / n)), n
+
+
+def mix_beat(parts: list[tuple[float, int]], probs: list[float]) -> tuple[float, float]:
+    """P(beat) of the probability-weighted mix and its stratified standard error.
+
+    ``p = sum_s pi_s p_s`` and ``se = sqrt(sum_s pi_s^2 p_s (1 - p_s) / n_s)`` with the
+    scenario probabilities ``pi_s`` normalised to sum to 1.
+
+    Parameters
+    ----------
+    parts : list of (float, int)
+        ``(p_s, n_s)`` per scenario (from :func:`paired_beat`).
+    probs : list of float
+        Scenario probabilities.
+    """
+    pi = np.asarray(probs, dtype=float)
+    p = np.array([a for a, _ in parts], dtype=float)
+    n = np.array([b for _, b in parts], dtype=float)
+    if not len(p) or (n <= 0).any() or not np.isfinite(p).all() or pi.sum() <= 0:
+        return float("nan"), float("nan")
+    pi = pi / pi.sum()
+    return float((pi * p).sum()), float(np.sqrt((pi**2 * p * (1.0 - p) / n).sum()))
 
 
 def regret_table(values: pd.DataFrame, mix: dict[str, float], statistic: str) -> pd.DataFrame:
@@ -339,11 +465,21 @@ def regret_table(values: pd.DataFrame, mix: dict[str, float], statistic: str) ->
 
 
 __all__ = [
+    "DEFAULT_CVAR_LAMBDA",
+    "DEFAULT_REGRET_STATISTIC",
+    "INTERNAL_6040",
     "PATH_STATS",
     "QUANTILES",
+    "REGRET_STATISTICS",
+    "SCALAR_STATS",
     "SCENARIO_STATS",
     "STAT_COLUMNS",
+    "benchmark_6040",
     "cash_growth_factors",
+    "cvar_penalised",
+    "is_6040",
+    "mix_beat",
+    "paired_beat",
     "mixture_quantiles",
     "path_metrics",
     "regret_table",

@@ -128,6 +128,8 @@ def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: b
         run.regret.to_csv(tmp / "scenario_regret.csv", index=False, float_format="%.10g")
         run.fan.to_parquet(tmp / "scenario_fan.parquet", index=False)
         run.occupancy.to_csv(tmp / "scenario_states.csv", index=False, float_format="%.10g")
+        if isinstance(run.extras.get("horizon_hist"), pd.DataFrame):  # outcome histograms of the page
+            run.extras["horizon_hist"].to_csv(tmp / "scenario_hist.csv", index=False, float_format="%.10g")
         run.metrics.to_csv(tmp / "metrics.csv", float_format="%.10g")
         pd.DataFrame(columns=["strategy", "regime", "days", *METRIC_COLUMNS]).to_csv(tmp / "regime_metrics.csv",
                                                                                       index=False)
