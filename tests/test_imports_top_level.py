@@ -32,6 +32,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "strategies/optimized.py": (2, "b: backtest.optimizer imports cvxpy"),
     "strategies/regime_rules.py": (2, "b: backtest.optimizer imports cvxpy"),
     "backtest/regimes/markov.py": (1, "b: statsmodels, loaded when the Markov model is fitted"),
+    "backtest/synthetic/sim_markov.py": (1, "b: statsmodels, loaded when the Markov model is fitted for simulated labels"),
     "backtest/data/sources.py": (1, "b: yfinance behind backtest.data.yahoo"),
     "backtest/executors.py": (4, "b: dask.distributed, loaded when a Dask executor starts"),
     "backtest/report/html.py": (1, "b: plotly.offline, loaded when the page embeds plotly.js"),
