@@ -1,0 +1,235 @@
+"""The batched optimizer (backtest.optimizer.batch) against cvxpy and the run path.
+
+* 50 random feasible mean-variance instances (bounds, gross cap, TE cap, turnover
+  penalty, budget none/cash): weights within 1e-5 of cvxpy/CLARABEL, objective within 1e-7;
+* an infeasible tracking-error cap is not taken by the barrier method, and the batch gives
+  the allocator's fallback (base weights);
+* the window estimators equal :mod:`backtest.estimators`;
+* :func:`optimise_batch` on a small synthetic batch equals the allocator called decision by
+  decision on each path (late listing, turnover chain, rf), and a path's weights do not
+  depend on the other paths of its batch;
+* on real data (skipped without it): the batch form of ``playbook_opt`` equals the strategy's
+  own ``weights()`` on scenario paths at every decision date.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest import estimators as est
+from backtest.optimizer import OptimizerConfig
+from backtest.optimizer.allocator import make_allocator
+from backtest.optimizer.batch import (
+    OK,
+    check_supported,
+    mv_objective,
+    optimise_batch,
+    solve_mean_variance,
+)
+from backtest.optimizer.batch_estimators import (
+    COV_LEDOIT_WOLF,
+    COV_SAMPLE,
+    window_availability,
+    window_covariance,
+    window_mean,
+)
+from backtest.optimizer.problem import build_problem
+from backtest.optimizer.solve import solve_problem
+from strategies.base import Unsupported
+from tests.test_batch_strategies import FakeBatch
+
+
+def random_instance(rng: np.random.Generator) -> dict:
+    """A feasible instance: the benchmark lies inside the box and the gross cap."""
+    n = int(rng.integers(3, 13))
+    f = rng.normal(0, 1, (n, n)) * rng.uniform(0.02, 0.2, n)[:, None] / np.sqrt(n)
+    cov = f @ f.T + np.diag(rng.uniform(1e-4, 4e-2, n))
+    lb = np.where(rng.random(n) < 0.5, 0.0, -0.3)
+    ub = np.full(n, 0.7)
+    cash = bool(rng.random() < 0.3)
+    b = np.clip(rng.dirichlet(np.ones(n)) * rng.uniform(0.8, 1.3), lb, ub)
+    if cash and b.sum() >= 0.99:
+        b = b * 0.9 / b.sum()
+    return {"S": cov, "mu": rng.normal(0.04, 0.08, n), "lb": lb, "ub": ub,
+            "wp": np.clip(b + rng.normal(0, 0.05, n), lb, ub), "kappa": float(rng.choice([0.0, 5e-4, 0.01])),
+            "b": b, "te": float(rng.uniform(0.01, 0.06)), "L": float(rng.uniform(1.3, 2.0)), "cash": cash,
+            "ra": float(rng.uniform(2, 10))}
+
+
+def cvxpy_weights(d: dict) -> np.ndarray:
+    """The allocator's compiled problem for the instance, solved by CLARABEL."""
+    n = len(d["mu"])
+    cfg = OptimizerConfig(objective="mean_variance", risk_aversion=d["ra"], te_cap=d["te"], long_only=False,
+                          budget="cash" if d["cash"] else "none", max_gross_leverage=d["L"],
+                          turnover_penalty=1e-4, solvers=["CLARABEL"])
+    f = np.linalg.cholesky(d["S"])
+    values = {"F": f, "lb": d["lb"], "ub": d["ub"], "mu": d["mu"], "w_prev": d["wp"], "kappa": d["kappa"],
+              "bench_f": f.T @ d["b"]}
+    return np.clip(solve_problem(build_problem(cfg, n), values).weights, d["lb"], d["ub"])
+
+
+def solve(d: dict) -> tuple[int, np.ndarray]:
+    w = np.full(len(d["mu"]), np.nan)
+    st = solve_mean_variance(d["S"], d["mu"], d["lb"], d["ub"], d["wp"], d["kappa"], d["b"], d["te"], d["L"],
+                             d["cash"], d["ra"], w)
+    return st, w
+
+
+def test_random_instances_match_cvxpy():
+    rng = np.random.default_rng(12)
+    active_te = 0
+    for _ in range(50):
+        d = random_instance(rng)
+        st, w = solve(d)
+        assert st == OK
+        ref = cvxpy_weights(d)
+        np.testing.assert_allclose(w, ref, atol=1e-5, rtol=0)
+        ours = mv_objective(w, d["S"], d["mu"], d["ra"], d["kappa"], d["wp"])
+        theirs = mv_objective(ref, d["S"], d["mu"], d["ra"], d["kappa"], d["wp"])
+        assert abs(ours - theirs) <= 1e-7 * abs(theirs)
+        te = np.sqrt((w - d["b"]) @ d["S"] @ (w - d["b"]))
+        assert te <= d["te"] * (1 + 1e-7) and np.abs(w).sum() <= d["L"] * (1 + 1e-9)
+        active_te += te > d["te"] * (1 - 1e-4)
+    assert active_te >= 10  # the TE cap binds in a good share of the instances
+
+
+def test_infeasible_te_cap_is_left_to_the_allocator():
+    d = random_instance(np.random.default_rng(3))
+    d["b"] = d["b"].copy()
+    d["b"][0] = 1.5  # far above the upper bound 0.7 ...
+    d["te"] = 1e-3  # ... with a tiny TE budget: no feasible point
+    st, _ = solve(d)
+    assert st != OK
+
+
+def test_window_estimators_equal_the_estimators_module():
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.0004, 0.01, (120, 5))
+    x[:50, 3] = np.nan  # listed late: 70 valid rows
+    x[:80, 4] = np.nan  # 40 valid rows < min_obs 60
+    avail = np.zeros(5, dtype=bool)
+    start = window_availability(x, 60, avail)
+    assert avail.tolist() == [True, True, True, True, False] and start == 50
+    rows = np.ascontiguousarray(x[start:, avail])
+    out = np.empty((4, 4))
+    window_covariance(rows, COV_LEDOIT_WOLF, out)
+    np.testing.assert_allclose(out, est.ledoit_wolf_covariance(rows)[0] * 252, rtol=1e-12)
+    window_covariance(rows, COV_SAMPLE, out)
+    np.testing.assert_allclose(out, est.sample_covariance(rows) * 252, rtol=1e-12)
+    mu = np.empty(4)
+    window_mean(rows, 0.8, np.zeros(4), True, 0.02, mu)
+    sample = rows.mean(axis=0) * 252
+    np.testing.assert_allclose(mu, 0.2 * sample + 0.8 * sample.mean() - 0.02, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ batch vs run path
+ASSETS = ["SPY", "IEF", "GLD", "QQQ", "TLT"]
+BLOCK = {"objective": "mean_variance", "risk_aversion": 8, "te_cap": 0.03, "long_only": False,
+         "bounds": {"lower": -0.3, "upper": 0.7, "assets": {"GLD": {"min": 0}, "QQQ": {"min": 0}}},
+         "budget": "none", "max_gross_leverage": 1.6, "turnover_penalty": "5bps",
+         "estimator": {"covariance": "ledoit_wolf", "window": 120, "min_obs": 60, "mean": "trailing",
+                       "shrinkage": 0.8}, "fallback": "base"}
+
+
+def fake_batch(paths: int, seed: int = 0) -> tuple[FakeBatch, np.ndarray]:
+    """Prices of ``paths`` paths (QQQ listed on day 100), decisions every 20 days from day 130."""
+    rng = np.random.default_rng(seed)
+    days = 330
+    vol = np.array([0.012, 0.004, 0.009, 0.015, 0.008])
+    rets = rng.normal(0.0003, 1.0, (days, paths, len(ASSETS))) * vol
+    px = 100 * np.cumprod(1 + rets, axis=0)
+    px[:100, :, 3] = np.nan
+    rows = np.arange(130, days, 20)
+    rate = 4.0 + np.cumsum(rng.normal(0, 0.01, (days, paths)), axis=0)
+    fb = FakeBatch(rows, np.full((len(rows), paths), "rmp"), signals={"cash_rate": rate},
+                   prices={a: px[:, :, j] for j, a in enumerate(ASSETS)})
+    anchors = np.tile([0.6, 0.4, 0.0, 0.0, 0.0], (len(rows), paths, 1))
+    anchors[:, :, 2] = rng.choice([0.0, 0.05], size=(len(rows), paths))  # a tilt switching on and off
+    anchors[:, :, 3] = np.where(rows[:, None] >= 160, 0.05, 0.0)
+    anchors[:, :, 0] -= anchors[:, :, 3]
+    return fb, anchors
+
+
+def run_path(cfg: OptimizerConfig, fb: FakeBatch, anchors: np.ndarray, p: int) -> np.ndarray:
+    """What ``RegimeRules._optimise`` does on path ``p``: the allocator at each decision."""
+    alloc = make_allocator(cfg, ASSETS, name="ref")
+    px = pd.DataFrame({a: fb.px[a][:, p] for a in ASSETS})
+    rets = px.pct_change(fill_method=None)
+    rf = fb.sig["cash_rate"][:, p] / 100.0
+    out, prev = [], None
+    for k, r in enumerate(fb.rows):
+        lo = max(r - cfg.estimator.window + 1, 0)
+        w = alloc.allocate(fb.dates[k], rets.iloc[lo:r + 1], prev_weights=prev,
+                           base_weights=pd.Series(anchors[k, p], index=ASSETS), rf=float(rf[r]))
+        out.append(w.reindex(ASSETS).to_numpy())
+        prev = w
+    return np.array(out)
+
+
+@pytest.mark.parametrize("variant", ["anchor", "base_weights"])
+def test_optimise_batch_equals_the_allocator_on_each_path(variant):
+    block = dict(BLOCK)
+    if variant == "base_weights":
+        block.update(te_benchmark="base_weights", base_weights={"SPY": 0.6, "IEF": 0.4})
+    cfg = OptimizerConfig.model_validate(block)
+    fb, anchors = fake_batch(3)
+    w = optimise_batch(cfg, ASSETS, anchors, fb)
+    assert w.shape == (len(fb.rows), 3, len(ASSETS))
+    for p in range(3):
+        np.testing.assert_allclose(w[:, p], run_path(cfg, fb, anchors, p), atol=1e-5, rtol=0)
+    assert (w[fb.rows < 160, :, 3] == 0).all()  # QQQ: fewer than min_obs returns -> weight 0
+    assert (np.abs(w[fb.rows >= 190, :, 3]) > 0).any()
+
+
+def test_infeasible_decisions_get_the_allocator_fallback():
+    block = {**BLOCK, "te_cap": 1e-4, "bounds": {"lower": -0.3, "upper": 0.5}}  # anchor SPY 0.6 > 0.5
+    cfg = OptimizerConfig.model_validate(block)
+    fb, anchors = fake_batch(2, seed=4)
+    w = optimise_batch(cfg, ASSETS, anchors, fb)
+    np.testing.assert_allclose(w[:, 0], run_path(cfg, fb, anchors, 0), atol=1e-12)
+    listed = np.isfinite(np.array([fb.px[a][fb.rows, 0] for a in ASSETS]).T)
+    assert np.allclose(w[-1, 0], anchors[-1, 0] * listed[-1])  # fallback: base (the anchor)
+
+
+def test_a_path_does_not_depend_on_its_batch():
+    cfg = OptimizerConfig.model_validate(BLOCK)
+    fb, anchors = fake_batch(4, seed=9)
+    w = optimise_batch(cfg, ASSETS, anchors, fb)
+    one = FakeBatch(fb.rows, fb.regime[:, 2:3], signals={"cash_rate": fb.sig["cash_rate"][:, 2:3]}, prices={a: v[:, 2:3] for a, v in fb.px.items()})
+    assert np.array_equal(optimise_batch(cfg, ASSETS, anchors[:, 2:3], one)[:, 0], w[:, 2])
+
+
+@pytest.mark.parametrize("change", [{"objective": "min_variance"}, {"budget": "full"}, {"turnover_limit": 0.5},
+                                    {"estimator": {"covariance": "ewma"}}, {"estimator": {"mean": "regime"}},
+                                    {"groups": {"eq": {"assets": ["SPY", "QQQ"], "max": 0.8}}}])
+def test_uncovered_configs_are_unsupported(change):
+    with pytest.raises(Unsupported, match="optimizer block"):
+        check_supported(OptimizerConfig.model_validate({**BLOCK, **change}))
+
+
+# ------------------------------------------------------------------ real decisions
+def test_playbook_opt_batch_equals_its_weights_on_real_data(shared_data):
+    from backtest.config import load_config
+    from backtest.synthetic import runner
+    from backtest.synthetic.generator import generate
+    from backtest.synthetic.path_signals import PathSignals
+    from backtest.synthetic.scenarios import load_scenarios
+    from backtest.synthetic.vector_strategies import VectorEvaluator, per_path_weights
+    from strategies.base import build_strategy
+
+    cfg = load_config("configs/historical.yaml", data_dir=str(shared_data))
+    sset = load_scenarios().only(["C"])
+    prep = runner.prepare(cfg, sset, md=runner.load_history(cfg))
+    ctx, grid, labels = prep.contexts["C"], prep.grids["C"], prep.labels["C"]
+    pan = generate(ctx, 7, 0, 2)
+    ev = VectorEvaluator(pan, PathSignals(pan), str(labels["regime"].iloc[-1]), grid)
+    for scfg in cfg.strategies:
+        if scfg.name not in ("playbook_opt", "playbook_opt_6040"):
+            continue
+        strat = build_strategy(scfg)
+        w, cols = ev.weights(strat)
+        ref, rcols = per_path_weights(strat, pan, grid, labels)
+        assert cols == rcols
+        assert np.abs(w - ref).max() <= 1e-4, scfg.name
