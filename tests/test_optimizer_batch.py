@@ -1,6 +1,6 @@
 """The batched optimizer (backtest.optimizer.batch) against cvxpy and the run path.
 
-* 50 random feasible mean-variance instances, both solvers (primal-dual and barrier) (bounds, gross cap, TE cap, turnover
+* 50 random feasible mean-variance instances (bounds, gross cap, TE cap, turnover
   penalty, budget none/cash): weights within 1e-5 of cvxpy/CLARABEL, objective within 1e-7;
 * an infeasible tracking-error cap is not taken by the barrier method, and the batch gives
   the allocator's fallback (base weights);
@@ -35,7 +35,6 @@ from backtest.optimizer.batch_estimators import (
     window_covariance,
     window_mean,
 )
-from backtest.optimizer.batch_ipm import solve_mean_variance as ipm_solve
 from backtest.optimizer.problem import build_problem
 from backtest.optimizer.solve import solve_problem
 from strategies.base import Unsupported
@@ -71,34 +70,28 @@ def cvxpy_weights(d: dict) -> np.ndarray:
     return np.clip(solve_problem(build_problem(cfg, n), values).weights, d["lb"], d["ub"])
 
 
-def solve(d: dict, solver=solve_mean_variance) -> tuple[int, np.ndarray]:
+def solve(d: dict) -> tuple[int, np.ndarray]:
     w = np.full(len(d["mu"]), np.nan)
-    st = solver(d["S"], d["mu"], d["lb"], d["ub"], d["wp"], d["kappa"], d["b"], d["te"], d["L"], d["cash"], d["ra"], w)
+    st = solve_mean_variance(d["S"], d["mu"], d["lb"], d["ub"], d["wp"], d["kappa"], d["b"], d["te"], d["L"], d["cash"], d["ra"], w)
     return st, w
 
 
 def test_random_instances_match_cvxpy():
     rng = np.random.default_rng(12)
-    active_te = ipm_ok = 0
+    active_te = 0
     for _ in range(50):
         d = random_instance(rng)
         ref = cvxpy_weights(d)
-        theirs = mv_objective(ref, d["S"], d["mu"], d["ra"], d["kappa"], d["wp"])
-        st_ipm, w_ipm = solve(d, ipm_solve)
-        st, w = solve(d)  # the barrier method (fallback of the primal-dual one): always converges here
+        st, w = solve(d)
         assert st == OK
-        for sol, ok in ((w, True), (w_ipm, st_ipm == OK)):
-            if not ok:
-                continue
-            np.testing.assert_allclose(sol, ref, atol=1e-5, rtol=0)
-            ours = mv_objective(sol, d["S"], d["mu"], d["ra"], d["kappa"], d["wp"])
-            assert abs(ours - theirs) <= 1e-7 * abs(theirs)
-            te = np.sqrt((sol - d["b"]) @ d["S"] @ (sol - d["b"]))
-            assert te <= d["te"] * (1 + 1e-7) and np.abs(sol).sum() <= d["L"] * (1 + 1e-9)
-        ipm_ok += st_ipm == OK
-        active_te += np.sqrt((w - d["b"]) @ d["S"] @ (w - d["b"])) > d["te"] * (1 - 1e-4)
+        np.testing.assert_allclose(w, ref, atol=1e-5, rtol=0)
+        ours = mv_objective(w, d["S"], d["mu"], d["ra"], d["kappa"], d["wp"])
+        theirs = mv_objective(ref, d["S"], d["mu"], d["ra"], d["kappa"], d["wp"])
+        assert abs(ours - theirs) <= 1e-7 * abs(theirs)
+        te = np.sqrt((w - d["b"]) @ d["S"] @ (w - d["b"]))
+        assert te <= d["te"] * (1 + 1e-7) and np.abs(w).sum() <= d["L"] * (1 + 1e-9)
+        active_te += te > d["te"] * (1 - 1e-4)
     assert active_te >= 10  # the TE cap binds in a good share of the instances
-    assert ipm_ok >= 45  # the fast primal-dual solver takes nearly all of them
 
 
 def test_infeasible_te_cap_is_left_to_the_allocator():
@@ -107,7 +100,6 @@ def test_infeasible_te_cap_is_left_to_the_allocator():
     d["b"][0] = 1.5  # far above the upper bound 0.7 ...
     d["te"] = 1e-3  # ... with a tiny TE budget: no feasible point
     assert solve(d)[0] != OK
-    assert solve(d, ipm_solve)[0] != OK
 
 
 def test_window_estimators_equal_the_estimators_module():

@@ -10,14 +10,13 @@ solve per path per decision. This module solves the *same* convex problem that
                (w − b)ᵀΣ(w − b) ≤ te_cap²,  Σw ≤ 1 (budget "cash")
 
 for every path of a decision date at once, with the inputs the allocator would compute
-(:mod:`backtest.optimizer.batch_estimators`). Each instance is solved first by a
-primal-dual interior-point method (:mod:`backtest.optimizer.batch_ipm`, ~25 iterations);
-if it does not converge within 50, by a primal log-barrier method with Newton steps
-(:func:`solve_mean_variance` here, slower but sturdier: the turnover auxiliaries are
-minimised out in closed form and the gross-leverage auxiliaries by a Schur complement, so a
-Newton step is one k x k Cholesky with k ≤ the number of assets). Both are numba loops over
-one instance: its weights never depend on the batch it is in (same seed, same numbers for
-any chunk size or worker count).
+(:mod:`backtest.optimizer.batch_estimators`). Each instance is solved by a primal
+log-barrier method with Newton steps (:func:`solve_mean_variance`, numba; the turnover
+auxiliaries are minimised out in closed form and the gross-leverage auxiliaries by a Schur
+complement, so a Newton step is one k x k Cholesky with k ≤ the number of assets; about
+100 steps on real decisions, 60 on random instances). An instance is computed alone, so
+its weights never depend on the batch it is in (same seed, same numbers for any chunk size
+or worker count).
 
 Instances the barrier method does not take — no strictly feasible start (e.g. an
 infeasible tracking-error cap), a window with gaps, no available asset, no convergence —
@@ -43,7 +42,6 @@ from backtest.optimizer.batch_estimators import (
     window_covariance,
     window_mean,
 )
-from backtest.optimizer.batch_ipm import solve_mean_variance as ipm_solve
 from backtest.optimizer.models import BIG, OptimizerConfig
 from strategies.base import BatchSignals, Unsupported
 
@@ -566,9 +564,7 @@ def _decide(rets, r_lo, r_hi, anchors, fixed_bench, use_fixed, prev, kappa, rf, 
         for c in range(k):
             b[c] = full_b[idx[c]]
         w = np.empty(k)
-        status[p] = ipm_solve(S, mu, lb, ub, wp, kappa, b, te_cap, gross_cap, cash, ra, w)
-        if status[p] == NOT_CONVERGED:  # the slower, sturdier barrier method
-            status[p] = solve_mean_variance(S, mu, lb, ub, wp, kappa, b, te_cap, gross_cap, cash, ra, w)
+        status[p] = solve_mean_variance(S, mu, lb, ub, wp, kappa, b, te_cap, gross_cap, cash, ra, w)
         if status[p] == OK:
             for c in range(k):
                 out[p, idx[c]] = w[c]
