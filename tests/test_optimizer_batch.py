@@ -131,20 +131,26 @@ BLOCK = {"objective": "mean_variance", "risk_aversion": 8, "te_cap": 0.03, "long
                        "shrinkage": 0.8}, "fallback": "base"}
 
 
-def fake_batch(paths: int, seed: int = 0) -> tuple[FakeBatch, np.ndarray]:
-    """Prices of ``paths`` paths (QQQ listed on day 100), decisions every 20 days from day 130."""
+def fake_batch(paths: int, seed: int = 0, shared: int = 0) -> tuple[FakeBatch, np.ndarray]:
+    """Prices of ``paths`` paths (QQQ listed on day 100), decisions every 20 days from day 130.
+
+    The first ``shared`` days are the same on every path (a common history).
+    """
     rng = np.random.default_rng(seed)
     days = 330
     vol = np.array([0.012, 0.004, 0.009, 0.015, 0.008])
     rets = rng.normal(0.0003, 1.0, (days, paths, len(ASSETS))) * vol
+    rets[:shared] = rets[:shared, :1]
     px = 100 * np.cumprod(1 + rets, axis=0)
     px[:100, :, 3] = np.nan
     rows = np.arange(130, days, 20)
     rate = 4.0 + np.cumsum(rng.normal(0, 0.01, (days, paths)), axis=0)
+    rate[:shared] = rate[:shared, :1]
     fb = FakeBatch(rows, np.full((len(rows), paths), "rmp"), signals={"cash_rate": rate},
                    prices={a: px[:, :, j] for j, a in enumerate(ASSETS)})
     anchors = np.tile([0.6, 0.4, 0.0, 0.0, 0.0], (len(rows), paths, 1))
     anchors[:, :, 2] = rng.choice([0.0, 0.05], size=(len(rows), paths))  # a tilt switching on and off
+    anchors[rows < shared, :, 2] = anchors[rows < shared, :1, 2]
     anchors[:, :, 3] = np.where(rows[:, None] >= 160, 0.05, 0.0)
     anchors[:, :, 0] -= anchors[:, :, 3]
     return fb, anchors
@@ -191,12 +197,16 @@ def test_infeasible_decisions_get_the_allocator_fallback():
     assert np.allclose(w[-1, 0], anchors[-1, 0] * listed[-1])  # fallback: base (the anchor)
 
 
-def test_a_path_does_not_depend_on_its_batch():
+@pytest.mark.parametrize("shared", [0, 140])
+def test_a_path_does_not_depend_on_its_batch(shared):
     cfg = OptimizerConfig.model_validate(BLOCK)
-    fb, anchors = fake_batch(4, seed=9)
+    fb, anchors = fake_batch(4, seed=9, shared=shared)  # shared: the first decision is solved once
     w = optimise_batch(cfg, ASSETS, anchors, fb)
-    one = FakeBatch(fb.rows, fb.regime[:, 2:3], signals={"cash_rate": fb.sig["cash_rate"][:, 2:3]}, prices={a: v[:, 2:3] for a, v in fb.px.items()})
-    assert np.array_equal(optimise_batch(cfg, ASSETS, anchors[:, 2:3], one)[:, 0], w[:, 2])
+    for p in (0, 2):
+        one = FakeBatch(fb.rows, fb.regime[:, p:p + 1], signals={"cash_rate": fb.sig["cash_rate"][:, p:p + 1]},
+                        prices={a: v[:, p:p + 1] for a, v in fb.px.items()})
+        assert np.array_equal(optimise_batch(cfg, ASSETS, anchors[:, p:p + 1], one)[:, 0], w[:, p])
+    assert np.array_equal(w[0, 0], w[0, 3]) == bool(shared)
 
 
 @pytest.mark.parametrize("change", [{"objective": "min_variance"}, {"budget": "full"}, {"turnover_limit": 0.5},

@@ -659,9 +659,15 @@ def optimise_batch(cfg: OptimizerConfig, assets: list[str], anchors: np.ndarray,
         r_lo = max(int(rows[k]) - win + 1, 0) - lo
         kappa = float(cfg.turnover_penalty) if k > 0 else 0.0
         a_k = np.ascontiguousarray(anchors[k], dtype=float)
-        w, status = _decide(rets, r_lo, r_hi, a_k, fixed, use_fixed, prev, kappa, rf[k],
-                            lb0, ub0, est.min_obs, cov_method, float(est.shrinkage), prior, grand,
-                            float(cfg.risk_aversion), te_cap, gross_cap, cfg.budget == "cash")
+        # a decision whose inputs are the same on every path (e.g. the first one, on history
+        # days only) is solved once: same inputs, same numbers, whatever the batch
+        one = p_n > 1 and _same_on_all_paths(rets[:, r_lo:r_hi], a_k, prev, rf[k])
+        sub = slice(0, 1) if one else slice(None)
+        w, status = _decide(np.ascontiguousarray(rets[sub]), r_lo, r_hi, a_k[sub], fixed, use_fixed, prev[sub],
+                            kappa, rf[k][sub], lb0, ub0, est.min_obs, cov_method, float(est.shrinkage), prior,
+                            grand, float(cfg.risk_aversion), te_cap, gross_cap, cfg.budget == "cash")
+        if one:
+            w, status = np.repeat(w, p_n, axis=0), np.repeat(status, p_n)
         for p in np.flatnonzero(status != OK):
             if exact is None:
                 exact = _ExactRoute(cfg, assets, name)
@@ -670,6 +676,16 @@ def optimise_batch(cfg: OptimizerConfig, assets: list[str], anchors: np.ndarray,
         out[k] = w
         prev = w
     return out
+
+
+def _same_on_all_paths(*arrays: np.ndarray) -> bool:
+    """Whether every array (path axis first) holds the same values on all paths (NaN = NaN)."""
+    for x in arrays:
+        for part in (x[:, -1] if x.ndim > 1 else x, x):  # the last window row differs first
+            first = part[:1]
+            if not ((part == first) | (np.isnan(part) & np.isnan(first))).all():
+                return False
+    return True
 
 
 class _ExactRoute:
