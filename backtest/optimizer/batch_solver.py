@@ -45,8 +45,8 @@ _MAX_NEWTON = 600
 
 
 @njit(cache=True)
-def _phi(w, g, S, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, t):  # noqa: ANN001, ANN202
-    """Barrier function at (w, g); inf outside the domain."""
+def _phi(w, g, S, Sb, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, t):  # noqa: ANN001, ANN202
+    """Barrier function at (w, g); inf outside the domain (``Sb = S b``)."""
     k = w.shape[0]
     val = 0.0
     sw = 0.0
@@ -59,12 +59,14 @@ def _phi(w, g, S, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, t):  # noqa: ANN001
         sw += w[i]
     quad = 0.0
     lin = 0.0
+    q = 0.0
     for i in range(k):
         acc = 0.0
         for j in range(k):
             acc += S[i, j] * w[j]
         quad += w[i] * acc
         lin += mu[i] * w[i]
+        q += (w[i] - b[i]) * (acc - Sb[i])
     val += t * (0.5 * ra * quad - lin)
     if kappa > 0.0:
         a = t * kappa
@@ -85,12 +87,6 @@ def _phi(w, g, S, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, t):  # noqa: ANN001
             return np.inf
         val -= math.log(L - sg)
     if c2 > 0.0:
-        q = 0.0
-        for i in range(k):
-            acc = 0.0
-            for j in range(k):
-                acc += S[i, j] * (w[j] - b[j])
-            q += (w[i] - b[i]) * acc
         if c2 - q <= 0.0:
             return np.inf
         val -= math.log(c2 - q)
@@ -253,6 +249,12 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
     Dg = np.zeros(k)
     Eg = np.ones(k)
     Sw = np.empty(k)
+    Sb = np.empty(k)
+    for i in range(k):
+        acc = 0.0
+        for j in range(k):
+            acc += S[i, j] * b[j]
+        Sb[i] = acc
     v = np.empty(k)
     rhs = np.empty(k)
     dw = np.empty(k)
@@ -260,6 +262,8 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
     wn = np.empty(k)
     gn = np.zeros(k)
     t = _T0
+    phi_t = -1.0  # t at which phi_cur = barrier value at the current point
+    phi_cur = 0.0
     newton = 0
     while True:
         for _ in range(200):
@@ -267,20 +271,28 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
             if newton > _MAX_NEWTON:
                 return NOT_CONVERGED
             # ---- gradient and Hessian in w (g eliminated below)
+            q = 0.0
             for i in range(k):
                 acc = 0.0
-                acc2 = 0.0
                 for j in range(k):
                     acc += S[i, j] * w[j]
-                    acc2 += S[i, j] * (w[j] - b[j])
                 Sw[i] = acc
-                v[i] = 2.0 * acc2
+                v[i] = 2.0 * (acc - Sb[i])
+                q += (w[i] - b[i]) * (acc - Sb[i])
+            r = c2 - q
+            coef = t * ra + (2.0 / r if c2 > 0.0 else 0.0)
             for i in range(k):
                 s1 = w[i] - lb[i]
                 s2 = ub[i] - w[i]
                 gw[i] = t * (ra * Sw[i] - mu[i]) - 1.0 / s1 + 1.0 / s2
-                for j in range(k):
-                    H[i, j] = t * ra * S[i, j]
+                if c2 > 0.0:
+                    gw[i] += v[i] / r
+                    vr = v[i] / (r * r)
+                    for j in range(k):
+                        H[i, j] = coef * S[i, j] + vr * v[j]
+                else:
+                    for j in range(k):
+                        H[i, j] = coef * S[i, j]
                 H[i, i] += 1.0 / (s1 * s1) + 1.0 / (s2 * s2)
             if kappa > 0.0:
                 a = t * kappa
@@ -289,15 +301,6 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
                     sq = math.sqrt(1.0 + a * a * d * d)
                     gw[i] += a * a * d / (1.0 + sq)
                     H[i, i] += a * a / (sq * (1.0 + sq))
-            if c2 > 0.0:
-                q = 0.0
-                for i in range(k):
-                    q += 0.5 * (w[i] - b[i]) * v[i]
-                r = c2 - q
-                for i in range(k):
-                    gw[i] += v[i] / r
-                    for j in range(k):
-                        H[i, j] += 2.0 * S[i, j] / r + v[i] * v[j] / (r * r)
             if cash:
                 sc = 1.0
                 for i in range(k):
@@ -354,13 +357,16 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
             if lam2 * 0.5 <= (_CENTER_TOL if m / t < _GAP else _LOOSE_TOL):
                 break
             alpha = min(1.0, _max_step(w, g, dw, dg, lb, ub, L, cash))
-            phi0 = _phi(w, g, S, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, t)
+            if phi_t != t:
+                phi_cur = _phi(w, g, S, Sb, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, t)
+                phi_t = t
+            phi0 = phi_cur
             accept_full = lam2 < 0.05
             while True:
                 for i in range(k):
                     wn[i] = w[i] + alpha * dw[i]
                     gn[i] = g[i] + alpha * dg[i]
-                phi1 = _phi(wn, gn, S, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, t)
+                phi1 = _phi(wn, gn, S, Sb, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, t)
                 if phi1 < np.inf and (accept_full or phi1 <= phi0 - 0.25 * alpha * lam2):
                     break
                 alpha *= 0.5
@@ -369,6 +375,7 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
             for i in range(k):
                 w[i] = wn[i]
                 g[i] = gn[i]
+            phi_cur = phi1
         if m / t < _GAP:
             break
         t *= _MU
