@@ -94,6 +94,36 @@ def test_random_instances_match_cvxpy():
     assert active_te >= 10  # the TE cap binds in a good share of the instances
 
 
+def test_tracking_error_full_budget_instances_match_cvxpy():
+    """objective tracking_error (−μᵀw + ½γ_a·active variance), budget full, long only."""
+    rng = np.random.default_rng(5)
+    solved = 0
+    for _ in range(30):
+        d = random_instance(rng)
+        n = len(d["mu"])
+        d.update(lb=np.zeros(n), ub=np.full(n, 0.6), L=float(rng.choice([0.0, 1.5])), ra_a=float(rng.choice([0.0, 3.0])))
+        d["b"] = np.clip(rng.dirichlet(np.ones(n)), 0, 0.6)
+        d["b"] /= d["b"].sum()
+        w = np.full(n, np.nan)
+        st = solve_mean_variance(d["S"], d["mu"], d["lb"], d["ub"], d["wp"], d["kappa"], d["b"], d["te"], d["L"],
+                                 False, 0.0, w, True, d["ra_a"])
+        if st != OK:  # no strictly feasible start found: the batch hands it to the allocator
+            continue
+        solved += 1
+        cfg = OptimizerConfig(objective="tracking_error", te_cap=d["te"], active_risk_aversion=d["ra_a"],
+                              budget="full", max_gross_leverage=d["L"] or None, turnover_penalty=1e-4,
+                              solvers=["CLARABEL"])
+        f = np.linalg.cholesky(d["S"])
+        values = {"F": f, "lb": d["lb"], "ub": d["ub"], "mu": d["mu"], "w_prev": d["wp"], "kappa": d["kappa"],
+                  "bench_f": f.T @ d["b"]}
+        ref = np.clip(solve_problem(build_problem(cfg, n), values).weights, d["lb"], d["ub"])
+        np.testing.assert_allclose(w, ref, atol=1e-5, rtol=0)
+        assert abs(w.sum() - 1.0) <= 1e-9
+        args = (d["S"], d["mu"], 0.0, d["kappa"], d["wp"], d["b"], d["ra_a"])
+        assert abs(mv_objective(w, *args) - mv_objective(ref, *args)) <= 1e-7 * abs(mv_objective(ref, *args))
+    assert solved >= 25
+
+
 def test_infeasible_te_cap_is_left_to_the_allocator():
     d = random_instance(np.random.default_rng(3))
     d["b"] = d["b"].copy()
@@ -209,7 +239,8 @@ def test_a_path_does_not_depend_on_its_batch(shared):
     assert np.array_equal(w[0, 0], w[0, 3]) == bool(shared)
 
 
-@pytest.mark.parametrize("change", [{"objective": "min_variance"}, {"budget": "full"}, {"turnover_limit": 0.5},
+@pytest.mark.parametrize("change", [{"objective": "min_variance"}, {"objective": "max_sharpe", "turnover_penalty": 0,
+                                                                      "budget": "full"}, {"turnover_limit": 0.5},
                                     {"estimator": {"covariance": "ewma"}}, {"estimator": {"mean": "regime"}},
                                     {"groups": {"eq": {"assets": ["SPY", "QQQ"], "max": 0.8}}}])
 def test_uncovered_configs_are_unsupported(change):
@@ -241,3 +272,37 @@ def test_playbook_opt_batch_equals_its_weights_on_real_data(shared_data):
         ref, rcols = per_path_weights(strat, pan, grid, labels)
         assert cols == rcols
         assert np.abs(w - ref).max() <= 1e-4, scfg.name
+
+
+def test_tracking_error_rules_on_the_sample_market_equal_their_weights():
+    """The quickstart's ``my_rules_te`` (regime_rules + tracking_error optimizer, budget full), per path."""
+    from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, StrategyConfig, config_from_dict
+    from backtest.data.sample import SampleSource
+    from backtest.synthetic import runner
+    from backtest.synthetic.generator import generate
+    from backtest.synthetic.path_signals import PathSignals
+    from backtest.synthetic.scenarios import scenarios_from_dict
+    from backtest.synthetic.vector_strategies import VectorEvaluator, per_path_weights
+    from strategies.base import build_strategy
+    from tests.test_scenarios_defs import small
+
+    scfg = {"name": "my_rules_te", "kind": "regime_rules", "params": {
+        "base": {"SPY": 0.6, "IEF": 0.4},
+        "tilts": [{"name": "gold_in_easing", "when": {"all": [{"regime": ["rmp", "qe"]},
+                                                              {"signal": "vix", "op": "<", "value": 25, "exit": 30}]},
+                   "add": {"GLD": 0.10}, "fund_from": ["IEF"]}],
+        "optimizer": {"objective": "tracking_error", "te_cap": 0.03, "estimator": {"window": 252, "min_obs": 60}}}}
+    cfg = config_from_dict({"name": "te", "data": {"source": "sample"}, "cash": {"rate": "DTB3"},
+                            "rebalance": {"every": "monthly"}, "strategies": [scfg]})
+    md = SampleSource(seed=5).load(list(DEFAULT_UNIVERSE), list(DEFAULT_MACRO), None, None)
+    prep = runner.prepare(cfg, scenarios_from_dict(small(horizon_days=130)), md=md)
+    name = next(iter(prep.contexts))
+    pan = generate(prep.contexts[name], 3, 0, 3)
+    grid, labels = prep.grids[name], prep.labels[name]
+    ev = VectorEvaluator(pan, PathSignals(pan), str(labels["regime"].iloc[-1]), grid)
+    strat = build_strategy(StrategyConfig.model_validate(scfg))
+    w, cols = ev.weights(strat)
+    ref, rcols = per_path_weights(strat, pan, grid, labels)
+    assert cols == rcols
+    assert np.abs(w - ref).max() <= 1e-4
+    assert np.allclose(np.nansum(w, axis=2), 1.0)  # budget full

@@ -3,11 +3,12 @@
 The scenario runner evaluates a strategy on thousands of simulated paths. An optimizer
 block (``params.optimizer``) used to go path by path: one ``MarketData`` and one cvxpy
 solve per path per decision. This module solves the *same* convex problem that
-:func:`backtest.optimizer.problem.build_problem` compiles for a ``mean_variance`` block::
+:func:`backtest.optimizer.problem.build_problem` compiles for a ``mean_variance`` or
+``tracking_error`` block::
 
-    minimise   ½·γ·wᵀΣw − μᵀw + κ·Σ|w − w_prev|
+    minimise   ½·γ·wᵀΣw − μᵀw + κ·Σ|w − w_prev|       (tracking_error: γ = 0, plus ½·γ_a·(w − b)ᵀΣ(w − b))
     subject to lb ≤ w ≤ ub,  Σ|w| ≤ L (max_gross_leverage),
-               (w − b)ᵀΣ(w − b) ≤ te_cap²,  Σw ≤ 1 (budget "cash")
+               (w − b)ᵀΣ(w − b) ≤ te_cap²,  Σw ≤ 1 (budget "cash") or Σw = 1 (budget "full")
 
 for every path of a decision date at once, with the inputs the allocator would compute
 (:mod:`backtest.optimizer.batch_estimators`). Each instance is solved by a primal
@@ -22,8 +23,7 @@ Instances the barrier method does not take — no strictly feasible start (e.g. 
 infeasible tracking-error cap), a window with gaps, no available asset, no convergence —
 go through :class:`~backtest.optimizer.allocator.CvxAllocator` one by one, so infeasibility
 and the configured fallback follow exactly the run path. Configs the batch solver does not
-cover (other objectives, groups, turnover limits, budget "full", EWMA or regime/prior
-means, views) raise :class:`strategies.base.Unsupported`: they keep the per-path route.
+cover (other objectives, groups, turnover limits, EWMA or regime/prior means) raise :class:`strategies.base.Unsupported`: they keep the per-path route.
 """
 
 from __future__ import annotations
@@ -78,19 +78,17 @@ def check_supported(cfg: OptimizerConfig) -> None:
     Raises
     ------
     Unsupported
-        Objective other than ``mean_variance``, groups, a turnover limit, budget ``full``,
-        EWMA covariance, or a regime/prior mean.
+        Objective other than ``mean_variance`` / ``tracking_error``, groups, a turnover
+        limit, EWMA covariance, or a regime/prior mean.
     """
     est = cfg.estimator
     why = []
-    if cfg.objective != "mean_variance":
+    if cfg.objective not in ("mean_variance", "tracking_error"):
         why.append(f"objective {cfg.objective}")
     if cfg.groups:
         why.append("groups")
     if cfg.turnover_limit is not None:
         why.append("turnover_limit")
-    if cfg.budget == "full":
-        why.append("budget full")
     if est.covariance not in ("ledoit_wolf", "sample"):
         why.append(f"covariance {est.covariance}")
     if est.mean != "trailing":
@@ -102,7 +100,7 @@ def check_supported(cfg: OptimizerConfig) -> None:
 # ============================================================================ decisions
 @njit(cache=True)
 def _decide(rets, r_lo, r_hi, anchors, fixed_bench, use_fixed, prev, kappa, rf,  # noqa: ANN001, ANN202
-            lb0, ub0, min_obs, cov_method, shrinkage, prior, grand, ra, te_cap, gross_cap, cash):
+            lb0, ub0, min_obs, cov_method, shrinkage, prior, grand, ra, te_cap, gross_cap, cash, full, ra_a):
     """One decision date for every path: estimates + barrier solve, status per path."""
     n_p, _, n = rets.shape
     out = np.zeros((n_p, n))
@@ -163,7 +161,7 @@ def _decide(rets, r_lo, r_hi, anchors, fixed_bench, use_fixed, prev, kappa, rf, 
             ub[c] = ub0[idx[c]]
             wp[c] = prev[p, idx[c]]
             slb += lb[c]
-        if cash and slb > 1.0 + 1e-12:
+        if (cash or full) and slb > 1.0 + 1e-12:
             status[p] = BAD_INPUT
             continue
         # tracking-error benchmark: the anchor (or fixed base) restricted to available assets
@@ -189,7 +187,7 @@ def _decide(rets, r_lo, r_hi, anchors, fixed_bench, use_fixed, prev, kappa, rf, 
         for c in range(k):
             b[c] = full_b[idx[c]]
         w = np.empty(k)
-        status[p] = solve_mean_variance(S, mu, lb, ub, wp, kappa, b, te_cap, gross_cap, cash, ra, w)
+        status[p] = solve_mean_variance(S, mu, lb, ub, wp, kappa, b, te_cap, gross_cap, cash, ra, w, full, ra_a)
         if status[p] == OK:
             for c in range(k):
                 out[p, idx[c]] = w[c]
@@ -275,6 +273,9 @@ def optimise_batch(cfg: OptimizerConfig, assets: list[str], anchors: np.ndarray,
     fixed = np.array([(cfg.base_weights or {}).get(a, 0.0) for a in assets], dtype=float)
     cov_method = COV_LEDOIT_WOLF if est.covariance == "ledoit_wolf" else COV_SAMPLE
     te_cap = float(cfg.te_cap or 0.0)
+    mean_var = cfg.objective == "mean_variance"
+    ra = float(cfg.risk_aversion) if mean_var else 0.0
+    ra_a = 0.0 if mean_var else float(cfg.active_risk_aversion)
     gross_cap = float(cfg.max_gross_leverage or 0.0)
     out = np.zeros((k_n, p_n, n))
     prev = np.zeros((p_n, n))
@@ -290,7 +291,7 @@ def optimise_batch(cfg: OptimizerConfig, assets: list[str], anchors: np.ndarray,
         sub = slice(0, 1) if one else slice(None)
         w, status = _decide(np.ascontiguousarray(rets[sub]), r_lo, r_hi, a_k[sub], fixed, use_fixed, prev[sub],
                             kappa, rf[k][sub], lb0, ub0, est.min_obs, cov_method, float(est.shrinkage), prior,
-                            grand, float(cfg.risk_aversion), te_cap, gross_cap, cfg.budget == "cash")
+                            grand, ra, te_cap, gross_cap, cfg.budget == "cash", cfg.budget == "full", ra_a)
         if one:
             w, status = np.repeat(w, p_n, axis=0), np.repeat(status, p_n)
         for p in np.flatnonzero(status != OK):

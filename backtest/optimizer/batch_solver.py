@@ -1,10 +1,11 @@
 """Log-barrier solver of one mean-variance instance (numba), for the batch route.
 
-The problem of :func:`backtest.optimizer.problem.build_problem` for a ``mean_variance``
-block without groups or turnover limit::
+The problem of :func:`backtest.optimizer.problem.build_problem` for a ``mean_variance`` or
+``tracking_error`` block without groups or turnover limit::
 
-    minimise   ½·γ·wᵀSw − μᵀw + κ·Σ|w − w_prev|
-    subject to lb ≤ w ≤ ub,  Σ|w| ≤ L,  (w − b)ᵀS(w − b) ≤ c²,  Σw ≤ 1 (budget "cash")
+    minimise   ½·γ·wᵀSw − μᵀw + κ·Σ|w − w_prev| + ½·γ_a·(w − b)ᵀS(w − b)
+    subject to lb ≤ w ≤ ub,  Σ|w| ≤ L,  (w − b)ᵀS(w − b) ≤ c²,
+               Σw ≤ 1 (budget "cash") or Σw = 1 (budget "full": equality-constrained Newton steps)
 
 solved by a primal log-barrier method (Boyd & Vandenberghe, *Convex Optimization*, §11.3):
 centring by damped Newton steps (Armijo backtracking; full steps once the Newton decrement
@@ -45,7 +46,7 @@ _MAX_NEWTON = 600
 
 
 @njit(cache=True)
-def _phi(w, g, S, Sb, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, t):  # noqa: ANN001, ANN202
+def _phi(w, g, S, Sb, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, ra_a, t):  # noqa: ANN001, ANN202
     """Barrier function at (w, g); inf outside the domain (``Sb = S b``)."""
     k = w.shape[0]
     val = 0.0
@@ -67,7 +68,7 @@ def _phi(w, g, S, Sb, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, t):  # noqa: AN
         quad += w[i] * acc
         lin += mu[i] * w[i]
         q += (w[i] - b[i]) * (acc - Sb[i])
-    val += t * (0.5 * ra * quad - lin)
+    val += t * (0.5 * ra * quad - lin + 0.5 * ra_a * q)
     if kappa > 0.0:
         a = t * kappa
         for i in range(k):
@@ -98,15 +99,26 @@ def _phi(w, g, S, Sb, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, t):  # noqa: AN
 
 
 @njit(cache=True)
-def _start(S, lb, ub, b, c2, L, cash, w, g) -> bool:  # noqa: ANN001
-    """A strictly feasible (w, g) near the benchmark ``b``; False if none was found."""
+def _start(S, lb, ub, b, c2, L, cash, full, w, g) -> bool:  # noqa: ANN001
+    """A strictly feasible (w, g) near the benchmark ``b`` (``Σw = 1`` when ``full``); False if none was found."""
     k = w.shape[0]
+    lo = np.empty(k)
+    hi = np.empty(k)
     for i in range(k):
         width = ub[i] - lb[i]
         if width <= 1e-9:
             return False
         delta = min(0.01, 0.05 * width)
-        w[i] = min(max(b[i], lb[i] + delta), ub[i] - delta)
+        lo[i] = lb[i] + delta
+        hi[i] = ub[i] - delta
+        w[i] = min(max(b[i], lo[i]), hi[i])
+    if full:  # move the budget gap pro rata to the room left inside the box
+        gap = 1.0 - np.sum(w)
+        room = np.sum(hi - w) if gap > 0.0 else np.sum(w - lo)
+        if room <= abs(gap) * (1.0 + 1e-9):
+            return False
+        for i in range(k):
+            w[i] += gap * ((hi[i] - w[i]) if gap > 0.0 else (w[i] - lo[i])) / room
     if c2 > 0.0:
         q = 0.0
         for i in range(k):
@@ -135,8 +147,8 @@ def _start(S, lb, ub, b, c2, L, cash, w, g) -> bool:  # noqa: ANN001
 
 
 @njit(cache=True)
-def _cholesky_solve(H, rhs, out) -> bool:  # noqa: ANN001
-    """Solve H x = rhs (H symmetric positive definite, overwritten) into ``out``."""
+def _cholesky(H) -> bool:  # noqa: ANN001
+    """Cholesky factor of H in place (lower triangle); False if H is not positive definite."""
     k = H.shape[0]
     for j in range(k):
         d = H[j, j]
@@ -151,6 +163,13 @@ def _cholesky_solve(H, rhs, out) -> bool:  # noqa: ANN001
             for m in range(j):
                 v -= H[i, m] * H[j, m]
             H[i, j] = v / d
+    return True
+
+
+@njit(cache=True)
+def _chol_solve(H, rhs, out) -> None:  # noqa: ANN001
+    """Solve H x = rhs into ``out`` given the factor of :func:`_cholesky`."""
+    k = H.shape[0]
     for i in range(k):
         v = rhs[i]
         for m in range(i):
@@ -161,7 +180,6 @@ def _cholesky_solve(H, rhs, out) -> bool:  # noqa: ANN001
         for m in range(i + 1, k):
             v -= H[m, i] * out[m]
         out[i] = v / H[i, i]
-    return True
 
 
 @njit(cache=True)
@@ -201,8 +219,9 @@ def _max_step(w, g, dw, dg, lb, ub, L, cash) -> float:  # noqa: ANN001
 @njit(cache=True)
 def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.ndarray,
                         wp: np.ndarray, kappa: float, b: np.ndarray, te_cap: float,
-                        gross_cap: float, cash: bool, ra: float, w_out: np.ndarray) -> int:
-    """Solve one mean-variance instance by a primal log-barrier method.
+                        gross_cap: float, cash: bool, ra: float, w_out: np.ndarray,
+                        full: bool = False, ra_active: float = 0.0) -> int:
+    """Solve one mean-variance / tracking-error instance by a primal log-barrier method.
 
     Parameters
     ----------
@@ -228,6 +247,10 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
         Risk aversion γ.
     w_out : ndarray, shape (k,)
         Output weights (clipped onto the bounds).
+    full : bool, default False
+        Budget ``Σw = 1`` (an equality: Newton steps keep ``Σ dw = 0``).
+    ra_active : float, default 0
+        γ_a of the tracking_error objective ``−μᵀw + ½γ_a(w − b)ᵀS(w − b)`` (with ``ra = 0``).
 
     Returns
     -------
@@ -239,7 +262,8 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
     L = gross_cap
     w = np.empty(k)
     g = np.zeros(k)
-    if not _start(S, lb, ub, b, c2, L, cash, w, g):
+    ra_a = ra_active
+    if not _start(S, lb, ub, b, c2, L, cash, full, w, g):
         return NO_START
     m = 2.0 * k + (2.0 * k if kappa > 0.0 else 0.0) + (2.0 * k + 1.0 if L > 0.0 else 0.0)
     m += (1.0 if c2 > 0.0 else 0.0) + (1.0 if cash else 0.0)
@@ -248,6 +272,8 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
     gg = np.zeros(k)
     Dg = np.zeros(k)
     Eg = np.ones(k)
+    ones = np.ones(k)
+    hinv1 = np.empty(k)
     Sw = np.empty(k)
     Sb = np.empty(k)
     for i in range(k):
@@ -280,11 +306,11 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
                 v[i] = 2.0 * (acc - Sb[i])
                 q += (w[i] - b[i]) * (acc - Sb[i])
             r = c2 - q
-            coef = t * ra + (2.0 / r if c2 > 0.0 else 0.0)
+            coef = t * (ra + ra_a) + (2.0 / r if c2 > 0.0 else 0.0)
             for i in range(k):
                 s1 = w[i] - lb[i]
                 s2 = ub[i] - w[i]
-                gw[i] = t * (ra * Sw[i] - mu[i]) - 1.0 / s1 + 1.0 / s2
+                gw[i] = t * (ra * Sw[i] + ra_a * (Sw[i] - Sb[i]) - mu[i]) - 1.0 / s1 + 1.0 / s2
                 if c2 > 0.0:
                     gw[i] += v[i] / r
                     vr = v[i] / (r * r)
@@ -341,8 +367,14 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
             else:
                 for i in range(k):
                     rhs[i] = -gw[i]
-            if not _cholesky_solve(H, rhs, dw):
+            if not _cholesky(H):
                 return NOT_CONVERGED
+            _chol_solve(H, rhs, dw)
+            if full:  # project onto Σ dw = 0: dw = H⁻¹rhs − H⁻¹1·(Σ H⁻¹rhs / Σ H⁻¹1)
+                _chol_solve(H, ones, hinv1)
+                nu = np.sum(dw) / np.sum(hinv1)
+                for i in range(k):
+                    dw[i] -= nu * hinv1[i]
             lam2 = 0.0
             if L > 0.0:
                 # dg = M⁻¹(−gg − D·dw)
@@ -358,7 +390,7 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
                 break
             alpha = min(1.0, _max_step(w, g, dw, dg, lb, ub, L, cash))
             if phi_t != t:
-                phi_cur = _phi(w, g, S, Sb, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, t)
+                phi_cur = _phi(w, g, S, Sb, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, ra_a, t)
                 phi_t = t
             phi0 = phi_cur
             accept_full = lam2 < 0.05
@@ -366,7 +398,7 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
                 for i in range(k):
                     wn[i] = w[i] + alpha * dw[i]
                     gn[i] = g[i] + alpha * dg[i]
-                phi1 = _phi(wn, gn, S, Sb, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, t)
+                phi1 = _phi(wn, gn, S, Sb, mu, lb, ub, wp, kappa, b, c2, L, cash, ra, ra_a, t)
                 if phi1 < np.inf and (accept_full or phi1 <= phi0 - 0.25 * alpha * lam2):
                     break
                 alpha *= 0.5
@@ -385,20 +417,24 @@ def solve_mean_variance(S: np.ndarray, mu: np.ndarray, lb: np.ndarray, ub: np.nd
 
 
 def mv_objective(w: np.ndarray, S: np.ndarray, mu: np.ndarray, ra: float, kappa: float,
-                 wp: np.ndarray) -> float:
-    """Objective ``½γwᵀSw − μᵀw + κΣ|w − wp|`` of the mean-variance problem.
+                 wp: np.ndarray, b: np.ndarray | None = None, ra_active: float = 0.0) -> float:
+    """Objective ``½γwᵀSw − μᵀw + κΣ|w − wp| + ½γ_a(w − b)ᵀS(w − b)``.
 
     Parameters
     ----------
     w, mu, wp : ndarray, shape (k,)
     S : ndarray, shape (k, k)
     ra, kappa : float
+    b : ndarray, shape (k,), optional
+        Benchmark of the active-risk term (needed when ``ra_active > 0``).
+    ra_active : float, default 0
 
     Returns
     -------
     float
     """
-    return float(0.5 * ra * w @ S @ w - mu @ w + kappa * np.abs(w - wp).sum())
+    active = 0.0 if b is None or ra_active == 0.0 else 0.5 * ra_active * (w - b) @ S @ (w - b)
+    return float(0.5 * ra * w @ S @ w - mu @ w + kappa * np.abs(w - wp).sum() + active)
 
 
 @njit(cache=True)
