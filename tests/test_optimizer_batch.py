@@ -8,8 +8,9 @@
 * :func:`optimise_batch` on a small synthetic batch equals the allocator called decision by
   decision on each path (late listing, turnover chain, rf), and a path's weights do not
   depend on the other paths of its batch;
-* on real data (skipped without it): the batch form of ``playbook_opt`` equals the strategy's
-  own ``weights()`` on scenario paths at every decision date.
+* on the sample market: the quickstart's ``my_rules_te`` and two ``optimized`` strategies, and
+  on real data (skipped without it) ``playbook_opt`` / ``playbook_opt_6040``: the batch form
+  equals the strategy's own ``weights()`` on scenario paths at every decision date.
 """
 
 from __future__ import annotations
@@ -274,8 +275,28 @@ def test_playbook_opt_batch_equals_its_weights_on_real_data(shared_data):
         assert np.abs(w - ref).max() <= 1e-4, scfg.name
 
 
-def test_tracking_error_rules_on_the_sample_market_equal_their_weights():
-    """The quickstart's ``my_rules_te`` (regime_rules + tracking_error optimizer, budget full), per path."""
+SAMPLE_STRATEGIES = [
+    # the quickstart's my_rules_te: regime_rules + a tracking_error optimizer (budget full)
+    {"name": "my_rules_te", "kind": "regime_rules", "params": {
+        "base": {"SPY": 0.6, "IEF": 0.4},
+        "tilts": [{"name": "gold_in_easing", "when": {"all": [{"regime": ["rmp", "qe"]},
+                                                              {"signal": "vix", "op": "<", "value": 25, "exit": 30}]},
+                   "add": {"GLD": 0.10}, "fund_from": ["IEF"]}],
+        "optimizer": {"objective": "tracking_error", "te_cap": 0.03, "estimator": {"window": 252, "min_obs": 60}}}},
+    # the optimized kind, with a base (TE benchmark, anchor) and without one (equal-weight benchmark)
+    {"name": "opt_base", "kind": "optimized", "params": {
+        "base": {"SPY": 0.6, "IEF": 0.4},
+        "optimizer": {"objective": "mean_variance", "te_cap": 0.04, "turnover_penalty": "10bps",
+                      "estimator": {"shrinkage": 0.5, "window": 126, "min_obs": 60}}}},
+    {"name": "opt_equal", "kind": "optimized", "params": {
+        "assets": ["SPY", "IEF", "GLD", "TLT"],
+        "optimizer": {"objective": "mean_variance", "risk_aversion": 3, "budget": "cash", "te_cap": 0.05}}},
+]
+
+
+@pytest.mark.parametrize("scfg", SAMPLE_STRATEGIES, ids=lambda s: s["name"])
+def test_optimizer_strategies_on_the_sample_market_equal_their_weights(scfg):
+    """Batch form vs each strategy's own ``weights()`` on individual scenario paths."""
     from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, StrategyConfig, config_from_dict
     from backtest.data.sample import SampleSource
     from backtest.synthetic import runner
@@ -286,12 +307,6 @@ def test_tracking_error_rules_on_the_sample_market_equal_their_weights():
     from strategies.base import build_strategy
     from tests.test_scenarios_defs import small
 
-    scfg = {"name": "my_rules_te", "kind": "regime_rules", "params": {
-        "base": {"SPY": 0.6, "IEF": 0.4},
-        "tilts": [{"name": "gold_in_easing", "when": {"all": [{"regime": ["rmp", "qe"]},
-                                                              {"signal": "vix", "op": "<", "value": 25, "exit": 30}]},
-                   "add": {"GLD": 0.10}, "fund_from": ["IEF"]}],
-        "optimizer": {"objective": "tracking_error", "te_cap": 0.03, "estimator": {"window": 252, "min_obs": 60}}}}
     cfg = config_from_dict({"name": "te", "data": {"source": "sample"}, "cash": {"rate": "DTB3"},
                             "rebalance": {"every": "monthly"}, "strategies": [scfg]})
     md = SampleSource(seed=5).load(list(DEFAULT_UNIVERSE), list(DEFAULT_MACRO), None, None)
@@ -305,4 +320,5 @@ def test_tracking_error_rules_on_the_sample_market_equal_their_weights():
     ref, rcols = per_path_weights(strat, pan, grid, labels)
     assert cols == rcols
     assert np.abs(w - ref).max() <= 1e-4
-    assert np.allclose(np.nansum(w, axis=2), 1.0)  # budget full
+    if scfg["name"] == "my_rules_te":
+        assert np.allclose(np.nansum(w, axis=2), 1.0)  # budget full

@@ -219,8 +219,8 @@ def _window_returns(bs: BatchSignals, assets: list[str], lo: int, hi: int) -> np
     return np.ascontiguousarray(rets.transpose(1, 0, 2))
 
 
-def optimise_batch(cfg: OptimizerConfig, assets: list[str], anchors: np.ndarray, bs: BatchSignals,
-                   *, name: str = "") -> np.ndarray:
+def optimise_batch(cfg: OptimizerConfig, assets: list[str], anchors: np.ndarray | None, bs: BatchSignals,
+                   *, name: str = "", rf_known: bool = False) -> np.ndarray:
     """Optimizer weights for a batch of paths at every decision date, shape (K, P, n).
 
     What :meth:`strategies.regime_rules.RegimeRules.weights` does with an optimizer block
@@ -234,12 +234,18 @@ def optimise_batch(cfg: OptimizerConfig, assets: list[str], anchors: np.ndarray,
         The optimizer block (see :func:`check_supported`).
     assets : list of str
         Columns of ``anchors`` and of the result.
-    anchors : ndarray, shape (K, P, n)
-        Rule weights at each decision of each path (base weights / TE benchmark).
+    anchors : ndarray, shape (K, P, n), or None
+        Rule weights at each decision of each path (the allocator's ``base_weights``: TE
+        benchmark and ``base`` fallback). None: no anchor (the allocator then uses
+        ``cfg.base_weights``, else equal weight over available assets).
     bs : BatchSignals
         Prices, decision rows, ``cash_rate`` of the paths.
     name : str, optional
         Strategy name (messages of the exact route).
+    rf_known : bool, default False
+        Require a known ``cash_rate`` at every decision (the ``optimized`` kind reads the last
+        published rate; an unknown one raises :class:`Unsupported`). Otherwise unknown = 0,
+        as in ``regime_rules``.
 
     Returns
     -------
@@ -252,12 +258,19 @@ def optimise_batch(cfg: OptimizerConfig, assets: list[str], anchors: np.ndarray,
     """
     check_supported(cfg)
     est = cfg.estimator
-    k_n, p_n, n = anchors.shape
+    n = len(assets)
+    k_n, p_n = bs.shape
+    has_anchor = anchors is not None
+    if anchors is None:  # what CvxAllocator._base(None) falls back to; zeros -> equal weight
+        cfg_base = np.array([(cfg.base_weights or {}).get(a, 0.0) for a in assets], dtype=float)
+        anchors = np.broadcast_to(cfg_base, (k_n, p_n, n))
     rows = np.asarray(bs.rows, dtype=np.int64)
     win = est.window
     lo = max(int(rows.min()) - win, 0)
     hi = int(rows.max()) + 1
     rf = np.asarray(bs.values("cash_rate"), dtype=float) / 100.0
+    if rf_known and not np.isfinite(rf).all():
+        raise Unsupported("cash_rate unknown at some decision date")
     rf = np.where(np.isfinite(rf), rf, 0.0)
     rets = _window_returns(bs, assets, lo, hi)
     lb0, ub0 = _bounds(cfg, assets)
@@ -297,7 +310,8 @@ def optimise_batch(cfg: OptimizerConfig, assets: list[str], anchors: np.ndarray,
         for p in np.flatnonzero(status != OK):
             if exact is None:
                 exact = _ExactRoute(cfg, assets, name)
-            w[p] = exact.allocate(bs.dates[k], rets[p, r_lo:r_hi], a_k[p], prev[p] if k > 0 else None,
+            w[p] = exact.allocate(bs.dates[k], rets[p, r_lo:r_hi], a_k[p] if has_anchor else None,
+                                  prev[p] if k > 0 else None,
                                   float(rf[k, p]))
         out[k] = w
         prev = w
@@ -323,12 +337,12 @@ class _ExactRoute:
         self.assets = list(assets)
         self.allocator: Any = make_allocator(cfg, self.assets, name=name)
 
-    def allocate(self, date: pd.Timestamp, window: np.ndarray, anchor: np.ndarray,
+    def allocate(self, date: pd.Timestamp, window: np.ndarray, anchor: np.ndarray | None,
                  prev: np.ndarray | None, rf: float) -> np.ndarray:
         frame = pd.DataFrame(window, columns=self.assets)  # positional index: no look-ahead check
         w = self.allocator.allocate(
             pd.Timestamp(date), frame,
             prev_weights=None if prev is None else pd.Series(prev, index=self.assets),
-            base_weights=pd.Series(anchor, index=self.assets), rf=rf,
+            base_weights=None if anchor is None else pd.Series(anchor, index=self.assets), rf=rf,
         )
         return w.reindex(self.assets).fillna(0.0).to_numpy(dtype=float)
