@@ -14,6 +14,14 @@ least any simulation of this size must do.
 
     python benchmarks/bench_scenarios.py [--data-dir ../shared/data] [--paths 10000] [--workers N]
     python benchmarks/bench_scenarios.py --weights-only [--data-dir ../shared/data]
+    python benchmarks/bench_scenarios.py --data-dir ../shared/data --paths 0   # historical.yaml only
+
+Second workload (with ``--data-dir``; ``--historical-paths 0`` skips it): ``configs/historical.yaml``
+on the real data, all its strategies (including the two optimizer ones, solved in batches
+by :mod:`backtest.optimizer.batch`), every scenario of ``configs/scenarios.yaml``,
+``--historical-paths`` (2,000) paths x 252 days, run once; then each strategy's batch form
+timed alone on one panel of ``--profile-paths`` paths of the first scenario (where the time
+goes). Targets (issue 12): <= 120 s for the historical run, <= 10 s for the 10,000-path run.
 
 ``--weights-only`` times just the strategies' batch forms (``VectorEvaluator.weights``: the
 six non-optimizer strategies above) on one panel of ``--paths`` paths, per strategy — the
@@ -29,12 +37,17 @@ import argparse
 import resource
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 
-from backtest.config import DEFAULT_UNIVERSE, config_from_dict
+from backtest.config import DEFAULT_UNIVERSE, config_from_dict, load_config
 from backtest.synthetic import runner
 from backtest.synthetic.scenarios import load_scenarios
+
+TARGET_SIX_S = 10.0  # 10,000 paths x 252 days x 16 assets x the six strategies below
+TARGET_HISTORICAL_S = 120.0  # historical.yaml, all strategies, every scenario, 2,000 paths x 252 days
+HISTORICAL = str(Path(__file__).resolve().parents[1] / "configs" / "historical.yaml")
 
 STRATEGIES = [
     {"name": "spy", "kind": "buy_and_hold", "params": {"weights": {"SPY": 1.0}}},
@@ -100,6 +113,64 @@ def weights_only(cfg, sset, md, paths: int, repeats: int) -> None:
           f"(median of {repeats}): {statistics.median(totals):.2f} s  [{parts}]")
 
 
+def time_strategies(cfg, sset, md, paths: int) -> dict[str, float]:
+    """Seconds of each strategy's batch form (per-path route if it has none) on one panel."""
+    from backtest.synthetic.generator import generate
+    from backtest.synthetic.path_signals import PathSignals
+    from backtest.synthetic.vector_strategies import Unsupported, VectorEvaluator, per_path_weights
+    from strategies.base import build_strategy
+
+    prep = runner.prepare(cfg, sset, md=md)
+    name = sset.scenarios[0].name
+    ctx, grid, labels = prep.contexts[name], prep.grids[name], prep.labels[name]
+    panel = generate(ctx, 1, 0, paths)
+    ev = VectorEvaluator(panel, PathSignals(panel), str(labels["regime"].iloc[-1]), grid)
+    out: dict[str, float] = {}
+    for scfg in cfg.strategies:
+        strat = build_strategy(scfg)
+        t0 = time.perf_counter()
+        try:
+            ev.weights(strat)
+        except Unsupported:
+            per_path_weights(strat, panel, grid, labels)
+            scfg = None
+        out[strat.name + ("" if scfg is not None else " (per path)")] = time.perf_counter() - t0
+    return out
+
+
+def historical(data_dir: str, paths: int, horizon: int, profile_paths: int, workers: int | None,
+               chunk_size: int | None) -> None:
+    """The historical.yaml workload: one full run, then the batch forms timed per strategy."""
+    cfg = load_config(HISTORICAL, data_dir=data_dir)
+    sset = load_scenarios().with_horizon(horizon)
+    md = runner.load_history(cfg)
+    ex = None
+    if workers:
+        from backtest.executors import make_executor
+
+        ex = make_executor(workers)
+    try:
+        runner.run_scenarios(cfg, sset, paths=16, seed=0, md=md, executor=ex)  # compile
+        t0 = time.perf_counter()
+        run = runner.run_scenarios(cfg, sset, paths=paths, seed=1, md=md, executor=ex, chunk_size=chunk_size)
+        total = time.perf_counter() - t0
+    finally:
+        if ex is not None:
+            ex.close()
+    tm = run.timings
+    print(f"historical: {HISTORICAL} on {data_dir}; {len(cfg.strategies)} strategies x {len(sset.scenarios)} "
+          f"scenarios x {paths:,} paths x {horizon} days; executor: {run.executor}")
+    print(f"historical scenario run: {total:.2f} s (target <= {TARGET_HISTORICAL_S:.0f} s on 2 cores: "
+          f"{'met' if total <= TARGET_HISTORICAL_S else 'NOT met'})  [prepare {tm['prepare']:.2f}, chunks "
+          f"{tm['chunks']:.2f} (generate {tm['chunk_generate_sum']:.2f}, weights {tm['chunk_weights_sum']:.2f}, "
+          f"simulate+metrics {tm['chunk_simulate_sum']:.2f}), aggregate {tm['aggregate']:.2f}]")
+    if profile_paths:
+        per = time_strategies(cfg, sset.only([sset.scenarios[0].name]), md, profile_paths)
+        top = sorted(per.items(), key=lambda kv: -kv[1])
+        print(f"batch weights per strategy, {profile_paths} paths of scenario {sset.scenarios[0].name} "
+              f"(sum {sum(per.values()):.2f} s): " + ", ".join(f"{k} {v:.2f}" for k, v in top))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=None, help="csv data folder (default: the sample market)")
@@ -109,7 +180,19 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="Dask LocalCluster workers (default: in-process)")
     ap.add_argument("--chunk-size", type=int, default=None)
     ap.add_argument("--weights-only", action="store_true", help="time only the strategies' batch forms")
+    ap.add_argument("--historical-paths", type=int, default=2_000,
+                    help="paths of the historical.yaml workload (needs --data-dir; 0 skips it)")
+    ap.add_argument("--profile-paths", type=int, default=500, help="paths of the per-strategy timing (0 skips)")
     args = ap.parse_args()
+    if args.paths:
+        six(args)
+    if args.data_dir and args.historical_paths and not args.weights_only:
+        historical(args.data_dir, args.historical_paths, args.horizon, args.profile_paths, args.workers,
+                   args.chunk_size)
+
+
+def six(args: argparse.Namespace) -> None:
+    """The 10,000-path workload of the six non-optimizer strategies (or ``--weights-only``)."""
     cfg = make_cfg(args.data_dir)
     sset = load_scenarios().only(["A"]).with_horizon(args.horizon)
     md = runner.load_history(cfg)
@@ -139,7 +222,10 @@ def main() -> None:
     print(f"data: {src} ({run.prep.source}); {args.paths:,} paths x {args.horizon} days x "
           f"{len(DEFAULT_UNIVERSE)} assets x {len(STRATEGIES)} strategies; executor: {run.executor}")
     med = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
-    print(f"scenario run (median of {args.repeats}): {statistics.median(totals):.2f} s  "
+    med_total = statistics.median(totals)
+    verdict = ("met" if med_total <= TARGET_SIX_S else "NOT met") if args.paths == 10_000 else "n/a here"
+    print(f"scenario run (median of {args.repeats}): {med_total:.2f} s (target <= {TARGET_SIX_S:.0f} s "
+          f"for 10,000 paths: {verdict})  "
           f"[prepare {med['prepare']:.2f}, chunks {med['chunks']:.2f} (generate {med['chunk_generate_sum']:.2f}, "
           f"weights {med['chunk_weights_sum']:.2f}, simulate+metrics {med['chunk_simulate_sum']:.2f}), "
           f"aggregate {med['aggregate']:.2f}]")

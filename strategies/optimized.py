@@ -1,7 +1,9 @@
 """Optimizer-driven allocation: a cvxpy ``Allocator`` re-solved at every decision date.
 
 The optimizer sees only trailing returns up to the decision date (the signal frame's
-prices), the regime labels known by then, and the T-bill rate known by then. Solver
+prices), the regime labels known by then, and the T-bill rate known by then. Scenario runs
+solve it for all paths at once (:meth:`Optimized.batch_weights`, for the configs
+:func:`backtest.optimizer.batch.check_supported` covers). Solver
 failures follow the configured fallback and are recorded in ``fallbacks`` (written by
 the pipeline to ``fallbacks.csv`` and counted in the terminal summary).
 """
@@ -16,7 +18,7 @@ from pydantic import Field, model_validator
 
 from backtest.optimizer import OptimizerConfig  # cvxpy-free; make_allocator is imported on use
 from backtest.signals import SignalFrame
-from strategies.base import Params, register
+from strategies.base import BatchSignals, Params, Unsupported, own_weights, register
 
 
 class OptimizedParams(Params):
@@ -89,3 +91,26 @@ class Optimized:
             out[i] = w.reindex(assets).fillna(0.0).to_numpy()
             prev = w
         return pd.DataFrame(out, index=dates, columns=assets)
+
+    def batch_weights(self, bs: BatchSignals) -> np.ndarray:
+        """Weights of a batch of paths, shape (K, P, n), solved across paths (no cvxpy per path).
+
+        The same decisions as :meth:`weights` (trailing returns, ``base`` as the anchor, the
+        last T-bill rate) through :func:`backtest.optimizer.batch.optimise_batch`.
+
+        Raises
+        ------
+        Unsupported
+            An optimizer block the batch solver does not cover, an unknown T-bill rate at a
+            decision date, or a subclass overriding :meth:`weights`.
+        """
+        if not own_weights(self, Optimized):
+            raise Unsupported(f"{type(self).__name__} overrides weights()")
+        from backtest.optimizer.batch import optimise_batch  # numba solver, no cvxpy
+
+        assets = list(self.params.assets)
+        anchors = None
+        if self.params.base:
+            base = np.array([self.params.base.get(a, 0.0) for a in assets], dtype=float)
+            anchors = np.broadcast_to(base, (*bs.shape, len(assets)))
+        return optimise_batch(self.params.optimizer, assets, anchors, bs, name=self.name, rf_known=True)

@@ -43,7 +43,8 @@ Batch form: :meth:`RegimeRules.batch_weights` (and :meth:`RulesBacked.batch_weig
 the kinds built on these rules) gives the weights of many scenario paths at once from a
 :class:`~strategies.base.BatchSignals`, with the same code as ``weights``: the conditions
 evaluate on ``(K, P)`` arrays and the kernels of :mod:`strategies.rules_kernels` run on
-``(K * P)`` rows. A rule set with an optimizer block has no batch form.
+``(K * P)`` rows. An optimizer block is solved for all paths by
+:func:`backtest.optimizer.batch.optimise_batch` (mean-variance configs; others have no batch form).
 """
 
 from __future__ import annotations
@@ -407,7 +408,8 @@ class RegimeRules:
         Raises
         ------
         Unsupported
-            With an optimizer block, a signal the batch cannot compute, or a subclass that
+            With an optimizer block the batch solver does not cover
+            (:func:`backtest.optimizer.batch.check_supported`), a signal the batch cannot compute, or a subclass that
             overrides :meth:`weights`.
         StrategyError
             A tilt cannot be funded on some date of some path.
@@ -416,7 +418,9 @@ class RegimeRules:
             raise Unsupported(f"{type(self).__name__} overrides weights()")
         rules = self.rules
         if rules.optimizer is not None:
-            raise Unsupported("regime_rules with an optimizer block")
+            from backtest.optimizer.batch import check_supported, optimise_batch  # no cvxpy
+
+            check_supported(rules.optimizer)
         if self.scale_hook is not None and self.batch_hook is None:
             raise Unsupported("point-in-time tilt sizes without a batch form")
         k_n, p_n = bs.shape
@@ -429,7 +433,11 @@ class RegimeRules:
             r, j = np.argwhere(short > EPS)[0]
             raise StrategyError(f"strategy {self.name}: tilt {rules.tilts[j].name!r} cannot be funded on "
                                 f"{pd.Timestamp(bs.dates[r // p_n]).date()} of {bs.member(int(r % p_n))}")
-        return apply_caps(W[:, :n], rules).reshape(k_n, p_n, n)
+        A = W[:, :n]
+        if rules.optimizer is not None:  # the rule weights are the anchor, as in weights()
+            A = optimise_batch(rules.optimizer, list(rules.assets), A.reshape(k_n, p_n, n), bs,
+                               name=self.name).reshape(k_n * p_n, n)
+        return apply_caps(A, rules).reshape(k_n, p_n, n)
 
     @property
     def fallbacks(self) -> list[dict[str, Any]]:
