@@ -121,6 +121,14 @@ def is_user_os_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in USER_ERRNOS
 
 
+class Unsupported(Exception):  # noqa: N818 - a routing signal, not a user error
+    """A strategy (or one of its rules, signals or optimizer blocks) has no batch form; evaluate it one by one.
+
+    Not an :class:`RmpbtError`: callers catch it and take the per-path route.
+    Re-exported as :class:`strategies.base.Unsupported`.
+    """
+
+
 class Interrupted(BaseException):  # noqa: N818 - a signal, not an error
     """SIGINT, SIGTERM or SIGHUP: unwinds like ``KeyboardInterrupt`` (temp folders removed).
 

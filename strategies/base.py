@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 import strategies
 from backtest.config import format_validation_error
-from backtest.errors import ConfigError
+from backtest.errors import ConfigError, Unsupported
 from backtest.signals import SignalFrame
 
 
@@ -51,10 +51,6 @@ class Strategy(Protocol):
     def assets(self) -> list[str]:
         """Assets the strategy may hold (for universe checks and data loading)."""
         ...
-
-
-class Unsupported(Exception):
-    """A strategy (or one of its rules or signals) has no batch form; evaluate it path by path."""
 
 
 class BatchSignals(Protocol):

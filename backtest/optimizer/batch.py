@@ -23,7 +23,7 @@ Instances the barrier method does not take — no strictly feasible start (e.g. 
 infeasible tracking-error cap), a window with gaps, no available asset, no convergence —
 go through :class:`~backtest.optimizer.allocator.CvxAllocator` one by one, so infeasibility
 and the configured fallback follow exactly the run path. Configs the batch solver does not
-cover (other objectives, groups, turnover limits, EWMA or regime/prior means) raise :class:`strategies.base.Unsupported`: they keep the per-path route.
+cover (other objectives, groups, turnover limits, EWMA or regime/prior means) raise :class:`backtest.errors.Unsupported`: they keep the per-path route.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from backtest.errors import Unsupported
 from backtest.optimizer.batch_estimators import (
     COV_LEDOIT_WOLF,
     COV_SAMPLE,
@@ -51,7 +52,6 @@ from backtest.optimizer.batch_solver import (
     solve_mean_variance_batch,
 )
 from backtest.optimizer.models import BIG, OptimizerConfig
-from strategies.base import BatchSignals, Unsupported
 
 __all__ = [
     "BAD_INPUT",
@@ -210,7 +210,7 @@ def _bounds(cfg: OptimizerConfig, assets: list[str]) -> tuple[np.ndarray, np.nda
     return lb, ub
 
 
-def _window_returns(bs: BatchSignals, assets: list[str], lo: int, hi: int) -> np.ndarray:
+def _window_returns(bs: Any, assets: list[str], lo: int, hi: int) -> np.ndarray:
     """Daily simple returns on calendar rows ``lo .. hi - 1`` as (P, hi - lo, n) (NaN where unknown)."""
     px = bs.prices(assets, lo, hi)
     rets = np.full(px.shape, np.nan)
@@ -219,7 +219,7 @@ def _window_returns(bs: BatchSignals, assets: list[str], lo: int, hi: int) -> np
     return np.ascontiguousarray(rets.transpose(1, 0, 2))
 
 
-def optimise_batch(cfg: OptimizerConfig, assets: list[str], anchors: np.ndarray | None, bs: BatchSignals,
+def optimise_batch(cfg: OptimizerConfig, assets: list[str], anchors: np.ndarray | None, bs: Any,
                    *, name: str = "", rf_known: bool = False) -> np.ndarray:
     """Optimizer weights for a batch of paths at every decision date, shape (K, P, n).
 
@@ -238,7 +238,7 @@ def optimise_batch(cfg: OptimizerConfig, assets: list[str], anchors: np.ndarray 
         Rule weights at each decision of each path (the allocator's ``base_weights``: TE
         benchmark and ``base`` fallback). None: no anchor (the allocator then uses
         ``cfg.base_weights``, else equal weight over available assets).
-    bs : BatchSignals
+    bs : strategies.base.BatchSignals
         Prices, decision rows, ``cash_rate`` of the paths.
     name : str, optional
         Strategy name (messages of the exact route).
