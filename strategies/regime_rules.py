@@ -78,6 +78,7 @@ from strategies.rules_kernels import (  # noqa: F401  (re-exported: their histor
     rule_activity,
     trailing_vol,
 )
+from strategies.shared import memo
 
 # --------------------------------------------------------------------------------- params
 
@@ -314,14 +315,19 @@ def tilt_activity(rules: CompiledRules, sf: SignalFrame, dates: pd.DatetimeIndex
     scale : np.ndarray, shape (T, k)
     ctx : Context
     """
-    ctx = Context(sf, dates)
+    ctx = memo(sf, dates, ("rules_context",), lambda: Context(sf, dates))
     T = len(dates)
     ppos = ctx.positions(sf.prices.index)
     n = len(rules.assets)
-    px = sf.prices.reindex(columns=list(rules.assets)).to_numpy(dtype=float)
-    listed = np.zeros((T, n), dtype=bool)
-    okp = ppos >= 0
-    listed[okp] = np.isfinite(px[ppos[okp]])
+
+    def prices() -> tuple[np.ndarray, np.ndarray]:
+        px = sf.prices.reindex(columns=list(rules.assets)).to_numpy(dtype=float)
+        listed = np.zeros((T, n), dtype=bool)
+        okp = ppos >= 0
+        listed[okp] = np.isfinite(px[ppos[okp]])
+        return px, listed
+
+    px, listed = memo(sf, dates, ("rules_prices", rules.assets), prices)
     rets: list[np.ndarray] = []
 
     def direction_vol(idx: np.ndarray, w: np.ndarray, window: int) -> np.ndarray:
@@ -330,7 +336,8 @@ def tilt_activity(rules: CompiledRules, sf: SignalFrame, dates: pd.DatetimeIndex
                 rets.append(np.vstack([np.full((1, n), np.nan), px[1:] / px[:-1] - 1.0]))
         return trailing_vol(rets[0][:, idx] @ w, ppos, window)
 
-    active, scale = rule_activity(rules, ctx, ppos, listed, direction_vol)
+    active, scale = rule_activity(rules, ctx, ppos, listed, direction_vol,
+                                  cached=lambda key, fn: memo(sf, dates, key, fn))
     return active, scale, ctx
 
 

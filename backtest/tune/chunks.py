@@ -17,6 +17,7 @@ from backtest.execution.weights import finalise_weights
 from backtest.kernel import fill_plan, simulate_batch
 from backtest.metrics_batch import WINDOW_METRICS, window_metrics
 from backtest.tune.folds import Fold
+from strategies.shared import shared_history
 
 
 @dataclass
@@ -227,11 +228,12 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
         cols = list(chunk.affine.columns)
     else:
         frames = []
-        for j, (vid, p) in enumerate(zip(chunk.ids, chunk.params, strict=True)):
-            try:
-                frames.append(strategy_weights(ctx, p))
-            except RmpbtError as exc:
-                raise variant_error(int(vid), chunk.labels[j] if chunk.labels else "", exc) from None
+        with shared_history(ctx.sf, ctx.dates):  # variants share their param-independent work
+            for j, (vid, p) in enumerate(zip(chunk.ids, chunk.params, strict=True)):
+                try:
+                    frames.append(strategy_weights(ctx, p))
+                except RmpbtError as exc:
+                    raise variant_error(int(vid), chunk.labels[j] if chunk.labels else "", exc) from None
         w, cols = stack_weights(frames)
     tg, execute = fill_targets(ctx, w, cols, chunk.ids)
     px = ctx.prices[cols].to_numpy(dtype=float)
@@ -313,6 +315,7 @@ def chunk_targets(chunk: Chunk) -> tuple[np.ndarray, np.ndarray, list[str]]:
     if chunk.affine is not None:
         w, cols = chunk.affine.weights(np.asarray(chunk.theta, dtype=float)), list(chunk.affine.columns)
     else:
-        w, cols = stack_weights([strategy_weights(chunk.ctx, p) for p in chunk.params])
+        with shared_history(chunk.ctx.sf, chunk.ctx.dates):
+            w, cols = stack_weights([strategy_weights(chunk.ctx, p) for p in chunk.params])
     tg, execute = fill_targets(chunk.ctx, w, cols, chunk.ids)
     return tg, execute, cols
