@@ -292,9 +292,6 @@ def effective_trials(returns: np.ndarray) -> float:
     if m.shape[1] < 2:
         return float(max(m.shape[1], 1))
     z = (m - m.mean(axis=0)) / m.std(axis=0)
-    if m.shape[1] <= m.shape[0]:
-        lam = np.linalg.eigvalsh(z.T @ z / len(z))
-    else:  # same non-zero eigenvalues, smaller matrix
-        lam = np.linalg.eigvalsh(z @ z.T / len(z))
-    lam = np.clip(lam, 0.0, None)
-    return float(np.clip(lam.sum() ** 2 / np.sum(lam**2), 1.0, m.shape[1]))
+    # Σλ = trace(C) and Σλ² = ||C||_F² (C symmetric PSD): no eigendecomposition needed
+    c = z.T @ z / len(z) if m.shape[1] <= m.shape[0] else z @ z.T / len(z)  # same non-zero eigenvalues
+    return float(np.clip(np.trace(c) ** 2 / np.sum(c * c), 1.0, m.shape[1]))

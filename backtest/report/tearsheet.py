@@ -13,7 +13,12 @@ the single-run page and re-exports the names other modules import from it.
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -121,9 +126,65 @@ def render_run(folder: str | Path, html: bool = True, png: bool = True) -> None:
     """
     folder = Path(folder)
     data = load_run(folder)
-    if html:
-        write_text_atomic(folder / "tearsheet.html", build_tearsheet(data))
-    if png:
-        from backtest.report.png import write_pngs
+    child = start_png_process(data, folder) if png and html else None
+    try:
+        if html:
+            write_text_atomic(folder / "tearsheet.html", build_tearsheet(data))
+        if png and not (child is not None and finish_png_process(child)):
+            png_writer()(data, folder)  # sequential, or again in-process when the child failed
+    finally:
+        if child is not None and child.is_alive():
+            child.terminate()
+            child.join()
 
-        write_pngs(data, folder)
+
+PNG_TIMEOUT_S = 120.0
+
+
+def png_writer() -> Callable[[RunData, Path], list[Path]]:
+    """:func:`backtest.report.png.write_pngs`, imported on first use (matplotlib)."""
+    from backtest.report.png import write_pngs
+
+    return write_pngs
+
+
+def _png_job(data: RunData, folder: Path) -> None:
+    try:
+        png_writer()(data, folder)
+    except BaseException:  # the parent draws them again and reports the error itself
+        os._exit(1)
+
+
+def start_png_process(data: RunData, folder: Path) -> Any | None:
+    """Draw the PNGs in a forked child while this process writes the HTML page (None: no fork).
+
+    The two halves of a report are independent, and matplotlib (import and drawing) is
+    about half of its time; on a machine with more than one core they run side by side.
+    Only where ``fork`` exists (the child inherits the loaded run data; it imports
+    matplotlib itself, so the parent never does). ``RMPBT_REPORT_FORK=0`` turns it off.
+    """
+    if os.environ.get("RMPBT_REPORT_FORK", "1") == "0" or (os.cpu_count() or 1) < 2:
+        return None
+    if "fork" not in mp.get_all_start_methods() or sys.platform != "linux":
+        return None
+    for stream in (sys.stdout, sys.stderr):  # the child must not flush a copy of pending output
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    proc = mp.get_context("fork").Process(target=_png_job, args=(data, folder), name="rmpbt-png", daemon=True)
+    try:
+        proc.start()
+    except OSError:
+        return None
+    return proc
+
+
+def finish_png_process(proc: Any) -> bool:
+    """Wait for the PNG child; whether it wrote both PNGs."""
+    proc.join(PNG_TIMEOUT_S)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join()
+        return False
+    return proc.exitcode == 0
