@@ -406,7 +406,8 @@ class RegimeRules:
         if rules.optimizer is not None:
             A = self._optimise(A, sf, dates, ctx)
         A = apply_caps(A, rules)
-        return pd.DataFrame(A, index=pd.DatetimeIndex(dates), columns=list(rules.assets))
+        cols = memo(sf, dates, ("rules_columns", rules.assets), lambda: pd.Index(list(rules.assets)))
+        return pd.DataFrame(A, index=pd.DatetimeIndex(dates), columns=cols)
 
     def batch_weights(self, bs: BatchSignals) -> np.ndarray:
         """Target weights for a batch of paths, shape (K, P, n) over :meth:`assets` (see :class:`~strategies.base.BatchStrategy`).

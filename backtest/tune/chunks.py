@@ -144,13 +144,21 @@ def stack_weights(frames: list[pd.DataFrame]) -> tuple[np.ndarray, list[str]]:
     A column a variant lacks is 0 on its rows that hold weights (NaN rows mean "hold").
     Returns the array and the columns.
     """
+    names = [list(f.columns) for f in frames]
     cols: list[str] = []
-    for f in frames:
-        cols.extend(c for c in f.columns if c not in cols)
-    arr = np.stack([f.reindex(columns=cols).to_numpy(dtype=float) for f in frames])
+    seen: set[str] = set()
+    for fc in names:
+        for c in fc:
+            if c not in seen:
+                seen.add(c)
+                cols.append(c)
+    # frames already over ``cols`` (the usual case: variants of one strategy) need no reindex
+    arr = np.stack([f.to_numpy(dtype=float) if fc == cols else f.reindex(columns=cols).to_numpy(dtype=float)
+                    for f, fc in zip(frames, names, strict=True)])
     # reindex introduces NaN for columns a variant lacks; they mean 0 unless the row holds
-    for i, f in enumerate(frames):
-        missing = [j for j, c in enumerate(cols) if c not in f.columns]
+    for i, fc in enumerate(names):
+        have = set(fc)
+        missing = [j for j, c in enumerate(cols) if c not in have]
         if missing:
             held = ~np.isnan(arr[i]).all(axis=1)
             for j in missing:
