@@ -17,6 +17,7 @@ import multiprocessing as mp
 import os
 import pickle
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -158,11 +159,15 @@ def png_writer() -> Callable[[RunData, Path], list[Path]]:
 
 def _png_child(conn: Any) -> None:
     try:
+        box: list[Any] = []
+        # read the data as soon as it comes (the parent's send must not wait for matplotlib)
+        reader = threading.Thread(target=lambda: box.append(conn.recv()), daemon=True)
+        reader.start()
         write = png_writer()  # matplotlib loads while the parent still writes the run folder
-        msg = conn.recv()
-        if msg is None:
+        reader.join()
+        if not box or box[0] is None:
             return
-        data, folder = msg
+        data, folder = box[0]
         write(data, folder)
         conn.send(True)
     except BaseException:  # the parent draws them again and reports the error itself
