@@ -391,9 +391,10 @@ class RegimeRules:
     def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
         """Target weights per decision date (rule weights, optimizer if configured, caps)."""
         rules = self.rules
+        dates = dates if isinstance(dates, pd.DatetimeIndex) else pd.DatetimeIndex(dates)
         active, scale, ctx = tilt_activity(rules, sf, dates)
         if self.scale_hook is not None:
-            scale = self.scale_hook(active, scale, sf, pd.DatetimeIndex(dates))
+            scale = self.scale_hook(active, scale, sf, dates)
         W, short, _ = apply_tilts(rules, active, scale)
         if (short > EPS).any():
             r, j = np.argwhere(short > EPS)[0]
@@ -407,7 +408,7 @@ class RegimeRules:
             A = self._optimise(A, sf, dates, ctx)
         A = apply_caps(A, rules)
         cols = memo(sf, dates, ("rules_columns", rules.assets), lambda: pd.Index(list(rules.assets)))
-        return pd.DataFrame(A, index=pd.DatetimeIndex(dates), columns=cols)
+        return pd.DataFrame(A, index=dates, columns=cols)
 
     def batch_weights(self, bs: BatchSignals) -> np.ndarray:
         """Target weights for a batch of paths, shape (K, P, n) over :meth:`assets` (see :class:`~strategies.base.BatchStrategy`).

@@ -132,10 +132,10 @@ def strategy_weights(ctx: PathContext, params: dict[str, Any]) -> pd.DataFrame:
     w = strat.weights(ctx.sf, ctx.dates)
     if not isinstance(w, pd.DataFrame) or not w.index.equals(ctx.dates):
         raise StrategyError(f"strategy {strat.name}: weights must be a DataFrame indexed by the decision dates")
-    unknown = [c for c in w.columns if c not in ctx.prices.columns]
-    if unknown:
-        raise StrategyError(f"strategy {strat.name}: unknown ticker {unknown[0]}")
-    return w.astype(float)
+    miss = ctx.prices.columns.get_indexer(w.columns) < 0
+    if miss.any():
+        raise StrategyError(f"strategy {strat.name}: unknown ticker {w.columns[int(np.argmax(miss))]}")
+    return w if all(dt == np.float64 for dt in w.dtypes) else w.astype(float)
 
 
 def stack_weights(frames: list[pd.DataFrame]) -> tuple[np.ndarray, list[str]]:
