@@ -187,8 +187,15 @@ def _column_sharpe(s1: np.ndarray, s2: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Sharpe ratios (ddof=1) from sums ``s1``, sums of squares ``s2`` and counts ``n`` (broadcast)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = s1 / n
-        var = (s2 - n * mean * mean) / (n - 1)
-        return np.where(var > 0, mean / np.sqrt(np.maximum(var, 0.0)), np.nan)
+        var = n * mean  # in place below: the same operations as (s2 - n * mean * mean) / (n - 1)
+        var *= mean
+        np.subtract(s2, var, out=var)
+        var /= n - 1
+        out = np.maximum(var, 0.0)
+        np.sqrt(out, out=out)
+        np.divide(mean, out, out=out)
+        out[~(var > 0)] = np.nan
+        return out
 
 
 def pbo_logits(performance: np.ndarray, n_splits: int = 16) -> np.ndarray:
