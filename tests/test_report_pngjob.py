@@ -39,6 +39,7 @@ def fresh(src: Path, dest: Path) -> Path:
 @linux_only
 def test_child_pngs_equal_in_process_pngs(run_folder, tmp_path, monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setenv("RMPBT_REPORT_FORK", "1")  # whatever the machine's load
     a = fresh(run_folder, tmp_path / "child")
     job = PngJob.start()
     assert job is not None
@@ -68,7 +69,6 @@ def test_parent_draws_when_the_child_fails(run_folder, tmp_path, monkeypatch):
     job = PngJob.start()
     assert job is not None
     monkeypatch.undo()
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
     out = fresh(run_folder, tmp_path / "fallback")
     render_run(out, png_job=job)
     assert job.proc.exitcode not in (0, None)
@@ -78,7 +78,18 @@ def test_parent_draws_when_the_child_fails(run_folder, tmp_path, monkeypatch):
 @linux_only
 def test_an_unused_child_is_cancelled(tmp_path, monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setenv("RMPBT_REPORT_FORK", "1")
     job = PngJob.start()
     assert job is not None
     job.close()
     assert not job.proc.is_alive() and job.proc.exitcode == 0
+
+
+def test_busy_machine_or_switch_off_means_no_child(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.delenv("RMPBT_REPORT_FORK", raising=False)
+    monkeypatch.setattr("os.getloadavg", lambda: (1.5, 1.0, 1.0))  # no idle core
+    assert PngJob.start() is None
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    monkeypatch.setenv("RMPBT_REPORT_FORK", "1")
+    assert PngJob.start() is None  # one core: never

@@ -182,7 +182,9 @@ class PngJob:
     The child is forked early and imports matplotlib (the parent never does); it then
     receives the run's :class:`RunData` (the parts the PNGs draw) and draws. Any failure
     makes the parent draw the PNGs itself. Only on Linux (``fork``), with more than one
-    core; ``RMPBT_REPORT_FORK=0`` turns it off.
+    core of which one is idle (1-minute load average at most ``cores - 1``: on a busy
+    machine a second process only adds the fork and a second matplotlib import).
+    ``RMPBT_REPORT_FORK=0`` turns it off, ``=1`` turns it on whatever the load.
     """
 
     def __init__(self, proc: Any, conn: Any) -> None:
@@ -191,7 +193,9 @@ class PngJob:
     @classmethod
     def start(cls) -> PngJob | None:
         """Fork the child (None where that is not possible or turned off)."""
-        if os.environ.get("RMPBT_REPORT_FORK", "1") == "0" or (os.cpu_count() or 1) < 2:
+        mode = os.environ.get("RMPBT_REPORT_FORK", "auto")
+        cores = os.cpu_count() or 1
+        if mode == "0" or cores < 2 or (mode != "1" and os.getloadavg()[0] > cores - 1):
             return None
         if sys.platform != "linux" or "fork" not in mp.get_all_start_methods():
             return None
