@@ -94,7 +94,7 @@ def fund(cur: np.ndarray, floors: np.ndarray, key: np.ndarray, need: np.ndarray)
     pos = np.maximum(need, 0.0)
     take = np.zeros((T, m))
     rem = pos.copy()
-    free = np.broadcast_to(key > 0, (T, m)) & (room0 > 0) & (rem[:, None] > 0)
+    free = (key > 0)[None, :] & (room0 > 0) & (rem[:, None] > 0)  # (T, m)
     for _ in range(m + 1):
         if not free.any():
             break
@@ -122,7 +122,8 @@ def fund(cur: np.ndarray, floors: np.ndarray, key: np.ndarray, need: np.ndarray)
     return take, np.maximum(rem, 0.0), room0.sum(1)
 
 
-def apply_tilts(rules: CompiledRules, active: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def apply_tilts(rules: CompiledRules, active: np.ndarray, scale: np.ndarray,
+                add_rows: list[np.ndarray | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Base weights plus the active tilts, row by row.
 
     Parameters
@@ -130,6 +131,11 @@ def apply_tilts(rules: CompiledRules, active: np.ndarray, scale: np.ndarray) -> 
     active : np.ndarray of bool, shape (T, k)
     scale : np.ndarray, shape (T, k)
         Size multiplier of each tilt (1 without vol targeting).
+    add_rows : list, optional
+        Per tilt, its ``add`` weights per row, shape (T, len(idx)), instead of the rule's
+        own ``w`` (None: the rule's): rows of several variants of one rule set that differ
+        only in their tilt sizes, evaluated in one call (each row's numbers are those of
+        its variant alone, up to the sign of a zero).
 
     Returns
     -------
@@ -147,7 +153,8 @@ def apply_tilts(rules: CompiledRules, active: np.ndarray, scale: np.ndarray) -> 
         if not a.any():
             continue
         if t.kind == "add":
-            delta = np.where(a, scale[:, j], 0.0)[:, None] * t.w[None, :]
+            w = t.w[None, :] if add_rows is None or add_rows[j] is None else add_rows[j]
+            delta = np.where(a, scale[:, j], 0.0)[:, None] * w
             take, short[:, j], rooms[:, j] = fund(W[:, t.src], rules.floors[t.src], rules.key[t.src], delta.sum(1))
             W[:, t.idx] += delta
             W[:, t.src] -= take

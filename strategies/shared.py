@@ -92,4 +92,22 @@ def memo(sf: Any, dates: Any, key: Hashable, fn: Callable[[], T]) -> T:
     return out
 
 
-__all__ = ["SharedHistory", "memo", "shared_history"]
+def variant_weights(strats: list[Any], sf: Any, dates: Any) -> list[Any]:
+    """Weights of several variants of one strategy kind on one history, in order.
+
+    When every variant is of one class with a ``variant_weights(strats, sf, dates)``
+    classmethod (the rule-based kinds: one vectorised call over the variants' stacked
+    rows), that form; where it declines (returns None), or for other kinds, one
+    ``weights(sf, dates)`` call per variant. Call it inside :func:`shared_history`.
+    """
+    if strats:
+        cls = type(strats[0])
+        fn = getattr(cls, "variant_weights", None)
+        if fn is not None and all(type(s) is cls for s in strats):
+            out = fn(strats, sf, dates)
+            if out is not None:
+                return list(out)
+    return [s.weights(sf, dates) for s in strats]
+
+
+__all__ = ["SharedHistory", "memo", "shared_history", "variant_weights"]

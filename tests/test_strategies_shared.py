@@ -84,3 +84,31 @@ def test_memo_only_inside_its_block_and_for_its_history():
         assert memo(other, other.days, "k", fn) == 5  # other frame: computed
         assert memo(sf, sf.days, ["unhashable"], fn) == 6  # an unhashable key is never shared
     assert memo(sf, sf.days, "k", fn) == 7
+
+
+def test_variant_weights_one_call_equals_one_at_a_time():
+    from strategies.shared import variant_weights
+
+    sf = frame_with_yields()
+    dates = sf.days[::21]
+    # sizes only (one rule structure), plus variants that drop a tilt (another structure)
+    grid = [{"overrides": {"short_vol": sv, "real_assets": {"GLD": g}}}
+            for sv in (0.0, 0.03, 0.08) for g in (0.0, 0.05)]
+    strats = [strat(p, kind="rmp_playbook") for p in grid]
+    alone = [s.weights(sf, dates) for s in strats]
+    with shared_history(sf, dates):
+        assert type(strats[0]).variant_weights(strats, sf, dates) is not None  # the vectorised form ran
+        together = variant_weights(strats, sf, dates)
+    assert len(together) == len(alone)
+    for a, b in zip(alone, together, strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert len({a.to_numpy().tobytes() for a in alone}) == len(alone)
+
+
+def test_variant_weights_declines_what_it_cannot_batch():
+    sf = random_frame(120, seed=2)
+    opt = {"base": {"SPY": 0.6, "IEF": 0.4}, "tilts": [
+        {"name": "gold", "when": {"regime": ["rmp"]}, "add": {"GLD": 0.1}, "fund_from": ["IEF"]}],
+        "optimizer": {"objective": "tracking_error", "te_cap": 0.03}}
+    s = strat(opt)
+    assert type(s).variant_weights([s], sf, sf.days) is None
