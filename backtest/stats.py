@@ -242,11 +242,11 @@ def pbo_logits(performance: np.ndarray, n_splits: int = 16) -> np.ndarray:
         mk = member[s : s + step]
         is_sr = _column_sharpe(mk @ g1, mk @ g2, half)
         oos_sr = _column_sharpe((1 - mk) @ g1, (1 - mk) @ g2, half)
-        is_sr = np.where(np.isfinite(is_sr), is_sr, -np.inf)
-        oos_sr = np.where(np.isfinite(oos_sr), oos_sr, -np.inf)
+        is_sr[~np.isfinite(is_sr)] = -np.inf
+        oos_sr[~np.isfinite(oos_sr)] = -np.inf
         best = is_sr.argmax(axis=1)
         v = oos_sr[np.arange(len(mk)), best][:, None]
-        rank = (oos_sr < v).sum(axis=1) + ((oos_sr == v).sum(axis=1) + 1) / 2.0
+        rank = np.count_nonzero(oos_sr < v, axis=1) + (np.count_nonzero(oos_sr == v, axis=1) + 1) / 2.0
         w = rank / (n + 1.0)
         out[s : s + step] = np.log(w / (1.0 - w))
     return out
