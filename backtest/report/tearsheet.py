@@ -171,7 +171,7 @@ def _png_child(conn: Any) -> None:
         write(data, folder)
         conn.send(True)
     except BaseException:  # the parent draws them again and reports the error itself
-        os._exit(1)
+        raise SystemExit(1) from None  # multiprocessing: exit code 1, no traceback
 
 
 class PngJob:
