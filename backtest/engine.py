@@ -57,6 +57,7 @@ from backtest.execution.spec import (
 from backtest.execution.spec import borrow_factor as spec_borrow_factor
 
 SHORT_SUFFIX = ":short"
+INIT_CASH = 1.0
 __all__ = ["CASH", "TRADING_DAYS", "Costs", "SimResult", "borrow_factor", "cash_price", "drift_execute",
            "fill_dates", "simulate", "simulate_spec"]
 
@@ -218,6 +219,8 @@ def simulate(
     size = pd.DataFrame(size_cols, index=days)
     import vectorbt as vbt  # imported on first use: ~3 s, not needed by tune/scenarios
 
+    vbt_nb = vbt.portfolio.nb
+
     pf = vbt.Portfolio.from_orders(
         close=close,
         size=size,
@@ -236,7 +239,7 @@ def simulate(
         raise_reject=False,
         log=False,
         val_price=np.inf,
-        init_cash=1.0,
+        init_cash=INIT_CASH,
         cash_sharing=True,
         group_by=True,
         call_seq="auto",
@@ -246,18 +249,31 @@ def simulate(
         freq="1D",
         attach_call_seq=False,
     )
-    value = pf.value()
-    value.name = "value"
+    # pf.value() is cash + the group's asset value; both are needed below anyway, so the value
+    # is assembled from them with vectorbt's own kernels (the same numbers, half the calls)
+    # pf.asset_value(group_by=False) and pf.cash() of the one cash-sharing group, from the
+    # order records with vectorbt's own kernels (its Python layer is most of a call's time)
+    orders_rec = pf.orders
+    rec_arr, col_map = orders_rec.values, orders_rec.col_mapper.col_map
+    shape, glens = close.shape, np.array([close.shape[1]], dtype=np.int64)
+    held = vbt_nb.assets_nb(vbt_nb.asset_flow_nb(shape, rec_arr, col_map, vbt.portfolio.enums.Direction.Both))
+    close_f = close.ffill().bfill().to_numpy(dtype=float, copy=True)  # fillna_close (no NaN here)
+    close_f[held == 0] = 0.0
+    av = pd.DataFrame(vbt_nb.asset_value_nb(close_f, held), index=days, columns=close.columns)
+    flow = vbt_nb.cash_flow_grouped_nb(vbt_nb.cash_flow_nb(shape, rec_arr, col_map, False), glens)
+    cash = pd.Series(vbt_nb.cash_grouped_nb(shape, flow, glens, np.array([INIT_CASH]))[:, 0], index=days)
+    av_np = np.ascontiguousarray(av.to_numpy(dtype=float))
+    grouped = vbt_nb.asset_value_grouped_nb(av_np, np.array([av_np.shape[1]], dtype=np.int64))
+    value = pd.Series(vbt_nb.value_nb(cash.to_numpy(dtype=float)[:, None], grouped)[:, 0], index=days, name="value")
     prev = value.shift(1)
     prev.iloc[0] = 1.0
     returns = value / prev - 1.0
     # Actual end-of-day weights, short legs netted into their asset.
-    av = pf.asset_value(group_by=False)
     net = pd.DataFrame(0.0, index=days, columns=assets + [CASH])
     for c in av.columns:
         base = CASH if c == FINANCING else (c[: -len(SHORT_SUFFIX)] if c.endswith(SHORT_SUFFIX) else c)
         net[base] = net[base] + av[c]
-    net[CASH] = net[CASH] + pf.cash()
+    net[CASH] = net[CASH] + cash
     weights = net.div(value, axis=0)
     rec = pf.orders.records
     col_names = list(close.columns)

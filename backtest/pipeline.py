@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+import backtest.report as report_pkg
 from backtest.config import RunConfig, dump_yaml
 from backtest.data.base import MarketData
 from backtest.data.sources import make_source
@@ -330,12 +333,22 @@ def write_outputs(out: RunOutput, folder: Path, run_id: str | None = None) -> No
 def write_run(out: RunOutput, root: str | Path = "results", report: bool = True) -> Path:
     """Write the run folder atomically under ``root`` and return its path."""
     run_id = unique_run_id(root, make_run_id(out.cfg.name, out.cfg.config_hash()))
+    html, png = report and out.cfg.report.html, report and out.cfg.report.png
     with atomic_run_dir(root, run_id) as tmp:
-        write_outputs(out, tmp, tmp.final.name)
-        if report and (out.cfg.report.html or out.cfg.report.png):
-            t = time.perf_counter()
-            render_report(tmp, html=out.cfg.report.html, png=out.cfg.report.png)
-            out.timings["report"] = time.perf_counter() - t
+        # the PNG child loads matplotlib while the contract files are written
+        job = start_png_job() if html and png else None
+        token = _PNG_JOB.set(job)
+        try:
+            write_outputs(out, tmp, tmp.final.name)
+            if html or png:
+                t = time.perf_counter()
+                render_report(tmp, html=html, png=png)
+                out.timings["report"] = time.perf_counter() - t
+        finally:
+            _PNG_JOB.reset(token)
+            if job is not None:
+                job.close()
+        if html or png:
             prov_path = tmp / "provenance.json"
             prov = json.loads(prov_path.read_text())
             prov["timings_s"]["report"] = round(out.timings["report"], 4)
@@ -343,10 +356,29 @@ def write_run(out: RunOutput, root: str | Path = "results", report: bool = True)
     return final_path(root, run_id)
 
 
+#: the PNG child :func:`write_run` started for the report it is about to render
+_PNG_JOB: ContextVar[Any] = ContextVar("rmpbt_png_job", default=None)
+
+
 def render_report(folder: Path, html: bool = True, png: bool = True) -> None:
-    """Render the tearsheet and PNGs into a run folder, if the report package is present."""
+    """Render the tearsheet and PNGs into a run folder, if the report package is present.
+
+    Inside :func:`write_run`, the PNGs are drawn by the child process it started
+    (:func:`start_png_job`) while this process writes the HTML page.
+    """
     try:
         from backtest.report import render_run
     except ImportError:
         return
-    render_run(folder, html=html, png=png)
+    job = _PNG_JOB.get()
+    _PNG_JOB.set(None)  # one report per child
+    render_run(folder, html=html, png=png, png_job=job)
+
+
+def start_png_job() -> Any:
+    """Fork the report's PNG child early (:class:`backtest.report.PngJob`); None if not possible."""
+    try:
+        job_cls = report_pkg.PngJob
+    except ImportError:
+        return None
+    return job_cls.start()

@@ -187,8 +187,15 @@ def _column_sharpe(s1: np.ndarray, s2: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Sharpe ratios (ddof=1) from sums ``s1``, sums of squares ``s2`` and counts ``n`` (broadcast)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = s1 / n
-        var = (s2 - n * mean * mean) / (n - 1)
-        return np.where(var > 0, mean / np.sqrt(np.maximum(var, 0.0)), np.nan)
+        var = n * mean  # in place below: the same operations as (s2 - n * mean * mean) / (n - 1)
+        var *= mean
+        np.subtract(s2, var, out=var)
+        var /= n - 1
+        out = np.maximum(var, 0.0)
+        np.sqrt(out, out=out)
+        np.divide(mean, out, out=out)
+        out[~(var > 0)] = np.nan
+        return out
 
 
 def pbo_logits(performance: np.ndarray, n_splits: int = 16) -> np.ndarray:
@@ -235,11 +242,11 @@ def pbo_logits(performance: np.ndarray, n_splits: int = 16) -> np.ndarray:
         mk = member[s : s + step]
         is_sr = _column_sharpe(mk @ g1, mk @ g2, half)
         oos_sr = _column_sharpe((1 - mk) @ g1, (1 - mk) @ g2, half)
-        is_sr = np.where(np.isfinite(is_sr), is_sr, -np.inf)
-        oos_sr = np.where(np.isfinite(oos_sr), oos_sr, -np.inf)
+        is_sr[~np.isfinite(is_sr)] = -np.inf
+        oos_sr[~np.isfinite(oos_sr)] = -np.inf
         best = is_sr.argmax(axis=1)
         v = oos_sr[np.arange(len(mk)), best][:, None]
-        rank = (oos_sr < v).sum(axis=1) + ((oos_sr == v).sum(axis=1) + 1) / 2.0
+        rank = np.count_nonzero(oos_sr < v, axis=1) + (np.count_nonzero(oos_sr == v, axis=1) + 1) / 2.0
         w = rank / (n + 1.0)
         out[s : s + step] = np.log(w / (1.0 - w))
     return out
@@ -292,9 +299,6 @@ def effective_trials(returns: np.ndarray) -> float:
     if m.shape[1] < 2:
         return float(max(m.shape[1], 1))
     z = (m - m.mean(axis=0)) / m.std(axis=0)
-    if m.shape[1] <= m.shape[0]:
-        lam = np.linalg.eigvalsh(z.T @ z / len(z))
-    else:  # same non-zero eigenvalues, smaller matrix
-        lam = np.linalg.eigvalsh(z @ z.T / len(z))
-    lam = np.clip(lam, 0.0, None)
-    return float(np.clip(lam.sum() ** 2 / np.sum(lam**2), 1.0, m.shape[1]))
+    # Σλ = trace(C) and Σλ² = ||C||_F² (C symmetric PSD): no eigendecomposition needed
+    c = z.T @ z / len(z) if m.shape[1] <= m.shape[0] else z @ z.T / len(z)  # same non-zero eigenvalues
+    return float(np.clip(np.trace(c) ** 2 / np.sum(c * c), 1.0, m.shape[1]))

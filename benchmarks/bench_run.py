@@ -8,7 +8,9 @@ Then, in fresh processes as a user types them (warm: after one untimed run):
 
 * ``rmpbt run configs/quickstart.yaml`` (16 strategies, report included): target <= 5 s;
 * ``rmpbt run configs/historical.yaml --data-dir DIR`` (needs ``--data-dir``): <= 6 s;
-* rendering the report of the 16-strategy quickstart run folder: <= 1 s;
+* rendering the report of the 16-strategy quickstart run folder: <= 1 s (the PNGs are
+  drawn in a forked child while the HTML is written when a core is idle; set
+  ``RMPBT_REPORT_FORK=0`` or ``=1`` to compare sequential and parallel);
 * the import time of the run path (``backtest.pipeline`` and the command module) and
   which optional libraries it loads (yfinance, dask, statsmodels, cvxpy).
 

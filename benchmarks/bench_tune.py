@@ -9,7 +9,11 @@ same run, after a warm-up call that loads/compiles the numba kernels:
 * ``rmpbt tune`` through the CLI (a fresh process, warm numba cache: data load, regimes,
   signals, tuning, tune.csv written; no report), target <= 3 s;
 * ``tune``: :func:`backtest.sweep.run_tune` for the 1,000 variants, in-process
-  (validation, affine weight probe, simulation, walk-forward scoring, selection);
+  (validation, affine weight probe, simulation, walk-forward scoring, selection). The
+  playbook's weights are not affine in its sizes (short-vol sizing, caps, the curve
+  hedge): each variant is built, and a chunk's variants are weighted together
+  (:func:`strategies.shared.variant_weights`: one vectorised tilt/cap call per rule
+  structure, the param-independent work shared through :func:`strategies.shared.shared_history`);
 * ``kernel``: one :func:`backtest.kernel.simulate_batch` call on 1,000 x 16 targets
   (the simulation inside the tuner), target <= 5x the numpy floor;
 * ``numpy floor``: a plain numpy loop over days vectorised across the same 1,000

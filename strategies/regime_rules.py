@@ -79,6 +79,7 @@ from strategies.rules_kernels import (  # noqa: F401  (re-exported: their histor
     rule_activity,
     trailing_vol,
 )
+from strategies.shared import memo
 
 # --------------------------------------------------------------------------------- params
 
@@ -315,14 +316,19 @@ def tilt_activity(rules: CompiledRules, sf: SignalFrame, dates: pd.DatetimeIndex
     scale : np.ndarray, shape (T, k)
     ctx : Context
     """
-    ctx = Context(sf, dates)
+    ctx = memo(sf, dates, ("rules_context",), lambda: Context(sf, dates))
     T = len(dates)
     ppos = ctx.positions(sf.prices.index)
     n = len(rules.assets)
-    px = sf.prices.reindex(columns=list(rules.assets)).to_numpy(dtype=float)
-    listed = np.zeros((T, n), dtype=bool)
-    okp = ppos >= 0
-    listed[okp] = np.isfinite(px[ppos[okp]])
+
+    def prices() -> tuple[np.ndarray, np.ndarray]:
+        px = sf.prices.reindex(columns=list(rules.assets)).to_numpy(dtype=float)
+        listed = np.zeros((T, n), dtype=bool)
+        okp = ppos >= 0
+        listed[okp] = np.isfinite(px[ppos[okp]])
+        return px, listed
+
+    px, listed = memo(sf, dates, ("rules_prices", rules.assets), prices)
     rets: list[np.ndarray] = []
 
     def direction_vol(idx: np.ndarray, w: np.ndarray, window: int) -> np.ndarray:
@@ -331,7 +337,8 @@ def tilt_activity(rules: CompiledRules, sf: SignalFrame, dates: pd.DatetimeIndex
                 rets.append(np.vstack([np.full((1, n), np.nan), px[1:] / px[:-1] - 1.0]))
         return trailing_vol(rets[0][:, idx] @ w, ppos, window)
 
-    active, scale = rule_activity(rules, ctx, ppos, listed, direction_vol)
+    active, scale = rule_activity(rules, ctx, ppos, listed, direction_vol,
+                                  cached=lambda key, fn: memo(sf, dates, key, fn))
     return active, scale, ctx
 
 
@@ -360,6 +367,15 @@ def batch_tilt_activity(rules: CompiledRules, bs: BatchSignals) -> tuple[np.ndar
     return rule_activity(rules, bs, bs.rows, bs.listed(assets), direction_vol)
 
 
+def _structure(rules: CompiledRules) -> tuple[Any, ...]:
+    """Everything :func:`apply_tilts` and :func:`apply_caps` read from ``rules`` except the tilts' ``add`` sizes."""
+    tilts = tuple((t.kind, t.idx.tobytes(), t.src.tobytes(), t.fraction, t.w.tobytes() if t.kind != "add" else len(t.w))
+                  for t in rules.tilts)
+    groups = tuple((g, idx.tobytes(), cap) for g, idx, cap in rules.groups)
+    return (rules.assets, rules.base.tobytes(), rules.floors.tobytes(), rules.key.tobytes(), tilts,
+            rules.max_w.tobytes(), groups, rules.max_gross)
+
+
 @register("regime_rules", RegimeRulesParams)
 class RegimeRules:
     """Base allocation plus regime/signal-gated tilts (YAML rules, no code)."""
@@ -385,9 +401,10 @@ class RegimeRules:
     def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
         """Target weights per decision date (rule weights, optimizer if configured, caps)."""
         rules = self.rules
+        dates = dates if isinstance(dates, pd.DatetimeIndex) else pd.DatetimeIndex(dates)
         active, scale, ctx = tilt_activity(rules, sf, dates)
         if self.scale_hook is not None:
-            scale = self.scale_hook(active, scale, sf, pd.DatetimeIndex(dates))
+            scale = self.scale_hook(active, scale, sf, dates)
         W, short, _ = apply_tilts(rules, active, scale)
         if (short > EPS).any():
             r, j = np.argwhere(short > EPS)[0]
@@ -400,7 +417,55 @@ class RegimeRules:
         if rules.optimizer is not None:
             A = self._optimise(A, sf, dates, ctx)
         A = apply_caps(A, rules)
-        return pd.DataFrame(A, index=pd.DatetimeIndex(dates), columns=list(rules.assets))
+        cols = memo(sf, dates, ("rules_columns", rules.assets), lambda: pd.Index(list(rules.assets)))
+        return pd.DataFrame(A, index=dates, columns=cols)
+
+    @classmethod
+    def variant_weights(cls, strats: list[Any], sf: SignalFrame, dates: pd.DatetimeIndex) -> list[pd.DataFrame] | None:
+        """Weights of several variants on one history, their tilts applied in one call per rule structure.
+
+        Variants whose compiled rules differ only in their tilt sizes (the ``add`` weights:
+        a tuner's grid over sizes) share one :func:`apply_tilts` and one :func:`apply_caps`
+        over their stacked rows; each variant's tilt activity and point-in-time sizes are
+        its own (shared where they agree, :mod:`strategies.shared`). The frames equal those
+        of ``weights()`` one variant at a time (up to the sign of a zero weight).
+
+        Returns
+        -------
+        list of pd.DataFrame or None
+            None when some variant has no such form (an optimizer block, an overridden
+            ``weights``) or a tilt cannot be funded somewhere: evaluate them one by one
+            (which raises the error of the first failing variant).
+        """
+        if any(not own_weights(s, RegimeRules) or s.rules.optimizer is not None for s in strats):
+            return None
+        dates = dates if isinstance(dates, pd.DatetimeIndex) else pd.DatetimeIndex(dates)
+        t_n = len(dates)
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        acts, scales = [], []
+        for i, s in enumerate(strats):
+            active, scale, _ = tilt_activity(s.rules, sf, dates)
+            if s.scale_hook is not None:
+                scale = s.scale_hook(active, scale, sf, dates)
+            acts.append(active)
+            scales.append(scale)
+            groups.setdefault(_structure(s.rules), []).append(i)
+        out: list[pd.DataFrame | None] = [None] * len(strats)
+        for members in groups.values():
+            rules = strats[members[0]].rules
+            rows = [None if t.kind != "add" else
+                    np.repeat(np.stack([strats[i].rules.tilts[j].w for i in members]), t_n, axis=0)
+                    for j, t in enumerate(rules.tilts)]
+            W, short, _ = apply_tilts(rules, np.concatenate([acts[i] for i in members]),
+                                      np.concatenate([scales[i] for i in members]), rows)
+            if (short > EPS).any():
+                return None
+            n = len(rules.assets)
+            A = apply_caps(W[:, :n], rules)
+            cols = memo(sf, dates, ("rules_columns", rules.assets), lambda r=rules: pd.Index(list(r.assets)))
+            for v, i in enumerate(members):
+                out[i] = pd.DataFrame(A[v * t_n:(v + 1) * t_n], index=dates, columns=cols)
+        return [f for f in out if f is not None]
 
     def batch_weights(self, bs: BatchSignals) -> np.ndarray:
         """Target weights for a batch of paths, shape (K, P, n) over :meth:`assets` (see :class:`~strategies.base.BatchStrategy`).
@@ -498,6 +563,13 @@ class RulesBacked:
     def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
         """Target weights of the underlying rules."""
         return self.impl.weights(sf, dates)
+
+    @classmethod
+    def variant_weights(cls, strats: list[Any], sf: SignalFrame, dates: pd.DatetimeIndex) -> list[pd.DataFrame] | None:
+        """:meth:`RegimeRules.variant_weights` of the underlying rules (None if ``weights`` is overridden)."""
+        if any(not own_weights(s, RulesBacked) for s in strats):
+            return None
+        return RegimeRules.variant_weights([s.impl for s in strats], sf, dates)
 
     def batch_weights(self, bs: BatchSignals) -> np.ndarray:
         """Batch form of the underlying rules, shape (K, P, n) (Unsupported if ``weights`` is overridden)."""

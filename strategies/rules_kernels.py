@@ -15,7 +15,7 @@ its batch form (:meth:`strategies.regime_rules.RegimeRules.batch_weights`) share
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -94,7 +94,7 @@ def fund(cur: np.ndarray, floors: np.ndarray, key: np.ndarray, need: np.ndarray)
     pos = np.maximum(need, 0.0)
     take = np.zeros((T, m))
     rem = pos.copy()
-    free = np.broadcast_to(key > 0, (T, m)) & (room0 > 0) & (rem[:, None] > 0)
+    free = (key > 0)[None, :] & (room0 > 0) & (rem[:, None] > 0)  # (T, m)
     for _ in range(m + 1):
         if not free.any():
             break
@@ -122,7 +122,8 @@ def fund(cur: np.ndarray, floors: np.ndarray, key: np.ndarray, need: np.ndarray)
     return take, np.maximum(rem, 0.0), room0.sum(1)
 
 
-def apply_tilts(rules: CompiledRules, active: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def apply_tilts(rules: CompiledRules, active: np.ndarray, scale: np.ndarray,
+                add_rows: list[np.ndarray | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Base weights plus the active tilts, row by row.
 
     Parameters
@@ -130,6 +131,11 @@ def apply_tilts(rules: CompiledRules, active: np.ndarray, scale: np.ndarray) -> 
     active : np.ndarray of bool, shape (T, k)
     scale : np.ndarray, shape (T, k)
         Size multiplier of each tilt (1 without vol targeting).
+    add_rows : list, optional
+        Per tilt, its ``add`` weights per row, shape (T, len(idx)), instead of the rule's
+        own ``w`` (None: the rule's): rows of several variants of one rule set that differ
+        only in their tilt sizes, evaluated in one call (each row's numbers are those of
+        its variant alone, up to the sign of a zero).
 
     Returns
     -------
@@ -147,7 +153,8 @@ def apply_tilts(rules: CompiledRules, active: np.ndarray, scale: np.ndarray) -> 
         if not a.any():
             continue
         if t.kind == "add":
-            delta = np.where(a, scale[:, j], 0.0)[:, None] * t.w[None, :]
+            w = t.w[None, :] if add_rows is None or add_rows[j] is None else add_rows[j]
+            delta = np.where(a, scale[:, j], 0.0)[:, None] * w
             take, short[:, j], rooms[:, j] = fund(W[:, t.src], rules.floors[t.src], rules.key[t.src], delta.sum(1))
             W[:, t.idx] += delta
             W[:, t.src] -= take
@@ -230,10 +237,15 @@ def trailing_vol(x: np.ndarray, pos: np.ndarray, window: int) -> np.ndarray:
 
 
 DirectionVol = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+Cached = Callable[[Hashable, Callable[[], Any]], Any]
+
+
+def _direct(key: Hashable, fn: Callable[[], Any]) -> Any:
+    return fn()
 
 
 def rule_activity(rules: CompiledRules, ctx: EvalContext, day_pos: np.ndarray, listed: np.ndarray,
-                  direction_vol: DirectionVol) -> tuple[np.ndarray, np.ndarray]:
+                  direction_vol: DirectionVol, cached: Cached | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Active flags and size multipliers of every tilt, for one history or a batch.
 
     Parameters
@@ -250,6 +262,11 @@ def rule_activity(rules: CompiledRules, ctx: EvalContext, day_pos: np.ndarray, l
         ``direction_vol(idx, w, window)``: annualised trailing volatility of the daily
         return ``rets[:, idx] @ w`` at each decision, shape ``ctx.shape`` (NaN: too little
         history); called only for vol-targeted tilts that are on somewhere.
+    cached : callable, optional
+        ``cached(key, fn)``: ``fn()``, or the array an earlier call with the same ``key``
+        returned (variants of a rule set on one history share each tilt's on/off state and
+        vol; see :mod:`strategies.shared`). The keys name everything the result depends on
+        besides ``ctx``, ``day_pos``, ``listed`` and ``direction_vol``.
 
     Returns
     -------
@@ -261,15 +278,23 @@ def rule_activity(rules: CompiledRules, ctx: EvalContext, day_pos: np.ndarray, l
     active = np.zeros((*shape, k), dtype=bool)
     scale = np.ones((*shape, k))
     listed_shape = (shape[0],) + (1,) * (len(shape) - 1)
+    get = cached if cached is not None else _direct
     for j, t in enumerate(rules.tilts):
-        cond = np.broadcast_to(t.when.evaluate(ctx) == 1.0, shape)
-        off = np.zeros(shape, dtype=bool) if t.exit_when is None else np.broadcast_to(t.exit_when.evaluate(ctx) == 1.0, shape)
-        on = hold_state(cond, off, day_pos, t.min_hold_days, t.min_hold_periods)
+
+        def state(t: CompiledTilt = t) -> np.ndarray:
+            cond = np.broadcast_to(t.when.evaluate(ctx) == 1.0, shape)
+            off = (np.zeros(shape, dtype=bool) if t.exit_when is None
+                   else np.broadcast_to(t.exit_when.evaluate(ctx) == 1.0, shape))
+            return hold_state(cond, off, day_pos, t.min_hold_days, t.min_hold_periods)
+
+        on = get(("tilt_on", t.when, t.exit_when, t.min_hold_days, t.min_hold_periods), state)
         active[..., j] = on & listed[:, t.listed].all(axis=1).reshape(listed_shape)
         if t.vol_target is not None and active[..., j].any():
             gross = np.abs(t.w).sum()
             risky = t.idx < n
-            vol = direction_vol(t.idx[risky], t.w[risky] / gross, t.vol_window)
+            idx, wd = t.idx[risky], t.w[risky] / gross
+            vol = get(("tilt_vol", rules.assets, tuple(idx.tolist()), tuple(wd.tolist()), t.vol_window),
+                      lambda idx=idx, wd=wd, t=t: direction_vol(idx, wd, t.vol_window))
             with np.errstate(divide="ignore", invalid="ignore"):
                 s = np.minimum(1.0, t.vol_target / (gross * vol))
             scale[..., j] = np.where(np.isfinite(s), s, 0.0)

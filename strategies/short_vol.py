@@ -43,6 +43,7 @@ from backtest.signals import SignalFrame
 from strategies.base import BatchSignals, Params, register
 from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params, trailing_vol
 from strategies.rules_engine import CASH_KEYWORD
+from strategies.shared import memo
 
 
 class ShortVolRule(Params):
@@ -85,17 +86,21 @@ class ShortVolSizer:
 
     def scale(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> np.ndarray:
         """Scale of the tilt (multiplier of its ``add``) at each decision date, shape (T,)."""
-        lev = np.abs(leverage_at(self.asset, dates))
+        lev = memo(sf, dates, ("short_vol_leverage", self.asset), lambda: np.abs(leverage_at(self.asset, dates)))
         if self.vol_target is None:
             return 1.0 / lev
+        vol = memo(sf, dates, ("short_vol_vol", self.asset, self.vol_window), lambda: self._vol(sf, dates))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e = np.minimum(self.max_weight, self.vol_target / vol)
+        return np.where(np.isfinite(e), e, 0.0) / (self.max_weight * lev)
+
+    def _vol(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> np.ndarray:
+        """Trailing annualised volatility of the -1x-equivalent daily return at each decision date."""
         px = sf.prices[self.asset] if self.asset in sf.prices else pd.Series(np.nan, index=sf.days)
         days = pd.DatetimeIndex(px.index)
         r = px.pct_change(fill_method=None).to_numpy(dtype=float) / np.abs(leverage_at(self.asset, days))
         pos = days.searchsorted(pd.DatetimeIndex(dates), side="right") - 1
-        vol = trailing_vol(r, pos, self.vol_window)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            e = np.minimum(self.max_weight, self.vol_target / vol)
-        return np.where(np.isfinite(e), e, 0.0) / (self.max_weight * lev)
+        return trailing_vol(r, pos, self.vol_window)
 
     def __call__(self, names: list[str], active: np.ndarray, scale: np.ndarray, sf: SignalFrame,
                  dates: pd.DatetimeIndex) -> np.ndarray:

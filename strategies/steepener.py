@@ -41,6 +41,7 @@ from backtest.signals import SignalFrame
 from strategies.base import Params, Unsupported, register
 from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params
 from strategies.rules_engine import CASH_KEYWORD
+from strategies.shared import memo
 from strategies.short_vol import install_sizers
 
 DURATIONS = {"BIL": 0.1, "SHV": 0.3, "SHY": 1.9, "IEF": 7.5, "TLT": 16.5}
@@ -116,7 +117,9 @@ class HedgeSizer:
         if self.tilt not in names:
             return scale
         out = scale.copy()
-        out[:, names.index(self.tilt)] = self.rule.hedge_ratios(sf, dates) / self.rule.hedge_ratio
+        r = self.rule
+        key = ("steepener_hedge", r.long_leg, r.short_leg, tuple(sorted(r.durations.items())), r.duration_source)
+        out[:, names.index(self.tilt)] = memo(sf, dates, key, lambda: r.hedge_ratios(sf, dates)) / r.hedge_ratio
         return out
 
     def batch(self, names: list[str], active: np.ndarray, scale: np.ndarray, bs: Any) -> np.ndarray:

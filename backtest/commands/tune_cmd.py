@@ -34,10 +34,13 @@ def _fmt(x: float, pct: bool = False) -> str:
     return f"{x:.1%}" if pct else f"{x:.2f}"
 
 
+def short_key(key: str, strategy: str) -> str:
+    """Display name of a grid key (as on the tune page; here without loading plotly)."""
+    return key.removeprefix(f"strategies.{strategy}.params.")
+
+
 def summary(result, top: int = 10) -> list:
     """Rich renderables summarising a :class:`backtest.tune.orchestrate.TuneResult`."""
-    from backtest.report.tune_page import short_key
-
     req = result.request
     metric = result.metric
     keys = [a.key for a in result.axes]

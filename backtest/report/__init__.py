@@ -15,6 +15,7 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
+    "PngJob": "backtest.report.tearsheet",
     "RunData": "backtest.report.tearsheet",
     "build_tearsheet": "backtest.report.tearsheet",
     "load_run": "backtest.report.tearsheet",

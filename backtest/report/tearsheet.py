@@ -13,7 +13,15 @@ the single-run page and re-exports the names other modules import from it.
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+import pickle
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -58,7 +66,7 @@ from backtest.report.sections import (
 
 __all__ = [
     "MAX_TABLE_ROWS", "METRIC_DIRECTION", "METRIC_FORMAT", "METRIC_SPEC", "OPTIONAL_CSV",
-    "OPTIONAL_PARQUET", "PCT", "PCT_WORDS", "RATIO", "SCENARIO_DIRECTION", "TEMPLATE", "Page",
+    "OPTIONAL_PARQUET", "PCT", "PCT_WORDS", "RATIO", "SCENARIO_DIRECTION", "TEMPLATE", "Page", "PngJob",
     "RunData", "add_sections", "bands_table_html", "best_index", "build_tearsheet", "clean_run_id",
     "costs_summary", "delta_table_html", "esc", "fmt", "footer_html", "frame_table_html", "is_pct",
     "load_run", "metrics_table_html", "period_text", "positions_frames", "regime_legend",
@@ -107,7 +115,7 @@ def render_tearsheet(folder: str | Path, out: str | Path | None = None) -> Path:
     return target
 
 
-def render_run(folder: str | Path, html: bool = True, png: bool = True) -> None:
+def render_run(folder: str | Path, html: bool = True, png: bool = True, png_job: PngJob | None = None) -> None:
     """Render the report files of a run folder: ``tearsheet.html``, ``equity.png``, ``drawdown.png``.
 
     Parameters
@@ -118,12 +126,121 @@ def render_run(folder: str | Path, html: bool = True, png: bool = True) -> None:
         Write ``tearsheet.html``.
     png : bool
         Write ``equity.png`` and ``drawdown.png``.
+    png_job : PngJob, optional
+        A PNG child already started (:meth:`PngJob.start`, e.g. before the run folder was
+        written, so that it imports matplotlib meanwhile); started here when omitted and
+        both halves are asked for. It is finished (or cancelled) before this returns.
     """
     folder = Path(folder)
-    data = load_run(folder)
-    if html:
-        write_text_atomic(folder / "tearsheet.html", build_tearsheet(data))
-    if png:
-        from backtest.report.png import write_pngs
+    job = png_job
+    try:
+        data = load_run(folder)
+        if job is None and png and html:
+            job = PngJob.start()
+        sent = job is not None and png and job.send(data, folder)
+        if html:
+            write_text_atomic(folder / "tearsheet.html", build_tearsheet(data))
+        if png and not (sent and job is not None and job.finish()):
+            png_writer()(data, folder)  # sequential, or again in-process when the child failed
+    finally:
+        if job is not None:
+            job.close()
 
-        write_pngs(data, folder)
+
+PNG_TIMEOUT_S = 120.0
+
+
+def png_writer() -> Callable[[RunData, Path], list[Path]]:
+    """:func:`backtest.report.png.write_pngs`, imported on first use (matplotlib)."""
+    from backtest.report.png import write_pngs
+
+    return write_pngs
+
+
+def _png_child(conn: Any) -> None:
+    try:
+        box: list[Any] = []
+        # read the data as soon as it comes (the parent's send must not wait for matplotlib)
+        reader = threading.Thread(target=lambda: box.append(conn.recv()), daemon=True)
+        reader.start()
+        write = png_writer()  # matplotlib loads while the parent still writes the run folder
+        reader.join()
+        if not box or box[0] is None:
+            return
+        data, folder = box[0]
+        write(data, folder)
+        conn.send(True)
+    except BaseException:  # the parent draws them again and reports the error itself
+        raise SystemExit(1) from None  # multiprocessing: exit code 1, no traceback
+
+
+class PngJob:
+    """``equity.png`` and ``drawdown.png`` drawn in a forked child while this process writes the HTML page.
+
+    The two halves of a report are independent, and matplotlib (import and drawing) is
+    about half of its time; on a machine with more than one core they run side by side.
+    The child is forked early and imports matplotlib (the parent never does); it then
+    receives the run's :class:`RunData` (the parts the PNGs draw) and draws. Any failure
+    makes the parent draw the PNGs itself. Only on Linux (``fork``), with more than one
+    core of which one is idle (1-minute load average at most ``cores - 1``: on a busy
+    machine a second process only adds the fork and a second matplotlib import).
+    ``RMPBT_REPORT_FORK=0`` turns it off, ``=1`` turns it on whatever the load.
+    """
+
+    def __init__(self, proc: Any, conn: Any) -> None:
+        self.proc, self.conn = proc, conn
+
+    @classmethod
+    def start(cls) -> PngJob | None:
+        """Fork the child (None where that is not possible or turned off)."""
+        mode = os.environ.get("RMPBT_REPORT_FORK", "auto")
+        cores = os.cpu_count() or 1
+        if mode == "0" or cores < 2 or (mode != "1" and os.getloadavg()[0] > cores - 1):
+            return None
+        if sys.platform != "linux" or "fork" not in mp.get_all_start_methods():
+            return None
+        for stream in (sys.stdout, sys.stderr):  # the child must not flush a copy of pending output
+            try:
+                stream.flush()
+            except (AttributeError, OSError, ValueError):
+                pass
+        ctx = mp.get_context("fork")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_png_child, args=(child,), name="rmpbt-png", daemon=True)
+        try:
+            proc.start()
+        except OSError:
+            return None
+        child.close()
+        return cls(proc, parent)
+
+    def send(self, data: RunData, folder: Path) -> bool:
+        """Hand the run data to the child; whether it took it."""
+        slim = replace(data, positions=None, costs=None, extras={}, weight_frames=None)
+        try:
+            self.conn.send((slim, Path(folder)))
+        except (OSError, ValueError, TypeError, AttributeError, pickle.PicklingError):
+            return False
+        return True
+
+    def finish(self) -> bool:
+        """Wait for the child; whether it drew both PNGs."""
+        try:
+            ok = self.conn.poll(PNG_TIMEOUT_S) and self.conn.recv() is True
+        except (OSError, EOFError):
+            ok = False
+        self.proc.join(5.0)
+        return bool(ok) and self.proc.exitcode == 0
+
+    def close(self) -> None:
+        """Stop the child if it still runs (cancel: nothing was sent, or the parent failed)."""
+        if self.proc.is_alive():
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                pass
+            self.proc.join(1.0)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join()
+        self.conn.close()

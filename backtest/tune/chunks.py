@@ -17,6 +17,7 @@ from backtest.execution.weights import finalise_weights
 from backtest.kernel import fill_plan, simulate_batch
 from backtest.metrics_batch import WINDOW_METRICS, window_metrics
 from backtest.tune.folds import Fold
+from strategies.shared import shared_history, variant_weights
 
 
 @dataclass
@@ -116,6 +117,13 @@ class ChunkResult:
     failed: np.ndarray | None = None
 
 
+def build_variant(ctx: PathContext, params: dict[str, Any]) -> Any:
+    """The path's strategy built with ``params`` (ConfigError if they are invalid)."""
+    from strategies.base import build_strategy
+
+    return build_strategy(StrategyConfig(name=ctx.strategy.name, kind=ctx.strategy.kind, params=params), "tune")
+
+
 def strategy_weights(ctx: PathContext, params: dict[str, Any]) -> pd.DataFrame:
     """Raw weights of the path's strategy built with ``params`` (decision dates x tickers).
 
@@ -124,17 +132,50 @@ def strategy_weights(ctx: PathContext, params: dict[str, Any]) -> pd.DataFrame:
     StrategyError
         Weights not indexed by the decision dates, or an unknown ticker.
     """
-    from strategies.base import build_strategy
+    strat = build_variant(ctx, params)
+    return checked_weights(ctx, strat, strat.weights(ctx.sf, ctx.dates))
 
-    scfg = StrategyConfig(name=ctx.strategy.name, kind=ctx.strategy.kind, params=params)
-    strat = build_strategy(scfg, "tune")
-    w = strat.weights(ctx.sf, ctx.dates)
+
+def variants_weights(ctx: PathContext, params: list[dict[str, Any]], ids: np.ndarray,
+                     labels: list[str]) -> list[pd.DataFrame]:
+    """Raw weights of many variants (call inside :func:`~strategies.shared.shared_history`).
+
+    Each variant is built (an invalid one raises its own error); their weights come from
+    :func:`strategies.shared.variant_weights` (one vectorised call per rule structure where
+    the kind has one). If that fails, the variants are evaluated one by one so that the
+    error names the first failing variant.
+    """
+    def one_by_one(strats: list[Any]) -> list[pd.DataFrame]:
+        frames = []
+        for j, s in enumerate(strats):
+            try:
+                frames.append(checked_weights(ctx, s, s.weights(ctx.sf, ctx.dates)))
+            except RmpbtError as exc:
+                raise variant_error(int(ids[j]), labels[j] if labels else "", exc) from None
+        return frames
+
+    strats: list[Any] = []
+    for j, p in enumerate(params):
+        try:
+            strats.append(build_variant(ctx, p))
+        except RmpbtError as exc:
+            one_by_one(strats)  # an earlier variant's weights error comes first, as one at a time
+            raise variant_error(int(ids[j]), labels[j] if labels else "", exc) from None
+    try:
+        return [checked_weights(ctx, s, w) for s, w in zip(strats, variant_weights(strats, ctx.sf, ctx.dates),
+                                                            strict=True)]
+    except RmpbtError:
+        return one_by_one(strats)
+
+
+def checked_weights(ctx: PathContext, strat: Any, w: Any) -> pd.DataFrame:
+    """``w`` as float weights after the framework's checks (index = decision dates, known tickers)."""
     if not isinstance(w, pd.DataFrame) or not w.index.equals(ctx.dates):
         raise StrategyError(f"strategy {strat.name}: weights must be a DataFrame indexed by the decision dates")
-    unknown = [c for c in w.columns if c not in ctx.prices.columns]
-    if unknown:
-        raise StrategyError(f"strategy {strat.name}: unknown ticker {unknown[0]}")
-    return w.astype(float)
+    miss = ctx.prices.columns.get_indexer(w.columns) < 0
+    if miss.any():
+        raise StrategyError(f"strategy {strat.name}: unknown ticker {w.columns[int(np.argmax(miss))]}")
+    return w if all(dt == np.float64 for dt in w.dtypes) else w.astype(float)
 
 
 def stack_weights(frames: list[pd.DataFrame]) -> tuple[np.ndarray, list[str]]:
@@ -143,13 +184,21 @@ def stack_weights(frames: list[pd.DataFrame]) -> tuple[np.ndarray, list[str]]:
     A column a variant lacks is 0 on its rows that hold weights (NaN rows mean "hold").
     Returns the array and the columns.
     """
+    names = [list(f.columns) for f in frames]
     cols: list[str] = []
-    for f in frames:
-        cols.extend(c for c in f.columns if c not in cols)
-    arr = np.stack([f.reindex(columns=cols).to_numpy(dtype=float) for f in frames])
+    seen: set[str] = set()
+    for fc in names:
+        for c in fc:
+            if c not in seen:
+                seen.add(c)
+                cols.append(c)
+    # frames already over ``cols`` (the usual case: variants of one strategy) need no reindex
+    arr = np.stack([f.to_numpy(dtype=float) if fc == cols else f.reindex(columns=cols).to_numpy(dtype=float)
+                    for f, fc in zip(frames, names, strict=True)])
     # reindex introduces NaN for columns a variant lacks; they mean 0 unless the row holds
-    for i, f in enumerate(frames):
-        missing = [j for j, c in enumerate(cols) if c not in f.columns]
+    for i, fc in enumerate(names):
+        have = set(fc)
+        missing = [j for j, c in enumerate(cols) if c not in have]
         if missing:
             held = ~np.isnan(arr[i]).all(axis=1)
             for j in missing:
@@ -226,12 +275,8 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
         w = chunk.affine.weights(np.asarray(chunk.theta, dtype=float))
         cols = list(chunk.affine.columns)
     else:
-        frames = []
-        for j, (vid, p) in enumerate(zip(chunk.ids, chunk.params, strict=True)):
-            try:
-                frames.append(strategy_weights(ctx, p))
-            except RmpbtError as exc:
-                raise variant_error(int(vid), chunk.labels[j] if chunk.labels else "", exc) from None
+        with shared_history(ctx.sf, ctx.dates):  # variants share their param-independent work
+            frames = variants_weights(ctx, chunk.params, chunk.ids, chunk.labels)
         w, cols = stack_weights(frames)
     tg, execute = fill_targets(ctx, w, cols, chunk.ids)
     px = ctx.prices[cols].to_numpy(dtype=float)
@@ -313,6 +358,7 @@ def chunk_targets(chunk: Chunk) -> tuple[np.ndarray, np.ndarray, list[str]]:
     if chunk.affine is not None:
         w, cols = chunk.affine.weights(np.asarray(chunk.theta, dtype=float)), list(chunk.affine.columns)
     else:
-        w, cols = stack_weights([strategy_weights(chunk.ctx, p) for p in chunk.params])
+        with shared_history(chunk.ctx.sf, chunk.ctx.dates):
+            w, cols = stack_weights(variants_weights(chunk.ctx, chunk.params, chunk.ids, chunk.labels))
     tg, execute = fill_targets(chunk.ctx, w, cols, chunk.ids)
     return tg, execute, cols
