@@ -25,7 +25,7 @@ from typing import Any
 from backtest.synthetic.scoring import INTERNAL_6040
 
 GENERATE = "path generation"
-PILOT_PATHS = (1, 4)
+PILOT_PATHS = (1, 4, 16)  # a warm-up chunk, then the two chunks the cost fit uses
 
 
 @dataclass
@@ -126,12 +126,14 @@ def timed_parts(seconds: dict[str, float]) -> dict[str, float]:
     return parts
 
 
-def pilot_sizes(paths: int) -> tuple[int, int]:
-    """Paths of the two pilot chunks (``(paths, 0)`` when there are too few paths)."""
-    k1, k2 = PILOT_PATHS
-    if paths <= k1 + k2:
-        return paths, 0
-    return k1, k2
+def pilot_sizes(paths: int) -> tuple[int, ...]:
+    """Paths of the pilot chunks: :data:`PILOT_PATHS` while they fit in ``paths`` (at least one chunk)."""
+    out: list[int] = []
+    for k in PILOT_PATHS:
+        if sum(out) + k > paths:
+            break
+        out.append(k)
+    return tuple(out) or (paths,)
 
 
 def estimate_from(results: dict[str, list], paths: int, workers: int, seconds: float,
@@ -153,7 +155,7 @@ def estimate_from(results: dict[str, list], paths: int, workers: int, seconds: f
     """
     coef = {}
     for sc, rs in results.items():
-        rs = sorted(rs, key=lambda r: r.p0)
+        rs = sorted(rs, key=lambda r: r.p0)[-2:]  # the warm pilots (the first one pays first-call costs)
         t1, n1 = timed_parts(rs[0].seconds), rs[0].p1 - rs[0].p0
         if len(rs) > 1:
             t2, n2 = timed_parts(rs[1].seconds), rs[1].p1 - rs[1].p0
@@ -245,12 +247,13 @@ def run_chunks(tasks_for: Callable[[int, int, bool, int], list], run: Callable[.
     local = not getattr(ex, "distributed", False)
     pilot_results: list = []
     start = 0
-    if on_estimate is not None:  # pilots are chunks [0, k1) and [k1, k1 + k2): kept (results do not change)
+    if on_estimate is not None:  # pilots are chunks [0, k1), [k1, k1 + k2), ...: kept (results do not change)
         tp = time.perf_counter()
-        k1, k2 = pilot_sizes(paths)
-        pilots = tasks_for(k1, k1, True, 0) + (tasks_for(k1 + k2, k2, True, k1) if k2 else [])
+        pilots = []
+        for k in pilot_sizes(paths):
+            pilots += tasks_for(start + k, k, True, start)
+            start += k
         pilot_results = [run(t) for t in pilots]
-        start = k1 + k2
     tasks = tasks_for(paths, size, local, start) + list(extra)
     if on_estimate is not None:
         by_sc: dict[str, list] = {}
