@@ -23,9 +23,11 @@ from backtest.synthetic.scoring import (
     benchmark_6040,
     cvar_penalised,
     mix_beat,
+    mixture_quantiles,
     paired_beat,
     regret_table,
     summarise,
+    weighted_quantiles,
 )
 from tests.helpers import run_cli
 from tests.test_scenarios_defs import small
@@ -213,3 +215,23 @@ def test_scenarios_command_prints_the_estimate_and_plain_progress_when_piped(tmp
     assert len(prog) >= 4 and prog[-1].startswith("scenarios 100% of the estimated work")
     assert "\x1b" not in r.stderr
     assert "P(beat 60/40) mix" in r.stdout and "Robust choice (minimax regret of cvar_penalised" in r.stdout
+
+
+# ------------------------------------------------------------------------ fan quantiles
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 101])
+def test_single_group_fan_quantiles_equal_the_merge_and_the_sorted_definition(n):
+    rng = np.random.default_rng(n)
+    g = np.round(rng.standard_normal((n, 6)), 1)  # ties
+    g[:, 2] = 1.0
+    q = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
+    fast = mixture_quantiles([g], [0.4 / n], q)  # one group: partial sorting
+    assert np.allclose(fast, weighted_quantiles(g, q), rtol=0, atol=1e-12)
+    if n > 1:  # the same paths as two groups of equal weight: the merge route
+        merged = mixture_quantiles([g[: n // 2], g[n // 2:]], [1.0, 1.0], q)
+        assert np.allclose(fast, merged, rtol=0, atol=1e-12)
+    # by hand for n = 2: positions 0.25 and 0.75, the median halfway
+    if n == 2:
+        lo, hi = np.sort(g, axis=0)
+        assert np.allclose(fast[3], (lo + hi) / 2) and np.allclose(fast[1], lo) and np.allclose(fast[-2], hi)
