@@ -194,6 +194,11 @@ class ScenarioResult:
         """Metrics per strategy across paths."""
         return self.run.metrics
 
+    @property
+    def pace_effect(self) -> pd.DataFrame:
+        """The measured pace effect per strategy (as ``pace_effect.csv``; empty when not measured)."""
+        return self.run.extras.get("pace_effect", pd.DataFrame())
+
     def save(self, root: str | Path = "results", report: bool = False) -> Path:
         """Write the scenario run folder inside ``root`` and return its path."""
         from backtest.synthetic.runner import write_scenario_run
@@ -203,7 +208,9 @@ class ScenarioResult:
 
 def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, paths: int = 1000, seed: int = 0,
               scenarios_file: str | Path | None = None, data_dir: str | None = None,
-              chunk_size: int | None = None, **kw: Any) -> ScenarioResult:
+              chunk_size: int | None = None, drift: str | None = None, pace: str | None = None,
+              pace_effect_paths: int | None = None, include_forecast_period: bool = False,
+              **kw: Any) -> ScenarioResult:
     """Score the config's strategies on synthetic paths of every scenario (``rmpbt scenarios``).
 
     Parameters
@@ -220,6 +227,14 @@ def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
         Real data folder to bootstrap from.
     chunk_size : int, optional
         Paths per chunk (results do not depend on it).
+    drift : {"raw", "shrunk", "demeaned"}, optional
+        State drifts (``--drift``; default: the scenario file's).
+    pace : str, optional
+        Constant paces, e.g. ``"A=25,B=45,C=3.5"`` (``--pace``).
+    pace_effect_paths : int, optional
+        Paths of the pace-effect measurement (default ``min(paths, 500)``; 0 skips it).
+    include_forecast_period : bool
+        Let pools use days on or after a scenario's start (``--include-forecast-period``).
     **kw
         More dotted config overrides.
 
@@ -228,12 +243,58 @@ def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
     ScenarioResult
     """
     from backtest.synthetic.runner import run_scenarios
-    from backtest.synthetic.scenarios import load_scenarios
 
     cfg = load_config(config, overrides, data_dir=data_dir, **kw)
-    sset = load_scenarios(scenarios_file)
+    sset = _scenario_set(scenarios_file, drift, pace, include_forecast_period)
     return ScenarioResult(run_scenarios(cfg, sset, paths=paths, seed=seed, origin=_origin(config),
-                                        chunk_size=chunk_size))
+                                        chunk_size=chunk_size, pace_effect_paths=pace_effect_paths))
+
+
+def _scenario_set(scenarios_file: str | Path | None, drift: str | None, pace: str | None, include: bool) -> Any:
+    from backtest.synthetic.scenarios import load_scenarios
+
+    return load_scenarios(scenarios_file).with_forecast_period(include).with_drift(drift).with_paces(pace)
+
+
+def calibrate(config: ConfigLike, overrides: dict[str, Any] | None = None, *, paths: int = 200, seed: int = 0,
+              start_from: str = "2014-01-01", every: str = "quarter", scenarios_file: str | Path | None = None,
+              data_dir: str | None = None, drift: str | None = None, **kw: Any) -> Any:
+    """The calibration backtest of the scenario model (``rmpbt scenarios --calibrate``).
+
+    Parameters
+    ----------
+    config : str, Path, dict or RunConfig
+        The run config (its strategies are scored).
+    overrides : dict, optional
+        Dotted config overrides.
+    paths, seed : int
+        Paths per scenario and start date; root seed.
+    start_from : str
+        First start date considered.
+    every : {"quarter", "month", "year"}
+        Spacing of the start dates.
+    scenarios_file : str or Path, optional
+        Scenario file (default ``configs/scenarios.yaml``).
+    data_dir : str, optional
+        Real data folder.
+    drift : str, optional
+        State drifts (default: the scenario file's).
+    **kw
+        More dotted config overrides.
+
+    Returns
+    -------
+    backtest.synthetic.calibrate.CalibrationRun
+        ``.table`` (one row per start and strategy: realised, PIT, band), ``.summary``
+        (coverage and verdict per strategy), ``.histogram``; write it with
+        :func:`backtest.synthetic.calibrate_write.write_calibration_run`.
+    """
+    from backtest.synthetic.calibrate import run_calibration
+
+    cfg = load_config(config, overrides, data_dir=data_dir, **kw)
+    sset = _scenario_set(scenarios_file, drift, None, False)
+    return run_calibration(cfg, sset, paths=paths, seed=seed, start_from=start_from, every=every,
+                           origin=_origin(config))
 
 
 @dataclass
