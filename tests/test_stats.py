@@ -6,9 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 from scipy.stats import norm
 
 from backtest.stats import (
+    average_ranks,
     deflated_sharpe_ratio,
     effective_trials,
     expected_max_sharpe,
@@ -19,6 +21,8 @@ from backtest.stats import (
     sharpe_confidence_interval,
     sharpe_interval,
     sharpe_standard_error,
+    skew_kurtosis,
+    spearman_corr,
 )
 
 
@@ -278,3 +282,23 @@ def test_regime_metrics_carry_the_sharpe_interval():
         assert row["sharpe_se"] == pytest.approx(sharpe_standard_error(ex) * math.sqrt(252))
         assert row["sharpe_hi"] - row["sharpe_lo"] == pytest.approx(2 * norm.ppf(0.95) * row["sharpe_se"])
         assert row["days"] == len(ex)
+
+
+def test_skew_kurtosis_and_spearman_match_scipy_bit_for_bit():
+    """The numpy moments and rank correlation the tuner uses equal scipy.stats' (the oracle)."""
+    rng = np.random.default_rng(3)
+    for i in range(40):
+        n = int(rng.integers(3, 300))
+        x = rng.standard_t(4, size=n) * 0.01 + 0.0005
+        y = np.round(rng.normal(size=n), 1)  # ties
+        if i % 2:
+            x = np.round(x, 3)
+        assert skew_kurtosis(x) == (float(sps.skew(x)), float(sps.kurtosis(x, fisher=False)))
+        assert np.array_equal(average_ranks(y), sps.rankdata(y))
+        assert spearman_corr(x, y) == float(sps.spearmanr(x, y).statistic)
+    assert all(math.isnan(v) for v in skew_kurtosis(np.full(5, 0.1)))
+    assert math.isnan(spearman_corr(np.arange(4.0), np.ones(4)))
+
+
+def test_average_ranks_by_hand():
+    assert average_ranks(np.array([3.0, 1.0, 3.0, 2.0, 3.0])).tolist() == [4.0, 1.0, 4.0, 2.0, 4.0]
