@@ -251,6 +251,15 @@ def _column_sharpe(s1: np.ndarray, s2: np.ndarray, n: np.ndarray) -> np.ndarray:
         return out
 
 
+def _rank_logits(is_sr: np.ndarray, oos_sr: np.ndarray, n: int) -> np.ndarray:
+    """Per row: logit of the testing rank (ties averaged) of the trial best in training."""
+    best = is_sr.argmax(axis=1)
+    v = oos_sr[np.arange(len(is_sr)), best][:, None]
+    rank = np.count_nonzero(oos_sr < v, axis=1) + (np.count_nonzero(oos_sr == v, axis=1) + 1) / 2.0
+    w = rank / (n + 1.0)
+    return np.log(w / (1.0 - w))
+
+
 def pbo_logits(performance: np.ndarray, n_splits: int = 16) -> np.ndarray:
     """Logits of the out-of-sample relative rank of the in-sample best, over all CSCV splits.
 
@@ -289,19 +298,20 @@ def pbo_logits(performance: np.ndarray, n_splits: int = 16) -> np.ndarray:
     member = np.zeros((len(combos), n_splits))
     member[np.arange(len(combos))[:, None], combos] = 1.0
     half = size * n_splits // 2
-    out = np.empty(len(combos))
-    step = max(1, 2_000_000 // max(n, 1))
-    for s in range(0, len(combos), step):
-        mk = member[s : s + step]
-        is_sr = _column_sharpe(mk @ g1, mk @ g2, half)
-        oos_sr = _column_sharpe((1 - mk) @ g1, (1 - mk) @ g2, half)
-        is_sr[~np.isfinite(is_sr)] = -np.inf
-        oos_sr[~np.isfinite(oos_sr)] = -np.inf
-        best = is_sr.argmax(axis=1)
-        v = oos_sr[np.arange(len(mk)), best][:, None]
-        rank = np.count_nonzero(oos_sr < v, axis=1) + (np.count_nonzero(oos_sr == v, axis=1) + 1) / 2.0
-        w = rank / (n + 1.0)
-        out[s : s + step] = np.log(w / (1.0 - w))
+    n_c = len(combos)
+    out = np.empty(n_c)
+    # In lexicographic order the complement of split i is split n_c - 1 - i (its testing
+    # half is i's training half): the Sharpe ratios of both halves of the first n_c / 2
+    # splits serve their complements too, with the roles swapped.
+    step = max(1, 1_000_000 // max(n, 1))
+    for s in range(0, n_c // 2, step):
+        mk = member[s : min(s + step, n_c // 2)]
+        a = _column_sharpe(mk @ g1, mk @ g2, half)
+        b = _column_sharpe((1 - mk) @ g1, (1 - mk) @ g2, half)
+        a[~np.isfinite(a)] = -np.inf
+        b[~np.isfinite(b)] = -np.inf
+        out[s : s + len(mk)] = _rank_logits(a, b, n)
+        out[n_c - s - len(mk) : n_c - s] = _rank_logits(b, a, n)[::-1]
     return out
 
 
