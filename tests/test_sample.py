@@ -362,3 +362,12 @@ def test_ar1_recursion_equals_lfilter_bit_for_bit():
         assert np.array_equal(got[:, 0], x0) and np.array_equal(got[:, 1:], want)
     floored = ar1(0.0, 0.9, np.zeros(50), rng.normal(size=(2, 50)), floor=0.0)
     assert (floored >= 0).all()
+    # one path (a scalar loop) equals the same path among several (the vector loop)
+    for floor in (None, 0.0):
+        eps = rng.normal(size=(1, 300))
+        one = ar1(0.2, 0.95, np.full(300, 0.1), eps, floor=floor)
+        two = ar1(0.2, 0.95, np.full(300, 0.1), np.vstack([eps, -eps]), floor=floor)
+        assert np.array_equal(one[0], two[0])
+        if floor is None:
+            u = eps[:, 1:] + (1.0 - 0.95) * 0.1
+            assert np.array_equal(one[:, 1:], lfilter([1.0], [1.0, -0.95], u, axis=1, zi=[[0.95 * 0.2]])[0])

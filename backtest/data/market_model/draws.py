@@ -118,6 +118,15 @@ def ar1(
     u = eps[:, 1:] + (1.0 - phi) * target[None, 1:]
     # x_t = phi * x_{t-1} + u_t, vectorised over paths (the same two roundings per step as
     # scipy.signal.lfilter([1], [1, -phi]), without importing scipy.signal on the data path)
+    if p_n == 1:  # one path: Python floats (the same IEEE operations, without numpy's per-call cost)
+        v, ys = float(out[0, 0]), []
+        for ut in u[0].tolist():
+            v = v * phi + ut
+            if floor is not None and v < floor:
+                v = floor
+            ys.append(v)
+        out[0, 1:] = ys
+        return out
     ut = np.ascontiguousarray(u.T)
     x = out[:, 0].copy()
     res = np.empty_like(ut)
