@@ -10,7 +10,9 @@ traceback of unexpected errors.
 
 from __future__ import annotations
 
+import atexit
 import difflib
+import gc
 import importlib
 import importlib.util
 import sys
@@ -198,6 +200,10 @@ def main() -> None:
     debug = "--debug" in sys.argv
     if debug:
         sys.argv.remove("--debug")
+    # at exit, no cyclic garbage collection over the libraries' objects (vectorbt alone:
+    # ~1 s of interpreter shutdown); refcounted objects are still freed, std streams flushed
+    atexit.unregister(gc.freeze)  # once, also when main() is called again in one process
+    atexit.register(gc.freeze)
     old = install_signal_handlers()
     try:
         _dispatch(debug)

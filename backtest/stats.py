@@ -26,7 +26,7 @@ import math
 from itertools import combinations
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri  # norm.cdf / norm.ppf without loading scipy.stats (~0.6 s)
 
 from backtest.constants import TRADING_DAYS
 
@@ -50,6 +50,59 @@ def sharpe_moments(x: np.ndarray) -> tuple[float, float, float]:
     if m2 <= 0:
         return sr, 0.0, 3.0
     return sr, float(np.mean(c**3) / m2**1.5), float(np.mean(c**4) / m2**2)
+
+
+def skew_kurtosis(x: np.ndarray) -> tuple[float, float]:
+    """Biased skewness and (non-excess) kurtosis of ``x``, as ``scipy.stats`` computes them.
+
+    The same central moments and roundings as ``scipy.stats.skew(x)`` and
+    ``scipy.stats.kurtosis(x, fisher=False)`` (bias included), in numpy so that the tuner
+    does not load ``scipy.stats``.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        1-D sample (finite values; at least one).
+
+    Returns
+    -------
+    tuple of float
+        ``(skewness, kurtosis)``; both NaN when the sample is constant.
+    """
+    a = np.asarray(x, dtype=float)
+    mean = a.mean()
+    c = a - mean
+    c2 = c**2
+    m2 = c2.mean()
+    if m2 <= (np.finfo(float).eps * mean) ** 2:
+        return float("nan"), float("nan")
+    return float((c2 * c).mean() / m2**1.5), float((c2**2).mean() / m2**2.0)
+
+
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``x``, ties sharing their average rank (``scipy.stats.rankdata``)."""
+    a = np.asarray(x, dtype=float)
+    order = np.argsort(a, kind="mergesort")
+    s = a[order]
+    new = np.r_[True, s[1:] != s[:-1]]
+    dense = np.cumsum(new) - 1
+    bounds = np.r_[np.flatnonzero(new), len(a)]
+    avg = 0.5 * (bounds[:-1] + 1 + bounds[1:])
+    out = np.empty(len(a))
+    out[order] = avg[dense]
+    return out
+
+
+def spearman_corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two finite samples (``scipy.stats.spearmanr``'s statistic).
+
+    Pearson correlation of the average ranks; NaN when either sample is constant or has
+    fewer than 2 values.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or (a[0] == a).all() or (b[0] == b).all():
+        return float("nan")
+    return float(np.corrcoef(np.column_stack((average_ranks(a), average_ranks(b))), rowvar=False)[1, 0])
 
 
 def _sr_variance_factor(sr: float, skew: float, kurtosis: float) -> float:
@@ -80,7 +133,7 @@ def probabilistic_sharpe_ratio(sr: float, sr_benchmark: float, n_obs: int, skew:
     den = _sr_variance_factor(sr, skew, kurtosis)
     if n_obs < 2 or not np.isfinite(sr) or not np.isfinite(sr_benchmark) or not den > 0:
         return float("nan")
-    return float(norm.cdf((sr - sr_benchmark) * math.sqrt(n_obs - 1) / math.sqrt(den)))
+    return float(ndtr((sr - sr_benchmark) * math.sqrt(n_obs - 1) / math.sqrt(den)))
 
 
 def expected_max_sharpe(trial_sr_variance: float, n_trials: float) -> float:
@@ -105,8 +158,8 @@ def expected_max_sharpe(trial_sr_variance: float, n_trials: float) -> float:
     """
     if n_trials <= 1 or not np.isfinite(trial_sr_variance) or trial_sr_variance <= 0:
         return 0.0
-    z1 = norm.ppf(1.0 - 1.0 / n_trials)
-    z2 = norm.ppf(1.0 - 1.0 / (n_trials * math.e))
+    z1 = ndtri(1.0 - 1.0 / n_trials)
+    z2 = ndtri(1.0 - 1.0 / (n_trials * math.e))
     return max(0.0, float(math.sqrt(trial_sr_variance) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2)))
 
 
@@ -140,7 +193,7 @@ def min_track_record_length(sr: float, sr_benchmark: float, skew: float = 0.0, k
     """
     if not (np.isfinite(sr) and np.isfinite(sr_benchmark)) or sr <= sr_benchmark:
         return float("inf")
-    return float(1.0 + _sr_variance_factor(sr, skew, kurtosis) * (norm.ppf(prob) / (sr - sr_benchmark)) ** 2)
+    return float(1.0 + _sr_variance_factor(sr, skew, kurtosis) * (ndtri(prob) / (sr - sr_benchmark)) ** 2)
 
 
 def sharpe_standard_error(returns: np.ndarray) -> float:
@@ -165,7 +218,7 @@ def sharpe_confidence_interval(returns: np.ndarray, level: float = 0.9) -> tuple
     """
     sr, _, _ = sharpe_moments(returns)
     se = sharpe_standard_error(returns)
-    z = norm.ppf(0.5 + level / 2.0)
+    z = ndtri(0.5 + level / 2.0)
     return float(sr - z * se), float(sr + z * se)
 
 
@@ -196,6 +249,15 @@ def _column_sharpe(s1: np.ndarray, s2: np.ndarray, n: np.ndarray) -> np.ndarray:
         np.divide(mean, out, out=out)
         out[~(var > 0)] = np.nan
         return out
+
+
+def _rank_logits(is_sr: np.ndarray, oos_sr: np.ndarray, n: int) -> np.ndarray:
+    """Per row: logit of the testing rank (ties averaged) of the trial best in training."""
+    best = is_sr.argmax(axis=1)
+    v = oos_sr[np.arange(len(is_sr)), best][:, None]
+    rank = np.count_nonzero(oos_sr < v, axis=1) + (np.count_nonzero(oos_sr == v, axis=1) + 1) / 2.0
+    w = rank / (n + 1.0)
+    return np.log(w / (1.0 - w))
 
 
 def pbo_logits(performance: np.ndarray, n_splits: int = 16) -> np.ndarray:
@@ -236,19 +298,20 @@ def pbo_logits(performance: np.ndarray, n_splits: int = 16) -> np.ndarray:
     member = np.zeros((len(combos), n_splits))
     member[np.arange(len(combos))[:, None], combos] = 1.0
     half = size * n_splits // 2
-    out = np.empty(len(combos))
-    step = max(1, 2_000_000 // max(n, 1))
-    for s in range(0, len(combos), step):
-        mk = member[s : s + step]
-        is_sr = _column_sharpe(mk @ g1, mk @ g2, half)
-        oos_sr = _column_sharpe((1 - mk) @ g1, (1 - mk) @ g2, half)
-        is_sr[~np.isfinite(is_sr)] = -np.inf
-        oos_sr[~np.isfinite(oos_sr)] = -np.inf
-        best = is_sr.argmax(axis=1)
-        v = oos_sr[np.arange(len(mk)), best][:, None]
-        rank = np.count_nonzero(oos_sr < v, axis=1) + (np.count_nonzero(oos_sr == v, axis=1) + 1) / 2.0
-        w = rank / (n + 1.0)
-        out[s : s + step] = np.log(w / (1.0 - w))
+    n_c = len(combos)
+    out = np.empty(n_c)
+    # In lexicographic order the complement of split i is split n_c - 1 - i (its testing
+    # half is i's training half): the Sharpe ratios of both halves of the first n_c / 2
+    # splits serve their complements too, with the roles swapped.
+    step = max(1, 1_000_000 // max(n, 1))
+    for s in range(0, n_c // 2, step):
+        mk = member[s : min(s + step, n_c // 2)]
+        a = _column_sharpe(mk @ g1, mk @ g2, half)
+        b = _column_sharpe((1 - mk) @ g1, (1 - mk) @ g2, half)
+        a[~np.isfinite(a)] = -np.inf
+        b[~np.isfinite(b)] = -np.inf
+        out[s : s + len(mk)] = _rank_logits(a, b, n)
+        out[n_c - s - len(mk) : n_c - s] = _rank_logits(b, a, n)[::-1]
     return out
 
 

@@ -75,11 +75,12 @@ from strategies.rules_kernels import (  # noqa: F401  (re-exported: their histor
     apply_caps,
     apply_tilts,
     check_funding,
+    first_unfunded,
     fund,
     rule_activity,
     trailing_vol,
 )
-from strategies.shared import memo
+from strategies.shared import defer_check, memo
 
 # --------------------------------------------------------------------------------- params
 
@@ -283,7 +284,8 @@ def compile_rules(p: RegimeRulesParams) -> CompiledRules:
         groups.append((g, np.array([col[a] for a in names], dtype=int), gc.max))
     rules = CompiledRules(assets, base_v, floors, np.maximum(base_v, 0.0), tuple(tilts), max_w,
                           tuple(groups), p.caps.max_gross, _optimizer(p.optimizer, list(assets)))
-    check_funding(rules)
+    if not defer_check(rules, first_unfunded):  # the tuner checks its variants in one batch
+        check_funding(rules)
     return rules
 
 

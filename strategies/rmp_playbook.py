@@ -100,9 +100,20 @@ def mix(probs: dict[str, float]) -> PlaybookSizes:
     )
 
 
+_MIXES: dict[tuple[tuple[str, float], ...], PlaybookSizes] = {}
+
+
+def _base_sizes() -> PlaybookSizes:
+    """``mix(PROBABILITIES)``, computed once per content of :data:`PROBABILITIES` (shared, read-only)."""
+    key = tuple(PROBABILITIES.items())
+    if key not in _MIXES:
+        _MIXES[key] = mix(dict(key))
+    return _MIXES[key]
+
+
 def variant_sizes(variant: str, overrides: SizeOverrides | None = None) -> PlaybookSizes:
     """Sizes of ``variant`` (``base`` = the probability mix) with ``overrides`` applied."""
-    sizes = mix(PROBABILITIES) if variant == "base" else SCENARIOS[variant]
+    sizes = _base_sizes() if variant == "base" else SCENARIOS[variant]
     if overrides is None:
         return sizes
     return PlaybookSizes(

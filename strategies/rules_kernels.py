@@ -10,7 +10,8 @@ its batch form (:meth:`strategies.regime_rules.RegimeRules.batch_weights`) share
   holding times and vol targeting;
 * :func:`apply_tilts` / :func:`fund`: base weights plus the active tilts, funded pro rata
   and water-filled at the floors;
-* :func:`apply_caps`: single, group and gross caps; :func:`check_funding`: config check.
+* :func:`apply_caps`: single, group and gross caps; :func:`check_funding`: config check
+  (:func:`first_unfunded`: its batch form over variants).
 """
 
 from __future__ import annotations
@@ -180,6 +181,19 @@ def apply_caps(A: np.ndarray, rules: CompiledRules) -> np.ndarray:
     return A
 
 
+def funding_patterns(k: int) -> np.ndarray:
+    """Tilt combinations the funding check tries, shape (rows, k), by number of active tilts.
+
+    Every subset of up to :data:`MAX_EXHAUSTIVE_TILTS` tilts; beyond that, all-on and each
+    tilt alone.
+    """
+    if k <= MAX_EXHAUSTIVE_TILTS:
+        bits = (np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1
+        active = bits.astype(bool)
+        return active[np.argsort(active.sum(1), kind="stable")]
+    return np.vstack([np.ones((1, k), bool), np.eye(k, dtype=bool)])
+
+
 def check_funding(rules: CompiledRules) -> None:
     """Reject rules where some combination of active tilts cannot be funded at full size.
 
@@ -189,12 +203,7 @@ def check_funding(rules: CompiledRules) -> None:
     k = len(rules.tilts)
     if k == 0:
         return
-    if k <= MAX_EXHAUSTIVE_TILTS:
-        bits = (np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1
-        active = bits.astype(bool)
-        active = active[np.argsort(active.sum(1), kind="stable")]
-    else:
-        active = np.vstack([np.ones((1, k), bool), np.eye(k, dtype=bool)])
+    active = funding_patterns(k)
     _, short, rooms = apply_tilts(rules, active, np.ones(active.shape))
     bad = np.argwhere(short > EPS)
     if len(bad):
@@ -207,6 +216,41 @@ def check_funding(rules: CompiledRules) -> None:
             f"tilt {t.name!r}: impossible funding: needs {t.w.sum():.4g} from {src} but only "
             f"{rooms[r, j]:.4g} is available above floors{with_}"
         )
+
+
+def _funding_structure(rules: CompiledRules) -> tuple[Any, ...]:
+    """What the funding check depends on besides the add-tilts' weights (hashable)."""
+    return (rules.base.tobytes(), rules.floors.tobytes(), rules.key.tobytes(),
+            tuple((t.kind, t.idx.tobytes(), t.src.tobytes(), t.fraction,
+                   t.w.tobytes() if t.kind == "sweep" else len(t.w)) for t in rules.tilts))
+
+
+def first_unfunded(many: list[CompiledRules]) -> int | None:
+    """Position of the first rule set :func:`check_funding` rejects, or None (batch form).
+
+    The rule sets that differ only in their add-tilts' weights (variants of tilt sizes)
+    are checked together: their tilt combinations stacked as the rows of one
+    :func:`apply_tilts` call with per-row weights (each row's numbers are those of its rule
+    set alone, up to the sign of a zero).
+    """
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, r in enumerate(many):
+        if r.tilts:
+            groups.setdefault(_funding_structure(r), []).append(i)
+    bad: list[int] = []
+    for pos in groups.values():
+        rules = many[pos[0]]
+        pattern = funding_patterns(len(rules.tilts))
+        n_rows = len(pattern)
+        active = np.tile(pattern, (len(pos), 1))
+        add_rows: list[np.ndarray | None] = [
+            np.repeat(np.stack([many[i].tilts[j].w for i in pos]), n_rows, axis=0) if t.kind == "add" else None
+            for j, t in enumerate(rules.tilts)]
+        _, short, _ = apply_tilts(rules, active, np.ones(active.shape), add_rows)
+        rows = np.flatnonzero((short > EPS).any(1))
+        if len(rows):
+            bad.append(pos[int(rows[0]) // n_rows])
+    return min(bad) if bad else None
 
 
 def trailing_vol(x: np.ndarray, pos: np.ndarray, window: int) -> np.ndarray:
@@ -302,4 +346,4 @@ def rule_activity(rules: CompiledRules, ctx: EvalContext, day_pos: np.ndarray, l
 
 
 __all__ = ["EPS", "MAX_EXHAUSTIVE_TILTS", "CompiledRules", "CompiledTilt", "apply_caps", "apply_tilts",
-           "check_funding", "fund", "rule_activity", "trailing_vol"]
+           "check_funding", "first_unfunded", "fund", "funding_patterns", "rule_activity", "trailing_vol"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.signal import lfilter
 
 from backtest.config import DEFAULT_UNIVERSE
 from backtest.data import sample as sample_mod
@@ -22,6 +23,7 @@ from backtest.data.market_model import (
     simulate_paths,
     simulate_returns,
 )
+from backtest.data.market_model.draws import ar1
 from backtest.data.sample import SampleSource, load_calibration, sample_calendar, sample_regimes
 from backtest.errors import DataError, RegimeError
 
@@ -345,3 +347,27 @@ def test_parametric_module_reexports_the_market_model() -> None:
 
     for name in ("simulate", "simulate_paths", "simulate_returns", "SimulatedPaths", "MACRO_SERIES"):
         assert getattr(parametric, name) is getattr(mm, name)
+
+
+def test_ar1_recursion_equals_lfilter_bit_for_bit():
+    """The numpy AR(1) recursion of the market model equals scipy.signal.lfilter (the oracle)."""
+    rng = np.random.default_rng(5)
+    for phi in (0.0, 0.5, 0.98, 1.0):
+        eps = rng.normal(size=(3, 200)) * 0.1
+        target = rng.normal(size=200)
+        x0 = rng.normal(size=3)
+        got = ar1(x0, phi, target, eps)
+        u = eps[:, 1:] + (1.0 - phi) * target[None, 1:]
+        want, _ = lfilter([1.0], [1.0, -phi], u, axis=1, zi=(phi * x0)[:, None])
+        assert np.array_equal(got[:, 0], x0) and np.array_equal(got[:, 1:], want)
+    floored = ar1(0.0, 0.9, np.zeros(50), rng.normal(size=(2, 50)), floor=0.0)
+    assert (floored >= 0).all()
+    # one path (a scalar loop) equals the same path among several (the vector loop)
+    for floor in (None, 0.0):
+        eps = rng.normal(size=(1, 300))
+        one = ar1(0.2, 0.95, np.full(300, 0.1), eps, floor=floor)
+        two = ar1(0.2, 0.95, np.full(300, 0.1), np.vstack([eps, -eps]), floor=floor)
+        assert np.array_equal(one[0], two[0])
+        if floor is None:
+            u = eps[:, 1:] + (1.0 - 0.95) * 0.1
+            assert np.array_equal(one[:, 1:], lfilter([1.0], [1.0, -0.95], u, axis=1, zi=[[0.95 * 0.2]])[0])

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from itertools import combinations
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 from scipy.stats import norm
 
 from backtest.stats import (
+    average_ranks,
     deflated_sharpe_ratio,
     effective_trials,
     expected_max_sharpe,
@@ -19,6 +22,8 @@ from backtest.stats import (
     sharpe_confidence_interval,
     sharpe_interval,
     sharpe_standard_error,
+    skew_kurtosis,
+    spearman_corr,
 )
 
 
@@ -245,6 +250,27 @@ def test_pbo_logit_by_hand():
         pbo(m, n_splits=3)
 
 
+def test_pbo_logits_split_by_split_against_a_plain_loop():
+    """Each split's logit, in lexicographic split order, equals a direct computation of it."""
+    rng = np.random.default_rng(8)
+    m = rng.normal(0.0002, 0.01, (96, 9))
+    m[:, 4] = m[:, 3]  # a tie
+    m[:, 6] += np.linspace(0.0, 0.004, 96)  # a trial that is good late only
+    for n_splits in (2, 4, 6, 8):
+        size = len(m) // n_splits
+        blocks = np.arange(n_splits * size).reshape(n_splits, size)
+        want = []
+        for train in combinations(range(n_splits), n_splits // 2):
+            rows_is = blocks[list(train)].ravel()
+            rows_oos = blocks[[b for b in range(n_splits) if b not in train]].ravel()
+            sr_is = m[rows_is].mean(0) / m[rows_is].std(0, ddof=1)
+            sr_oos = m[rows_oos].mean(0) / m[rows_oos].std(0, ddof=1)
+            best = int(np.argmax(sr_is))
+            w = sps.rankdata(sr_oos)[best] / (m.shape[1] + 1)
+            want.append(math.log(w / (1 - w)))
+        assert pbo_logits(m, n_splits) == pytest.approx(want, abs=1e-12)
+
+
 def test_effective_trials():
     rng = np.random.default_rng(4)
     x = rng.normal(size=(3000, 8))
@@ -278,3 +304,23 @@ def test_regime_metrics_carry_the_sharpe_interval():
         assert row["sharpe_se"] == pytest.approx(sharpe_standard_error(ex) * math.sqrt(252))
         assert row["sharpe_hi"] - row["sharpe_lo"] == pytest.approx(2 * norm.ppf(0.95) * row["sharpe_se"])
         assert row["days"] == len(ex)
+
+
+def test_skew_kurtosis_and_spearman_match_scipy_bit_for_bit():
+    """The numpy moments and rank correlation the tuner uses equal scipy.stats' (the oracle)."""
+    rng = np.random.default_rng(3)
+    for i in range(40):
+        n = int(rng.integers(3, 300))
+        x = rng.standard_t(4, size=n) * 0.01 + 0.0005
+        y = np.round(rng.normal(size=n), 1)  # ties
+        if i % 2:
+            x = np.round(x, 3)
+        assert skew_kurtosis(x) == (float(sps.skew(x)), float(sps.kurtosis(x, fisher=False)))
+        assert np.array_equal(average_ranks(y), sps.rankdata(y))
+        assert spearman_corr(x, y) == float(sps.spearmanr(x, y).statistic)
+    assert all(math.isnan(v) for v in skew_kurtosis(np.full(5, 0.1)))
+    assert math.isnan(spearman_corr(np.arange(4.0), np.ones(4)))
+
+
+def test_average_ranks_by_hand():
+    assert average_ranks(np.array([3.0, 1.0, 3.0, 2.0, 3.0])).tolist() == [4.0, 1.0, 4.0, 2.0, 4.0]

@@ -3,8 +3,9 @@ variants, their simulation and scoring (runs in workers: imports neither vectorb
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from backtest.execution.weights import finalise_weights
 from backtest.kernel import fill_plan, simulate_batch
 from backtest.metrics_batch import WINDOW_METRICS, window_metrics
 from backtest.tune.folds import Fold
-from strategies.shared import shared_history, variant_weights
+from strategies.shared import deferred_checks, shared_history, variant_weights
 
 
 @dataclass
@@ -154,13 +155,30 @@ def variants_weights(ctx: PathContext, params: list[dict[str, Any]], ids: np.nda
                 raise variant_error(int(ids[j]), labels[j] if labels else "", exc) from None
         return frames
 
+    def fail_at(j: int, exc: RmpbtError | None) -> NoReturn:
+        one_by_one(strats[:j])  # an earlier variant's weights error comes first, as one at a time
+        if exc is None:  # a deferred check failed: the variant built alone raises its own error
+            try:
+                build_variant(ctx, params[j])
+            except RmpbtError as own:
+                exc = own
+        assert exc is not None, "a deferred check failed but the variant builds alone"
+        raise variant_error(int(ids[j]), labels[j] if labels else "", exc) from None
+
     strats: list[Any] = []
-    for j, p in enumerate(params):
-        try:
-            strats.append(build_variant(ctx, p))
-        except RmpbtError as exc:
-            one_by_one(strats)  # an earlier variant's weights error comes first, as one at a time
-            raise variant_error(int(ids[j]), labels[j] if labels else "", exc) from None
+    ends: list[int] = []  # deferred checks registered up to each variant
+    # the batchable checks (the funding of every tilt combination) run once over all variants
+    with deferred_checks() as deferred:
+        for j, p in enumerate(params):
+            try:
+                strats.append(build_variant(ctx, p))
+            except RmpbtError as exc:
+                bad = deferred.first_failure()
+                fail_at(j if bad is None else min(j, bisect_right(ends, bad)), exc if bad is None else None)
+            ends.append(len(deferred))
+    bad = deferred.first_failure()
+    if bad is not None:
+        fail_at(bisect_right(ends, bad), None)
     try:
         return [checked_weights(ctx, s, w) for s, w in zip(strats, variant_weights(strats, ctx.sf, ctx.dates),
                                                             strict=True)]

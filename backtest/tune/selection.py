@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backtest import stats
 from backtest.constants import TRADING_DAYS
 from backtest.errors import SweepError
 
@@ -77,16 +78,12 @@ class DeflatedSharpe:
 
 def expected_max_sharpe(var_trials: float, n_trials: int) -> float:
     """Expected maximum Sharpe ratio of ``n_trials`` unskilled trials (see :mod:`backtest.stats`)."""
-    from backtest.stats import expected_max_sharpe as _ems  # issue 13: one implementation
-
-    return _ems(var_trials, n_trials)
+    return stats.expected_max_sharpe(var_trials, n_trials)  # issue 13: one implementation
 
 
 def probabilistic_sharpe(sr: float, sr0: float, n_obs: int, skew: float, kurt: float) -> float:
     """Probabilistic Sharpe ratio, per-period SR (see :mod:`backtest.stats`)."""
-    from backtest.stats import probabilistic_sharpe_ratio
-
-    return probabilistic_sharpe_ratio(sr, sr0, n_obs, skew, kurt)
+    return stats.probabilistic_sharpe_ratio(sr, sr0, n_obs, skew, kurt)
 
 
 def deflated_sharpe(best_excess: np.ndarray, trial_sharpes: np.ndarray, n_trials: int | None = None) -> DeflatedSharpe:
@@ -102,8 +99,6 @@ def deflated_sharpe(best_excess: np.ndarray, trial_sharpes: np.ndarray, n_trials
     n_trials : int, optional
         Number of variants tried (default: ``len(trial_sharpes)``).
     """
-    from scipy.stats import kurtosis, skew
-
     x = np.asarray(best_excess, dtype=float)
     x = x[np.isfinite(x)]
     n = int(n_trials if n_trials is not None else len(trial_sharpes))
@@ -112,8 +107,8 @@ def deflated_sharpe(best_excess: np.ndarray, trial_sharpes: np.ndarray, n_trials
     var = float(np.var(trials, ddof=1)) if len(trials) > 1 else 0.0
     sd = x.std(ddof=1) if len(x) > 1 else np.nan
     sr = float(x.mean() / sd) if np.isfinite(sd) and sd > 0 else float("nan")
-    g3 = float(skew(x)) if len(x) > 2 else 0.0
-    g4 = float(kurtosis(x, fisher=False)) if len(x) > 3 else 3.0
+    g3, g4 = stats.skew_kurtosis(x) if len(x) > 2 else (0.0, 3.0)
+    g4 = g4 if len(x) > 3 else 3.0
     sr0 = expected_max_sharpe(var, n)
     return DeflatedSharpe(
         dsr=probabilistic_sharpe(sr, sr0, len(x), g3, g4),
@@ -124,10 +119,8 @@ def deflated_sharpe(best_excess: np.ndarray, trial_sharpes: np.ndarray, n_trials
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation over the pairs where both are finite (NaN if < 3 pairs)."""
-    from scipy.stats import spearmanr
-
     a, b = np.asarray(a, float), np.asarray(b, float)
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
         return float("nan")
-    return float(spearmanr(a[ok], b[ok]).statistic)
+    return stats.spearman_corr(a[ok], b[ok])

@@ -47,6 +47,7 @@ from backtest.stats import (
     pbo_logits,
     sharpe_confidence_interval,
     sharpe_moments,
+    spearman_corr,
 )
 from backtest.tune.chunks import Chunk, chunk_targets
 from backtest.tune.folds import Fold
@@ -157,12 +158,10 @@ def _sharpe_cols(x: np.ndarray) -> np.ndarray:
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
         return float("nan")
-    return float(spearmanr(a[ok], b[ok]).statistic)
+    return spearman_corr(a[ok], b[ok])
 
 
 def _median(x: Sequence[float]) -> float:

@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from backtest.data.market_model.calibration import JointParams, by_kind
 
@@ -117,9 +116,16 @@ def ar1(
     if t_n == 1:
         return out
     u = eps[:, 1:] + (1.0 - phi) * target[None, 1:]
-    if floor is None:
-        y, _ = lfilter([1.0], [1.0, -phi], u, axis=1, zi=(phi * x)[:, None])
-        out[:, 1:] = y
+    # x_t = phi * x_{t-1} + u_t, vectorised over paths (the same two roundings per step as
+    # scipy.signal.lfilter([1], [1, -phi]), without importing scipy.signal on the data path)
+    if p_n == 1:  # one path: Python floats (the same IEEE operations, without numpy's per-call cost)
+        v, ys = float(out[0, 0]), []
+        for ut in u[0].tolist():
+            v = v * phi + ut
+            if floor is not None and v < floor:
+                v = floor
+            ys.append(v)
+        out[0, 1:] = ys
         return out
     ut = np.ascontiguousarray(u.T)
     x = out[:, 0].copy()
@@ -127,7 +133,8 @@ def ar1(
     for t in range(ut.shape[0]):
         x *= phi
         x += ut[t]
-        np.maximum(x, floor, out=x)
+        if floor is not None:
+            np.maximum(x, floor, out=x)
         res[t] = x
     out[:, 1:] = res.T
     return out
