@@ -14,6 +14,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import make_data_dir, run_cli  # noqa: E402
 
+from backtest.errors import ScenarioError  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = {
     "name": "apitest",
@@ -193,3 +195,25 @@ def test_start_after_csv_data_says_so(tmp_path):
     r = run_cli("run", str(cfg), "--start", "2030-01-01", "--out", str(tmp_path / "res"))
     assert r.exit_code == 2
     assert f"data ends {last}; start 2030-01-01" in r.output and not (tmp_path / "res").exists()
+
+
+def test_scenarios_and_calibrate_via_api_equal_the_cli(tmp_path):
+    import rmpbt
+
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump({**TINY, "data": {"source": "sample"}}))
+    res = rmpbt.scenarios(p, paths=6, seed=3, drift="raw", pace="A=10,B=50,C=0", pace_effect_paths=6)
+    cli = run_cli("scenarios", str(p), "--paths", "6", "--seed", "3", "--drift", "raw", "--pace", "A=10,B=50,C=0",
+                  "--pace-effect-paths", "6", "--no-report", "--out", str(tmp_path / "cli"))
+    assert cli.exit_code == 0, cli.output
+    folder = Path(cli.output.strip().splitlines()[-1])
+    sm = pd.read_csv(folder / "scenario_metrics.csv")
+    pd.testing.assert_frame_equal(res.scenario_metrics.reset_index(drop=True), sm, check_dtype=False, rtol=1e-9)
+    pe = pd.read_csv(folder / "pace_effect.csv")
+    assert list(res.pace_effect["strategy"]) == list(pe["strategy"]) == ["sixty_forty", "spy"]
+    assert (res.pace_effect["pace_low"] == 0.0).all() and (res.pace_effect["pace_high"] == 50.0).all()
+    with pytest.raises(ScenarioError, match="--pace"):
+        rmpbt.scenarios(p, paths=2, pace="A=-1")
+    cal = rmpbt.calibrate(p, paths=4, seed=0, every="year", start_from="2023-01-01")
+    assert set(cal.summary["strategy"]) == {"sixty_forty", "spy", "all strategies"}
+    assert cal.table["pit"].between(0, 1).all() and len(cal.table) == 2 * cal.table["start"].nunique()
