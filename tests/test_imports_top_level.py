@@ -33,7 +33,6 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "strategies/regime_rules.py": (3, "b: backtest.optimizer imports cvxpy; the batch solver numba (not at registry import)"),
     "backtest/optimizer/batch.py": (1, "b: the cvxpy allocator, only for instances the batch solver declines"),
     "backtest/regimes/markov.py": (1, "b: statsmodels, loaded when the Markov model is fitted"),
-    "backtest/synthetic/sim_markov.py": (1, "b: statsmodels, loaded when the Markov model is fitted for simulated labels"),
     "backtest/data/sources.py": (1, "b: yfinance behind backtest.data.yahoo"),
     "backtest/executors.py": (4, "b: dask.distributed, loaded when a Dask executor starts"),
     "backtest/report/html.py": (1, "b: plotly.offline, loaded when the page embeds plotly.js"),

@@ -156,7 +156,7 @@ def hamilton_filter(y: np.ndarray, P: np.ndarray, mu: np.ndarray, var: np.ndarra
 # ---------------------------------------------------------------------------- fitting
 
 
-class _Fit:
+class OrderedFit:
     """Parameters of one fit, with states ordered by increasing mean."""
 
     def __init__(self, raw_params: np.ndarray, model) -> None:
@@ -176,6 +176,16 @@ class _Fit:
         self.P = P[np.ix_(order, order)]
 
 
+def transform_signal(x: Any, p: MarkovParams) -> Any:
+    """The signal as the regression sees it: ``x / scale``, then ``tanh`` or ``asinh`` (Series or array)."""
+    z = x / p.scale
+    if p.transform == "tanh":
+        return np.tanh(z)
+    if p.transform == "asinh":
+        return np.arcsinh(z)
+    return z
+
+
 def _quantile_start(model, y: np.ndarray) -> np.ndarray:
     """Data-driven start: state means at spread quantiles, common variance, sticky transitions."""
     k = model.k_regimes
@@ -193,8 +203,16 @@ def _quantile_start(model, y: np.ndarray) -> np.ndarray:
     return np.asarray(start, dtype=float)
 
 
-def _fit(y: np.ndarray, k: int, switching_variance: bool, warm: np.ndarray | None, em_iter: int) -> tuple[Any, np.ndarray]:
-    """EM fit from a data-driven start and (if given) from the previous fit; the better one wins."""
+def fit_em(y: np.ndarray, k: int, switching_variance: bool, warm: np.ndarray | None, em_iter: int) -> tuple[Any, np.ndarray]:
+    """EM fit from a data-driven start and (if given) from the previous fit; the better one wins.
+
+    Returns the statsmodels model and its raw parameters (:class:`OrderedFit` orders them).
+
+    Raises
+    ------
+    ValueError
+        No start converged to finite parameters.
+    """
     from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
 
     model = MarkovRegression(y, k_regimes=k, switching_variance=switching_variance)
@@ -251,14 +269,14 @@ def filtered_probabilities(y: pd.Series, p: MarkovParams) -> tuple[pd.DataFrame,
     grid = np.arange(first, n, p.step_days)
     refits = [g for j, g in enumerate(grid) if g - first + 1 >= p.min_history
               and (g - first - (p.min_history - 1)) % p.refit_every < p.step_days]
-    fit: _Fit | None = None
+    fit: OrderedFit | None = None
     start = None
     for r_i, r in enumerate(refits):
         seg_end = refits[r_i + 1] if r_i + 1 < len(refits) else n  # exclusive
         gy = vals[grid[grid <= r]]
         try:
-            model, params = _fit(gy, k, p.switching_variance, start, p.em_iter)
-            fit, start = _Fit(params, model), params
+            model, params = fit_em(gy, k, p.switching_variance, start, p.em_iter)
+            fit, start = OrderedFit(params, model), params
         except Exception as exc:  # noqa: BLE001 - statsmodels raises many types
             if fit is None:
                 raise RegimeError(f"markov: first fit on {len(gy)} observations of {p.signal} up to "
@@ -304,12 +322,7 @@ class MarkovModel:
 
     def transform(self, x: pd.Series) -> pd.Series:
         """The signal as the regression sees it."""
-        z = x / self.params.scale
-        if self.params.transform == "tanh":
-            return np.tanh(z)
-        if self.params.transform == "asinh":
-            return np.arcsinh(z)
-        return z
+        return transform_signal(x, self.params)
 
     def label(self, md: MarketData, days: pd.DatetimeIndex) -> pd.DataFrame:
         """Labels, stress flag and filtered probabilities per day.

@@ -15,7 +15,6 @@ simulation, and one fit from a data-driven start instead of the warm-started ref
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,65 +22,36 @@ import pandas as pd
 
 from backtest.constants import REGIME_KINDS
 from backtest.data.base import MarketData
-from backtest.regimes.markov import MarkovModel, MarkovParams, hamilton_filter
+from backtest.regimes.markov import (
+    MarkovModel,
+    MarkovParams,
+    OrderedFit,
+    fit_em,
+    hamilton_filter,
+    transform_signal,
+)
 from backtest.regimes.rules_batch import NO_PENDING, MachineState, dwell_batch
 from backtest.regimes.signals import liquidity_signals
 from backtest.synthetic.path_signals import PathSignals
 
 
 def transform(x: np.ndarray, p: MarkovParams) -> np.ndarray:
-    """The signal as the regression sees it (:meth:`MarkovModel.transform` on arrays)."""
-    z = np.asarray(x, dtype=float) / p.scale
-    if p.transform == "tanh":
-        return np.tanh(z)
-    if p.transform == "asinh":
-        return np.arcsinh(z)
-    return z
-
-
-def _start_params(model, y: np.ndarray) -> np.ndarray:
-    """Data-driven EM start: state means at spread quantiles, sticky transitions."""
-    k = model.k_regimes
-    qs = np.quantile(y, (np.arange(k) + 0.5) / k)
-    var = max(float(np.var(y)) / (k * k), 1e-6)
-    out = []
-    for name in model.param_names:
-        if name.startswith("p["):
-            i, j = (int(v) for v in name[2:-1].split("->"))
-            out.append(0.95 if i == j else 0.05 / (k - 1))
-        elif name.startswith("const["):
-            out.append(qs[int(name[6:-1])])
-        else:
-            out.append(var)
-    return np.asarray(out, dtype=float)
+    """The signal as the regression sees it (:func:`backtest.regimes.markov.transform_signal` on arrays)."""
+    return transform_signal(np.asarray(x, dtype=float), p)
 
 
 def fit_params(y: np.ndarray, p: MarkovParams) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Means, variances and transition matrix (``P[i, j] = P(s_t=i | s_{t-1}=j)``), ordered by mean.
 
-    None if the EM fit fails.
+    The history model's own EM fit (:func:`backtest.regimes.markov.fit_em`, data-driven
+    start, no warm start); None if it fails.
     """
-    from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
-
-    k = len(p.labels)
-    model = MarkovRegression(y, k_regimes=k, switching_variance=p.switching_variance)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            res = model.fit(start_params=_start_params(model, y), disp=False, search_reps=0, cov_type="none",
-                            em_iter=5 * p.em_iter, maxiter=0)
-        except (ValueError, np.linalg.LinAlgError):
-            return None
-    par = np.asarray(res.params, dtype=float)
-    if not np.all(np.isfinite(par)):
+    try:
+        model, raw = fit_em(y, len(p.labels), p.switching_variance, None, p.em_iter)
+    except ValueError:
         return None
-    names = model.param_names
-    mu = np.array([par[names.index(f"const[{i}]")] for i in range(k)])
-    var = (np.array([par[names.index(f"sigma2[{i}]")] for i in range(k)]) if p.switching_variance
-           else np.full(k, par[names.index("sigma2")]))
-    trans = np.asarray(model.regime_transition_matrix(par))[:, :, 0]
-    order = np.argsort(mu, kind="stable")
-    return mu[order], np.maximum(var[order], 1e-10), trans[np.ix_(order, order)]
+    fit = OrderedFit(raw, model)
+    return fit.mu, fit.var, fit.P
 
 
 @dataclass(frozen=True)
