@@ -41,7 +41,7 @@ import numpy as np
 from backtest.synthetic.scenarios import DRIFT_MODES
 
 __all__ = ["DRIFT_MODES", "StateDrifts", "bootstrap_drifts", "drift_line", "drift_provenance", "effective_days",
-           "parametric_drifts", "shrink_weights", "state_drifts"]
+           "mean_z2", "parametric_drifts", "shrink_weights", "state_drifts"]
 
 RULE = ("w_s = tau2 / (tau2 + 1/n_eff_s); n_eff_s = pool days / max(1, Bartlett long-run variance factor of the "
         "pool's returns over the mean block length); tau2 = max(0, mean over states and assets of ((pool mean - "
@@ -104,13 +104,17 @@ def shrink_weights(pool_mean: np.ndarray, pool_sd: np.ndarray, uncond: np.ndarra
     (np.ndarray, float)
         Weights ``w_s`` in [0, 1) and ``τ²``.
     """
-    sd = np.where(np.asarray(pool_sd) > 0, pool_sd, np.nan)
-    z = (np.asarray(pool_mean) - np.asarray(uncond)[None, :]) / sd
     noise = 1.0 / np.asarray(n_eff, dtype=float)
-    z2 = float(np.nanmean(z**2)) if np.isfinite(z).any() else 0.0
-    tau2 = max(0.0, z2 - float(noise.mean()))
+    tau2 = max(0.0, mean_z2(pool_mean, pool_sd, uncond) - float(noise.mean()))
     w = tau2 / (tau2 + noise) if tau2 > 0 else np.zeros_like(noise)
     return w, tau2
+
+
+def mean_z2(pool_mean: np.ndarray, pool_sd: np.ndarray, uncond: np.ndarray) -> float:
+    """Mean squared standardised distance of the states' means from the unconditional mean (0 if none)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (np.asarray(pool_mean) - np.asarray(uncond)[None, :]) / np.where(np.asarray(pool_sd) > 0, pool_sd, np.nan)
+    return float(np.nanmean(z**2)) if np.isfinite(z).any() else 0.0
 
 
 def effective_days(x: np.ndarray, lags: int) -> float:
@@ -165,9 +169,7 @@ def state_drifts(mode: str, pool_mean: np.ndarray, pool_sd: np.ndarray, uncond: 
     else:
         w, tau2 = shrink_weights(pool_mean, pool_sd, uncond, n_eff)
     target = w[:, None] * pool_mean + (1.0 - w[:, None]) * uncond[None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (pool_mean - uncond[None, :]) / np.where(np.asarray(pool_sd) > 0, pool_sd, np.nan)
-    z2 = float(np.nanmean(z**2)) if np.isfinite(z).any() else 0.0
+    z2 = mean_z2(pool_mean, pool_sd, uncond)
     return StateDrifts(mode, target, pool_mean, uncond, w, n_days, n_eff, tau2, z2, float(np.mean(1.0 / n_eff)))
 
 

@@ -277,7 +277,6 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     betas = betas.scaled(liq.beta_scale)
     calib = None
     if source == "parametric":
-
         calib = load_calibration()
     model = make_regime_model(cfg.regimes)
     contexts, grids, labels, labelers = {}, {}, {}, {}
