@@ -37,6 +37,7 @@ re-exported here for old import paths.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,7 +60,7 @@ from backtest.execution.spec import borrow_factor as spec_borrow_factor
 SHORT_SUFFIX = ":short"
 INIT_CASH = 1.0
 __all__ = ["CASH", "TRADING_DAYS", "Costs", "SimResult", "borrow_factor", "cash_price", "drift_execute",
-           "fill_dates", "simulate", "simulate_spec"]
+           "fill_dates", "load_engine", "simulate", "simulate_spec"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,17 @@ class SimResult:
     skipped: int = 0
     financing: pd.Series | None = None
 
+
+
+def load_engine() -> Any:
+    """Import vectorbt, the engine of ``rmpbt run`` (about 2 s cold), and return it.
+
+    Imported on first use: ``tune`` and ``scenarios`` never need it. ``run_backtest`` calls
+    this early to overlap the import with the strategies' weights (:mod:`backtest.run_targets`).
+    """
+    import vectorbt
+
+    return vectorbt
 
 def borrow_factor(days: pd.DatetimeIndex, bps: float) -> np.ndarray:
     """Accrual factor ``B_t = (1 + bps/1e4/252) ** t`` on ``days`` (see ``spec.borrow_factor``)."""
@@ -217,8 +229,7 @@ def simulate(
         size_cols[FINANCING] = s4
     close = pd.DataFrame(cols, index=days)
     size = pd.DataFrame(size_cols, index=days)
-    import vectorbt as vbt  # imported on first use: ~3 s, not needed by tune/scenarios
-
+    vbt = load_engine()
     vbt_nb = vbt.portfolio.nb
 
     pf = vbt.Portfolio.from_orders(

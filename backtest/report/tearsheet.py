@@ -13,10 +13,7 @@ the single-run page and re-exports the names other modules import from it.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import pickle
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from backtest.forking import fork_context
 from backtest.report.html import (
     MAX_TABLE_ROWS,
     METRIC_DIRECTION,
@@ -181,10 +179,9 @@ class PngJob:
     about half of its time; on a machine with more than one core they run side by side.
     The child is forked early and imports matplotlib (the parent never does); it then
     receives the run's :class:`RunData` (the parts the PNGs draw) and draws. Any failure
-    makes the parent draw the PNGs itself. Only on Linux (``fork``), with more than one
-    core of which one is idle (1-minute load average at most ``cores - 1``: on a busy
-    machine a second process only adds the fork and a second matplotlib import).
-    ``RMPBT_REPORT_FORK=0`` turns it off, ``=1`` turns it on whatever the load.
+    makes the parent draw the PNGs itself. Forked only where :func:`backtest.forking.fork_context`
+    allows it (Linux, an idle second core, no other thread); ``RMPBT_REPORT_FORK=0`` turns
+    it off, ``=1`` turns it on whatever the load.
     """
 
     def __init__(self, proc: Any, conn: Any) -> None:
@@ -193,18 +190,9 @@ class PngJob:
     @classmethod
     def start(cls) -> PngJob | None:
         """Fork the child (None where that is not possible or turned off)."""
-        mode = os.environ.get("RMPBT_REPORT_FORK", "auto")
-        cores = os.cpu_count() or 1
-        if mode == "0" or cores < 2 or (mode != "1" and os.getloadavg()[0] > cores - 1):
+        ctx = fork_context("RMPBT_REPORT_FORK")
+        if ctx is None:
             return None
-        if sys.platform != "linux" or "fork" not in mp.get_all_start_methods():
-            return None
-        for stream in (sys.stdout, sys.stderr):  # the child must not flush a copy of pending output
-            try:
-                stream.flush()
-            except (AttributeError, OSError, ValueError):
-                pass
-        ctx = mp.get_context("fork")
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_png_child, args=(child,), name="rmpbt-png", daemon=True)
         try:

@@ -1,0 +1,64 @@
+"""When a run may use a second core: the one rule for forking a helper process.
+
+Two parts of ``rmpbt run`` are independent enough to run side by side: the strategies'
+target weights (computed while the parent imports the simulation engine,
+:mod:`backtest.run_targets`) and the report's PNGs (drawn while the parent writes the HTML
+page, :class:`backtest.report.tearsheet.PngJob`). Both fork a child only where it pays:
+
+* on Linux, where the ``fork`` start method exists (the child inherits the loaded data);
+* with at least two cores, one of them idle (1-minute load average at most ``cores - 1``);
+  on a busy machine a second process only adds the fork and its own imports;
+* from the main thread of a process with no other thread (forking a threaded process can
+  leave a lock held in the child).
+
+An environment variable per use turns it off (``0``) or on whatever the load and threads
+(``1``, for tests; still never on one core); anything else (or unset) means "decide by the rules above".
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import threading
+from typing import Any
+
+__all__ = ["flush_std_streams", "fork_context"]
+
+
+def fork_context(env_var: str) -> Any | None:
+    """The ``fork`` multiprocessing context when a helper child may be forked now, else None.
+
+    Parameters
+    ----------
+    env_var : str
+        Name of the environment variable that overrides the rules: ``"0"`` never forks,
+        ``"1"`` forks whatever the machine's load and threads (still only where ``fork``
+        exists and with two cores or more).
+
+    Returns
+    -------
+    multiprocessing context or None
+    """
+    mode = os.environ.get(env_var, "auto")
+    if mode == "0" or sys.platform != "linux" or "fork" not in mp.get_all_start_methods():
+        return None
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        return None
+    if mode != "1":
+        if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
+            return None
+        if os.getloadavg()[0] > cores - 1:
+            return None
+    flush_std_streams()
+    return mp.get_context("fork")
+
+
+def flush_std_streams() -> None:
+    """Flush stdout and stderr (a forked child must not flush a copy of pending output)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
