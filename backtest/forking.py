@@ -6,8 +6,11 @@ target weights (computed while the parent imports the simulation engine,
 page, :class:`backtest.report.tearsheet.PngJob`). Both fork a child only where it pays:
 
 * on Linux, where the ``fork`` start method exists (the child inherits the loaded data);
-* with at least two cores, one of them idle (1-minute load average at most ``cores - 1``);
-  on a busy machine a second process only adds the fork and its own imports;
+* with at least two cores, one of them idle right now: at most ``cores - 1`` runnable tasks,
+  this process included (``/proc/loadavg``'s fourth field, read at the moment of the fork;
+  the 1-minute load average where that is unreadable). On a busy machine a second process
+  only adds the fork and its own imports. A snapshot, not the 1-minute average: commands
+  typed one after another raise that average above ``cores - 1`` by themselves;
 * from the main thread of a process with no other thread (forking a threaded process can
   leave a lock held in the child).
 
@@ -23,7 +26,7 @@ import sys
 import threading
 from typing import Any
 
-__all__ = ["flush_std_streams", "fork_context"]
+__all__ = ["flush_std_streams", "fork_context", "runnable_tasks"]
 
 
 def fork_context(env_var: str) -> Any | None:
@@ -49,7 +52,7 @@ def fork_context(env_var: str) -> Any | None:
     if mode != "1":
         if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
             return None
-        if os.getloadavg()[0] > cores - 1:
+        if runnable_tasks() > cores - 1:
             return None
     flush_std_streams()
     return mp.get_context("fork")
@@ -62,3 +65,15 @@ def flush_std_streams() -> None:
             stream.flush()
         except (AttributeError, OSError, ValueError):
             pass
+
+
+def runnable_tasks() -> float:
+    """Tasks runnable on the machine right now, this one included (``/proc/loadavg``).
+
+    Falls back to the 1-minute load average + 1 where ``/proc/loadavg`` cannot be read.
+    """
+    try:
+        with open("/proc/loadavg", encoding="ascii") as fh:
+            return float(int(fh.read().split()[3].split("/")[0]))
+    except (OSError, ValueError, IndexError):
+        return os.getloadavg()[0] + 1.0

@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from warm import compile_project
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 0.5
 HEAVY = ("vectorbt", "cvxpy", "numba", "plotly", "matplotlib", "yfinance", "dask", "distributed")
@@ -106,6 +108,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--importtime", action="store_true", help="also list the slowest imports")
     args = ap.parse_args()
+    compile_project()  # warm: the project's bytecode, as a second run would find it
     interp, interp_cpu = wall_of([sys.executable, "-c", "pass"], args.repeats)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
           f"bare interpreter start-up: {interp:.3f} s wall, {interp_cpu:.3f} s CPU")

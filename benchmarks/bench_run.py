@@ -14,6 +14,12 @@ Then, in fresh processes as a user types them (warm: after one untimed run):
 * the import time of the run path (``backtest.pipeline`` and the command module) and
   which optional libraries it loads (yfinance, dask, statsmodels, cvxpy).
 
+``rmpbt run`` uses the second core where one is idle: a forked child computes the
+strategies' targets while the parent imports vectorbt (``RMPBT_RUN_FORK=0`` turns it off,
+``=1`` forces it), and a child draws the PNGs (``RMPBT_REPORT_FORK``). The phase line says
+whether the targets child was used in the last timed run. Warm also means the project's
+bytecode is compiled (:mod:`warm`).
+
     python benchmarks/bench_run.py [--data-dir ../shared/data] [--repeats 5] [--cli-only]
 """
 
@@ -29,6 +35,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from warm import compile_project
 
 from backtest.config import DEFAULT_UNIVERSE, config_from_dict
 from backtest.pipeline import load_market, render_report, run_backtest, write_outputs
@@ -92,8 +100,13 @@ def phase_line(folder: Path) -> str:
         return "    phases: (no provenance.json)"
     keys = ("load", "signals", "simulate", "metrics", "report")
     slow = sorted(((k[9:], v) for k, v in t.items() if k.startswith("strategy:")), key=lambda kv: -kv[1])[:3]
+    child = t.get("engine_import_beside_targets")
     return ("    phases (s, in the process): " + ", ".join(f"{k} {t[k]:.2f}" for k in keys if k in t)
-            + "; slowest strategies: " + ", ".join(f"{n} {v:.2f}" for n, v in slow))
+            + "; slowest strategies: " + ", ".join(f"{n} {v:.2f}" for n, v in slow)
+            + ("\n    targets computed by a forked child while vectorbt loaded "
+               f"({child:.2f} s); strategy times are the child's weights + this process's simulation"
+               if child is not None else "\n    targets computed in-process (no idle core at the fork, "
+               "or RMPBT_RUN_FORK=0)"))
 
 
 def run_path_imports() -> tuple[float, list[str]]:
@@ -147,6 +160,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cli-only", action="store_true", help="only the rmpbt run / report figures")
     args = ap.parse_args()
+    compile_project()  # warm: the project's bytecode, as a second run would find it
     if args.cli_only:
         bench_cli(args.data_dir, args.repeats)
         return

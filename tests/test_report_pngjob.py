@@ -88,7 +88,7 @@ def test_an_unused_child_is_cancelled(tmp_path, monkeypatch):
 def test_busy_machine_or_switch_off_means_no_child(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     monkeypatch.delenv("RMPBT_REPORT_FORK", raising=False)
-    monkeypatch.setattr("os.getloadavg", lambda: (1.5, 1.0, 1.0))  # no idle core
+    monkeypatch.setattr("backtest.forking.runnable_tasks", lambda: 2.0)  # no idle core
     assert PngJob.start() is None
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     monkeypatch.setenv("RMPBT_REPORT_FORK", "1")

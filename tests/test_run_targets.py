@@ -175,9 +175,9 @@ def test_fork_rules(monkeypatch):
     monkeypatch.setenv("RMPBT_RUN_FORK", "0")
     assert fork_context("RMPBT_RUN_FORK") is None  # switched off
     monkeypatch.delenv("RMPBT_RUN_FORK")
-    monkeypatch.setattr("os.getloadavg", lambda: (1.5, 1.0, 1.0))
-    assert fork_context("RMPBT_RUN_FORK") is None  # no idle core
-    monkeypatch.setattr("os.getloadavg", lambda: (0.2, 0.2, 0.2))
+    monkeypatch.setattr("backtest.forking.runnable_tasks", lambda: 2.0)
+    assert fork_context("RMPBT_RUN_FORK") is None  # no idle core: another task runs beside this one
+    monkeypatch.setattr("backtest.forking.runnable_tasks", lambda: 1.0)
     box: list[object] = []
     th = threading.Thread(target=lambda: box.append(fork_context("RMPBT_RUN_FORK")))
     th.start()
@@ -187,6 +187,22 @@ def test_fork_rules(monkeypatch):
         assert fork_context("RMPBT_RUN_FORK") is not None
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert fork_context("RMPBT_RUN_FORK") is None  # one core
+
+
+def test_runnable_tasks_reads_proc_loadavg(tmp_path, monkeypatch):
+    import backtest.forking as forking
+
+    real_open = open
+
+    def fake_open(path, *a, **k):
+        return real_open(tmp_path / "loadavg", *a, **k) if path == "/proc/loadavg" else real_open(path, *a, **k)
+
+    (tmp_path / "loadavg").write_text("0.50 0.40 0.30 3/120 4242\n")
+    monkeypatch.setattr("builtins.open", fake_open)
+    assert forking.runnable_tasks() == 3.0
+    (tmp_path / "loadavg").write_text("garbage\n")
+    monkeypatch.setattr("os.getloadavg", lambda: (0.25, 0.0, 0.0))
+    assert forking.runnable_tasks() == 1.25  # the 1-minute average, plus this task
 
 
 def test_no_child_without_parallel(cfg_path, tmp_path, monkeypatch):

@@ -127,7 +127,10 @@ def render_run(folder: str | Path, html: bool = True, png: bool = True, png_job:
     png_job : PngJob, optional
         A PNG child already started (:meth:`PngJob.start`, e.g. before the run folder was
         written, so that it imports matplotlib meanwhile); started here when omitted and
-        both halves are asked for. It is finished (or cancelled) before this returns.
+        both halves are asked for. It is finished (or cancelled) before this returns. A
+        child started here leaves this process to import matplotlib while it draws, so that
+        the next render's child has it already (re-rendering in one process: ~0.55 s
+        instead of ~1 s).
     """
     folder = Path(folder)
     job = png_job
@@ -138,6 +141,10 @@ def render_run(folder: str | Path, html: bool = True, png: bool = True, png_job:
         sent = job is not None and png and job.send(data, folder)
         if html:
             write_text_atomic(folder / "tearsheet.html", build_tearsheet(data))
+        if sent and png_job is None:
+            # started here (an API or notebook process, which may render again): load
+            # matplotlib while the child draws, so that later children inherit it
+            png_writer()
         if png and not (sent and job is not None and job.finish()):
             png_writer()(data, folder)  # sequential, or again in-process when the child failed
     finally:
