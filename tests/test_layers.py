@@ -42,10 +42,8 @@ HEAVY = (
     "numpy",
 )
 
-# Known private-name imports across modules, as "path: name". TODO issue 11: these are in
-# files being restructured by others (engine/kernel/scoring/sweep/optimizer/synthetic/
-# report); remove each entry when its import goes (a new one fails the test).
-KNOWN_PRIVATE_IMPORTS: set[str] = set()  # none left: every cross-module helper is public
+# Known private-name imports across modules, as "path: name" (a new one fails the test).
+KNOWN_PRIVATE_IMPORTS: set[str] = set()  # none: every cross-module helper is public
 
 
 def _env() -> dict[str, str]:

@@ -28,8 +28,8 @@ from backtest.data.market_model import (
     load_calibration,
     simulate_paths,
 )
+from backtest.data.regime_calendar import load_calendar
 from backtest.errors import DataError
-from backtest.regimes.calendar import load_calendar
 
 __all__ = [
     "CALIBRATION_PATH",

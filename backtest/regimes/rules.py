@@ -30,9 +30,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backtest.config import format_validation_error
+from backtest.constants import REGIME_KINDS
 from backtest.data.base import MarketData
 from backtest.errors import ConfigError, RegimeError
-from backtest.regimes.calendar import REGIME_KINDS
 from backtest.regimes.signals import liquidity_signals, missing_inputs
 from backtest.safe_io import load_yaml_text, read_text_file
 

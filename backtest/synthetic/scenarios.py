@@ -41,7 +41,6 @@ from backtest.config import format_validation_error, read_yaml
 from backtest.errors import ConfigError, ScenarioError
 from backtest.safe_io import find_non_finite
 
-REGIME_KINDS = ("qe", "plateau", "qt", "rmp")
 MIX = "mix"
 PROB_TOL = 1e-6
 ROW_TOL = 1e-9
