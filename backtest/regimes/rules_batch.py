@@ -2,11 +2,12 @@
 
 :func:`backtest.regimes.rules.classify` labels one signal frame day by day. Scenario runs
 need the same labels on thousands of simulated paths that share a history up to ``t0``
-and then diverge, so this module runs the very same state machine (raw indication of
-``_target`` in ``rules.py``, then the confirm/min-dwell filter) in a numba kernel over a
-``(T, P)`` block of signals, starting from a :class:`MachineState` (the machine's state
-after the history) and returning the state reached. ``tests/test_scenarios_labels.py``
-checks it equals ``classify`` day by day, on history and on simulated paths.
+and then diverge. This module is the one home of the state machine (the raw indication,
+then the confirm/min-dwell filter): a numba kernel over a ``(T, P)`` block of signals,
+starting from a :class:`MachineState` (the machine's state after the history) and
+returning the state reached. ``classify`` is this machine on one path;
+``tests/test_regimes_rules_oracle.py`` checks it day by day against a plain-Python
+transcription of the rules, on history and on random signals.
 
 Regimes are integer codes: positions in :data:`backtest.constants.REGIME_KINDS`.
 NaN signals follow Python's comparison rules exactly as in ``rules.py`` (every comparison
@@ -21,7 +22,7 @@ import numba
 import numpy as np
 
 from backtest.constants import REGIME_KINDS
-from backtest.regimes.rules import RulesParams
+from backtest.regimes.rules_params import RulesParams
 
 QE, PLATEAU, QT, RMP = (REGIME_KINDS.index(k) for k in ("qe", "plateau", "qt", "rmp"))
 NO_PENDING = -1
@@ -169,8 +170,8 @@ def run_rules(signals: dict[str, np.ndarray], recent: np.ndarray, p: RulesParams
     shape = w13.shape
 
     def arr(name: str) -> np.ndarray:
-        return np.ascontiguousarray(np.broadcast_to(np.asarray(signals[name], dtype=np.float64).reshape(
-            shape[0], -1), shape))
+        a = np.asarray(signals[name], dtype=np.float64)
+        return np.ascontiguousarray(np.broadcast_to(a.reshape(shape[0], -1) if a.size else a.reshape(shape), shape))
 
     p_n = shape[1]
     st = MachineState.initial(p, p_n) if start is None else start
@@ -180,7 +181,8 @@ def run_rules(signals: dict[str, np.ndarray], recent: np.ndarray, p: RulesParams
     regime = np.empty(shape, dtype=np.int64)
     raw = np.empty(shape, dtype=np.int64)
     allowed = np.array([k in p.labels for k in REGIME_KINDS])
-    rec = np.ascontiguousarray(np.broadcast_to(np.asarray(recent, dtype=bool).reshape(shape[0], -1), shape))
+    r = np.asarray(recent, dtype=bool)
+    rec = np.ascontiguousarray(np.broadcast_to(r.reshape(shape[0], -1) if r.size else r.reshape(shape), shape))
     _machine(w13, arr("treast_chg_13w"), arr("walcl_chg_4w"), arr("treast_chg_4w"), rec, _thresholds(p), allowed,
              int(p.confirm_days), int(p.min_dwell_days), state, age, pending, count, regime, raw)
     return regime, raw, MachineState(state, age, pending, count)
