@@ -26,9 +26,11 @@ import math
 from itertools import combinations
 
 import numpy as np
-from scipy.special import ndtr, ndtri  # norm.cdf / norm.ppf without loading scipy.stats (~0.6 s)
 
 from backtest.constants import TRADING_DAYS
+
+# scipy.special's ndtr/ndtri bit for bit, without importing scipy.special (~0.15-0.2 s)
+from backtest.normal import ndtr, ndtri
 
 EULER_GAMMA = 0.5772156649015329
 SHARPE_INTERVAL = ("sharpe_se", "sharpe_lo", "sharpe_hi")
