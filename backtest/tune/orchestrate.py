@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import copy
-import gc
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +19,7 @@ from backtest.constants import TRADING_DAYS
 from backtest.errors import ConfigError, SweepError
 from backtest.tune.chunks import Chunk, returns_of, run_chunk
 from backtest.tune.folds import split_folds, walk_forward_folds
+from backtest.tune.gcpause import collector_paused
 from backtest.tune.grid import GridAxis, expand, parse_grid
 from backtest.tune.keys import parse_key, set_path
 from backtest.tune.paths import (
@@ -144,24 +143,6 @@ def run_tune(
     """
     with collector_paused():
         return _run_tune(cfg, req, origin=origin, md=md, executor=executor, progress=progress, benchmarks=benchmarks)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No automatic garbage collection inside (restored on exit, as it was).
-
-    Building 1,000 variants allocates enough to trigger full collections, each of which
-    walks every object of numba, pandas, pydantic... (~0.03-0.1 s each, several per
-    run), while a tune leaves almost no reference cycles behind (a few hundred objects):
-    reference counting frees the rest as usual. Nothing the tuner computes depends on it.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executor: Any,
