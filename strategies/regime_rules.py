@@ -49,6 +49,7 @@ evaluate on ``(K, P)`` arrays and the kernels of :mod:`strategies.rules_kernels`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -192,7 +193,7 @@ def compile_rules(p: RegimeRulesParams) -> CompiledRules:
     base = {_norm(a): float(w) for a, w in p.base.items()}
     if CASH_KEYWORD in base:
         raise ValueError("base: cash is implied (1 - sum of base weights); do not list it")
-    bad = [a for a, w in base.items() if not np.isfinite(w)]
+    bad = [a for a, w in base.items() if not math.isfinite(w)]
     if bad:
         raise ValueError(f"base: weight of {bad[0]} is not finite")
     held: list[str] = list(base)
@@ -213,7 +214,7 @@ def compile_rules(p: RegimeRulesParams) -> CompiledRules:
             add = {_norm(a): float(w) for a, w in t.add.items()}
             if not add or not any(w != 0 for w in add.values()):
                 raise ValueError(f"{where}: add is empty or all zero")
-            if not all(np.isfinite(w) for w in add.values()):
+            if not all(math.isfinite(w) for w in add.values()):
                 raise ValueError(f"{where}: add has a non-finite weight")
             src = [_norm(a) for a in t.fund_from]
             if not src:
@@ -230,7 +231,7 @@ def compile_rules(p: RegimeRulesParams) -> CompiledRules:
             src = [_norm(a) for a in t.sweep.from_]
             _check_known(src, held, where, "sweep source")
             dest = {_norm(a): float(w) for a, w in t.sweep.to.items()}
-            if not all(np.isfinite(w) and w > 0 for w in dest.values()):
+            if not all(math.isfinite(w) and w > 0 for w in dest.values()):
                 raise ValueError(f"{where}: sweep shares must be > 0")
             both = sorted(set(src) & set(dest))
             if both:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -366,8 +366,26 @@ def _from_string(text: str, where: str) -> Condition:
     return _compare(spec, where)
 
 
+#: Parsed conditions by (canonical YAML form, ``where``, signal registry): a tune validates the
+#: same ``when`` of every tilt once per variant. Conditions are frozen dataclasses over tuples
+#: (immutable), so sharing one parsed object is safe; failures are never cached.
+_PARSED: dict[Hashable, Condition] = {}
+_PARSED_MAX = 4096
+_PLAIN = (str, list, dict)
+
+
+def _canonical(raw: Any) -> Hashable | None:
+    """A hashable form of a YAML condition, or None (not cached).
+
+    ``repr`` of the plain data a condition is made of (dicts, lists, str, int, float, bool,
+    None) tells apart whatever parses differently: types (``1``, ``1.0``, ``True``,
+    ``'1'``; lists from tuples), float signs and digits, key order.
+    """
+    return (type(raw), repr(raw)) if type(raw) in _PLAIN else None
+
+
 def parse_condition(raw: Any, where: str) -> Condition:
-    """Parse a condition from its YAML form.
+    """Parse a condition from its YAML form (memoised: equal inputs share one parsed object).
 
     Parameters
     ----------
@@ -381,12 +399,28 @@ def parse_condition(raw: Any, where: str) -> Condition:
     ValueError
         One line: empty condition, unknown key, signal, regime or op, bad hysteresis band.
     """
+    canon = _canonical(raw)
+    if canon is None:
+        return _parse(raw, where)
+    sigs = known_signals()  # read at call time: a signal added (or removed) later changes the key
+    key = (canon, where, id(sigs), len(sigs))
+    hit = _PARSED.get(key)
+    if hit is None:
+        hit = _parse(raw, where)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = hit
+    return hit
+
+
+def _parse(raw: Any, where: str) -> Condition:
+    """:func:`parse_condition` without the memo."""
     if isinstance(raw, str):
         return _from_string(raw, where)
     if isinstance(raw, list):
         if not raw:
             raise ValueError(f"{where}: condition is empty")
-        return AllOf(tuple(parse_condition(c, where) for c in raw))
+        return AllOf(tuple(_parse(c, where) for c in raw))
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: expected a condition mapping, list or string, got {raw!r}")
     if not raw:
@@ -404,10 +438,10 @@ def parse_condition(raw: Any, where: str) -> Condition:
     if head == "regime":
         return _regime(body, where)
     if head == "not":
-        return Not(parse_condition(body, where))
+        return Not(_parse(body, where))
     if not isinstance(body, list) or not body:
         raise ValueError(f"{where}: {head} needs a non-empty list of conditions")
-    children = tuple(parse_condition(c, where) for c in body)
+    children = tuple(_parse(c, where) for c in body)
     return AllOf(children) if head == "all" else AnyOf(children)
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from backtest.commands.progress import RichProgress
 from backtest.errors import RmpbtError
+from backtest.tune.gcpause import collector_paused
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML run config (see configs/).", show_default=False)]
 SetOpt = Annotated[
@@ -127,6 +128,7 @@ def register(app: typer.Typer) -> None:
     """Add the ``tune`` command to ``app``."""
 
     @app.command("tune")
+    @collector_paused()  # no full GC passes over numba/pandas objects while importing and tuning
     def tune(
         config: ConfigArg,
         grid: Annotated[list[str] | None, typer.Option(

@@ -22,9 +22,6 @@ from typing import TypeVar
 from urllib.parse import quote
 
 import pandas as pd
-import platformdirs
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from backtest.errors import DataError
 
@@ -40,6 +37,8 @@ def default_cache_dir() -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
+
+    import platformdirs  # lazy: only when no cache folder is configured
 
     return Path(platformdirs.user_cache_dir("rmpbt"))
 
@@ -160,6 +159,8 @@ class Cache:
         path = self.path(provider, key)
         if not path.is_file():
             return None
+        import pyarrow.parquet as pq  # lazy: runs on csv or sample data never touch the cache
+
         try:
             meta = pq.read_schema(path).metadata or {}
             return _entry_from_meta(path, json.loads(meta[META_KEY]))
@@ -177,6 +178,8 @@ class Cache:
         entry = self.info(provider, key)
         if entry is None:
             return None
+        import pyarrow.parquet as pq
+
         try:
             df = pq.read_table(entry.path).to_pandas()
             s = df["value"].astype(float)  # wrong columns / types: a foreign file, not our entry
@@ -229,6 +232,9 @@ class Cache:
             "first": str(idx[0].date()) if len(idx) else None,
             "last": str(idx[-1].date()) if len(idx) else None,
         }
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         table = pa.Table.from_pandas(df, preserve_index=True)
         table = table.replace_schema_metadata(
             {**(table.schema.metadata or {}), META_KEY: json.dumps(meta).encode()}

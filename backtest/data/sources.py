@@ -5,9 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from backtest.data.base import MacroSeries, MarketData
-from backtest.data.cache import Cache
 from backtest.data.csv_source import CsvSource
-from backtest.data.fred import FredSource
 from backtest.data.sample import SampleSource
 from backtest.data.validate import align_prices, check_macro
 from backtest.errors import ConfigError
@@ -30,6 +28,9 @@ class OnlineSource:
         end: pd.Timestamp | None,
     ) -> MarketData:
         """Download (or read from cache) prices and macro series."""
+        # the cache, FRED (urllib) and Yahoo: only the online source needs them
+        from backtest.data.cache import Cache
+        from backtest.data.fred import FredSource
         from backtest.data.yahoo import YahooSource
 
         frames, notes = YahooSource(cache=Cache(), refresh=self.refresh).load_prices(tickers, start, end)

@@ -179,20 +179,33 @@ def variants_weights(ctx: PathContext, params: list[dict[str, Any]], ids: np.nda
     bad = deferred.first_failure()
     if bad is not None:
         fail_at(bisect_right(ends, bad), None)
+    unknown: dict[tuple[Any, ...], Any] = {}
     try:
-        return [checked_weights(ctx, s, w) for s, w in zip(strats, variant_weights(strats, ctx.sf, ctx.dates),
-                                                            strict=True)]
+        return [checked_weights(ctx, s, w, unknown)
+                for s, w in zip(strats, variant_weights(strats, ctx.sf, ctx.dates), strict=True)]
     except RmpbtError:
         return one_by_one(strats)
 
 
-def checked_weights(ctx: PathContext, strat: Any, w: Any) -> pd.DataFrame:
-    """``w`` as float weights after the framework's checks (index = decision dates, known tickers)."""
+def checked_weights(ctx: PathContext, strat: Any, w: Any,
+                    unknown: dict[tuple[Any, ...], Any] | None = None) -> pd.DataFrame:
+    """``w`` as float weights after the framework's checks (index = decision dates, known tickers).
+
+    ``unknown`` memoises, across the variants of a chunk, the first unknown ticker (or None)
+    of each column list.
+    """
     if not isinstance(w, pd.DataFrame) or not w.index.equals(ctx.dates):
         raise StrategyError(f"strategy {strat.name}: weights must be a DataFrame indexed by the decision dates")
-    miss = ctx.prices.columns.get_indexer(w.columns) < 0
-    if miss.any():
-        raise StrategyError(f"strategy {strat.name}: unknown ticker {w.columns[int(np.argmax(miss))]}")
+    key = tuple(w.columns)
+    if unknown is not None and key in unknown:
+        bad = unknown[key]
+    else:
+        miss = ctx.prices.columns.get_indexer(w.columns) < 0
+        bad = w.columns[int(np.argmax(miss))] if miss.any() else None
+        if unknown is not None:
+            unknown[key] = bad
+    if bad is not None:
+        raise StrategyError(f"strategy {strat.name}: unknown ticker {bad}")
     return w if all(dt == np.float64 for dt in w.dtypes) else w.astype(float)
 
 

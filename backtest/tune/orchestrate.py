@@ -19,6 +19,7 @@ from backtest.constants import TRADING_DAYS
 from backtest.errors import ConfigError, SweepError
 from backtest.tune.chunks import Chunk, returns_of, run_chunk
 from backtest.tune.folds import split_folds, walk_forward_folds
+from backtest.tune.gcpause import collector_paused
 from backtest.tune.grid import GridAxis, expand, parse_grid
 from backtest.tune.keys import parse_key, set_path
 from backtest.tune.paths import (
@@ -140,6 +141,12 @@ def run_tune(
     SweepError, ConfigError, DataError, StrategyError
         One-line user errors.
     """
+    with collector_paused():
+        return _run_tune(cfg, req, origin=origin, md=md, executor=executor, progress=progress, benchmarks=benchmarks)
+
+
+def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executor: Any,
+              progress: ProgressSink | None, benchmarks: bool) -> TuneResult:
     from backtest.executors import LocalExecutor
 
     t0 = time.perf_counter()

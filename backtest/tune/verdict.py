@@ -164,6 +164,21 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return spearman_corr(a[ok], b[ok])
 
 
+def _finite(x: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(x)`` as floats, without the copy when ``x`` is already finite."""
+    a = np.asarray(x, dtype=float)
+    return a if np.isfinite(a).all() else np.nan_to_num(a)
+
+
+def _rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``x[rows]``, as a view when ``rows`` is a run of consecutive indices (the usual in-sample days)."""
+    rows = np.asarray(rows)
+    if (rows.dtype.kind in "iu" and rows.ndim == 1 and len(rows) and rows[0] >= 0
+            and rows[-1] - rows[0] == len(rows) - 1 and (np.diff(rows) == 1).all()):
+        return x[int(rows[0]) : int(rows[-1]) + 1]
+    return x[rows]
+
+
 def _median(x: Sequence[float]) -> float:
     a = np.asarray(x, dtype=float)
     a = a[np.isfinite(a)]
@@ -187,7 +202,7 @@ def deflate_active(returns: np.ndarray, reference: np.ndarray, rows: np.ndarray,
     name : str
         Name of the reference, for display.
     """
-    act = returns[rows] - reference[rows, None]
+    act = _rows(returns, rows) - _rows(reference, rows)[:, None]
     srs = _sharpe_cols(act)
     ok = np.isfinite(srs)
     var = float(np.var(srs[ok], ddof=1)) if ok.sum() > 1 else 0.0
@@ -290,18 +305,19 @@ def assess(returns: np.ndarray, untuned: np.ndarray | None, folds: Sequence[Any]
     regime : str, optional
         Its name, for display.
     """
-    r = np.nan_to_num(np.asarray(returns, dtype=float))
+    r = _finite(returns)
     t, n = r.shape
     rf = np.zeros(t) if rf is None else np.nan_to_num(np.asarray(rf, dtype=float))
     ex = r - rf[:, None]
-    train_sr = np.array([_sharpe_cols(ex[f.train]) for f in folds])
-    test_sr = np.array([_sharpe_cols(ex[f.test]) for f in folds])
-    if chosen is None:
-        chosen = [int(np.nanargmax(np.where(np.isfinite(s), s, -np.inf))) for s in train_sr]
-    if best is None:
-        best = int(np.nanargmax(np.where(np.isfinite(train_sr), train_sr, 0.0).mean(axis=0)))
-    if fold_rank_corr is None:
-        fold_rank_corr = [_spearman(a, b) for a, b in zip(train_sr, test_sr, strict=True)]
+    if chosen is None or best is None or fold_rank_corr is None:  # the tuner passes all three
+        train_sr = np.array([_sharpe_cols(ex[f.train]) for f in folds])
+        test_sr = np.array([_sharpe_cols(ex[f.test]) for f in folds])
+        if chosen is None:
+            chosen = [int(np.nanargmax(np.where(np.isfinite(s), s, -np.inf))) for s in train_sr]
+        if best is None:
+            best = int(np.nanargmax(np.where(np.isfinite(train_sr), train_sr, 0.0).mean(axis=0)))
+        if fold_rank_corr is None:
+            fold_rank_corr = [_spearman(a, b) for a, b in zip(train_sr, test_sr, strict=True)]
     is_rows = np.unique(np.concatenate([f.train for f in folds]))
     if in_regime is not None:
         is_rows = is_rows[np.asarray(in_regime, dtype=bool)[is_rows]]
