@@ -137,6 +137,7 @@ def bench_cli(data_dir: str | None, repeats: int) -> None:
               f"{secs:.2f} s wall, {cpu:.2f} s CPU  (target <= 5 s)")
         print(phase_line(folder))
         times, cpus = [], []
+        render_report(folder)  # warm-up (untimed), as for the commands: plotly and matplotlib loaded
         for _ in range(repeats):
             t0, c0 = time.perf_counter(), time.process_time()
             render_report(folder)
