@@ -370,12 +370,16 @@ def plan_trades(
 
 
 def trade_cost(trades: list[dict[str, Any]], target: dict[str, float], capital: float, costs: Any) -> dict[str, float]:
-    """Estimated cost: fee + slippage on the traded notional; yearly borrow on the target shorts."""
+    """Estimated cost: fee + slippage on the traded notional; yearly accrual on the target shorts.
+
+    ``costs`` is the run's :class:`~backtest.execution.spec.Costs`: the fee and slippage
+    fractions and each short leg's yearly accrual (borrow fee + short-rebate haircut) are
+    the engine's own.
+    """
     traded = sum(abs(t["notional"]) for t in trades)
-    fees = traded * (costs.fee_bps + costs.slippage_bps) / 1e4
-    by = dict(costs.borrow_bps_by_asset)
+    fees = traded * (costs.fee + costs.slippage)
     borrow = sum(
-        -w * capital * by.get(a, costs.borrow_bps) / 1e4 for a, w in target.items() if a != CASH and w < 0
+        -w * capital * costs.short_accrual_for(a) / 1e4 for a, w in target.items() if a != CASH and w < 0
     )
     return {"traded_notional": traded, "fees_and_slippage": fees, "borrow_per_year": borrow}
 
@@ -454,7 +458,7 @@ def compute_now(
         prices = md.prices.ffill().iloc[-1]
         hold = holdings if isinstance(holdings, pd.DataFrame) or holdings is None else read_holdings(holdings)
         held = held_shares(hold, prices, capital, str(holdings) if holdings is not None else "holdings")
-        costs = Costs(cfg.costs.fee_bps, cfg.costs.slippage_bps, cfg.costs.borrow_bps, dict(cfg.costs.borrow_bps_by_asset))
+        costs = Costs.from_config(cfg)
         report.capital = float(capital)
         for name, st in strategies.items():
             tr = plan_trades(st["target"], held, prices, capital)

@@ -102,6 +102,10 @@ def test_trade_cost_by_hand():
     assert c["traded_notional"] == pytest.approx(1400.0)
     assert c["fees_and_slippage"] == pytest.approx(1400.0 * 3 / 1e4)
     assert c["borrow_per_year"] == pytest.approx(1000.0 * 40 / 1e4)
+    # the short-rebate haircut accrues on the short leg, as in the engine
+    c = trade_cost(trades, {"SPY": 0.9, "TLT": -0.1}, 10_000.0,
+                   Costs(1.0, 2.0, 50.0, {"TLT": 40.0}, borrow_spread_bps=50.0, short_rebate_haircut_bps=25.0))
+    assert c["borrow_per_year"] == pytest.approx(1000.0 * (40 + 25) / 1e4)
 
 
 def test_plan_trades_from_weights():

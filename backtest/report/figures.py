@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from backtest.constants import TRADING_DAYS
+from backtest.constants import CASH, TRADING_DAYS
 from backtest.report import palette as P
 from backtest.report.plotjson import DateTable, figure_payload, page_template_json, to_json
 from backtest.report.plotstyle import (
@@ -249,9 +249,9 @@ def weights_figure(weights: dict[str, pd.DataFrame]) -> go.Figure:
         Negative weights are stacked below zero in their own group.
     """
     assets = list(dict.fromkeys(a for w in weights.values() for a in w.columns))
-    if "CASH" in assets:
-        assets = [a for a in assets if a != "CASH"] + ["CASH"]
-    acol = {a: ("#c7c7c7" if a == "CASH" else ASSET_PALETTE[i % len(ASSET_PALETTE)]) for i, a in enumerate(assets)}
+    if CASH in assets:
+        assets = [a for a in assets if a != CASH] + [CASH]
+    acol = {a: ("#c7c7c7" if a == CASH else ASSET_PALETTE[i % len(ASSET_PALETTE)]) for i, a in enumerate(assets)}
     traces, owner = [], []
     names = list(weights)
     held = [int((w.fillna(0.0).abs() > 1e-9).any().sum()) for w in weights.values()]
