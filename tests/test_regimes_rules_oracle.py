@@ -68,23 +68,7 @@ def oracle_target(state: str, x: dict[str, float], recent_stress: bool, p: Rules
 
 
 def oracle_classify(sig: pd.DataFrame, p: RulesParams):
-    """Label each row of a signal frame (point in time) with the rules.
-
-    Parameters
-    ----------
-    sig : pd.DataFrame
-        Signals from :func:`~backtest.regimes.signals.liquidity_signals` (needs
-        :data:`RULE_SIGNALS`; ``sofr_iorb`` and ``vix`` may be NaN).
-    p : RulesParams
-        Thresholds.
-
-    Returns
-    -------
-    pd.DataFrame
-        Index of ``sig``; columns ``regime``, ``regime_id``, ``stress`` (bool),
-        ``raw_regime`` (the rule's indication before the dwell filter) and
-        ``funding_stress_recent`` (bool).
-    """
+    """``(regime, raw indication, funding stress recent)`` per row, one day at a time."""
     cols = {k: sig[k].to_numpy(dtype=float) if k in sig else np.full(len(sig), np.nan) for k in RULE_SIGNALS}
     with np.errstate(invalid="ignore"):
         funding = np.nan_to_num(cols["sofr_iorb"], nan=-np.inf) > p.funding_enter

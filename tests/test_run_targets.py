@@ -59,6 +59,18 @@ def calls(log: Path) -> list[tuple[int, str]]:
     return [(int(p), n) for p, n in (line.split() for line in log.read_text().splitlines())]
 
 
+def break_gold(monkeypatch) -> None:
+    """Make the ``gold`` strategy raise a StrategyError (in this process and in any child forked later)."""
+    real = FixedWeights.weights
+
+    def broken(self, sf, dates):
+        if self.name == "gold":
+            raise StrategyError(f"strategy {self.name}: no gold today")
+        return real(self, sf, dates)
+
+    monkeypatch.setattr(FixedWeights, "weights", broken)
+
+
 @linux_only
 def test_child_targets_equal_in_process_targets(cfg_path, tmp_path, monkeypatch):
     cfg = load_config(cfg_path)
@@ -85,14 +97,7 @@ def test_error_in_the_child_is_raised_by_the_parent(cfg_path, tmp_path, monkeypa
     cfg = load_config(cfg_path)
     log = tmp_path / "calls.txt"
     record_pids(monkeypatch, log)
-    real = FixedWeights.weights
-
-    def broken(self, sf, dates):
-        if self.name == "gold":
-            raise StrategyError(f"strategy {self.name}: no gold today")
-        return real(self, sf, dates)
-
-    monkeypatch.setattr(FixedWeights, "weights", broken)
+    break_gold(monkeypatch)
     monkeypatch.setenv("RMPBT_RUN_FORK", "1")
     with pytest.raises(StrategyError, match="strategy gold: no gold today"):
         pipeline.run_backtest(cfg, parallel=True)
@@ -104,14 +109,7 @@ def test_error_in_the_child_is_raised_by_the_parent(cfg_path, tmp_path, monkeypa
 
 @linux_only
 def test_cli_error_from_the_child_is_one_line(cfg_path, tmp_path, monkeypatch):
-    real = FixedWeights.weights
-
-    def broken(self, sf, dates):
-        if self.name == "gold":
-            raise StrategyError(f"strategy {self.name}: no gold today")
-        return real(self, sf, dates)
-
-    monkeypatch.setattr(FixedWeights, "weights", broken)
+    break_gold(monkeypatch)
     monkeypatch.setenv("RMPBT_RUN_FORK", "1")
     out = tmp_path / "res"
     r = run_cli("run", str(cfg_path), "--out", str(out), "--no-report")
