@@ -6,7 +6,8 @@ target weights (computed while the parent imports the simulation engine,
 page, :class:`backtest.report.tearsheet.PngJob`). Both fork a child only where it pays:
 
 * on Linux, where the ``fork`` start method exists (the child inherits the loaded data);
-* with at least two cores, one of them idle right now: at most ``cores - 1`` runnable tasks,
+* with at least two cores this process may run on (its CPU affinity), one of them idle
+  right now: at most ``cores - 1`` runnable tasks,
   this process included (``/proc/loadavg``'s fourth field, read at the moment of the fork;
   the 1-minute load average where that is unreadable). On a busy machine a second process
   only adds the fork and its own imports. A snapshot, not the 1-minute average: commands
@@ -26,7 +27,7 @@ import sys
 import threading
 from typing import Any
 
-__all__ = ["flush_std_streams", "fork_context", "runnable_tasks"]
+__all__ = ["flush_std_streams", "fork_context", "runnable_tasks", "usable_cores"]
 
 
 def fork_context(env_var: str) -> Any | None:
@@ -46,7 +47,7 @@ def fork_context(env_var: str) -> Any | None:
     mode = os.environ.get(env_var, "auto")
     if mode == "0" or sys.platform != "linux" or "fork" not in mp.get_all_start_methods():
         return None
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     if cores < 2:
         return None
     if mode != "1":
@@ -77,3 +78,11 @@ def runnable_tasks() -> float:
             return float(int(fh.read().split()[3].split("/")[0]))
     except (OSError, ValueError, IndexError):
         return os.getloadavg()[0] + 1.0
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity where the OS has one, else ``os.cpu_count()``."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

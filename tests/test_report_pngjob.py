@@ -38,7 +38,7 @@ def fresh(src: Path, dest: Path) -> Path:
 
 @linux_only
 def test_child_pngs_equal_in_process_pngs(run_folder, tmp_path, monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("backtest.forking.usable_cores", lambda: 2)
     monkeypatch.setenv("RMPBT_REPORT_FORK", "1")  # whatever the machine's load
     a = fresh(run_folder, tmp_path / "child")
     job = PngJob.start()
@@ -55,7 +55,7 @@ def test_child_pngs_equal_in_process_pngs(run_folder, tmp_path, monkeypatch):
 
 @linux_only
 def test_parent_draws_when_the_child_fails(run_folder, tmp_path, monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("backtest.forking.usable_cores", lambda: 2)
     ref = fresh(run_folder, tmp_path / "ref")
     monkeypatch.setenv("RMPBT_REPORT_FORK", "0")
     render_run(ref)
@@ -77,7 +77,7 @@ def test_parent_draws_when_the_child_fails(run_folder, tmp_path, monkeypatch):
 
 @linux_only
 def test_an_unused_child_is_cancelled(tmp_path, monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("backtest.forking.usable_cores", lambda: 2)
     monkeypatch.setenv("RMPBT_REPORT_FORK", "1")
     job = PngJob.start()
     assert job is not None
@@ -86,10 +86,10 @@ def test_an_unused_child_is_cancelled(tmp_path, monkeypatch):
 
 
 def test_busy_machine_or_switch_off_means_no_child(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("backtest.forking.usable_cores", lambda: 2)
     monkeypatch.delenv("RMPBT_REPORT_FORK", raising=False)
     monkeypatch.setattr("backtest.forking.runnable_tasks", lambda: 2.0)  # no idle core
     assert PngJob.start() is None
-    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    monkeypatch.setattr("backtest.forking.usable_cores", lambda: 1)
     monkeypatch.setenv("RMPBT_REPORT_FORK", "1")
     assert PngJob.start() is None  # one core: never

@@ -169,7 +169,7 @@ def test_large_targets_do_not_stall_the_child(monkeypatch):
 
 
 def test_fork_rules(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("backtest.forking.usable_cores", lambda: 2)
     monkeypatch.setenv("RMPBT_RUN_FORK", "0")
     assert fork_context("RMPBT_RUN_FORK") is None  # switched off
     monkeypatch.delenv("RMPBT_RUN_FORK")
@@ -183,8 +183,22 @@ def test_fork_rules(monkeypatch):
     assert box == [None]  # not from a thread
     if sys.platform == "linux" and threading.active_count() == 1:
         assert fork_context("RMPBT_RUN_FORK") is not None
-    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    monkeypatch.setattr("backtest.forking.usable_cores", lambda: 1)
     assert fork_context("RMPBT_RUN_FORK") is None  # one core
+
+
+def test_usable_cores_follow_the_affinity(monkeypatch):
+    import backtest.forking as forking
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
+    assert forking.usable_cores() == 1  # pinned to one core: never fork, whatever cpu_count says
+
+    def no_affinity(pid):
+        raise OSError("not supported")
+
+    monkeypatch.setattr("os.sched_getaffinity", no_affinity, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert forking.usable_cores() == 8
 
 
 def test_runnable_tasks_reads_proc_loadavg(tmp_path, monkeypatch):
