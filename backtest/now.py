@@ -395,6 +395,7 @@ def compute_now(
     capital: float | None = None,
     holdings: str | Path | pd.DataFrame | None = None,
     md: MarketData | None = None,
+    parallel: bool = False,
 ) -> NowReport:
     """Compute the ``now`` report of ``cfg``.
 
@@ -412,6 +413,9 @@ def compute_now(
         Current holdings (``asset,shares`` or ``asset,weight``); default all cash.
     md : MarketData, optional
         Pre-loaded market data.
+    parallel : bool
+        Let :func:`~backtest.pipeline.run_backtest` compute the targets in a forked child
+        while it loads the engine (the CLI's ``now``; same results).
 
     Returns
     -------
@@ -424,7 +428,7 @@ def compute_now(
         notes.append("yahoo/fred source: the data cache was refreshed before computing")
     if capital is not None and not (math.isfinite(capital) and capital > 0):
         raise DataError(f"--capital {capital}: must be a positive number")
-    out = pipeline.run_backtest(cfg, origin, md)  # module attribute: tests may patch it
+    out = pipeline.run_backtest(cfg, origin, md, parallel=parallel)  # module attribute: tests may patch it
     md = out.md
     as_of = pd.Timestamp(out.days[-1])
     try:

@@ -246,7 +246,7 @@ def test_yahoo_source_refreshes_first(monkeypatch):
     class Stop(Exception):
         pass
 
-    def fake_run(cfg, origin, md=None):
+    def fake_run(cfg, origin, md=None, parallel=False):
         seen["refresh"] = cfg.data.refresh
         raise Stop
 

@@ -47,7 +47,8 @@ def register(app: typer.Typer) -> None:
             if holdings is not None and capital is None:
                 raise DataError(f"--holdings {holdings}: needs --capital (the portfolio value)")
             cfg = load_config(config, set_ or [], data_dir=data_dir)
-            report = compute_now(cfg, str(config), today=today, capital=capital, holdings=holdings)
+            report = compute_now(cfg, str(config), today=today, capital=capital, holdings=holdings,
+                                 parallel=True)
             folder = write_now(report, out)
         except RmpbtError as exc:
             fail(exc)
