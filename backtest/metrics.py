@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.constants import TRADING_DAYS
+from backtest.stats import SHARPE_INTERVAL, sharpe_interval
 
 METRIC_COLUMNS = [
     "total_return",
@@ -31,6 +32,9 @@ METRIC_COLUMNS = [
     "cvar_5",
 ]
 
+
+#: columns of ``regime_metrics.csv`` (:func:`regime_metrics`; empty in scenario runs)
+REGIME_METRIC_COLUMNS = ["strategy", "regime", "days", *METRIC_COLUMNS, *SHARPE_INTERVAL]
 
 def _clean(r: pd.Series) -> pd.Series:
     r = pd.Series(r, dtype=float)
@@ -238,10 +242,9 @@ def regime_metrics(
     Returns
     -------
     pd.DataFrame
-        Columns ``strategy, regime, days`` then :data:`METRIC_COLUMNS`.
+        Columns :data:`REGIME_METRIC_COLUMNS`: ``strategy, regime, days``, then
+        :data:`METRIC_COLUMNS` and the Sharpe ratio's standard error and 90% interval.
     """
-    from backtest.stats import SHARPE_INTERVAL, sharpe_interval  # lazy: scipy only when used
-
     rows = []
     idx = returns.index
     lab = regimes.reindex(idx)
@@ -276,4 +279,4 @@ def regime_metrics(
                     **sharpe_interval(ex.to_numpy()),  # issue 13
                 }
             )
-    return pd.DataFrame(rows, columns=["strategy", "regime", "days", *METRIC_COLUMNS, *SHARPE_INTERVAL])
+    return pd.DataFrame(rows, columns=REGIME_METRIC_COLUMNS)

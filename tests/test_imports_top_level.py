@@ -28,7 +28,6 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "backtest/commands/": (99, "a: commands import their work when they run (--help stays light)"),
     "backtest/api.py": (9, "b: `import backtest` stays light; pipeline/scenarios/calibrate/tune/now load on first call"),
     "backtest/engine.py": (1, "b: vectorbt, loaded on first simulation"),
-    "backtest/metrics.py": (1, "b: backtest.stats imports scipy, loaded only when regime intervals are computed"),
     "strategies/optimized.py": (3, "b: backtest.optimizer imports cvxpy; the batch solver numba (not at registry import)"),
     "strategies/regime_rules.py": (3, "b: backtest.optimizer imports cvxpy; the batch solver numba (not at registry import)"),
     "backtest/optimizer/batch.py": (1, "b: the cvxpy allocator, only for instances the batch solver declines"),

@@ -48,6 +48,10 @@ def test_run_folder_has_the_contract_and_scenario_tables(files, tmp_path):
     assert prov["format_version"] == 1 and prov["seed"] == 3 and prov["generator"] == "parametric"
     assert set(prov["betas"]["assets"]) >= {"SPY", "IEF"} and "timings_s" in prov
     assert prov["mix"] == {"A": 0.6, "B": 0.4}
+    rm = pd.read_csv(folder / "regime_metrics.csv")  # empty, with the columns of a run folder's
+    assert rm.empty and list(rm.columns) == ["strategy", "regime", "days", "total_return", "cagr", "ann_vol",
+                                             "sharpe", "sortino", "max_drawdown", "calmar", "turnover", "hit_rate",
+                                             "worst_day", "best_day", "cvar_5", "sharpe_se", "sharpe_lo", "sharpe_hi"]
     sm = pd.read_csv(folder / "scenario_metrics.csv")
     assert list(sm.columns) == ["strategy", "scenario", "statistic", "mean", "median", "p5", "p25", "p75", "p95"]
     assert set(sm["scenario"]) == {"A", "B", "R", "mix"}

@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 
 from backtest.config import dump_yaml
-from backtest.metrics import METRIC_COLUMNS
+from backtest.metrics import REGIME_METRIC_COLUMNS
 from backtest.report.scenario_page import render_scenario_page
 from backtest.results import (
     FORMAT_VERSION,
@@ -131,8 +131,7 @@ def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: b
         if isinstance(run.extras.get("horizon_hist"), pd.DataFrame):  # outcome histograms of the page
             run.extras["horizon_hist"].to_csv(tmp / "scenario_hist.csv", index=False, float_format="%.10g")
         run.metrics.to_csv(tmp / "metrics.csv", float_format="%.10g")
-        pd.DataFrame(columns=["strategy", "regime", "days", *METRIC_COLUMNS]).to_csv(tmp / "regime_metrics.csv",
-                                                                                      index=False)
+        pd.DataFrame(columns=REGIME_METRIC_COLUMNS).to_csv(tmp / "regime_metrics.csv", index=False)
         run.returns.to_parquet(tmp / "returns.parquet")
         run.weights.to_parquet(tmp / "weights.parquet", index=False)
         if run.extras.get("pace_effect") is not None:
