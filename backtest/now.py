@@ -31,6 +31,7 @@ from backtest import pipeline
 from backtest.config import RegimeConfig, RunConfig
 from backtest.constants import BENCHMARK_60_40, CASH
 from backtest.data.base import MarketData
+from backtest.data.exchange_calendar import exchange_days
 from backtest.engine import Costs
 from backtest.errors import DataError, RmpbtError
 from backtest.regimes.models import MODELS, make_regime_model
@@ -229,16 +230,19 @@ def _num(x: Any) -> float | None:
 
 
 def next_decision(as_of: pd.Timestamp, every: str) -> pd.Timestamp:
-    """The next decision date after ``as_of`` on the rebalance schedule (business days).
+    """The next decision date after ``as_of`` on the rebalance schedule (NYSE trading days).
 
-    Exchange holidays are not known here, so the date can be a holiday-shifted day off.
+    The last trading day of the period holding the next trading day, by the exchange's
+    holiday rules (:mod:`backtest.data.exchange_calendar`; unscheduled closures cannot be
+    known in advance).
     """
-    nxt = as_of + pd.offsets.BDay(1)
+    ahead = exchange_days(as_of + pd.Timedelta(days=1), as_of + pd.Timedelta(days=120))
+    nxt = ahead[0]
     if every == "daily":
         return pd.Timestamp(nxt)
     freq = {"weekly": "W", "monthly": "M", "quarterly": "Q"}[every]
     period = nxt.to_period(freq)
-    return pd.Timestamp(pd.bdate_range(period.start_time, period.end_time.normalize())[-1])
+    return pd.Timestamp(ahead[ahead <= period.end_time.normalize()][-1])
 
 
 def period_return(value: pd.Series, since: pd.Timestamp) -> tuple[float | None, str | None]:

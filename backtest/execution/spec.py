@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.constants import TRADING_DAYS
+from backtest.data.exchange_calendar import exchange_days
 from backtest.errors import ConfigError, StrategyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -149,10 +150,11 @@ def decision_dates(days: pd.DatetimeIndex, every: str) -> pd.DatetimeIndex:
     periods = days.to_period(freq)
     last = pd.Series(days, index=days).groupby(periods).transform("max")
     ends = pd.DatetimeIndex(days[np.asarray(days == pd.DatetimeIndex(last))])
-    # The data's last day closes its period only if no business day of the period is left.
+    # The data's last day closes its period only if no trading day of the period is left
+    # (NYSE holiday rules: a Good Friday at quarter end leaves none after the Thursday).
     tail = days[-1]
     period_end = tail.to_period(freq).end_time.normalize()
-    if len(pd.bdate_range(tail + pd.Timedelta(days=1), period_end)):
+    if len(exchange_days(tail + pd.Timedelta(days=1), period_end)):
         ends = ends[ends != tail]
     return ends.union(pd.DatetimeIndex([days[0]]))
 
