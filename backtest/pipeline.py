@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import closing
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,17 +182,19 @@ def run_backtest(
         load_engine()
         timings["engine_import_beside_targets"] = time.perf_counter() - te
 
-    for tg in iter_targets(strategies, compute, parallel, while_waiting=engine_meanwhile):
-        ts = time.perf_counter()
-        notes.extend(tg.notes)
-        fallbacks.extend(tg.fallbacks)
-        w = targets[tg.name] = tg.weights
-        sims[tg.name] = simulate_spec(prices[w.columns] if len(w.columns) else prices, w, spec)
-        timings[f"strategy:{tg.name}"] = tg.seconds + time.perf_counter() - ts
-        if sims[tg.name].skipped:
-            notes.append(
-                f"{tg.name}: {sims[tg.name].skipped} rebalance(s) skipped inside the drift band"
-            )
+    # closing(): an error in a simulation stops the targets child at once
+    with closing(iter_targets(strategies, compute, parallel, while_waiting=engine_meanwhile)) as stream:
+        for tg in stream:
+            ts = time.perf_counter()
+            notes.extend(tg.notes)
+            fallbacks.extend(tg.fallbacks)
+            w = targets[tg.name] = tg.weights
+            sims[tg.name] = simulate_spec(prices[w.columns] if len(w.columns) else prices, w, spec)
+            timings[f"strategy:{tg.name}"] = tg.seconds + time.perf_counter() - ts
+            if sims[tg.name].skipped:
+                notes.append(
+                    f"{tg.name}: {sims[tg.name].skipped} rebalance(s) skipped inside the drift band"
+                )
     timings["simulate"] = time.perf_counter() - t2
     t3 = time.perf_counter()
     returns = pd.DataFrame({n: s.returns for n, s in sims.items()}, index=days)

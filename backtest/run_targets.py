@@ -181,10 +181,13 @@ class _Job:
         return got if isinstance(got, Targets) and got.name == name else None
 
     def stop(self) -> None:
-        """Stop the child if it still runs and wait for both it and the reader."""
+        """Stop the child if it still runs (SIGTERM, then SIGKILL) and wait for it and the reader."""
         self.proc.join(0.5)
         if self.proc.is_alive():
             self.proc.terminate()
+            self.proc.join(2.0)
+        if self.proc.is_alive():  # stuck in a C call that ignores the signal for now
+            self.proc.kill()
             self.proc.join()
         self.reader.join(1.0)
         self.conn.close()

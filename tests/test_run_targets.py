@@ -168,6 +168,35 @@ def test_large_targets_do_not_stall_the_child(monkeypatch):
     assert threading.active_count() == 1  # the reader thread is gone
 
 
+@linux_only
+def test_an_error_here_stops_a_busy_child(monkeypatch):
+    """The consumer fails while the child still computes: closing the stream ends the child at once."""
+    import multiprocessing as mp
+    from contextlib import closing
+
+    monkeypatch.setenv("RMPBT_RUN_FORK", "1")
+    parent = os.getpid()
+
+    class S:
+        def __init__(self, name):
+            self.name = name
+
+    def compute(s):
+        if os.getpid() != parent and s.name == "b":
+            time.sleep(60)  # a long optimisation
+        return fake(s.name)
+
+    t0 = time.perf_counter()
+    with pytest.raises(RuntimeError, match="simulation failed"):
+        with closing(iter_targets([S(n) for n in "abc"], compute, parallel=True)) as stream:
+            for t in stream:
+                assert t.name == "a"
+                raise RuntimeError("simulation failed")
+    assert time.perf_counter() - t0 < 10.0
+    assert not [c for c in mp.active_children() if c.name == "rmpbt-targets"]
+    assert threading.active_count() == 1
+
+
 def test_fork_rules(monkeypatch):
     monkeypatch.setattr("backtest.forking.usable_cores", lambda: 2)
     monkeypatch.setenv("RMPBT_RUN_FORK", "0")
