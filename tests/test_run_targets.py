@@ -116,6 +116,13 @@ def test_cli_error_from_the_child_is_one_line(cfg_path, tmp_path, monkeypatch):
     assert_clean_error(r, out, "strategy gold: no gold today")
 
 
+class Named:
+    """A stand-in strategy: only its name matters to iter_targets."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
 def fake(name: str, size: int = 1) -> Targets:
     return Targets(name, pd.DataFrame({"X": np.full(size, float(len(name)))}))
 
@@ -125,16 +132,12 @@ def test_dead_child_leaves_the_rest_to_the_parent(monkeypatch):
     monkeypatch.setenv("RMPBT_RUN_FORK", "1")
     parent = os.getpid()
 
-    class S:
-        def __init__(self, name):
-            self.name = name
-
     def compute(s):
         if os.getpid() != parent and s.name == "c":
             os._exit(3)  # the child dies without a word
         return fake(s.name)
 
-    got = list(iter_targets([S(n) for n in "abcde"], compute, parallel=True))
+    got = list(iter_targets([Named(n) for n in "abcde"], compute, parallel=True))
     assert [t.name for t in got] == list("abcde")
     assert all(t.weights["X"].iloc[0] == 1.0 for t in got)
 
@@ -146,10 +149,6 @@ def test_large_targets_do_not_stall_the_child(monkeypatch):
     parent = os.getpid()
     done_at: dict[str, float] = {}
 
-    class S:
-        def __init__(self, name):
-            self.name = name
-
     def compute(s):
         t = fake(s.name, size=200_000)  # 1.6 MB each, far above the 64 KB pipe buffer
         t.seconds = time.time()  # when the child finished it
@@ -160,7 +159,7 @@ def test_large_targets_do_not_stall_the_child(monkeypatch):
         done_at["busy"] = time.time()
 
     names = [f"s{i}" for i in range(6)]
-    got = list(iter_targets([S(n) for n in names], compute, parallel=True, while_waiting=busy))
+    got = list(iter_targets([Named(n) for n in names], compute, parallel=True, while_waiting=busy))
     assert [t.name for t in got] == names
     assert os.getpid() == parent
     # the child finished all six while this process was still busy
@@ -177,10 +176,6 @@ def test_an_error_here_stops_a_busy_child(monkeypatch):
     monkeypatch.setenv("RMPBT_RUN_FORK", "1")
     parent = os.getpid()
 
-    class S:
-        def __init__(self, name):
-            self.name = name
-
     def compute(s):
         if os.getpid() != parent and s.name == "b":
             time.sleep(60)  # a long optimisation
@@ -188,7 +183,7 @@ def test_an_error_here_stops_a_busy_child(monkeypatch):
 
     t0 = time.perf_counter()
     with pytest.raises(RuntimeError, match="simulation failed"):
-        with closing(iter_targets([S(n) for n in "abc"], compute, parallel=True)) as stream:
+        with closing(iter_targets([Named(n) for n in "abc"], compute, parallel=True)) as stream:
             for t in stream:
                 assert t.name == "a"
                 raise RuntimeError("simulation failed")
