@@ -7,16 +7,17 @@ page, :class:`backtest.report.tearsheet.PngJob`). Both fork a child only where i
 
 * on Linux, where the ``fork`` start method exists (the child inherits the loaded data);
 * with at least two cores this process may run on (its CPU affinity), one of them idle
-  right now: at most ``cores - 1`` runnable tasks,
-  this process included (``/proc/loadavg``'s fourth field, read at the moment of the fork;
-  the 1-minute load average where that is unreadable). On a busy machine a second process
-  only adds the fork and its own imports. A snapshot, not the 1-minute average: commands
-  typed one after another raise that average above ``cores - 1`` by themselves;
+  right now: at most ``cores - 1`` runnable tasks, this process included
+  (``/proc/loadavg``'s fourth field, read at the moment of the fork; the 1-minute load
+  average where that is unreadable). On a busy machine a second process only adds the
+  fork and its own imports. A snapshot, not the 1-minute average: commands typed one
+  after another raise that average above ``cores - 1`` by themselves;
 * from the main thread of a process with no other thread (forking a threaded process can
   leave a lock held in the child).
 
 An environment variable per use turns it off (``0``) or on whatever the load and threads
-(``1``, for tests; still never on one core); anything else (or unset) means "decide by the rules above".
+(``1``, for tests; still never on one core); anything else (or unset) means "decide by
+the rules above".
 """
 
 from __future__ import annotations
