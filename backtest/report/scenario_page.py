@@ -43,8 +43,9 @@ DEFINITIONS = (
 )
 PACE_COLUMNS = ("strategy", "scenario", "pace_low", "pace_high", "paths", "effect", "ci_lo", "ci_hi",
                 "distinguishable")
-STABLE_SHARE = 0.5
-"""Below this ``choice_share`` the robust choice is reported as not stable."""
+STABLE_SHARE = 0.8
+"""Below this ``choice_share`` the robust choice is reported as not stable (two equally good
+strategies split the resamples about evenly, so a 50 % bar would call a coin flip stable)."""
 VERDICT_STYLE = {"good": "background:#e3f4e6;border-left:4px solid #2e7d32",
                  "neutral": "background:#fff6dc;border-left:4px solid #b58100",
                  "bad": "background:#fde7e7;border-left:4px solid #c62828"}
@@ -120,7 +121,7 @@ def stability_phrase(share: float, resamples: int | None, others: dict[str, floa
     of = f"{resamples} path resamples" if resamples else "the path resamples"
     text = f", chosen in {share:.0%} of {of}"
     if share >= STABLE_SHARE:
-        return text + (" (stable)" if share >= 0.9 else " (mostly stable)"), True
+        return text + " (stable)", True
     fin = {k: v for k, v in others.items() if np.isfinite(v)}
     if not fin:
         return text + " (not stable)", False
@@ -135,9 +136,9 @@ def verdict(regret: pd.DataFrame, resamples: int | None = None) -> tuple[str, st
     Good: the robust choice beats 60/40 on more than half of the mix's paths by more
     than two standard errors; bad: on fewer than half by more than two; else neutral.
     With a ``choice_share`` column the sentence says in what share of the ``resamples``
-    paired path resamples the choice is made; below half it says the choice is not
-    stable, names the strategy chosen most often otherwise, and a good tone drops to
-    neutral.
+    paired path resamples the choice is made; below :data:`STABLE_SHARE` it says the
+    choice is not stable, names the strategy chosen most often otherwise, and a good
+    tone drops to neutral.
     """
     robust = regret.loc[regret["robust"].astype(bool), "strategy"].astype(str).tolist()
     stat = str(regret["statistic"].iloc[0]) if "statistic" in regret and len(regret) else "?"
@@ -146,8 +147,8 @@ def verdict(regret: pd.DataFrame, resamples: int | None = None) -> tuple[str, st
     if robust and "choice_share" in regret:
         shares = dict(zip(regret["strategy"].astype(str), regret["choice_share"].astype(float), strict=True))
         top = max(robust, key=lambda k: shares[k] if np.isfinite(shares[k]) else -1.0)
-        phrase, stable = stability_phrase(shares[top], resamples, {k: v for k, v in shares.items() if k not in robust})
-        head += phrase
+        phrase, stable = stability_phrase(shares[top], resamples, {k: v for k, v in shares.items() if k != top})
+        head += phrase if len(robust) == 1 or not phrase else f"; {top}{phrase[1:]}"
     pcol = next((c for c in regret.columns if c.startswith("prob_beat_6040_se_")), None)
     if not robust or pcol is None:
         return head + ".", "neutral"
