@@ -104,6 +104,9 @@ def test_same_seed_is_byte_identical_across_workers_and_chunks(files, tmp_path):
     assert (b / "scenario_metrics.csv").read_bytes() == ref
     assert (c / "scenario_metrics.csv").read_bytes() == ref
     assert (d / "scenario_metrics.csv").read_bytes() != ref
+    reg = (a / "scenario_regret.csv").read_bytes()  # choice_share: resamples of the aggregated paths
+    assert (b / "scenario_regret.csv").read_bytes() == reg and (c / "scenario_regret.csv").read_bytes() == reg
+    assert pd.read_csv(a / "scenario_regret.csv")["choice_share"].sum() == pytest.approx(1.0)
     assert "dask" in json.loads((b / "provenance.json").read_text())["executor"]
 
 

@@ -30,7 +30,11 @@ def _pct(x: float) -> str:
 
 
 def summary_table(run) -> Table:
-    """Median horizon return (p5 … p95) per strategy and scenario, plus mix risk and regret."""
+    """Median horizon return (p5 … p95) per strategy and scenario, plus mix risk and regret.
+
+    The max-regret cell carries, on a second line, the share of path resamples in which
+    the strategy is the robust choice (``choice_share``; absent when resampling is off).
+    """
     sm = run.scenario_metrics
     scen = list(dict.fromkeys(sm["scenario"]))
     t = Table(title=f"Horizon return, median (p5 … p95) over {run.paths:,} paths per scenario",
@@ -46,7 +50,8 @@ def summary_table(run) -> Table:
     beat = f"prob_beat_6040_{ref}" in run.regret
     if beat:
         t.add_column(f"P(beat 60/40) {ref}", justify="right")
-    t.add_column("max regret", justify="right")
+    share = "choice_share" in run.regret and bool(np.isfinite(run.regret["choice_share"]).any())
+    t.add_column("max regret\n[dim](chosen)[/]" if share else "max regret", justify="right")
     hr = sm.loc[sm["statistic"] == "horizon_return"].set_index(["strategy", "scenario"])
     other = sm.set_index(["strategy", "scenario", "statistic"])
     reg = run.regret.set_index("strategy")
@@ -62,7 +67,9 @@ def summary_table(run) -> Table:
             p, se = reg.loc[strat, f"prob_beat_6040_{ref}"], reg.loc[strat, f"prob_beat_6040_se_{ref}"]
             cells.append("–" if not np.isfinite(p) else f"{p:.0%} ± {se:.0%}")
         robust = bool(reg.loc[strat, "robust"])
-        cells.append(("[bold green]" if robust else "") + _pct(reg.loc[strat, "max_regret"]) + (" ★[/]" if robust else ""))
+        chosen = f"\n[dim]{reg.loc[strat, 'choice_share']:.0%}[/]" if share else ""
+        cells.append(("[bold green]" if robust else "") + _pct(reg.loc[strat, "max_regret"]) + (" ★[/]" if robust else "")
+                     + chosen)
         t.add_row(strat, *cells)
     return t
 
@@ -197,7 +204,7 @@ def register(app: typer.Typer) -> None:
         console.print(summary_table(run))
         from backtest.report.scenario_page import verdict
 
-        text, tone = verdict(run.regret)  # coloured by what it says (docs/scenarios.md)
+        text, tone = verdict(run.regret, sset.spec.scoring.choice_resamples)  # coloured by what it says (docs/scenarios.md)
         colour = {"good": "green", "neutral": "yellow", "bad": "red"}[tone]
         console.print(f"[bold {colour}]{escape(text)}[/]", highlight=False)
         console.print(drift_line(sset.states, first.drifts), highlight=False, soft_wrap=True)

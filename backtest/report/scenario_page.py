@@ -37,10 +37,15 @@ DEFINITIONS = (
     "P(beat 60/40) is the share of paths on which a strategy's horizon return is above 60/40's on "
     "the same path (paired), with its Monte-Carlo standard error (±). "
     "Regret is a strategy's shortfall against the best strategy of each scenario on the regret "
-    "statistic; the robust choice minimises the largest regret over the scenarios of the mix."
+    "statistic; the robust choice minimises the largest regret over the scenarios of the mix. "
+    "choice_share is the share of paired resamples of the paths (the same resampled paths for "
+    "every strategy) in which a strategy is that choice: how stable the choice is to the paths drawn."
 )
 PACE_COLUMNS = ("strategy", "scenario", "pace_low", "pace_high", "paths", "effect", "ci_lo", "ci_hi",
                 "distinguishable")
+STABLE_SHARE = 0.8
+"""Below this ``choice_share`` the robust choice is reported as not stable (two equally good
+strategies split the resamples about evenly, so a 50 % bar would call a coin flip stable)."""
 VERDICT_STYLE = {"good": "background:#e3f4e6;border-left:4px solid #2e7d32",
                  "neutral": "background:#fff6dc;border-left:4px solid #b58100",
                  "bad": "background:#fde7e7;border-left:4px solid #c62828"}
@@ -93,15 +98,57 @@ def pools_summary(prov: dict) -> str:
     return "; ".join(out) or "no pools (parametric)"
 
 
-def verdict(regret: pd.DataFrame) -> tuple[str, str]:
+def stability_phrase(share: float, resamples: int | None, others: dict[str, float]) -> tuple[str, bool]:
+    """Plain words on the stability of the robust choice, and whether it is stable.
+
+    Parameters
+    ----------
+    share : float
+        ``choice_share`` of the robust choice (NaN: no resampling, empty phrase).
+    resamples : int, optional
+        ``B`` (None: not known, the count is left out).
+    others : dict
+        ``choice_share`` of the other strategies.
+
+    Returns
+    -------
+    tuple of (str, bool)
+        The phrase (starting with ``", chosen in"``) and True unless the share is below
+        :data:`STABLE_SHARE`.
+    """
+    if share is None or not np.isfinite(share):
+        return "", True
+    of = f"{resamples} path resamples" if resamples else "the path resamples"
+    text = f", chosen in {share:.0%} of {of}"
+    if share >= STABLE_SHARE:
+        return text + " (stable)", True
+    fin = {k: v for k, v in others.items() if np.isfinite(v)}
+    if not fin:
+        return text + " (not stable)", False
+    name = max(fin, key=lambda k: fin[k])
+    return text + (f" — the choice is not stable: another strategy is chosen in {fin[name]:.0%} of resamples "
+                   f"({name})"), False
+
+
+def verdict(regret: pd.DataFrame, resamples: int | None = None) -> tuple[str, str]:
     """The robust-choice sentence and its tone (``good`` / ``neutral`` / ``bad``).
 
     Good: the robust choice beats 60/40 on more than half of the mix's paths by more
     than two standard errors; bad: on fewer than half by more than two; else neutral.
+    With a ``choice_share`` column the sentence says in what share of the ``resamples``
+    paired path resamples the choice is made; below :data:`STABLE_SHARE` it says the
+    choice is not stable, names the strategy chosen most often otherwise, and a good
+    tone drops to neutral.
     """
     robust = regret.loc[regret["robust"].astype(bool), "strategy"].astype(str).tolist()
     stat = str(regret["statistic"].iloc[0]) if "statistic" in regret and len(regret) else "?"
     head = f"Robust choice (minimax regret of {stat}): {', '.join(robust) or 'none'}"
+    stable = True
+    if robust and "choice_share" in regret:
+        shares = dict(zip(regret["strategy"].astype(str), regret["choice_share"].astype(float), strict=True))
+        top = max(robust, key=lambda k: shares[k] if np.isfinite(shares[k]) else -1.0)
+        phrase, stable = stability_phrase(shares[top], resamples, {k: v for k, v in shares.items() if k != top})
+        head += phrase if len(robust) == 1 or not phrase else f"; {top}{phrase[1:]}"
     pcol = next((c for c in regret.columns if c.startswith("prob_beat_6040_se_")), None)
     if not robust or pcol is None:
         return head + ".", "neutral"
@@ -113,17 +160,17 @@ def verdict(regret: pd.DataFrame) -> tuple[str, str]:
     where = "the probability-weighted mix" if ref == "mix" else f"scenario {ref}"
     tail = f"; it beats 60/40 on {p:.0%} ± {se:.0%} of the paths of {where}"
     if p - 2 * se > 0.5:
-        return head + tail + ": more often than not.", "good"
+        return head + tail + ": more often than not.", "good" if stable else "neutral"
     if p + 2 * se < 0.5:
         return head + tail + ": less often than not — least regret, but usually behind 60/40.", "bad"
     return head + tail + ": indistinguishable from a coin flip.", "neutral"
 
 
-def verdict_html(regret: pd.DataFrame | None) -> str:
+def verdict_html(regret: pd.DataFrame | None, resamples: int | None = None) -> str:
     """The verdict line, coloured by what it says."""
     if regret is None or regret.empty or "robust" not in regret:
         return ""
-    text, tone = verdict(regret)
+    text, tone = verdict(regret, resamples)
     return f'<p class="verdict verdict-{tone}" style="{VERDICT_STYLE[tone]};padding:6px 10px">{esc(text)}</p>'
 
 
@@ -264,7 +311,8 @@ def build_scenario_page(folder: Path) -> str:
                 lambda: beat_table_html(sm) if sm is not None else None)
     add_section(page, "regret", "Regret", regrets)
     add_section(page, "pace", "Pace effect", lambda: pace_effect_html(pace) if pace is not None else None)
-    return page.render(header_html(prov) + verdict_html(regret), footer_html())
+    resamples = (prov.get("regret") or {}).get("choice_resamples")
+    return page.render(header_html(prov) + verdict_html(regret, resamples), footer_html())
 
 
 def render_scenario_page(folder: Path) -> Path:

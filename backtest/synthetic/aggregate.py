@@ -6,6 +6,7 @@ builds the :class:`ScenarioRun` that :mod:`backtest.synthetic.writer` writes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.metrics import METRIC_COLUMNS
+from backtest.synthetic.choice import choice_shares
 from backtest.synthetic.scenarios import MIX
 from backtest.synthetic.scoring import (
     PATH_STATS,
@@ -109,6 +111,12 @@ def aggregate(prep: Prepared, results: list[ChunkResult], paths: int, seed: int,
              else spec.regret_statistic if spec.regret_statistic in SCALAR_STATS
              else f"{spec.regret_summary} {spec.regret_statistic}")
     regret = regret_table(piv, {n: mix[n] for n in mix_names}, label)
+    t_choice = time.perf_counter()
+    regret.insert(regret.columns.get_loc("robust") + 1, "choice_share",
+                  choice_shares(stats, strategies, mix_names or names, statistic=spec.regret_statistic,
+                                summary=spec.regret_summary, cvar_lambda=lam,
+                                resamples=int(getattr(spec, "choice_resamples", 0)), seed=seed))
+    timings["choice"] = time.perf_counter() - t_choice
     regret = _with_beat_columns(regret, sm, [*names, MIX] if mix_names else names, MIX if mix_names else names[0])
     # fans of cumulative wealth
     fan_rows = []

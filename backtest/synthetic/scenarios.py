@@ -204,12 +204,18 @@ class DriftSpec(_Strict):
         "shrunk", description="raw: the pool's mean; demeaned: the unconditional mean; shrunk: empirical Bayes between")
 
 
+DEFAULT_CHOICE_RESAMPLES = 200
+MAX_CHOICE_RESAMPLES = 2000
+
+
 class ScoringSpec(_Strict):
     """How scenarios are scored."""
 
     regret_statistic: Literal["cvar_penalised", "horizon_return", "sharpe", "max_drawdown", "cvar_5"] = "cvar_penalised"
     regret_summary: Literal["mean", "median"] = "mean"
     cvar_lambda: float = Field(1.0, ge=0, le=100, description="cvar_penalised: median return - lambda * CVaR-5 loss")
+    choice_resamples: int = Field(DEFAULT_CHOICE_RESAMPLES, ge=0, le=MAX_CHOICE_RESAMPLES,
+                                  description="paired path resamples of the robust choice's stability (0: off)")
 
 
 class ScenarioFile(_Strict):
@@ -607,7 +613,9 @@ class Period:
 
 
 __all__ = [
+    "DEFAULT_CHOICE_RESAMPLES",
     "DRIFT_MODES",
+    "MAX_CHOICE_RESAMPLES",
     "MIX",
     "AnalogueSpec",
     "DriftSpec",

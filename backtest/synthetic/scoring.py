@@ -488,8 +488,29 @@ def regret_table(values: pd.DataFrame, mix: dict[str, float], statistic: str) ->
     mx = reg[basis].max(axis=1).to_numpy()
     out["max_regret"] = mx
     out["expected_regret"] = (reg[list(mix)] * pd.Series(mix)).sum(axis=1).to_numpy() if mix else np.nan
-    out["robust"] = np.isclose(mx, np.nanmin(mx), rtol=0, atol=1e-12)
+    out["robust"] = minimax_mask(mx)
     return out
+
+
+def minimax_mask(max_regret: np.ndarray) -> np.ndarray:
+    """True where the maximum regret is the smallest along the last axis (ties within 1e-12).
+
+    The minimax-regret rule of :func:`regret_table`, also applied per path resample by
+    :mod:`backtest.synthetic.choice` (shape ``(B, strategies)``). NaN is never chosen.
+
+    Parameters
+    ----------
+    max_regret : np.ndarray
+        Maximum regret per strategy (last axis).
+
+    Returns
+    -------
+    np.ndarray of bool
+        Same shape as ``max_regret``.
+    """
+    mx = np.asarray(max_regret, dtype=float)
+    best = np.min(np.where(np.isnan(mx), np.inf, mx), axis=-1, keepdims=True)
+    return np.isclose(mx, best, rtol=0, atol=1e-12)
 
 
 __all__ = [
@@ -506,6 +527,7 @@ __all__ = [
     "cash_growth_factors",
     "cvar_penalised",
     "is_6040",
+    "minimax_mask",
     "mix_beat",
     "paired_beat",
     "mixture_quantiles",
