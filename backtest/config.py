@@ -247,6 +247,22 @@ class RunConfig(Strict):
         blob = json.dumps(self.resolved_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+    def settings_record(self) -> dict[str, Any]:
+        """The key execution settings every run folder's ``provenance.json`` records (``settings``)."""
+        return {
+            "rebalance": self.rebalance.every,
+            "drift_band": self.rebalance.drift_band,
+            "lag_days": self.execution.lag_days,
+            "fee_bps": self.costs.fee_bps,
+            "slippage_bps": self.costs.slippage_bps,
+            "borrow_bps": self.costs.borrow_bps,
+            "cash_rate": self.cash.rate,
+            "borrow_spread_bps": self.cash.borrow_spread_bps,
+            "short_rebate_haircut_bps": self.cash.short_rebate_haircut_bps,
+            "regime_model": self.regimes.model,
+            "regime_by": self.regimes.by,
+        }
+
 
 # ---------------------------------------------------------------------------- errors
 

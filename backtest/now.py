@@ -31,7 +31,7 @@ from backtest import pipeline
 from backtest.config import RegimeConfig, RunConfig
 from backtest.constants import BENCHMARK_60_40, CASH
 from backtest.data.base import MarketData
-from backtest.data.exchange_calendar import exchange_days
+from backtest.data.exchange_calendar import exchange_days, exchange_days_after
 from backtest.engine import Costs
 from backtest.errors import DataError, RmpbtError
 from backtest.regimes.models import MODELS, make_regime_model
@@ -236,13 +236,11 @@ def next_decision(as_of: pd.Timestamp, every: str) -> pd.Timestamp:
     holiday rules (:mod:`backtest.data.exchange_calendar`; unscheduled closures cannot be
     known in advance).
     """
-    ahead = exchange_days(as_of + pd.Timedelta(days=1), as_of + pd.Timedelta(days=120))
-    nxt = ahead[0]
+    nxt = exchange_days_after(as_of, 1)[0]
     if every == "daily":
         return pd.Timestamp(nxt)
     freq = {"weekly": "W", "monthly": "M", "quarterly": "Q"}[every]
-    period = nxt.to_period(freq)
-    return pd.Timestamp(ahead[ahead <= period.end_time.normalize()][-1])
+    return pd.Timestamp(exchange_days(nxt, nxt.to_period(freq).end_time)[-1])
 
 
 def period_return(value: pd.Series, since: pd.Timestamp) -> tuple[float | None, str | None]:

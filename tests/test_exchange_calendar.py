@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from backtest.data.exchange_calendar import exchange_days, nyse_holidays
+from backtest.data.exchange_calendar import exchange_days, exchange_days_after, nyse_holidays
 from backtest.execution.spec import decision_dates
 from backtest.now import next_decision
 
@@ -47,6 +47,14 @@ def test_holidays_by_hand():
     # Juneteenth only from 2022; MLK day only from 1998
     assert pd.Timestamp("2021-06-18") not in nyse_holidays("2021-06-01", "2021-06-30")
     assert pd.Timestamp("1997-01-20") not in nyse_holidays("1997-01-01", "1997-01-31")
+
+
+def test_exchange_days_after_gives_exactly_n_days():
+    assert list(exchange_days_after("2026-12-23", 3).strftime("%Y-%m-%d")) == ["2026-12-24", "2026-12-28", "2026-12-29"]
+    assert len(exchange_days_after("2026-07-13", 0)) == 0
+    long = exchange_days_after("2026-07-13", 2520)  # ten years: the window grows as needed
+    assert len(long) == 2520 and long[0] == pd.Timestamp("2026-07-14")
+    assert long.equals(exchange_days(long[0], long[-1]))
 
 
 @pytest.mark.parametrize("as_of, every, expected", [

@@ -36,6 +36,8 @@ def test_cli_run_writes_complete_folder(tiny, tmp_path):
     prov = check_run_dir(folder)
     for key in ("run_id", "config_hash", "data", "packages", "git_commit", "seed", "timings_s"):
         assert key in prov
+    assert prov["settings"] == load_config(tiny).settings_record()
+    assert prov["settings"]["borrow_spread_bps"] == 50 and prov["settings"]["rebalance"] == "monthly"
     assert set(prov["data"]["fingerprint"]) == {"price:SPY", "price:IEF"}  # the universe, not the folder
     m = pd.read_csv(folder / "metrics.csv", index_col="strategy")
     for col in ("total_return", "cagr", "ann_vol", "sharpe", "sortino", "max_drawdown", "calmar", "turnover"):

@@ -48,6 +48,8 @@ def test_run_folder_has_the_contract_and_scenario_tables(files, tmp_path):
     assert prov["format_version"] == 1 and prov["seed"] == 3 and prov["generator"] == "parametric"
     assert set(prov["betas"]["assets"]) >= {"SPY", "IEF"} and "timings_s" in prov
     assert prov["mix"] == {"A": 0.6, "B": 0.4}
+    # the run folders' one settings record (financing included), with the simulated labels
+    assert {"borrow_spread_bps", "short_rebate_haircut_bps", "sim_labels", "regime_model"} <= set(prov["settings"])
     rm = pd.read_csv(folder / "regime_metrics.csv")  # empty, with the columns of a run folder's
     assert rm.empty and list(rm.columns) == ["strategy", "regime", "days", "total_return", "cagr", "ann_vol",
                                              "sharpe", "sortino", "max_drawdown", "calmar", "turnover", "hit_rate",

@@ -28,7 +28,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-__all__ = ["exchange_days", "nyse_holidays"]
+__all__ = ["exchange_days", "exchange_days_after", "nyse_holidays"]
 
 
 def _easter(year: int) -> date:
@@ -116,3 +116,27 @@ def exchange_days(start: pd.Timestamp | str, end: pd.Timestamp | str) -> pd.Date
     """
     s, e = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     return pd.bdate_range(s, e).difference(nyse_holidays(s, e))
+
+
+def exchange_days_after(day: pd.Timestamp | str, n: int) -> pd.DatetimeIndex:
+    """The first ``n`` NYSE trading days strictly after ``day``.
+
+    Parameters
+    ----------
+    day : Timestamp or str
+        The last day already known (a date; times are ignored).
+    n : int
+        How many days (>= 0).
+
+    Returns
+    -------
+    pd.DatetimeIndex
+        Exactly ``n`` days.
+    """
+    start = pd.Timestamp(day).normalize() + pd.Timedelta(days=1)
+    span = n * 3 // 2 + 10  # calendar days: ~1.45 per trading day, plus a holiday cluster
+    while True:
+        days = exchange_days(start, start + pd.Timedelta(days=span))
+        if len(days) >= n:
+            return days[:n]
+        span *= 2

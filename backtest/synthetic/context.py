@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.data.base import MacroSeries, MarketData
-from backtest.data.exchange_calendar import exchange_days
+from backtest.data.exchange_calendar import exchange_days_after
 from backtest.data.market_model import StateModel, level_params, state_model
 from backtest.errors import DataError, ScenarioError
 from backtest.synthetic.bootstrap import StatePool, build_pool
@@ -256,8 +256,7 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
     """
     spec = sset.spec
     t0 = scenario_t0(hist, sc)
-    ahead = exchange_days(t0 + pd.Timedelta(days=1), t0 + pd.Timedelta(days=sc.horizon_days * 7 // 4 + 30))
-    days = pd.DatetimeIndex(ahead[: sc.horizon_days], name="date")  # NYSE trading days after t0
+    days = exchange_days_after(t0, sc.horizon_days).rename("date")  # NYSE trading days after t0
     hmd = _cut_history(hist.md, t0, spec.warmup_days, hist.tickers)
     px0 = hist.md.prices.loc[:t0, list(hist.tickers)].ffill().iloc[-1].to_numpy(dtype=float)
     bad = [t for t, x in zip(hist.tickers, px0, strict=True) if not np.isfinite(x)]
