@@ -15,7 +15,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 API_NAMES = ("Result", "ScenarioResult", "TuneOutput", "calibrate", "load_config", "now", "run", "scenarios",
-             "tune")
+             "tune", "EvidenceResult", "evidence")
 __all__ = ["__version__", *API_NAMES]
 
 

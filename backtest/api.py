@@ -392,4 +392,71 @@ def now(config: ConfigLike, overrides: dict[str, Any] | None = None, *, data_dir
     return compute_now(cfg, _origin(config), today=today, capital=capital, holdings=holdings)
 
 
-__all__ = ["Result", "ScenarioResult", "TuneOutput", "load_config", "now", "run", "scenarios", "tune"]
+@dataclass
+class EvidenceResult:
+    """The evidence of a config in memory (``rmpbt evidence``)."""
+
+    evidence: Any
+
+    @property
+    def claims(self) -> pd.DataFrame:
+        """One row per measured claim (as ``claims.csv``)."""
+        return self.evidence.claims
+
+    @property
+    def event_study(self) -> pd.DataFrame:
+        """Event windows with placebo p-values (as ``event_study.csv``)."""
+        return self.evidence.event_study
+
+    @property
+    def attribution(self) -> pd.DataFrame:
+        """Regime attribution by asset (as ``attribution.csv``)."""
+        return self.evidence.attribution
+
+    @property
+    def attribution_sleeves(self) -> pd.DataFrame:
+        """Regime attribution by sleeve (as ``attribution_sleeves.csv``)."""
+        return self.evidence.attribution_sleeves
+
+    @property
+    def episodes(self) -> pd.DataFrame:
+        """Episode replay (as ``episodes.csv``)."""
+        return self.evidence.episodes
+
+    def save(self, root: str | Path = "results", report: bool = True) -> Path:
+        """Write the evidence folder inside ``root`` and return its path (``evidence.html`` when ``report``)."""
+        from backtest.evidence.write import write_evidence
+
+        return write_evidence(self.evidence, root, html=report)
+
+
+def evidence(config: ConfigLike, overrides: dict[str, Any] | None = None, *, data_dir: str | None = None,
+             seed: int | None = None, **kw: Any) -> EvidenceResult:
+    """The article's claims tested on history (``rmpbt evidence``).
+
+    Parameters
+    ----------
+    config : str, Path, dict or RunConfig
+        The run config.
+    overrides : dict, optional
+        Dotted config overrides.
+    data_dir : str, optional
+        csv data folder.
+    seed : int, optional
+        Seed of the bootstrap and placebo draws (default: the config's ``seed``).
+    **kw
+        More dotted config overrides.
+
+    Returns
+    -------
+    EvidenceResult
+    """
+    from backtest.evidence.build import build_evidence
+    from backtest.pipeline import run_backtest
+
+    cfg = load_config(config, overrides, data_dir=data_dir, **kw)
+    return EvidenceResult(build_evidence(run_backtest(cfg, _origin(config)), seed=seed))
+
+
+__all__ = ["EvidenceResult", "Result", "ScenarioResult", "TuneOutput", "evidence", "load_config", "now", "run",
+           "scenarios", "tune"]

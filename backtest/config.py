@@ -208,6 +208,30 @@ class StrategyConfig(Strict):
         return v
 
 
+class EpisodeConfig(Strict):
+    """A named window for ``rmpbt evidence``'s episode replay (both ends included)."""
+
+    name: str = Field(..., min_length=1, max_length=80)
+    start: date
+    end: date
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date(cls, v: Any) -> Any:
+        return DataConfig._date(v)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _date_range(cls, v: date) -> date:
+        return DataConfig._date_range(v)
+
+    @model_validator(mode="after")
+    def _order(self) -> "EpisodeConfig":
+        if self.end < self.start:
+            raise ValueError(f"episode {self.name!r}: end {self.end} is before start {self.start}")
+        return self
+
+
 class RunConfig(Strict):
     """A whole run: data, schedule, costs, cash, regimes and strategies."""
 
@@ -222,9 +246,14 @@ class RunConfig(Strict):
     report: ReportConfig = Field(default_factory=ReportConfig)
     benchmark: str | None = Field(None, description="strategy name used as the baseline in reports")
     strategies: list[StrategyConfig]
+    episodes: list[EpisodeConfig] | None = Field(
+        None, description="extra named windows for rmpbt evidence (name, start, end)")
 
     @model_validator(mode="after")
     def _unique(self) -> "RunConfig":
+        names = [e.name for e in self.episodes or []]
+        if len(set(names)) < len(names):
+            raise ValueError(f"episodes: name {next(n for n in names if names.count(n) > 1)!r} listed twice")
         seen: set[str] = set()
         for s in self.strategies:
             if s.name in seen:
@@ -239,8 +268,11 @@ class RunConfig(Strict):
         return self
 
     def resolved_dict(self) -> dict[str, Any]:
-        """The config as plain data (JSON/YAML-ready)."""
-        return json.loads(self.model_dump_json())
+        """The config as plain data (JSON/YAML-ready); ``episodes`` only when set."""
+        out = json.loads(self.model_dump_json())
+        if out.get("episodes") is None:
+            out.pop("episodes", None)
+        return out
 
     def config_hash(self) -> str:
         """SHA-256 of the canonical JSON of the resolved config (16 hex digits)."""

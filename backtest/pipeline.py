@@ -26,6 +26,8 @@ from backtest.data.base import MarketData
 from backtest.data.sources import make_source
 from backtest.engine import SimResult, load_engine, simulate_spec
 from backtest.errors import DataError
+from backtest.evidence.attribution import attribution_tables
+from backtest.evidence.events import regime_start_paths
 from backtest.execution.spec import build_spec, decision_dates
 from backtest.execution.weights import check_static_leverage
 from backtest.metrics import metrics_table, regime_metrics
@@ -208,7 +210,8 @@ def run_backtest(
     if fallbacks:
         extras["fallbacks"] = pd.DataFrame(fallbacks, columns=["date", "strategy", "reason", "action", "solver_status"])
         notes.append(f"optimizer fallbacks: {len(fallbacks)} (see fallbacks.csv)")
-    extras.update(regime_outputs(returns, labels.reindex(days), rf))
+    extras.update(regime_outputs(returns, labels.reindex(days)))
+    extras["event_study"] = regime_start_paths(returns, labels.reindex(days), rf)
     return RunOutput(
         cfg,
         origin,
@@ -297,6 +300,10 @@ def write_outputs(out: RunOutput, folder: Path, run_id: str | None = None) -> No
         if key == "turnover":
             continue
         frame.to_csv(folder / f"{key}.csv", index=False, float_format="%.10g")
+    t_att = time.perf_counter()
+    for key, frame in attribution_tables(out).items():  # regime attribution by asset and by sleeve
+        frame.to_csv(folder / f"{key}.csv", index=False, float_format="%.10g")
+    out.timings["attribution"] = time.perf_counter() - t_att
     prov = {
         "format_version": FORMAT_VERSION,
         "run_id": run_id or folder.name,

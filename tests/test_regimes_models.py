@@ -16,11 +16,12 @@ import pytest
 from backtest.config import RegimeConfig
 from backtest.data.base import MacroSeries, MarketData
 from backtest.errors import ConfigError, RegimeError
+from backtest.evidence.events import regime_start_paths as event_study
 from backtest.regimes.calendar import load_calendar
 from backtest.regimes.markov import MarkovModel, hamilton_filter
 from backtest.regimes.models import make_regime_model
 from backtest.regimes.rules import RulesModel, dwell_filter, load_rules_params
-from backtest.regimes.scoring import event_study, regime_outputs, regime_share
+from backtest.regimes.scoring import regime_outputs, regime_share
 from tests.helpers import run_cli
 
 # weekly balance-sheet increments (bn) per scripted phase, and phase lengths in weeks
@@ -293,8 +294,8 @@ def test_regime_share_and_event_study():
     b = ev[ev.strategy == "b"].set_index("day")["cum_excess"]
     assert b.loc[:49].isna().all()  # not invested yet
     assert b.loc[60] == pytest.approx(1.0016 ** 11 - 1)
-    out = regime_outputs(returns, lab, rf)
-    assert set(out) == {"regime_share", "event_study"}
+    out = regime_outputs(returns, lab)
+    assert set(out) == {"regime_share"}
 
 
 # ---------------------------------------------------------------------------- the sample market and the CLI

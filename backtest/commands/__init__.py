@@ -33,4 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "data": ("backtest.commands.data_cmd", "Download and cache market data."),
     "now": ("backtest.commands.now_cmd", "Today's regime, targets, drift, returns since the regime began and trades (memo + now.html)."),
+    "evidence": (
+        "backtest.commands.evidence_cmd",
+        "Test the article's claims on history: claims, event studies, regime attribution, episodes (evidence.html).",
+    ),
 }

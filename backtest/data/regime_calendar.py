@@ -44,12 +44,28 @@ class Regime:
 
 
 @dataclass(frozen=True)
+class Announcement:
+    """A change of pace announced inside a regime (e.g. a QE taper), dated by its announcement."""
+
+    id: str
+    kind: str
+    date: pd.Timestamp
+    regime: str
+    notes: str = ""
+
+
+#: kinds of in-regime announcements (``announcements:`` in the calendar file)
+ANNOUNCEMENT_KINDS = ("taper",)
+
+
+@dataclass(frozen=True)
 class RegimeCalendar:
-    """An ordered, non-overlapping list of regimes plus stress-event markers."""
+    """An ordered, non-overlapping list of regimes plus stress-event markers and in-regime announcements."""
 
     regimes: tuple[Regime, ...]
     stress_events: tuple[tuple[pd.Timestamp, str], ...] = ()
     path: str = ""
+    announcements: tuple[Announcement, ...] = ()
 
     def label(self, days: pd.DatetimeIndex, by: str = "effective") -> pd.DataFrame:
         """Label each day with its regime kind and id.
@@ -159,4 +175,34 @@ def load_calendar(path: str | Path | None = None) -> RegimeCalendar:
         (_ts(e["date"], f"{p}: stress_events"), str(e.get("label", "")))
         for e in raw.get("stress_events", []) or []
     )
-    return RegimeCalendar(tuple(regimes), events, str(p))
+    return RegimeCalendar(tuple(regimes), events, str(p), _announcements(raw.get("announcements"), regimes, p))
+
+
+def _announcements(rows: object, regimes: list[Regime], p: Path) -> tuple[Announcement, ...]:
+    """Validated ``announcements:`` rows: id, kind (taper), date inside the named regime."""
+    if rows is None:
+        return ()
+    if not isinstance(rows, list):
+        raise RegimeError(f"{p}: announcements: expected a list")
+    by_id = {r.id: r for r in regimes}
+    out: list[Announcement] = []
+    for i, row in enumerate(rows):
+        where = f"{p}: announcements[{i}]"
+        if not isinstance(row, dict):
+            raise RegimeError(f"{where}: expected a mapping")
+        missing = [k for k in ("id", "kind", "date", "regime") if k not in row]
+        if missing:
+            raise RegimeError(f"{where}: missing {', '.join(missing)}")
+        unknown = set(row) - {"id", "kind", "date", "regime", "notes"}
+        if unknown:
+            raise RegimeError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        if row["kind"] not in ANNOUNCEMENT_KINDS:
+            raise RegimeError(f"{where}: unknown kind {row['kind']!r} (expected one of {', '.join(ANNOUNCEMENT_KINDS)})")
+        reg = by_id.get(str(row["regime"]))
+        if reg is None:
+            raise RegimeError(f"{where}: unknown regime {row['regime']!r}")
+        d = _ts(row["date"], where)
+        if d < reg.announced or (reg.end is not None and d > reg.end):
+            raise RegimeError(f"{where}: {d.date()} is outside regime {reg.id}")
+        out.append(Announcement(str(row["id"]), str(row["kind"]), d, reg.id, str(row.get("notes", ""))))
+    return tuple(out)

@@ -20,7 +20,8 @@ from backtest.constants import TRADING_DAYS
 
 __all__ = ["OPTIONAL_CSV", "OPTIONAL_PARQUET", "RunData", "load_run", "risk_free"]
 
-OPTIONAL_CSV = ("event_study", "regime_share", "fallbacks", "scenario_metrics", "scenario_regret")
+OPTIONAL_CSV = ("event_study", "regime_share", "fallbacks", "scenario_metrics", "scenario_regret", "attribution",
+                "attribution_sleeves")
 OPTIONAL_PARQUET = ("scenario_fan",)
 
 

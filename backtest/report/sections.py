@@ -12,6 +12,7 @@ import pandas as pd
 from backtest.constants import TRADING_DAYS
 from backtest.instruments import caveats, thesis_signs
 from backtest.report import figures as F
+from backtest.report.attribution_view import ATTRIBUTION_NOTE, attribution_table_html
 from backtest.report.html import (
     METRIC_DIRECTION,
     PCT,
@@ -347,6 +348,18 @@ def add_sections(page: Page, data: RunData, baseline: str | None = None) -> None
         return body
 
     add_section(page, "regimes", "Per-regime performance", regimes_body)
+
+    def attribution_body() -> str | None:  # issue 23: regime attribution (attribution.csv, attribution_sleeves.csv)
+        att, sleeves = data.extras.get("attribution"), data.extras.get("attribution_sleeves")
+        if att is None or att.empty:
+            return None
+        body = ""
+        if sleeves is not None and not sleeves.empty:
+            body += "<h3>By sleeve</h3>" + attribution_table_html(sleeves, colors, "attribution-sleeves")
+        return (body + "<h3>By asset</h3>" + attribution_table_html(att, colors)
+                + f'<p class="muted">{esc(ATTRIBUTION_NOTE)}</p>')
+
+    add_section(page, "attribution", "Regime attribution", attribution_body)
 
     def events_body() -> str | None:
         ev = data.extras.get("event_study")
