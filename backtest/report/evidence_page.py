@@ -34,6 +34,7 @@ CSS = """<style>
 .v-amber{background:#fdf1dc;color:#8a5a00}
 .asof{background:#fff4e5;border-left:4px solid #e8590c;padding:.4rem .7rem;margin:.4rem 0}
 .grid-att{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:8px}
+#claims-table td.txt{white-space:normal;min-width:9em}#claims-table th.txt{text-align:left}
 </style>"""
 
 
@@ -44,8 +45,8 @@ def verdict_html(v: str) -> str:
 
 def claims_table_html(claims: pd.DataFrame) -> str:
     """The claims table (one row per measure)."""
-    head = ("<th>claim</th><th>measure</th><th>regimes</th><th>estimate</th><th>90% interval</th>"
-            "<th>days</th><th>episodes</th><th>verdict</th>")
+    head = ('<th class="txt">claim</th><th class="txt">measure</th><th class="txt">regimes</th><th>estimate</th>'
+            '<th>90% interval</th><th>days</th><th>episodes</th><th class="txt">verdict</th>')
     rows = []
     for r in claims.itertuples(index=False):
         rows.append(f'<tr><td class="txt">{esc(r.claim)}</td><td class="txt">{esc(r.measure)}</td>'
@@ -81,7 +82,9 @@ def axis_ref(i: int) -> tuple[str, str]:
 
 def event_paths_figure(paths: pd.DataFrame) -> RawFigure:
     """Average cumulative excess return around each kind of event, with the placebo band; a subject menu."""
-    kinds = list(dict.fromkeys(paths["kind"].astype(str)))
+    order = [f"{k}_{e}" for k in ("qe", "qt", "rmp") for e in ("start", "effective", "taper", "end")]
+    kinds = sorted(dict.fromkeys(paths["kind"].astype(str)),
+                   key=lambda k: (order.index(k) if k in order else len(order), k))
     subjects = list(dict.fromkeys(paths["subject"].astype(str)))
     ncol = min(3, len(kinds))
     nrow = -(-len(kinds) // ncol)
@@ -179,12 +182,15 @@ def episodes_figure(ep: pd.DataFrame, colors: dict[str, str]) -> RawFigure:
                 shapes.append({"type": "rect", "xref": xa, "yref": f"{ya} domain", "x0": dts[c], "x1": end,
                                "y0": 0, "y1": 1, "fillcolor": F.regime_color(lab[c]), "line": {"width": 0},
                                "layer": "below"})
+    rows = F.legend_rows(sorted(shown))
     layout = grid.layout.to_plotly_json()
-    layout.update(F.base_layout(None, 560 + 16 * F.legend_rows(sorted(shown)), hovermode="closest"))
+    layout.update(F.base_layout(None, 560 + 22 * rows, hovermode="closest"))
+    layout["legend"] = {"orientation": "h", "yanchor": "bottom", "y": 1.0 + 28 / 460, "xanchor": "left", "x": 0}
+    layout["margin"] = {"l": 60, "r": 20, "t": 60 + 22 * rows, "b": 40}
     layout["shapes"] = shapes
     fig = RawFigure(traces, layout)
     fig.update_axes("yaxis", tickformat=".0%", gridcolor="#eee")
-    fig.update_axes("xaxis", tickformat="%b %y", nticks=4)
+    fig.update_axes("xaxis", tickformat="%-d %b %y", nticks=3)
     return fig
 
 
@@ -276,7 +282,7 @@ def build_evidence_page(ev: Any) -> str:
             return None
         return (page.figure(episodes_figure(ev.episodes, colors))
                 + '<p class="muted">Cumulative return from each window\'s first day (top) and drawdown from the '
-                  "window's running peak (bottom); shading: the run's regime labels.</p>")
+                  "window's running peak (bottom); shading: the run's regime labels (qe green, qt red, rmp purple, plateau grey).</p>")
 
     add_section(page, "episodes", "Episode replay", episodes_body)
     return page.render(header_html(ev), footer_html(f"Data end {ev.data_end.date()}. "))
