@@ -137,15 +137,7 @@ def load_calendar(path: str | Path | None = None) -> RegimeCalendar:
         raise RegimeError(f"{p}: regimes: expected a list")
     regimes: list[Regime] = []
     for i, row in enumerate(raw["regimes"] or []):
-        where = f"{p}: regimes[{i}]"
-        if not isinstance(row, dict):
-            raise RegimeError(f"{where}: expected a mapping")
-        missing = [k for k in ("id", "kind", "announced", "effective") if k not in row]
-        if missing:
-            raise RegimeError(f"{where}: missing {', '.join(missing)}")
-        unknown = set(row) - {"id", "kind", "announced", "effective", "end", "notes"}
-        if unknown:
-            raise RegimeError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        _check_row(row, f"{p}: regimes[{i}]", ("id", "kind", "announced", "effective"), ("end", "notes"))
         rid = str(row["id"])
         where = f"{p}: regime {rid}"
         if row["kind"] not in REGIME_KINDS:
@@ -178,6 +170,18 @@ def load_calendar(path: str | Path | None = None) -> RegimeCalendar:
     return RegimeCalendar(tuple(regimes), events, str(p), _announcements(raw.get("announcements"), regimes, p))
 
 
+def _check_row(row: object, where: str, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
+    """A calendar row is a mapping with every required key and no unknown one (one-line RegimeError)."""
+    if not isinstance(row, dict):
+        raise RegimeError(f"{where}: expected a mapping")
+    missing = [k for k in required if k not in row]
+    if missing:
+        raise RegimeError(f"{where}: missing {', '.join(missing)}")
+    unknown = set(row) - set(required) - set(optional)
+    if unknown:
+        raise RegimeError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+
+
 def _announcements(rows: object, regimes: list[Regime], p: Path) -> tuple[Announcement, ...]:
     """Validated ``announcements:`` rows: id, kind (taper), date inside the named regime."""
     if rows is None:
@@ -188,14 +192,7 @@ def _announcements(rows: object, regimes: list[Regime], p: Path) -> tuple[Announ
     out: list[Announcement] = []
     for i, row in enumerate(rows):
         where = f"{p}: announcements[{i}]"
-        if not isinstance(row, dict):
-            raise RegimeError(f"{where}: expected a mapping")
-        missing = [k for k in ("id", "kind", "date", "regime") if k not in row]
-        if missing:
-            raise RegimeError(f"{where}: missing {', '.join(missing)}")
-        unknown = set(row) - {"id", "kind", "date", "regime", "notes"}
-        if unknown:
-            raise RegimeError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        _check_row(row, where, ("id", "kind", "date", "regime"), ("notes",))
         if row["kind"] not in ANNOUNCEMENT_KINDS:
             raise RegimeError(f"{where}: unknown kind {row['kind']!r} (expected one of {', '.join(ANNOUNCEMENT_KINDS)})")
         reg = by_id.get(str(row["regime"]))
