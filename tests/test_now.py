@@ -265,8 +265,11 @@ def test_now_on_real_data(shared_data, tmp_path):
     cfg = config_from_dict(raw, "real")
     md = load_market(cfg)
     folder = write_run(run_backtest(cfg, "real", md), tmp_path, report=False)
-    rep = compute_now(cfg, "real", today="2026-12-01", md=md, strategies=["real_assets"])
+    book = Path(__file__).resolve().parents[1] / "configs" / "holdings.example.csv"
+    rep = compute_now(cfg, "real", today="2026-12-01", md=md, strategies=["real_assets"], capital=1_000_000,
+                      holdings=book)
     assert rep.as_of == "2026-07-13" and list(rep.strategies) == ["real_assets"]
+    assert abs(rep.capital - 1_000_000) <= 5_000 and rep.book["cash"] == 38_000  # the example book reconciles
     assert any("data ends 2026-07-13" in w for w in rep.warnings)
     w = pd.read_parquet(folder / "weights.parquet").dropna(subset=["weight"])
     sub = w[(w["strategy"] == "real_assets") & (w["date"] == w["date"].max())]
