@@ -331,13 +331,14 @@ def strategy_status(out: Any, regime_start: pd.Timestamp, names: list[str] | Non
         r_reg, from_reg = period_return(sim.value, regime_start)
         r_rmp, from_rmp = period_return(sim.value, RMP_START)
         decided = live.index[-1] if len(live) else None
+        holds = len(live) == 1 and len(out.targets[name]) > 1  # bought once, never rebalances
         res[name] = {
             "kind": next(s.kind for s in out.cfg.strategies if s.name == name),
             "target": _weights_dict(live.iloc[-1]) if len(live) else {},
             "drifted": _weights_dict(sim.weights.iloc[-1]),
             "decided_on": str(decided.date()) if decided is not None else None,
             "filled": bool(decided is not None and len(sim.fills) and sim.fills[-1] >= decided),
-            "next_decision": str(next_decision(as_of, out.cfg.rebalance.every).date()),
+            "next_decision": None if holds else str(next_decision(as_of, out.cfg.rebalance.every).date()),
             "regime_start": str(regime_start.date()) if pd.notna(regime_start) else None,
             "return_since_regime_start": r_reg,
             "return_since_rmp_start": r_rmp,

@@ -114,7 +114,7 @@ def rates_line(rec: dict[str, Any]) -> str:
     """Today's rates of the cost model."""
     r = rec["rates"]
     cash = "cash earns nothing" if r["cash_rate_pct"] is None else f"cash rate {r['cash_rate_pct']:.2f}% ({r.get('cash_rate_series')}, cash.rate {r['cash_rate_setting']})"
-    return (f"costs a year at today's rates ({rec['as_of']}): {cash}; borrowed cash pays it "
+    return (f"costs a year at the {rec['as_of']} rates: {cash}; borrowed cash pays it "
             f"+{r['borrow_spread_bps']:g} bp; shorts pay their borrow fee +{r['short_rebate_haircut_bps']:g} bp; "
             f"trades {r['fee_bps']:g} bp fee + {r['slippage_bps']:g} bp slippage")
 
@@ -196,8 +196,8 @@ def strategy_lines(rec: dict[str, Any], name: str, verbose: bool = False) -> lis
     rets = f"since RMP {_pct(s['return_since_rmp_start'])} ({b['name']} {_pct(b.get('return_since_rmp_start'))})"
     if rec.get("regime_start") != rec["rmp_start"]:
         rets += f", since regime {_pct(s['return_since_regime_start'])}"
-    lines = [f"== {name} ({s['kind']}): decided {s['decided_on']} ({filled}), next decision "
-             f"{s['next_decision']}; {rets}"]
+    nxt = s["next_decision"] or "none (never rebalances)"
+    lines = [f"== {name} ({s['kind']}): decided {s['decided_on']} ({filled}), next decision {nxt}; {rets}"]
     ex = s["exposure"]
     cash = f"cash {ex['cash']:.0%}" if ex["borrowed"] <= 0 else f"borrowed {ex['borrowed']:.0%} of NAV"
     lines.append(f"  exposure: gross {ex['gross']:.0%}, net {ex['net']:.0%}, {cash}")

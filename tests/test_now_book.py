@@ -37,7 +37,8 @@ RAW = {
     "name": "booktest",
     "data": {"source": "sample", "start": "2026-03-02"},
     "execution": {"max_gross_leverage": 1.5},
-    "strategies": [{"name": "sixty_forty", "kind": "fixed_weights", "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}}],
+    "strategies": [{"name": "sixty_forty", "kind": "fixed_weights", "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}},
+                   {"name": "spy", "kind": "buy_and_hold", "params": {"weights": {"SPY": 1.0}}}],
 }
 
 
@@ -184,6 +185,8 @@ def test_today_within_span_cuts_the_data(tiny):
         known_on(md, pd.Timestamp("1900-01-01"), pd.Timestamp("2026-03-02"))
     rep = compute_now(cfg, "booktest", today="2026-06-30", md=md)
     assert rep.as_of == "2026-06-30" and rep.today == "2026-06-30"
+    assert rep.strategies["sixty_forty"]["next_decision"] == "2026-07-31"
+    assert rep.strategies["spy"]["next_decision"] is None  # buy and hold: no next decision
 
 
 def test_api_frame_gets_the_file_checks(tiny):

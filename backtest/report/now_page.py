@@ -126,7 +126,7 @@ def _summary(rec: dict[str, Any]) -> list[str]:
             row.append(_pct(s["return_since_regime_start"]))
         row += [f"{ex['gross']:.0%}", f"{ex['net']:.0%}", f"{ex['cash'] - ex['borrowed']:.0%}",
                 _pct(c["financing"], False, 2), _pct(c["borrow"], False, 2), _pct(c["fees"], False, 2),
-                escape(str(s["decided_on"])), escape(s["next_decision"]), trades]
+                escape(str(s["decided_on"])), escape(s["next_decision"] or "never"), trades]
         rows.append(row)
     b = rec["benchmark"]
     rows.append([escape(f"benchmark: {b.get('name', '60/40')}"), _pct(b.get("return_since_rmp_start"))]
@@ -142,7 +142,7 @@ def _strategy(rec: dict[str, Any], name: str) -> list[str]:
     why = s["why"]
     ex, c = s["exposure"], s["cost_per_year"]
     out = [f'<h3 id="s-{escape(name)}">{escape(name)} <span class="muted">({escape(s["kind"])}; decided '
-           f"{escape(str(s['decided_on']))}, next {escape(s['next_decision'])})</span></h3>"]
+           f"{escape(str(s['decided_on']))}, next {escape(s['next_decision'] or 'never')})</span></h3>"]
     items = []
     for t in why.get("tilts") or []:
         items.append(f'<span class="{"on" if t["on"] else "off"}">{escape(t["line"])}</span>')
