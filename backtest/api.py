@@ -361,7 +361,7 @@ def tune(config: ConfigLike, grid: list[str], overrides: dict[str, Any] | None =
 
 def now(config: ConfigLike, overrides: dict[str, Any] | None = None, *, data_dir: str | None = None,
         capital: float | None = None, holdings: str | Path | pd.DataFrame | None = None,
-        today: Any = None, **kw: Any) -> Any:
+        today: Any = None, strategies: list[str] | None = None, **kw: Any) -> Any:
     """Where we stand today (``rmpbt now``): regimes, targets, drift, returns, trades.
 
     Parameters
@@ -373,11 +373,16 @@ def now(config: ConfigLike, overrides: dict[str, Any] | None = None, *, data_dir
     data_dir : str, optional
         csv data folder.
     capital : float, optional
-        Portfolio value for the trade list.
+        Portfolio value for the trade list (with holdings in shares: must match their value
+        within 0.5 %).
     holdings : str, Path or DataFrame, optional
-        Current holdings (``asset,shares`` or ``asset,weight``).
+        Current holdings (``asset,shares`` or ``asset,weight``, optional ``CASH`` row); a
+        DataFrame meets the file's checks (:mod:`backtest.now_book`); shares alone give the NAV.
     today : date or str, optional
-        Today's date for the staleness check (default: the UTC date).
+        Today's date (default: the UTC date): within the data's span (data known by then only)
+        or after its end.
+    strategies : list of str, optional
+        Strategies to report (default: all), as ``--strategies``.
     **kw
         More dotted config overrides.
 
@@ -389,7 +394,8 @@ def now(config: ConfigLike, overrides: dict[str, Any] | None = None, *, data_dir
     from backtest.now import compute_now
 
     cfg = load_config(config, overrides, data_dir=data_dir, **kw)
-    return compute_now(cfg, _origin(config), today=today, capital=capital, holdings=holdings)
+    return compute_now(cfg, _origin(config), today=today, capital=capital, holdings=holdings,
+                       strategies=strategies)
 
 
 @dataclass

@@ -3,17 +3,25 @@
 One call answers the PM's morning questions from the same pipeline as ``rmpbt run``
 (:func:`backtest.pipeline.run_backtest`, so targets are exactly the run's last decision):
 
-- *as of when?* the last date of every price and macro series, with stale-data warnings;
-- *which regime?* the label today under each regime model and since when;
-- *what does each strategy hold?* target weights at the last decision date, today's
-  drifted weights, the next decision date, the return since the current regime began and
-  since RMP began (2025-12-12), next to 60/40;
-- *what do I trade?* with a capital (and optional holdings): shares and notional to reach
-  each strategy's target at the last prices, and the estimated cost under the config's
-  cost model.
+- *as of when?* the data's last day (never "today": the memo says how old it is), the last
+  date of every price and macro series, with stale-data warnings;
+- *which regime?* the label under each regime model, since when, what each reads, and one
+  line when they disagree (:mod:`backtest.now_explain`);
+- *what does each strategy hold, and why?* target weights of the last decision, today's
+  drifted weights, the next decision date, the tilts on and off with the signal values and
+  thresholds that set them, the optimizer's inputs, what the last decision changed;
+- *what does the book cost?* gross and net exposure, cash or borrowed cash, and financing,
+  borrow and fees a year as fractions of NAV with ``run``'s cost model
+  (:mod:`backtest.now_costs`);
+- *how did it do?* the return since the current regime began and since RMP began
+  (2025-12-12), on ``run``'s convention: compounded from the close before that day, the
+  day's own return included;
+- *what do I trade?* from checked holdings (:mod:`backtest.now_book`: NAV = shares x price +
+  cash, reconciled with ``--capital``), whole-share trades to each target and their cost.
 
-:func:`compute_now` returns a :class:`NowReport`; :func:`write_now` writes ``now.json`` and
-``now.html`` into a new run folder atomically; :func:`memo_lines` is the terminal memo.
+:func:`compute_now` returns a :class:`NowReport`; :func:`write_now` writes ``now.json``,
+``now.html``, ``memo.txt`` (and ``fallbacks.csv`` when the optimizer fell back) into a new
+folder atomically; :func:`backtest.now_memo.memo_lines` is the terminal memo.
 """
 
 from __future__ import annotations
@@ -29,19 +37,38 @@ import pandas as pd
 
 from backtest import pipeline
 from backtest.config import RegimeConfig, RunConfig
-from backtest.constants import BENCHMARK_60_40, CASH
-from backtest.data.base import MarketData
+from backtest.constants import BENCHMARK_60_40
+from backtest.data.base import MacroSeries, MarketData
 from backtest.data.exchange_calendar import exchange_days, exchange_days_after
-from backtest.engine import Costs
-from backtest.errors import DataError, RmpbtError
+from backtest.errors import ConfigError, DataError, RmpbtError
+from backtest.execution.spec import Costs, cash_rate_source
+from backtest.now_book import (
+    Holdings,
+    book_from_holdings,
+    check_book,
+    check_holdings,
+    exposure,
+    plan_trades,
+    read_holdings,
+)
+from backtest.now_costs import cost_per_year, trade_cost, trailing_fee_drag
+from backtest.now_explain import explain_strategy, last_rebalance, model_reads, regime_disagreement
+from backtest.now_memo import memo_lines
 from backtest.regimes.models import MODELS, make_regime_model
-from backtest.regimes.signals import liquidity_signals
+from backtest.regimes.signals import fresh_values, liquidity_signals
 from backtest.report.now_page import render_now_html
 from backtest.results import atomic_run_dir, final_path, write_json
 
 RMP_START = pd.Timestamp("2025-12-12")
 STALE_BDAYS = 5
+MAX_CAPITAL = 1e15
 RULES_SHOWN = ("walcl_chg_13w", "treast_chg_13w", "walcl_chg_4w", "treast_chg_4w", "sofr_iorb", "vix")
+RETURNS_CONVENTION = ("compounded from the close before the start day, that day's own return included "
+                      "(as rmpbt run's regime figures)")
+
+__all__ = ["RMP_START", "NowReport", "bdays_between", "benchmark_value", "compute_now", "memo_lines",
+           "next_decision", "period_return", "regime_since", "regimes_today", "series_ends", "staleness",
+           "strategy_status", "write_now"]
 
 
 @dataclass
@@ -63,6 +90,11 @@ class NowReport:
     trade_costs: dict[str, dict[str, float]] = field(default_factory=dict)
     capital: float | None = None
     notes: list[str] = field(default_factory=list)
+    book: dict[str, Any] | None = None
+    rates: dict[str, Any] = field(default_factory=dict)
+    regime_disagreement: str | None = None
+    regime_start: str | None = None
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)
 
     def save(self, root: str | Path = "results") -> Path:
         """Write ``now.json``, ``now.html`` and ``memo.txt`` into a new folder under ``root``."""
@@ -80,11 +112,18 @@ class NowReport:
             "stale": self.stale,
             "warnings": self.warnings,
             "regimes": self.regimes,
+            "regime_disagreement": self.regime_disagreement,
+            "regime_start": self.regime_start,
+            "rmp_start": str(RMP_START.date()),
+            "returns_convention": RETURNS_CONVENTION,
             "strategies": self.strategies,
             "benchmark": self.benchmark,
+            "rates": self.rates,
             "capital": self.capital,
+            "book": self.book,
             "trades": self.trades,
             "trade_costs": self.trade_costs,
+            "fallbacks": self.fallbacks,
             "notes": self.notes,
         }
 
@@ -180,12 +219,17 @@ def regime_since(labels: pd.Series) -> pd.Timestamp:
 
 
 def regimes_today(cfg: RunConfig, md: MarketData) -> dict[str, dict[str, Any]]:
-    """Label and start date of the current regime under every regime model.
+    """Label and start date of the current regime under every regime model, and what it reads.
 
     The config's model keeps its params; other models use their defaults. A model that
     cannot run on this data (e.g. a missing series) is reported with its error.
     """
     out: dict[str, dict[str, Any]] = {}
+    try:
+        sig = liquidity_signals(md, md.calendar)
+        today_sig = {k: _num(sig[k].iloc[-1]) for k in sig.columns}
+    except RmpbtError:
+        today_sig = {}
     for model in MODELS:
         params = cfg.regimes.params if model == cfg.regimes.model else {}
         rc = RegimeConfig(model=model, by=cfg.regimes.by, calendar=cfg.regimes.calendar, params=params)
@@ -199,6 +243,7 @@ def regimes_today(cfg: RunConfig, md: MarketData) -> dict[str, dict[str, Any]]:
             "label": str(last["regime"]),
             "since": str(regime_since(lab["regime"]).date()),
             "configured": model == cfg.regimes.model,
+            "reads": model_reads(model, params, today_sig),
         }
         if "regime_id" in lab:
             rec["regime_id"] = str(last["regime_id"])
@@ -209,9 +254,7 @@ def regimes_today(cfg: RunConfig, md: MarketData) -> dict[str, dict[str, Any]]:
                 c[2:]: _num(last[c]) for c in lab.columns if c.startswith("p_")
             }
         if model == "rules":
-
-            sig = liquidity_signals(md, md.calendar)
-            rec["signals"] = {k: _num(sig[k].iloc[-1]) for k in RULES_SHOWN if k in sig}
+            rec["signals"] = {k: today_sig[k] for k in RULES_SHOWN if k in today_sig}
             if "raw_regime" in lab:
                 rec["raw_regime"] = str(last["raw_regime"])
         out[model] = rec
@@ -244,17 +287,19 @@ def next_decision(as_of: pd.Timestamp, every: str) -> pd.Timestamp:
 
 
 def period_return(value: pd.Series, since: pd.Timestamp) -> tuple[float | None, str | None]:
-    """Return from the close of ``since`` to the last close of ``value``.
+    """Return from the close before ``since`` to the last close of ``value`` (``since``'s own return included).
 
-    When ``since`` is before the first day of ``value`` the return is taken from the start
-    (value 1.0 before the first day) and that start date is returned as the second item.
+    ``rmpbt run``'s convention for a regime that starts on ``since``: the product of
+    ``1 + r_t`` over the days ``t >= since``. When ``since`` is on or before the first day of
+    ``value``, the return is taken from the start (value 1.0 before the first day) and that
+    first date is returned as the second item.
     """
     if value.empty or pd.isna(since):
         return None, None
     last = float(value.iloc[-1])
-    if since < value.index[0]:
+    if since <= value.index[0]:
         return last - 1.0, str(value.index[0].date())
-    base = float(value.loc[:since].iloc[-1])
+    base = float(value.loc[value.index < since].iloc[-1])
     return last / base - 1.0, None
 
 
@@ -276,22 +321,24 @@ def benchmark_value(out: Any) -> tuple[str, pd.Series | None]:
     return "60/40 (daily rebalanced, no costs)", (1.0 + port).cumprod()
 
 
-def strategy_status(out: Any, regime_start: pd.Timestamp) -> dict[str, dict[str, Any]]:
-    """Per strategy: target, drifted weights, dates and returns since regime start and RMP."""
+def strategy_status(out: Any, regime_start: pd.Timestamp, names: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Per strategy (``names``, default all): target, drifted weights, dates, returns since regime start and RMP."""
     as_of = out.days[-1]
     res: dict[str, dict[str, Any]] = {}
-    for name, w in out.targets.items():
-        live = w.dropna(how="all")
+    for name in names if names is not None else list(out.targets):
+        live = out.targets[name].dropna(how="all")
         sim = out.sims[name]
         r_reg, from_reg = period_return(sim.value, regime_start)
         r_rmp, from_rmp = period_return(sim.value, RMP_START)
         decided = live.index[-1] if len(live) else None
+        holds = len(live) == 1 and len(out.targets[name]) > 1  # bought once, never rebalances
         res[name] = {
+            "kind": next(s.kind for s in out.cfg.strategies if s.name == name),
             "target": _weights_dict(live.iloc[-1]) if len(live) else {},
             "drifted": _weights_dict(sim.weights.iloc[-1]),
             "decided_on": str(decided.date()) if decided is not None else None,
             "filled": bool(decided is not None and len(sim.fills) and sim.fills[-1] >= decided),
-            "next_decision": str(next_decision(as_of, out.cfg.rebalance.every).date()),
+            "next_decision": None if holds else str(next_decision(as_of, out.cfg.rebalance.every).date()),
             "regime_start": str(regime_start.date()) if pd.notna(regime_start) else None,
             "return_since_regime_start": r_reg,
             "return_since_rmp_start": r_rmp,
@@ -300,93 +347,93 @@ def strategy_status(out: Any, regime_start: pd.Timestamp) -> dict[str, dict[str,
     return res
 
 
-# ---------------------------------------------------------------------------- trades
-
-
-def read_holdings(path: str | Path) -> pd.DataFrame:
-    """Read a holdings CSV with columns ``asset,shares`` or ``asset,weight``.
-
-    Returns
-    -------
-    pd.DataFrame
-        Columns ``asset`` and exactly one of ``shares`` / ``weight``.
-
-    Raises
-    ------
-    DataError
-        Unreadable file, wrong columns, duplicate or non-numeric rows.
-    """
-    p = Path(path)
-    try:
-        df = pd.read_csv(p)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{p}: cannot read holdings ({exc})") from None
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    kind = [c for c in ("shares", "weight") if c in df.columns]
-    if "asset" not in df.columns or len(kind) != 1:
-        raise DataError(f"{p}: holdings need columns asset,shares or asset,weight (got {','.join(df.columns)})")
-    df = df[["asset", kind[0]]].copy()
-    df["asset"] = df["asset"].astype(str).str.strip()
-    vals = pd.to_numeric(df[kind[0]], errors="coerce")
-    if vals.isna().any():
-        bad = df.loc[vals.isna(), "asset"].iloc[0]
-        raise DataError(f"{p}: holdings row {bad}: {kind[0]} is not a number")
-    df[kind[0]] = vals.astype(float)
-    dup = df["asset"][df["asset"].duplicated()]
-    if len(dup):
-        raise DataError(f"{p}: holdings asset {dup.iloc[0]} appears twice")
-    return df
-
-
-def held_shares(holdings: pd.DataFrame | None, prices: pd.Series, capital: float, origin: str = "holdings") -> pd.Series:
-    """Shares held per asset (weights converted at ``prices`` on ``capital``); cash rows dropped."""
-    if holdings is None or holdings.empty:
-        return pd.Series(dtype=float)
-    h = holdings.loc[holdings["asset"].str.upper() != CASH].set_index("asset")
-    unknown = [a for a in h.index if a not in prices.index or not np.isfinite(prices.get(a, np.nan))]
-    if unknown:
-        raise DataError(f"{origin}: unknown ticker {unknown[0]} (no last price in the loaded data)")
-    if "shares" in h.columns:
-        return h["shares"].astype(float)
-    return h["weight"].astype(float) * capital / prices[h.index]
-
-
-def plan_trades(
-    target: dict[str, float], held: pd.Series, prices: pd.Series, capital: float
-) -> list[dict[str, Any]]:
-    """Whole-share trades that bring ``held`` to ``target`` weights of ``capital``.
-
-    Each trade is ``round(target_weight * capital / price - held_shares)``, so after it the
-    holding is within half a share of the target. Cash is what remains.
-    """
-    assets = [a for a in dict.fromkeys([*target, *held.index]) if a != CASH]
-    trades = []
-    for a in assets:
-        px = float(prices[a])
-        want = target.get(a, 0.0) * capital / px
-        qty = round(want - float(held.get(a, 0.0)))
-        if qty == 0:
-            continue
-        trades.append({"asset": a, "shares": int(qty), "price": px, "notional": qty * px})
-    return trades
-
-
-def trade_cost(trades: list[dict[str, Any]], target: dict[str, float], capital: float, costs: Any) -> dict[str, float]:
-    """Estimated cost: fee + slippage on the traded notional; yearly accrual on the target shorts.
-
-    ``costs`` is the run's :class:`~backtest.execution.spec.Costs`: the fee and slippage
-    fractions and each short leg's yearly accrual (borrow fee + short-rebate haircut) are
-    the engine's own.
-    """
-    traded = sum(abs(t["notional"]) for t in trades)
-    fees = traded * (costs.fee + costs.slippage)
-    borrow = sum(
-        -w * capital * costs.short_accrual_for(a) / 1e4 for a, w in target.items() if a != CASH and w < 0
-    )
-    return {"traded_notional": traded, "fees_and_slippage": fees, "borrow_per_year": borrow}
+def shortable(out: Any) -> set[str]:
+    """Assets the config may short: named in ``costs.borrow_bps_by_asset``, or held short by a target of the run."""
+    names = set(out.cfg.costs.borrow_bps_by_asset)
+    for w in out.targets.values():
+        names.update(str(a) for a in w.columns if (w[a] < 0).any())
+    return names
 
 
 # ---------------------------------------------------------------------------- main
+
+
+def parse_today(today: date | str | pd.Timestamp | None) -> pd.Timestamp:
+    """``--today`` as a date (default: the UTC date); DataError naming the flag when it is not one."""
+    if today is None:
+        return pd.Timestamp(datetime.now(UTC).date())
+    if isinstance(today, bool) or not isinstance(today, str | date | pd.Timestamp):
+        raise DataError(f"--today {today!r}: not a date (expected YYYY-MM-DD)")
+    try:
+        ts = pd.Timestamp(today.strip() if isinstance(today, str) else today)
+    except (ValueError, TypeError, OverflowError):
+        ts = pd.NaT
+    if pd.isna(ts):
+        raise DataError(f"--today {today!r}: not a date (expected YYYY-MM-DD)")
+    return ts.normalize()
+
+
+def known_on(md: MarketData, today: pd.Timestamp, start: pd.Timestamp | None) -> tuple[MarketData, str | None]:
+    """The data as known at the close of ``today``, and a note when that cuts the data.
+
+    ``today`` must fall within the data's span or after its end: before the run's second
+    trading day it is a DataError. Before the data's last day, prices after ``today`` and
+    macro observations released after it are dropped, so the memo is the one ``now`` would
+    have printed that evening.
+    """
+    days = md.calendar if start is None else md.calendar[md.calendar >= start]
+    if len(days) and today < days[0]:
+        raise DataError(f"--today {today.date()}: before the data (the run's first trading day is {days[0].date()})")
+    if len(days) > 1 and today < days[1]:
+        raise DataError(f"--today {today.date()}: the run's first trading day; a memo needs two "
+                        f"(the second is {days[1].date()})")
+    if today >= md.calendar[-1]:
+        return md, None
+    macro = {}
+    for k, m in md.macro.items():
+        keep = ((np.asarray(m.released, dtype="datetime64[ns]") <= np.datetime64(today))
+                & (np.asarray(m.values.index, dtype="datetime64[ns]") <= np.datetime64(today)))
+        macro[k] = MacroSeries(k, m.values[keep], m.released[keep])
+    cut = MarketData(md.prices.loc[md.prices.index <= today], macro, md.source, md.synthetic, md.notes)
+    return cut, (f"--today {today.date()} is before the data's last day ({md.calendar[-1].date()}): "
+                 f"only prices to {today.date()} and macro data released by then are used")
+
+
+def cash_rate_series(cfg: RunConfig, md: MarketData, as_of: pd.Timestamp) -> str | None:
+    """The series idle cash earns on ``as_of``: ``cash.rate``, resolving the ``cash_rate`` signal
+    (DTB3 while it is fresh, DGS3MO after it stops: :func:`backtest.regimes.signals.fresh_values`)."""
+    src = cash_rate_source(cfg.cash.rate, list(md.macro))
+    if src != "cash_rate":
+        return src
+    days = pd.DatetimeIndex([as_of])
+    if "DTB3" in md.macro and fresh_values(md.macro["DTB3"], days).notna().iloc[0]:
+        return "DTB3"
+    return "DGS3MO" if "DGS3MO" in md.macro else None
+
+
+def select_strategies(cfg: RunConfig, names: list[str] | None, origin: str) -> tuple[RunConfig, list[str]]:
+    """The config to run for ``names`` (those strategies plus the benchmark strategy) and the names shown."""
+    known = [s.name for s in cfg.strategies]
+    if names is None:
+        return cfg, known
+    wanted = [str(n).strip() for n in names if str(n).strip()]
+    if not wanted:
+        raise ConfigError(f"{origin}: --strategies: no strategy named (got {','.join(map(str, names))!r})")
+    for n in wanted:
+        if n not in known:
+            raise ConfigError(f"{origin}: --strategies: no strategy named {n!r} (the config has: {', '.join(known)})")
+    keep = set(wanted) | ({cfg.benchmark} if cfg.benchmark in known else set())
+    run = cfg.model_copy(update={"strategies": [s for s in cfg.strategies if s.name in keep]})
+    return run, list(dict.fromkeys(wanted))
+
+
+def load_holdings(holdings: str | Path | pd.DataFrame | Holdings | None) -> Holdings | None:
+    """Checked holdings from a file, a DataFrame (the API) or None (all cash)."""
+    if holdings is None or isinstance(holdings, Holdings):
+        return holdings
+    if isinstance(holdings, str | Path):
+        return read_holdings(holdings)
+    return check_holdings(holdings, "holdings")
 
 
 def compute_now(
@@ -396,6 +443,7 @@ def compute_now(
     today: date | str | pd.Timestamp | None = None,
     capital: float | None = None,
     holdings: str | Path | pd.DataFrame | None = None,
+    strategies: list[str] | None = None,
     md: MarketData | None = None,
     parallel: bool = False,
 ) -> NowReport:
@@ -408,11 +456,15 @@ def compute_now(
     origin : str
         Config file name (for messages).
     today : date or str, optional
-        Today's date (default: the UTC date); injectable for tests.
+        Today's date (default: the UTC date): within the data's span or after its end.
+        Before the data's last day, only data known by then are used (:func:`known_on`).
     capital : float, optional
-        Portfolio value for the trade list.
+        Portfolio value: with holdings in shares it must match their value within 0.5 %.
     holdings : str, Path or DataFrame, optional
-        Current holdings (``asset,shares`` or ``asset,weight``); default all cash.
+        Current holdings (``asset,shares`` or ``asset,weight``, optional ``CASH`` row;
+        :mod:`backtest.now_book`); default all cash. Shares alone give the NAV.
+    strategies : list of str, optional
+        Strategies to report (default all; the benchmark strategy is run as well).
     md : MarketData, optional
         Pre-loaded market data.
     parallel : bool
@@ -422,30 +474,61 @@ def compute_now(
     Returns
     -------
     NowReport
-    """
 
+    Raises
+    ------
+    RmpbtError
+        One line: bad ``--capital``, ``--today``, ``--strategies`` or holdings, a book the
+        config does not allow, holdings and capital that disagree, data problems.
+    """
     notes: list[str] = []
     if md is None and cfg.data.source == "yahoo":
         cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"refresh": True})})
         notes.append("yahoo/fred source: the data cache was refreshed before computing")
-    if capital is not None and not (math.isfinite(capital) and capital > 0):
-        raise DataError(f"--capital {capital}: must be a positive number")
-    out = pipeline.run_backtest(cfg, origin, md, parallel=parallel)  # module attribute: tests may patch it
+    if capital is not None and (isinstance(capital, bool) or not isinstance(capital, int | float)
+                                or not (math.isfinite(capital) and 0 < capital <= MAX_CAPITAL)):
+        raise DataError(f"--capital {capital!r}: must be a positive number (at most {MAX_CAPITAL:g})")
+    today_ts = parse_today(today)
+    hold = load_holdings(holdings)
+    run_cfg, shown = select_strategies(cfg, strategies, origin)
+    book = None
+    if today is not None or hold is not None:  # checked before the run: a bad --today or book fails fast
+        md = md if md is not None else pipeline.load_market(run_cfg)
+        if today is not None:
+            start = pd.Timestamp(run_cfg.data.start) if run_cfg.data.start else None
+            md, cut = known_on(md, today_ts, start)
+            if cut:
+                notes.append(cut)
+        px = md.prices if run_cfg.data.end is None else md.prices.loc[:pd.Timestamp(run_cfg.data.end)]
+        book = book_from_holdings(hold, px.ffill().iloc[-1], capital, str(px.index[-1].date()))
+    out = pipeline.run_backtest(run_cfg, origin, md, parallel=parallel)  # module attribute: tests may patch it
     md = out.md
     as_of = pd.Timestamp(out.days[-1])
-    try:
-        today_ts = pd.Timestamp(today) if today is not None else pd.Timestamp(datetime.now(UTC).date())
-    except ValueError:
-        raise DataError(f"--today {today}: not a date (expected YYYY-MM-DD)") from None
+    prices = md.prices.loc[:as_of].ffill().iloc[-1]
+    if book is None:
+        book = book_from_holdings(None, prices, capital)
+    if book is not None:
+        check_book(book, run_cfg.execution.max_gross_leverage, shortable(out), book.origin)
     stale, warnings = staleness(md, as_of, today_ts)
-    regimes = regimes_today(cfg, md)
-    reg_start = regime_since(out.labels["regime"].reindex(md.calendar))
-    strategies = strategy_status(out, reg_start)
+    regimes = regimes_today(run_cfg, md)
+    reg_start = regime_since(out.labels["regime"].reindex(md.calendar).loc[:as_of])
+    status = strategy_status(out, reg_start, shown)
+    _, cash_rate = pipeline.cash_returns(run_cfg, md, out.days, out.sf.signal("cash_rate"), origin)
+    rate_now = None if cash_rate is None else _num(cash_rate.iloc[-1])
+    costs = Costs.from_config(run_cfg)
+    for name, st in status.items():
+        sim = out.sims[name]
+        fee_drag = trailing_fee_drag(sim.fees, sim.value, sim.fills[0] if len(sim.fills) else None)
+        st["exposure"] = exposure(st["target"])
+        st["cost_per_year"] = cost_per_year(st["target"], costs, rate_now, fee_drag)
+        st["why"] = explain_strategy(out, name)
+        st["last_rebalance"] = last_rebalance(out, name)
     bname, bval = benchmark_value(out)
     bench: dict[str, Any] = {"name": bname}
     if bval is not None:
         bench["return_since_regime_start"] = period_return(bval, reg_start)[0]
         bench["return_since_rmp_start"] = period_return(bval, RMP_START)[0]
+    fb = out.extras.get("fallbacks")
     report = NowReport(
         name=cfg.name,
         source=md.source,
@@ -456,77 +539,43 @@ def compute_now(
         stale=stale,
         warnings=warnings,
         regimes=regimes,
-        strategies=strategies,
+        strategies=status,
         benchmark=bench,
         notes=notes + list(out.notes),
+        rates={"cash_rate_pct": rate_now, "cash_rate_setting": run_cfg.cash.rate,
+               "cash_rate_series": cash_rate_series(run_cfg, md, as_of),
+               "borrow_spread_bps": costs.borrow_spread_bps,
+               "short_rebate_haircut_bps": costs.short_rebate_haircut_bps,
+               "borrow_bps": costs.borrow_bps, "borrow_bps_by_asset": dict(costs.borrow_bps_by_asset),
+               "fee_bps": costs.fee_bps, "slippage_bps": costs.slippage_bps},
+        regime_disagreement=regime_disagreement(regimes),
+        regime_start=str(reg_start.date()) if pd.notna(reg_start) else None,
+        fallbacks=[] if fb is None else [{k: (str(v.date()) if isinstance(v, pd.Timestamp) else v)
+                                          for k, v in r.items()} for r in fb.to_dict("records")],
     )
-    if capital is not None:
-        prices = md.prices.ffill().iloc[-1]
-        hold = holdings if isinstance(holdings, pd.DataFrame) or holdings is None else read_holdings(holdings)
-        held = held_shares(hold, prices, capital, str(holdings) if holdings is not None else "holdings")
-        costs = Costs.from_config(cfg)
-        report.capital = float(capital)
-        for name, st in strategies.items():
-            tr = plan_trades(st["target"], held, prices, capital)
+    if book is not None:
+        report.capital = book.nav
+        report.book = book.to_json()
+        for name, st in status.items():
+            tr = plan_trades(st["target"], book.shares, prices, book.nav)
             report.trades[name] = tr
-            report.trade_costs[name] = trade_cost(tr, st["target"], capital, costs)
+            report.trade_costs[name] = trade_cost(tr, book.nav, costs)
     return report
 
 
 def write_now(report: NowReport, root: str | Path = "results") -> Path:
-    """Write ``now.json`` and ``now.html`` into a new folder under ``root`` (atomically)."""
+    """Write ``now.json``, ``now.html``, ``memo.txt`` (+ ``fallbacks.csv``) into a new folder under ``root`` (atomically).
+
+    ``memo.txt`` is the ``--verbose`` memo.
+    """
 
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in report.name)[:40]
     run_id = f"now-{datetime.now(UTC):%Y%m%d-%H%M%S}-{safe}"
+    rec = report.to_json()
     with atomic_run_dir(root, run_id) as tmp:
-        write_json(tmp / "now.json", report.to_json())
-        (tmp / "now.html").write_text(render_now_html(report.to_json()))
-        (tmp / "memo.txt").write_text("\n".join(memo_lines(report)) + "\n")
+        write_json(tmp / "now.json", rec)
+        (tmp / "now.html").write_text(render_now_html(rec))
+        (tmp / "memo.txt").write_text("\n".join(memo_lines(rec, verbose=True)) + "\n")
+        if report.fallbacks:
+            pd.DataFrame(report.fallbacks).to_csv(tmp / "fallbacks.csv", index=False)
     return final_path(root, run_id)
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{x:+.1%}"
-
-
-def memo_lines(report: NowReport) -> list[str]:
-    """The memo printed by ``rmpbt now`` (plain text, one item per line)."""
-    lines = [f"{report.name}: as of {report.as_of} (today {report.today}); data: "
-             f"{'SYNTHETIC sample market' if report.synthetic else report.source}"]
-    by_date: dict[str, list[str]] = {}
-    for name, d in report.series_end.items():
-        by_date.setdefault(d, []).append(name)
-    lines.append("series end: " + "; ".join(f"{d}: {', '.join(n)}" for d, n in sorted(by_date.items(), reverse=True)))
-    lines += [f"WARNING: {w}" for w in report.warnings]
-    for model, r in report.regimes.items():
-        if r.get("label") is None:
-            lines.append(f"regime ({model}): unavailable: {r.get('error')}")
-            continue
-        extra = ""
-        if "probabilities" in r:
-            extra = " (" + ", ".join(f"{k} {v:.0%}" for k, v in r["probabilities"].items() if v is not None) + ")"
-        if "signals" in r:
-            extra = " (" + ", ".join(f"{k} {v:.3g}" for k, v in r["signals"].items() if v is not None) + ")"
-        mark = " [config]" if r.get("configured") else ""
-        lines.append(f"regime ({model}{mark}): {r['label']} since {r['since']}{extra}")
-    b = report.benchmark
-    lines.append(
-        f"benchmark {b['name']}: since regime start {_pct(b.get('return_since_regime_start'))}, "
-        f"since RMP began {RMP_START.date()} {_pct(b.get('return_since_rmp_start'))}"
-    )
-    for name, s in report.strategies.items():
-        tgt = ", ".join(f"{a} {w:.0%}" for a, w in s["target"].items())
-        lines.append(
-            f"{name}: target [{tgt}] decided {s['decided_on']}, next {s['next_decision']}; "
-            f"since regime start {_pct(s['return_since_regime_start'])}, "
-            f"since RMP {_pct(s['return_since_rmp_start'])}"
-        )
-        for t in report.trades.get(name, []):
-            side = "BUY" if t["shares"] > 0 else "SELL"
-            lines.append(f"    {side} {abs(t['shares']):,} {t['asset']} @ {t['price']:.2f} = {t['notional']:+,.0f}")
-        if name in report.trade_costs:
-            c = report.trade_costs[name]
-            lines.append(f"    est. cost {c['fees_and_slippage']:,.0f} (fees+slippage)"
-                         + (f", borrow {c['borrow_per_year']:,.0f}/yr" if c["borrow_per_year"] else ""))
-    lines += [f"note: {n}" for n in report.notes]
-    return lines

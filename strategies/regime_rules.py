@@ -50,7 +50,7 @@ evaluate on ``(K, P)`` arrays and the kernels of :mod:`strategies.rules_kernels`
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -67,7 +67,13 @@ from pydantic import (
 from backtest.errors import StrategyError
 from backtest.signals import SignalFrame
 from strategies.base import BatchSignals, Params, Unsupported, own_weights, register
-from strategies.rules_engine import CASH_KEYWORD, Context, did_you_mean, parse_condition
+from strategies.rules_engine import (
+    CASH_KEYWORD,
+    Context,
+    did_you_mean,
+    explain_condition,
+    parse_condition,
+)
 from strategies.rules_kernels import (  # noqa: F401  (re-exported: their historical home)
     EPS,
     MAX_EXHAUSTIVE_TILTS,
@@ -401,6 +407,60 @@ class RegimeRules:
         active, _, _ = tilt_activity(self.rules, sf, dates)
         return pd.DataFrame(active, index=dates, columns=[t.name for t in self.rules.tilts])
 
+    def explain(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> dict[str, Any]:
+        """Why the rule weights at the last decision date are what they are.
+
+        Evaluates the same tilt activity and sizes as :meth:`weights` on ``dates`` (the run's
+        decision dates, up to the one to explain) and reads each tilt's conditions at the
+        last one (:func:`~strategies.rules_engine.explain_condition`).
+
+        Returns
+        -------
+        dict
+            ``date`` and ``previous`` (the decision before it, or None); ``tilts``: per tilt
+            ``name``, ``kind`` (add / sweep), ``on`` and ``was_on`` (at ``previous``),
+            ``since`` (first decision date of the current on/off state), ``scale`` (size
+            multiplier), ``size`` (weights added, ``scale * add``; None for sweeps),
+            ``reason`` (why on or off, in words), ``when`` and ``exit_when`` (condition
+            trees, ``exit_when`` None when absent); ``anchor``: rule weights after the
+            tilts, before caps (an optimizer's base weights); ``rule_weights``: ``anchor``
+            with the caps applied (the target without an optimizer); ``optimizer``: the
+            optimizer config or None.
+        """
+        rules = self.rules
+        dates = pd.DatetimeIndex(dates)
+        active, scale, ctx = tilt_activity(rules, sf, dates)
+        if self.scale_hook is not None:
+            scale = self.scale_hook(active, scale, sf, dates)
+        W, _, _ = apply_tilts(rules, active, scale)
+        n, r = len(rules.assets), len(dates) - 1
+        names = (*rules.assets, CASH_KEYWORD)
+        tilts = []
+        for j, t in enumerate(rules.tilts):
+            when = explain_condition(t.when, ctx, r)
+            exit_when = None if t.exit_when is None else explain_condition(t.exit_when, ctx, r)
+            col = active[:, j]
+            on = bool(col[r])
+            flips = np.flatnonzero(col[:r] != col[r])
+            since = dates[int(flips[-1]) + 1 if len(flips) else 0]
+            tilts.append({
+                "name": t.name, "kind": t.kind, "on": on, "was_on": bool(col[r - 1]) if r > 0 else None,
+                "since": str(since.date()), "scale": float(scale[r, j]),
+                "size": {names[i]: float(scale[r, j] * w) for i, w in zip(t.idx, t.w, strict=True)}
+                if t.kind == "add" else None,
+                "reason": _tilt_reason(on, when["state"], None if exit_when is None else exit_when["state"]),
+                "when": when, "exit_when": exit_when,
+            })
+        anchor = W[r, :n]
+        capped = apply_caps(anchor[None, :].copy(), rules)[0]
+        return {
+            "date": str(dates[r].date()), "previous": str(dates[r - 1].date()) if r > 0 else None,
+            "tilts": tilts,
+            "anchor": {a: float(x) for a, x in zip(rules.assets, anchor, strict=True)},
+            "rule_weights": {a: float(x) for a, x in zip(rules.assets, capped, strict=True)},
+            "optimizer": rules.optimizer,
+        }
+
     def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
         """Target weights per decision date (rule weights, optimizer if configured, caps)."""
         rules = self.rules
@@ -512,30 +572,72 @@ class RegimeRules:
         """Optimizer fallback records of the last ``weights`` call (empty without an optimizer)."""
         return [] if self._allocator is None else self._allocator.fallbacks
 
-    def _optimise(self, A: np.ndarray, sf: SignalFrame, dates: pd.DatetimeIndex, ctx: Context) -> np.ndarray:
+    def optimizer_estimates(self, sf: SignalFrame, dates: pd.DatetimeIndex,
+                            anchor: dict[str, float]) -> tuple[pd.Series, pd.DataFrame]:
+        """The optimizer's expected excess returns and covariance at the last of ``dates``.
+
+        The trailing window, regime and cash rate :meth:`weights` gives the optimizer at that
+        decision (:meth:`backtest.optimizer.allocator.CvxAllocator.estimates`); ``anchor`` is
+        its base weights there (``explain()["anchor"]``). Needs an ``optimizer`` block.
+
+        Returns
+        -------
+        mu : pd.Series
+            Annualised expected excess return per asset of the rules.
+        cov : pd.DataFrame
+            Annualised covariance.
+        """
+        assets = list(self.rules.assets)
+        dates = pd.DatetimeIndex(dates)
+        ctx = Context(sf, dates)
+        d, inputs = list(self._optimizer_inputs(sf, dates, ctx))[-1]
+        alloc = self._new_allocator()
+        return alloc.estimates(d, inputs.pop("returns_window"),
+                               base_weights=pd.Series(anchor).reindex(assets).fillna(0.0), **inputs)
+
+    def _new_allocator(self) -> Any:
         from backtest.optimizer import make_allocator
 
-        cfg = self.rules.optimizer
-        assets = list(self.rules.assets)
-        self._allocator = make_allocator(cfg, assets, name=self.name)  # fresh fallback records per call
-        rets = sf.returns().reindex(columns=assets)
+        return make_allocator(self.rules.optimizer, list(self.rules.assets), name=self.name)
+
+    def _optimizer_inputs(self, sf: SignalFrame, dates: pd.DatetimeIndex,
+                          ctx: Context) -> Iterator[tuple[pd.Timestamp, dict[str, Any]]]:
+        """Per decision date, the allocator's trailing inputs (window, regimes, regime, cash rate)."""
+        rets = sf.returns().reindex(columns=list(self.rules.assets))
         ppos = ctx.positions(rets.index)
         rf = ctx.values("cash_rate") / 100.0
-        win = cfg.estimator.window
+        win = self.rules.optimizer.estimator.window
         reg = sf.regime.reindex(rets.index)
-        out = A.copy()
-        prev: pd.Series | None = None
         for r, d in enumerate(pd.DatetimeIndex(dates)):
             p = int(ppos[r])
             lo = max(p - win + 1, 0)
-            w = self._allocator.allocate(
-                d, rets.iloc[lo:p + 1], prev_weights=prev, base_weights=pd.Series(A[r], index=assets),
-                regime_window=reg.iloc[lo:p + 1], current_regime=ctx.regime[r] or None,
-                rf=float(rf[r]) if np.isfinite(rf[r]) else 0.0,
-            )
+            yield d, {"returns_window": rets.iloc[lo:p + 1], "regime_window": reg.iloc[lo:p + 1],
+                      "current_regime": ctx.regime[r] or None, "rf": float(rf[r]) if np.isfinite(rf[r]) else 0.0}
+
+    def _optimise(self, A: np.ndarray, sf: SignalFrame, dates: pd.DatetimeIndex, ctx: Context) -> np.ndarray:
+        assets = list(self.rules.assets)
+        self._allocator = self._new_allocator()  # fresh fallback records per call
+        out = A.copy()
+        prev: pd.Series | None = None
+        for r, (d, inputs) in enumerate(self._optimizer_inputs(sf, dates, ctx)):
+            w = self._allocator.allocate(d, inputs.pop("returns_window"), prev_weights=prev,
+                                         base_weights=pd.Series(A[r], index=assets), **inputs)
             out[r] = w.reindex(assets).fillna(0.0).to_numpy()
             prev = w
         return out
+
+
+def _tilt_reason(on: bool, when: str, exit_when: str | None) -> str:
+    """Why a tilt is on or off at a decision, from the states of its conditions there."""
+    if on:
+        return "its conditions hold" if when == "true" else "held for its minimum holding time"
+    if exit_when == "true":
+        return "forced off by its exit condition"
+    if when == "true":
+        return "an added asset has no price yet"
+    if when == "unknown":
+        return "a signal it reads is missing (missing data never switches a tilt on)"
+    return "its conditions do not hold"
 
 
 # ------------------------------------------------------------------- helpers for other kinds
@@ -583,6 +685,15 @@ class RulesBacked:
     def tilt_states(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
         """Active tilts of the underlying rules."""
         return self.impl.tilt_states(sf, dates)
+
+    def explain(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> dict[str, Any]:
+        """Why the underlying rules' weights at the last decision date are what they are (:meth:`RegimeRules.explain`)."""
+        return self.impl.explain(sf, dates)
+
+    def optimizer_estimates(self, sf: SignalFrame, dates: pd.DatetimeIndex,
+                            anchor: dict[str, float]) -> tuple[pd.Series, pd.DataFrame]:
+        """The underlying rules' optimizer inputs at the last decision (:meth:`RegimeRules.optimizer_estimates`)."""
+        return self.impl.optimizer_estimates(sf, dates, anchor)
 
     @property
     def fallbacks(self) -> list[dict[str, Any]]:

@@ -503,3 +503,102 @@ def hold_state(
         np.add.at(marks, (end[live], col[live]), -1)
         s = np.where(live, next_start[end, col], T)
     return (np.cumsum(marks[:T], axis=0) > 0).reshape(shape)
+
+
+# ----------------------------------------------------------------------------- explanation
+
+
+def condition_text(cond: Condition) -> str:
+    """A condition in words, as a user would write it (``vix_term < 0.95 (stays on while < 1)``)."""
+    if isinstance(cond, RegimeIn):
+        return f"regime in [{', '.join(cond.labels)}]"
+    if isinstance(cond, Compare):
+        lhs = cond.signal
+        if cond.change == "diff":
+            lhs = f"{cond.signal} change over {cond.lookback} days"
+        elif cond.change == "pct":
+            lhs = f"{cond.signal} % change over {cond.lookback} days"
+        text = f"{lhs} {cond.op} {cond.value:g}"
+        return text if cond.exit is None else f"{text} (stays on while {cond.op} {cond.exit:g})"
+    if isinstance(cond, Not):
+        return f"not ({condition_text(cond.child)})"
+    if isinstance(cond, AllOf | AnyOf):
+        word = " and " if isinstance(cond, AllOf) else " or "
+        parts = [f"({condition_text(c)})" if isinstance(c, AllOf | AnyOf) else condition_text(c)
+                 for c in cond.children]
+        return word.join(parts)
+    return repr(cond)
+
+
+def truth_name(x: float) -> str:
+    """``"true"``, ``"false"`` or ``"unknown"`` for a three-valued truth value."""
+    return "true" if x == TRUE else "false" if x == FALSE else "unknown"
+
+
+def explain_condition(cond: Condition, ctx: EvalContext, row: int) -> dict[str, Any]:
+    """What a condition read at one decision date and what it made of it.
+
+    Parameters
+    ----------
+    cond : Condition
+        A parsed condition.
+    ctx : EvalContext
+        One history (``ctx.shape == (T,)``).
+    row : int
+        Position of the decision date (negative counts from the end). Hysteresis is
+        evaluated over all dates up to it, as in the run.
+
+    Returns
+    -------
+    dict
+        ``text`` (:func:`condition_text`), ``state`` (``true`` / ``false`` / ``unknown``)
+        and ``kind``: ``signal`` nodes add ``signal``, ``value`` (the compared quantity;
+        None when missing), ``op``, ``threshold``, ``exit``, ``change``, ``lookback``;
+        ``regime`` nodes add ``value`` (the label, None when unknown) and ``labels``;
+        ``all`` / ``any`` / ``not`` nodes add ``children``.
+    """
+    node: dict[str, Any] = {"text": condition_text(cond),
+                            "state": truth_name(float(np.asarray(cond.evaluate(ctx))[row]))}
+    if isinstance(cond, Compare):
+        x = float(np.asarray(cond.series(ctx))[row])
+        node.update(kind="signal", signal=cond.signal, value=x if np.isfinite(x) else None, op=cond.op,
+                    threshold=cond.value, exit=cond.exit, change=cond.change, lookback=cond.lookback)
+    elif isinstance(cond, RegimeIn):
+        known = bool(np.asarray(ctx.regime_known)[row])
+        node.update(kind="regime", value=str(np.asarray(ctx.regime)[row]) if known else None,
+                    labels=list(cond.labels))
+    elif isinstance(cond, Not):
+        node.update(kind="not", children=[explain_condition(cond.child, ctx, row)])
+    elif isinstance(cond, AllOf | AnyOf):
+        node.update(kind="all" if isinstance(cond, AllOf) else "any",
+                    children=[explain_condition(c, ctx, row) for c in cond.children])
+    return node
+
+
+def deciding_leaves(node: dict[str, Any], negated: bool = False) -> list[dict[str, Any]]:
+    """The leaves of an :func:`explain_condition` tree that decided its state.
+
+    A true ``all`` needs every child, a false one is decided by its false children; a true
+    ``any`` by its true children, a false one needs every child; ``not`` flips the roles.
+    Unknown children are listed where they could have changed the result.
+
+    Returns
+    -------
+    list of dict
+        Leaf nodes (``signal`` / ``regime``), each with ``negated`` (under an odd number of
+        ``not``).
+    """
+    kind = node.get("kind")
+    if kind in ("signal", "regime"):
+        return [{**node, "negated": negated}]
+    if kind == "not":
+        return deciding_leaves(node["children"][0], not negated)
+    children = node.get("children", [])
+    state = node["state"]
+    if kind == "all":
+        pick = children if state == "true" else [c for c in children if c["state"] != "true"]
+    elif kind == "any":
+        pick = [c for c in children if c["state"] != "false"] if state != "false" else children
+    else:
+        pick = []
+    return [leaf for c in pick for leaf in deciding_leaves(c, negated)]

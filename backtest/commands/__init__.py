@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Sweep config keys of one strategy; rank in-sample, report out-of-sample (folder path printed last).",
     ),
     "data": ("backtest.commands.data_cmd", "Download and cache market data."),
-    "now": ("backtest.commands.now_cmd", "Today's regime, targets, drift, returns since the regime began and trades (memo + now.html)."),
+    "now": ("backtest.commands.now_cmd", "Today's regime, targets, drifted weights, why, costs a year, returns since the regime began and trades."),
     "evidence": (
         "backtest.commands.evidence_cmd",
         "Test the article's claims on history: claims, event studies, regime attribution, episodes (evidence.html).",

@@ -197,6 +197,43 @@ class CvxAllocator:
             self._record(date, result.status, f"accepted {result.solver}", result.status)
         return pd.Series(self._clean(result.weights, lb, ub, available), index=self.assets)
 
+    def estimates(
+        self,
+        date: pd.Timestamp,
+        returns_window: pd.DataFrame,
+        *,
+        base_weights: pd.Series | None = None,
+        regime_window: pd.Series | None = None,
+        current_regime: str | None = None,
+        rf: float = 0.0,
+    ) -> tuple[pd.Series, pd.DataFrame]:
+        """The expected excess returns and covariance :meth:`allocate` would use at ``date``.
+
+        Same arguments as :meth:`allocate` (no views); nothing is solved or recorded.
+
+        Returns
+        -------
+        mu : Series, shape (n,)
+            Annualised expected excess return per asset (NaN: unavailable, or an objective
+            without expected returns).
+        cov : DataFrame, shape (n, n)
+            Annualised covariance (zero rows and columns for unavailable assets).
+
+        Raises
+        ------
+        OptimizerError
+            The inputs :meth:`allocate` would fall back on (look-ahead window, no data,
+            non-finite estimates).
+        """
+        date = pd.Timestamp(date)
+        self._check_window(date, returns_window)
+        context = f"optimizer {self.name!r} on {date.date()}"
+        inputs = self._inputs(returns_window, self._base(base_weights), None, regime_window,
+                              current_regime, rf, context)
+        mu = np.full(len(self.assets), np.nan) if inputs.mu is None else np.where(inputs.available, inputs.mu, np.nan)
+        cov = inputs.factor @ inputs.factor.T
+        return pd.Series(mu, index=self.assets), pd.DataFrame(cov, index=self.assets, columns=self.assets)
+
     # ---------------------------------------------------------------- inputs
     def _check_window(self, date: pd.Timestamp, window: pd.DataFrame) -> None:
         if not isinstance(window, pd.DataFrame):
