@@ -435,9 +435,9 @@ def noise_null(returns: np.ndarray, untuned: np.ndarray, rf: np.ndarray, folds: 
     srs = _sharpe_from_sums(sa, q_is[None], n_is)
     ok = np.isfinite(srs)
     cnt = ok.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        var = np.nanvar(np.where(ok, srs, np.nan), axis=1, ddof=1) if n > 1 else np.zeros(runs)
-    var = np.where(cnt > 1, var, 0.0)
+    mu = np.where(ok, srs, 0.0).sum(axis=1) / np.maximum(cnt, 1)
+    dev = np.where(ok, srs - mu[:, None], 0.0)
+    var = np.where(cnt > 1, (dev * dev).sum(axis=1) / np.maximum(cnt - 1, 1), 0.0)  # np.var(ddof=1) of the finite
     pick = np.arange(runs)
     s3_best = np.einsum("rb,br->r", signs * m_is[None], s3[:, best])
     dsr = _moments_dsr(sa[pick, best], q_is[best], s3_best, q4_is[best], n_is, var, n_eff)
