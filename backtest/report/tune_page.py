@@ -165,32 +165,42 @@ def logits_figure(logits: np.ndarray, pbo: float, logits_total: np.ndarray | Non
     return fig
 
 
+def _bars(x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Histogram of the finite values of ``x``: bin centres, counts, bin width."""
+    a = np.asarray(x, dtype=float)
+    a = a[np.isfinite(a)]
+    if not len(a):
+        return np.array([]), np.array([]), 1.0
+    counts, edges = np.histogram(a, bins=bins)
+    return (edges[:-1] + edges[1:]) / 2, counts, float(edges[1] - edges[0])
+
+
 def null_figure(null: Any) -> go.Figure:
     """The noise null's distributions of the deflated Sharpe and of the out-of-sample gain, the
     observed values marked."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=(
-        f"deflated Sharpe of the in-sample gain (null p {null.p_dsr:.3g})",
-        f"out-of-sample gain before switch costs, bp/yr (null p {null.p_oos:.3g})"))
+        f"deflated Sharpe of the in-sample gain (null p {_p(null.p_dsr)})",
+        f"out-of-sample gain before switch costs, bp/yr (null p {_p(null.p_oos)})"))
     for j, (x, obs) in enumerate(((null.dsr, null.observed_dsr), (null.oos_bp, null.observed_oos_bp))):
-        a = np.asarray(x, dtype=float)
-        fig.add_trace(go.Histogram(x=a[np.isfinite(a)], nbinsx=30, marker_color="#9ab", showlegend=False,
-                                   name="noise tunes"), row=1, col=j + 1)
+        mid, counts, width = _bars(x, 30)
+        fig.add_trace(go.Bar(x=mid, y=counts, width=width, marker_color="#9ab", showlegend=False,
+                             name="noise tunes"), row=1, col=j + 1)
         if np.isfinite(obs):
             fig.add_vline(x=obs, line_color="crimson", line_width=2, row=1, col=j + 1)
     fig.update_yaxes(title_text=f"of {null.runs} noise tunes", row=1, col=1)
-    fig.update_layout(height=360)
+    fig.update_layout(height=360, bargap=0)
     return fig
 
 
 def cv_figure(cv: Any) -> go.Figure:
     """Out-of-sample Sharpe ratio of each CPCV path (the untuned reference's over the run dotted)."""
     fig = go.Figure()
-    fig.add_trace(go.Histogram(x=cv.sharpe, nbinsx=max(5, min(30, cv.n_paths)), marker_color="#79a",
-                               name="paths"))
+    mid, counts, width = _bars(cv.sharpe, max(5, min(30, cv.n_paths)))
+    fig.add_trace(go.Bar(x=mid, y=counts, width=width, marker_color="#79a", name="paths"))
     if np.isfinite(cv.reference_sharpe):
         fig.add_vline(x=cv.reference_sharpe, line_dash="dot", line_color="#555")
-    fig.update_layout(height=340, xaxis_title=f"out-of-sample Sharpe ratio of a path (dotted: {cv.reference})",
-                      yaxis_title="paths")
+    fig.update_layout(height=340, bargap=0, yaxis_title="paths",
+                      xaxis_title=f"out-of-sample Sharpe ratio of a path (dotted: {cv.reference} over the run)")
     return fig
 
 
