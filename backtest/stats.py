@@ -18,6 +18,8 @@ Bailey, D. & López de Prado, M. (2014). The deflated Sharpe ratio. *Journal of 
 Management* 40(5).
 Bailey, D., Borwein, J., López de Prado, M. & Zhu, Q. (2017). The probability of backtest
 overfitting. *Journal of Computational Finance* 20(4).
+Phipson, B. & Smyth, G. (2010). Permutation p-values should never be zero. *Statistical
+Applications in Genetics and Molecular Biology* 9(1).
 """
 
 from __future__ import annotations
@@ -236,6 +238,32 @@ def sharpe_interval(excess: np.ndarray, level: float = 0.9, periods: int = TRADI
     return {"sharpe_se": sharpe_standard_error(excess) * k, "sharpe_lo": lo * k, "sharpe_hi": hi * k}
 
 
+def null_p_value(observed: float, null: np.ndarray) -> float:
+    """Share of a simulated null distribution at least as large as ``observed``.
+
+    ``(1 + #{null >= observed}) / (1 + n)`` over the ``n`` finite null values (Phipson &
+    Smyth 2010: never 0, exact for a randomisation test whose ``n`` runs are exchangeable
+    with the observation under the null).
+
+    Parameters
+    ----------
+    observed : float
+        The observed statistic (larger = stronger evidence).
+    null : np.ndarray
+        The statistic in each null run.
+
+    Returns
+    -------
+    float
+        In ``(0, 1]``; NaN when ``observed`` is not finite or no null value is.
+    """
+    a = np.asarray(null, dtype=float)
+    a = a[np.isfinite(a)]
+    if not np.isfinite(observed) or not len(a):
+        return float("nan")
+    return float((1 + np.count_nonzero(a >= observed)) / (1 + len(a)))
+
+
 # ----------------------------------------------------------------------------- PBO (CSCV)
 
 
@@ -322,11 +350,13 @@ def pbo_logits(performance: np.ndarray, n_splits: int = 16) -> np.ndarray:
     # half is i's training half): the Sharpe ratios of both halves of the first n_c / 2
     # splits serve their complements too, with the roles swapped.
     step = max(1, 1_000_000 // max(n, 1))
+    tot1, tot2 = g1.sum(axis=0), g2.sum(axis=0)
     for s in range(0, n_c // 2, step):
         mk = member[s : min(s + step, n_c // 2)]
-        rest = 1 - mk
-        a = _sharpe_or_worst(mk @ g1, mk @ g2, half)
-        b = _sharpe_or_worst(rest @ g1, rest @ g2, half)
+        p1, p2 = mk @ g1, mk @ g2
+        r1, r2 = tot1 - p1, tot2 - p2  # the testing half: all blocks less the training ones
+        a = _sharpe_or_worst(p1, p2, half)
+        b = _sharpe_or_worst(r1, r2, half)
         out[s : s + len(mk)] = _rank_logits(a, b, n)
         out[n_c - s - len(mk) : n_c - s] = _rank_logits(b, a, n)[::-1]
     return out

@@ -8,9 +8,9 @@ from backtest.tune.chunks import (
 )
 from backtest.tune.verdict import (
     COLOURS,
-    DSR_PASS,
     LEVEL,
     MAX_VARIANTS,
+    NULL_ALPHA,
     PBO_SPLITS,
     Comparison,
     Deflated,
@@ -28,10 +28,10 @@ from backtest.tune.verdict import (
 __all__ = [
     "COLOURS",
     "Comparison",
-    "DSR_PASS",
     "Deflated",
     "LEVEL",
     "MAX_VARIANTS",
+    "NULL_ALPHA",
     "PBO_SPLITS",
     "TuneVerdict",
     "assess",

@@ -132,7 +132,8 @@ def test_log_toggle(browser, pages):
 
 
 def test_tune_page_in_browser(browser, tmp_path):
-    """``tune.html`` (heatmap, IS/OOS scatter, PBO logits, OOS track): offline, no errors, charts drawn."""
+    """``tune.html`` (heatmap, IS/OOS scatter, PBO logits, noise null, CPCV paths, OOS track): offline, no
+    errors, charts drawn."""
     from PIL import Image, ImageStat
 
     from tests.helpers import run_cli, write_tune_config
@@ -141,7 +142,7 @@ def test_tune_page_in_browser(browser, tmp_path):
     w = "strategies.mix.params.weights."
     r = run_cli("tune", str(cfg), "--grid", w + "SPY=0.2:0.6:0.1", "--grid", w + "GLD=0:0.3:0.1",
                 "--where", "SPY + GLD <= 0.7", "--strategy", "mix", "--split", "2017-06-01",
-                "--out", str(tmp_path / "res"))
+                "--cv", "cpcv:4,2", "--out", str(tmp_path / "res"))
     assert r.exit_code == 0, r.stderr
     page_path = Path(r.stdout.strip().splitlines()[-1]) / "tune.html"
 
@@ -151,7 +152,7 @@ def test_tune_page_in_browser(browser, tmp_path):
         assert not errors, errors
         assert not [u for u in requests if not u.startswith(("file:", "data:"))], requests[:5]
         charts = page.evaluate(CHART_CHECK)
-        assert sorted(c["id"] for c in charts) == ["heatmap", "oos", "pbo", "scatter"]
+        assert sorted(c["id"] for c in charts) == ["cpcv", "heatmap", "null", "oos", "pbo", "scatter"]
         for c in charts:
             assert c["svg"] >= 1 and c["points"] >= 1, c
         img = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("L")

@@ -34,10 +34,10 @@ def folder_of(result) -> Path:
 def test_tune_writes_a_complete_run_folder(tmp_path, cfg):
     out = tmp_path / "res"
     r = run_cli("tune", str(cfg), *GRID, "--strategy", "mix", "--walk-forward", "train=12M,test=6M",
-                "--out", str(out))
+                "--cv", "cpcv:4,2,purge=5", "--out", str(out))
     folder = folder_of(r)
-    assert sorted(p.name for p in folder.iterdir()) == ["best.yaml", "oos.csv", "provenance.json", "tune.csv",
-                                                         "tune.html"]
+    assert sorted(p.name for p in folder.iterdir()) == ["best.yaml", "cpcv.csv", "oos.csv", "provenance.json",
+                                                         "tune.csv", "tune.html"]
     assert not [p for p in out.iterdir() if p.name.startswith(".tmp")]
     t = pd.read_csv(folder / "tune.csv")
     assert len(t) == 2 * 17 and {W + "SPY", W + "GLD", "rebalance.every", "is_sharpe", "oos_sharpe",
@@ -51,10 +51,19 @@ def test_tune_writes_a_complete_run_folder(tmp_path, cfg):
     assert v["level"] in ("green", "amber", "red") and v["text"] in " ".join(r.stdout.split())
     assert 0.0 <= v["pbo"] <= 1.0 and len(v["rank_corr_by_fold"]) == len(prov["folds"])
     assert [c["reference"] for c in v["oos_active"]] == ["mix (as configured)", "sixty_forty"]
-    # the page is self-contained: plotly.js embedded once, four figures (heatmap, scatter, PBO, OOS)
+    # issue 23: PBO on active returns, the noise null (default runs) and CPCV
+    assert 0.0 <= v["pbo_active"] <= 1.0 and v["null_runs"] == 200
+    assert 0.0 < v["null_p_dsr"] <= 1.0 and 0.0 < v["null_p_oos"] <= 1.0
+    assert v["cv"]["paths"] == 3 and v["cv"]["splits"] == 6 and v["cv"]["purge_days"] == 5
+    assert v["cv"]["days"] == 1300 and v["cv"]["embargo_days"] == 13  # López de Prado's ~1% of the days
+    cp = pd.read_csv(folder / "cpcv.csv")
+    assert list(cp.columns) == ["path", "sharpe", "active_bp_per_year", "active_ir", "variants"] and len(cp) == 3
+    assert "noise null (200 runs" in r.stdout and "CPCV 4 groups" in r.stdout and "on active returns" in r.stdout
+    # the page is self-contained: plotly.js embedded once, six figures (heatmap, scatter, PBO, null, CPCV, OOS)
     page = (folder / "tune.html").read_text()
     assert page.count(plotly.offline.get_plotlyjs()[:200]) == 1
-    assert page.count("Plotly.newPlot") == 4 and "<script src=" not in page
+    assert page.count("Plotly.newPlot") == 6 and "<script src=" not in page
+    assert "Noise null (200 runs" in page and "CPCV (4 groups" in page
     assert f"class='verdict v-{v['level']}'" in page
     # best.yaml is a ready-to-run config
     best = load_config(folder / "best.yaml")
@@ -96,6 +105,12 @@ def test_same_tune_csv_from_repeated_runs_and_two_dask_workers(tmp_path, cfg):
     ([], ["no --grid"]),
     (["--grid", W + "SPY=0.1,0.2", "--benchmark", "sixty_fourty"], ["--benchmark sixty_fourty", "sixty_forty"]),
     (["--grid", W + "SPY=0.1,0.2", "--benchmark", "sixty_forty", "--no-benchmarks"], ["--no-benchmarks"]),
+    (["--grid", W + "SPY=0.1,0.2", "--null-runs", "-1"], ["--null-runs -1", "0 (off) to 10000"]),
+    (["--grid", W + "SPY=0.1,0.2", "--null-runs", "10001"], ["--null-runs 10001"]),
+    (["--grid", W + "SPY=0.1,0.2", "--cv", "kfold:5"], ["--cv kfold:5", "cpcv:N,K"]),
+    (["--grid", W + "SPY=0.1,0.2", "--cv", "cpcv:6,6"], ["--cv cpcv:6,6", "K=6"]),
+    (["--grid", W + "SPY=0.1,0.2", "--cv", "cpcv:6,2,purge=300"], ["purge=300", "0 to 252"]),
+    (["--grid", W + "SPY=0.1,0.2", "--cv", "cpcv:30,3"], ["C(30,3)"]),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, cfg, args, needles):
     out = tmp_path / "res"

@@ -33,7 +33,7 @@ def _market(rng: np.random.Generator, t: int = 1500, n: int = 40, edge: float = 
 
 def test_no_signal_says_no_evidence_every_time_and_pbo_about_one_half():
     rng = np.random.default_rng(11)
-    pbos = []
+    pbos, pbos_active = [], []
     for _ in range(20):
         r, untuned, bench, rf = _market(rng)
         v = assess(r, untuned, _folds(len(r)), rf=rf, benchmark=bench, n_splits=16)
@@ -41,16 +41,20 @@ def test_no_signal_says_no_evidence_every_time_and_pbo_about_one_half():
         assert v.text.startswith(("no evidence", "tuning hurt")), v.text
         assert v.level in ("amber", "red")
         assert len(v.fold_rank_corr) == 4 and abs(v.median_rank_corr) < 0.6
+        assert v.null is not None and v.null.runs == 200
         pbos.append(v.pbo)
+        pbos_active.append(v.pbo_active)
     assert 0.35 < float(np.mean(pbos)) < 0.65
+    assert 0.35 < float(np.mean(pbos_active)) < 0.65
 
 
 def test_planted_edge_is_found():
     rng = np.random.default_rng(12)
     r, untuned, bench, rf = _market(rng, edge=0.0006)  # active IR of variant 7: 0.3/day, ~4.8/yr
     v = assess(r, untuned, _folds(len(r)), rf=rf, benchmark=bench, names=("pb (as configured)", "sixty_forty"))
-    assert v.pbo < 0.05
+    assert v.pbo < 0.05 and v.pbo_active < 0.05
     assert v.headline == "evidence that tuning helps" and v.level == "green", v.text
+    assert v.null.p_dsr == v.null.p_oos == 1 / 201  # above every one of the 200 noise tunes
     d, c = v.deflated[0], v.oos[0]
     assert d.dsr > 0.95 and d.reference == "pb (as configured)"
     assert c.sign == 1 and c.bp_per_year == pytest.approx(0.0006 * 252 * 1e4, rel=0.35)
@@ -82,21 +86,39 @@ def test_compare_by_hand():
     assert a.mean() == pytest.approx(0.005)
 
 
-def test_judge_colours_by_content():
+def _null(p_dsr: float, p_oos: float, p_low: float | None = None):
+    from backtest.tune.null import NullResult
+
+    return NullResult(runs=199, seed=0, block_days=21, blocks=50, dsr=np.linspace(0.2, 0.9, 199),
+                      oos_bp=np.linspace(-50, 50, 199), observed_dsr=0.6, observed_oos_bp=10.0, p_dsr=p_dsr,
+                      p_oos=p_oos, p_oos_low=1.0 - p_oos if p_low is None else p_low, method="block sums")
+
+
+def test_judge_words_follow_the_p_values_never_a_dsr_threshold():
     from backtest.tune.verdict import Comparison, Deflated
 
-    d = Deflated("u", 0.99, 1.0, 0.1, 10, 5.0, 1000, 0.0, 3.0, 0.01)
-    up, flat, down = (Comparison("u", 100, 1.0, 0.2, 1.8, 500), Comparison("u", 10, 0.1, -0.5, 0.7, 500),
-                      Comparison("u", -100, -1.0, -1.8, -0.2, 500))
-    assert judge(d, up, 0.05)[0] == "green"
-    assert judge(d, up, 0.3)[0] == "amber"  # helps, but possibly overfit
-    assert judge(d, flat, 0.1)[:2] == ("amber", "no evidence that tuning helps")
-    assert judge(d, flat, 0.6)[0] == "red"
-    assert judge(d, down, 0.1)[:2] == ("red", "tuning hurt out of sample")
-    low = Deflated("u", 0.5, 1.0, 0.1, 10, 5.0, 1000, 0.0, 3.0, 0.01)
-    assert judge(low, up, 0.05)[1] == "no evidence that tuning helps"
-    text = judge(d, flat, 0.46)[2]
-    assert "+10 bp/yr" in text and "not distinguishable from zero" in text and "PBO 0.46: possibly overfit" in text
+    high = Deflated("u", 0.99, 1.0, 0.1, 10, 5.0, 1000, 0.0, 3.0, 0.01)
+    low = Deflated("u", 0.30, 1.0, 0.1, 10, 5.0, 1000, 0.0, 3.0, 0.01)
+    up, flat, down = (Comparison("u", 100, 1.0, 0.2, 1.8, 500, 0.01), Comparison("u", 10, 0.1, -0.5, 0.7, 500, 0.4),
+                      Comparison("u", -100, -1.0, -1.8, -0.2, 500, 0.99))
+    # evidence needs both null p-values <= 0.05, whatever the deflated Sharpe's own value
+    assert judge(low, flat, 0.1, 0.1, _null(0.01, 0.02))[:2] == ("green", "evidence that tuning helps")
+    assert judge(high, up, 0.1, 0.1, _null(0.30, 0.02))[:2] == ("amber", "no evidence that tuning helps")
+    assert judge(high, up, 0.6, 0.1, _null(0.01, 0.01))[:2] == ("amber", "evidence that tuning helps")  # PBO >= 0.5
+    assert judge(high, down, 0.1, 0.1, _null(0.5, 0.99, 0.01))[:2] == ("red", "tuning hurt out of sample")
+    assert judge(high, flat, 0.1, 0.1, _null(0.5, 0.98, 0.03))[0] == "red"  # below 97% of the noise tunes
+    assert judge(high, flat, 0.9, 0.1, _null(0.5, 0.5))[:2] == ("amber", "no evidence that tuning helps")
+    # without the null nothing is called evidence
+    assert judge(high, up, 0.05, 0.05)[:2] == ("amber", "an out-of-sample gain, selection not tested against noise")
+    assert judge(high, flat, 0.05, 0.05)[:2] == ("amber", "no evidence that tuning helps")
+    assert judge(high, down, 0.05, 0.05)[0] == "red"
+    text = judge(high, flat, 0.70, 0.13, _null(0.62, 0.45))[2]
+    assert "+10 bp/yr" in text and "null p 0.45 for the out-of-sample gain and 0.62 for the deflated Sharpe" in text
+    assert "PBO 0.70 on active returns, 0.13 on total returns" in text
+    assert text.endswith("weakest figure: the deflated Sharpe of the in-sample gain (null p 0.62)")
+    assert "little sign" not in text and "overfit" not in text
+    assert judge(high, flat, 0.9, 0.1)[2].endswith("weakest figure: the out-of-sample gain (one-sided p 0.40)")
+    assert judge(high, flat, 0.1, 0.1, _null(0.04, 0.03))[2].endswith("(null p 0.04)")
 
 
 def test_held_targets_and_switch_costs_by_hand():

@@ -1,7 +1,8 @@
 """``rmpbt tune CONFIG``: parameter sweep of one strategy with out-of-sample reporting.
 
 See ``docs/tuning.md``. Prints a summary and, last, the path of the new run folder
-(``tune.csv``, ``best.yaml``, ``oos.csv``, ``tune.html``, ``provenance.json``).
+(``tune.csv``, ``best.yaml``, ``oos.csv``, ``tune.html``, ``provenance.json``; ``cpcv.csv``
+with ``--cv``).
 """
 
 from __future__ import annotations
@@ -96,32 +97,63 @@ def _signed(x: float) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{x:+.2f}"
 
 
+def _p(x: float) -> str:
+    if x is None or not np.isfinite(x):
+        return "–"
+    return "< 0.001" if x < 0.001 else (f"{x:.3f}" if x < 0.01 else f"{x:.2f}")
+
+
 def verdict_renderables(v) -> list:
-    """Rich renderables of a :class:`backtest.tune_verdict.TuneVerdict`: details, then the verdict line."""
+    """Rich renderables of a :class:`backtest.tune.verdict.TuneVerdict`: details, then the verdict line."""
     out: list = []
+    null = v.null
     tb = Table(title="Did tuning add anything? (active return of the tuned strategy over each reference)",
                title_justify="left", header_style="bold")
-    for c in ("reference", f"IR of best ({v.deflated[0].days})", "SR0 (luck)", "deflated Sharpe", "eff. trials",
-              "OOS bp/yr", "OOS IR", f"IR {v.conf:.0%} CI"):
+    for c in ("reference", f"IR of best ({v.deflated[0].days})", "SR0 (luck)", "deflated Sharpe", "null p",
+              "eff. trials", "OOS bp/yr", "OOS IR", f"IR {v.conf:.0%} CI"):
         tb.add_column(c, justify="left" if c == "reference" else "right")
-    for d, c in zip(v.deflated, v.oos, strict=True):
-        dcol = "green" if np.isfinite(d.dsr) and d.dsr >= 0.95 else "red"
+    for i, (d, c) in enumerate(zip(v.deflated, v.oos, strict=True)):
+        p = null.p_dsr if (null is not None and i == 0) else float("nan")
+        dcol = "dim" if not np.isfinite(p) else ("green" if p <= 0.05 else "dark_orange")
         ccol = {1: "green", -1: "red", 0: "dim"}[c.sign]
-        tb.add_row(d.reference, _signed(d.ir), _fmt(d.sr0), f"[{dcol}]{_fmt(d.dsr)}[/]",
+        tb.add_row(d.reference, _signed(d.ir), _fmt(d.sr0), f"[{dcol}]{_fmt(d.dsr)}[/]", f"[{dcol}]{_p(p)}[/]",
                    f"{d.n_eff:.1f}/{d.n_trials}",
                    "–" if not np.isfinite(c.bp_per_year) else f"{c.bp_per_year:+.0f}",
                    f"[{ccol}]{_signed(c.ir)}[/]", f"[{ccol}]{_signed(c.ir_lo)} … {_signed(c.ir_hi)}[/]")
     out.append(tb)
     folds = "  ".join(_signed(x) for x in v.fold_rank_corr)
-    pcol = "red" if np.isfinite(v.pbo) and v.pbo >= 0.5 else ("dark_orange" if v.pbo >= 0.2 else "green")
+    pa = v.pbo_active
+    pcol = "dim" if not np.isfinite(pa) else ("dark_orange" if pa >= 0.5 else "green")
     out.append(
-        f"PBO (CSCV, {v.pbo_splits} blocks, {len(v.logits)} splits): [{pcol}]{_fmt(v.pbo)}[/]   "
-        f"Spearman IS/OOS rank correlation per fold (disjoint windows): median {_signed(v.median_rank_corr)}"
-        f"  [dim]({folds})[/]")
+        f"PBO (CSCV, {v.pbo_splits} blocks, {len(v.logits)} splits): [{pcol}]{_fmt(pa)} on active returns[/], "
+        f"{_fmt(v.pbo)} on total returns   Spearman IS/OOS rank correlation per fold (disjoint windows): median "
+        f"{_signed(v.median_rank_corr)}  [dim]({folds})[/]")
+    if null is not None:
+        dq, oq = null.quantiles(null.dsr), null.quantiles(null.oos_bp)
+        out.append(
+            f"noise null ({null.runs} runs, active returns sign-flipped in {null.blocks} blocks of ~{null.block_days} "
+            f"days): deflated Sharpe {_fmt(null.observed_dsr)} vs noise median {_fmt(dq['q50'])} (90% "
+            f"{_fmt(dq['q05'])}–{_fmt(dq['q95'])}), null p {_p(null.p_dsr)}; OOS gain before switch costs "
+            f"{null.observed_oos_bp:+.0f} bp/yr vs noise median {oq['q50']:+.0f} (90% {oq['q05']:+.0f} to "
+            f"{oq['q95']:+.0f}), null p {_p(null.p_oos)}")
+    else:
+        out.append("[dim]noise null off (--null-runs 0): the deflated Sharpe is not calibrated[/]")
+    if v.cv is not None:
+        out.append(cv_line(v.cv))
     out.append(f"[bold {v.colour}]verdict: {v.text}[/]")
     for n in v.notes:
         out.append(f"[dim]note: {n}[/]")
     return out
+
+
+def cv_line(cv) -> str:
+    """One line on a :class:`backtest.tune.cpcv.CpcvResult`."""
+    q = np.quantile(cv.sharpe, [0.0, 0.5, 1.0]) if cv.n_paths else [np.nan] * 3
+    up = int(np.sum(cv.active_bp > 0))
+    return (f"CPCV {cv.spec.groups} groups, {cv.spec.test_groups} test ({cv.n_splits} splits, {cv.n_paths} paths; "
+            f"purge {cv.purge}, embargo {cv.embargo} trading days): OOS Sharpe of the paths min {_fmt(q[0])}, "
+            f"median {_fmt(q[1])}, max {_fmt(q[2])} ({cv.reference} {_fmt(cv.reference_sharpe)} over the whole "
+            f"run); gain over {cv.reference} above zero on {up} of {cv.n_paths} paths")
 
 
 def register(app: typer.Typer) -> None:
@@ -155,6 +187,12 @@ def register(app: typer.Typer) -> None:
             "--benchmark", help="Strategy of the config the verdict also compares with (default: the "
                                 "config's benchmark, e.g. sixty_forty).")] = None,
         no_benchmarks: Annotated[bool, typer.Option("--no-benchmarks", help="Skip the untuned benchmarks.")] = False,
+        null_runs: Annotated[int | None, typer.Option(
+            "--null-runs", help="Runs of the verdict's noise null, 0 to 10000 (default 200; 0 turns it off).",
+            show_default=False)] = None,
+        cv: Annotated[str | None, typer.Option(
+            "--cv", help="cpcv:N,K[,purge=DAYS][,embargo=DAYS]: also report combinatorial purged "
+                         "cross-validation paths.")] = None,
         no_report: Annotated[bool, typer.Option("--no-report", help="Skip tune.html.")] = False,
         top: Annotated[int, typer.Option("--top", help="Rows of the summary table.")] = 10,
         force: Annotated[bool, typer.Option("--force", help="Run even above the memory guard.")] = False,
@@ -184,7 +222,7 @@ def register(app: typer.Typer) -> None:
             req = TuneRequest(grid=list(grid or []), where=list(where or []), random=random, seed=seed,
                               metric=metric, walk_forward=walk_forward, split=split, strategy=strategy,
                               chunk_size=chunk_size, vectorise=not exact_weights, heatmap=hm,
-                              benchmark=benchmark)
+                              benchmark=benchmark, cv=cv, **({} if null_runs is None else {"null_runs": null_runs}))
             if not req.grid:
                 raise SweepError("no --grid given: nothing to tune")
             cfg = load_config(config, set_ or [], start=start, end=end, data_dir=data_dir)

@@ -1,11 +1,13 @@
 """``tune.html``: one self-contained page of a ``rmpbt tune`` run.
 
 Sections: the verdict (one coloured line, then the deflated Sharpe of the active
-return, PBO, rank correlations per fold and the out-of-sample information ratios), a
-heatmap of the tuning metric over two chosen keys (in-sample and out-of-sample side by
-side, mean over the other keys), in-sample vs out-of-sample scatter (one point per
-variant), the distribution of the CSCV logits behind PBO, the stitched out-of-sample
-track against the benchmarks, and the walk-forward folds. plotly.js is embedded once
+return, PBO on active and total returns, the noise null's p-values, CPCV, rank
+correlations per fold and the out-of-sample information ratios), a heatmap of the tuning
+metric over two chosen keys (in-sample and out-of-sample side by side, mean over the other
+keys), in-sample vs out-of-sample scatter (one point per variant), the distribution of
+the CSCV logits behind PBO, the noise null's distributions, the CPCV paths' Sharpe
+ratios (with ``--cv``), the stitched out-of-sample track against the benchmarks, and the
+walk-forward folds. plotly.js is embedded once
 (``plotly.offline.get_plotlyjs()``); the page works offline.
 """
 
@@ -130,21 +132,75 @@ def oos_figure(oos: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def logits_figure(logits: np.ndarray, pbo: float) -> go.Figure:
-    """Histogram of the CSCV logits λ of the in-sample best's out-of-sample rank; PBO is the mass at λ <= 0."""
+def logits_figure(logits: np.ndarray, pbo: float, logits_total: np.ndarray | None = None,
+                  pbo_total: float = float("nan")) -> go.Figure:
+    """Histogram of the CSCV logits λ of the in-sample best's out-of-sample rank; PBO is the mass at λ <= 0.
+
+    ``logits`` are those of the active returns (the verdict's); ``logits_total``, when
+    given, those of the total returns, drawn as an outline.
+    """
     fig = go.Figure()
     lg = np.asarray(logits, dtype=float)
     lg = lg[np.isfinite(lg)]
-    lo, hi = (np.floor(lg.min() * 10) / 10, np.ceil(lg.max() * 10) / 10 + 0.1) if len(lg) else (-1.0, 1.0)
-    counts, edges = np.histogram(lg, bins=np.arange(lo, hi + 0.05, 0.1))
+    both = lg if logits_total is None else np.r_[lg, np.asarray(logits_total, dtype=float)]
+    both = both[np.isfinite(both)]
+    lo, hi = (np.floor(both.min() * 10) / 10, np.ceil(both.max() * 10) / 10 + 0.1) if len(both) else (-1.0, 1.0)
+    bins = np.arange(lo, hi + 0.05, 0.1)
+    counts, edges = np.histogram(lg, bins=bins)
     mid = (edges[:-1] + edges[1:]) / 2
-    for below, name, colour in ((True, "λ ≤ 0 (below the OOS median)", "#c44"), (False, "λ > 0", "#4a8")):
+    for below, name, colour in ((True, "active returns, λ ≤ 0 (below the OOS median)", "#c44"),
+                                (False, "active returns, λ > 0", "#4a8")):
         keep = (mid <= 0) if below else (mid > 0)
         fig.add_trace(go.Bar(x=mid[keep], y=counts[keep], width=0.1, name=name, marker_color=colour))
+    if logits_total is not None:
+        tc, _ = np.histogram(np.asarray(logits_total, dtype=float), bins=bins)
+        fig.add_trace(go.Scatter(x=mid, y=tc, mode="lines", line={"shape": "hvh", "color": "#555"},
+                                 name="total returns"))
     fig.add_vline(x=0.0, line_dash="dot", line_color="#555")
+    title = f"PBO = {pbo:.2f} on active returns" if np.isfinite(pbo) else "PBO n/a"
+    if np.isfinite(pbo_total):
+        title += f", {pbo_total:.2f} on total returns"
     fig.update_layout(bargap=0, height=360, xaxis_title="logit λ of the out-of-sample relative rank",
-                      yaxis_title="splits", title={"text": f"PBO = {pbo:.2f}" if np.isfinite(pbo) else "PBO n/a",
-                                                    "x": 0.5})
+                      yaxis_title="splits", title={"text": title, "x": 0.5})
+    return fig
+
+
+def _bars(x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Histogram of the finite values of ``x``: bin centres, counts, bin width."""
+    a = np.asarray(x, dtype=float)
+    a = a[np.isfinite(a)]
+    if not len(a):
+        return np.array([]), np.array([]), 1.0
+    counts, edges = np.histogram(a, bins=bins)
+    return (edges[:-1] + edges[1:]) / 2, counts, float(edges[1] - edges[0])
+
+
+def null_figure(null: Any) -> go.Figure:
+    """The noise null's distributions of the deflated Sharpe and of the out-of-sample gain, the
+    observed values marked."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=(
+        f"deflated Sharpe of the in-sample gain (null p {_p(null.p_dsr)})",
+        f"out-of-sample gain before switch costs, bp/yr (null p {_p(null.p_oos)})"))
+    for j, (x, obs) in enumerate(((null.dsr, null.observed_dsr), (null.oos_bp, null.observed_oos_bp))):
+        mid, counts, width = _bars(x, 30)
+        fig.add_trace(go.Bar(x=mid, y=counts, width=width, marker_color="#9ab", showlegend=False,
+                             name="noise tunes"), row=1, col=j + 1)
+        if np.isfinite(obs):
+            fig.add_vline(x=obs, line_color="crimson", line_width=2, row=1, col=j + 1)
+    fig.update_yaxes(title_text=f"of {null.runs} noise tunes", row=1, col=1)
+    fig.update_layout(height=360, bargap=0)
+    return fig
+
+
+def cv_figure(cv: Any) -> go.Figure:
+    """Out-of-sample Sharpe ratio of each CPCV path (the untuned reference's over the run dotted)."""
+    fig = go.Figure()
+    mid, counts, width = _bars(cv.sharpe, max(5, min(30, cv.n_paths)))
+    fig.add_trace(go.Bar(x=mid, y=counts, width=width, marker_color="#79a", name="paths"))
+    if np.isfinite(cv.reference_sharpe):
+        fig.add_vline(x=cv.reference_sharpe, line_dash="dot", line_color="#555")
+    fig.update_layout(height=340, bargap=0, yaxis_title="paths",
+                      xaxis_title=f"out-of-sample Sharpe ratio of a path (dotted: {cv.reference} over the run)")
     return fig
 
 
@@ -152,26 +208,55 @@ def _signed(x: Any, digits: int = 2) -> str:
     return "–" if not isinstance(x, (int, float, np.floating)) or not np.isfinite(x) else f"{x:+.{digits}f}"
 
 
+def _p(x: Any) -> str:
+    if not isinstance(x, (int, float, np.floating)) or not np.isfinite(x):
+        return "–"
+    return "< 0.001" if x < 0.001 else (f"{x:.3f}" if x < 0.01 else f"{x:.2f}")
+
+
 def verdict_html(v: Any) -> str:
     """The verdict line (coloured by what it says) and its details table."""
     rows = []
-    for d, c in zip(v.deflated, v.oos, strict=True):
-        dcls = "ok" if np.isfinite(d.dsr) and d.dsr >= 0.95 else "warn"
+    null = getattr(v, "null", None)
+    for i, (d, c) in enumerate(zip(v.deflated, v.oos, strict=True)):
+        p = null.p_dsr if (null is not None and i == 0) else float("nan")
+        dcls = "muted" if not np.isfinite(p) else ("ok" if p <= 0.05 else "warn")
         ccls = {1: "ok", -1: "warn", 0: "muted"}[c.sign]
         rows.append(
             f"<tr><td>{html.escape(d.reference)}</td><td>{_signed(d.ir)}</td><td>{_fmt(d.sr0, 2)}</td>"
-            f"<td class='{dcls}'>{_fmt(d.dsr)}</td><td>{d.n_eff:.1f} / {d.n_trials}</td>"
+            f"<td class='{dcls}'>{_fmt(d.dsr)}</td><td class='{dcls}'>{_p(p)}</td><td>{d.n_eff:.1f} / {d.n_trials}</td>"
             f"<td>{_signed(c.bp_per_year, 0)}</td><td class='{ccls}'>{_signed(c.ir)}</td>"
             f"<td class='{ccls}'>{_signed(c.ir_lo)} … {_signed(c.ir_hi)}</td></tr>")
     head = (f"<tr><th>reference</th><th>IR of best ({html.escape(v.deflated[0].days)})</th><th>SR0 (luck)</th>"
-            "<th>deflated Sharpe</th>"
+            "<th>deflated Sharpe</th><th>null p</th>"
             f"<th>effective trials</th><th>OOS bp/yr</th><th>OOS IR</th><th>IR {v.conf:.0%} CI</th></tr>")
     folds = ", ".join(_signed(x) for x in v.fold_rank_corr)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in v.notes)
+    if null is not None:
+        dq, oq = null.quantiles(null.dsr), null.quantiles(null.oos_bp)
+        null_text = (
+            f"Noise null ({null.runs} runs, active returns sign-flipped in {null.blocks} blocks of "
+            f"~{null.block_days} days): deflated Sharpe <b>{_fmt(null.observed_dsr, 2)}</b> against a noise median "
+            f"of {_fmt(dq['q50'], 2)} (90%: {_fmt(dq['q05'], 2)} to {_fmt(dq['q95'], 2)}), null p "
+            f"<b>{_p(null.p_dsr)}</b>; out-of-sample gain before switch costs <b>{null.observed_oos_bp:+.0f}</b> "
+            f"bp/yr against a noise median of {oq['q50']:+.0f} (90%: {oq['q05']:+.0f} to {oq['q95']:+.0f}), "
+            f"null p <b>{_p(null.p_oos)}</b>. ")
+    else:
+        null_text = "Noise null off (<code>--null-runs 0</code>): the deflated Sharpe is not calibrated. "
+    cv = getattr(v, "cv", None)
+    cv_text = ""
+    if cv is not None:
+        q = np.quantile(cv.sharpe, [0.0, 0.5, 1.0]) if cv.n_paths else [np.nan] * 3
+        cv_text = (f"CPCV ({cv.spec.groups} groups, {cv.spec.test_groups} test, {cv.n_splits} splits, "
+                   f"{cv.n_paths} paths, purge {cv.purge} and embargo {cv.embargo} trading days): out-of-sample "
+                   f"Sharpe of the paths {_fmt(q[0], 2)} to {_fmt(q[2], 2)}, median <b>{_fmt(q[1], 2)}</b>; gain "
+                   f"over {html.escape(cv.reference)} above zero on {int(np.sum(cv.active_bp > 0))} of "
+                   f"{cv.n_paths} paths. ")
     return (
         f"<div class='verdict v-{v.level}' id='verdict'>{html.escape(v.text)}</div>"
         f"<div class='guard'><table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
-        f"PBO (CSCV, {v.pbo_splits} blocks, {len(v.logits)} splits): <b>{_fmt(v.pbo, 2)}</b>. "
+        f"PBO (CSCV, {v.pbo_splits} blocks, {len(v.logits)} splits): <b>{_fmt(getattr(v, 'pbo_active', np.nan), 2)}"
+        f"</b> on active returns, {_fmt(v.pbo, 2)} on total returns. {null_text}{cv_text}"
         f"Spearman rank correlation of training and test scores per fold (disjoint windows): median "
         f"<b>{_signed(v.median_rank_corr)}</b> <span class='muted'>({folds})</span>."
         + (f"<ul class='meta'>{notes}</ul>" if notes else "") + "</div>")
@@ -197,7 +282,14 @@ def render_tune_page(result: Any) -> str:
         ("oos", "Out-of-sample track vs benchmarks", oos_figure(result.oos_returns)),
     ]
     if v is not None and len(v.logits):
-        figs.insert(2, ("pbo", "Probability of backtest overfitting (CSCV logits)", logits_figure(v.logits, v.pbo)))
+        active = v.logits_active if len(v.logits_active) else v.logits
+        figs.insert(2, ("pbo", "Probability of backtest overfitting (CSCV logits)",
+                        logits_figure(active, v.pbo_active, v.logits, v.pbo)))
+    if v is not None and v.null is not None:
+        figs.insert(-1, ("null", "Noise null: the same selection on sign-flipped active returns",
+                         null_figure(v.null)))
+    if v is not None and v.cv is not None:
+        figs.insert(-1, ("cpcv", "Combinatorial purged cross-validation paths", cv_figure(v.cv)))
     body = []
     for div_id, title, fig in figs:
         fig.update_layout(margin={"l": 60, "r": 20, "t": 40, "b": 50}, template="plotly_white")

@@ -25,8 +25,9 @@ How the work is organised (see ``docs/tuning.md``):
   the variant ranked first on each training window is reported on the test window that
   follows, and those test windows are stitched into one out-of-sample track.
 * The verdict (:mod:`backtest.tune.verdict`, on :mod:`backtest.stats`): deflated Sharpe of the
-  active return over effective trials, PBO, per-fold rank correlations and the
-  out-of-sample information ratio guard against selecting noise.
+  active return over effective trials, PBO on active and total returns, per-fold rank
+  correlations and the out-of-sample information ratio, each placed against a noise null
+  (the same selection on sign-flipped active returns), guard against selecting noise.
 
 The per-chunk code imports neither vectorbt nor dask, so Dask workers stay light.
 
@@ -35,7 +36,8 @@ Modules, lowest first (each imports only those before it): :mod:`~backtest.tune.
 :mod:`~backtest.tune.grid` (axes, expansion), :mod:`~backtest.tune.folds` (windows),
 :mod:`~backtest.tune.selection` (metric, deflated Sharpe), :mod:`~backtest.tune.chunks`
 (per-path work, simulation, scoring, turnover), :mod:`~backtest.tune.paths` (preparing the
-paths), :mod:`~backtest.tune.verdict`, :mod:`~backtest.tune.orchestrate` (``run_tune``),
+paths), :mod:`~backtest.tune.null` (the verdict's noise null) and :mod:`~backtest.tune.cpcv`
+(combinatorial purged cross-validation), :mod:`~backtest.tune.verdict`, :mod:`~backtest.tune.orchestrate` (``run_tune``),
 :mod:`~backtest.tune.write` (``write_tune``). The package itself imports none of them, so a
 worker loading :mod:`backtest.tune.chunks` stays light.
 """

@@ -18,6 +18,7 @@ from backtest.execution.weights import finalise_weights
 from backtest.kernel import fill_plan, simulate_batch
 from backtest.metrics_batch import WINDOW_METRICS, window_metrics
 from backtest.tune.folds import Fold
+from backtest.tune.selection import score_column
 from strategies.shared import deferred_checks, shared_history, variant_weights
 
 
@@ -266,8 +267,7 @@ def _score(r_vt: np.ndarray, ctx: PathContext) -> dict[str, np.ndarray]:
     """Fold-wise and pooled scores of daily returns ``r_vt`` (V x T)."""
     reg = ctx.metric_regime
     in_reg = (ctx.regime == reg) if reg is not None else np.ones(len(ctx.days), dtype=bool)
-    ir = ctx.metric == "information_ratio"  # issue 13: Sharpe of the return over the untuned strategy
-    m = WINDOW_METRICS.index("sharpe" if ir else ctx.metric)
+    m, ir = score_column(ctx.metric)  # information_ratio: Sharpe of the return over the untuned strategy
     is_rows = np.unique(np.concatenate([f.train for f in ctx.folds]))
     oos_rows = np.unique(np.concatenate([f.test for f in ctx.folds]))
     windows = [f.train[in_reg[f.train]] for f in ctx.folds] + [f.test[in_reg[f.test]] for f in ctx.folds]

@@ -18,10 +18,12 @@ from backtest.config import RunConfig, config_from_dict
 from backtest.constants import TRADING_DAYS
 from backtest.errors import ConfigError, SweepError
 from backtest.tune.chunks import Chunk, returns_of, run_chunk
+from backtest.tune.cpcv import parse_cv
 from backtest.tune.folds import split_folds, walk_forward_folds
 from backtest.tune.gcpause import collector_paused
 from backtest.tune.grid import GridAxis, expand, parse_grid
 from backtest.tune.keys import parse_key, set_path
+from backtest.tune.null import NULL_RUNS, check_null_runs
 from backtest.tune.paths import (
     N_VERIFY,
     build_context,
@@ -68,6 +70,8 @@ class TuneRequest:
     vectorise: bool = True
     heatmap: tuple[str, str] | None = None
     benchmark: str | None = None  # issue 13: reference of the verdict (default: the config's benchmark)
+    null_runs: int = NULL_RUNS  # issue 23: runs of the verdict's noise null (0: off)
+    cv: str | None = None  # issue 23: ``cpcv:N,K[,purge=D][,embargo=D]``
 
 
 @dataclass
@@ -168,6 +172,9 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
     metric, regime = parse_metric(req.metric)
     if req.chunk_size < 1:
         raise SweepError(f"--chunk-size {req.chunk_size}: must be at least 1")
+    check_null_runs(req.null_runs)  # issue 23: the verdict's options fail before any simulation
+    if req.cv is not None:
+        parse_cv(req.cv)
 
     if md is None:
         from backtest.pipeline import load_market

@@ -11,6 +11,7 @@ import numpy as np
 from backtest import stats
 from backtest.constants import TRADING_DAYS
 from backtest.errors import SweepError
+from backtest.metrics_batch import WINDOW_METRICS, window_metrics
 
 METRICS = ("sharpe", "sortino", "calmar", "cagr", "max_drawdown", "information_ratio")  # IR: issue 13
 
@@ -33,6 +34,49 @@ def parse_metric(text: str) -> tuple[str, str | None]:
     if _ and not regime:
         raise SweepError(f"--metric {text}: missing regime after '@'")
     return name, (regime or None)
+
+
+def score_column(metric: str) -> tuple[int, bool]:
+    """Where a ``--metric`` name (without ``@regime``) is read in :func:`window_metrics`' output.
+
+    Returns
+    -------
+    tuple
+        ``(index into WINDOW_METRICS, over_reference)``: ``information_ratio`` is the Sharpe
+        ratio of the return over the untuned strategy (``over_reference`` True); every other
+        metric is read over the cash rate.
+    """
+    ir = metric == "information_ratio"
+    return WINDOW_METRICS.index("sharpe" if ir else metric), ir
+
+
+def metric_scores(returns_vt: np.ndarray, rf: np.ndarray, reference: np.ndarray | None, metric: str,
+                  windows: list[np.ndarray]) -> np.ndarray:
+    """The tuning metric of each variant on each window, as ``tune.csv`` scores it.
+
+    Parameters
+    ----------
+    returns_vt : np.ndarray
+        ``V x T`` daily returns of the variants.
+    rf : np.ndarray
+        ``(T,)`` daily cash return.
+    reference : np.ndarray or None
+        ``(T,)`` daily return of the untuned strategy (used by ``information_ratio`` only).
+    metric : str
+        A name of :data:`METRICS` (no ``@regime``: restrict the windows' rows instead).
+    windows : list of np.ndarray
+        Row indices of each window.
+
+    Returns
+    -------
+    np.ndarray
+        ``(len(windows), V)`` annualised scores (NaN where undefined).
+    """
+    col, over_ref = score_column(metric)
+    if over_ref and reference is None:
+        raise SweepError("--metric information_ratio needs the untuned strategy's returns")
+    wm = window_metrics(returns_vt, reference if over_ref else rf, windows)
+    return wm[:, :, col]
 
 
 # ============================================================================ multiple testing

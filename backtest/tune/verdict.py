@@ -26,11 +26,20 @@ What the verdict measures:
 * The **out-of-sample comparison** of the stitched tuned track with the untuned strategy
   and the benchmark: the active return in bp/yr and the information ratio of the
   difference with its 90% confidence interval (Mertens' standard error).
+* **PBO** again over the variants' *active* returns (over the untuned strategy), the one
+  the verdict reads: on total returns a common market beta ranks the variants the same
+  way in every half of the data and makes PBO look small.
+* The **noise null** (:mod:`backtest.tune.null`, ``--null-runs``): the selection and the
+  two figures above rerun on sign-flipped active returns; where the observed deflated
+  Sharpe and out-of-sample gain fall in those distributions (p-values) decides the words.
+* Optionally **CPCV** (:mod:`backtest.tune.cpcv`, ``--cv cpcv:N,K``): the distribution of
+  the out-of-sample Sharpe ratio over the combinatorial purged cross-validation paths.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -40,6 +49,7 @@ import pandas as pd
 
 from backtest.constants import TRADING_DAYS
 from backtest.errors import SweepError
+from backtest.normal import ndtr
 from backtest.stats import (
     deflated_sharpe_ratio,
     effective_trials,
@@ -47,13 +57,16 @@ from backtest.stats import (
     pbo_logits,
     sharpe_confidence_interval,
     sharpe_moments,
+    sharpe_standard_error,
     spearman_corr,
 )
 from backtest.tune.chunks import Chunk, chunk_targets
+from backtest.tune.cpcv import CpcvResult, CpcvSpec, parse_cv, run_cpcv
 from backtest.tune.folds import Fold
+from backtest.tune.null import NULL_RUNS, NullResult, noise_null
 
 LEVEL = 0.9
-DSR_PASS = 0.95
+NULL_ALPHA = 0.05  # the verdict's one-sided level for the noise null's p-values (set ex ante)
 PBO_SPLITS = 16
 MAX_VARIANTS = 2000
 COLOURS = {"green": "green", "amber": "dark_orange", "red": "red"}
@@ -73,6 +86,8 @@ class Comparison:
         Annualised information ratio of the active return and its confidence interval.
     days : int
         Out-of-sample days compared.
+    p : float
+        One-sided p-value of a gain above zero, ``1 - Φ(IR / SE)`` (Mertens' standard error).
     """
 
     reference: str
@@ -81,6 +96,7 @@ class Comparison:
     ir_lo: float
     ir_hi: float
     days: int
+    p: float = float("nan")
 
     @property
     def sign(self) -> int:
@@ -114,7 +130,12 @@ class Deflated:
 
 @dataclass
 class TuneVerdict:
-    """Everything the tuner's verdict is made of (see the module docstring)."""
+    """Everything the tuner's verdict is made of (see the module docstring).
+
+    ``pbo``/``logits`` are over the variants' total returns (in excess of cash),
+    ``pbo_active``/``logits_active`` over their active returns (the verdict's); ``null`` is
+    ``None`` with ``--null-runs 0``, ``cv`` without ``--cv``.
+    """
 
     deflated: list[Deflated]
     pbo: float
@@ -129,6 +150,12 @@ class TuneVerdict:
     switch_costs: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     conf: float = LEVEL
+    pbo_active: float = float("nan")
+    logits_active: np.ndarray = field(default_factory=lambda: np.array([]))
+    null: NullResult | None = None
+    cv: CpcvResult | None = None
+    weakest: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def colour(self) -> str:
@@ -137,10 +164,17 @@ class TuneVerdict:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for ``provenance.json``."""
+        nan = float("nan")
         return {
-            "level": self.level, "text": self.text,
+            "level": self.level, "text": self.text, "weakest": self.weakest,
             "deflated_active": [vars(d) for d in self.deflated],
-            "pbo": self.pbo, "pbo_splits": self.pbo_splits, "pbo_logits_n": len(self.logits),
+            "pbo": self.pbo, "pbo_active": self.pbo_active, "pbo_splits": self.pbo_splits,
+            "pbo_logits_n": len(self.logits),
+            "null_runs": self.null.runs if self.null is not None else 0,
+            "null_p_dsr": self.null.p_dsr if self.null is not None else nan,
+            "null_p_oos": self.null.p_oos if self.null is not None else nan,
+            "null": self.null.to_dict() if self.null is not None else None,
+            "cv": self.cv.to_dict() if self.cv is not None else None,
             "rank_corr_by_fold": self.fold_rank_corr, "rank_corr_median": self.median_rank_corr,
             "oos_active": [vars(c) for c in self.oos],
             "switch_costs": self.switch_costs, "notes": self.notes,
@@ -224,42 +258,85 @@ def compare(track: np.ndarray, reference: np.ndarray, name: str, level: float = 
         nan = float("nan")
         return Comparison(name, float(a.mean() * TRADING_DAYS * 1e4) if len(a) else nan, nan, nan, nan, len(a))
     lo, hi = sharpe_confidence_interval(a, level)
-    return Comparison(name, float(a.mean() * TRADING_DAYS * 1e4), float(a.mean() / a.std(ddof=1) * k),
-                      lo * k, hi * k, len(a))
+    sr = float(a.mean() / a.std(ddof=1))
+    se = sharpe_standard_error(a)
+    p = float(1.0 - ndtr(sr / se)) if np.isfinite(se) and se > 0 else float("nan")
+    return Comparison(name, float(a.mean() * TRADING_DAYS * 1e4), sr * k, lo * k, hi * k, len(a), p)
 
 
-def _pbo_phrase(p: float) -> str:
-    if not np.isfinite(p):
-        return "PBO n/a"
-    if p >= 0.5:
-        return f"PBO {p:.2f}: likely overfit"
-    if p >= 0.2:
-        return f"PBO {p:.2f}: possibly overfit"
-    return f"PBO {p:.2f}: little sign of overfitting"
+def _p(x: float) -> str:
+    """A p-value for display: two decimals, three below 0.01."""
+    if not np.isfinite(x):
+        return "n/a"
+    return "< 0.001" if x < 0.001 else (f"{x:.3f}" if x < 0.01 else f"{x:.2f}")
 
 
-def judge(deflated: Deflated, oos: Comparison, pbo: float, level: float = LEVEL) -> tuple[str, str, str]:
+def weakest_figure(oos: Comparison, pbo_active: float, null: NullResult | None) -> tuple[str, float, str]:
+    """The figure of the verdict that supports tuning least: ``(name, value, display)``.
+
+    Each candidate is measured against the value at which it would support tuning: the
+    noise null's p-values of the out-of-sample gain and of the deflated Sharpe (without the
+    null: the out-of-sample gain's one-sided p-value) against :data:`NULL_ALPHA`, PBO on
+    active returns against 0.5 (its value under noise). The one furthest above its bar
+    (largest ratio) is the weakest.
+    """
+    if null is not None:
+        cands = [("the out-of-sample gain", null.p_oos / NULL_ALPHA, f"null p {_p(null.p_oos)}"),
+                 ("the deflated Sharpe of the in-sample gain", null.p_dsr / NULL_ALPHA, f"null p {_p(null.p_dsr)}")]
+    else:
+        cands = [("the out-of-sample gain", oos.p / NULL_ALPHA, f"one-sided p {_p(oos.p)}")]
+    cands.append(("PBO on active returns", pbo_active / 0.5, f"{pbo_active:.2f}" if np.isfinite(pbo_active) else "n/a"))
+    ok = [c for c in cands if np.isfinite(c[1])]
+    return max(ok, key=lambda c: c[1]) if ok else ("none", float("nan"), "n/a")
+
+
+def judge(deflated: Deflated, oos: Comparison, pbo_active: float, pbo_total: float = float("nan"),
+          null: NullResult | None = None, level: float = LEVEL) -> tuple[str, str, str]:
     """Level (green/amber/red), headline and one-line text of the verdict.
 
-    Evidence (green) needs all three: the out-of-sample information ratio's interval above
-    zero, the deflated Sharpe of the in-sample gain at least 0.95 and PBO below 0.5. Red
-    when tuning hurt out of sample (interval below zero) or PBO >= 0.5; amber otherwise.
+    The words follow the p-values (one-sided, level :data:`NULL_ALPHA`), never a fixed
+    deflated-Sharpe threshold:
+
+    * *evidence that tuning helps* needs the noise null: both the out-of-sample gain and
+      the deflated Sharpe of the in-sample gain beat at least 95% of the noise tunes
+      (p <= 0.05). Green, amber when PBO on active returns is 0.5 or more (figures disagree).
+    * *tuning hurt out of sample* (red): the out-of-sample gain's interval lies below zero,
+      or the gain is below that of 95% of the noise tunes.
+    * without the null (``--null-runs 0``) and an out-of-sample interval above zero:
+      *an out-of-sample gain, selection not tested against noise* (amber).
+    * otherwise *no evidence that tuning helps* (amber).
+
+    The text gives each figure with its p-value and names the weakest
+    (:func:`weakest_figure`).
     """
     sign = oos.sign
-    if sign > 0 and deflated.dsr >= DSR_PASS and pbo < 0.5:
-        lvl, head = ("green" if pbo < 0.2 else "amber"), "evidence that tuning helps"
-    elif sign < 0:
+    if sign < 0 or (null is not None and null.p_oos_low <= NULL_ALPHA):
         lvl, head = "red", "tuning hurt out of sample"
+    elif null is not None and null.p_oos <= NULL_ALPHA and null.p_dsr <= NULL_ALPHA:
+        lvl, head = ("amber" if pbo_active >= 0.5 else "green"), "evidence that tuning helps"
+    elif null is None and sign > 0:
+        lvl, head = "amber", "an out-of-sample gain, selection not tested against noise"
     else:
-        lvl, head = ("red" if np.isfinite(pbo) and pbo >= 0.5 else "amber"), "no evidence that tuning helps"
-    where = {1: "above zero", -1: "below zero", 0: "not distinguishable from zero"}[sign]
+        lvl, head = "amber", "no evidence that tuning helps"
     bp = f"{oos.bp_per_year:+.0f}" if np.isfinite(oos.bp_per_year) else "n/a"
     ci = (f"IR {oos.ir:+.2f}, {level:.0%} CI {oos.ir_lo:+.2f} to {oos.ir_hi:+.2f}" if np.isfinite(oos.ir)
           else "IR n/a")
     dsr = f"{deflated.dsr:.2f}" if np.isfinite(deflated.dsr) else "n/a"
-    text = (f"{head}: tuning added {bp} bp/yr out of sample vs {oos.reference} ({ci}), {where}; "
-            f"deflated Sharpe of the gain on the {deflated.days} {dsr} ({deflated.n_eff:.1f} effective of "
-            f"{deflated.n_trials} variants); {_pbo_phrase(pbo)}")
+    trials = f"{deflated.n_eff:.1f} effective of {deflated.n_trials} variants"
+    text = f"{head}: tuning added {bp} bp/yr out of sample vs {oos.reference} ({ci})"
+    if null is not None:
+        med = null.quantiles(null.dsr)["q50"]
+        text += (f"; against {null.runs} noise tunes, null p {_p(null.p_oos)} for the out-of-sample gain and "
+                 f"{_p(null.p_dsr)} for the deflated Sharpe of the gain on the {deflated.days} ({dsr}, "
+                 f"noise median {med:.2f}; {trials})")
+    else:
+        text += (f", one-sided p {_p(oos.p)}; deflated Sharpe of the gain on the {deflated.days} {dsr} "
+                 f"({trials}), not calibrated against noise (--null-runs 0)")
+    pa = f"{pbo_active:.2f}" if np.isfinite(pbo_active) else "n/a"
+    pt = f"{pbo_total:.2f}" if np.isfinite(pbo_total) else "n/a"
+    text += f"; PBO {pa} on active returns, {pt} on total returns"
+    name, _, shown = weakest_figure(oos, pbo_active, null)
+    text += f"; weakest figure: {name} ({shown})"
     return lvl, head, text
 
 
@@ -268,7 +345,9 @@ def assess(returns: np.ndarray, untuned: np.ndarray | None, folds: Sequence[Any]
            names: tuple[str, str] = ("untuned", "benchmark"), chosen: Sequence[int] | None = None,
            best: int | None = None, stitched: np.ndarray | None = None,
            fold_rank_corr: Sequence[float] | None = None, n_splits: int = PBO_SPLITS,
-           level: float = LEVEL, in_regime: np.ndarray | None = None, regime: str | None = None) -> TuneVerdict:
+           level: float = LEVEL, in_regime: np.ndarray | None = None, regime: str | None = None,
+           metric: str = "sharpe", null_runs: int = NULL_RUNS, seed: int = 0, cv: CpcvSpec | None = None,
+           variant_ids: np.ndarray | None = None) -> TuneVerdict:
     """The verdict of a tune from the variants' daily returns.
 
     Parameters
@@ -304,6 +383,17 @@ def assess(returns: np.ndarray, untuned: np.ndarray | None, folds: Sequence[Any]
         of that regime, and PBO on that regime's days, what the selection looked at.
     regime : str, optional
         Its name, for display.
+    metric : str
+        The tuning metric without ``@regime`` (the noise null and CPCV select with it;
+        ``chosen``/``best`` computed here are by Sharpe ratio).
+    null_runs : int
+        Runs of the noise null (:func:`backtest.tune.null.noise_null`); 0: off.
+    seed : int
+        Seed of the noise null's signs.
+    cv : CpcvSpec, optional
+        Run combinatorial purged cross-validation (:func:`backtest.tune.cpcv.run_cpcv`).
+    variant_ids : np.ndarray, optional
+        Variant number of each column (for CPCV's report).
     """
     r = _finite(returns)
     t, n = r.shape
@@ -339,24 +429,47 @@ def assess(returns: np.ndarray, untuned: np.ndarray | None, folds: Sequence[Any]
         if regime is not None:
             deflated[-1] = replace(deflated[-1], days=f"in-sample {regime} days")
         oos.append(compare(stitched, b[oos_rows], names[1], level))
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
     start = int(min(f.train[0] for f in folds))
-    perf = ex[start:]
-    if in_regime is not None:  # the days the selection looked at
-        perf = perf[np.asarray(in_regime, dtype=bool)[start:]]
+    keep = None if in_regime is None else np.asarray(in_regime, dtype=bool)[start:]  # the days the selection saw
+    perf = ex[start:] if keep is None else ex[start:][keep]
     splits = n_splits
     while splits > 2 and len(perf) // splits < 4:
         splits -= 2
     if n >= 2 and len(perf) // splits >= 2:
         logits = pbo_logits(perf, splits)
         p = float(np.mean(logits <= 0.0))
+        if untuned is None:  # active returns are over cash: the same matrix
+            logits_a, p_a = logits, p
+        else:
+            act = r[start:] - ref[start:, None]
+            logits_a = pbo_logits(act if keep is None else act[keep], splits)
+            p_a = float(np.mean(logits_a <= 0.0))
     else:
-        logits, p = np.array([]), float("nan")
+        logits, p, logits_a, p_a = np.array([]), float("nan"), np.array([]), float("nan")
         notes.append("PBO needs at least 2 variants and 4 days")
-    lvl, head, text = judge(deflated[0], oos[0], p, level)
+    timings["pbo"] = time.perf_counter() - clock
+    null = None
+    clock = time.perf_counter()
+    if null_runs > 0 and n >= 2:
+        gross = np.concatenate([r[f.test, c] for f, c in zip(folds, chosen, strict=True)]) - ref[oos_rows]
+        null = noise_null(r, ref, rf, folds, runs=null_runs, seed=seed, n_eff=deflated[0].n_eff,
+                          observed_dsr=deflated[0].dsr, observed_oos_bp=float(gross.mean() * TRADING_DAYS * 1e4),
+                          metric=metric, in_regime=in_regime)
+    timings["null"] = time.perf_counter() - clock
+    cv_result = None
+    clock = time.perf_counter()
+    if cv is not None:
+        cv_result = run_cpcv(r, rf, ref, cv, metric=metric, metric_reference=None if untuned is None else ref,
+                             in_regime=in_regime, variant_ids=variant_ids, reference_name=ref_name)
+        timings["cpcv"] = time.perf_counter() - clock
+    lvl, head, text = judge(deflated[0], oos[0], p_a, p, null, level)
     return TuneVerdict(deflated=deflated, pbo=p, logits=logits, pbo_splits=splits,
                        fold_rank_corr=[float(x) for x in fold_rank_corr],
                        median_rank_corr=_median(fold_rank_corr), oos=oos, level=lvl, headline=head,
-                       text=text, notes=notes, conf=level)
+                       text=text, notes=notes, conf=level, pbo_active=p_a, logits_active=logits_a,
+                       null=null, cv=cv_result, weakest=weakest_figure(oos[0], p_a, null)[0], timings=timings)
 
 
 # ----------------------------------------------------------------------------- TuneResult layer
@@ -452,8 +565,6 @@ def attach_verdict(result: Any, base_returns: pd.DataFrame | None, turnover: np.
     SweepError
         ``--benchmark`` names no strategy of the config.
     """
-    import time
-
     from backtest.metrics import summary
 
     t0 = time.perf_counter()
@@ -486,7 +597,8 @@ def attach_verdict(result: Any, base_returns: pd.DataFrame | None, turnover: np.
         rng = np.random.default_rng(0)
         extra = rng.choice(n, MAX_VARIANTS, replace=False)
         ids = np.unique(np.concatenate([extra, chosen, [result.best]]))
-        notes.append(f"PBO and effective trials on {len(ids)} of {n} variants (random subset, seed 0)")
+        notes.append(f"PBO, effective trials, the noise null and CPCV on {len(ids)} of {n} variants "
+                     "(random subset, seed 0)")
     pos = {int(v): i for i, v in enumerate(ids)}
     returns = returns or {}
     if all(int(i) in returns for i in ids):
@@ -507,10 +619,14 @@ def attach_verdict(result: Any, base_returns: pd.DataFrame | None, turnover: np.
     result.oos_metrics.loc[col] = pd.Series(summary(track, pd.Series(rf, index=days)))[result.oos_metrics.columns]
     _, _, regime = str(result.metric).partition("@")
     in_regime = (np.asarray(result.chunks[result.best].ctx.regime) == regime) if regime else None
+    seed = getattr(req, "seed", None)
+    cv = getattr(req, "cv", None)
     verdict = assess(rets, untuned, folds, rf=rf, benchmark=bench, in_regime=in_regime, regime=regime or None,
                      names=(f"{result.strategy} (as configured)", str(bench_name)),
                      chosen=[pos[c] for c in chosen], best=pos[result.best], stitched=track.to_numpy(),
-                     fold_rank_corr=list(result.fold_rank_corr))
+                     fold_rank_corr=list(result.fold_rank_corr), metric=str(result.metric).partition("@")[0],
+                     null_runs=int(getattr(req, "null_runs", 0)), seed=int(result.cfg.seed if seed is None else seed),
+                     cv=parse_cv(cv) if cv else None, variant_ids=ids)
     verdict.switch_costs = costs
     verdict.notes = notes + verdict.notes
     if costs:
@@ -518,4 +634,5 @@ def attach_verdict(result: Any, base_returns: pd.DataFrame | None, turnover: np.
                              f"{sum(c['cost'] for c in costs) * 1e4:.1f} bp in total")
     result.verdict = verdict
     result.timings["verdict"] = time.perf_counter() - t0
+    result.timings.update({f"verdict_{k}": v for k, v in verdict.timings.items()})
     return verdict

@@ -22,7 +22,8 @@ from backtest.tune.orchestrate import TuneResult
 
 
 def write_tune(result: TuneResult, root: str | Path = "results", html: bool = True) -> Path:
-    """Write ``tune.csv``, ``best.yaml``, ``oos.csv``, ``tune.html`` and ``provenance.json`` atomically.
+    """Write ``tune.csv``, ``best.yaml``, ``oos.csv``, ``tune.html`` and ``provenance.json`` atomically
+    (and ``cpcv.csv`` with ``--cv``).
 
     Returns
     -------
@@ -40,6 +41,8 @@ def write_tune(result: TuneResult, root: str | Path = "results", html: bool = Tr
         oos = result.oos_returns.copy()
         oos.index.name = "date"
         oos.to_csv(tmp / "oos.csv", float_format="%.10g")
+        if result.verdict is not None and result.verdict.cv is not None:  # issue 23: --cv
+            result.verdict.cv.frame().to_csv(tmp / "cpcv.csv", index=False, float_format="%.10g")
         if html:
             from backtest.report.tune_page import render_tune_page
 
