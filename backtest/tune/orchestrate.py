@@ -25,6 +25,7 @@ from backtest.tune.keys import parse_key, set_path
 from backtest.tune.paths import (
     N_VERIFY,
     build_context,
+    canonical_axis,
     check_axis,
     copy_tree,
     days_of,
@@ -156,7 +157,7 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
     tuned = pick_strategy(cfg, req.strategy)
     raw = cfg.resolved_dict()
     resolved = resolved_tree(cfg, tuned, origin)
-    axes = [parse_grid(g) for g in req.grid]
+    axes = [canonical_axis(parse_grid(g), tuned) for g in req.grid]  # issue 22: keys naming the tuned strategy
     if not axes:
         raise SweepError("no --grid given: nothing to tune")
     for a in axes:
