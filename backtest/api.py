@@ -50,10 +50,13 @@ _KIND_NAMES = {int: "an integer", float: "a number", str: "text", bool: "true or
 
 
 def _config_arg(fn: str, config: Any, overrides: Any, data_dir: Any) -> None:
-    _arg(fn, "config", config, (str, Path, dict, RunConfig))
-    if isinstance(config, str) and not config.strip():
-        from backtest.errors import ConfigError
+    from backtest.config import describe_input
+    from backtest.errors import ConfigError
 
+    if not isinstance(config, str | Path | dict | RunConfig):
+        raise ConfigError(f"rmpbt.{fn}: config: expected a YAML path, a mapping or a RunConfig, "
+                          f"got {describe_input(config)}")
+    if isinstance(config, str) and not config.strip():
         raise ConfigError(f"rmpbt.{fn}: config: empty path")
     _arg(fn, "overrides", overrides, dict, optional=True)
     _arg(fn, "data_dir", data_dir, (str, Path), optional=True)

@@ -16,6 +16,16 @@ MAX_CHUNK_BYTES = 4.0e9  # memory of one chunk before --force is needed
 MAX_SEED = 2**63 - 1
 
 
+def check_path_flags(paths: int, chunk_size: int | None, seed: int) -> None:
+    """``--paths`` 1..:data:`MAX_PATHS`, ``--chunk-size`` >= 1, ``--seed`` 0..2**63-1 (ScenarioError)."""
+    if paths < 1 or paths > MAX_PATHS:
+        raise ScenarioError(f"--paths {paths}: must be 1..{MAX_PATHS:,}")
+    if chunk_size is not None and chunk_size < 1:
+        raise ScenarioError(f"--chunk-size {chunk_size}: must be at least 1")
+    if not 0 <= seed <= MAX_SEED:
+        raise ScenarioError(f"--seed {seed}: must be 0..2**63-1")
+
+
 def check_scenario_budget(
     paths: int,
     horizons: list[int],
@@ -56,12 +66,7 @@ def check_scenario_budget(
     """
     from backtest.synthetic.runner import DEFAULT_CHUNK
 
-    if paths < 1 or paths > MAX_PATHS:
-        raise ScenarioError(f"--paths {paths}: must be 1..{MAX_PATHS:,}")
-    if chunk_size is not None and chunk_size < 1:
-        raise ScenarioError(f"--chunk-size {chunk_size}: must be at least 1")
-    if not 0 <= seed <= MAX_SEED:
-        raise ScenarioError(f"--seed {seed}: must be 0..2**63-1")
+    check_path_flags(paths, chunk_size, seed)
     days = float(sum(horizons))
     work = float(paths) * days * max(1, n_strategies)
     chunk = min(paths, chunk_size or DEFAULT_CHUNK)
@@ -109,12 +114,7 @@ def check_calibration_budget(
     """
     import pandas as pd
 
-    if paths < 1 or paths > MAX_PATHS:
-        raise ScenarioError(f"--paths {paths}: must be 1..{MAX_PATHS:,}")
-    if chunk_size is not None and chunk_size < 1:
-        raise ScenarioError(f"--chunk-size {chunk_size}: must be at least 1")
-    if not 0 <= seed <= MAX_SEED:
-        raise ScenarioError(f"--seed {seed}: must be 0..2**63-1")
+    check_path_flags(paths, chunk_size, seed)
     freq = {"quarter": "QS", "month": "MS", "year": "YS"}.get(every)
     if freq is None:
         raise ScenarioError(f"--calibrate-every {every}: must be quarter, month or year")

@@ -37,23 +37,10 @@ def read_text_file(
     max_bytes: int = MAX_TEXT_BYTES,
     error: type[RmpbtError] = ConfigError,
 ) -> str:
-    """Read a regular UTF-8 text file of at most ``max_bytes`` bytes.
+    """Read a regular UTF-8 text file of at most ``max_bytes`` bytes (BOM allowed, no NUL byte).
 
-    Parameters
-    ----------
-    path : str or Path
-        The file.
-    what : str
-        What the file is, for messages (``"config file"``, ``"calendar"``...).
-    max_bytes : int
-        Size limit.
-    error : type
-        The error class to raise.
-
-    Raises
-    ------
-    RmpbtError
-        ``error``: not found, not a regular file, unreadable, too large, or not text.
+    Arguments as :func:`read_regular_bytes` (``what`` names the file in messages:
+    ``"config file"``, ``"calendar"``...); raises ``error`` also for a binary or non-UTF-8 file.
     """
     p = Path(path)
     data = read_regular_bytes(p, what, max_bytes=max_bytes, error=error)

@@ -284,8 +284,8 @@ def check_universe(cfg: Any, origin: str, built: list[Any] | None = None) -> Non
     for s in built if built is not None else [build_strategy(sc, origin) for sc in cfg.strategies]:
         extra = [a for a in s.assets() if a not in universe]
         if extra:
-            raise ConfigError(f"{origin}: strategies.{s.name} holds {extra[0]}, which is not in data.universe "
-                              f"({', '.join(cfg.data.universe)}): add it to the universe or remove it")
+            raise ConfigError(f"{origin}: unknown ticker {extra[0]}: strategies.{s.name} holds it but it is not in "
+                              f"data.universe ({', '.join(cfg.data.universe)}): add it to the universe or remove it")
 
 
 def estimation_windows(params: Any, path: str = "params") -> list[tuple[str, int]]:

@@ -24,7 +24,16 @@ import pytest
 import yaml
 
 from backtest.errors import ConfigError, Interrupted, ResourceError, ScenarioError
-from tests.faults_harness import REPO, assert_fault, base_raw, dset, leftovers, make_world, run_main
+from tests.faults_harness import (
+    REPO,
+    assert_fault,
+    base_raw,
+    dset,
+    leftovers,
+    make_world,
+    run_main,
+    write_one_run,
+)
 
 
 @pytest.fixture(scope="module")
@@ -244,11 +253,35 @@ def test_allow_list_accepts_a_known_event(world, tmp_path):
     assert "accepted (data.allow)" in r.stdout
 
 
+@pytest.mark.realdata
+def test_real_data_and_sample_pass_sanity_without_allow(shared_data):
+    from backtest.data.sample import SampleSource
+    from backtest.data.sanity import check_price_sanity
+
+    frames, origin = {}, {}
+    for f in sorted((shared_data / "prices").glob("*.csv")):
+        df = pd.read_csv(f)
+        frames[f.stem] = pd.Series(df["adj_close"].to_numpy(dtype=float), index=pd.to_datetime(df["date"]))
+        origin[f.stem] = str(f)
+    assert {"SVXY", "VIXY"} <= set(frames)  # SVXY's 2018 fall (/5.9) and VIXY's adjusted reverse splits
+    assert check_price_sanity(frames, origin) == []
+    md = SampleSource(7).load(["SPY", "SVXY", "VIXY"], [], None, None)
+    assert not [n for n in md.notes if "data.allow" in n]
+
+
+def test_no_prices_message_names_the_bounds(world):
+    from backtest.data.csv_source import CsvSource
+    from backtest.errors import DataError
+
+    with pytest.raises(DataError, match=r"no prices from 2030-01-01 \(data.start"):
+        CsvSource(world["data"]).load(["SPY"], [], pd.Timestamp("2030-01-01"), None)
+
+
 # ---------------------------------------------------------------- consistency
 
 def test_strategy_outside_the_universe(world, tmp_path):
     r, root = _run(tmp_path, base_raw(world["data"]), "--set", "data.universe=[SPY]")
-    assert_fault(r, root, 2, ("strategies.sixty_forty holds IEF", "not in data.universe"))
+    assert_fault(r, root, 2, ("unknown ticker IEF", "strategies.sixty_forty holds it", "not in data.universe"))
 
 
 def test_estimation_window_longer_than_history(world, tmp_path):
@@ -284,11 +317,7 @@ def test_playbook_override_outside_bounds(world, tmp_path):
 
 @pytest.fixture(scope="module")
 def one_run(world) -> Path:
-    cfg = world["root"] / "run.yaml"
-    cfg.write_text(yaml.safe_dump(base_raw(world["data"]), sort_keys=False))
-    r = run_main("run", str(cfg), "--out", str(world["root"] / "runs"), "--no-report")
-    assert r.code == 0, r.stderr
-    return Path(r.stdout.strip().splitlines()[-1])
+    return write_one_run(world)
 
 
 def test_empty_out_is_a_usage_error(world, tmp_path, monkeypatch):
@@ -537,35 +566,14 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
 
 
-def _main_with_stdout(stream: Any, *argv: str) -> tuple[int, str]:
-    """``backtest.cli.main`` in-process with ``stream`` as stdout; (exit code, stderr)."""
-    import contextlib
-    import io
-
-    from backtest.cli import main
-
-    err, old = io.StringIO(), sys.argv
-    sys.argv = ["rmpbt", *argv]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(err):
-            try:
-                main()
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 0
-    finally:
-        sys.argv = old
-    return code, err.getvalue()
-
-
 def test_narrow_encoding_prints_plain_ascii(world, tmp_path):
     import io
 
     raw = io.BytesIO()
     out = io.TextIOWrapper(raw, encoding="latin-1")  # PYTHONIOENCODING=latin-1
     root = tmp_path / "res"
-    code, err = _main_with_stdout(out, "run", str(_cfg(tmp_path, base_raw(world["data"]))), "--out", str(root),
-                                  "--no-report")
+    r = run_main("run", str(_cfg(tmp_path, base_raw(world["data"]))), "--out", str(root), "--no-report", stdout=out)
+    code, err = r.code, r.stderr
     out.flush()
     assert code == 0 and err == "", err
     text = raw.getvalue().decode("latin-1")
@@ -576,8 +584,8 @@ def test_narrow_encoding_prints_plain_ascii(world, tmp_path):
 def test_full_stdout_does_not_fail_a_written_run(world, tmp_path):
     root = tmp_path / "res"
     full = open("/dev/full", "w")  # noqa: SIM115 - > /dev/full
-    code, err = _main_with_stdout(full, "run", str(_cfg(tmp_path, base_raw(world["data"]))), "--out",
-                                  str(root), "--no-report")
+    r = run_main("run", str(_cfg(tmp_path, base_raw(world["data"]))), "--out", str(root), "--no-report", stdout=full)
+    code, err = r.code, r.stderr
     try:
         full.close()  # what was left in its buffer cannot be written either
     except OSError:
