@@ -21,8 +21,14 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.config import RunConfig, config_from_dict
+from backtest.config import RunConfig, config_from_dict, describe_input
 from backtest.config import load_config as _load_yaml_config
+from backtest.data.base import MarketData
+from backtest.errors import ConfigError, ScenarioError
+from backtest.guards import (
+    check_calibration_budget,
+    check_scenario_budget,
+)
 
 ConfigLike = str | Path | dict | RunConfig
 
@@ -37,9 +43,6 @@ def _arg(fn: str, name: str, value: Any, kind: type | tuple[type, ...], optional
     kinds = kind if isinstance(kind, tuple) else (kind,)
     ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
     if not ok:
-        from backtest.config import describe_input
-        from backtest.errors import ConfigError
-
         want = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds) + (" or None" if optional else "")
         raise ConfigError(f"rmpbt.{fn}: {name}: expected {want}, got {describe_input(value)}")
     return value
@@ -50,9 +53,6 @@ _KIND_NAMES = {int: "an integer", float: "a number", str: "text", bool: "true or
 
 
 def _config_arg(fn: str, config: Any, overrides: Any, data_dir: Any) -> None:
-    from backtest.config import describe_input
-    from backtest.errors import ConfigError
-
     if not isinstance(config, str | Path | dict | RunConfig):
         raise ConfigError(f"rmpbt.{fn}: config: expected a YAML path, a mapping or a RunConfig, "
                           f"got {describe_input(config)}")
@@ -204,7 +204,6 @@ def run(config: ConfigLike, overrides: dict[str, Any] | None = None, *, data_dir
     -------
     Result
     """
-    from backtest.data.base import MarketData
     from backtest.pipeline import run_backtest
 
     _config_arg("run", config, overrides, data_dir)
@@ -290,7 +289,6 @@ def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
         As the CLI: a one-line ``ConfigError`` for an argument of the wrong type,
         ``ScenarioError``/``ResourceError`` from the same guards as ``rmpbt scenarios``.
     """
-    from backtest.guards import check_scenario_budget
     from backtest.synthetic.runner import run_scenarios
 
     fn = "scenarios"
@@ -305,8 +303,6 @@ def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
     _arg(fn, "include_forecast_period", include_forecast_period, bool)
     _arg(fn, "force", force, bool)
     if pace_effect_paths is not None and pace_effect_paths < 0:
-        from backtest.errors import ScenarioError
-
         raise ScenarioError(f"--pace-effect-paths {pace_effect_paths}: must be at least 0")
     cfg = load_config(config, overrides, data_dir=data_dir, **kw)
     sset = _scenario_set(scenarios_file, drift, pace, include_forecast_period)
@@ -357,7 +353,6 @@ def calibrate(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
         (coverage and verdict per strategy), ``.histogram``; write it with
         :func:`backtest.synthetic.calibrate_write.write_calibration_run`.
     """
-    from backtest.guards import check_calibration_budget
     from backtest.synthetic.calibrate import run_calibration
 
     fn = "calibrate"
@@ -464,11 +459,7 @@ def tune(config: ConfigLike, grid: list[str], overrides: dict[str, Any] | None =
         The CLI's one-line errors: wrong argument types (``ConfigError``), grid, windows and
         guards (``SweepError``, ``ResourceError``).
     """
-    from backtest.errors import SweepError
-    from backtest.guards import check_tune_budget, estimate_days
-    from backtest.tune.grid import parse_grid
-    from backtest.tune.orchestrate import TuneRequest, run_tune
-    from backtest.tune.paths import heatmap_keys, pick_strategy
+    from backtest.tune.orchestrate import checked_request, run_tune
 
     fn = "tune"
     _config_arg(fn, config, overrides, data_dir)
@@ -480,23 +471,17 @@ def tune(config: ConfigLike, grid: list[str], overrides: dict[str, Any] | None =
         _arg(fn, "where item", w, str)
     _arg(fn, "random", random, int, optional=True)
     _arg(fn, "seed", seed, int, optional=True)
-    for name, value in (("metric", metric),):
-        _arg(fn, name, value, str)
+    _arg(fn, "metric", metric, str)
     for name, value in (("walk_forward", walk_forward), ("split", split), ("strategy", strategy),
                         ("heatmap", heatmap), ("benchmark", benchmark)):
         _arg(fn, name, value, str, optional=True)
     _arg(fn, "chunk_size", chunk_size, int)
     for name, value in (("exact_weights", exact_weights), ("benchmarks", benchmarks), ("force", force)):
         _arg(fn, name, value, bool)
-    if not grid:
-        raise SweepError("no --grid given: nothing to tune")
     cfg = load_config(config, overrides, data_dir=data_dir, **kw)
-    check_tune_budget([len(parse_grid(g).values) for g in grid], random, chunk_size, seed,
-                      estimate_days(cfg.data.start, cfg.data.end), force)
-    hm = heatmap_keys(heatmap, list(grid), pick_strategy(cfg, strategy)) if heatmap else None
-    req = TuneRequest(grid=list(grid), where=list(where or []), random=random, seed=seed, metric=metric,
-                      walk_forward=walk_forward, split=split, strategy=strategy, chunk_size=chunk_size,
-                      vectorise=not exact_weights, heatmap=hm, benchmark=benchmark)
+    req = checked_request(cfg, list(grid), heatmap=heatmap, force=force, where=list(where or []), random=random,
+                          seed=seed, metric=metric, walk_forward=walk_forward, split=split, strategy=strategy,
+                          chunk_size=chunk_size, vectorise=not exact_weights, benchmark=benchmark)
     return TuneOutput(run_tune(cfg, req, origin=_origin(config), benchmarks=benchmarks))
 
 

@@ -8,12 +8,21 @@ Limits are documented in ``docs/config.md``.
 
 from __future__ import annotations
 
+import math
+import os
+
+import pandas as pd
+
 from backtest.errors import ResourceError, ScenarioError, SweepError
 
 MAX_PATHS = 1_000_000  # per scenario, even with --force
 MAX_WORK = 2.0e9  # path-days x strategies before --force is needed (~ tens of minutes on 2 cores)
 MAX_CHUNK_BYTES = 4.0e9  # memory of one chunk before --force is needed
 MAX_SEED = 2**63 - 1
+#: Paths per chunk of a scenario run when none is given: ``backtest.synthetic.runner.DEFAULT_CHUNK``
+#: (kept here, not imported, so that the tuner may use these guards without importing the
+#: scenario package; ``tests/test_faults_strict.py`` checks that the two agree).
+DEFAULT_CHUNK = 2000
 
 
 def check_path_flags(paths: int, chunk_size: int | None, seed: int) -> None:
@@ -64,8 +73,6 @@ def check_scenario_budget(
     ResourceError
         Above :data:`MAX_WORK` or :data:`MAX_CHUNK_BYTES` without ``force``.
     """
-    from backtest.synthetic.runner import DEFAULT_CHUNK
-
     check_path_flags(paths, chunk_size, seed)
     days = float(sum(horizons))
     work = float(paths) * days * max(1, n_strategies)
@@ -112,8 +119,6 @@ def check_calibration_budget(
     ResourceError
         Above :data:`MAX_WORK` without ``force``.
     """
-    import pandas as pd
-
     check_path_flags(paths, chunk_size, seed)
     freq = {"quarter": "QS", "month": "MS", "year": "YS"}.get(every)
     if freq is None:
@@ -149,8 +154,6 @@ def check_workers(workers: int | None, force: bool = False) -> None:
     ResourceError
         Too many workers.
     """
-    import os
-
     if workers is None or workers < 1:
         return  # None: in-process; < 1 is refused by backtest.executors.make_executor
     cores = os.cpu_count() or 1
@@ -203,8 +206,6 @@ def check_tune_budget(
     ResourceError
         Above :data:`MAX_TUNE_CELLS` without ``force``.
     """
-    import math
-
     if chunk_size < 1:
         raise SweepError(f"--chunk-size {chunk_size}: must be at least 1")
     if seed is not None and not 0 <= seed <= MAX_SEED:
@@ -224,7 +225,6 @@ def check_tune_budget(
 
 def estimate_days(start: object = None, end: object = None) -> int:
     """Trading days between ``start`` and ``end`` (defaults: 1993-01-29 and today), an upper estimate."""
-    import pandas as pd
 
     s = pd.Timestamp(start) if start is not None else pd.Timestamp("1993-01-29")
     e = pd.Timestamp(end) if end is not None else pd.Timestamp.today().normalize()

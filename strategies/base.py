@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 import strategies
 from backtest.config import STRICT_INPUT, format_validation_error
 from backtest.errors import ConfigError, Unsupported
+from backtest.optimizer.models import EstimatorConfig
 from backtest.signals import SignalFrame
 
 
@@ -290,8 +291,6 @@ def check_universe(cfg: Any, origin: str, built: list[Any] | None = None) -> Non
 
 def estimation_windows(params: Any, path: str = "params") -> list[tuple[str, int]]:
     """Every optimizer estimation window in a strategy's params: ``(key path, trailing days)``."""
-    from backtest.optimizer.models import EstimatorConfig
-
     if isinstance(params, EstimatorConfig):
         return [(f"{path}.window", int(params.window))]
     out: list[tuple[str, int]] = []

@@ -399,7 +399,7 @@ def _scen_file(tmp: Path, edit) -> Path:
 SCEN_FILE_CASES = [
     ("probability true", lambda r: r["scenarios"]["A"].__setitem__("probability", True),
      ("scenarios.A.probability", "a number", "boolean true")),
-    ("pace 1e6", lambda r: r["scenarios"]["A"].__setitem__("pace_bn_month", 1e6), ("pace_bn_month", "0..500")),
+    ("pace 1e6", lambda r: r["scenarios"]["A"].__setitem__("pace_bn_month", 1e6), ("pace_bn_month", "0..2000")),
     ("beta 1e6", lambda r: r["liquidity"]["sample_betas"].__setitem__("SPY", 1e6), ("sample_betas", "SPY: beta")),
     ("negative se", lambda r: r["liquidity"]["sample_ses"].__setitem__("SPY", -0.1),
      ("sample_ses", "SPY: standard error -0.1 must be positive")),
@@ -433,6 +433,13 @@ def test_bad_scenario_flags(world, tmp_path, extra, needles, monkeypatch):
     cfg = _cfg(tmp_path, base_raw(world["data"]))
     root = tmp_path / "res"
     assert_fault(run_main("scenarios", str(cfg), *extra, "--out", str(root), "--no-report"), root, 2, needles)
+
+
+def test_guards_default_chunk_is_the_runners():
+    from backtest import guards
+    from backtest.synthetic import runner
+
+    assert guards.DEFAULT_CHUNK == runner.DEFAULT_CHUNK
 
 
 # ---------------------------------------------------------------- tune

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from backtest.cli import app
 from backtest.config import RunConfig
+from backtest.data.exchange_calendar import exchange_days
 from backtest.metrics import metrics_table
 from backtest.pipeline import run_backtest, write_run
 from backtest.report import load_run, render_run
@@ -38,7 +39,7 @@ def write_tiny_data(root: Path, start: str = "2019-01-02", end: str = "2021-06-3
     """A csv data folder with three tickers and the T-bill rate (spans RMP2019 -> QE4)."""
     (root / "prices").mkdir(parents=True, exist_ok=True)
     (root / "fred").mkdir(exist_ok=True)
-    days = pd.bdate_range(start, end)
+    days = exchange_days(start, end)  # NYSE trading days: the data layer refuses exchange holidays
     rng = np.random.default_rng(seed)
     for t, (mu, sd) in TICKERS.items():
         px = 100 * np.cumprod(1 + rng.normal(mu, sd, len(days)))

@@ -132,7 +132,7 @@ def register(app: typer.Typer) -> None:
         drift: Annotated[str | None, typer.Option(
             "--drift", help="State drifts: raw | shrunk | demeaned (default: the scenario file's, shrunk).")] = None,
         pace: Annotated[str | None, typer.Option(
-            "--pace", help="Constant paces in bn USD/month, e.g. A=25,B=45,C=3.5 (0..500).")] = None,
+            "--pace", help="Constant paces in bn USD/month, e.g. A=25,B=45,C=3.5 (0..2000).")] = None,
         pace_effect_paths: Annotated[int | None, typer.Option(
             "--pace-effect-paths", min=0,
             help="Paths of the pace-effect measurement (default min(paths, 500); 0 skips it).")] = None,

@@ -170,29 +170,21 @@ def register(app: typer.Typer) -> None:
         from backtest.commands.loading import load_run_config as load_config
         from backtest.errors import SweepError
         from backtest.executors import make_executor
-        from backtest.tune.orchestrate import TuneRequest, run_tune
+        from backtest.tune.orchestrate import checked_request, run_tune
         from backtest.tune.write import write_tune
 
         bar = RichProgress(err_console, "tune", "variants")
         try:
-            req = TuneRequest(grid=list(grid or []), where=list(where or []), random=random, seed=seed,
-                              metric=metric, walk_forward=walk_forward, split=split, strategy=strategy,
-                              chunk_size=chunk_size, vectorise=not exact_weights, heatmap=None,
-                              benchmark=benchmark)
-            if not req.grid:
-                raise SweepError("no --grid given: nothing to tune")
             if top < 1:
                 raise SweepError(f"--top {top}: must be at least 1")
             cfg = load_config(config, set_ or [], start=start, end=end, data_dir=data_dir)
-            from backtest.guards import check_tune_budget, check_workers, estimate_days
-            from backtest.tune.grid import parse_grid
-            from backtest.tune.paths import heatmap_keys, pick_strategy
+            from backtest.guards import check_workers
 
             check_workers(workers, force)
-            check_tune_budget([len(parse_grid(g).values) for g in req.grid], random, chunk_size, seed,
-                              estimate_days(cfg.data.start, cfg.data.end), force)
-            if heatmap:
-                req.heatmap = heatmap_keys(heatmap, req.grid, pick_strategy(cfg, strategy))
+            req = checked_request(cfg, list(grid or []), heatmap=heatmap, force=force, where=list(where or []),
+                                  random=random, seed=seed, metric=metric, walk_forward=walk_forward, split=split,
+                                  strategy=strategy, chunk_size=chunk_size, vectorise=not exact_weights,
+                                  benchmark=benchmark)
             with make_executor(workers, scheduler) as ex:
                 try:
                     result = run_tune(cfg, req, origin=str(config), executor=ex, progress=bar,

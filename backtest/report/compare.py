@@ -10,9 +10,12 @@ recomputes metrics there. Metric deltas are shown against a baseline strategy.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from backtest.errors import ResultsError
@@ -40,8 +43,6 @@ def new_page_name(root: Path, now: object = None) -> Path:
 
     The previous comparison's page is never overwritten.
     """
-    from datetime import UTC, datetime
-
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     cand, n = root / f"compare-{stamp}.html", 1
     while cand.exists():
@@ -86,8 +87,6 @@ def load_runs(paths: list[str | Path]) -> list[RunData]:
 
 
 def _provenance_kind(path: Path) -> str | None:
-    import json
-
     try:
         prov = json.loads((path / "provenance.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -104,8 +103,6 @@ def check_finite_returns(run: RunData, path: Path) -> None:
     ResultsError
         Naming the folder, the strategy and the first date.
     """
-    import numpy as np
-
     r = run.returns
     vals = r.to_numpy(dtype=float)
     bad = np.isinf(vals) | (np.isnan(vals) & ~np.isnan(vals).all(axis=0))

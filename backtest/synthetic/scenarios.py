@@ -45,7 +45,7 @@ MIX = "mix"
 PROB_TOL = 1e-6
 ROW_TOL = 1e-9
 DAYS_PER_MONTH = 21.0
-MAX_PACE = 500.0  # bn USD/month: --pace and every pace of a scenario file
+MAX_PACE = 2000.0  # bn USD/month: --pace and every pace of a scenario file (March 2020: ~1,500)
 MAX_BETA = 1.0  # |liquidity beta| and its standard error (weekly return per 100 bn/week; estimates are ~0.01)
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "configs" / "scenarios.yaml"
 

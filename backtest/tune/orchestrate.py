@@ -17,6 +17,7 @@ import pandas as pd
 from backtest.config import RunConfig, config_from_dict
 from backtest.constants import TRADING_DAYS
 from backtest.errors import ConfigError, SweepError
+from backtest.guards import check_tune_budget, estimate_days
 from backtest.tune.chunks import Chunk, returns_of, run_chunk
 from backtest.tune.folds import split_folds, walk_forward_folds
 from backtest.tune.gcpause import collector_paused
@@ -30,6 +31,7 @@ from backtest.tune.paths import (
     copy_tree,
     days_of,
     fmt_variant,
+    heatmap_keys,
     pick_strategy,
     probe_affine,
     resolved_tree,
@@ -69,6 +71,28 @@ class TuneRequest:
     vectorise: bool = True
     heatmap: tuple[str, str] | None = None
     benchmark: str | None = None  # issue 13: reference of the verdict (default: the config's benchmark)
+
+
+def checked_request(cfg: RunConfig, grid: list[str], *, heatmap: str | None = None, force: bool = False,
+                    **fields: Any) -> TuneRequest:
+    """The :class:`TuneRequest` of ``rmpbt tune``'s arguments, after the CLI's checks (CLI and API alike).
+
+    Checks the grid (at least one axis), the memory guard (:func:`backtest.guards.check_tune_budget`,
+    skipped by ``force``) and resolves ``heatmap`` (``KEY1,KEY2``) to two grid keys.
+
+    Raises
+    ------
+    SweepError, ResourceError
+        One-line errors naming the flag.
+    """
+    req = TuneRequest(grid=list(grid), **fields)
+    if not req.grid:
+        raise SweepError("no --grid given: nothing to tune")
+    check_tune_budget([len(parse_grid(g).values) for g in req.grid], req.random, req.chunk_size, req.seed,
+                      estimate_days(cfg.data.start, cfg.data.end), force)
+    if heatmap:
+        req.heatmap = heatmap_keys(heatmap, req.grid, pick_strategy(cfg, req.strategy))
+    return req
 
 
 @dataclass

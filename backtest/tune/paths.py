@@ -23,8 +23,8 @@ from backtest.tune.chunks import (
     variant_error,
 )
 from backtest.tune.folds import Fold
-from backtest.tune.grid import GridAxis
-from backtest.tune.keys import format_key, get_path, missing_depth, set_path
+from backtest.tune.grid import GridAxis, parse_grid
+from backtest.tune.keys import format_key, get_path, missing_depth, parse_key, set_path
 from strategies.shared import shared_history
 
 PATH_ROOTS = ("rebalance", "execution", "costs", "cash", "regimes")
@@ -99,9 +99,6 @@ def heatmap_keys(text: str, grid: list[str], tuned: StrategyConfig) -> tuple[str
     SweepError
         Not two keys, or a key matching no grid key or several.
     """
-    from backtest.tune.grid import parse_grid
-    from backtest.tune.keys import parse_key
-
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 2:
         raise SweepError(f"--heatmap {text}: expected KEY1,KEY2")
