@@ -413,8 +413,8 @@ def test_compare_baseline_and_default_output(results_pair, monkeypatch, tmp_path
     monkeypatch.chdir(tmp_path)
     res = invoke(str(a), str(b), "--baseline", "costly/spy")
     assert res.exit_code == 0, res.output
-    out = a.parent / "compare.html"
-    assert res.stdout.strip().splitlines()[-1] == str(out)
+    out = Path(res.stdout.strip().splitlines()[-1])  # issue 22: a new page per comparison, next to the run
+    assert out.parent == a.parent and re.fullmatch(r"compare-\d{8}-\d{6}(-\d+)?\.html", out.name), out
     html = out.read_text()
     assert "Differences vs costly/spy" in html
     res = invoke(str(a), str(b), "--baseline", "nope", "--out", str(tmp_path / "x.html"))
