@@ -21,10 +21,45 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.config import RunConfig, config_from_dict
+from backtest.config import RunConfig, config_from_dict, describe_input
 from backtest.config import load_config as _load_yaml_config
+from backtest.data.base import MarketData
+from backtest.errors import ConfigError, ScenarioError
+from backtest.guards import (
+    check_calibration_budget,
+    check_scenario_budget,
+)
 
 ConfigLike = str | Path | dict | RunConfig
+
+
+def _arg(fn: str, name: str, value: Any, kind: type | tuple[type, ...], optional: bool = False) -> Any:
+    """Check an API argument's type as the CLI's parser would (one-line ConfigError naming it).
+
+    Booleans are not numbers here either (``paths=True`` is refused), as in configs.
+    """
+    if value is None and optional:
+        return value
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+    if not ok:
+        want = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds) + (" or None" if optional else "")
+        raise ConfigError(f"rmpbt.{fn}: {name}: expected {want}, got {describe_input(value)}")
+    return value
+
+
+_KIND_NAMES = {int: "an integer", float: "a number", str: "text", bool: "true or false", dict: "a mapping",
+               list: "a list", Path: "a path", RunConfig: "a RunConfig", pd.DataFrame: "a DataFrame"}
+
+
+def _config_arg(fn: str, config: Any, overrides: Any, data_dir: Any) -> None:
+    if not isinstance(config, str | Path | dict | RunConfig):
+        raise ConfigError(f"rmpbt.{fn}: config: expected a YAML path, a mapping or a RunConfig, "
+                          f"got {describe_input(config)}")
+    if isinstance(config, str) and not config.strip():
+        raise ConfigError(f"rmpbt.{fn}: config: empty path")
+    _arg(fn, "overrides", overrides, dict, optional=True)
+    _arg(fn, "data_dir", data_dir, (str, Path), optional=True)
 
 
 def _sets(overrides: dict[str, Any] | None, kw: dict[str, Any]) -> list[str]:
@@ -57,14 +92,16 @@ def load_config(
     ConfigError
         One line naming the file and key.
     """
+    _config_arg("load_config", config, overrides, data_dir)
     sets = _sets(overrides, kw)
     if isinstance(config, RunConfig):
         if not sets and data_dir is None:
             return config
-        return config_from_dict(config.resolved_dict(), config.name, sets, data_dir=data_dir)
+        return config_from_dict(config.resolved_dict(), config.name, sets,
+                                data_dir=None if data_dir is None else str(data_dir))
     if isinstance(config, dict):
-        return config_from_dict(config, "<dict>", sets, data_dir=data_dir)
-    return _load_yaml_config(config, sets, data_dir=data_dir)
+        return config_from_dict(config, "<dict>", sets, data_dir=None if data_dir is None else str(data_dir))
+    return _load_yaml_config(config, sets, data_dir=None if data_dir is None else str(data_dir))
 
 
 def _origin(config: ConfigLike) -> str:
@@ -169,6 +206,8 @@ def run(config: ConfigLike, overrides: dict[str, Any] | None = None, *, data_dir
     """
     from backtest.pipeline import run_backtest
 
+    _config_arg("run", config, overrides, data_dir)
+    _arg("run", "md", md, MarketData, optional=True)
     cfg = load_config(config, overrides, data_dir=data_dir, **kw)
     return Result(run_backtest(cfg, _origin(config), md))
 
@@ -210,7 +249,7 @@ def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
               scenarios_file: str | Path | None = None, data_dir: str | None = None,
               chunk_size: int | None = None, drift: str | None = None, pace: str | None = None,
               pace_effect_paths: int | None = None, include_forecast_period: bool = False,
-              **kw: Any) -> ScenarioResult:
+              force: bool = False, **kw: Any) -> ScenarioResult:
     """Score the config's strategies on synthetic paths of every scenario (``rmpbt scenarios``).
 
     Parameters
@@ -235,17 +274,40 @@ def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
         Paths of the pace-effect measurement (default ``min(paths, 500)``; 0 skips it).
     include_forecast_period : bool
         Let pools use days on or after a scenario's start (``--include-forecast-period``).
+    force : bool
+        Run even above the work/memory guard (``--force``).
     **kw
         More dotted config overrides.
 
     Returns
     -------
     ScenarioResult
+
+    Raises
+    ------
+    RmpbtError
+        As the CLI: a one-line ``ConfigError`` for an argument of the wrong type,
+        ``ScenarioError``/``ResourceError`` from the same guards as ``rmpbt scenarios``.
     """
     from backtest.synthetic.runner import run_scenarios
 
+    fn = "scenarios"
+    _config_arg(fn, config, overrides, data_dir)
+    _arg(fn, "paths", paths, int)
+    _arg(fn, "seed", seed, int)
+    _arg(fn, "chunk_size", chunk_size, int, optional=True)
+    _arg(fn, "pace_effect_paths", pace_effect_paths, int, optional=True)
+    _arg(fn, "scenarios_file", scenarios_file, (str, Path), optional=True)
+    _arg(fn, "drift", drift, str, optional=True)
+    _arg(fn, "pace", pace, str, optional=True)
+    _arg(fn, "include_forecast_period", include_forecast_period, bool)
+    _arg(fn, "force", force, bool)
+    if pace_effect_paths is not None and pace_effect_paths < 0:
+        raise ScenarioError(f"--pace-effect-paths {pace_effect_paths}: must be at least 0")
     cfg = load_config(config, overrides, data_dir=data_dir, **kw)
     sset = _scenario_set(scenarios_file, drift, pace, include_forecast_period)
+    check_scenario_budget(paths, [sc.horizon_days for sc in sset.scenarios], len(cfg.data.universe),
+                          len(cfg.strategies), chunk_size, seed, force)
     return ScenarioResult(run_scenarios(cfg, sset, paths=paths, seed=seed, origin=_origin(config),
                                         chunk_size=chunk_size, pace_effect_paths=pace_effect_paths))
 
@@ -258,7 +320,7 @@ def _scenario_set(scenarios_file: str | Path | None, drift: str | None, pace: st
 
 def calibrate(config: ConfigLike, overrides: dict[str, Any] | None = None, *, paths: int = 200, seed: int = 0,
               start_from: str = "2014-01-01", every: str = "quarter", scenarios_file: str | Path | None = None,
-              data_dir: str | None = None, drift: str | None = None, **kw: Any) -> Any:
+              data_dir: str | None = None, drift: str | None = None, force: bool = False, **kw: Any) -> Any:
     """The calibration backtest of the scenario model (``rmpbt scenarios --calibrate``).
 
     Parameters
@@ -279,6 +341,8 @@ def calibrate(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
         Real data folder.
     drift : str, optional
         State drifts (default: the scenario file's).
+    force : bool
+        Run even above the work guard (``--force``).
     **kw
         More dotted config overrides.
 
@@ -291,8 +355,19 @@ def calibrate(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
     """
     from backtest.synthetic.calibrate import run_calibration
 
+    fn = "calibrate"
+    _config_arg(fn, config, overrides, data_dir)
+    _arg(fn, "paths", paths, int)
+    _arg(fn, "seed", seed, int)
+    _arg(fn, "start_from", start_from, str)
+    _arg(fn, "every", every, str)
+    _arg(fn, "scenarios_file", scenarios_file, (str, Path), optional=True)
+    _arg(fn, "drift", drift, str, optional=True)
+    _arg(fn, "force", force, bool)
     cfg = load_config(config, overrides, data_dir=data_dir, **kw)
     sset = _scenario_set(scenarios_file, drift, None, False)
+    check_calibration_budget(paths, start_from, every, max(sc.horizon_days for sc in sset.scenarios),
+                             len(cfg.strategies), None, seed, force)
     return run_calibration(cfg, sset, paths=paths, seed=seed, start_from=start_from, every=every,
                            origin=_origin(config))
 
@@ -326,36 +401,94 @@ class TuneOutput:
 
 
 def tune(config: ConfigLike, grid: list[str], overrides: dict[str, Any] | None = None, *,
-         data_dir: str | None = None, benchmarks: bool = True, request: dict[str, Any] | None = None,
-         **kw: Any) -> TuneOutput:
-    """Sweep config keys of one strategy (``rmpbt tune``).
+         where: list[str] | None = None, random: int | None = None, seed: int | None = None,
+         metric: str = "sharpe", walk_forward: str | None = None, split: str | None = None,
+         strategy: str | None = None, chunk_size: int = 250, exact_weights: bool = False,
+         heatmap: str | None = None, benchmark: str | None = None, benchmarks: bool = True,
+         null_runs: int | None = None, cv: str | None = None,
+         force: bool = False, data_dir: str | None = None, **kw: Any) -> TuneOutput:
+    """Sweep config keys of one strategy (``rmpbt tune``): the CLI's arguments, the CLI's checks.
 
     Parameters
     ----------
     config : str, Path, dict or RunConfig
         The run config.
     grid : list of str
-        ``KEY=START:STOP:STEP`` or ``KEY=a,b,c`` specs (as ``--grid``).
+        ``KEY=START:STOP:STEP`` or ``KEY=a,b,c`` specs (``--grid``); keys may name the tuned
+        strategy (``strategies.pb.params.x``, ``pb.params.x`` or ``params.x``).
     overrides : dict, optional
-        Dotted config overrides.
-    data_dir : str, optional
-        csv data folder.
+        Dotted config overrides (``--set``).
+    where : list of str, optional
+        Constraints between keys (``--where``; all must hold).
+    random : int, optional
+        Sample N variants of the grid (``--random``).
+    seed : int, optional
+        Seed of ``random`` (default: the config's seed).
+    metric : str
+        Ranking metric (``--metric``): ``sharpe``, ``sortino``, ``calmar``, ``cagr``,
+        ``max_drawdown``, ``information_ratio`` or ``METRIC@REGIME``.
+    walk_forward : str, optional
+        ``train=36M,test=12M[,step=12M][,anchored]`` (``--walk-forward``).
+    split : str, optional
+        In-sample before this date, out-of-sample from it (``--split``).
+    strategy : str, optional
+        Strategy to tune (default: the first non-benchmark).
+    chunk_size : int
+        Variants per simulation batch (``--chunk-size``).
+    exact_weights : bool
+        Call the strategy for every variant (``--exact-weights``).
+    heatmap : str, optional
+        ``KEY1,KEY2`` of the heatmap (``--heatmap``).
+    benchmark : str, optional
+        Strategy the verdict also compares with (``--benchmark``).
     benchmarks : bool
-        Also run the untuned benchmarks.
-    request : dict, optional
-        Other fields of :class:`backtest.tune.orchestrate.TuneRequest` (``metric``, ``walk_forward``,
-        ``split``, ``strategy``, ``where``, ``random``, ``seed``...).
+        Also run the untuned benchmarks (``--no-benchmarks`` is ``False``).
+    null_runs : int, optional
+        Runs of the verdict's noise null (``--null-runs``; default 200, 0 = off).
+    cv : str, optional
+        ``cpcv:N,K[,purge=D][,embargo=D]`` (``--cv``).
+    force : bool
+        Run even above the memory guard (``--force``).
+    data_dir : str, optional
+        csv data folder (``--data-dir``).
     **kw
         More dotted config overrides.
 
     Returns
     -------
     TuneOutput
-    """
-    from backtest.tune.orchestrate import TuneRequest, run_tune
 
+    Raises
+    ------
+    RmpbtError
+        The CLI's one-line errors: wrong argument types (``ConfigError``), grid, windows and
+        guards (``SweepError``, ``ResourceError``).
+    """
+    from backtest.tune.orchestrate import checked_request, run_tune
+
+    fn = "tune"
+    _config_arg(fn, config, overrides, data_dir)
+    _arg(fn, "grid", grid, (list, tuple))
+    for g in grid:
+        _arg(fn, "grid item", g, str)
+    _arg(fn, "where", where, (list, tuple), optional=True)
+    for w in where or []:
+        _arg(fn, "where item", w, str)
+    _arg(fn, "random", random, int, optional=True)
+    _arg(fn, "seed", seed, int, optional=True)
+    _arg(fn, "metric", metric, str)
+    for name, value in (("walk_forward", walk_forward), ("split", split), ("strategy", strategy),
+                        ("heatmap", heatmap), ("benchmark", benchmark), ("cv", cv)):
+        _arg(fn, name, value, str, optional=True)
+    _arg(fn, "chunk_size", chunk_size, int)
+    _arg(fn, "null_runs", null_runs, int, optional=True)
+    for name, value in (("exact_weights", exact_weights), ("benchmarks", benchmarks), ("force", force)):
+        _arg(fn, name, value, bool)
     cfg = load_config(config, overrides, data_dir=data_dir, **kw)
-    req = TuneRequest(grid=list(grid), **(request or {}))
+    req = checked_request(cfg, list(grid), heatmap=heatmap, force=force, where=list(where or []), random=random,
+                          seed=seed, metric=metric, walk_forward=walk_forward, split=split, strategy=strategy,
+                          chunk_size=chunk_size, vectorise=not exact_weights, benchmark=benchmark, cv=cv,
+                          **({} if null_runs is None else {"null_runs": null_runs}))
     return TuneOutput(run_tune(cfg, req, origin=_origin(config), benchmarks=benchmarks))
 
 

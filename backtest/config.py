@@ -15,13 +15,25 @@ import math
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic import (
+    Strict as StrictMode,
+)
 
 from backtest.errors import ConfigError
 from backtest.safe_io import find_non_finite, load_yaml_text, read_text_file
+from backtest.units import role_error
 
 # Documented limits (docs/config.md): every number must be finite and inside its range.
 MAX_BPS = 10_000.0  # fees, slippage, borrow: at most 100 % (10,000 bp)
@@ -67,10 +79,43 @@ DEFAULT_MACRO = [
 ]
 
 
-class Strict(BaseModel):
-    """Base model: unknown keys are errors, values are validated on assignment."""
+# ---------------------------------------------------------------------------- strict inputs
+#: The one rule for every number, flag and name a user can type (run configs, strategy
+#: params, optimizer and regime params, scenario files; YAML, ``--set`` and the API alike):
+#: unknown keys are errors and scalars are never coerced. A boolean, a string or a null is
+#: not a number (``weights: {SPY: true}``, ``fee_bps: "5"``), an integer key takes only an
+#: integer (``lag_days: 1.5`` or ``true`` are errors), a text key takes only text (a YAML
+#: ``NO`` is not the ticker NO). Every input model takes this ``model_config``.
+STRICT_INPUT = ConfigDict(extra="forbid", strict=True)
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+def iso_date(v: Any) -> Any:
+    """Before-validator of :data:`IsoDate`: a date object or a ``YYYY-MM-DD`` string, never a number."""
+    if isinstance(v, bool | int | float):  # 0 would silently mean 1970-01-01
+        raise ValueError(f"expected a date YYYY-MM-DD, got the number {v!r}")
+    if isinstance(v, str):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.strip()):
+            raise ValueError(f"expected a date YYYY-MM-DD, got {v!r}")
+        return v.strip()
+    return v
+
+
+#: A date key: a YAML date or an ISO ``YYYY-MM-DD`` text (``--set``, the API, saved configs).
+IsoDate = Annotated[date, StrictMode(False), BeforeValidator(iso_date)]
+
+
+class Strict(BaseModel):
+    """Base model: unknown keys are errors, scalars strict (:data:`STRICT_INPUT`), assignments validated."""
+
+    model_config = ConfigDict(**STRICT_INPUT, validate_assignment=True)
+
+
+class AllowEntry(Strict):
+    """A known real price event accepted on purpose (``data.allow``; see ``backtest.data.sanity``)."""
+
+    series: str = Field(..., min_length=1, max_length=32)
+    date: IsoDate
+    kind: Literal["price", "spike", "split", "jump", "closed_day"]
 
 
 class DataConfig(Strict):
@@ -81,21 +126,18 @@ class DataConfig(Strict):
         None, description="default: same as source (fred for yahoo)"
     )
     dir: str | None = Field(None, description="csv folder; --data-dir overrides")
-    start: date | None = None
-    end: date | None = None
+    start: IsoDate | None = None
+    end: IsoDate | None = None
     universe: list[str] = Field(default_factory=lambda: list(DEFAULT_UNIVERSE), min_length=1)
     macro: list[str] = Field(default_factory=lambda: list(DEFAULT_MACRO))
     refresh: bool = False
     seed: int = Field(7, ge=0, le=MAX_SEED, description="seed of the synthetic sample market")
-
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _date(cls, v: Any) -> Any:
-        if isinstance(v, bool | int | float):  # 0 would silently mean 1970-01-01
-            raise ValueError(f"expected a date YYYY-MM-DD, got the number {v!r}")
-        if isinstance(v, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.strip()):
-            raise ValueError(f"expected a date YYYY-MM-DD, got {v!r}")
-        return v.strip() if isinstance(v, str) else v
+    allow: list[AllowEntry] = Field(default_factory=list, max_length=10_000,
+                                    description="price events accepted on purpose (series, date, kind)")
+    units: dict[str, Literal["percent", "index points", "usd millions", "usd billions", "index", "level"]] = Field(
+        default_factory=dict, description="units of macro series rmpbt does not know (needed to fill a role)")
+    stale: Literal["error", "warn"] = Field(
+        "error", description="a series in a role ending too long before the run's end: error, or warn and carry on")
 
     @field_validator("start", "end")
     @classmethod
@@ -265,6 +307,11 @@ class RunConfig(Strict):
             close = difflib.get_close_matches(self.benchmark, sorted(seen), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(f"benchmark {self.benchmark!r} is not a strategy name{hint}")
+        rate = self.cash.rate
+        if rate.lower() != "none" and rate not in ("DTB3", "cash_rate"):
+            why = role_error("cash.rate", rate, self.data.units)
+            if why is not None:
+                raise ValueError(f"cash.rate: {why}")
         return self
 
     def resolved_dict(self) -> dict[str, Any]:
@@ -317,6 +364,35 @@ def _fields_of(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(getattr(cur, "model_fields", {}).keys())
 
 
+_EXPECTED = {
+    "float_type": "a number",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "string_type": "text",
+    "bool_type": "true or false",
+    "date_type": "a date YYYY-MM-DD",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+}
+
+
+def describe_input(v: Any) -> str:
+    """How a refused scalar is named in a message: ``the boolean true``, ``the text '5'``, ``null``."""
+    if isinstance(v, bool):
+        return f"the boolean {str(v).lower()}"
+    if v is None:
+        return "null"
+    if isinstance(v, str):
+        return f"the text {v!r}"
+    if isinstance(v, float | int):
+        return f"{v:g}" if isinstance(v, float) else str(v)
+    if isinstance(v, dict):
+        return "a mapping"
+    if isinstance(v, list | tuple):
+        return "a list"
+    return repr(v)
+
+
 def format_validation_error(
     exc: ValidationError,
     origin: str,
@@ -346,10 +422,12 @@ def format_validation_error(
         msg = f"unknown key {loc[-1]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
     elif err["type"] == "missing":
         msg = "required key missing"
+    elif err["type"] in _EXPECTED:
+        msg = f"expected {_EXPECTED[err['type']]}, got {describe_input(err.get('input'))}"
     else:
         msg = msg.replace("Value error, ", "")
         if "input" in err and err["type"] not in ("value_error",):
-            msg += f" (got {err['input']!r})"
+            msg += f" (got {describe_input(err['input'])})"
     where = f"{path}: " if path else ""
     return f"{origin}: {where}{msg}"
 

@@ -8,12 +8,31 @@ Limits are documented in ``docs/config.md``.
 
 from __future__ import annotations
 
+import math
+import os
+
+import pandas as pd
+
 from backtest.errors import ResourceError, ScenarioError, SweepError
 
 MAX_PATHS = 1_000_000  # per scenario, even with --force
 MAX_WORK = 2.0e9  # path-days x strategies before --force is needed (~ tens of minutes on 2 cores)
 MAX_CHUNK_BYTES = 4.0e9  # memory of one chunk before --force is needed
 MAX_SEED = 2**63 - 1
+#: Paths per chunk of a scenario run when none is given: ``backtest.synthetic.runner.DEFAULT_CHUNK``
+#: (kept here, not imported, so that the tuner may use these guards without importing the
+#: scenario package; ``tests/test_faults_strict.py`` checks that the two agree).
+DEFAULT_CHUNK = 2000
+
+
+def check_path_flags(paths: int, chunk_size: int | None, seed: int) -> None:
+    """``--paths`` 1..:data:`MAX_PATHS`, ``--chunk-size`` >= 1, ``--seed`` 0..2**63-1 (ScenarioError)."""
+    if paths < 1 or paths > MAX_PATHS:
+        raise ScenarioError(f"--paths {paths}: must be 1..{MAX_PATHS:,}")
+    if chunk_size is not None and chunk_size < 1:
+        raise ScenarioError(f"--chunk-size {chunk_size}: must be at least 1")
+    if not 0 <= seed <= MAX_SEED:
+        raise ScenarioError(f"--seed {seed}: must be 0..2**63-1")
 
 
 def check_scenario_budget(
@@ -54,14 +73,7 @@ def check_scenario_budget(
     ResourceError
         Above :data:`MAX_WORK` or :data:`MAX_CHUNK_BYTES` without ``force``.
     """
-    from backtest.synthetic.runner import DEFAULT_CHUNK
-
-    if paths < 1 or paths > MAX_PATHS:
-        raise ScenarioError(f"--paths {paths}: must be 1..{MAX_PATHS:,}")
-    if chunk_size is not None and chunk_size < 1:
-        raise ScenarioError(f"--chunk-size {chunk_size}: must be at least 1")
-    if not 0 <= seed <= MAX_SEED:
-        raise ScenarioError(f"--seed {seed}: must be 0..2**63-1")
+    check_path_flags(paths, chunk_size, seed)
     days = float(sum(horizons))
     work = float(paths) * days * max(1, n_strategies)
     chunk = min(paths, chunk_size or DEFAULT_CHUNK)
@@ -77,6 +89,80 @@ def check_scenario_budget(
             f"{MAX_CHUNK_BYTES / 1e9:.0f} GB: lower --chunk-size or add --force"
         )
     return work
+
+
+def check_calibration_budget(
+    paths: int,
+    start_from: object,
+    every: str,
+    horizon: int,
+    n_strategies: int,
+    chunk_size: int | None,
+    seed: int,
+    force: bool = False,
+) -> float:
+    """Refuse a calibration backtest (``--calibrate``) whose implied work is absurd (before any work).
+
+    The work is starts x paths x horizon x strategies, with the number of starts counted
+    from ``start_from`` to today at the spacing ``every`` (an upper bound: the data may end
+    earlier). Same flag ranges and limits as :func:`check_scenario_budget`.
+
+    Returns
+    -------
+    float
+        The estimated work in path-days x strategies.
+
+    Raises
+    ------
+    ScenarioError
+        A flag out of range (paths, chunk size, seed, start date, spacing).
+    ResourceError
+        Above :data:`MAX_WORK` without ``force``.
+    """
+    check_path_flags(paths, chunk_size, seed)
+    freq = {"quarter": "QS", "month": "MS", "year": "YS"}.get(every)
+    if freq is None:
+        raise ScenarioError(f"--calibrate-every {every}: must be quarter, month or year")
+    try:
+        first = pd.Timestamp(str(start_from))
+    except (ValueError, TypeError):
+        raise ScenarioError(f"--calibrate-from {start_from}: not a date (YYYY-MM-DD)") from None
+    if first is pd.NaT or not pd.Timestamp("1900-01-01") <= first <= pd.Timestamp("2100-12-31"):
+        raise ScenarioError(f"--calibrate-from {start_from}: must be a date in 1900..2100")
+    starts = max(1, len(pd.date_range(first, max(first, pd.Timestamp.today()), freq=freq)))
+    work = float(starts) * paths * max(1, horizon) * max(1, n_strategies)
+    if not force and work > MAX_WORK:
+        raise ResourceError(
+            f"--calibrate: {starts:,} starts x --paths {paths:,} x {horizon:,} days x {n_strategies} strategies = "
+            f"{work:.3g} path-days, above the limit of {MAX_WORK:.3g}: lower --paths, use a later "
+            "--calibrate-from or a coarser --calibrate-every, or add --force")
+    return work
+
+
+MAX_WORKERS_PER_CORE = 4  # local Dask workers per core before --force is needed
+MAX_WORKERS = 1024  # local Dask workers, even with --force
+
+
+def check_workers(workers: int | None, force: bool = False) -> None:
+    """Refuse a local cluster of absurd size (``--workers``) before starting it.
+
+    At most :data:`MAX_WORKERS_PER_CORE` workers per core of this machine without
+    ``force`` and :data:`MAX_WORKERS` with it.
+
+    Raises
+    ------
+    ResourceError
+        Too many workers.
+    """
+    if workers is None or workers < 1:
+        return  # None: in-process; < 1 is refused by backtest.executors.make_executor
+    cores = os.cpu_count() or 1
+    limit = MAX_WORKERS_PER_CORE * cores
+    if workers > MAX_WORKERS:
+        raise ResourceError(f"--workers {workers:,}: at most {MAX_WORKERS:,} local workers")
+    if not force and workers > limit:
+        raise ResourceError(f"--workers {workers:,}: more than {MAX_WORKERS_PER_CORE} per core "
+                            f"({limit} on this machine with {cores} cores): lower --workers or add --force")
 
 
 MAX_TUNE_CELLS = 5.0e8  # variants x trading days (the returns held in memory, 8 bytes each)
@@ -120,8 +206,6 @@ def check_tune_budget(
     ResourceError
         Above :data:`MAX_TUNE_CELLS` without ``force``.
     """
-    import math
-
     if chunk_size < 1:
         raise SweepError(f"--chunk-size {chunk_size}: must be at least 1")
     if seed is not None and not 0 <= seed <= MAX_SEED:
@@ -141,7 +225,6 @@ def check_tune_budget(
 
 def estimate_days(start: object = None, end: object = None) -> int:
     """Trading days between ``start`` and ``end`` (defaults: 1993-01-29 and today), an upper estimate."""
-    import pandas as pd
 
     s = pd.Timestamp(start) if start is not None else pd.Timestamp("1993-01-29")
     e = pd.Timestamp(end) if end is not None else pd.Timestamp.today().normalize()

@@ -10,6 +10,7 @@ by :func:`~backtest.execution.spec.build_spec`; a strategy's weights are finalis
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from contextlib import closing
@@ -24,6 +25,7 @@ import backtest.report as report_pkg
 from backtest.config import RunConfig, dump_yaml
 from backtest.data.base import MarketData
 from backtest.data.sources import make_source
+from backtest.data.validate import check_stale_roles
 from backtest.engine import SimResult, load_engine, simulate_spec
 from backtest.errors import DataError
 from backtest.evidence.attribution import attribution_tables
@@ -45,7 +47,14 @@ from backtest.results import (
 )
 from backtest.run_targets import Targets, iter_targets, strategy_targets
 from backtest.signals import SignalFrame, build_signal_frame
-from strategies.base import Strategy, build_strategy, check_borrow_assets
+from backtest.stats import degenerate_note
+from strategies.base import (
+    Strategy,
+    build_strategy,
+    check_borrow_assets,
+    check_history,
+    check_universe,
+)
 
 __all__ = ["RunOutput", "cash_returns", "decision_dates", "load_market", "required_series",
            "run_backtest", "write_outputs", "write_run"]
@@ -94,7 +103,7 @@ def load_market(cfg: RunConfig) -> MarketData:
     load_start = start - pd.Timedelta(days=WARMUP_DAYS) if start is not None else None
     src = make_source(cfg.data)
     try:
-        return src.load(tickers, macro, load_start, end)
+        md = src.load(tickers, macro, load_start, end)
     except DataError as exc:  # a start after the data: say so with the data's last date
         if start is None or cfg.data.source == "yahoo":  # no second download in an error path
             raise
@@ -102,6 +111,12 @@ def load_market(cfg: RunConfig) -> MarketData:
         if start > last:
             raise DataError(f"data ends {last.date()}; start {start.date()} (data.start / --start) is after it") from None
         raise exc
+    if md.synthetic or not len(md.calendar):
+        return md
+    run_end = min(end, md.calendar[-1]) if end is not None else md.calendar[-1]
+    warned = check_stale_roles(md.macro, cfg.cash.rate, run_end, declared=cfg.data.units,
+                               warn=cfg.data.stale == "warn", origin=f"data ({md.source})")
+    return dataclasses.replace(md, notes=(*md.notes, *warned)) if warned else md
 
 
 def cash_returns(
@@ -140,6 +155,7 @@ def run_backtest(
     timings: dict[str, float] = {}
     notes: list[str] = []
     strategies: list[Strategy] = [build_strategy(s, origin) for s in cfg.strategies]
+    check_universe(cfg, origin, strategies)
     check_borrow_assets(cfg, origin, strategies)
     check_static_leverage(cfg, origin)
     if md is None:
@@ -148,6 +164,7 @@ def run_backtest(
     missing = [a for s in strategies for a in s.assets() if a not in md.prices.columns]
     if missing:
         raise DataError(f"unknown ticker {missing[0]}: not in the loaded data ({md.source})")
+    check_history(strategies, md.calendar, origin)
     notes.extend(md.notes)
     start = pd.Timestamp(cfg.data.start) if cfg.data.start else md.calendar[0]
     days = md.calendar[md.calendar >= start]
@@ -203,6 +220,7 @@ def run_backtest(
     returns.index.name = "date"
     turnover = pd.DataFrame({n: s.turnover for n, s in sims.items()}, index=days)
     metrics = metrics_table(returns, rf, turnover)
+    notes.extend(n for c in returns.columns if (n := degenerate_note(str(c), (returns[c] - rf).to_numpy())))
     reg = regime_metrics(returns, labels["regime"].reindex(days), rf, turnover)
     timings["metrics"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0

@@ -105,6 +105,9 @@ class RunDir(type(Path())):  # type: ignore[misc]
 
 
 _LAST_FINAL: dict[tuple[str, str], Path] = {}
+#: Every run folder (and page) completed by this process, in order: the CLI says "interrupted
+#: after writing FOLDER" when a signal arrives after one is complete (``backtest.cli``).
+COMPLETED: list[Path] = []
 _SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
@@ -195,7 +198,9 @@ def atomic_run_dir(root: str | Path, run_id: str) -> Iterator[RunDir]:
     handle.final = claimed
     try:
         yield handle
-        os.replace(tmp, claimed)  # onto our own empty placeholder: atomic
+        with _signals_blocked():  # renamed and recorded as one step: a signal sees either or neither
+            os.replace(tmp, claimed)  # onto our own empty placeholder: atomic
+            COMPLETED.append(claimed)
     except OSError as exc:
         _cleanup(tmp, claimed)
         raise _user_os_error(exc, tmp) from None
@@ -229,7 +234,9 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        with _signals_blocked():
+            os.replace(tmp, path)
+            COMPLETED.append(path)
     except OSError as exc:
         _unlink(tmp)
         raise _user_os_error(exc, path) from None

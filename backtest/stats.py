@@ -211,9 +211,37 @@ def sharpe_standard_error(returns: np.ndarray) -> float:
     n = int(np.isfinite(x).sum())
     sr, g3, g4 = sharpe_moments(x)
     v = _sr_variance_factor(sr, g3, g4)
-    if n < 3 or not np.isfinite(sr) or not v > 0:
+    if n < 3 or not np.isfinite(sr) or not v > 0 or near_constant(x):
         return float("nan")
     return float(math.sqrt(v / n))
+
+
+NEAR_CONSTANT = 1e-9  # sample sd at or below this fraction of |mean|: rounding noise, not risk
+
+
+def near_constant(returns: np.ndarray) -> bool:
+    """Whether ``returns`` are constant up to floating-point rounding (a degenerate series).
+
+    True when the sample standard deviation of the finite values is at most
+    :data:`NEAR_CONSTANT` times their absolute mean (or zero): the Sharpe ratio of such a
+    series (cash at a fixed rate) is rounding noise divided by a tiny number, and its
+    standard error and interval are NaN (:func:`sharpe_standard_error`), never a huge
+    finite number. :func:`degenerate_note` says so in a run's notes.
+    """
+    x = np.asarray(returns, dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return False
+    sd = float(x.std(ddof=1))
+    return sd == 0.0 or sd <= NEAR_CONSTANT * abs(float(x.mean()))
+
+
+def degenerate_note(name: str, returns: np.ndarray) -> str | None:
+    """The note of a run whose strategy ``name`` has near-constant returns (else None)."""
+    if not near_constant(returns):
+        return None
+    return (f"{name}: returns are constant up to rounding; its Sharpe standard error and interval are "
+            "NaN (undefined), not a number")
 
 
 def sharpe_confidence_interval(returns: np.ndarray, level: float = 0.9) -> tuple[float, float]:

@@ -25,18 +25,19 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 import strategies
-from backtest.config import format_validation_error
+from backtest.config import STRICT_INPUT, format_validation_error
 from backtest.errors import ConfigError, Unsupported
+from backtest.optimizer.models import EstimatorConfig
 from backtest.signals import SignalFrame
 
 
 class Params(BaseModel):
     """Base of every strategy's params model: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_INPUT  # no coercion: one rule for every input (backtest.config)
 
 
 class Strategy(Protocol):
@@ -243,7 +244,9 @@ def validate_config(cfg: Any, origin: str) -> None:
     """
     for scfg in cfg.strategies:
         validate_params(scfg, origin)
-    check_borrow_assets(cfg, origin)
+    built = [build_strategy(sc, origin) for sc in cfg.strategies]
+    check_universe(cfg, origin, built)
+    check_borrow_assets(cfg, origin, built)
 
 
 def check_borrow_assets(cfg: Any, origin: str, built: list[Any] | None = None) -> None:
@@ -266,6 +269,63 @@ def check_borrow_assets(cfg: Any, origin: str, built: list[Any] | None = None) -
             close = difflib.get_close_matches(k, sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{origin}: costs.borrow_bps_by_asset.{k}: unknown ticker{hint}")
+
+
+def check_universe(cfg: Any, origin: str, built: list[Any] | None = None) -> None:
+    """Strategies may hold only assets of the universe (``data.universe``).
+
+    ``built`` are the strategies already instantiated from ``cfg`` (built here otherwise).
+
+    Raises
+    ------
+    ConfigError
+        Naming the strategy, the asset and ``data.universe``.
+    """
+    universe = set(cfg.data.universe)
+    for s in built if built is not None else [build_strategy(sc, origin) for sc in cfg.strategies]:
+        extra = [a for a in s.assets() if a not in universe]
+        if extra:
+            raise ConfigError(f"{origin}: unknown ticker {extra[0]}: strategies.{s.name} holds it but it is not in "
+                              f"data.universe ({', '.join(cfg.data.universe)}): add it to the universe or remove it")
+
+
+def estimation_windows(params: Any, path: str = "params") -> list[tuple[str, int]]:
+    """Every optimizer estimation window in a strategy's params: ``(key path, trailing days)``."""
+    if isinstance(params, EstimatorConfig):
+        return [(f"{path}.window", int(params.window))]
+    out: list[tuple[str, int]] = []
+    if isinstance(params, BaseModel):
+        for name in type(params).model_fields:
+            out.extend(estimation_windows(getattr(params, name), f"{path}.{name}"))
+    elif isinstance(params, dict):
+        for k, v in params.items():
+            out.extend(estimation_windows(v, f"{path}.{k}"))
+    elif isinstance(params, list | tuple):
+        for i, v in enumerate(params):
+            out.extend(estimation_windows(v, f"{path}[{i}]"))
+    return out
+
+
+def check_history(strategies: list[Any], days: pd.DatetimeIndex, origin: str) -> None:
+    """Refuse an optimizer estimation window longer than the history loaded (``days``).
+
+    Raises
+    ------
+    ConfigError
+        Naming the strategy's key, the window and the history available.
+    """
+    for s in strategies:
+        params = getattr(s, "params", None)
+        found = estimation_windows(params) if params is not None else []
+        rules = getattr(s, "rules", None) or getattr(getattr(params, "rules_params", None), "rules", None)
+        compiled = getattr(rules, "optimizer", None)  # rule strategies' (and the playbook's) optimizer block
+        if compiled is not None:
+            found += [w for w in estimation_windows(compiled, "params.optimizer") if w not in found]
+        for path, window in found:
+            if window > len(days):
+                raise ConfigError(
+                    f"{origin}: strategies.{s.name}.{path}: {window:,} trading days, longer than the "
+                    f"{len(days):,} days of history loaded ({days[0].date()} to {days[-1].date()})")
 
 
 def build_strategy(scfg: Any, origin: str = "<config>") -> Strategy:

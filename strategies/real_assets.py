@@ -26,7 +26,7 @@ class RealAssetsRule(Params):
 
     regimes: list[str] = Field(default_factory=lambda: ["rmp", "qe"])
     fund_from: list[str] = Field(default_factory=lambda: ["IEF", CASH_KEYWORD], description="nominal bonds and cash")
-    min_hold_days: int = Field(0, ge=0)
+    min_hold_days: int = Field(0, ge=0, le=2520)
 
 
 def real_assets_tilt(rule: RealAssetsRule, add: dict[str, float], name: str = "real_assets") -> dict[str, Any] | None:

@@ -95,7 +95,7 @@ from strategies.shared import defer_check, memo
 class VolTarget(Params):
     """Volatility-targeted tilt size: ``add`` becomes the maximum size."""
 
-    target: float = Field(..., gt=0, description="annualised volatility budget of the tilt, fraction of NAV")
+    target: float = Field(..., gt=0, le=10, description="annualised volatility budget of the tilt, fraction of NAV")
     window: int = Field(63, ge=5, le=756, description="trailing trading days of realised volatility")
 
 
@@ -119,24 +119,24 @@ class TiltSpec(Params):
     fund_from: list[str] = Field(default_factory=lambda: [CASH_KEYWORD])
     sweep: Sweep | None = None
     vol_target: VolTarget | None = None
-    min_hold_days: int = Field(0, ge=0, description="minimum holding time, trading days")
-    min_hold_periods: int = Field(0, ge=0, description="minimum holding time, decision periods")
+    min_hold_days: int = Field(0, ge=0, le=2520, description="minimum holding time, trading days")
+    min_hold_periods: int = Field(0, ge=0, le=520, description="minimum holding time, decision periods")
 
 
 class GroupCap(Params):
     """Cap on the gross weight ``sum |w|`` of a group of assets."""
 
     assets: list[str] = Field(..., min_length=1)
-    max: float = Field(..., ge=0)
+    max: float = Field(..., ge=0, le=100)
 
 
 class Caps(Params):
     """Hard limits applied last (magnitudes shrink, the rest goes to cash)."""
 
-    max_weight: float | None = Field(None, gt=0, description="cap on every |w_i|")
+    max_weight: float | None = Field(None, gt=0, le=100, description="cap on every |w_i|")
     max_weight_by_asset: dict[str, float] = Field(default_factory=dict)
     groups: dict[str, GroupCap] = Field(default_factory=dict)
-    max_gross: float | None = Field(None, gt=0, description="cap on sum |w_i|")
+    max_gross: float | None = Field(None, gt=0, le=100, description="cap on sum |w_i|")
 
     @field_validator("max_weight_by_asset")
     @classmethod

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from strategies.base import Params, register
 from strategies.real_assets import RealAssetsRule, real_assets_tilt
@@ -64,9 +64,17 @@ class SizeOverrides(Params):
     """Optional overrides of the variant's sizes (dicts are merged per asset)."""
 
     short_vol: float | None = Field(None, ge=0, le=1)
-    real_assets: dict[str, float] = Field(default_factory=dict)
-    size_tech: dict[str, float] = Field(default_factory=dict)
+    real_assets: dict[str, float] = Field(default_factory=dict, description="asset -> weight added, each 0..1")
+    size_tech: dict[str, float] = Field(default_factory=dict, description="asset -> weight added, each 0..1")
     steepener: float | None = Field(None, ge=0, le=3)
+
+    @field_validator("real_assets", "size_tech")
+    @classmethod
+    def _sizes(cls, v: dict[str, float]) -> dict[str, float]:
+        for asset, w in v.items():
+            if not 0.0 <= w <= 1.0:
+                raise ValueError(f"{asset}: size {w:g} is outside 0..1 (a fraction of NAV added by the tilt)")
+        return v
 
 
 SCENARIOS: dict[str, PlaybookSizes] = {
@@ -135,7 +143,7 @@ class PlaybookParams(Params):
     core: dict[str, float] = Field(default_factory=lambda: {"SPY": 0.6, "IEF": 0.4})
     overrides: SizeOverrides = Field(default_factory=SizeOverrides)
     short_vol: ShortVolRule = Field(default_factory=ShortVolRule)
-    short_vol_ref_vol: float | None = Field(0.40, gt=0, description="vol target = size x this (None: fixed)")
+    short_vol_ref_vol: float | None = Field(0.40, gt=0, le=10, description="vol target = size x this (None: fixed)")
     real_assets: RealAssetsRule = Field(default_factory=RealAssetsRule)
     size_tech: SizeTechRule = Field(default_factory=SizeTechRule)
     steepener: SteepenerRule = Field(default_factory=SteepenerRule)

@@ -51,13 +51,13 @@ class ShortVolRule(Params):
 
     instrument: Literal["svxy", "short_vixy"] = Field("svxy", description="long SVXY or short VIXY")
     regimes: list[str] = Field(default_factory=lambda: ["rmp", "qe"], description="regimes where the sleeve may be on")
-    term_enter: float = Field(0.95, gt=0, description="switch on when VIX/VIX3M is below this (contango)")
-    term_exit: float = Field(1.0, gt=0, description="switch off when VIX/VIX3M reaches this (backwardation)")
-    spike_level: float = Field(30.0, gt=0, description="VIX level that forces the sleeve off")
-    spike_change: float = Field(0.30, gt=0, description="VIX rise over spike_days that forces it off (0.30 = +30 %)")
+    term_enter: float = Field(0.95, gt=0, le=10, description="switch on when VIX/VIX3M is below this (contango)")
+    term_exit: float = Field(1.0, gt=0, le=10, description="switch off when VIX/VIX3M reaches this (backwardation)")
+    spike_level: float = Field(30.0, gt=0, le=200, description="VIX level that forces the sleeve off")
+    spike_change: float = Field(0.30, gt=0, le=100, description="VIX rise over spike_days that forces it off (0.30 = +30 %)")
     spike_days: int = Field(5, ge=1, le=63, description="trading days of the VIX rise")
     vol_window: int = Field(63, ge=5, le=756, description="trailing days of realised volatility")
-    min_hold_days: int = Field(0, ge=0, description="minimum holding time, trading days")
+    min_hold_days: int = Field(0, ge=0, le=2520, description="minimum holding time, trading days")
     fund_from: list[str] | None = Field(None, description="default: core assets (svxy) or cash (short_vixy)")
 
 
@@ -195,7 +195,7 @@ class ShortVolParams(ShortVolRule):
     core: dict[str, float] = Field(default_factory=lambda: {"SPY": 0.6, "IEF": 0.4},
                                    description="where the rest sits ({} = cash)")
     max_weight: float = Field(0.10, gt=0, le=1, description="largest sleeve, -1x-VIX-futures-equivalent")
-    vol_target: float | None = Field(0.04, gt=0, description="annualised vol budget (0.04 = 0.10 at 40 % vol)")
+    vol_target: float | None = Field(0.04, gt=0, le=10, description="annualised vol budget (0.04 = 0.10 at 40 % vol)")
     max_notional: float | None = Field(0.20, gt=0, le=1, description="cap on |instrument weight| (None: none)")
 
     _rules: RegimeRulesParams | None = PrivateAttr(None)

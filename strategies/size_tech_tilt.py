@@ -30,7 +30,7 @@ class SizeTechRule(Params):
     inflation_cut: float = Field(0.25, description="cut the tilt when the signal is above this")
     inflation_reenter: float = Field(0.0, description="allow it back when the signal is at or below this")
     fund_from: list[str] = Field(default_factory=lambda: ["SPY"])
-    min_hold_days: int = Field(0, ge=0)
+    min_hold_days: int = Field(0, ge=0, le=2520)
 
 
 def size_tech_tilt(rule: SizeTechRule, add: dict[str, float], name: str = "size_tech") -> dict[str, Any] | None:

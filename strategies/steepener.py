@@ -61,7 +61,7 @@ class SteepenerRule(Params):
     sweep_idle: bool = Field(True, description="move idle cash/bills into carry in the same regimes")
     idle: list[str] = Field(default_factory=lambda: [CASH_KEYWORD, "BIL"], description="what counts as idle")
     carry: str = Field("SHY", description="where idle cash goes")
-    min_hold_days: int = Field(0, ge=0)
+    min_hold_days: int = Field(0, ge=0, le=2520)
 
     @model_validator(mode="after")
     def _legs(self) -> SteepenerRule:

@@ -30,9 +30,13 @@ class Outcome:
     stderr: str
 
 
-def run_main(*argv: str) -> Outcome:
-    """Call ``backtest.cli.main()`` in-process with ``argv``; capture exit code and streams."""
-    out, err = io.StringIO(), io.StringIO()
+def run_main(*argv: str, stdout: Any = None) -> Outcome:
+    """Call ``backtest.cli.main()`` in-process with ``argv``; capture exit code and streams.
+
+    ``stdout``: a stream to use as standard output instead of a capture (its text is then
+    not in the outcome), e.g. a latin-1 terminal or ``/dev/full``.
+    """
+    out, err = (io.StringIO() if stdout is None else stdout), io.StringIO()
     old = sys.argv
     sys.argv = ["rmpbt", *argv]
     code = 0
@@ -44,7 +48,18 @@ def run_main(*argv: str) -> Outcome:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
         sys.argv = old
-    return Outcome(code, out.getvalue(), err.getvalue())
+    return Outcome(code, out.getvalue() if stdout is None else "", err.getvalue())
+
+
+def write_one_run(world: dict[str, Path]) -> Path:
+    """Run the tiny config of ``world`` once (``world/runs``) and return the run folder."""
+    import yaml
+
+    cfg = world["root"] / "run.yaml"
+    cfg.write_text(yaml.safe_dump(base_raw(world["data"]), sort_keys=False))
+    r = run_main("run", str(cfg), "--out", str(world["root"] / "runs"), "--no-report")
+    assert r.code == 0, r.stderr
+    return Path(r.stdout.strip().splitlines()[-1])
 
 
 def leftovers(root: Path) -> list[str]:

@@ -14,9 +14,13 @@ from backtest.cli import app
 
 def make_data_dir(root: Path, tickers=("SPY", "IEF"), n: int = 300, start: str = "2020-01-01", seed: int = 0,
                   macro: dict[str, pd.Series] | None = None) -> Path:
-    """Write a csv data folder with random-walk prices (and optional macro series)."""
+    """Write a csv data folder with random-walk prices (and optional macro series).
+
+    Rows are NYSE trading days from ``start`` (no weekend or exchange holiday: the data layer
+    refuses rows on days the exchange was closed, ``backtest.data.sanity``).
+    """
     rng = np.random.default_rng(seed)
-    days = pd.bdate_range(start, periods=n)
+    days = trading_days(start, n)
     (root / "prices").mkdir(parents=True, exist_ok=True)
     (root / "fred").mkdir(exist_ok=True)
     (root / "vol").mkdir(exist_ok=True)
@@ -28,6 +32,13 @@ def make_data_dir(root: Path, tickers=("SPY", "IEF"), n: int = 300, start: str =
         col = "close" if folder == "vol" else "value"
         pd.DataFrame({"date": s.index.strftime("%Y-%m-%d"), col: s.to_numpy()}).to_csv(root / folder / f"{name}.csv", index=False)
     return root
+
+
+def trading_days(start: str, n: int) -> pd.DatetimeIndex:
+    """The first ``n`` NYSE trading days on or after ``start``."""
+    from backtest.data.exchange_calendar import exchange_days_after
+
+    return exchange_days_after(pd.Timestamp(start) - pd.Timedelta(days=1), n)
 
 
 def write_config(path: Path, data_dir: Path | None = None, **over) -> Path:

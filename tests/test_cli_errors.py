@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from backtest.data import yahoo
-from tests.helpers import assert_clean_error, make_data_dir, run_cli, write_config
+from tests.helpers import assert_clean_error, make_data_dir, run_cli, trading_days, write_config
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ def test_network_error_without_cache(tmp_path, data, monkeypatch):
 
 
 def test_network_error_with_cache_uses_it(tmp_path, data, monkeypatch):
-    days = pd.bdate_range("2020-01-01", periods=300)
+    days = trading_days("2020-01-01", 300)  # no exchange holiday (refused by the data layer)
     good = pd.concat({"Close": pd.DataFrame({"SPY": range(100, 400), "IEF": range(200, 500)}, index=days, dtype=float)}, axis=1)
     monkeypatch.setattr(yahoo, "_yf_download", lambda *a, **k: good)
     out = tmp_path / "res"

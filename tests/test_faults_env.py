@@ -25,7 +25,15 @@ import pytest
 import yaml
 
 from backtest.errors import Interrupted
-from tests.faults_harness import REPO, assert_fault, base_raw, leftovers, make_world, run_main
+from tests.faults_harness import (
+    REPO,
+    assert_fault,
+    base_raw,
+    leftovers,
+    make_world,
+    run_main,
+    write_one_run,
+)
 
 
 @pytest.fixture(scope="module")
@@ -138,11 +146,7 @@ def test_write_text_atomic_removes_temp_on_full_disk(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def one_run(world) -> Path:
-    cfg = world["root"] / "run.yaml"
-    cfg.write_text(yaml.safe_dump(base_raw(world["data"]), sort_keys=False))
-    r = run_main("run", str(cfg), "--out", str(world["root"] / "runs"), "--no-report")
-    assert r.code == 0, r.stderr
-    return Path(r.stdout.strip().splitlines()[-1])
+    return write_one_run(world)
 
 
 def _copy_run(src: Path, tmp: Path) -> Path:

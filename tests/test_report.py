@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from backtest.cli import app
 from backtest.config import RunConfig
+from backtest.data.exchange_calendar import exchange_days
 from backtest.metrics import metrics_table
 from backtest.pipeline import run_backtest, write_run
 from backtest.report import load_run, render_run
@@ -38,7 +39,7 @@ def write_tiny_data(root: Path, start: str = "2019-01-02", end: str = "2021-06-3
     """A csv data folder with three tickers and the T-bill rate (spans RMP2019 -> QE4)."""
     (root / "prices").mkdir(parents=True, exist_ok=True)
     (root / "fred").mkdir(exist_ok=True)
-    days = pd.bdate_range(start, end)
+    days = exchange_days(start, end)  # NYSE trading days: the data layer refuses exchange holidays
     rng = np.random.default_rng(seed)
     for t, (mu, sd) in TICKERS.items():
         px = 100 * np.cumprod(1 + rng.normal(mu, sd, len(days)))
@@ -412,8 +413,8 @@ def test_compare_baseline_and_default_output(results_pair, monkeypatch, tmp_path
     monkeypatch.chdir(tmp_path)
     res = invoke(str(a), str(b), "--baseline", "costly/spy")
     assert res.exit_code == 0, res.output
-    out = a.parent / "compare.html"
-    assert res.stdout.strip().splitlines()[-1] == str(out)
+    out = Path(res.stdout.strip().splitlines()[-1])  # issue 22: a new page per comparison, next to the run
+    assert out.parent == a.parent and re.fullmatch(r"compare-\d{8}-\d{6}(-\d+)?\.html", out.name), out
     html = out.read_text()
     assert "Differences vs costly/spy" in html
     res = invoke(str(a), str(b), "--baseline", "nope", "--out", str(tmp_path / "x.html"))

@@ -40,7 +40,8 @@ STRATEGIES = [
 def cfg_path(tmp_path):
     data = make_data_dir(tmp_path / "data", tickers=("SPY", "IEF", "GLD"), n=500, seed=3)
     return write_config(tmp_path / "c.yaml", data, strategies=STRATEGIES,
-                        costs={"fee_bps": 1, "slippage_bps": 2})
+                        costs={"fee_bps": 1, "slippage_bps": 2},  # GLD held: in the universe (issue 25)
+                        data={"source": "csv", "dir": str(data), "universe": ["SPY", "IEF", "GLD"], "macro": []})
 
 
 def record_pids(monkeypatch, log: Path) -> None:

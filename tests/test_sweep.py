@@ -270,7 +270,8 @@ def market(seed: int, n: int = 1800, drift: float = 0.0003, late: str | None = "
 def config(tuned_params: dict | None = None, **over) -> dict:
     raw = {
         "name": "t",
-        "data": {"source": "csv", "dir": "unused", "universe": ["SPY"], "macro": []},
+        # every asset a strategy holds is in the universe (issue 25: refused otherwise)
+        "data": {"source": "csv", "dir": "unused", "universe": [*TICKERS, "SVXY"], "macro": []},
         "costs": {"fee_bps": 2, "slippage_bps": 3, "borrow_bps": 80},
         "cash": {"rate": "DTB3"},
         "execution": {"lag_days": 1, "max_gross_leverage": 1.5},

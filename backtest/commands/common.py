@@ -36,8 +36,15 @@ DataDirOpt = Annotated[
         "--data-dir", help="Folder in the csv layout (prices/, vol/, fred/); implies source csv."
     ),
 ]
+def out_path(text: object) -> Path:
+    """Parser of every ``--out``: an empty path is a usage error (it would mean the current folder)."""
+    if not str(text).strip():
+        raise typer.BadParameter("empty path: give a folder (default: results)", param_hint="'--out'")
+    return Path(str(text))
+
+
 OutOpt = Annotated[
-    Path, typer.Option("--out", help="Results root; the run writes one new folder inside.")
+    Path, typer.Option("--out", parser=out_path, help="Results root; the run writes one new folder inside.")
 ]
 
 

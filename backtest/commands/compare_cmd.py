@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from backtest.commands.common import out_path
 from backtest.errors import RmpbtError
 
 PCT = {"cagr", "total_return", "ann_vol", "max_drawdown"}
@@ -40,7 +41,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
         out: Annotated[
             Path | None,
-            typer.Option("--out", help="Output HTML file [default: compare.html in the results root of the first run]."),
+            typer.Option("--out", parser=out_path, help="Output HTML file (not an existing folder) [default: a new "
+                                        "compare-YYYYMMDD-HHMMSS.html in the results root of the first run]."),
         ] = None,
         baseline: Annotated[
             str | None,
@@ -61,7 +63,11 @@ def register(app: typer.Typer) -> None:
         try:
             from backtest.report.compare import render_compare
 
-            keep = [x.strip() for x in strategies.split(",") if x.strip()] if strategies else None
+            keep = [x.strip() for x in strategies.split(",") if x.strip()] if strategies is not None else None
+            if keep is not None and not keep:
+                from backtest.errors import ResultsError
+
+                raise ResultsError(f"compare: --strategies {strategies!r} names no strategy")
             path, comp = render_compare(list(run_dirs or []), out=out, baseline=baseline, align=align,
                                         strategies=keep)
         except RmpbtError as exc:

@@ -24,6 +24,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from backtest.commands.common import out_path
 from backtest.config import DEFAULT_MACRO, DataConfig, RegimeConfig
 from backtest.data.base import MarketData
 from backtest.regimes.models import MODELS, CalendarModel, make_regime_model
@@ -183,7 +184,7 @@ def register(app: typer.Typer) -> None:
         config: Path | None = typer.Argument(None, help="Run config (YAML); default: the offline sample market."),
         data_dir: str | None = typer.Option(None, "--data-dir", help="Folder in the csv layout (implies source csv)."),
         model: str | None = typer.Option(None, "--model", help=f"Regime model: {' | '.join(MODELS)} (default: the config's)."),
-        out: Path = typer.Option(Path("results"), "--out", help="Results root; one new regimes-<timestamp> folder is written inside."),
+        out: Path = typer.Option(Path("results"), "--out", parser=out_path, help="Results root; one new regimes-<timestamp> folder is written inside."),
     ) -> None:
         """Show the regime timeline and its agreement with the Fed calendar; write CSV + PNG."""
         from backtest.commands.common import console, fail

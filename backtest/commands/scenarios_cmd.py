@@ -18,9 +18,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from backtest.commands.common import out_path
 from backtest.commands.progress import RichProgress
 from backtest.errors import RmpbtError
-from backtest.guards import check_scenario_budget
+from backtest.guards import check_calibration_budget, check_scenario_budget, check_workers
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML run config whose strategies are scored.", show_default=False)]
 
@@ -115,7 +116,7 @@ def register(app: typer.Typer) -> None:
         scheduler: Annotated[str | None, typer.Option("--scheduler", help="Use a running Dask scheduler (host:port).")] = None,
         scenarios_file: Annotated[Path | None, typer.Option("--scenarios", help="Scenario file (default configs/scenarios.yaml).")] = None,
         data_dir: Annotated[str | None, typer.Option("--data-dir", help="Real data folder (csv layout): bootstrap from history.")] = None,
-        out: Annotated[Path, typer.Option("--out", help="Results root; the run writes one new folder inside.")] = Path("results"),
+        out: Annotated[Path, typer.Option("--out", parser=out_path, help="Results root; the run writes one new folder inside.")] = Path("results"),
         chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="Paths per chunk (results do not depend on it).")] = None,
         only: Annotated[str | None, typer.Option("--only", help="Comma-separated scenarios to run (default: all).")] = None,
         strategies: Annotated[str | None, typer.Option("--strategies", help="Comma-separated strategies of CONFIG to score (default: all).")] = None,
@@ -131,7 +132,7 @@ def register(app: typer.Typer) -> None:
         drift: Annotated[str | None, typer.Option(
             "--drift", help="State drifts: raw | shrunk | demeaned (default: the scenario file's, shrunk).")] = None,
         pace: Annotated[str | None, typer.Option(
-            "--pace", help="Constant paces in bn USD/month, e.g. A=25,B=45,C=3.5 (0..500).")] = None,
+            "--pace", help="Constant paces in bn USD/month, e.g. A=25,B=45,C=3.5 (0..2000).")] = None,
         pace_effect_paths: Annotated[int | None, typer.Option(
             "--pace-effect-paths", min=0,
             help="Paths of the pace-effect measurement (default min(paths, 500); 0 skips it).")] = None,
@@ -167,8 +168,13 @@ def register(app: typer.Typer) -> None:
             sset = sset.only([s.strip() for s in only.split(",") if s.strip()] if only else None)
             sset = sset.with_forecast_period(include_forecast_period)
             sset = sset.with_drift(drift).with_paces(pace)
+            check_workers(workers, force)
             if calibrate:
                 from backtest.commands.calibrate_cmd import calibrate_command
+
+                check_calibration_budget(200 if paths is None else paths, calibrate_from, calibrate_every,
+                                         max(s.horizon_days for s in sset.scenarios), len(cfg.strategies),
+                                         chunk_size, seed, force)
 
                 calibrate_command(cfg, sset, config=config, paths=200 if paths is None else paths, seed=seed,
                                   start_from=calibrate_from, every=calibrate_every, out=out, report=not no_report,

@@ -14,6 +14,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
+from backtest.commands.common import out_path
 from backtest.commands.progress import RichProgress
 from backtest.errors import RmpbtError
 from backtest.tune.gcpause import collector_paused
@@ -27,7 +28,7 @@ StartOpt = Annotated[str | None, typer.Option(help="Override data.start (YYYY-MM
 EndOpt = Annotated[str | None, typer.Option(help="Override data.end (YYYY-MM-DD).")]
 DataDirOpt = Annotated[str | None, typer.Option(
     "--data-dir", help="Folder in the csv layout (prices/, vol/, fred/); implies source csv.")]
-OutOpt = Annotated[Path, typer.Option("--out", help="Results root; the tune writes one new folder inside.")]
+OutOpt = Annotated[Path, typer.Option("--out", parser=out_path, help="Results root; the tune writes one new folder inside.")]
 
 
 def _fmt(x: float, pct: bool = False) -> str:
@@ -207,42 +208,22 @@ def register(app: typer.Typer) -> None:
         from backtest.commands.loading import load_run_config as load_config
         from backtest.errors import SweepError
         from backtest.executors import make_executor
-        from backtest.tune.keys import parse_key
-        from backtest.tune.orchestrate import TuneRequest, run_tune
+        from backtest.tune.orchestrate import checked_request, run_tune
         from backtest.tune.write import write_tune
 
         bar = RichProgress(err_console, "tune", "variants")
         try:
-            hm = None
-            if heatmap:
-                parts = [p.strip() for p in heatmap.split(",")]
-                if len(parts) != 2:
-                    raise SweepError(f"--heatmap {heatmap}: expected KEY1,KEY2")
-                hm = (parts[0], parts[1])
-            req = TuneRequest(grid=list(grid or []), where=list(where or []), random=random, seed=seed,
-                              metric=metric, walk_forward=walk_forward, split=split, strategy=strategy,
-                              chunk_size=chunk_size, vectorise=not exact_weights, heatmap=hm,
-                              benchmark=benchmark, cv=cv, **({} if null_runs is None else {"null_runs": null_runs}))
-            if not req.grid:
-                raise SweepError("no --grid given: nothing to tune")
+            if top < 1:
+                raise SweepError(f"--top {top}: must be at least 1")
             cfg = load_config(config, set_ or [], start=start, end=end, data_dir=data_dir)
-            from backtest.guards import check_tune_budget, estimate_days
-            from backtest.tune.grid import parse_grid
+            from backtest.guards import check_workers
 
-            check_tune_budget([len(parse_grid(g).values) for g in req.grid], random, chunk_size, seed,
-                              estimate_days(cfg.data.start, cfg.data.end), force)
-            if hm is not None:
-                from backtest.tune.keys import format_key
-
-                keys = [parse_grid(g).key for g in req.grid]
-                canon = []
-                for k in hm:
-                    c = format_key(parse_key(k, "--heatmap"))
-                    match = [g for g in keys if g == c or g.endswith("." + c)]
-                    if len(match) != 1:
-                        raise SweepError(f"--heatmap {heatmap}: {k!r} is not one grid key")
-                    canon.append(match[0])
-                req.heatmap = (canon[0], canon[1])
+            check_workers(workers, force)
+            req = checked_request(cfg, list(grid or []), heatmap=heatmap, force=force, where=list(where or []),
+                                  random=random, seed=seed, metric=metric, walk_forward=walk_forward, split=split,
+                                  strategy=strategy, chunk_size=chunk_size, vectorise=not exact_weights,
+                                  benchmark=benchmark, cv=cv,
+                                  **({} if null_runs is None else {"null_runs": null_runs}))
             with make_executor(workers, scheduler) as ex:
                 try:
                     result = run_tune(cfg, req, origin=str(config), executor=ex, progress=bar,

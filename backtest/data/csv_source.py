@@ -6,13 +6,17 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
 from backtest.data.base import MacroSeries, MarketData
+from backtest.data.sanity import Allowed
 from backtest.data.validate import align_prices, check_dates, check_macro
 from backtest.errors import DataError
+from backtest.safe_io import read_regular_bytes
 
 VOL_SERIES = ("VIX", "VIX3M")
 MAX_CSV_BYTES = 200_000_000
@@ -30,10 +34,9 @@ def read_csv_series(path: Path, column: str) -> pd.Series:
         raise DataError(f"{path}: file not found")
     if not path.is_file():  # a folder, FIFO or device would fail late or block forever
         raise DataError(f"{path}: not a regular file")
-    if path.stat().st_size > MAX_CSV_BYTES:
-        raise DataError(f"{path}: larger than {MAX_CSV_BYTES:,} bytes")
+    raw = read_regular_bytes(path, "data file", max_bytes=MAX_CSV_BYTES, error=DataError)
     try:
-        df = pd.read_csv(path)
+        df = pd.read_csv(io.BytesIO(raw))
     except Exception as exc:  # pandas raises many types on malformed files
         raise DataError(f"{path}: cannot read CSV ({type(exc).__name__}: {exc})") from None
     if "date" not in df.columns or column not in df.columns:
@@ -56,8 +59,9 @@ class CsvSource:
 
     name = "csv"
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, allow: Iterable[Allowed] = ()) -> None:
         self.root = Path(root)
+        self.allow = tuple(allow)
         if not self.root.is_dir():
             raise DataError(f"data folder {self.root} not found")
 
@@ -77,13 +81,14 @@ class CsvSource:
                 raise DataError(f"unknown ticker {t}: no file {path}")
             frames[t] = read_csv_series(path, "adj_close")
             origin[t] = str(path)
-        prices, notes = align_prices(frames, origin, end=end)
+        prices, notes = align_prices(frames, origin, end=end, allow=self.allow)
         if start is not None:
             prices = prices.loc[prices.index >= start]
         if end is not None:
             prices = prices.loc[prices.index <= end]
         if prices.empty:
-            raise DataError(f"{self.root}: no prices between {start} and {end}")
+            span = " and ".join(f"{w} {d.date()}" for w, d in (("from", start), ("up to", end)) if d is not None)
+            raise DataError(f"{self.root}: no prices {span or 'at all'} (data.start/data.end, --start/--end)")
         series: dict[str, MacroSeries] = {}
         for name in macro:
             if name in VOL_SERIES:

@@ -29,6 +29,7 @@ from backtest.data.market_model import (
     simulate_paths,
 )
 from backtest.data.regime_calendar import load_calendar
+from backtest.data.sanity import check_price_sanity
 from backtest.errors import DataError
 
 __all__ = [
@@ -74,8 +75,9 @@ class SampleSource:
 
     name = "sample"
 
-    def __init__(self, seed: int = 7) -> None:
+    def __init__(self, seed: int = 7, allow: tuple = ()) -> None:
         self.seed = int(seed)
+        self.allow = tuple(allow)
 
     @property
     def tickers(self) -> tuple[str, ...]:
@@ -123,12 +125,17 @@ class SampleSource:
         )
         out = md.slice(start, end)
         if len(out.prices.index) == 0:
+            span = " and ".join(f"{w} {d.date()}" for w, d in (("from", start), ("up to", end)) if d is not None)
             raise DataError(
-                f"sample: no trading days between {start} and {end} "
+                f"sample: no trading days {span or 'at all'} "
                 f"(the sample market covers {calib['calendar']['start']} … {calib['calendar']['end']})"
             )
+        # the same price sanity as every source (backtest.data.sanity): the sample passes it
+        checked = check_price_sanity({t: out.prices[t] for t in out.prices.columns},
+                                     {t: f"sample:{t}" for t in out.prices.columns}, self.allow)
         notes = (
             f"synthetic market (seed {self.seed}) calibrated per Fed regime kind from real data; "
             "not observed prices",
+            *checked,
         )
         return MarketData(out.prices, out.macro, out.source, synthetic=True, notes=notes)

@@ -16,9 +16,10 @@ class OnlineSource:
 
     name = "yahoo"
 
-    def __init__(self, refresh: bool = False, macro_dir: str | None = None) -> None:
+    def __init__(self, refresh: bool = False, macro_dir: str | None = None, allow: tuple = ()) -> None:
         self.refresh = refresh
         self.macro_dir = macro_dir
+        self.allow = tuple(allow)
 
     def load(
         self,
@@ -34,7 +35,7 @@ class OnlineSource:
         from backtest.data.yahoo import YahooSource
 
         frames, notes = YahooSource(cache=Cache(), refresh=self.refresh).load_prices(tickers, start, end)
-        prices, repair = align_prices(frames, {t: f"yahoo:{t}" for t in frames}, end=end)
+        prices, repair = align_prices(frames, {t: f"yahoo:{t}" for t in frames}, end=end, allow=self.allow)
         if start is not None:
             prices = prices.loc[prices.index >= start]
         if end is not None:
@@ -78,7 +79,7 @@ def make_source(data_cfg, data_dir: str | None = None):
                 f"data.macro_source: {macro_src!r} cannot be combined with source 'sample'"
             )
 
-        return SampleSource(seed=data_cfg.seed)
+        return SampleSource(seed=data_cfg.seed, allow=allowed(data_cfg))
     if src == "csv":
         folder = data_dir or data_cfg.dir
         if not folder:
@@ -88,12 +89,17 @@ def make_source(data_cfg, data_dir: str | None = None):
                 f"data.macro_source: {macro_src!r} cannot be combined with source 'csv'"
             )
 
-        return CsvSource(folder)
+        return CsvSource(folder, allow=allowed(data_cfg))
     if macro_src == "csv":
         folder = data_dir or data_cfg.dir
         if not folder:
             raise ConfigError("data.dir: macro_source 'csv' needs a folder")
-        return OnlineSource(refresh=data_cfg.refresh, macro_dir=folder)
+        return OnlineSource(refresh=data_cfg.refresh, macro_dir=folder, allow=allowed(data_cfg))
     if macro_src == "sample":
         raise ConfigError("data.macro_source: 'sample' cannot be combined with source 'yahoo'")
-    return OnlineSource(refresh=data_cfg.refresh)
+    return OnlineSource(refresh=data_cfg.refresh, allow=allowed(data_cfg))
+
+
+def allowed(data_cfg) -> tuple[tuple[str, object, str], ...]:
+    """The ``data.allow`` entries of a ``DataConfig`` as ``(series, date, kind)`` tuples."""
+    return tuple((a.series, a.date, a.kind) for a in getattr(data_cfg, "allow", ()) or ())

@@ -8,10 +8,18 @@ another) are forward-filled and reported as a repair.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
+from backtest.data.sanity import Allowed, check_price_sanity
 from backtest.errors import DataError
+from backtest.units import ROLE_SERIES, SERIES, series_info
+
+_LABELS = {"percent": "rate in percent", "index points": "volatility index",
+           "usd millions": "amount in USD millions", "usd billions": "amount in USD billions",
+           "index": "price index", "level": "level"}
 
 MAX_NAN_RUN = 5  # trading days of consecutive missing prices tolerated (ffilled, reported)
 STALE_DAYS = 10  # calendar days a price series may end before the run's end
@@ -41,7 +49,8 @@ def check_prices(s: pd.Series, origin: str) -> None:
     v = s.dropna()
     bad = v[(v <= 0) | ~np.isfinite(v)]
     if len(bad):
-        raise DataError(f"{origin}: non-positive price {bad.iloc[0]!r} on {bad.index[0].date()}")
+        what = "non-positive" if float(bad.iloc[0]) <= 0 else "non-finite"
+        raise DataError(f"{origin}: {what} price {float(bad.iloc[0]):g} on {bad.index[0].date()}")
 
 
 def longest_nan_run(s: pd.Series) -> tuple[int, pd.Timestamp | None]:
@@ -68,6 +77,7 @@ def align_prices(
     origin: dict[str, str],
     end: pd.Timestamp | None = None,
     max_nan_run: int = MAX_NAN_RUN,
+    allow: Iterable[Allowed] = (),
 ) -> tuple[pd.DataFrame, list[str]]:
     """Align price series on the union trading calendar, validating each.
 
@@ -82,6 +92,8 @@ def align_prices(
         last date of the panel (or ``end``) is an error.
     max_nan_run : int
         Longest tolerated run of missing prices inside a series' life.
+    allow : iterable of (series, date, kind)
+        Price events accepted on purpose (``data.allow``; see :mod:`backtest.data.sanity`).
 
     Returns
     -------
@@ -94,6 +106,7 @@ def align_prices(
     for t, s in frames.items():
         check_dates(s.index, origin[t])
         check_prices(s, origin[t])
+    notes.extend(check_price_sanity(frames, origin, allow))
     panel = pd.DataFrame(frames).sort_index()
     panel.index = pd.DatetimeIndex(panel.index).normalize()
     panel.index.name = "date"
@@ -114,7 +127,10 @@ def align_prices(
         lv = s.last_valid_index()
         ref = last_day if end is None else min(pd.Timestamp(end), last_day)
         if (ref - lv).days > STALE_DAYS:
-            raise DataError(f"{origin[t]}: {t} ends on {lv.date()}, long before {ref.date()}")
+            by = "the run's end" if end is not None and ref == pd.Timestamp(end) else (
+                "the last price of " + ", ".join(c for c in panel.columns if panel[c].last_valid_index() == ref))
+            raise DataError(f"{origin[t]}: {t} ends on {lv.date()}, more than {STALE_DAYS} days before "
+                            f"{ref.date()} ({by})")
     first = panel.apply(lambda c: c.first_valid_index())
     filled = panel.ffill()
     for t in panel.columns:
@@ -122,23 +138,9 @@ def align_prices(
     return filled, notes
 
 
-# Plausible ranges of macro series by kind (units as in the csv layout / FRED, see
-# docs/config.md): a value outside its range is a unit or data error, not a market move.
-RATE_RANGE = (-10.0, 30.0)  # percent: yields, policy rates, T-bills, spreads, OAS
-VOL_RANGE = (1.0, 200.0)  # volatility index points (VIX all-time high close: 82.69)
-MILLIONS_RANGE = (0.0, 1.0e8)  # USD millions (Fed balance sheet, reserves, TGA): < $100 trn
-BILLIONS_RANGE = (0.0, 1.0e5)  # USD billions (RRP, TGA week average)
-INDEX_RANGE = (1.0e-3, 1.0e5)  # price-index levels (CPI 1982-84 = 100)
+# Plausible ranges of macro series by kind: one table, backtest.units (units, kinds, roles).
 MACRO_KINDS: dict[str, tuple[str, tuple[float, float]]] = {
-    **{k: ("rate in percent", RATE_RANGE) for k in (
-        "DTB3", "DGS3MO", "DGS1", "DGS2", "DGS5", "DGS10", "DGS30", "SOFR", "IORB", "IOER", "EFFR",
-        "DFF", "DFEDTARU", "DFEDTARL", "T10Y2Y", "T10Y3M", "BAMLH0A0HYM2", "cash_rate",
-        "policy_rate")},
-    **{k: ("volatility index", VOL_RANGE) for k in ("VIX", "VIX3M", "VXV", "VIXCLS", "VIX9D")},
-    **{k: ("amount in USD millions", MILLIONS_RANGE) for k in (
-        "WALCL", "WRESBAL", "TREAST", "WSHOMCB", "WDTGAL", "TGA")},
-    **{k: ("amount in USD billions", BILLIONS_RANGE) for k in ("RRPONTSYD", "WTREGEN")},
-    **{k: ("price index", INDEX_RANGE) for k in ("CPIAUCSL", "CPILFESL", "PCEPI")},
+    k: (_LABELS[v.unit], v.range) for k, v in SERIES.items() if v.range is not None
 }
 
 
@@ -171,7 +173,7 @@ def check_macro_values(s: pd.Series, origin: str, name: str | None = None) -> No
     inf = ~np.isfinite(arr)
     if inf.any():
         i = int(np.flatnonzero(inf)[0])
-        raise DataError(f"{origin}: non-finite value {arr[i]!r} on {_day(v.index[i])}")
+        raise DataError(f"{origin}: non-finite value {float(arr[i]):g} on {_day(v.index[i])}")
     key = name or series_name(origin)
     kind = MACRO_KINDS.get(key) or MACRO_KINDS.get(key.upper())
     if kind is None:
@@ -194,9 +196,97 @@ def _day(x: object) -> str:
 
 
 def check_macro(s: pd.Series, origin: str, name: str | None = None) -> pd.Series:
-    """Validate one macro series: dates unique and sorted, a value, finite, in range by kind."""
+    """Validate one macro series: dates unique, sorted, not after today; a value, finite, in range by kind."""
     check_dates(s.index, origin)
+    idx = pd.DatetimeIndex(s.dropna().index)
+    today = pd.Timestamp.today().normalize()
+    if len(idx) and idx[-1] > today + pd.Timedelta(days=1):
+        first = idx[idx > today + pd.Timedelta(days=1)][0]
+        raise DataError(f"{origin}: {name or series_name(origin)} has a row dated {first.date()}, "
+                        f"after today ({today.date()})")
     if s.notna().sum() == 0:
         raise DataError(f"{origin}: series has no values")
     check_macro_values(s, origin, name)
     return s
+
+
+def role_series(cash_rate: str, macro: dict) -> dict[str, list[str]]:
+    """The loaded series that fill a role (``cash.rate``, ``curve``, ``stress``), by role.
+
+    ``cash.rate: DTB3`` (or ``cash_rate``) is filled by DTB3 and, after it stops, DGS3MO.
+    """
+    out: dict[str, list[str]] = {}
+    if cash_rate.lower() != "none":
+        names = ["DTB3", "DGS3MO"] if cash_rate in ("DTB3", "cash_rate") else [cash_rate]
+        out["cash.rate"] = [n for n in names if n in macro]
+    for role, names in ROLE_SERIES.items():
+        have = [n for n in names if n in macro]
+        if have:
+            out[role] = have
+    return out
+
+
+def check_stale_roles(
+    macro: dict,
+    cash_rate: str,
+    end: pd.Timestamp,
+    *,
+    declared: dict[str, str] | None = None,
+    warn: bool = False,
+    origin: str = "data",
+) -> list[str]:
+    """Refuse (or, with ``warn``, note) a series in a role whose last value is too old at ``end``.
+
+    A role filled by several series (the cash rate: DTB3, then DGS3MO) is stale when the
+    latest of them is. How old is too old is the series' publication rhythm plus slack
+    (``backtest.units.SeriesInfo.max_age_days``: 14 calendar days for daily series, 21 for
+    weekly, 75 for monthly).
+
+    Parameters
+    ----------
+    macro : dict[str, MacroSeries]
+        Loaded macro series.
+    cash_rate : str
+        ``cash.rate`` of the config.
+    end : pd.Timestamp
+        The run's last day.
+    declared : dict, optional
+        ``data.units``.
+    warn : bool
+        ``data.stale: warn``: return notes instead of raising.
+    origin : str
+        Config file, for messages.
+
+    Returns
+    -------
+    list of str
+        Warnings (only with ``warn``).
+
+    Raises
+    ------
+    DataError
+        Naming the role, the series, its last date and the run's end.
+    """
+    notes: list[str] = []
+    for role, names in role_series(cash_rate, macro).items():
+        if not names:
+            continue
+        groups = [names] if role == "cash.rate" else [[n] for n in names]
+        for group in groups:
+            lasts = {n: macro[n].values.index[-1] for n in group if len(macro[n].values)}
+            if not lasts:
+                continue
+            name = max(lasts, key=lambda n: lasts[n])
+            info = series_info(name, declared)
+            max_age = info.max_age_days if info is not None else 14
+            age = (pd.Timestamp(end) - lasts[name]).days
+            if age > max_age:
+                what = " / ".join(group)
+                msg = (f"{role} series {what} ends on {lasts[name].date()}, {age} days before the run's end "
+                       f"{pd.Timestamp(end).date()} (at most {max_age} for its publication rhythm)")
+                if warn:
+                    notes.append(f"warning: {msg}; carried forward (data.stale: warn)")
+                else:
+                    raise DataError(f"{origin}: {msg}; update the data, end the run earlier, "
+                                    "or set data.stale: warn")
+    return notes

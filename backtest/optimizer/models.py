@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from backtest.config import STRICT_INPUT
 
 __all__ = [
     "BIG",
@@ -36,7 +38,7 @@ Objective = Literal[
 
 # =============================================================================== config
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_INPUT  # no coercion: one rule for every input (backtest.config)
 
 
 class AssetBounds(_Strict):
@@ -84,16 +86,16 @@ class EstimatorConfig(_Strict):
     """Point-in-time estimators (trailing window only)."""
 
     covariance: Literal["sample", "ledoit_wolf", "ewma"] = "ledoit_wolf"
-    window: int = Field(252, ge=2, description="trailing rows used (days)")
-    halflife: float = Field(63.0, gt=0, description="EWMA half-life (days)")
-    min_obs: int = Field(60, ge=2, description="fewer valid rows -> asset unavailable")
+    window: int = Field(252, ge=2, le=2520, description="trailing rows used (days)")
+    halflife: float = Field(63.0, gt=0, le=2520, description="EWMA half-life (days)")
+    min_obs: int = Field(60, ge=2, le=2520, description="fewer valid rows -> asset unavailable")
     mean: Literal["trailing", "regime", "prior"] = "trailing"
     shrinkage: float = Field(0.0, ge=0, le=1, description="weight on the prior mean")
     prior_mean: float | dict[str, float] | None = Field(
         None, description="annualised prior; None -> cross-sectional grand mean"
     )
-    regime_k: float = Field(63.0, ge=0, description="pseudo-days of all-regime prior")
-    bl_tau: float = Field(0.05, gt=0, description="Black-Litterman tau")
+    regime_k: float = Field(63.0, ge=0, le=2520, description="pseudo-days of all-regime prior")
+    bl_tau: float = Field(0.05, gt=0, le=10, description="Black-Litterman tau")
     view_uncertainty: float | None = Field(
         None, gt=0, description="annualised view variance; None -> He-Litterman"
     )
@@ -109,17 +111,17 @@ class OptimizerConfig(_Strict):
     """The ``params.optimizer:`` block of a strategy."""
 
     objective: Objective = "mean_variance"
-    risk_aversion: float = Field(5.0, gt=0, description="γ in μᵀw − γ/2 wᵀΣw")
-    active_risk_aversion: float = Field(0.0, ge=0, description="tracking_error: γ_a")
+    risk_aversion: float = Field(5.0, gt=0, le=1e4, description="γ in μᵀw − γ/2 wᵀΣw")
+    active_risk_aversion: float = Field(0.0, ge=0, le=1e4, description="tracking_error: γ_a")
     bounds: BoundsConfig = Field(default_factory=BoundsConfig)
     groups: dict[str, GroupConfig] = Field(default_factory=dict)
     long_only: bool = True
-    max_gross_leverage: float | None = Field(None, gt=0)
-    turnover_limit: float | None = Field(None, ge=0, description="max Σ|w − w_prev|")
-    turnover_penalty: float = Field(0.0, ge=0, description="κ per unit turnover")
+    max_gross_leverage: float | None = Field(None, gt=0, le=100)
+    turnover_limit: float | None = Field(None, ge=0, le=200, description="max Σ|w − w_prev|")
+    turnover_penalty: float = Field(0.0, ge=0, le=1e4, description="κ per unit turnover")
     budget: Literal["full", "cash", "none"] = "full"
     estimator: EstimatorConfig = Field(default_factory=EstimatorConfig)
-    te_cap: float | None = Field(None, gt=0, description="annualised tracking error cap")
+    te_cap: float | None = Field(None, gt=0, le=10, description="annualised tracking error cap")
     te_benchmark: Literal["anchor", "base_weights"] = Field(
         "anchor",
         description="what te_cap / tracking_error measure against: the caller's anchor weights "

@@ -58,20 +58,20 @@ class MarkovParams(RegimeParams):
 
     signal: str = "walcl_chg_13w"
     transform: Literal["tanh", "asinh", "none"] = "tanh"
-    scale: float = Field(100.0, gt=0)
+    scale: float = Field(100.0, gt=0, le=1e6)
     labels: list[str] = Field(default_factory=lambda: ["qt", "plateau", "qe"])
     switching_variance: bool = False
     step_days: int = Field(5, ge=1, le=63)
-    refit_every: int = Field(63, ge=1)
-    min_history: int = Field(504, ge=20)
+    refit_every: int = Field(63, ge=1, le=2520)
+    min_history: int = Field(504, ge=20, le=5040)
     em_iter: int = Field(10, ge=1, le=500)
-    confirm_days: int = Field(5, ge=1)
-    min_dwell_days: int = Field(10, ge=0)
+    confirm_days: int = Field(5, ge=1, le=252)
+    min_dwell_days: int = Field(10, ge=0, le=252)
     funding_enter: float = 0.10
     funding_exit: float = 0.0
-    vix_enter: float = Field(30.0, gt=0)
-    vix_exit: float = Field(25.0, gt=0)
-    stress_min_days: int = Field(3, ge=1)
+    vix_enter: float = Field(30.0, gt=0, le=200)
+    vix_exit: float = Field(25.0, gt=0, le=200)
+    stress_min_days: int = Field(3, ge=1, le=252)
 
     @model_validator(mode="before")
     @classmethod

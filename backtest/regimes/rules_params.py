@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from backtest.config import format_validation_error
+from backtest.config import STRICT_INPUT, format_validation_error
 from backtest.constants import REGIME_KINDS
 from backtest.errors import ConfigError
 from backtest.safe_io import load_yaml_text, read_text_file
@@ -27,9 +27,9 @@ __all__ = ["DEFAULT_RULES", "RULE_SIGNALS", "RegimeParams", "RulesParams", "chec
 
 
 class RegimeParams(BaseModel):
-    """Base of regime-model params: unknown keys are errors."""
+    """Base of regime-model params: unknown keys are errors, scalars strict (``backtest.config.STRICT_INPUT``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_INPUT
 
 
 def check_labels(labels: list[str], required: tuple[str, ...] = ()) -> list[str]:
@@ -63,12 +63,12 @@ class RulesParams(RegimeParams):
     rmp_exit_treast_4w: float = 0.0
     funding_enter: float = 0.10
     funding_exit: float = 0.0
-    vix_enter: float = Field(30.0, gt=0)
-    vix_exit: float = Field(25.0, gt=0)
-    funding_memory_days: int = Field(126, ge=0)
-    confirm_days: int = Field(10, ge=1)
-    min_dwell_days: int = Field(21, ge=0)
-    stress_min_days: int = Field(3, ge=1)
+    vix_enter: float = Field(30.0, gt=0, le=200)
+    vix_exit: float = Field(25.0, gt=0, le=200)
+    funding_memory_days: int = Field(126, ge=0, le=2520)
+    confirm_days: int = Field(10, ge=1, le=252)
+    min_dwell_days: int = Field(21, ge=0, le=252)
+    stress_min_days: int = Field(3, ge=1, le=252)
 
     @field_validator("labels")
     @classmethod

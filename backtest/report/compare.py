@@ -10,9 +10,12 @@ recomputes metrics there. Metric deltas are shown against a baseline strategy.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from backtest.errors import ResultsError
@@ -33,6 +36,18 @@ from backtest.report.tearsheet import (
 from backtest.results import check_run_dir
 
 DEFAULT_NAME = "compare.html"
+
+
+def new_page_name(root: Path, now: object = None) -> Path:
+    """A new page name in ``root`` for each comparison: ``compare-YYYYMMDD-HHMMSS[-N].html`` (UTC).
+
+    The previous comparison's page is never overwritten.
+    """
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    cand, n = root / f"compare-{stamp}.html", 1
+    while cand.exists():
+        cand, n = root / f"compare-{stamp}-{n}.html", n + 1
+    return cand
 
 
 def load_runs(paths: list[str | Path]) -> list[RunData]:
@@ -61,8 +76,40 @@ def load_runs(paths: list[str | Path]) -> list[RunData]:
         if key in seen:
             raise ResultsError(f"{p}: the same run folder is given twice (also as {seen[key]})")
         seen[key] = str(p)
-        runs.append(load_run_checked(path))
+        kind = _provenance_kind(path)
+        if kind not in (None, "run"):
+            raise ResultsError(f"{p}: a {kind} folder, not a backtest run folder (rmpbt run): compare reads run "
+                               f"folders only; a {kind} folder's own tables and page hold its results")
+        run = load_run_checked(path)
+        check_finite_returns(run, path)
+        runs.append(run)
     return runs
+
+
+def _provenance_kind(path: Path) -> str | None:
+    try:
+        prov = json.loads((path / "provenance.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    kind = prov.get("kind") if isinstance(prov, dict) else None
+    return str(kind) if kind is not None else None
+
+
+def check_finite_returns(run: RunData, path: Path) -> None:
+    """Refuse a run whose daily returns hold NaN or inf where a strategy is live (a damaged folder).
+
+    Raises
+    ------
+    ResultsError
+        Naming the folder, the strategy and the first date.
+    """
+    r = run.returns
+    vals = r.to_numpy(dtype=float)
+    bad = np.isinf(vals) | (np.isnan(vals) & ~np.isnan(vals).all(axis=0))
+    if bad.any():
+        i, j = (int(x[0]) for x in np.nonzero(bad))
+        raise ResultsError(f"{path}/returns.parquet: strategy {r.columns[j]} has a non-finite return "
+                           f"({vals[i, j]}) on {pd.Timestamp(r.index[i]).date()}: the run folder is damaged")
 
 
 def load_run_checked(path: Path) -> RunData:
@@ -458,11 +505,12 @@ def render_compare(
         Bad run folders, different periods without ``align``, unknown baseline, unwritable output.
     """
     paths, notes = dedupe_paths(list(run_dirs))
+    if out is not None and (not str(out).strip() or Path(out).is_dir()):
+        what = "is empty" if not str(out).strip() else "is an existing folder"
+        raise ResultsError(f"--out {str(out)!r}: {what}; give the page's file name (e.g. compare.html)")
     runs = load_runs(paths)
     comp = build_compare(runs, baseline=baseline, align=align, strategies=strategies, notes=notes)
-    target = Path(out) if out is not None else Path(run_dirs[0]).resolve().parent / DEFAULT_NAME
-    if target.is_dir():
-        target = target / DEFAULT_NAME
+    target = Path(out) if out is not None else new_page_name(Path(run_dirs[0]).resolve().parent)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(target, comp.html)

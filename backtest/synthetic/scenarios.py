@@ -35,9 +35,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from backtest.config import format_validation_error, read_yaml
+from backtest.config import STRICT_INPUT, IsoDate, format_validation_error, read_yaml
 from backtest.errors import ConfigError, ScenarioError
 from backtest.safe_io import find_non_finite
 
@@ -45,11 +45,13 @@ MIX = "mix"
 PROB_TOL = 1e-6
 ROW_TOL = 1e-9
 DAYS_PER_MONTH = 21.0
+MAX_PACE = 2000.0  # bn USD/month: --pace and every pace of a scenario file (March 2020: ~1,500)
+MAX_BETA = 1.0  # |liquidity beta| and its standard error (weekly return per 100 bn/week; estimates are ~0.01)
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "configs" / "scenarios.yaml"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_INPUT
 
 
 class RuleSpec(_Strict):
@@ -64,12 +66,12 @@ class RuleSpec(_Strict):
     regime_kind: list[Literal["qe", "plateau", "qt", "rmp"]] | None = Field(None, description="calendar kinds")
     regime: list[str] | None = Field(None, description="calendar ids (whole periods)")
     stress: bool | None = Field(None, description="stress flag of the rules classifier on the day")
-    vix_below: float | None = Field(None, gt=0, description="VIX close below this")
-    vix_above: float | None = Field(None, gt=0, description="VIX close above this")
+    vix_below: float | None = Field(None, gt=0, le=200, description="VIX close below this")
+    vix_above: float | None = Field(None, gt=0, le=200, description="VIX close above this")
     hiking: bool | None = Field(None, description="policy rate (DFEDTARU) above its level 63 trading days before")
     announced_in_stress: bool | None = Field(None, description="the regime was announced on a stress day")
-    first_days: int | None = Field(None, ge=1, description="only the first N trading days of each regime")
-    after_first_days: int | None = Field(None, ge=1, description="only days after the first N of each regime")
+    first_days: int | None = Field(None, ge=1, le=12_600, description="only the first N trading days of each regime")
+    after_first_days: int | None = Field(None, ge=1, le=12_600, description="only days after the first N of each regime")
     exclude_states: list[str] = Field(default_factory=list, description="drop days in these states' rule pools")
 
     def label(self) -> str:
@@ -92,8 +94,8 @@ class AnalogueSpec(_Strict):
 
     rule: RuleSpec | None = None
     regime: str | None = Field(None, description="regime calendar id, e.g. RMP2019")
-    start: date | None = None
-    end: date | None = None
+    start: IsoDate | None = None
+    end: IsoDate | None = None
     note: str = ""
 
     @model_validator(mode="after")
@@ -144,8 +146,8 @@ class StateSpec(_Strict):
 class PaceStep(_Strict):
     """Pace in force up to and including ``until`` (``null``: to the end of the horizon)."""
 
-    until: date | None = None
-    bn_month: float = Field(..., ge=0, le=10_000)
+    until: IsoDate | None = None
+    bn_month: float = Field(..., ge=0, le=MAX_PACE)
 
 
 class ScenarioSpec(_Strict):
@@ -155,7 +157,7 @@ class ScenarioSpec(_Strict):
     probability: float | None = Field(None, ge=0, le=1, description="weight in the mix (null: not in it)")
     pace_bn_month: float | list[PaceStep] = Field(..., description="RMP purchases, bn USD/month")
     start_state: str
-    start: date | None = Field(None, description="first simulated day (default: file-level start)")
+    start: IsoDate | None = Field(None, description="first simulated day (default: file-level start)")
     horizon_days: int | None = Field(None, description="trading days (default: file-level horizon)")
     transitions: dict[str, dict[str, float]] | None = Field(None, description="daily matrix, rows sum to 1")
     durations: dict[str, float | None] | None = Field(None, description="expected trading days per visit")
@@ -172,16 +174,16 @@ class ScenarioSpec(_Strict):
                 raise ValueError("pace schedule: every step but the last needs 'until'; the last has none")
             if any(b <= a for a, b in zip(dates[:-2], dates[1:-1], strict=False)):
                 raise ValueError("pace schedule: 'until' dates must increase")
-        elif v < 0 or not math.isfinite(v):
-            raise ValueError(f"pace must be a finite number >= 0 (got {v})")
+        elif not (math.isfinite(v) and 0 <= v <= MAX_PACE):
+            raise ValueError(f"pace must be a finite number in 0..{MAX_PACE:g} bn USD/month, as --pace allows (got {v:g})")
         return v
 
 
 class LiquiditySpec(_Strict):
     """Estimation of the liquidity betas (see :mod:`backtest.synthetic.liquidity_beta`)."""
 
-    beta_start: date = date(2009, 1, 1)
-    beta_end: date | None = None
+    beta_start: IsoDate = date(2009, 1, 1)
+    beta_end: IsoDate | None = None
     beta_scale: float = Field(1.0, ge=0, le=10, description="multiplies every estimated beta (0 = no pace effect)")
     newey_west_lags: int = Field(4, ge=0, le=52)
     sample_betas: dict[str, float] = Field(
@@ -192,6 +194,23 @@ class LiquiditySpec(_Strict):
         default_factory=dict,
         description="standard errors of sample_betas (per-path beta draws on the sample market; missing: 0)",
     )
+
+    @field_validator("sample_betas")
+    @classmethod
+    def _betas(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, b in v.items():
+            if not abs(b) <= MAX_BETA:
+                raise ValueError(f"{k}: beta {b:g} is outside -{MAX_BETA:g}..{MAX_BETA:g} "
+                                 "(weekly return per 100 bn of weekly net-liquidity change)")
+        return v
+
+    @field_validator("sample_ses")
+    @classmethod
+    def _ses(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, se in v.items():
+            if not 0 < se <= MAX_BETA:
+                raise ValueError(f"{k}: standard error {se:g} must be positive and at most {MAX_BETA:g}")
+        return v
 
 
 DRIFT_MODES = ("raw", "shrunk", "demeaned")
@@ -222,7 +241,7 @@ class ScenarioFile(_Strict):
     """The whole scenario file."""
 
     version: Literal[1] = 1
-    start: date | Literal["latest"] = Field(date(2025, 12, 12), description="first simulated day, or 'latest'")
+    start: IsoDate | Literal["latest"] = Field(date(2025, 12, 12), description="first simulated day, or 'latest'")
     horizon_days: int = Field(252, description="trading days simulated")
     mean_block_days: float = Field(10.0, ge=1, le=252, description="mean block length of the bootstrap")
     warmup_days: int = Field(800, ge=100, le=5000, description="calendar days of real history before the start")
@@ -249,6 +268,11 @@ class ScenarioFile(_Strict):
             if abs(total - 1.0) > PROB_TOL:
                 terms = " + ".join(f"{n} {p:g}" for n, p in probs.items())
                 raise ValueError(f"scenarios: probabilities sum to {total:.6g} ({terms}), must sum to 1")
+        horizons = {n: sc.horizon_days or self.horizon_days for n, sc in self.scenarios.items()}
+        if len(set(horizons.values())) > 1:
+            listing = ", ".join(f"{n} {h}" for n, h in horizons.items())
+            raise ValueError(f"scenarios: horizon_days differ ({listing} trading days); scenarios are scored "
+                             "together (one mix, one regret table): give them one horizon")
         for name, sc in self.scenarios.items():
             where = f"scenarios.{name}"
             if sc.horizon_days is not None:
@@ -490,6 +514,9 @@ class ScenarioSet:
         """Keep the named scenarios (the mix is then over those kept that have a probability)."""
         if not names:
             return self
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ScenarioError(f"--only {','.join(names)}: scenario {dup[0]!r} is named twice")
         keep = tuple(self.scenario(n) for n in names)
         return dataclasses.replace(self, scenarios=keep,
                                    pace_override={k: v for k, v in self.pace_override.items() if k in names})
@@ -520,9 +547,6 @@ class ScenarioSet:
         return dataclasses.replace(self, scenarios=sc, pace_override={**self.pace_override, **paces})
 
 
-MAX_PACE = 500.0  # bn USD/month accepted by --pace
-
-
 def parse_paces(text: str, names: list[str]) -> dict[str, float]:
     """Scenario -> pace of a ``--pace`` value ``A=25,B=45,C=3.5`` (see :meth:`ScenarioSet.with_paces`)."""
     out: dict[str, float] = {}
@@ -542,6 +566,8 @@ def parse_paces(text: str, names: list[str]) -> dict[str, float]:
             raise ScenarioError(f"--pace {item!r}: {val.strip()!r} is not a number") from None
         if not (math.isfinite(v) and 0.0 <= v <= MAX_PACE):
             raise ScenarioError(f"--pace {item!r}: the pace must be a finite number in 0..{MAX_PACE:g} bn USD/month")
+        if name in out:
+            raise ScenarioError(f"--pace {text}: scenario {name!r} is given twice ({out[name]:g} and {v:g})")
         out[name] = v
     return out
 

@@ -22,6 +22,7 @@ class Fold:
     test: np.ndarray
 
 
+MAX_PERIOD = {"D": 36_525, "W": 5_218, "M": 1_200, "Y": 100}  # 100 years: longer windows cannot fit any data
 _PERIOD = re.compile(r"^\s*(\d+)\s*([DWMY])\s*$", re.IGNORECASE)
 
 
@@ -31,6 +32,8 @@ def parse_period(text: str, what: str) -> pd.DateOffset:
     if not m or int(m.group(1)) <= 0:
         raise SweepError(f"--walk-forward {what}={text}: expected a positive length like 36M, 3Y, 26W or 90D")
     n, unit = int(m.group(1)), m.group(2).upper()
+    if n > MAX_PERIOD[unit]:
+        raise SweepError(f"--walk-forward {what}={text}: longer than 100 years (at most {MAX_PERIOD[unit]:,}{unit})")
     return {"D": pd.DateOffset(days=n), "W": pd.DateOffset(weeks=n), "M": pd.DateOffset(months=n),
             "Y": pd.DateOffset(years=n)}[unit]
 

@@ -94,6 +94,8 @@ def parse_grid(spec: str) -> GridAxis:
         as_int = all(re.fullmatch(r"\s*[-+]?\d+\s*", p) for p in parts)
         dec = [start + i * step for i in range(n)]
         values = [int(d) for d in dec] if as_int else [float(d) for d in dec]
+        if not as_int and not all(math.isfinite(v) for v in values):
+            raise SweepError(f"--grid {spec}: START:STOP:STEP overflows (a value is not a finite number)")
     else:
         items = [s.strip() for s in body.split(",")]
         if any(not s for s in items):
@@ -101,6 +103,8 @@ def parse_grid(spec: str) -> GridAxis:
         values = [parse_value(s) for s in items]
         seen: set[str] = set()
         for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise SweepError(f"--grid {spec}: {v!r} is not a finite number")
             if repr(v) in seen:
                 raise SweepError(f"--grid {spec}: duplicate value {v!r}")
             seen.add(repr(v))

@@ -17,6 +17,7 @@ import pandas as pd
 from backtest.config import RunConfig, config_from_dict
 from backtest.constants import TRADING_DAYS
 from backtest.errors import ConfigError, SweepError
+from backtest.guards import check_tune_budget, estimate_days
 from backtest.tune.chunks import Chunk, returns_of, run_chunk
 from backtest.tune.cpcv import parse_cv
 from backtest.tune.folds import split_folds, walk_forward_folds
@@ -27,10 +28,12 @@ from backtest.tune.null import NULL_RUNS, check_null_runs
 from backtest.tune.paths import (
     N_VERIFY,
     build_context,
+    canonical_axis,
     check_axis,
     copy_tree,
     days_of,
     fmt_variant,
+    heatmap_keys,
     pick_strategy,
     probe_affine,
     resolved_tree,
@@ -72,6 +75,28 @@ class TuneRequest:
     benchmark: str | None = None  # issue 13: reference of the verdict (default: the config's benchmark)
     null_runs: int = NULL_RUNS  # issue 23: runs of the verdict's noise null (0: off)
     cv: str | None = None  # issue 23: ``cpcv:N,K[,purge=D][,embargo=D]``
+
+
+def checked_request(cfg: RunConfig, grid: list[str], *, heatmap: str | None = None, force: bool = False,
+                    **fields: Any) -> TuneRequest:
+    """The :class:`TuneRequest` of ``rmpbt tune``'s arguments, after the CLI's checks (CLI and API alike).
+
+    Checks the grid (at least one axis), the memory guard (:func:`backtest.guards.check_tune_budget`,
+    skipped by ``force``) and resolves ``heatmap`` (``KEY1,KEY2``) to two grid keys.
+
+    Raises
+    ------
+    SweepError, ResourceError
+        One-line errors naming the flag.
+    """
+    req = TuneRequest(grid=list(grid), **fields)
+    if not req.grid:
+        raise SweepError("no --grid given: nothing to tune")
+    check_tune_budget([len(parse_grid(g).values) for g in req.grid], req.random, req.chunk_size, req.seed,
+                      estimate_days(cfg.data.start, cfg.data.end), force)
+    if heatmap:
+        req.heatmap = heatmap_keys(heatmap, req.grid, pick_strategy(cfg, req.strategy))
+    return req
 
 
 @dataclass
@@ -160,7 +185,7 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
     tuned = pick_strategy(cfg, req.strategy)
     raw = cfg.resolved_dict()
     resolved = resolved_tree(cfg, tuned, origin)
-    axes = [parse_grid(g) for g in req.grid]
+    axes = [canonical_axis(parse_grid(g), tuned) for g in req.grid]  # issue 22: keys naming the tuned strategy
     if not axes:
         raise SweepError("no --grid given: nothing to tune")
     for a in axes:

@@ -4,6 +4,7 @@ affine-weights probe and the validation of variants' params."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import threading
 from typing import Any
@@ -22,8 +23,8 @@ from backtest.tune.chunks import (
     variant_error,
 )
 from backtest.tune.folds import Fold
-from backtest.tune.grid import GridAxis
-from backtest.tune.keys import format_key, get_path, missing_depth, set_path
+from backtest.tune.grid import GridAxis, parse_grid
+from backtest.tune.keys import format_key, get_path, missing_depth, parse_key, set_path
 from strategies.shared import shared_history
 
 PATH_ROOTS = ("rebalance", "execution", "costs", "cash", "regimes")
@@ -72,6 +73,45 @@ def resolved_tree(cfg: RunConfig, tuned: StrategyConfig, origin: str) -> dict[st
         if s["name"] == tuned.name:
             s["params"] = params
     return tree
+
+
+def canonical_axis(axis: GridAxis, tuned: StrategyConfig) -> GridAxis:
+    """The axis with its key written in full when it names the tuned strategy without ``strategies.``.
+
+    ``--strategy pb --grid pb.params.overrides.short_vol=...`` and ``--grid
+    params.overrides.short_vol=...`` both mean ``strategies.pb.params.overrides.short_vol``.
+    """
+    p = axis.path
+    if len(p) >= 2 and p[0] == tuned.name and p[1] == "params" and tuned.name not in PATH_ROOTS:
+        full: tuple = ("strategies", *p)
+    elif len(p) >= 2 and p[0] == "params":
+        full = ("strategies", tuned.name, *p)
+    else:
+        return axis
+    return dataclasses.replace(axis, key=format_key(full), path=full)
+
+
+def heatmap_keys(text: str, grid: list[str], tuned: StrategyConfig) -> tuple[str, str]:
+    """The two grid keys named by ``--heatmap KEY1,KEY2`` (each a grid key or a unique dotted suffix).
+
+    Raises
+    ------
+    SweepError
+        Not two keys, or a key matching no grid key or several.
+    """
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2:
+        raise SweepError(f"--heatmap {text}: expected KEY1,KEY2")
+    keys = [canonical_axis(parse_grid(g), tuned).key for g in grid]
+    canon = []
+    for k in parts:
+        path = parse_key(k, "--heatmap")
+        c = canonical_axis(GridAxis(format_key(path), path, (), k), tuned).key
+        match = [g for g in keys if g == c or g.endswith("." + c)]
+        if len(match) != 1:
+            raise SweepError(f"--heatmap {text}: {k!r} is not one grid key")
+        canon.append(match[0])
+    return canon[0], canon[1]
 
 
 def check_axis(axis: GridAxis, raw: dict[str, Any], resolved: dict[str, Any], tuned: StrategyConfig) -> None:
