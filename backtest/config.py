@@ -254,13 +254,8 @@ class EpisodeConfig(Strict):
     """A named window for ``rmpbt evidence``'s episode replay (both ends included)."""
 
     name: str = Field(..., min_length=1, max_length=80)
-    start: date
-    end: date
-
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _date(cls, v: Any) -> Any:
-        return DataConfig._date(v)
+    start: IsoDate
+    end: IsoDate
 
     @field_validator("start", "end")
     @classmethod

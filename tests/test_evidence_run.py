@@ -24,7 +24,7 @@ from backtest.evidence.write import write_evidence
 from backtest.pipeline import run_backtest, write_run
 from backtest.report.attribution_view import attribution_figure
 from backtest.report.evidence_page import episodes_figure, event_paths_figure
-from tests.helpers import assert_clean_error, make_data_dir, run_cli
+from tests.helpers import assert_clean_error, make_data_dir, run_cli, trading_days
 
 CUT = pd.Timestamp("2020-05-15")
 TICKERS = ("SPY", "IEF", "GLD")
@@ -32,7 +32,8 @@ TICKERS = ("SPY", "IEF", "GLD")
 
 def write_market(root: Path, scale_after: pd.Timestamp | None = None, scale_before: pd.Timestamp | None = None) -> Path:
     """The tiny market; optionally every daily return after (or before) a date multiplied by 1.7."""
-    days = pd.bdate_range("2019-01-02", "2021-06-30")
+    days = trading_days("2019-01-02", 700)
+    days = days[days <= pd.Timestamp("2021-06-30")]
     rate = pd.Series(np.linspace(2.4, 0.1, len(days)).round(3), index=days)
     make_data_dir(root, tickers=TICKERS, n=len(days), start="2019-01-02", seed=11, macro={"DTB3": rate})
     for t in TICKERS:
