@@ -13,15 +13,16 @@ maximum regret, P(beat 60/40)).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from backtest.report import figures as F
 from backtest.report.html import Page, add_section, esc, footer_html, frame_table_html
-from backtest.report.plotstyle import base_layout
+from backtest.report.plotstyle import base_layout, f32, scatter
 
 TONE_STYLE = {"good": "background:#e3f4e6;border-left:4px solid #2e7d32",
               "neutral": "background:#fff6dc;border-left:4px solid #b58100",
@@ -36,6 +37,22 @@ EXPLAIN = (
     "effective paths = exp(entropy of the weights). ± is Monte-Carlo noise of the paths only, not doubt "
     "about the scenario model."
 )
+
+
+@dataclass
+class PlainFigure:
+    """A figure as plain plotly JSON, for :meth:`~backtest.report.html.Page.figure` without building ``go.Figure``.
+
+    Its traces and layout are written as plotly's JSON schema by hand, so the page skips
+    plotly's validation (about a second for the ternary map's layers, most of the command's time).
+    """
+
+    data: list[dict[str, Any]]
+    layout: dict[str, Any]
+
+    def to_plotly_json(self) -> dict[str, Any]:
+        """``{"data": ..., "layout": ...}`` (what ``go.Figure.to_plotly_json`` gives)."""
+        return {"data": self.data, "layout": self.layout}
 
 
 def header_html(rec: dict) -> str:
@@ -58,7 +75,7 @@ def reading_html(rec: dict) -> str:
            f"<ul>{items}</ul></div>"
 
 
-def lambda_figure(table: pd.DataFrame, segments: list[dict], lam: float, colors: dict[str, str]) -> go.Figure:
+def lambda_figure(table: pd.DataFrame, segments: list[dict], lam: float, colors: dict[str, str]) -> PlainFigure:
     """Expected score of every strategy against λ (``base − λ·tail``), the choice's segments marked."""
     hi = max(2.0, float(lam))
     xs = np.array([0.0, hi])
@@ -68,10 +85,10 @@ def lambda_figure(table: pd.DataFrame, segments: list[dict], lam: float, colors:
         if not (np.isfinite(r.base) and np.isfinite(r.tail)):
             continue
         on = r.strategy in chosen
-        traces.append(go.Scatter(x=xs, y=r.base - xs * r.tail, mode="lines", name=str(r.strategy),
-                                 line={"color": colors.get(r.strategy), "width": 3 if on else 1},
-                                 opacity=1.0 if on else 0.45,
-                                 hovertemplate=f"{r.strategy}: %{{y:.2%}} at λ %{{x:.2f}}<extra></extra>"))
+        traces.append(scatter(x=xs.tolist(), y=(r.base - xs * r.tail).tolist(), mode="lines", name=str(r.strategy),
+                              line={"color": colors.get(r.strategy), "width": 3 if on else 1},
+                              opacity=1.0 if on else 0.45,
+                              hovertemplate=f"{r.strategy}: %{{y:.2%}} at λ %{{x:.2f}}<extra></extra>"))
     lay = base_layout("expected score by λ at these probabilities (the choice is the top line)", 420,
                       hovermode="closest")
     shapes = [{"type": "line", "x0": lam, "x1": lam, "yref": "paper", "y0": 0, "y1": 1,
@@ -82,11 +99,11 @@ def lambda_figure(table: pd.DataFrame, segments: list[dict], lam: float, colors:
     lay.update(xaxis={"title": {"text": "λ (CVaR-5 loss penalty)"}, "gridcolor": "#eee"},
                yaxis={"title": {"text": "probability-weighted statistic"}, "tickformat": ".1%", "gridcolor": "#eee"},
                shapes=shapes)
-    return go.Figure(traces, layout=lay)
+    return PlainFigure(traces, lay)
 
 
 def ternary_figure(regions: list[dict], scenarios: list[str], probs: dict[str, float], lam: float,
-                   colors: dict[str, str]) -> go.Figure:
+                   colors: dict[str, str]) -> PlainFigure:
     """The choice over the probability simplex (exact regions), one layer per λ with a slider."""
     lams = sorted({float(r["cvar_lambda"]) for r in regions})
     a, b, c = scenarios
@@ -97,15 +114,21 @@ def ternary_figure(regions: list[dict], scenarios: list[str], probs: dict[str, f
             v = np.asarray(r["vertices"], dtype=float)
             v = np.vstack([v, v[:1]])
             name = str(r["choice"])
-            traces.append(go.Scatterternary(a=v[:, 0], b=v[:, 1], c=v[:, 2], mode="lines", fill="toself",
-                                            name=name, visible=i == start, legendgroup=name,
-                                            fillcolor=colors.get(name.split("|")[0], "#999"), opacity=0.55,
-                                            line={"color": "white", "width": 1},
-                                            hovertemplate=f"{name}<br>{a} %{{a:.2f}}, {b} %{{b:.2f}}, {c} %{{c:.2f}}"
-                                                          "<extra></extra>"))
+            traces.append({"type": "scatterternary", "a": f32(v[:, 0], 6), "b": f32(v[:, 1], 6),
+                           "c": f32(v[:, 2], 6), "mode": "lines", "fill": "toself", "name": name,
+                           "visible": i == start, "legendgroup": name,
+                           "fillcolor": colors.get(name.split("|")[0], "#999"), "opacity": 0.55,
+                           "line": {"color": "white", "width": 1},
+                           "hovertemplate": f"{name}<br>{a} %{{a:.2f}}, {b} %{{b:.2f}}, {c} %{{c:.2f}}<extra></extra>"})
             owner.append(i)
-    traces.append(go.Scatterternary(a=[probs.get(a, 0)], b=[probs.get(b, 0)], c=[probs.get(c, 0)], mode="markers",
-                                    name="these probabilities", marker={"symbol": "x", "size": 12, "color": "black"}))
+            mid = v[:-1].mean(axis=0)  # the region's name at its centroid (colours repeat past eight)
+            traces.append({"type": "scatterternary", "a": [float(mid[0])], "b": [float(mid[1])], "c": [float(mid[2])],
+                           "mode": "text", "text": [name], "textfont": {"size": 11}, "showlegend": False,
+                           "visible": i == start, "hoverinfo": "skip"})
+            owner.append(i)
+    traces.append({"type": "scatterternary", "a": [probs.get(a, 0)], "b": [probs.get(b, 0)], "c": [probs.get(c, 0)],
+                   "mode": "markers", "name": "these probabilities",
+                   "marker": {"symbol": "x", "size": 12, "color": "black"}})
     owner.append(-1)
     steps = [{"label": f"{lm:g}", "method": "update",
               "args": [{"visible": [o == i or o == -1 for o in owner]},
@@ -113,10 +136,11 @@ def ternary_figure(regions: list[dict], scenarios: list[str], probs: dict[str, f
              for i, lm in enumerate(lams)]
     lay = base_layout(f"choice over the scenario probabilities at λ = {lams[start]:g}" if lams else "choice", 560,
                       hovermode="closest")
-    lay.update(ternary={"sum": 1, "aaxis": {"title": {"text": f"P({a})"}}, "baxis": {"title": {"text": f"P({b})"}},
+    lay.update(legend={"orientation": "v", "x": 1.0, "xanchor": "left", "y": 1.0, "yanchor": "top"},
+               ternary={"sum": 1, "aaxis": {"title": {"text": f"P({a})"}}, "baxis": {"title": {"text": f"P({b})"}},
                         "caxis": {"title": {"text": f"P({c})"}}},
                sliders=[{"active": start, "currentvalue": {"prefix": "λ = "}, "steps": steps}] if len(lams) > 1 else [])
-    return go.Figure(traces, layout=lay)
+    return PlainFigure(traces, lay)
 
 
 def strategy_table_html(table: pd.DataFrame, rec: dict) -> str:
@@ -193,5 +217,5 @@ def render_decision_page(folder: Path) -> Path:
     return out
 
 
-__all__ = ["build_decision_page", "header_html", "lambda_figure", "reading_html", "render_decision_page",
+__all__ = ["PlainFigure", "build_decision_page", "header_html", "lambda_figure", "reading_html", "render_decision_page",
            "strategy_table_html", "ternary_figure"]

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from backtest.constants import CVAR_LEVEL
 from backtest.errors import ResultsError
@@ -176,9 +178,35 @@ def write_path_outcomes(run: ScenarioRun, folder: Path) -> None:
         frame.to_parquet(Path(folder) / PATHS_FILE, index=False)
 
 
-def outcomes_from_frame(frame: pd.DataFrame, record: dict[str, Any], origin: str = "scenario_paths.parquet",
-                        run_dir: Path | None = None) -> Outcomes:
-    """Arrays of a ``scenario_paths.parquet`` frame and its provenance record.
+def _column_names(data: pd.DataFrame | pa.Table) -> list[str]:
+    return list(data.column_names) if isinstance(data, pa.Table) else [str(c) for c in data.columns]
+
+
+def _floats(data: pd.DataFrame | pa.Table, name: str) -> np.ndarray:
+    col = data.column(name).to_numpy() if isinstance(data, pa.Table) else data[name].to_numpy()
+    return np.asarray(col, dtype=float)
+
+
+def _codes(data: pd.DataFrame | pa.Table, name: str, categories: list[str]) -> np.ndarray:
+    """Index of each row's label in ``categories`` (−1: not there); dictionary columns are read as codes."""
+    if isinstance(data, pd.DataFrame):
+        return np.asarray(pd.Categorical(data[name].astype(str), categories=categories).codes, dtype=np.int64)
+    col = data.column(name).combine_chunks()
+    if not pa.types.is_dictionary(col.type):
+        col = col.dictionary_encode()
+    lut = np.array([categories.index(v) if v in categories else -1 for v in col.dictionary.to_pylist()] + [-1],
+                   dtype=np.int64)
+    idx = col.indices.fill_null(len(lut) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return lut[idx]
+
+
+def _value(data: pd.DataFrame | pa.Table, name: str, row: int) -> object:
+    return data.column(name)[row].as_py() if isinstance(data, pa.Table) else data[name].iloc[row]
+
+
+def outcomes_from_frame(frame: pd.DataFrame | pa.Table, record: dict[str, Any],
+                        origin: str = "scenario_paths.parquet", run_dir: Path | None = None) -> Outcomes:
+    """Arrays of a ``scenario_paths.parquet`` frame (or Arrow table) and its provenance record.
 
     Raises
     ------
@@ -186,29 +214,32 @@ def outcomes_from_frame(frame: pd.DataFrame, record: dict[str, Any], origin: str
         Missing columns, a strategy or scenario missing on some path, duplicated rows,
         a record that does not match the file.
     """
+    names = _column_names(frame)
     need = {"scenario", "path", "strategy", *PATH_COLUMNS}
-    missing = sorted(need - set(frame.columns))
+    missing = sorted(need - set(names))
     if missing:
         raise ResultsError(f"{origin}: missing column(s) {', '.join(missing)}")
-    scen = [str(s) for s in record.get("scenarios") or list(dict.fromkeys(frame["scenario"].astype(str)))]
+    scen = [str(s) for s in record.get("scenarios") or []]
     strategies = [str(s) for s in record.get("strategies") or []]
     bench = record.get("benchmark")
     everyone = strategies + ([str(bench)] if record.get("benchmark_internal") else [])
-    if not strategies:
-        raise ResultsError(f"{origin}: the record lists no strategies")
-    assets = [str(a) for a in record.get("assets") or [] if f"{ASSET_PREFIX}{a}" in frame.columns]
-    s_codes = pd.Categorical(frame["scenario"].astype(str), categories=scen).codes
-    k_codes = pd.Categorical(frame["strategy"].astype(str), categories=everyone).codes
+    if not strategies or not scen:
+        raise ResultsError(f"{origin}: the provenance record lists no strategies or no scenarios")
+    assets = [str(a) for a in record.get("assets") or [] if f"{ASSET_PREFIX}{a}" in names]
+    s_codes = _codes(frame, "scenario", scen)
+    k_codes = _codes(frame, "strategy", everyone)
     if (s_codes < 0).any() or (k_codes < 0).any():
-        bad = frame.loc[(s_codes < 0) | (k_codes < 0)].iloc[0]
-        raise ResultsError(f"{origin}: row of scenario {bad['scenario']!r}, strategy {bad['strategy']!r} "
-                           "is not in the run's provenance record")
-    path = frame["path"].to_numpy()
+        i = int(np.flatnonzero((s_codes < 0) | (k_codes < 0))[0])
+        raise ResultsError(f"{origin}: row of scenario {_value(frame, 'scenario', i)!r}, strategy "
+                           f"{_value(frame, 'strategy', i)!r} is not in the run's provenance record")
+    path = _floats(frame, "path")
+    if not np.isfinite(path).all() or (path != np.round(path)).any():
+        raise ResultsError(f"{origin}: column path must hold whole path numbers")
     values: dict[str, dict[str, np.ndarray]] = {c: {} for c in PATH_COLUMNS}
     bench_hr: dict[str, np.ndarray] = {}
     asset_hr: dict[str, np.ndarray] = {}
-    cols = {c: frame[c].to_numpy(dtype=float) for c in PATH_COLUMNS}
-    acols = np.column_stack([frame[f"{ASSET_PREFIX}{a}"].to_numpy(dtype=float) for a in assets]) if assets else None
+    cols = {c: _floats(frame, c) for c in PATH_COLUMNS}
+    acols = [_floats(frame, f"{ASSET_PREFIX}{a}") for a in assets]
     k_all = len(everyone)
     for i, n in enumerate(scen):
         rows = np.flatnonzero(s_codes == i)
@@ -232,10 +263,10 @@ def outcomes_from_frame(frame: pd.DataFrame, record: dict[str, Any], origin: str
             if c == "horizon_return" and bench is not None:
                 j = everyone.index(str(bench))
                 bench_hr[n] = mat[:, j].copy()
-        if acols is not None:
-            first = rows[k_codes[rows] == 0]
+        if acols:
+            first = rows[k_codes[rows] == 0]  # one row per path: the first strategy's
             a = np.empty((n_paths, len(assets)))
-            a[path[first].astype(np.int64)] = acols[first]
+            a[path[first].astype(np.int64)] = np.column_stack([col[first] for col in acols])
             asset_hr[n] = a
     probs = {str(k): float(v) for k, v in (record.get("probabilities") or {}).items()}
     return Outcomes(scen, strategies, values, bench_hr, assets, asset_hr, probs,
@@ -305,11 +336,11 @@ def load_outcomes(run_dir: str | Path) -> Outcomes:
     if not isinstance(record, dict) or not path.is_file():
         raise ResultsError(f"{folder}: no per-path outcomes ({PATHS_FILE}; the folder was made before they were "
                            "saved): re-run `rmpbt scenarios` to make a folder rmpbt decide can read")
-    try:
-        frame = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
+    try:  # Arrow directly, labels as dictionary codes: a tenth of the time of pandas' string columns
+        table = pq.read_table(path, read_dictionary=["scenario", "strategy"])
+    except (OSError, ValueError, pa.ArrowException) as exc:
         raise ResultsError(f"{path}: unreadable ({type(exc).__name__})") from None
-    return outcomes_from_frame(frame, record, str(path), folder)
+    return outcomes_from_frame(table, record, str(path), folder)
 
 
 __all__ = ["ASSET_PREFIX", "PATHS_FILE", "PATH_COLUMNS", "RECORD_KEY", "Outcomes", "load_outcomes",

@@ -6,8 +6,8 @@ separate X and Y" when the margin is within :data:`~.noise.NOISE_Z` standard err
 (:data:`SMALL_LAMBDA`) flips it; whether the scenario probabilities can change it (and a
 small change, :data:`SMALL_PROB`); "set by λ, not by the scenarios" when only λ moves it;
 the run's minimax-regret choice beside it; P(beat 60/40); the views. The tone is
-``good`` (green) when the margin is beyond noise and no small change flips the choice,
-else ``neutral`` (amber).
+``good`` (green) when the margin is beyond noise, no small change flips the choice and
+the choice is not set by λ alone; else ``neutral`` (amber).
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def reading(dec: Decision) -> tuple[list[str], str]:
     lines.append(f"Choice by least expected regret of {stat} under {probs}: {dec.choice}; runner-up "
                  f"{dec.runner_up} by {_pp(dec.margin)}{noise}.")
     if np.isfinite(dec.margin_se) and dec.margin < NOISE_Z * dec.margin_se:
-        lines.append(f"The simulation cannot separate {dec.choice} and {dec.runner_up}: the margin is within "
-                     f"Monte-Carlo noise ({dec.choice} ahead in {dec.margin_share:.0%} of the resamples).")
+        lines.append(f"The simulation cannot separate {dec.choice} and {dec.runner_up}: the margin is under "
+                     f"{NOISE_Z:g} standard errors of Monte-Carlo noise.")
         fragile = True
     fl = dec.flips
     lam_rows = fl.loc[(fl["parameter"] == "cvar_lambda") & np.isfinite(fl["threshold"].astype(float))]
@@ -95,6 +95,7 @@ def reading(dec: Decision) -> tuple[list[str], str]:
                      "the scenarios do not decide it.")
         if by_lambda:
             lines.append("The choice is set by λ, not by the scenarios.")
+            fragile = True  # the scenarios do not inform it: amber, whatever the margin
     same = "the same" if dec.minimax_choice == dec.choice else "a different choice"
     lines.append(f"The run's rule, minimax regret (the probabilities only say which scenarios count), gives "
                  f"{dec.minimax_choice}: {same}.")
