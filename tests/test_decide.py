@@ -142,6 +142,14 @@ def test_planted_probability_flip_is_found_exactly_and_agrees_with_a_brute_force
             assert f"s{brute_choice(vals, p)}" == r.new_choice
 
 
+def test_one_scenario_has_no_probability_flips_and_says_so(tmp_path):
+    run = make_run(tmp_path / "run", {"A": planted_lambda()["A"]}, ["safe", "risky"], {"A": 1.0})
+    dec = decide(run, cvar_lambda=0.1)  # risky: 0.10 − 0.1·0.40 = 0.06 > 0.02
+    assert dec.choice == "risky" and len(dec.map) == len(dec.map["cvar_lambda"].unique())
+    assert dec.flips.loc[dec.flips["parameter"] == "p_A", "note"].tolist() == ["only one scenario"]
+    assert any("Only one scenario (A)" in line for line in dec.lines) and not dec.regions
+
+
 def test_simplex_regions_are_exact(tmp_path):
     rng = np.random.default_rng(5)
     vals = rng.normal(0.05, 0.05, (3, 5))

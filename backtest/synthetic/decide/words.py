@@ -90,6 +90,9 @@ def reading(dec: Decision) -> tuple[list[str], str]:
             lines.append(f"The choice is sensitive to the scenario probabilities: a change of "
                          f"{p_rows['change'].abs().min():.2f} or less flips it.")
             fragile = True
+    elif len(dec.probs) < 2:
+        lines.append(f"Only one scenario ({next(iter(dec.probs))}) has a probability: no probability can change "
+                     "the choice.")
     else:
         lines.append("No change of one scenario's probability (the others rescaled) changes the choice: "
                      "the scenarios do not decide it.")
