@@ -21,47 +21,37 @@ import pandas as pd
 
 from backtest.errors import ResultsError, ScenarioError
 from backtest.synthetic.decide.flips import (
-    TIE_TOL,
     Flip,
+    decision_map,
     lambda_flips,
     lambda_segments,
     names_of,
     probability_flips,
     ranked_sets,
-    simplex_grid,
     simplex_regions,
 )
+from backtest.synthetic.decide.inputs import MAX_LAMBDA, check_lambda, check_statistic, parse_probs
 from backtest.synthetic.decide.noise import DEFAULT_RESAMPLES, MAX_RESAMPLES, margin_noise
 from backtest.synthetic.decide.outcomes import Outcomes, load_outcomes, outcomes_of_run
-from backtest.synthetic.decide.pooling import PoolingFailed, effective_paths, entropy_pool
+from backtest.synthetic.decide.posterior import pooled_weights
 from backtest.synthetic.decide.rule import (
     LAMBDA_STATISTICS,
-    Parts,
     expected_scores,
     regret_frame,
     scenario_parts,
     weighted_beat,
 )
-from backtest.synthetic.decide.views import View, parse_view, view_row
+from backtest.synthetic.decide.views import parse_view
 from backtest.synthetic.decide.words import flips_line, reading
-from backtest.synthetic.distributions import REGRET_STATISTICS, mix_beat
+from backtest.synthetic.distributions import mix_beat
 
 if TYPE_CHECKING:
     from backtest.synthetic.aggregate import ScenarioRun
 
-MAX_LAMBDA = 100.0
-"""Largest λ (``--cvar-lambda`` and the flip search), as the scenario file's ``scoring.cvar_lambda``."""
 LAMBDA_MAP = (0.0, 2.0)
 LAMBDA_MAP_STEP = 0.25
-PROB_TOL = 1e-4
-"""``--probs`` must sum to 1 within this (then they are rescaled to sum to 1 exactly)."""
 RULE = "least expected regret"
 FLIP_COLUMNS = ("parameter", "direction", "value", "threshold", "change", "choice", "new_choice", "note")
-
-
-def simplex_step(n: int) -> float:
-    """Grid step of the probability map for ``n`` scenarios (about 250–500 points at most)."""
-    return {1: 1.0, 2: 0.05, 3: 0.05, 4: 0.1, 5: 0.125}.get(n, 0.2 if n <= 10 else 0.5)
 
 
 @dataclass
@@ -177,178 +167,6 @@ def _num(v: Any) -> Any:
     return v
 
 
-# ------------------------------------------------------------------------ inputs
-
-
-def parse_probs(spec: str | Mapping[str, float] | None, out: Outcomes) -> dict[str, float]:
-    """Scenario probabilities from ``--probs A=0.4,B=0.35,C=0.25`` (None: the run's mix).
-
-    Scenarios not named are left out of the decision. The values must be finite, in
-    [0, 1], name each scenario once and sum to 1 within :data:`PROB_TOL`; they are
-    rescaled to sum to 1 exactly, in the run's scenario order.
-
-    Raises
-    ------
-    ScenarioError
-        One line naming the bad entry.
-    """
-    if spec is None:
-        if not out.probabilities:
-            raise ScenarioError("the run has no scenario probabilities (no mix): give --probs, e.g. A=0.5,B=0.5")
-        raw = dict(out.probabilities)
-        tot = sum(raw.values())
-        if tot <= 0:
-            raise ScenarioError("the run's scenario probabilities sum to 0: give --probs")
-        return {s: raw[s] / tot for s in out.scenarios if s in raw}
-    items: list[tuple[str, Any]]
-    if isinstance(spec, str):
-        items = []
-        for part in spec.split(","):
-            if not part.strip():
-                raise ScenarioError(f"--probs {spec!r}: empty entry (use A=0.4,B=0.35,C=0.25)")
-            name, eq, val = part.partition("=")
-            if not eq:
-                raise ScenarioError(f"--probs {spec!r}: {part.strip()!r} is not SCENARIO=PROBABILITY")
-            items.append((name.strip(), val.strip()))
-    else:
-        items = [(str(k), v) for k, v in spec.items()]
-    got: dict[str, float] = {}
-    for name, val in items:
-        if name not in out.scenarios:
-            raise ScenarioError(f"--probs: no scenario {name!r} in the run (scenarios: {', '.join(out.scenarios)})")
-        if name in got:
-            raise ScenarioError(f"--probs: scenario {name!r} given twice")
-        try:
-            v = float(val)
-        except (TypeError, ValueError):
-            raise ScenarioError(f"--probs: {name}={val!r} is not a number") from None
-        if not math.isfinite(v) or v < 0 or v > 1:
-            raise ScenarioError(f"--probs: {name}={val}: a probability must be finite and in [0, 1]")
-        got[name] = v
-    tot = sum(got.values())
-    if abs(tot - 1.0) > PROB_TOL:
-        raise ScenarioError(f"--probs: the probabilities sum to {tot:.6g}, not 1 (tolerance {PROB_TOL:g})")
-    return {s: got[s] / tot for s in out.scenarios if s in got}
-
-
-def check_lambda(lam: float | None, out: Outcomes) -> float:
-    """λ (None: the run's), finite and in ``[0, MAX_LAMBDA]``."""
-    if lam is None:
-        return float(out.cvar_lambda)
-    try:
-        v = float(lam)
-    except (TypeError, ValueError):
-        raise ScenarioError(f"--cvar-lambda {lam!r}: not a number") from None
-    if not math.isfinite(v) or not 0.0 <= v <= MAX_LAMBDA:
-        raise ScenarioError(f"--cvar-lambda {lam}: must be finite and in [0, {MAX_LAMBDA:g}]")
-    return v
-
-
-def check_statistic(statistic: str | None, out: Outcomes) -> str:
-    """The regret statistic (None: the run's), one of ``REGRET_STATISTICS``."""
-    if statistic is None:
-        return out.statistic
-    if statistic not in REGRET_STATISTICS:
-        raise ScenarioError(f"--statistic {statistic!r}: must be one of {', '.join(REGRET_STATISTICS)}")
-    return statistic
-
-
-# ------------------------------------------------------------------------ views -> weights
-
-
-@dataclass
-class Weights:
-    """Path weights of a decision: scenario probabilities and weights within each scenario."""
-
-    probs: np.ndarray
-    within: dict[str, np.ndarray | None]
-    effective: float
-    effective_prior: float
-    relative_entropy: float
-    met: list[dict[str, Any]]
-
-
-def pooled_weights(out: Outcomes, scenarios: list[str], prior: np.ndarray, views: list[View]) -> Weights:
-    """Prior path weights ``p_s / n_s`` re-weighted by entropy pooling under ``views``.
-
-    A view that pins a scenario's probability to 0 (``P(s)=0``, ``P(s)<=0``) or 1
-    (``P(s)=1``, ``P(s)>=1``) removes the other paths before pooling (the minimum relative
-    entropy solution puts no weight on them); the remaining views are solved by
-    :func:`~.pooling.entropy_pool`.
-
-    Raises
-    ------
-    ScenarioError
-        A view, or the views together, cannot be met.
-    """
-    sizes = [out.paths(s) for s in scenarios]
-    owner = np.repeat(np.arange(len(scenarios)), sizes)
-    w0 = np.repeat(prior / np.asarray(sizes, dtype=float), sizes)
-    eff_prior = effective_paths(w0)
-    if not views:
-        return Weights(prior.copy(), {s: None for s in scenarios}, eff_prior, eff_prior, 0.0, [])
-    keep = w0 > 0
-    rest: list[View] = []
-    for v in views:
-        j = scenarios.index(v.target) if v.kind == "P" else -1
-        if v.kind == "P" and ((v.op in ("=", "<=") and v.value == 0.0) or (v.op in ("=", ">=") and v.value == 1.0)):
-            keep &= (owner == j) if v.value == 1.0 else (owner != j)
-        else:
-            rest.append(v)
-    if not keep.any():
-        raise ScenarioError(f"--view: the views {', '.join(repr(v.text) for v in views)} cannot be met together "
-                            "(no scenario is left with any probability)")
-    base = np.where(keep, w0, 0.0)
-    base = base / base.sum()
-    rows = {v: view_row(v, out, scenarios) for v in rest}
-    for v in rest:  # each view alone, for a message that names it
-        x = rows[v][keep]
-        lo, hi = float(x.min()), float(x.max())
-        bad = ((v.op == "=" and not lo <= v.value <= hi) or (v.op == ">=" and hi < v.value)
-               or (v.op == "<=" and lo > v.value))
-        if bad:
-            what = f"P({v.target})" if v.kind == "P" else v.target.partition(":")[2]
-            span = (f"ranges over {lo:+.1%} … {hi:+.1%} on the paths" if v.kind == "E"
-                    else f"can only be {lo:g} … {hi:g} here")
-            raise ScenarioError(f"--view {v.text!r}: cannot be met: {what} {span}")
-    eq = [v for v in rest if v.op == "="]
-    le = [v for v in rest if v.op != "="]
-    sign = {v: (1.0 if v.op == "<=" else -1.0) for v in le}
-    try:
-        n_keep = int(keep.sum())
-        pooled = entropy_pool(base[keep],
-                              np.array([rows[v][keep] for v in eq]).reshape(len(eq), n_keep),
-                              np.array([v.value for v in eq]),
-                              np.array([sign[v] * rows[v][keep] for v in le]).reshape(len(le), n_keep),
-                              np.array([sign[v] * v.value for v in le]))
-    except PoolingFailed as exc:
-        listed = ", ".join(repr(v.text) for v in views)
-        if not exc.feasible:
-            raise ScenarioError(f"--view: the views {listed} cannot be met together by any weighting of the paths")\
-                from None
-        raise ScenarioError(f"--view: the views {listed} can only be met by giving some paths no weight at all "
-                            "(at the edge of what the paths allow); soften them") from None
-    w = np.zeros(len(w0))
-    w[keep] = pooled.weights
-    probs = np.array([w[owner == j].sum() for j in range(len(scenarios))])
-    within: dict[str, np.ndarray | None] = {}
-    for j, s in enumerate(scenarios):
-        ws = w[owner == j]
-        n = len(ws)
-        if probs[j] <= 0:
-            within[s] = None
-            continue
-        ws = ws / probs[j]
-        within[s] = None if np.allclose(ws, 1.0 / n, rtol=1e-9, atol=0.0) else ws
-    met = []
-    for v in views:
-        x = (owner == scenarios.index(v.target)).astype(float) if v.kind == "P" else rows[v]
-        met.append({"view": v.text, "as": v.describe(), "achieved": float(x @ w),
-                    "prior": float(x @ (w0 / w0.sum()))})
-    return Weights(probs, within, effective_paths(w), eff_prior,
-                   float(np.sum(w[w > 0] * np.log(w[w > 0] / w0[w > 0]))), met)
-
-
 # ------------------------------------------------------------------------ the decision
 
 
@@ -437,42 +255,6 @@ def _with_beat(table: pd.DataFrame, out: Outcomes, scen: list[str], q: np.ndarra
     return table.assign(prob_beat_6040=p, prob_beat_6040_se=se)
 
 
-def decision_map(parts: Parts, scenarios: list[str], names: list[str], lams: list[float]) -> pd.DataFrame:
-    """The choice, runner-up, margin and minimax choice on a grid of λ × the probability simplex.
-
-    Returns
-    -------
-    pd.DataFrame
-        ``cvar_lambda, p_<scenario>..., choice, runner_up, margin, minimax_choice``.
-    """
-    grid = simplex_grid(len(scenarios), simplex_step(len(scenarios)))
-    cols: dict[str, list[Any]] = {"cvar_lambda": [], **{f"p_{s}": [] for s in scenarios}, "choice": [],
-                                  "runner_up": [], "margin": [], "minimax_choice": []}
-    arr = np.asarray(names, dtype=object)
-    pos = grid > 0
-    for lm in lams:
-        vals = parts.values(lm)
-        sc = grid @ vals  # (G, K)
-        reg = np.nanmax(vals, axis=1, keepdims=True) - vals  # (S, K)
-        mx = np.where(pos[:, :, None], reg[None, :, :], -np.inf).max(axis=1)  # (G, K)
-        top = np.nanmax(sc, axis=1, keepdims=True)
-        is_best = sc >= top - TIE_TOL
-        rest = np.where(is_best, -np.inf, sc)
-        sec = rest.max(axis=1, keepdims=True)
-        is_sec = np.isfinite(sec) & (rest >= sec - TIE_TOL)
-        low = mx.min(axis=1, keepdims=True)
-        is_mm = mx <= low + TIE_TOL
-        for g in range(len(grid)):
-            cols["cvar_lambda"].append(lm)
-            for j, s in enumerate(scenarios):
-                cols[f"p_{s}"].append(float(grid[g, j]))
-            cols["choice"].append("|".join(arr[is_best[g]]))
-            cols["runner_up"].append("|".join(arr[is_sec[g]]))
-            cols["margin"].append(float(top[g, 0] - sec[g, 0]) if np.isfinite(sec[g, 0]) else float("nan"))
-            cols["minimax_choice"].append("|".join(arr[is_mm[g]]))
-    return pd.DataFrame(cols)
-
-
 def decide(run_dir: str | Path, probs: str | Mapping[str, float] | None = None, cvar_lambda: float | None = None,
            statistic: str | None = None, views: Sequence[str] = (),
            resamples: int = DEFAULT_RESAMPLES) -> Decision:
@@ -554,6 +336,5 @@ def matches_run_table(dec: Decision, run_dir: Path, tol: float = 1e-8) -> bool |
     return bool(same and robust == set(mine.index[mine["minimax"].astype(bool)]))
 
 
-__all__ = ["FLIP_COLUMNS", "LAMBDA_MAP", "MAX_LAMBDA", "PROB_TOL", "RULE", "Decision", "Weights", "check_lambda",
-           "check_statistic", "decide", "decide_outcomes", "decision_map", "matches_run_table", "parse_probs",
-           "pooled_weights", "run_decision_lines", "simplex_step"]
+__all__ = ["FLIP_COLUMNS", "LAMBDA_MAP", "RULE", "Decision", "decide", "decide_outcomes", "matches_run_table",
+           "run_decision_lines"]

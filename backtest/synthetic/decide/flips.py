@@ -12,8 +12,12 @@ at which another strategy's line reaches the leader's. Ties (values within
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from backtest.synthetic.decide.rule import Parts
 
 TIE_TOL = 1e-12
 """Scores (returns, as fractions) within this distance are a tie (as the run's minimax rule)."""
@@ -356,5 +360,47 @@ def _area(poly: list[np.ndarray]) -> float:
     return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
 
 
+def simplex_step(n: int) -> float:
+    """Grid step of the probability map for ``n`` scenarios (about 250–500 points at most)."""
+    return {1: 1.0, 2: 0.05, 3: 0.05, 4: 0.1, 5: 0.125}.get(n, 0.2 if n <= 10 else 0.5)
+
+
+def decision_map(parts: Parts, scenarios: list[str], names: list[str], lams: list[float]) -> pd.DataFrame:
+    """The choice, runner-up, margin and minimax choice on a grid of λ × the probability simplex.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``cvar_lambda, p_<scenario>..., choice, runner_up, margin, minimax_choice``.
+    """
+    grid = simplex_grid(len(scenarios), simplex_step(len(scenarios)))
+    cols: dict[str, list[Any]] = {"cvar_lambda": [], **{f"p_{s}": [] for s in scenarios}, "choice": [],
+                                  "runner_up": [], "margin": [], "minimax_choice": []}
+    arr = np.asarray(names, dtype=object)
+    pos = grid > 0
+    for lm in lams:
+        vals = parts.values(lm)
+        sc = grid @ vals  # (G, K)
+        reg = np.nanmax(vals, axis=1, keepdims=True) - vals  # (S, K)
+        mx = np.where(pos[:, :, None], reg[None, :, :], -np.inf).max(axis=1)  # (G, K)
+        top = np.nanmax(sc, axis=1, keepdims=True)
+        is_best = sc >= top - TIE_TOL
+        rest = np.where(is_best, -np.inf, sc)
+        sec = rest.max(axis=1, keepdims=True)
+        is_sec = np.isfinite(sec) & (rest >= sec - TIE_TOL)
+        low = mx.min(axis=1, keepdims=True)
+        is_mm = mx <= low + TIE_TOL
+        for g in range(len(grid)):
+            cols["cvar_lambda"].append(lm)
+            for j, s in enumerate(scenarios):
+                cols[f"p_{s}"].append(float(grid[g, j]))
+            cols["choice"].append("|".join(arr[is_best[g]]))
+            cols["runner_up"].append("|".join(arr[is_sec[g]]))
+            cols["margin"].append(float(top[g, 0] - sec[g, 0]) if np.isfinite(sec[g, 0]) else float("nan"))
+            cols["minimax_choice"].append("|".join(arr[is_mm[g]]))
+    return pd.DataFrame(cols)
+
+
 __all__ = ["TIE_TOL", "Flip", "best_set", "clip_polygon", "first_overtake", "lambda_flips", "lambda_segments",
-           "leaders", "names_of", "overtake", "probability_flips", "ranked_sets", "rescaled_slopes", "simplex_grid", "simplex_regions"]
+           "leaders", "decision_map", "names_of", "overtake", "probability_flips", "ranked_sets", "rescaled_slopes", "simplex_grid", "simplex_regions",
+           "simplex_step"]
