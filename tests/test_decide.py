@@ -311,6 +311,7 @@ def test_decide_reproduces_the_runs_own_regret_table_and_choice(sample_run):
     assert mine.reindex(med.index).to_numpy() == pytest.approx(med.to_numpy(), abs=1e-9)
     dec = decide(folder)
     assert dec.matches_run is True
+    assert "SIMULATED paths 2025-12-12" in dec.run_line() and "SYNTHETIC sample market" in dec.run_line()
     reg = pd.read_csv(folder / "scenario_regret.csv").set_index("strategy")
     t = dec.table.set_index("strategy")
     for c in ("regret_A", "regret_B", "regret_C", "max_regret", "expected_regret"):

@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
         except RmpbtError as exc:
             fail(exc)
             return
+        console.print(escape(dec.run_line()), style="dim", highlight=False, soft_wrap=True)
         colour = {"good": "green", "neutral": "yellow", "bad": "red"}.get(dec.tone, "yellow")
         for i, line in enumerate(dec.lines):
             style = f"bold {colour}" if i == 0 else None

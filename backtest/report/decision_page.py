@@ -62,7 +62,8 @@ def header_html(rec: dict) -> str:
     lam = f", λ = {rec['cvar_lambda']:g}" if rec.get("statistic") == "cvar_penalised" else ""
     eff = rec.get("effective_paths")
     return (f"<h1>Decision map of a SIMULATED scenario run</h1>"
-            f'<p class="meta">run {esc(rec.get("run_dir") or "(in memory)")}; rule: {esc(rec.get("rule"))} of '
+            f'<p class="meta"><b>{esc(rec.get("run") or "")}</b></p>'
+            f'<p class="meta">rule: {esc(rec.get("rule"))} of '
             f"{esc(rec.get('statistic'))}{esc(lam)}; probabilities {esc(probs)}; views: {esc(views)}; "
             f"effective paths {'–' if eff is None else f'{eff:,.0f}'}.</p>")
 

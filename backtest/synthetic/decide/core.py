@@ -123,6 +123,16 @@ class Decision:
     lines: list[str] = field(default_factory=list)
     tone: str = "neutral"
     notes: list[str] = field(default_factory=list)
+    run_record: dict[str, Any] = field(default_factory=dict)
+
+    def run_line(self) -> str:
+        """Where the decision comes from: the simulated horizon and the data it was drawn from."""
+        rec = self.run_record
+        first, last, end = rec.get("first_day"), rec.get("last_day"), rec.get("data_last_date")
+        what = "SIMULATED paths" + (f" {first} … {last}" if first and last else "")
+        data = ("the SYNTHETIC sample market" if rec.get("synthetic_data")
+                else f"data to {end}" if end else "the run's data")
+        return f"Re-scored {what} of {self.run_dir or 'a run in memory'} ({data}; nothing simulated again)."
 
     def to_json(self) -> dict[str, Any]:
         """The ``decision.json`` record (NaN as null)."""
@@ -146,7 +156,7 @@ class Decision:
             "effective_paths_prior": _num(self.effective_paths_prior), "relative_entropy": _num(self.relative_entropy),
             "lambda_segments": [{k: _num(v) for k, v in s.items()} for s in self.segments],
             "matches_run": self.matches_run, "reading": self.lines, "tone": self.tone, "notes": self.notes,
-            "run_dir": None if self.run_dir is None else str(self.run_dir),
+            "run_dir": None if self.run_dir is None else str(self.run_dir), "run": self.run_line(),
             "table": [{k: _num(v) for k, v in r.items()} for r in self.table.to_dict(orient="records")],
         }
 
@@ -227,7 +237,9 @@ def decide_outcomes(out: Outcomes, probs: str | Mapping[str, float] | None = Non
                    noise.resamples if noise else 0,
                    {s: float(x) for s, x in zip(scen, q, strict=True)}, {s: float(x) for s, x in prior.items()},
                    lam, stat, out.summary, wts.met, wts.effective, wts.effective_prior, wts.relative_entropy, minimax,
-                   table, flip_df, segments, dmap, regions, out.benchmark, notes=notes)
+                   table, flip_df, segments, dmap, regions, out.benchmark, notes=notes,
+                   run_record={k: out.record.get(k) for k in ("first_day", "last_day", "data_last_date",
+                                                              "synthetic_data")})
     dec.lines, dec.tone = reading(dec)
     return dec
 

@@ -153,8 +153,14 @@ def outcomes_record(run: ScenarioRun) -> dict[str, Any] | None:
     spec = sset.spec.scoring
     strategies = [s.name for s in run.prep.cfg.strategies]
     tickers = list(next(iter(run.prep.contexts.values())).tickers) if po["assets"] else []
+    ctx = next(iter(run.prep.contexts.values()), None)
+    cal = run.prep.md.calendar
     return {
         "file": PATHS_FILE,
+        "first_day": None if ctx is None else str(ctx.days[0].date()),
+        "last_day": None if ctx is None else str(ctx.days[-1].date()),
+        "data_last_date": str(cal[-1].date()) if len(cal) else None,
+        "synthetic_data": bool(run.prep.md.synthetic),
         "scenarios": [s.name for s in sset.scenarios],
         "probabilities": {k: float(v) for k, v in sset.mix.items()},
         "strategies": strategies,
