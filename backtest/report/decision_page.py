@@ -23,10 +23,8 @@ import pandas as pd
 from backtest.report import figures as F
 from backtest.report.html import Page, add_section, esc, footer_html, frame_table_html
 from backtest.report.plotstyle import base_layout, f32, scatter
+from backtest.report.scenario_page import VERDICT_STYLE
 
-TONE_STYLE = {"good": "background:#e3f4e6;border-left:4px solid #2e7d32",
-              "neutral": "background:#fff6dc;border-left:4px solid #b58100",
-              "bad": "background:#fde7e7;border-left:4px solid #c62828"}
 EXPLAIN = (
     "The run's simulated paths are re-scored, not re-simulated. Each strategy's score is the "
     "probability-weighted regret statistic over the scenarios (the choice has the least expected "
@@ -72,7 +70,7 @@ def reading_html(rec: dict) -> str:
     """The plain-language reading, coloured by its tone."""
     tone = rec.get("tone", "neutral")
     items = "".join(f"<li>{esc(x)}</li>" for x in rec.get("reading") or [])
-    return f'<div class="verdict verdict-{esc(tone)}" style="{TONE_STYLE.get(tone, "")};padding:6px 10px">' \
+    return f'<div class="verdict verdict-{esc(tone)}" style="{VERDICT_STYLE.get(tone, "")};padding:6px 10px">' \
            f"<ul>{items}</ul></div>"
 
 
