@@ -14,8 +14,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-API_NAMES = ("Result", "ScenarioResult", "TuneOutput", "calibrate", "load_config", "now", "run", "scenarios",
-             "tune", "EvidenceResult", "evidence")
+API_NAMES = ("Result", "ScenarioResult", "TuneOutput", "calibrate", "decide", "load_config", "now", "run",
+             "scenarios", "tune", "EvidenceResult", "evidence")
 __all__ = ["__version__", *API_NAMES]
 
 

@@ -597,5 +597,44 @@ def evidence(config: ConfigLike, overrides: dict[str, Any] | None = None, *, dat
     return EvidenceResult(build_evidence(run_backtest(cfg, _origin(config)), seed=seed))
 
 
-__all__ = ["EvidenceResult", "Result", "ScenarioResult", "TuneOutput", "evidence", "load_config", "now", "run",
-           "scenarios", "tune"]
+def decide(run_dir: str | Path, probs: str | dict[str, float] | None = None, *, cvar_lambda: float | None = None,
+           statistic: str | None = None, views: list[str] | tuple[str, ...] = (), resamples: int = 200) -> Any:
+    """Re-score a saved scenario run (``rmpbt decide``) without re-simulating.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A ``rmpbt scenarios`` run folder (with ``scenario_paths.parquet``).
+    probs : str or dict, optional
+        Scenario probabilities, ``"A=0.4,B=0.35,C=0.25"`` or ``{"A": 0.4, ...}`` (default: the run's).
+    cvar_lambda : float, optional
+        λ of ``cvar_penalised`` in [0, 100] (default: the run's).
+    statistic : str, optional
+        Regret statistic (default: the run's).
+    views : list of str
+        Views by entropy pooling, e.g. ``["P(B)>=0.5", "E[spy]=0.08"]``.
+    resamples : int
+        Paired path resamples of the margin's Monte-Carlo noise (0 skips it).
+
+    Returns
+    -------
+    backtest.synthetic.decide.core.Decision
+        ``.choice``, ``.runner_up``, ``.flips``, ``.map``, ``.table``, ``.lines`` (the plain
+        reading), ``.to_json()`` (``decision.json``); ``.save(root)`` writes the folder.
+    """
+    from backtest.synthetic.decide.core import decide as run_decide
+
+    fn = "decide"
+    _arg(fn, "run_dir", run_dir, (str, Path))
+    _arg(fn, "probs", probs, (str, dict), optional=True)
+    _arg(fn, "cvar_lambda", cvar_lambda, (int, float), optional=True)
+    _arg(fn, "statistic", statistic, str, optional=True)
+    _arg(fn, "views", views, (list, tuple))
+    for v in views:
+        _arg(fn, "views item", v, str)
+    _arg(fn, "resamples", resamples, int)
+    return run_decide(run_dir, probs, cvar_lambda, statistic, list(views), resamples)
+
+
+__all__ = ["EvidenceResult", "Result", "ScenarioResult", "TuneOutput", "calibrate", "decide", "evidence", "load_config",
+           "now", "run", "scenarios", "tune"]

@@ -14,10 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from backtest.constants import TRADING_DAYS
+from backtest.constants import CVAR_LEVEL, TRADING_DAYS
 from backtest.execution.threads import run_blocks
-
-CVAR_LEVEL = 0.05
 
 #: Metrics computed by :func:`window_metrics`, in this order along the last axis.
 WINDOW_METRICS = ("sharpe", "sortino", "cagr", "max_drawdown", "calmar")

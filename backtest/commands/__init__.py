@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Sweep config keys of one strategy; rank in-sample, report out-of-sample (folder path printed last).",
     ),
     "data": ("backtest.commands.data_cmd", "Download and cache market data."),
+    "decide": (
+        "backtest.commands.decide_cmd",
+        "Re-score a saved scenario run: the choice, its flips in λ and probabilities, views (entropy pooling).",
+    ),
     "now": ("backtest.commands.now_cmd", "Today's regime, targets, drifted weights, why, costs a year, returns since the regime began and trades."),
     "evidence": (
         "backtest.commands.evidence_cmd",

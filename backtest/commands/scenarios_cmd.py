@@ -213,6 +213,10 @@ def register(app: typer.Typer) -> None:
         text, tone = verdict(run.regret, sset.spec.scoring.choice_resamples)  # coloured by what it says (docs/scenarios.md)
         colour = {"good": "green", "neutral": "yellow", "bad": "red"}[tone]
         console.print(f"[bold {colour}]{escape(text)}[/]", highlight=False)
+        from backtest.synthetic.decide.core import run_decision_lines
+
+        for line in run_decision_lines(run):  # the flips of the choice (docs/decide.md)
+            console.print(escape(line), highlight=False, soft_wrap=True)
         console.print(drift_line(sset.states, first.drifts), highlight=False, soft_wrap=True)
         for line in pace_effect_lines(run.extras.get("pace_effect")):
             console.print(line, highlight=False, soft_wrap=True)

@@ -162,8 +162,13 @@ def aggregate(prep: Prepared, results: list[ChunkResult], paths: int, seed: int,
         notes.append(f"no vectorised form, evaluated path by path (slow): {', '.join(slow)}")
     hist = horizon_histogram({n: {s: stats[n][s]["horizon_return"] for s in strategies} for n in names},
                              {n: mix[n] for n in mix_names})
+    # per-path outcomes for ``rmpbt decide`` (backtest.synthetic.decide.outcomes builds the file)
+    outcomes = {"stats": stats, "bench": bench, "bench_horizon_return": bench_hr,
+                "assets": {n: _concat(by_sc[n], lambda r: r.asset_returns) for n in names}
+                if all(r.asset_returns is not None for r in results) else {}}
     return ScenarioRun(prep, paths, seed, chunk_size, executor, sm, regret, fan, metrics, returns, weights,
-                       pd.DataFrame(occ), per_path, timings, notes, extras={"horizon_hist": hist})
+                       pd.DataFrame(occ), per_path, timings, notes, extras={"horizon_hist": hist,
+                                                                             "path_outcomes": outcomes})
 
 
 HIST_BINS = 40

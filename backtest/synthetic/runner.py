@@ -107,6 +107,8 @@ class ChunkResult:
     state_days: np.ndarray
     per_path: list[str]
     seconds: dict[str, float]
+    asset_returns: np.ndarray | None = None
+    """Horizon return of every asset (``ctx.tickers``) on each path, shape (P, N) (``rmpbt decide`` views)."""
 
 
 def settings_from_config(cfg: RunConfig, origin: str, parallel: bool) -> RunSettings:
@@ -192,7 +194,7 @@ def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -
     counts = np.bincount(panel.states.ravel().astype(np.int64), minlength=len(ctx.states))
     return ChunkResult(ctx.scenario.name, task.p0, task.p1, wealth, stats, targets, cols_out, counts, per_path,
                        {"generate": t1 - t0, "weights": t_w, "simulate": t_s, "total": time.perf_counter() - t0,
-                        **per_strategy})
+                        **per_strategy}, asset_returns=np.prod(1.0 + panel.returns, axis=1) - 1.0)
 
 
 # ------------------------------------------------------------------------ preparation

@@ -29,10 +29,22 @@ import numba
 import numpy as np
 import pandas as pd
 
-from backtest.constants import BENCHMARK_60_40
+from backtest.constants import BENCHMARK_60_40, CVAR_LEVEL
 from backtest.execution.spec import cash_growth, fill_rows
 from backtest.kernel import fill_plan, simulate_batch
-from backtest.metrics_batch import CVAR_LEVEL, path_metrics
+from backtest.metrics_batch import path_metrics
+from backtest.synthetic.distributions import (  # one home for the numba-free summaries (rmpbt decide)
+    DEFAULT_CVAR_LAMBDA,
+    REGRET_STATISTICS,
+    cvar_penalised,
+    minimax_mask,
+    mix_beat,
+    paired_beat,
+    tail_mean,
+    tail_means,
+    weighted_mean,
+    weighted_quantiles,
+)
 
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 STAT_COLUMNS = ("mean", "median", "p5", "p25", "p75", "p95")
@@ -43,9 +55,7 @@ SCENARIO_STATS = ("horizon_return", "max_drawdown", "sharpe", "ann_vol", "prob_l
                   "prob_beat_6040", "prob_beat_6040_se")
 # single-number statistics: ``mean`` and ``median`` hold the value, the percentiles are empty
 SCALAR_STATS = ("prob_loss", "cvar_5", "cvar_penalised", "prob_beat_6040", "prob_beat_6040_se")
-REGRET_STATISTICS = ("cvar_penalised", "sharpe", "horizon_return", "max_drawdown", "cvar_5")
 DEFAULT_REGRET_STATISTIC = "cvar_penalised"
-DEFAULT_CVAR_LAMBDA = 1.0
 INTERNAL_6040 = "_sixty_forty_internal"
 """Name of the 60/40 added to the evaluation when the config has none (dropped from tables)."""
 
@@ -118,72 +128,6 @@ def cash_growth_factors(rate_pct: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------ distributions
-
-
-def weighted_quantiles(x: np.ndarray, q: np.ndarray | tuple[float, ...], w: np.ndarray | None = None,
-                       axis: int = 0) -> np.ndarray:
-    """Quantiles with Hazen plotting positions, optionally weighted.
-
-    Sorted values ``x_(i)`` with normalised weights ``w_(i)`` sit at ``c_i = W_i - w_i / 2``
-    (``W`` the cumulative weight); a quantile interpolates linearly between them (ends
-    clamp). Equal weights give ``c_i = (i - 1/2) / n``. NaN values are dropped.
-
-    Parameters
-    ----------
-    x : np.ndarray
-        Values; quantiles are taken along ``axis``.
-    q : sequence of float
-        Probabilities in [0, 1].
-    w : np.ndarray, optional
-        Weights along ``axis`` (same length as that axis).
-
-    Returns
-    -------
-    np.ndarray
-        ``len(q)`` first, then the remaining axes of ``x``.
-    """
-    x = np.moveaxis(np.asarray(x, dtype=float), axis, 0)
-    qq = np.asarray(q, dtype=float)
-    n = x.shape[0]
-    rest = x.shape[1:]
-    xt = np.ascontiguousarray(x.reshape(n, -1).T)  # (m, n): sort along the contiguous axis
-    m = xt.shape[0]
-    rows = np.arange(m)
-    out = np.full((len(qq), m), np.nan)
-    if w is None:
-        xs = np.sort(xt, axis=1)  # NaN last
-        nv = np.isfinite(xs).sum(axis=1)
-        top = np.maximum(nv - 1, 0)
-        for k, qk in enumerate(qq):
-            h = qk * nv - 0.5  # Hazen: x_(i) sits at (i + 1/2) / n, i from 0
-            lo = np.clip(np.floor(h), 0, top).astype(np.int64)
-            hi = np.clip(lo + 1, 0, top)
-            t = np.clip(h - lo, 0.0, 1.0)
-            xlo, xhi = xs[rows, lo], xs[rows, hi]
-            out[k] = np.where(nv > 0, xlo + t * (xhi - xlo), np.nan)
-        return out.reshape((len(qq), *rest))
-    ww = np.asarray(w, dtype=float)
-    order = np.argsort(xt, axis=1, kind="stable")  # NaN last
-    xs = np.take_along_axis(xt, order, axis=1)
-    valid = np.isfinite(xs)
-    wj = np.where(valid, ww[order], 0.0)
-    cw = np.cumsum(wj, axis=1)
-    tot = cw[:, -1:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = np.where(valid, (cw - wj / 2.0) / tot, np.inf)
-    nv = valid.sum(axis=1)
-    top = np.maximum(nv - 1, 0)
-    for k, qk in enumerate(qq):
-        j = (c < qk).sum(axis=1)
-        lo = np.clip(j - 1, 0, top)
-        hi = np.clip(j, 0, top)
-        clo, chi = c[rows, lo], c[rows, hi]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(chi > clo, (qk - clo) / (chi - clo), 0.0)
-        t = np.clip(np.nan_to_num(t, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
-        xlo, xhi = xs[rows, lo], xs[rows, hi]
-        out[k] = np.where(nv > 0, xlo + t * (xhi - xlo), np.nan)
-    return out.reshape((len(qq), *rest))
 
 
 @numba.njit(cache=True)
@@ -293,58 +237,8 @@ def _single_group_quantiles(g: np.ndarray, q: np.ndarray) -> np.ndarray:
     return out
 
 
-def tail_mean(x: np.ndarray, level: float = CVAR_LEVEL, w: np.ndarray | None = None) -> float:
-    """Mean of the lowest ``level`` share of the probability mass of ``x`` (CVaR, exact).
-
-    Sorted values are taken in order, each with its weight, the last one partially, until
-    the mass ``level`` is reached.
-    """
-    x = np.asarray(x, dtype=float)
-    ww = np.ones(len(x)) if w is None else np.asarray(w, dtype=float)
-    ok = np.isfinite(x)
-    x, ww = x[ok], ww[ok]
-    if not len(x):
-        return float("nan")
-    o = np.argsort(x, kind="stable")
-    xs, ws = x[o], ww[o] / ww.sum()
-    before = np.concatenate([[0.0], np.cumsum(ws)[:-1]])
-    take = np.clip(level - before, 0.0, ws)
-    return float((xs * take).sum() / take.sum())
-
-
-def weighted_mean(x: np.ndarray, w: np.ndarray | None = None) -> float:
-    """Mean of the finite values (weighted)."""
-    x = np.asarray(x, dtype=float)
-    ok = np.isfinite(x)
-    if not ok.any():
-        return float("nan")
-    if w is None:
-        return float(x[ok].mean())
-    ww = np.asarray(w, dtype=float)[ok]
-    return float((x[ok] * ww).sum() / ww.sum())
-
-
 def _scalar(v: float) -> dict[str, float]:
     return {"mean": v, "median": v, **{f"p{int(q * 100)}": np.nan for q in QUANTILES if q != 0.5}}
-
-
-def cvar_penalised(median_return: float, cvar: float, lam: float = DEFAULT_CVAR_LAMBDA) -> float:
-    """Median horizon return minus ``lam`` times the CVaR-5 shortfall ``max(0, -cvar)``.
-
-    Parameters
-    ----------
-    median_return : float
-        Median horizon return over the paths.
-    cvar : float
-        Mean horizon return of the worst 5 % of the paths (:func:`tail_mean`).
-    lam : float
-        Penalty per unit of tail loss (``scoring.cvar_lambda``, default 1).
-
-    Returns
-    -------
-    float
-    """
-    return float(median_return - lam * max(0.0, -cvar))
 
 
 def summarise(stats: dict[str, np.ndarray], w: np.ndarray | None = None,
@@ -418,47 +312,6 @@ def benchmark_6040(strategies: list[dict], benchmark: str | None, tickers: list[
                            "params": {"weights": dict(BENCHMARK_60_40)}}
 
 
-def paired_beat(x: np.ndarray, ref: np.ndarray) -> tuple[float, float, int]:
-    """P(x > ref) on the same paths, its binomial standard error and the number of pairs.
-
-    Pairs with a NaN on either side are dropped; ties do not count as beating.
-
-    Returns
-    -------
-    tuple of (float, float, int)
-        ``(p, sqrt(p (1 - p) / n), n)``; NaN with ``n = 0``.
-    """
-    x, ref = np.asarray(x, dtype=float), np.asarray(ref, dtype=float)
-    ok = np.isfinite(x) & np.isfinite(ref)
-    n = int(ok.sum())
-    if n == 0:
-        return float("nan"), float("nan"), 0
-    p = float((x[ok] > ref[ok]).mean())
-    return p, float(np.sqrt(p * (1.0 - p) / n)), n
-
-
-def mix_beat(parts: list[tuple[float, int]], probs: list[float]) -> tuple[float, float]:
-    """P(beat) of the probability-weighted mix and its stratified standard error.
-
-    ``p = sum_s pi_s p_s`` and ``se = sqrt(sum_s pi_s^2 p_s (1 - p_s) / n_s)`` with the
-    scenario probabilities ``pi_s`` normalised to sum to 1.
-
-    Parameters
-    ----------
-    parts : list of (float, int)
-        ``(p_s, n_s)`` per scenario (from :func:`paired_beat`).
-    probs : list of float
-        Scenario probabilities.
-    """
-    pi = np.asarray(probs, dtype=float)
-    p = np.array([a for a, _ in parts], dtype=float)
-    n = np.array([b for _, b in parts], dtype=float)
-    if not len(p) or (n <= 0).any() or not np.isfinite(p).all() or pi.sum() <= 0:
-        return float("nan"), float("nan")
-    pi = pi / pi.sum()
-    return float((pi * p).sum()), float(np.sqrt((pi**2 * p * (1.0 - p) / n).sum()))
-
-
 def regret_table(values: pd.DataFrame, mix: dict[str, float], statistic: str) -> pd.DataFrame:
     """Regret of each strategy against the best one per scenario, and the minimax choice.
 
@@ -492,27 +345,6 @@ def regret_table(values: pd.DataFrame, mix: dict[str, float], statistic: str) ->
     return out
 
 
-def minimax_mask(max_regret: np.ndarray) -> np.ndarray:
-    """True where the maximum regret is the smallest along the last axis (ties within 1e-12).
-
-    The minimax-regret rule of :func:`regret_table`, also applied per path resample by
-    :mod:`backtest.synthetic.choice` (shape ``(B, strategies)``). NaN is never chosen.
-
-    Parameters
-    ----------
-    max_regret : np.ndarray
-        Maximum regret per strategy (last axis).
-
-    Returns
-    -------
-    np.ndarray of bool
-        Same shape as ``max_regret``.
-    """
-    mx = np.asarray(max_regret, dtype=float)
-    best = np.min(np.where(np.isnan(mx), np.inf, mx), axis=-1, keepdims=True)
-    return np.isclose(mx, best, rtol=0, atol=1e-12)
-
-
 __all__ = [
     "DEFAULT_CVAR_LAMBDA",
     "DEFAULT_REGRET_STATISTIC",
@@ -536,5 +368,6 @@ __all__ = [
     "simulate_paths",
     "summarise",
     "tail_mean",
+    "tail_means",
     "weighted_quantiles",
 ]

@@ -26,6 +26,7 @@ from backtest.results import (
 )
 from backtest.synthetic.aggregate import ScenarioRun
 from backtest.synthetic.bootstrap import pool_ranges
+from backtest.synthetic.decide.outcomes import outcomes_record, write_path_outcomes
 from backtest.synthetic.drift import drift_provenance
 from backtest.synthetic.sim_labels import provenance_entry
 
@@ -101,6 +102,7 @@ def provenance(run: ScenarioRun, run_id: str) -> dict[str, Any]:
         "regret": {"statistic": sset.spec.scoring.regret_statistic, "summary": sset.spec.scoring.regret_summary,
                    "choice_resamples": sset.spec.scoring.choice_resamples},
         "strategies": {s.name: s.kind for s in cfg.strategies},
+        "path_outcomes": outcomes_record(run),  # what rmpbt decide needs (scenario_paths.parquet)
         "notes": run.notes,
         "packages": package_versions(),
         "git_commit": git_commit(),
@@ -133,6 +135,7 @@ def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: b
         run.weights.to_parquet(tmp / "weights.parquet", index=False)
         if run.extras.get("pace_effect") is not None:
             run.extras["pace_effect"].to_csv(tmp / "pace_effect.csv", index=False, float_format="%.10g")
+        write_path_outcomes(run, tmp)  # scenario_paths.parquet, for rmpbt decide
         run.timings["write"] = time.perf_counter() - t
         write_json(tmp / "provenance.json", provenance(run, tmp.final.name))
         if report and cfg.report.html:  # the scenario page; no run-tearsheet PNGs of simulated paths
