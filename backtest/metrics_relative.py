@@ -134,17 +134,12 @@ def active_max_drawdown(r: pd.Series, b: pd.Series) -> float:
 
 
 def relative_summary(r: pd.Series, b: pd.Series) -> dict[str, float]:
-    """All :data:`RELATIVE_COLUMNS` of ``r`` against ``b``.
-
-    Parameters
-    ----------
-    r, b : pd.Series
-        Daily simple returns of the strategy and of the benchmark.
+    """All :data:`RELATIVE_COLUMNS` of the strategy's daily returns ``r`` against the benchmark's ``b``.
 
     Returns
     -------
     dict
-        Keys of :data:`RELATIVE_COLUMNS`.
+        Keys of :data:`RELATIVE_COLUMNS` (each function's definition in the module docstring).
     """
     return {
         "active_return": active_return(r, b),

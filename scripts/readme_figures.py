@@ -176,8 +176,10 @@ def job_scenarios(ns: argparse.Namespace, tmp: Path) -> list[str]:
     if pe_path.exists():
         pe = pd.read_csv(pe_path)
         col = pe["distinguishable"].astype(str) == "True" if "distinguishable" in pe else pd.Series(False, index=pe.index)
-        who = sorted(set(pe.loc[col, "strategy"].astype(str)))
-        lines.append("  pace effect distinguishable from zero for: " + (", ".join(who) if who else "no strategy"))
+        hit = pe.loc[col].drop_duplicates("strategy")
+        who = [f"{r.strategy} ({pct(getattr(r, 'effect', None), 2, signed=True)})" for r in hit.itertuples()]
+        lines.append("  pace effect (median return, highest minus lowest pace) distinguishable from zero for: "
+                     + (", ".join(who) if who else "no strategy"))
     return [timing(f"rmpbt scenarios configs/historical.yaml --paths {paths} --seed 1", wall, cpu)], lines
 
 

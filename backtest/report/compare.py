@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.cost_drag import rebase_costs
+from backtest.cost_drag import COST_DRAG_COLUMNS, cost_drag_table, rebase_costs
 from backtest.errors import ResultsError
 from backtest.metrics import regime_metrics
 from backtest.metrics_relative import RELATIVE_COLUMNS, relative_table
@@ -425,8 +425,10 @@ def build_compare(runs: list[RunData], baseline: str | None = None, align: bool 
     if benchmark is not None:
         bench = resolve_baseline(benchmark, labels, runs, what="benchmark")
         data.benchmarks = {s: bench for s in data.strategies}
-        data.metrics = data.metrics.drop(columns=RELATIVE_COLUMNS, errors="ignore").join(
-            relative_table(data.returns, data.benchmarks).reindex(data.metrics.index))
+    # relative metrics and cost drags of every strategy, the same way for every run (older
+    # run folders lack the columns; --benchmark changes the reference)
+    data.metrics = data.metrics.drop(columns=[*RELATIVE_COLUMNS, *COST_DRAG_COLUMNS], errors="ignore").join(
+        relative_table(data.returns, data.benchmark_of())).join(cost_drag_table(data.costs, data.returns))
     if keep != full:
         data = filter_data(data, keep)
     data.notes[:0] = list(notes or [])
