@@ -34,6 +34,11 @@ def _pct2(x: Any) -> str:
     return "–" if x is None or x != x else f"{x:.2%}"
 
 
+def _unsigned_zero(x: Any) -> Any:
+    """0 for a ratio that rounds to zero at two decimals (no "-0.00")."""
+    return 0.0 if x == x and x is not None and abs(x) < 0.005 else x
+
+
 def relative_table(metrics: Any, benchmark: str | None, title: str = "") -> Table | None:
     """Rich table: per strategy the relative metrics against ``benchmark`` and the cost drags.
 
@@ -66,7 +71,7 @@ def relative_table(metrics: Any, benchmark: str | None, title: str = "") -> Tabl
         t.add_column(head, justify="right")
     for name, row in metrics.iterrows():
         cells = ["[dim]benchmark[/]" if rel and name == benchmark and i == 0 else
-                 (fmt(row[c], True) if pct else fmt(row[c])) for i, (c, _, pct) in enumerate(rel)]
+                 (fmt(row[c], True) if pct else fmt(_unsigned_zero(row[c]))) for i, (c, _, pct) in enumerate(rel)]
         cells += [_pct2(row[c]) for c, _, _ in cost]
         t.add_row(str(name), *cells)
     return t
