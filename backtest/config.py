@@ -578,6 +578,7 @@ def config_from_dict(
                 data["source"] = "csv"
                 if data.get("macro_source") == "sample":
                     data["macro_source"] = "csv"
+    absolute_paths(raw)
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
@@ -586,6 +587,25 @@ def config_from_dict(
     # called by ``backtest.commands.loading.load_run_config`` and by ``build_strategy``):
     # config never imports strategies.
     return cfg
+
+
+def absolute_paths(raw: dict[str, Any]) -> None:
+    """Make ``data.dir`` and ``regimes.calendar`` absolute in place when they are relative.
+
+    A relative path reaching here is relative to the current folder (``--data-dir``,
+    ``--set``, a config given as a mapping; :func:`load_config` has already made a config
+    file's own ``data.dir`` relative to the file). Stored absolute, every config a run,
+    tune or scenario folder writes (``config.yaml``, ``best.yaml``) resolves to the same
+    data from any folder (``docs/config.md``).
+    """
+    for section, key in (("data", "dir"), ("regimes", "calendar")):
+        sub = raw.get(section)
+        val = sub.get(key) if isinstance(sub, dict) else None
+        try:
+            if isinstance(val, str) and val.strip() and not Path(val).expanduser().is_absolute():
+                sub[key] = str(Path(val).resolve())
+        except (OSError, ValueError, RuntimeError):  # NUL byte, symlink loop: reported where the path is read
+            pass
 
 
 def dump_yaml(cfg: RunConfig) -> str:

@@ -32,7 +32,7 @@ from backtest.evidence.attribution import attribution_tables
 from backtest.evidence.events import regime_start_paths
 from backtest.execution.spec import build_spec, decision_dates
 from backtest.execution.weights import check_static_leverage
-from backtest.metrics import metrics_table, regime_metrics
+from backtest.metrics import regime_metrics
 from backtest.regimes.models import make_regime_model
 from backtest.regimes.scoring import regime_outputs
 from backtest.results import (
@@ -45,6 +45,7 @@ from backtest.results import (
     unique_run_id,
     write_json,
 )
+from backtest.run_metrics import run_metrics_table
 from backtest.run_targets import Targets, iter_targets, strategy_targets
 from backtest.signals import SignalFrame, build_signal_frame
 from backtest.stats import degenerate_note
@@ -56,7 +57,7 @@ from strategies.base import (
     check_universe,
 )
 
-__all__ = ["RunOutput", "cash_returns", "decision_dates", "load_market", "required_series",
+__all__ = ["RunOutput", "cash_returns", "costs_frame", "decision_dates", "load_market", "required_series",
            "run_backtest", "write_outputs", "write_run"]
 
 WARMUP_DAYS = 550  # calendar days of history loaded before the start for trailing signals
@@ -219,7 +220,7 @@ def run_backtest(
     returns = pd.DataFrame({n: s.returns for n, s in sims.items()}, index=days)
     returns.index.name = "date"
     turnover = pd.DataFrame({n: s.turnover for n, s in sims.items()}, index=days)
-    metrics = metrics_table(returns, rf, turnover)
+    metrics = run_metrics_table(returns, rf, turnover, benchmark=cfg.benchmark, costs=costs_frame(days, sims))
     notes.extend(n for c in returns.columns if (n := degenerate_note(str(c), (returns[c] - rf).to_numpy())))
     reg = regime_metrics(returns, labels["regime"].reindex(days), rf, turnover)
     timings["metrics"] = time.perf_counter() - t3
@@ -270,6 +271,31 @@ def _weights_long(targets: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def costs_frame(days: pd.DatetimeIndex, sims: dict[str, SimResult]) -> pd.DataFrame:
+    """The daily costs of every strategy, long (``costs.parquet``): ``date, strategy, fees, borrow, financing, turnover``.
+
+    Money amounts are in units of the initial capital; ``turnover`` is traded value over NAV.
+    """
+    if not sims:
+        return pd.DataFrame(columns=["date", "strategy", "fees", "borrow", "financing", "turnover"])
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "date": days,
+                    "strategy": n,
+                    "fees": s.fees.to_numpy(),
+                    "borrow": s.borrow.to_numpy(),
+                    "financing": (s.financing if s.financing is not None else s.borrow * 0.0).to_numpy(),
+                    "turnover": s.turnover.to_numpy(),
+                }
+            )
+            for n, s in sims.items()
+        ],
+        ignore_index=True,
+    )
+
+
 def write_outputs(out: RunOutput, folder: Path, run_id: str | None = None) -> None:
     """Write every contract file of a run into ``folder`` (which must exist).
 
@@ -291,23 +317,7 @@ def write_outputs(out: RunOutput, folder: Path, run_id: str | None = None) -> No
         daily_w.append(long)
     if daily_w:
         pd.concat(daily_w, ignore_index=True).to_parquet(folder / "holdings.parquet", index=False)
-    costs = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "date": out.days,
-                    "strategy": n,
-                    "fees": s.fees.to_numpy(),
-                    "borrow": s.borrow.to_numpy(),
-                    "financing": (s.financing if s.financing is not None else s.borrow * 0.0).to_numpy(),
-                    "turnover": s.turnover.to_numpy(),
-                }
-            )
-            for n, s in out.sims.items()
-        ],
-        ignore_index=True,
-    )
-    costs.to_parquet(folder / "costs.parquet", index=False)
+    costs_frame(out.days, out.sims).to_parquet(folder / "costs.parquet", index=False)
     lab = out.labels.reindex(out.days).copy()
     lab.index.name = "date"
     lab.reset_index().to_parquet(folder / "regimes.parquet", index=False)

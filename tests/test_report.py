@@ -58,6 +58,7 @@ def tiny_config(data_dir: Path, name: str = "tiny", fee_bps: float = 1.0, start:
                  "macro": ["DTB3"]},
         "costs": {"fee_bps": fee_bps, "slippage_bps": 2.0},
         "cash": {"rate": "DTB3"},
+        "benchmark": "sixty_forty",
         "strategies": [
             {"name": "sixty_forty", "kind": "fixed_weights", "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}},
             {"name": "ew", "kind": "equal_weight", "params": {"assets": list(TICKERS)}},
@@ -224,20 +225,71 @@ def test_metrics_table_matches_metrics_csv(tiny_run):
             assert parse_number(text) == pytest.approx(expected, abs=tol + 1e-12), (row[0], col, text, expected)
 
 
-def test_best_value_per_column_is_highlighted(tiny_run):
+def test_only_risk_adjusted_figures_are_highlighted(tiny_run):
     html = (tiny_run / "tearsheet.html").read_text()
     rows, classes = parse_table(html, "metrics-table")
     header = rows[0]
+    data = load_run(tiny_run)
     csv = pd.read_csv(tiny_run / "metrics.csv", index_col="strategy")
-    for col, lbl, _, direction in METRIC_SPEC:
+    for col, lbl, *_ in METRIC_SPEC:
         j = header.index(lbl)
         marked = [r[0] for r, c in zip(rows[1:], classes[1:], strict=True) if "best" in c[j]]
-        vals = csv[col]
-        if vals.nunique() < 2:
-            assert not marked
+        if col not in ("sharpe", "sortino", "calmar"):
+            assert not marked, col  # CAGR, vol, drawdown, ...: absolute figures are not ranked
             continue
-        best = vals.idxmax() if direction > 0 else vals.idxmin()
-        assert best in marked, (col, marked)
+        vals = csv[col]
+        if col == "calmar":  # ranked in excess of cash, by hand
+            cash = (1 + data.rf).prod() ** (252 / len(data.rf)) - 1
+            vals = (csv["cagr"] - cash) / csv["max_drawdown"].abs()
+        assert marked == [vals.idxmax()], (col, marked)
+
+
+def test_cash_like_strategy_never_crowned_by_calmar():
+    """Bills: the top raw Calmar (a tiny drawdown), about zero in excess of cash: not highlighted."""
+    from backtest.report.html import metrics_table_html
+    from backtest.report.rundata import RunData
+    from backtest.report.sections import excess_calmar
+
+    idx = pd.bdate_range("2020-01-01", periods=504)
+    rng = np.random.default_rng(5)
+    rf = pd.Series(0.04 / 252, index=idx)
+    ret = pd.DataFrame({"bills": 0.04 / 252 + rng.normal(0, 0.0002, len(idx)),
+                        "risky": 0.0005 + rng.normal(0, 0.01, len(idx))}, index=idx)
+    metrics = metrics_table(ret, rf)
+    assert metrics["calmar"].idxmax() == "bills"
+    data = RunData(folder=Path("."), prov={}, config={}, metrics=metrics, regime_metrics=pd.DataFrame(),
+                   returns=ret, rf=rf)
+    rank = excess_calmar(data)
+    assert rank["bills"] == pytest.approx((metrics.loc["bills", "cagr"] - (1 + rf).prod() ** (252 / 504) + 1)
+                                          / abs(metrics.loc["bills", "max_drawdown"]))
+    html = metrics_table_html(metrics, {}, rank={"calmar": rank})
+    rows, classes = parse_table(html, "metrics-table")
+    j = rows[0].index("Calmar")
+    assert [r[0] for r, c in zip(rows[1:], classes[1:], strict=True) if "best" in c[j]] == ["risky"]
+
+
+def test_relative_section_matches_metrics_csv(tiny_run):
+    """The relative table shows metrics.csv's columns; the benchmark's row is empty and tagged."""
+    from backtest.report.html import RELATIVE_SPEC
+
+    html = (tiny_run / "tearsheet.html").read_text()
+    assert '<section class="card" id="relative">' in html and "Against <b>sixty_forty</b>" in html
+    rows, classes = parse_table(html, "relative-table")
+    csv = pd.read_csv(tiny_run / "metrics.csv", index_col="strategy")
+    assert rows[0][1:] == [lbl for _, lbl, *_ in RELATIVE_SPEC]
+    body = {r[0].replace(" benchmark", ""): r[1:] for r in rows[1:]}
+    assert set(body["sixty_forty"]) == {"–"} and rows[1][0] == "sixty_forty benchmark"
+    for name in ("ew", "spy"):
+        for (col, _, kind, _), text in zip(RELATIVE_SPEC, body[name], strict=True):
+            tol = 0.00005 if kind == "pct" else 0.005
+            assert parse_number(text) == pytest.approx(csv.loc[name, col], abs=tol + 1e-12), (name, col)
+    ir = rows[0].index("Information ratio")
+    marked = [r[0] for r, c in zip(rows[1:], classes[1:], strict=True) if "best" in c[ir]]
+    assert marked == [csv["information_ratio"].idxmax()]
+    costs, _ = parse_table(html, "costs-table")
+    assert costs[0] == ["strategy", "turnover/yr", "Fees + slippage", "Borrow", "Financing", "Total"]
+    fee = {r[0]: parse_number(r[2]) for r in costs[1:]}
+    assert fee == {k: pytest.approx(v, abs=0.00005) for k, v in csv["fee_drag"].items()}
 
 
 def test_page_is_self_contained(tiny_run):
@@ -356,7 +408,7 @@ def test_rebuilt_cash_return_reproduces_metrics(tiny_run):
     data = load_run(tiny_run)
     costs = data.costs.pivot_table(index="date", columns="strategy", values="turnover", aggfunc="sum")
     got = metrics_table(data.returns, data.rf, costs.reindex(data.returns.index))
-    pd.testing.assert_frame_equal(got, data.metrics, check_exact=False, rtol=1e-7, atol=1e-10,
+    pd.testing.assert_frame_equal(got, data.metrics[got.columns], check_exact=False, rtol=1e-7, atol=1e-10,
                                   check_names=False)
 
 
@@ -439,6 +491,36 @@ def test_compare_different_periods(results_pair, tmp_path):
     got = comp.data.metrics.loc[[f"base/{s}" for s in r.columns], "sharpe"].to_numpy()
     np.testing.assert_allclose(got, expect["sharpe"].to_numpy(), rtol=1e-9)
     assert "Aligned to the common period" in out.read_text()
+    # relative metrics and cost drags are recomputed on the common period (costs per NAV of the window)
+    a_ = r["ew"] - r["sixty_forty"]
+    assert comp.data.metrics.loc["base/ew", "active_return"] == pytest.approx(a_.mean() * 252, rel=1e-9)
+    full = runs[0].returns["ew"]
+    nav = (1 + full).cumprod().shift(1).fillna(1.0)
+    fees = runs[0].costs.loc[runs[0].costs["strategy"] == "ew"].set_index("date")["fees"]
+    fees.index = pd.DatetimeIndex(fees.index)
+    want = (fees / nav).loc[start:].sum() * 252 / len(r)
+    assert comp.data.metrics.loc["base/ew", "fee_drag"] == pytest.approx(want, rel=1e-9)
+
+
+def test_compare_benchmark_option(results_pair, tmp_path):
+    from backtest.metrics_relative import relative_summary
+
+    a, b, _ = results_pair
+    runs = load_runs([a, b])
+    comp = build_compare(runs)  # default: each run against its own benchmark
+    assert comp.benchmarks["costly/ew"] == "costly/sixty_forty"
+    assert comp.data.metrics.loc["costly/ew", "beta"] == pytest.approx(runs[1].metrics.loc["ew", "beta"])
+    comp = build_compare(runs, benchmark="base/spy", strategies=["ew"])  # the benchmark need not be shown
+    got = comp.data.metrics.loc["costly/ew"]
+    want = relative_summary(runs[1].returns["ew"], runs[0].returns["spy"])
+    for k, v in want.items():
+        assert got[k] == pytest.approx(v, rel=1e-9), k
+    assert 'id="relative-table"' in comp.html and "Against <b>base/spy</b>" in comp.html
+    res = invoke(str(a), str(b), "--benchmark", "base/spy", "--out", str(tmp_path / "c.html"))
+    assert res.exit_code == 0, res.output
+    assert "against base/spy (benchmark)" in res.stdout
+    assert "benchmark 'nope'" in one_line_error(invoke(str(a), str(b), "--benchmark", "nope",
+                                                        "--out", str(tmp_path / "x.html")))
 
 
 def test_compare_same_names_get_unique_labels(tmp_path, tiny_data, results_pair):

@@ -182,6 +182,7 @@ def test_compare_page_with_24_lines(browser, tmp_path):
         raw = cfg.resolved_dict()
         raw["strategies"] = [{"name": f"s{i:02d}", "kind": "fixed_weights",
                               "params": {"weights": {"SPY": i / 12, "IEF": 1 - i / 12}}} for i in range(12)]
+        raw["benchmark"] = None
         cfg = type(cfg).model_validate(raw)
         folders.append(write_run(run_backtest(cfg), tmp_path / "res", report=False))
     path, comp = render_compare(folders, out=tmp_path / "cmp24.html")

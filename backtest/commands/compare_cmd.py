@@ -56,6 +56,11 @@ def register(app: typer.Typer) -> None:
         align: Annotated[
             bool, typer.Option("--align", help="Restrict runs covering different periods to their common period.")
         ] = False,
+        benchmark: Annotated[
+            str | None,
+            typer.Option("--benchmark", help="run/strategy (or a strategy name unique across runs) every relative "
+                                             "metric is measured against [default: each run's own benchmark]."),
+        ] = None,
     ) -> None:
         """Compare strategies from several runs on one page (the page's path is the last line printed)."""
         from backtest.commands.common import console, fail, summary_table
@@ -69,7 +74,7 @@ def register(app: typer.Typer) -> None:
 
                 raise ResultsError(f"compare: --strategies {strategies!r} names no strategy")
             path, comp = render_compare(list(run_dirs or []), out=out, baseline=baseline, align=align,
-                                        strategies=keep)
+                                        strategies=keep, benchmark=benchmark)
         except RmpbtError as exc:
             fail(exc)
             return
@@ -77,6 +82,12 @@ def register(app: typer.Typer) -> None:
         console.print(summary_table(comp.data.metrics, None, title=f"{len(comp.labels)} run(s), {period}; "
                                                                   f"baseline {comp.baseline}",
                                     n_days=len(comp.data.returns)))
+        from backtest.commands.relative_view import relative_table
+
+        names = sorted(set((comp.benchmarks or {}).values()))
+        rel = relative_table(comp.data.metrics, ", ".join(names) if names else None)
+        if rel is not None:
+            console.print(rel)
         if comp.deltas is not None and len(comp.deltas) > 1:
             console.print(delta_table(comp.deltas, f"Δ vs {comp.baseline}"))
         if comp.run_deltas is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +21,7 @@ from backtest.commands.common import (
     summary_table,
 )
 from backtest.commands.loading import load_run_config
-from backtest.constants import TRADING_DAYS
+from backtest.commands.relative_view import financing_line, relative_table
 from backtest.errors import RmpbtError
 
 
@@ -35,6 +36,11 @@ def register(app: typer.Typer) -> None:
         end: EndOpt = None,
         data_dir: DataDirOpt = None,
         out: OutOpt = Path("results"),
+        benchmark: Annotated[
+            str | None,
+            typer.Option("--benchmark", help="Strategy the relative metrics are measured against "
+                                             "[default: the config's benchmark].", show_default=False),
+        ] = None,
         no_report: Annotated[
             bool, typer.Option("--no-report", help="Skip tearsheet.html and PNGs.")
         ] = False,
@@ -46,8 +52,9 @@ def register(app: typer.Typer) -> None:
         try:
             # Strategy params are validated by run_backtest (build_strategy, before any data
             # is loaded or anything written): validating here too would do it twice.
+            sets = [*(set_ or []), *([f"benchmark={json.dumps(benchmark)}"] if benchmark is not None else [])]
             cfg = load_run_config(
-                config, set_ or [], start=start, end=end, data_dir=data_dir, validate_strategies=False
+                config, sets, start=start, end=end, data_dir=data_dir, validate_strategies=False
             )
             output = run_backtest(cfg, str(config), parallel=True)
             folder = write_run(output, out, report=not no_report)
@@ -63,34 +70,13 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
         console.print(summary_table(output.metrics, output.regime_metrics, n_days=len(output.days)))
-        fin = financing_line(output.sims, len(output.days), cfg.cash.borrow_spread_bps)
+        rel = relative_table(output.metrics, cfg.benchmark)
+        if rel is not None:
+            console.print(rel)
+        fin = financing_line(output.metrics, cfg.cash.borrow_spread_bps)
         if fin:
             console.print(fin, highlight=False)
         for note in output.notes:
             console.print(f"[dim]note: {escape(note)}[/]", highlight=False)
         console.print(str(folder), highlight=False, soft_wrap=True)
 
-
-def financing_line(sims: dict, n_days: int, spread_bps: float) -> str:
-    """One summary line: each leveraged strategy's financing cost in bp of capital a year.
-
-    Parameters
-    ----------
-    sims : dict[str, SimResult]
-        Simulated strategies (``financing`` = daily interest on negative cash).
-    n_days : int
-        Trading days of the run.
-    spread_bps : float
-        ``cash.borrow_spread_bps`` (shown in the line).
-
-    Returns
-    -------
-    str
-        Empty when no strategy borrows cash.
-    """
-    years = max(n_days, 1) / TRADING_DAYS
-    parts = [f"{name} {float(s.financing.sum()) / years * 1e4:,.0f}" for name, s in sims.items()
-             if s.financing is not None and float(s.financing.sum()) > 0.0]
-    if not parts:
-        return ""
-    return f"financing (cash rate + {spread_bps:g} bp on borrowed cash), bp/yr: " + ", ".join(parts)

@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from backtest.cost_drag import COST_DRAG_COLUMNS, cost_drag_table, rebase_costs
 from backtest.errors import ResultsError
-from backtest.metrics import metrics_table, regime_metrics
+from backtest.metrics import regime_metrics
+from backtest.metrics_relative import RELATIVE_COLUMNS, relative_table
 from backtest.report.tearsheet import (
     Page,
     RunData,
@@ -34,6 +36,7 @@ from backtest.report.tearsheet import (
     write_text_atomic,
 )
 from backtest.results import check_run_dir
+from backtest.run_metrics import run_metrics_table
 
 DEFAULT_NAME = "compare.html"
 
@@ -191,10 +194,13 @@ def filter_data(data: RunData, keep: list[str]) -> RunData:
         return frame.loc[frame["strategy"].isin(keep)].reset_index(drop=True)
 
     rf = data.rf[keep] if isinstance(data.rf, pd.DataFrame) else data.rf
+    gone = sorted({b for s, b in data.benchmark_of().items() if s in keep and b not in keep})
     return replace(data, metrics=data.metrics.loc[keep], regime_metrics=cut(data.regime_metrics),
                    returns=data.returns[keep], rf=rf, costs=cut(data.costs),
                    extras={k: cut(v) for k, v in data.extras.items()},
-                   weight_frames={k: v for k, v in (data.weight_frames or {}).items() if k in keep})
+                   weight_frames={k: v for k, v in (data.weight_frames or {}).items() if k in keep},
+                   benchmarks={s: b for s, b in data.benchmark_of().items() if s in keep},
+                   bench_returns=data.returns[gone] if gone else None)
 
 
 DELTA_COLUMNS = ("cagr", "total_return", "ann_vol", "sharpe", "max_drawdown", "turnover")
@@ -291,7 +297,8 @@ def trim_run(run: RunData, start: pd.Timestamp, end: pd.Timestamp) -> RunData:
         turnover.index = pd.DatetimeIndex(turnover.index)
         turnover = turnover.reindex(days).fillna(0.0)
         turnover.columns = [str(c) for c in turnover.columns]
-    metrics = metrics_table(r, rf, turnover)
+        costs = rebase_costs(run.costs.loc[pd.DatetimeIndex(run.costs["date"]) <= end], run.returns, days[0])
+    metrics = run_metrics_table(r, rf, turnover, benchmark=run.benchmark_of(), costs=costs)
     regimes = run.regimes.loc[(run.regimes.index >= start) & (run.regimes.index <= end)] if run.regimes is not None else None
     rm = (regime_metrics(r, regimes["regime"].reindex(days), rf, turnover)
           if regimes is not None and "regime" in regimes else run.regime_metrics.iloc[0:0])
@@ -302,7 +309,7 @@ def trim_run(run: RunData, start: pd.Timestamp, end: pd.Timestamp) -> RunData:
                      f"(metrics recomputed; optional tables such as event studies and scenarios are not)")
     return RunData(folder=run.folder, prov=run.prov, config=run.config, metrics=metrics, regime_metrics=rm,
                    returns=r, rf=rf, positions=cut(run.positions), positions_kind=run.positions_kind, costs=costs,
-                   regimes=regimes, extras=run.extras, stress=stress, notes=notes)
+                   regimes=regimes, extras=run.extras, stress=stress, notes=notes, benchmarks=run.benchmarks)
 
 
 def _prefix(frame: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -320,8 +327,10 @@ def merge_runs(runs: list[RunData], labels: list[str]) -> RunData:
     rets, rfs, mets, rms, costs, weights = [], {}, [], [], [], {}
     extras: dict[str, list[pd.DataFrame]] = {}
     notes: list[str] = []
+    bench: dict[str, str] = {}
     for run, lbl in zip(runs, labels, strict=True):
         ren = {s: f"{lbl}/{s}" for s in run.strategies}
+        bench.update({ren[s]: ren[b] for s, b in run.benchmark_of().items()})
         rets.append(run.returns.rename(columns=ren))
         for s in run.strategies:
             rfs[ren[s]] = run.rf
@@ -348,17 +357,17 @@ def merge_runs(runs: list[RunData], labels: list[str]) -> RunData:
         regime_metrics=pd.concat(rms, ignore_index=True) if rms else pd.DataFrame(),
         returns=returns, rf=rf, positions=None, costs=pd.concat(costs, ignore_index=True) if costs else None,
         regimes=first.regimes, extras={k: pd.concat(v, ignore_index=True) for k, v in extras.items()},
-        stress=first.stress, notes=notes, weight_frames=weights,
+        stress=first.stress, notes=notes, weight_frames=weights, benchmarks=bench,
     )
     return merged
 
 
 def resolve_baseline(baseline: str | None, labels: list[str], runs: list[RunData],
-                     keep: list[str] | None = None) -> str:
+                     keep: list[str] | None = None, what: str = "baseline") -> str:
     """The ``label/strategy`` of the baseline (default: the first strategy of the first run).
 
     Accepts ``run/strategy``, a strategy name unique across runs, or a run label (its first
-    strategy).
+    strategy). ``what`` names the option in the error (``baseline`` or ``benchmark``).
     """
     full = [f"{lbl}/{s}" for lbl, r in zip(labels, runs, strict=True) for s in r.strategies]
     if keep is not None:
@@ -376,8 +385,8 @@ def resolve_baseline(baseline: str | None, labels: list[str], runs: list[RunData
         if mine:
             return mine[0]
     hint = ", ".join(full)
-    what = "is ambiguous" if by_strategy else "is not a run/strategy of these runs"
-    raise ResultsError(f"compare: baseline {baseline!r} {what}; choose one of: {hint}")
+    why = "is ambiguous" if by_strategy else "is not a run/strategy of these runs"
+    raise ResultsError(f"compare: {what} {baseline!r} {why}; choose one of: {hint}")
 
 
 def runs_header_html(runs: list[RunData], labels: list[str], baseline: str,
@@ -427,10 +436,12 @@ class Comparison:
     aligned: tuple[pd.Timestamp, pd.Timestamp] | None
     deltas: pd.DataFrame | None = None
     run_deltas: pd.DataFrame | None = None
+    benchmarks: dict[str, str] | None = None
 
 
 def build_compare(runs: list[RunData], baseline: str | None = None, align: bool = False,
-                  strategies: list[str] | None = None, notes: list[str] | None = None) -> Comparison:
+                  strategies: list[str] | None = None, notes: list[str] | None = None,
+                  benchmark: str | None = None) -> Comparison:
     """Build the comparison page of loaded runs.
 
     Parameters
@@ -445,6 +456,10 @@ def build_compare(runs: list[RunData], baseline: str | None = None, align: bool 
         Keep only these strategies (``run/strategy`` labels or bare names).
     notes : list of str, optional
         Extra notes shown on the page (e.g. folders given twice).
+    benchmark : str, optional
+        ``run/strategy`` (or a strategy name unique across runs, or a run label) every
+        strategy's relative metrics are measured against; default: each run's own
+        ``benchmark``.
     """
     labels = run_labels(runs)
     aligned = common_period(runs, labels, align)
@@ -454,6 +469,13 @@ def build_compare(runs: list[RunData], baseline: str | None = None, align: bool 
     keep = select_strategies(full, strategies)
     base = resolve_baseline(baseline, labels, runs, keep)
     data = merge_runs(runs, labels)
+    if benchmark is not None:
+        bench = resolve_baseline(benchmark, labels, runs, what="benchmark")
+        data.benchmarks = {s: bench for s in data.strategies}
+    # relative metrics and cost drags of every strategy, the same way for every run (older
+    # run folders lack the columns; --benchmark changes the reference)
+    data.metrics = data.metrics.drop(columns=[*RELATIVE_COLUMNS, *COST_DRAG_COLUMNS], errors="ignore").join(
+        relative_table(data.returns, data.benchmark_of())).join(cost_drag_table(data.costs, data.returns))
     if keep != full:
         data = filter_data(data, keep)
     data.notes[:0] = list(notes or [])
@@ -467,7 +489,7 @@ def build_compare(runs: list[RunData], baseline: str | None = None, align: bool 
     if rd is not None:
         page.add("run-deltas", f"Run against run (each run minus {labels[0]})", run_deltas_html(rd))
     html = page.render(runs_header_html(runs, labels, base, aligned), footer_html())
-    return Comparison(html, data, base, labels, aligned, deltas(data.metrics, base), rd)
+    return Comparison(html, data, base, labels, aligned, deltas(data.metrics, base), rd, data.benchmark_of())
 
 
 def render_compare(
@@ -476,6 +498,7 @@ def render_compare(
     baseline: str | None = None,
     align: bool = False,
     strategies: list[str] | None = None,
+    benchmark: str | None = None,
 ) -> tuple[Path, Comparison]:
     """Write the comparison page of ``run_dirs`` and return its path.
 
@@ -491,6 +514,8 @@ def render_compare(
         Restrict all runs to their common period instead of refusing different periods.
     strategies : list of str, optional
         Keep only these strategies (``run/strategy`` labels or bare names).
+    benchmark : str, optional
+        The strategy every relative metric is measured against (default: each run's own).
 
     Returns
     -------
@@ -509,7 +534,8 @@ def render_compare(
         what = "is empty" if not str(out).strip() else "is an existing folder"
         raise ResultsError(f"--out {str(out)!r}: {what}; give the page's file name (e.g. compare.html)")
     runs = load_runs(paths)
-    comp = build_compare(runs, baseline=baseline, align=align, strategies=strategies, notes=notes)
+    comp = build_compare(runs, baseline=baseline, align=align, strategies=strategies, notes=notes,
+                         benchmark=benchmark)
     target = Path(out) if out is not None else new_page_name(Path(run_dirs[0]).resolve().parent)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,7 @@ __all__ = [
     "drawdowns", "equity_figure", "event_study_figure", "f32", "fan_figure", "figure_payload",
     "legend_rows", "monthly_heatmap_figure", "monthly_table", "outcome_figure",
     "page_template_json", "regime_bands", "regime_color", "regime_decor", "regime_heatmap",
-    "regime_order", "rgb_triplet", "rolling_figure", "rolling_stats", "sample_dates", "to_json",
+    "regime_order", "rgb_triplet", "rolling_figure", "rolling_stats", "sample_dates", "stacked_figure", "to_json",
     "turnover_figure", "wealth", "weights_figure",
 ]
 
@@ -142,14 +142,44 @@ def rolling_figure(
     """Three stacked panels sharing the date axis: rolling 12-month return, volatility, Sharpe."""
     stats = rolling_stats(returns, rf, window)
     keep = sample_dates(returns.index)
-    panels = (("return", "12-month return", ".0%", "%{y:.1%}", (0.70, 1.0)),
-              ("volatility", "12-month volatility", ".0%", "%{y:.1%}", (0.36, 0.64)),
-              ("sharpe", "12-month Sharpe", ".1f", "%{y:.2f}", (0.02, 0.30)))
+    panels = [(stats["return"].loc[keep], "12-month return", ".0%", "%{y:.1%}"),
+              (stats["volatility"].loc[keep], "12-month volatility", ".0%", "%{y:.1%}"),
+              (stats["sharpe"].loc[keep], "12-month Sharpe", ".1f", "%{y:.2f}")]
+    return stacked_figure(panels, colors, bands, list(returns.columns),
+                          domains=[(0.70, 1.0), (0.36, 0.64), (0.02, 0.30)])
+
+
+def stacked_figure(
+    panels: list[tuple[pd.DataFrame, str, str, str]],
+    colors: dict[str, str],
+    bands: list[Band] | None,
+    names: list,
+    domains: list[tuple[float, float]] | None = None,
+) -> go.Figure:
+    """Panels stacked on one shared date axis, one line per strategy in each, one legend.
+
+    Parameters
+    ----------
+    panels : list of (frame, title, tickformat, hovertemplate)
+        Each frame is date x strategy (already downsampled).
+    colors : dict
+        Colour per strategy.
+    bands : list of Band, optional
+        Regime bands drawn behind every panel.
+    names : list
+        Strategies (for the legend's height).
+    domains : list of (low, high), optional
+        Vertical domain of each panel (default: equal heights, 0.06 apart, top first).
+    """
+    n = len(panels)
+    if domains is None:
+        h = (0.98 - 0.06 * (n - 1)) / n
+        domains = [(round(0.02 + (n - 1 - i) * (h + 0.06), 4), round(0.02 + (n - 1 - i) * (h + 0.06) + h, 4))
+                   for i in range(n)]
     traces, shapes, notes = [], [], []
-    lay = base_layout(None, 640 + 18 * legend_rows(list(returns.columns)), hovermode="x")
-    for i, (key, title, tick, hover, dom) in enumerate(panels):
+    lay = base_layout(None, 640 * n // 3 + 18 * legend_rows(names), hovermode="x")
+    for i, ((f, title, tick, hover), dom) in enumerate(zip(panels, domains, strict=True)):
         ax = "y" if i == 0 else f"y{i + 1}"
-        f = stats[key].loc[keep]
         x = date_values(f.index)
         for c in f.columns:
             traces.append(scatter(x=x, y=f32(f[c], 5), name=str(c), mode="lines", legendgroup=str(c),
@@ -162,8 +192,8 @@ def rolling_figure(
         shapes += s_
         notes.append({"text": title, "xref": "paper", "yref": "paper", "x": 0, "y": dom[1], "xanchor": "left",
                       "yanchor": "bottom", "showarrow": False, "font": {"size": 12}})
-    lay.update(xaxis={"type": "date", "gridcolor": "#eee", "anchor": "y3"}, shapes=shapes, annotations=notes,
-               margin={"l": 60, "r": 20, "t": 60, "b": 40},
+    lay.update(xaxis={"type": "date", "gridcolor": "#eee", "anchor": f"y{n}" if n > 1 else "y"}, shapes=shapes,
+               annotations=notes, margin={"l": 60, "r": 20, "t": 60, "b": 40},
                legend={"orientation": "h", "yanchor": "bottom", "y": 1.04, "xanchor": "left", "x": 0})
     return go.Figure(traces, layout=lay)
 
@@ -303,7 +333,10 @@ def turnover_figure(yearly: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
 
 
 def cost_drag_figure(cum_costs: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
-    """Cumulative trading + borrow + financing costs as a share of capital (index date, column strategy)."""
+    """Cumulative trading + borrow + financing cost drag, in points of return (index date, column strategy).
+
+    Each day's cost is over the NAV it started from (:func:`backtest.cost_drag.daily_cost_share`).
+    """
     x = date_values(cum_costs.index)
     traces = [scatter(x=x, y=f32(cum_costs[c], 6), name=str(c), mode="lines",
                          line=P.line(colors, c, 1.4), hovertemplate="%{y:.2%}")

@@ -39,8 +39,27 @@ METRIC_SPEC: tuple[tuple[str, str, str, int], ...] = (
     ("best_day", "Best day", PCT, 1),
     ("cvar_5", "CVaR 5%", PCT, 1),
 )
-METRIC_FORMAT = {c: f for c, _, f, _ in METRIC_SPEC}
-METRIC_DIRECTION = {c: d for c, _, _, d in METRIC_SPEC}
+# the benchmark-relative columns of metrics.csv (the tearsheet's "Relative to the benchmark" section)
+RELATIVE_SPEC: tuple[tuple[str, str, str, int], ...] = (
+    ("active_return", "Active return", PCT, 1),
+    ("tracking_error", "Tracking error", PCT, 0),
+    ("information_ratio", "Information ratio", RATIO, 1),
+    ("beta", "Beta", RATIO, 0),
+    ("up_capture", "Up capture", RATIO, 0),
+    ("down_capture", "Down capture", RATIO, 0),
+    ("active_max_drawdown", "Active max DD", PCT, 1),
+)
+# cost drags (the costs section): fractions of NAV a year
+DRAG_SPEC: tuple[tuple[str, str, str, int], ...] = (
+    ("fee_drag", "Fees + slippage", PCT, -1),
+    ("borrow_drag", "Borrow", PCT, -1),
+    ("financing_drag", "Financing", PCT, -1),
+)
+#: the only columns whose best value is highlighted: risk-adjusted figures (Calmar ranked in
+#: excess of cash by the caller, so a cash-like strategy is never crowned by it)
+RISK_ADJUSTED = ("sharpe", "sortino", "calmar", "information_ratio")
+METRIC_FORMAT = {c: f for c, _, f, _ in (*METRIC_SPEC, *RELATIVE_SPEC, *DRAG_SPEC)}
+METRIC_DIRECTION = {c: d for c, _, _, d in (*METRIC_SPEC, *RELATIVE_SPEC, *DRAG_SPEC)}
 # scenario statistics not in METRIC_SPEC: a lower probability of loss is better
 SCENARIO_DIRECTION = {**METRIC_DIRECTION, "horizon_return": 1, "prob_loss": -1, "daily_cvar_5": 1}
 PCT_WORDS = ("return", "cagr", "drawdown", "vol", "cvar", "dd", "loss", "gain", "hit", "day")
@@ -97,17 +116,42 @@ def color_dot(color: str | None) -> str:
 
 
 def metrics_table_html(metrics: pd.DataFrame, colors: dict[str, str], table_id: str = "metrics-table",
-                       baseline: str | None = None) -> str:
-    """Metrics table, one row per strategy, the best value of each column highlighted."""
-    cols = [c for c, *_ in METRIC_SPEC if c in metrics.columns]
-    extra = [c for c in metrics.columns if c not in cols]
+                       baseline: str | None = None, rank: dict[str, pd.Series] | None = None,
+                       spec: tuple[tuple[str, str, str, int], ...] = METRIC_SPEC,
+                       tags: dict[str, str] | None = None) -> str:
+    """Metrics table, one row per strategy; the best risk-adjusted figure of each column highlighted.
+
+    Parameters
+    ----------
+    metrics : pd.DataFrame
+        One row per strategy.
+    colors : dict
+        Colour per strategy.
+    table_id : str
+        The table's ``id``.
+    baseline : str, optional
+        A strategy tagged "baseline".
+    rank : dict of pd.Series, optional
+        Values to rank a column on instead of the shown ones (Calmar in excess of cash).
+    spec : tuple
+        ``(column, header, format, direction)`` of the columns shown (default
+        :data:`METRIC_SPEC`); columns of ``metrics`` outside every known spec are appended.
+        Only :data:`RISK_ADJUSTED` columns are highlighted.
+    tags : dict, optional
+        HTML added after a strategy's name (e.g. "benchmark").
+    """
+    known = {c for c, *_ in (*METRIC_SPEC, *RELATIVE_SPEC, *DRAG_SPEC)}
+    cols = [c for c, *_ in spec if c in metrics.columns]
+    extra = [c for c in metrics.columns if c not in cols and c not in known]
     head = "".join(f'<th data-col="{esc(c)}" title="{esc(c)}">{esc(lbl)}</th>'
-                   for c, lbl, *_ in METRIC_SPEC if c in cols)
+                   for c, lbl, *_ in spec if c in cols)
     head += "".join(f'<th data-col="{esc(c)}">{esc(c)}</th>' for c in extra)
-    best = {c: best_index(metrics[c], METRIC_DIRECTION.get(c, 0)) for c in cols}
+    rank = rank or {}
+    best = {c: best_index(rank.get(c, metrics[c]), METRIC_DIRECTION.get(c, 0)) for c in cols if c in RISK_ADJUSTED}
     rows = []
     for name, row in metrics.iterrows():
         tag = ' <span class="tag">baseline</span>' if baseline is not None and name == baseline else ""
+        tag += (tags or {}).get(name, "")
         cells = [f'<th scope="row" class="name">{color_dot(colors.get(name))}{esc(name)}{tag}</th>']
         for c in cols + extra:
             cls = ' class="best"' if name in best.get(c, ()) else ""

@@ -49,11 +49,33 @@ class RunData:
     stress: list[tuple[pd.Timestamp, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     weight_frames: dict[str, pd.DataFrame] | None = None
+    benchmarks: dict[str, str] | None = None
+    bench_returns: pd.DataFrame | None = None  # benchmarks not shown (compare --strategies)
 
     @property
     def strategies(self) -> list[str]:
         """Strategy names in display order."""
         return [str(c) for c in self.returns.columns]
+
+    def benchmark_of(self) -> dict[str, str]:
+        """Each strategy's benchmark strategy (the config's ``benchmark``, or ``benchmarks`` when set).
+
+        Strategies without one, and the benchmark itself, are left out.
+        """
+        if self.benchmarks is not None:
+            pairs = self.benchmarks
+        else:
+            b = (self.config or {}).get("benchmark")
+            pairs = {s: b for s in self.strategies} if isinstance(b, str) else {}
+        known = set(self.strategies) | set(self.bench_returns.columns if self.bench_returns is not None else ())
+        return {s: b for s, b in pairs.items() if b != s and b in known and s in self.strategies}
+
+    def returns_with_benchmarks(self) -> pd.DataFrame:
+        """``returns`` plus the returns of benchmarks that are not shown."""
+        if self.bench_returns is None:
+            return self.returns
+        extra = self.bench_returns[[c for c in self.bench_returns.columns if c not in self.returns.columns]]
+        return pd.concat([self.returns, extra.reindex(self.returns.index)], axis=1)
 
 
 # --------------------------------------------------------------------------- loading

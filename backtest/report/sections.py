@@ -10,13 +10,24 @@ import numpy as np
 import pandas as pd
 
 from backtest.constants import TRADING_DAYS
+from backtest.cost_drag import COST_DRAG_COLUMNS, cost_drag_table, daily_cost_share
 from backtest.instruments import caveats, thesis_signs
+from backtest.metrics import cagr
+from backtest.metrics_relative import (
+    RELATIVE_COLUMNS,
+    active_drawdown,
+    relative_table,
+    relative_wealth,
+    rolling_relative,
+)
 from backtest.report import figures as F
 from backtest.report.attribution_view import ATTRIBUTION_NOTE, attribution_table_html
 from backtest.report.html import (
+    DRAG_SPEC,
     METRIC_DIRECTION,
     PCT,
     RATIO,
+    RELATIVE_SPEC,
     SCENARIO_DIRECTION,
     Page,
     add_section,
@@ -100,7 +111,7 @@ def yearly_table_html(returns: pd.DataFrame, colors: dict[str, str]) -> str:
 
 
 def regime_table_html(rm: pd.DataFrame, colors: dict[str, str]) -> str:
-    """Per-regime CAGR, Sharpe and max drawdown per strategy (best Sharpe per regime marked)."""
+    """Per-regime CAGR, Sharpe and max drawdown per strategy (best Sharpe per regime marked, nothing else)."""
     regs = sorted(rm["regime"].astype(str).unique(), key=F.regime_order)
     order = list(dict.fromkeys(rm["strategy"].astype(str)))
     shown = [("cagr", "CAGR", PCT), ("sharpe", "Sharpe", RATIO), ("max_drawdown", "Max DD", PCT)]
@@ -113,7 +124,7 @@ def regime_table_html(rm: pd.DataFrame, colors: dict[str, str]) -> str:
         for r in regs)
     sub = "".join(f"<th>{esc(lbl)}</th>" for _ in regs for _, lbl, _ in shown)
     idx = rm.set_index(["strategy", "regime"])
-    best = {(r, c): best_index(idx.xs(r, level="regime")[c], METRIC_DIRECTION.get(c, 0))
+    best = {(r, c): best_index(idx.xs(r, level="regime")[c], METRIC_DIRECTION.get(c, 0)) if c == "sharpe" else set()
             for r in regs for c, _, _ in shown}
     rows = []
     for s in order:
@@ -174,7 +185,12 @@ def bands_table_html(bands: list[F.Band], days: pd.DatetimeIndex) -> str:
 
 
 def costs_summary(data: RunData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Yearly turnover, cumulative cost drag (sampled) and a per-strategy cost summary."""
+    """Yearly turnover, cumulative cost drag (sampled) and a per-strategy cost summary.
+
+    Costs are fractions of NAV (:mod:`backtest.cost_drag`): the summary's drags are the
+    ``metrics.csv`` columns (recomputed from ``costs.parquet`` for an older run folder), the
+    cumulative drag sums each day's cost over the NAV it started from.
+    """
     c = data.costs.copy()  # type: ignore[union-attr]
     c["date"] = pd.DatetimeIndex(c["date"])
     c["strategy"] = c["strategy"].astype(str)
@@ -183,35 +199,85 @@ def costs_summary(data: RunData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
             c[col] = 0.0
     c["year"] = c["date"].dt.year
     yearly = c.pivot_table(index="year", columns="strategy", values="turnover", aggfunc="sum", sort=False) / 2.0
-    c["cost"] = c["fees"].fillna(0.0) + c["borrow"].fillna(0.0) + c["financing"].fillna(0.0)
-    daily = c.pivot_table(index="date", columns="strategy", values="cost", aggfunc="sum", sort=False).fillna(0.0)
-    cum = daily.cumsum()
+    cum = daily_cost_share(c, data.returns).cumsum()
     cum = cum.loc[cum.index.isin(F.sample_dates(pd.DatetimeIndex(cum.index)))]
     n_days = c.groupby("strategy")["date"].nunique()
     years = n_days / TRADING_DAYS
-    summ = pd.DataFrame({
-        "turnover/yr": c.groupby("strategy")["turnover"].sum() / 2.0 / years,
-        "fees bps/yr": c.groupby("strategy")["fees"].sum() / years * 1e4,
-        "borrow bps/yr": c.groupby("strategy")["borrow"].sum() / years * 1e4,
-        "financing bps/yr": c.groupby("strategy")["financing"].sum() / years * 1e4,
-        "total cost bps/yr": c.groupby("strategy")["cost"].sum() / years * 1e4,
-        "cumulative cost": c.groupby("strategy")["cost"].sum(),
-    })
+    drags = (data.metrics[COST_DRAG_COLUMNS] if set(COST_DRAG_COLUMNS) <= set(data.metrics.columns)
+             else cost_drag_table(c, data.returns))
+    summ = pd.DataFrame({"turnover/yr": c.groupby("strategy")["turnover"].sum() / 2.0 / years})
+    summ = summ.join(drags.rename(columns={k: lbl for k, lbl, *_ in DRAG_SPEC}), how="left")
+    summ["Total"] = summ[[lbl for _, lbl, *_ in DRAG_SPEC]].sum(axis=1, min_count=1)
     order = [s for s in data.strategies if s in summ.index]
     return (yearly.reindex(columns=[s for s in order if s in yearly.columns]),
             cum.reindex(columns=[s for s in order if s in cum.columns]), summ.reindex(order))
 
 
 def costs_table_html(summ: pd.DataFrame, colors: dict[str, str]) -> str:
+    """Turnover and the cost drags (% of NAV a year) per strategy."""
     head = "".join(f"<th>{esc(c)}</th>" for c in summ.columns)
     rows = []
     for s, row in summ.iterrows():
-        cells = "".join(
-            f"<td>{fmt(row[c], PCT) if c == 'cumulative cost' else f'{row[c]:.2f}' if c == 'turnover/yr' else f'{row[c]:.1f}'}</td>"
-            for c in summ.columns)
+        cells = "".join(f"<td>{f'{row[c]:.2f}' if c == 'turnover/yr' else fmt(row[c], PCT)}</td>" for c in summ.columns)
         rows.append(f'<tr><th scope="row" class="name">{color_dot(colors.get(s))}{esc(s)}</th>{cells}</tr>')
     return (f'<div class="scroll"><table class="data" id="costs-table"><thead><tr><th>strategy</th>{head}</tr>'
             f'</thead><tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def excess_calmar(data: RunData) -> pd.Series:
+    """Per strategy ``(CAGR - cash CAGR) / |max drawdown|``: the Calmar ratio the highlighting ranks on.
+
+    A cash-like strategy earns about the cash rate, so its excess (and this ratio) is about
+    zero however small its drawdown: it is never crowned by Calmar alone.
+    """
+    out = {}
+    for s in data.metrics.index:
+        if s not in data.returns.columns or "max_drawdown" not in data.metrics.columns:
+            continue
+        r = F.clean_returns(data.returns[s])
+        rf = data.rf[s] if isinstance(data.rf, pd.DataFrame) else data.rf
+        cash = cagr(rf.reindex(r.index).fillna(0.0)) if rf is not None and len(r) else 0.0
+        mdd = float(data.metrics.loc[s, "max_drawdown"])
+        out[s] = (float(data.metrics.loc[s, "cagr"]) - cash) / abs(mdd) if mdd < 0 else np.nan
+    return pd.Series(out, dtype=float)
+
+
+def relative_metrics(data: RunData) -> pd.DataFrame:
+    """The relative columns of each strategy (``metrics.csv``'s, or computed from the returns for an older folder)."""
+    if set(RELATIVE_COLUMNS) <= set(data.metrics.columns):
+        return data.metrics[RELATIVE_COLUMNS]
+    return relative_table(data.returns_with_benchmarks(), data.benchmark_of()).reindex(data.metrics.index)
+
+
+def relative_frames(data: RunData, bmap: dict[str, str]) -> list[tuple[pd.DataFrame, str, str, str]]:
+    """The relative section's panels: active cumulative return, its drawdown, rolling beta and tracking error."""
+    keep = F.sample_dates(pd.DatetimeIndex(data.returns.index))
+    act, dd, beta, te = {}, {}, {}, {}
+    rets = data.returns_with_benchmarks()
+    for s, b in bmap.items():
+        r, bench = rets[s], rets[b]
+        act[s] = relative_wealth(r, bench) - 1.0
+        dd[s] = active_drawdown(r, bench)
+        roll = rolling_relative(r, bench)
+        beta[s], te[s] = roll["beta"], roll["tracking_error"]
+
+    def frame(d: dict[str, pd.Series]) -> pd.DataFrame:
+        return pd.DataFrame(d, index=data.returns.index).reindex(keep)
+
+    panels = [(frame(act), "active cumulative return (strategy / benchmark wealth - 1)", ".0%", "%{y:.1%}"),
+              (frame(dd), "drawdown of the active cumulative return", ".0%", "%{y:.1%}")]
+    if len(data.returns) > TRADING_DAYS + 5:
+        panels += [(frame(beta), "rolling one-year beta", ".2f", "%{y:.2f}"),
+                   (frame(te), "rolling one-year tracking error", ".0%", "%{y:.1%}")]
+    return panels
+
+
+def relative_table_html(rel: pd.DataFrame, bmap: dict[str, str], colors: dict[str, str]) -> str:
+    """The relative metrics per strategy; the benchmark's own row says so; best information ratio marked."""
+    tags = {b: ' <span class="tag">benchmark</span>' for b in set(bmap.values())}
+    if len(set(bmap.values())) > 1:  # several benchmarks (a comparison of runs): name each row's
+        tags.update({s: f' <span class="muted">vs {esc(b)}</span>' for s, b in bmap.items()})
+    return metrics_table_html(rel, colors, table_id="relative-table", spec=RELATIVE_SPEC, tags=tags)
 
 
 def scorecard_html(sm: pd.DataFrame, colors: dict[str, str]) -> str:
@@ -320,9 +386,12 @@ def add_sections(page: Page, data: RunData, baseline: str | None = None) -> None
     colors = F.color_map(data.strategies)
     bands = F.regime_bands(data.regimes.reindex(data.returns.index) if data.regimes is not None else None)
     metrics = data.metrics.reindex([s for s in data.strategies if s in data.metrics.index])
-    page.add("metrics", "Metrics", metrics_table_html(metrics, colors, baseline=baseline)
-             + '<p class="muted">Best value per column highlighted. Sharpe and Sortino are of returns in excess '
-               'of cash; turnover is one-way per year; CVaR 5% is the mean of the worst 5% of days.</p>')
+    page.add("metrics", "Metrics", metrics_table_html(metrics, colors, baseline=baseline,
+                                                      rank={"calmar": excess_calmar(data)})
+             + '<p class="muted">Highlighted: the best risk-adjusted figures only (Sharpe, Sortino, Calmar). '
+               'Sharpe and Sortino are of returns in excess of cash; the Calmar highlight ranks '
+               '(CAGR − cash CAGR) / |max DD|, so a cash-like strategy is never crowned by a tiny drawdown. '
+               'Turnover is one-way per year; CVaR 5% is the mean of the worst 5% of days.</p>')
     if baseline is not None:
         page.add("deltas", f"Differences vs {baseline}", delta_table_html(metrics, baseline, colors)
                  + '<p class="muted">Green: better than the baseline; red: worse (pp = percentage points).</p>')
@@ -333,6 +402,22 @@ def add_sections(page: Page, data: RunData, baseline: str | None = None) -> None
     if len(data.returns) > TRADING_DAYS + 5:
         page.add("rolling", "Rolling 12-month return, volatility and Sharpe",
                  page.figure(F.rolling_figure(data.returns, data.rf, colors, bands)))
+
+    def relative_body() -> str | None:
+        bmap = data.benchmark_of()
+        if not bmap:
+            return None
+        names = sorted(set(bmap.values()))
+        rel = relative_metrics(data)
+        body = relative_table_html(rel, bmap, colors)
+        body += ('<p class="muted">Against ' + ", ".join(f"<b>{esc(b)}</b>" for b in names)
+                 + '. Active return = 252 × mean daily difference; tracking error = √252 × its standard deviation; '
+                   'information ratio = their ratio; beta of daily returns; up/down capture = CAGR ratio on the '
+                   "benchmark's up/down days; active max DD = largest fall of strategy wealth / benchmark wealth "
+                   '(docs/metrics.md).</p>')
+        return body + page.figure(F.stacked_figure(relative_frames(data, bmap), colors, bands, list(bmap)))
+
+    add_section(page, "relative", "Relative to the benchmark", relative_body)
 
     def regimes_body() -> str | None:
         rm = data.regime_metrics
@@ -401,6 +486,8 @@ def add_sections(page: Page, data: RunData, baseline: str | None = None) -> None
             return None
         yearly, cum, summ = costs_summary(data)
         return (costs_table_html(summ, colors)
+                + '<p class="muted">Costs in % of NAV a year: each day\'s cost over the NAV it started from, '
+                  'summed and annualised (× 252 / days). Returns already carry every cost.</p>'
                 + '<div class="grid2"><div><h3>Turnover per year</h3>'
                 + page.figure(F.turnover_figure(yearly, colors)) + '</div><div><h3>Cumulative cost drag</h3>'
                 + page.figure(F.cost_drag_figure(cum, colors)) + "</div></div>")
