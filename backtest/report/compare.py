@@ -38,8 +38,6 @@ from backtest.report.tearsheet import (
 from backtest.results import check_run_dir
 from backtest.run_metrics import run_metrics_table
 
-DEFAULT_NAME = "compare.html"
-
 
 def new_page_name(root: Path, now: object = None) -> Path:
     """A new page name in ``root`` for each comparison: ``compare-YYYYMMDD-HHMMSS[-N].html`` (UTC).
