@@ -137,9 +137,11 @@ def _three(scen_changes: dict | None = None, **kw) -> dict:
 def test_null_paces_give_the_same_scorecard_within_monte_carlo_error(md, source):
     """Every state draws from one pool (model) and the pace channel is off: A, B and C agree."""
     raw = _three(horizon_days=40, liquidity={"beta_scale": 0.0, "sample_betas": {"SPY": 0.01}})
-    if source == "csv":  # bootstrap: both states draw from the same pool (RMP2019 whole)
-        for st in raw["states"].values():
-            st["analogues"] = [{"regime": "RMP2019"}]
+    if source == "csv":  # bootstrap: one pool (RMP2019 whole; pools are disjoint, so one state) for every chain
+        raw["states"] = {"calm": {**raw["states"]["calm"], "analogues": [{"regime": "RMP2019"}]}}
+        for sc in raw["scenarios"].values():
+            sc.update({"start_state": "calm", "durations": {"calm": None}, "exits": {}})
+            sc.pop("transitions", None)
     n = 400
     run = runner.run_scenarios(_cfg(source, (BUY_SPY, SIXTY)), scenarios_from_dict(raw), paths=n, seed=2, md=md)
     sm = run.scenario_metrics

@@ -124,7 +124,8 @@ def test_bootstrap_run_on_real_data(shared_data, tmp_path):
     assert prov["states"]["funding_stress"]["pool_days"] > 20
     for st in prov["states"].values():  # the shipped ex-ante pools never reach the start (2025-12-12)
         assert all(b < "2025-12-12" for ranges in st["pool_ranges"].values() for _, b in ranges)
-    assert prov["states"]["calm_repair"]["pool_ranges"]["A"] == [["2019-10-15", "2020-03-13"]]  # RMP2019 whole
+    # RMP2019 up to the sell-off: 2020-02-24..03-13 are on the stress watch (VIX >= 25 or the stress flag)
+    assert prov["states"]["calm_repair"]["pool_ranges"]["A"] == [["2019-10-15", "2020-02-21"]]
     sm = pd.read_csv(folder / "scenario_metrics.csv")
     assert set(sm["scenario"]) == {"A", "C", "mix"}
 

@@ -36,9 +36,11 @@ from backtest.synthetic.history import (
 )
 from backtest.synthetic.liquidity_beta import PER, WEEKS_PER_MONTH, daily_drift_shift
 from backtest.synthetic.pools import clip_before
+from backtest.synthetic.release_cut import cpi_nowcast, unreleased_fill
 from backtest.synthetic.scenarios import DAYS_PER_MONTH, Period, Scenario, ScenarioSet
 
-__all__ = ["LevelSpec", "ParametricModel", "ScenarioContext", "build_context", "path_rngs", "scenario_t0", "seed_key"]
+__all__ = ["LevelSpec", "ParametricModel", "ScenarioContext", "build_context", "path_rngs", "scenario_t0", "seed_key",
+           "t0_before"]
 
 ParametricModel = StateModel
 """Per-state parameters of the calibrated parametric draw (:class:`backtest.data.market_model.StateModel`)."""
@@ -106,6 +108,10 @@ class ScenarioContext:
     drifts : StateDrifts or None
         Target mean of each state (:mod:`backtest.synthetic.drift`); the bootstrap adds
         ``drifts.shift`` to its drawn days, the parametric model's means are already set.
+    fill : dict
+        Series -> (dates, values) of observations dated by ``t0`` but not released then,
+        nowcast (:func:`backtest.synthetic.release_cut.cpi_nowcast`); every path carries
+        them before its own, released no earlier than the first simulated day.
     """
 
     scenario: Scenario
@@ -137,6 +143,7 @@ class ScenarioContext:
     beta_se: np.ndarray | None = None
     beta_corr: np.ndarray | None = None
     drifts: StateDrifts | None = None
+    fill: dict[str, tuple[pd.DatetimeIndex, np.ndarray]] = field(default_factory=dict)
 
     @property
     def horizon(self) -> int:
@@ -174,7 +181,18 @@ def path_rngs(seed: int, key: int, p0: int, p1: int) -> list[np.random.Generator
 
 def scenario_t0(hist: History, sc: Scenario) -> pd.Timestamp:
     """Last history day before a scenario starts (``latest``: the last day of the data)."""
-    days = hist.dates
+    return t0_before(hist.dates, sc)
+
+
+def t0_before(days: pd.DatetimeIndex, sc: Scenario) -> pd.Timestamp:
+    """Last of the trading ``days`` before a scenario starts (``latest``: the last one).
+
+    Raises
+    ------
+    ScenarioError
+        Fewer than 60 trading days before the start, or a start after the data.
+    """
+    days = pd.DatetimeIndex(days)
     if sc.start == "latest":
         return days[-1]
     start = pd.Timestamp(sc.start)
@@ -263,6 +281,10 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
     if bad:
         raise DataError(f"scenario {sc.name}: {bad[0]} has no price on or before {t0.date()}")
     anchors = _anchors(hist.md, t0)
+    cpi_level = cpi_nowcast(hist.md.macro.get("CPIAUCSL"), t0)[0]
+    if np.isfinite(cpi_level):  # the CPI of t0's month (nowcast when not released by t0)
+        anchors["cpi"] = cpi_level
+    fill = unreleased_fill(hist.md, t0, [s for s in SIM_SERIES if s in hist.md.macro])
     for c in ("walcl", "treast", "reserves", "cpi"):
         if not np.isfinite(anchors[c]):
             raise DataError(f"scenario {sc.name}: no {BS_SERIES.get(c, 'CPIAUCSL')} observation on or before {t0.date()}")
@@ -335,7 +357,7 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
         ch_demean=ch_demean, pools=pools, mean_block=float(spec.mean_block_days), param=param,
         macro=tuple(s for s in SIM_SERIES if s in hist.md.macro), seed_key=seed_key(sc.name), notes=tuple(notes),
         beta_se=np.zeros(len(hist.tickers)) if beta_se is None else np.nan_to_num(np.asarray(beta_se, dtype=float)),
-        beta_corr=None if beta_corr is None else np.asarray(beta_corr, dtype=float), drifts=drifts,
+        beta_corr=None if beta_corr is None else np.asarray(beta_corr, dtype=float), drifts=drifts, fill=fill,
     )
 
 

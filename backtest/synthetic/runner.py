@@ -34,18 +34,19 @@ from backtest.executors import LocalExecutor
 from backtest.pipeline import decision_dates, required_series
 from backtest.regimes.models import make_regime_model
 from backtest.synthetic.aggregate import ScenarioRun, aggregate
+from backtest.synthetic.context import t0_before
 from backtest.synthetic.duration import GENERATE, Estimate, run_chunks
 from backtest.synthetic.generator import (
     History,
     ScenarioContext,
     build_context,
     generate,
-    scenario_t0,
 )
 from backtest.synthetic.liquidity_beta import LiquidityBetas, estimate_betas, fixed_betas
 from backtest.synthetic.pace_effect import effect_table, pace_plan
 from backtest.synthetic.path_signals import PathSignals, asof2
-from backtest.synthetic.pools import hand_written_warnings, pool_signals, resolve_analogues
+from backtest.synthetic.pools import hand_written_warnings
+from backtest.synthetic.release_cut import KnownHistory, known_history
 from backtest.synthetic.scenarios import ScenarioSet
 from backtest.synthetic.scoring import (
     benchmark_6040,
@@ -200,7 +201,13 @@ def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -
 
 @dataclass
 class Prepared:
-    """Everything computed before the chunks run."""
+    """Everything computed before the chunks run.
+
+    ``md`` is the data as loaded (for provenance); every estimate of a scenario reads its
+    :class:`~backtest.synthetic.release_cut.KnownHistory` (``known[scenario]``: the data
+    cut at its ``t0`` by release date), whose arrays and pools ``history`` and ``periods``
+    repeat for the first scenario.
+    """
 
     cfg: RunConfig
     origin: str
@@ -216,6 +223,8 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     labelers: dict[str, SimLabeler] = field(default_factory=dict)
+    known: dict[str, KnownHistory] = field(default_factory=dict)
+    calib: dict | None = None
 
 
 def load_history(cfg: RunConfig) -> MarketData:
@@ -229,10 +238,13 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
             adjust: Callable[..., tuple[ScenarioSet, dict, list[str]]] | None = None) -> Prepared:
     """Load data, estimate betas, resolve analogues and build every scenario's context.
 
-    ``adjust(sset, periods, history) -> (sset, periods, notes)``, when given, may change
-    the set and the resolved pools before the contexts are built (the calibration
-    backtest: start state of the day, fallback pools); rules no day meets then give an
-    empty period list instead of an error.
+    Each scenario reads only the data known at the close of its ``t0``
+    (:func:`~backtest.synthetic.release_cut.known_history`: prices to ``t0``, macro
+    observations released by ``t0``), unless its pools may use the forecast period
+    (``include_forecast_period``). ``adjust(sset, periods, history) -> (sset, periods,
+    notes)``, when given, may change the set and the resolved pools before the contexts
+    are built (the calibration backtest: start state of the day, fallback pools); rules
+    no day meets then give an empty period list instead of an error.
 
     Raises
     ------
@@ -246,26 +258,30 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     if md is None:
         md = load_history(cfg)
     source = "parametric" if (md.synthetic and cfg.data.source == "sample") else "bootstrap"
-    hist = History.from_market(md, tickers)
     notes: list[str] = []
-
-    signals = pool_signals(md, hist.dates)
-    if source == "bootstrap" and adjust is None:
-        need, names = hist.need_matrix()
-        periods = resolve_analogues(sset, hist.dates, need=need, need_names=names, signals=signals)
-    else:
-        periods = resolve_analogues(sset, hist.dates, signals=signals, allow_empty=True)
-    if adjust is not None:
-        sset, periods, more = adjust(sset, periods, hist)
-        notes.extend(more)
+    peek = bool(sset.spec.include_forecast_period)
+    t0s = {sc.name: t0_before(md.calendar, sc) for sc in sset.scenarios}
+    by_t0: dict[pd.Timestamp, KnownHistory] = {}
+    for t0 in dict.fromkeys(t0s.values()):
+        kh = known_history(md, t0, sset, list(tickers), strict=source == "bootstrap" and adjust is None, cut=not peek,
+                           drop_future=adjust is None)
+        if adjust is not None:
+            sset, periods, more = adjust(sset, kh.periods, kh.history)
+            kh = dataclasses.replace(kh, periods=periods)
+            notes.extend(more)
+        by_t0[t0] = kh
+    known = {sc.name: by_t0[t0s[sc.name]] for sc in sset.scenarios}
+    first = known[sset.scenarios[0].name]
     warnings = hand_written_warnings(sset)
     liq = sset.spec.liquidity
     if source == "bootstrap":
         b_end = None if liq.beta_end is None else pd.Timestamp(liq.beta_end)
-        if not sset.spec.include_forecast_period:  # no peeking: betas from weeks up to the earliest t0
-            first_t0 = min(scenario_t0(hist, sc) for sc in sset.scenarios)
+        beta_md = md
+        if not peek:  # no peeking: betas from weeks up to the earliest t0, on what was known then
+            first_t0 = min(t0s.values())
             b_end = first_t0 if b_end is None else min(b_end, first_t0)
-        betas = estimate_betas(md, list(tickers), pd.Timestamp(liq.beta_start), b_end, liq.newey_west_lags)
+            beta_md = by_t0[first_t0].md
+        betas = estimate_betas(beta_md, list(tickers), pd.Timestamp(liq.beta_start), b_end, liq.newey_west_lags)
     else:
         betas = fixed_betas({t: v for t, v in liq.sample_betas.items()}, list(tickers),
                             "fixed: liquidity.sample_betas of the scenario file (estimated on the real data)",
@@ -280,22 +296,24 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
         calib = load_calibration()
     model = make_regime_model(cfg.regimes)
     contexts, grids, labels, labelers = {}, {}, {}, {}
-    full = all_history_labels(model, cfg.regimes.model, sset.spec.labels, source, md, hist.dates)
+    full = {t0: all_history_labels(model, cfg.regimes.model, sset.spec.labels, source, kh.md, kh.history.dates)
+            for t0, kh in by_t0.items()}
     for sc in sset.scenarios:
-        ctx = build_context(hist, sset, sc, source=source, beta=betas.vector(list(tickers)), periods=periods,
-                            calib=calib, beta_se=betas.se_vector(list(tickers)),
+        kh = known[sc.name]
+        ctx = build_context(kh.history, sset, sc, source=source, beta=betas.vector(list(tickers)),
+                            periods=kh.periods, calib=calib, beta_se=betas.se_vector(list(tickers)),
                             beta_corr=betas.corr_matrix(list(tickers)))
         contexts[sc.name] = ctx
         hl = model.label(ctx.history, ctx.history.calendar)
         labels[sc.name] = hl
-        labelers[sc.name] = make_labeler(sset.spec.labels, model, cfg.regimes.model, ctx, hl, full, md)
+        labelers[sc.name] = make_labeler(sset.spec.labels, model, cfg.regimes.model, ctx, hl, full[kh.t0], kh.md)
         run_days = pd.DatetimeIndex([ctx.t0]).append(ctx.days)
         dates = decision_dates(run_days, cfg.rebalance.every)
         cal = ctx.history.calendar.append(ctx.days)
         grids[sc.name] = DecisionGrid(pd.DatetimeIndex(dates), cal.get_indexer(dates).astype(np.int64))
     notes.extend(sorted({lab.note for lab in labelers.values()}))
-    return Prepared(cfg, origin, sset, md, source, hist, betas, contexts, grids, labels, periods, notes, warnings,
-                    labelers)
+    return Prepared(cfg, origin, sset, md, source, first.history, betas, contexts, grids, labels, first.periods,
+                    notes, warnings, labelers, known, calib)
 
 
 def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel: bool,

@@ -234,6 +234,9 @@ class ScenarioFile(_Strict):
     drift: DriftSpec = Field(default_factory=DriftSpec)
     scoring: ScoringSpec = Field(default_factory=ScoringSpec)
     states: dict[str, StateSpec] = Field(..., min_length=1)
+    precedence: list[str] | None = Field(
+        None, description="states in order of precedence: a history day in several states' pools belongs to the "
+                          "first (default: the order of 'states')")
     scenarios: dict[str, ScenarioSpec] = Field(..., min_length=1)
 
     @model_validator(mode="after")
@@ -256,6 +259,11 @@ class ScenarioFile(_Strict):
             if sc.start_state not in self.states:
                 raise ValueError(f"{where}.start_state: unknown state {sc.start_state!r}{_hint(states)}")
             transition_matrix(sc, states, where)
+        if self.precedence is not None and sorted(self.precedence) != sorted(states):
+            missing = [x for x in states if x not in self.precedence]
+            extra = [x for x in self.precedence if x not in states or self.precedence.count(x) > 1]
+            what = f"missing {', '.join(missing)}" if missing else f"unknown or repeated {', '.join(dict.fromkeys(extra))}"
+            raise ValueError(f"precedence: must list every state exactly once ({what}){_hint(states)}")
         for name, st in self.states.items():
             for i, a in enumerate(st.analogues):
                 for x in (a.rule.exclude_states if a.rule is not None else []):
@@ -450,6 +458,11 @@ class ScenarioSet:
     scenarios: tuple[Scenario, ...]
     pace_override: dict[str, float] = dataclasses.field(default_factory=dict)
     """Paces set on the command line (``--pace``), by scenario (bn USD/month)."""
+
+    @property
+    def precedence(self) -> tuple[str, ...]:
+        """States in order of precedence: a day several pools' rules select belongs to the first."""
+        return tuple(self.spec.precedence) if self.spec.precedence else self.states
 
     @property
     def mix(self) -> dict[str, float]:
