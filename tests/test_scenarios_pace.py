@@ -186,7 +186,8 @@ def test_planted_pace_beta_is_recovered(md):
     d = beta * (100.0 / (52.0 / 12.0)) / 100.0 / 5.0
     assert d == pytest.approx(0.0023077, rel=1e-4)
     ref = run.prep.contexts["L"]
-    d_lo = beta / 100.0 * ((0.0 - ref.pace_ref[0]) / (52.0 / 12.0)) / 5.0
+    d_lo = beta / 100.0 * ((0.0 - ref.neutral[0]) / (52.0 / 12.0)) / 5.0  # raw drift: neutral = the pool's flow
+    assert ref.neutral[0] == ref.pace_ref[0]
     d_hi = d_lo + d
     sm = run.scenario_metrics
     med_low = float(sm[(sm["strategy"] == "spy") & (sm["scenario"] == "L")
@@ -204,9 +205,12 @@ def test_planted_pace_beta_is_recovered(md):
     again = runner.run_scenarios(_cfg("sample"), sset, paths=n, seed=4, md=md, chunk_size=70,
                                  progress=lambda d, t: ticks.append((d, t)))
     pd.testing.assert_frame_equal(again.extras["pace_effect"], run.extras["pace_effect"])
-    # progress counts the measurement's paths too: (2 scenarios + 2 paces) x n paths x (strategies + generation)
+    pd.testing.assert_frame_equal(again.extras["channel_effect"], run.extras["channel_effect"])
+    # progress counts the measurements' paths too: (2 scenarios + 2 paces) x n paths, plus the channel-off
+    # min(n, 200) paths of each scenario, x (strategies + generation)
     n_units = len(again.prep.cfg.strategies) + 1 + 1  # + the internal 60/40 of P(beat 60/40) + generation
-    assert ticks[-1] == (pytest.approx(4 * n * n_units), pytest.approx(4 * n * n_units))
+    total = (4 * n + 2 * min(n, 200)) * n_units
+    assert ticks[-1] == (pytest.approx(total), pytest.approx(total))
     assert all(d <= t + 1e-9 for d, t in ticks)
 
 

@@ -298,20 +298,31 @@ def _parametric_draws(ctx: ScenarioContext, rngs: list[np.random.Generator], sta
     return ret, chg, None
 
 
-def generate(ctx: ScenarioContext, seed: int, p0: int, p1: int) -> PathPanel:
-    """Generate paths ``p0 .. p1 - 1`` of a scenario (see the module docstring).
+def chain_states(ctx: ScenarioContext, seed: int, p0: int, p1: int, ids: tuple[int, ...] | None = None) -> np.ndarray:
+    """State paths only (the chain's draws come first in each path's stream), shape (P, T) int8."""
+    return _chain(ctx, path_rngs(seed, ctx.seed_key, p0, p1, ids))
+
+
+def _chain(ctx: ScenarioContext, rngs: list[np.random.Generator]) -> np.ndarray:
+    t_n = ctx.horizon
+    u_chain = np.empty((len(rngs), t_n))
+    for k, g in enumerate(rngs):
+        u_chain[k] = g.random(t_n)
+    return simulate_chain(ctx.scenario.matrix, ctx.scenario.start_state, u_chain)
+
+
+def generate(ctx: ScenarioContext, seed: int, p0: int, p1: int, ids: tuple[int, ...] | None = None) -> PathPanel:
+    """Generate paths ``p0 .. p1 - 1`` of a scenario (see the module docstring), or the paths ``ids``.
 
     Returns
     -------
     PathPanel
-        Identical values for a path whatever ``p0``/``p1`` of the chunk it is in.
+        Identical values for a path whatever ``p0``/``p1`` of the chunk it is in (or
+        whichever other ``ids`` it is generated with).
     """
     t_n = ctx.horizon
-    rngs = path_rngs(seed, ctx.seed_key, p0, p1)
-    u_chain = np.empty((len(rngs), t_n))
-    for k, g in enumerate(rngs):
-        u_chain[k] = g.random(t_n)
-    states = simulate_chain(ctx.scenario.matrix, ctx.scenario.start_state, u_chain)
+    rngs = path_rngs(seed, ctx.seed_key, p0, p1, ids)
+    states = _chain(ctx, rngs)
     if ctx.source == "bootstrap":
         ret, chg, rows = _bootstrap_draws(ctx, rngs, states)
     else:
@@ -422,6 +433,7 @@ __all__ = [  # History, contexts and channel constants are re-exported from thei
     "PathPanel",
     "ScenarioContext",
     "build_context",
+    "chain_states",
     "generate",
     "path_release",
     "path_rngs",

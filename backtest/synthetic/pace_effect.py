@@ -32,7 +32,8 @@ import pandas as pd
 
 from backtest.synthetic.context import ScenarioContext
 
-__all__ = ["COLUMNS", "MAX_PATHS", "PacePlan", "effect_table", "pace_effect_lines", "pace_plan", "paired_median_ci"]
+__all__ = ["COLUMNS", "MAX_PATHS", "PacePlan", "effect_table", "horizons", "pace_effect_lines", "pace_plan",
+           "paired_median_ci"]
 
 COLUMNS = ["strategy", "scenario", "pace_low", "pace_high", "paths", "effect", "ci_lo", "ci_hi", "distinguishable"]
 MAX_PATHS = 500
@@ -79,13 +80,19 @@ class PacePlan:
     def split(self, results: Sequence[Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Horizon returns per strategy at the low and the high pace from :meth:`tasks`' results."""
         half = len(results) // 2
-        return _horizon(results[:half]), _horizon(results[half:])
+        return (horizons(results[:half]).get(self.scenario, {}), horizons(results[half:]).get(self.scenario, {}))
 
 
-def _horizon(results: Sequence[Any]) -> dict[str, np.ndarray]:
-    rs = sorted(results, key=lambda r: r.p0)
-    names = list(rs[0].stats) if rs else []
-    return {s: np.concatenate([r.stats[s]["horizon_return"] for r in rs]) for s in names}
+def horizons(results: Sequence[Any], n: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Scenario -> strategy -> horizon returns of paths ``0 .. n - 1`` (all: None) from chunk results, in path order."""
+    by: dict[str, list[Any]] = {}
+    for r in results:
+        by.setdefault(r.scenario, []).append(r)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for sc, rs in by.items():
+        rs = sorted(rs, key=lambda r: r.p0)
+        out[sc] = {s: np.concatenate([r.stats[s]["horizon_return"] for r in rs])[:n] for s in rs[0].stats}
+    return out
 
 
 def reference_scenario(probabilities: Mapping[str, float], names: Sequence[str]) -> str:

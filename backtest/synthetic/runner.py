@@ -43,7 +43,6 @@ from backtest.synthetic.generator import (
     generate,
 )
 from backtest.synthetic.liquidity_beta import LiquidityBetas, estimate_betas, fixed_betas
-from backtest.synthetic.pace_effect import effect_table, pace_plan
 from backtest.synthetic.path_signals import PathSignals, asof2
 from backtest.synthetic.pools import hand_written_warnings
 from backtest.synthetic.release_cut import KnownHistory, known_history
@@ -53,6 +52,7 @@ from backtest.synthetic.scoring import (
     path_metrics,
     simulate_paths,
 )
+from backtest.synthetic.side_runs import plan_side_runs
 from backtest.synthetic.sim_labels import SimLabeler, all_history_labels, make_labeler
 from backtest.synthetic.vector_strategies import (
     DecisionGrid,
@@ -92,6 +92,7 @@ class ChunkTask:
     grid: DecisionGrid
     history_labels: pd.DataFrame
     labeler: SimLabeler | None = None  # None: hidden state kinds
+    ids: tuple[int, ...] | None = None  # only these paths (p0 <= id < p1), e.g. those that visit a state
 
 
 @dataclass
@@ -108,6 +109,7 @@ class ChunkResult:
     state_days: np.ndarray
     per_path: list[str]
     seconds: dict[str, float]
+    ids: tuple[int, ...] | None = None
 
 
 def settings_from_config(cfg: RunConfig, origin: str, parallel: bool) -> RunSettings:
@@ -146,7 +148,7 @@ def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -
 
     t0 = time.perf_counter()
     ctx, st = task.ctx, task.settings
-    panel = generate(ctx, task.seed, task.p0, task.p1)
+    panel = generate(ctx, task.seed, task.p0, task.p1, task.ids)
     t1 = time.perf_counter()
     ps = PathSignals(panel)
     grid = task.grid
@@ -193,7 +195,7 @@ def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -
     counts = np.bincount(panel.states.ravel().astype(np.int64), minlength=len(ctx.states))
     return ChunkResult(ctx.scenario.name, task.p0, task.p1, wealth, stats, targets, cols_out, counts, per_path,
                        {"generate": t1 - t0, "weights": t_w, "simulate": t_s, "total": time.perf_counter() - t0,
-                        **per_strategy})
+                        **per_strategy}, task.ids)
 
 
 # ------------------------------------------------------------------------ preparation
@@ -340,7 +342,8 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
                   progress: Callable[[float, float], None] | None = None,
                   on_prepared: Callable[[Prepared, int], None] | None = None,
                   on_estimate: Callable[[Estimate], None] | None = None,
-                  pace_effect_paths: int | None = None) -> ScenarioRun:
+                  pace_effect_paths: int | None = None, channel_effect_paths: int | None = None,
+                  sensitivity_paths: int | None = None) -> ScenarioRun:
     """Score every strategy of ``cfg`` on ``paths`` paths of every scenario of ``sset``.
 
     Parameters
@@ -366,10 +369,16 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     on_estimate : callable, optional
         Time two pilot chunks per scenario first (kept as chunks of the run:
         :mod:`backtest.synthetic.duration`) and call this with the :class:`Estimate`
-        of the remaining chunks (the pace-effect ones included) before they start.
+        of the remaining chunks (the side measurements' included) before they start.
     pace_effect_paths : int, optional
         Paths of the pace-effect measurement (default ``min(paths, 500)``; 0 skips it;
         :mod:`backtest.synthetic.pace_effect`).
+    channel_effect_paths : int, optional
+        Paths per scenario of the liquidity channel's total effect (default
+        ``min(paths, 200)``; 0 skips it; :mod:`backtest.synthetic.channel_effect`).
+    sensitivity_paths : int, optional
+        Paths per scenario of the leave-one-episode-out reruns (default
+        ``min(paths, 100)``; 0 skips them; :mod:`backtest.synthetic.pool_sensitivity`).
     """
 
     if paths < 1:
@@ -384,25 +393,21 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     if size < 1:
         raise ScenarioError(f"--chunk-size {size}: must be at least 1")
     local = not getattr(ex, "distributed", False)
-    # the pace effect: the reference scenario's paths again at the lowest/highest pace
-    pplan = pace_plan(prep.contexts, sset.mix, paths, pace_effect_paths)
-    pe_tasks = pplan.tasks(make_tasks(prep, paths, seed, size, local)) if pplan is not None else []
+    main_tasks = make_tasks(prep, paths, seed, size, local)
+    side = plan_side_runs(prep, main_tasks, paths, seed, pace_effect_paths=pace_effect_paths,
+                          channel_effect_paths=channel_effect_paths, sensitivity_paths=sensitivity_paths)
     if on_prepared is not None:
-        on_prepared(prep, len(make_tasks(prep, paths, seed, size, local)) + len(pe_tasks))
+        on_prepared(prep, len(main_tasks) + len(side.tasks))
     done = run_chunks(lambda n, c, par, p0: make_tasks(prep, n, seed, c, par, p0), run_chunk, ex, paths, size,
-                      progress, on_estimate, extra=pe_tasks)
-    cut = len(done) - len(pe_tasks)
-    results, pe_results = done[:cut], done[cut:]
+                      progress, on_estimate, extra=side.tasks)
+    cut = len(done) - len(side.tasks)
+    results = done[:cut]
     t2 = time.perf_counter()
     timings = {"prepare": t1 - t0, "chunks": t2 - t1}
     for k in ("generate", "weights", "simulate"):
         timings[f"chunk_{k}_sum"] = float(sum(r.seconds[k] for r in results))
-    timings["pace_effect_chunks_sum"] = float(sum(r.seconds["total"] for r in pe_results))
     out = aggregate(prep, results, paths, seed, size, ex.describe(), timings)
-    low, high = pplan.split(pe_results) if pplan else ({}, {})
-    keep = {s.name for s in cfg.strategies}  # not the internal 60/40 of P(beat 60/40)
-    out.extras["pace_effect"] = effect_table(pplan, {k: v for k, v in low.items() if k in keep},
-                                             {k: v for k, v in high.items() if k in keep}, seed)
+    side.score(out, results, done[cut:], seed)
     timings["aggregate"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
     return out

@@ -183,6 +183,9 @@ class LiquiditySpec(_Strict):
     beta_start: date = date(2009, 1, 1)
     beta_end: date | None = None
     beta_scale: float = Field(1.0, ge=0, le=10, description="multiplies every estimated beta (0 = no pace effect)")
+    neutral_pace_bn_month: float | None = Field(
+        None, ge=0, le=500, description="pace at which the liquidity channel shifts no drift (null: the flow the "
+                                        "state's target drift already carries)")
     newey_west_lags: int = Field(4, ge=0, le=52)
     sample_betas: dict[str, float] = Field(
         default_factory=dict,
