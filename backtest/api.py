@@ -199,6 +199,22 @@ class ScenarioResult:
         """The measured pace effect per strategy (as ``pace_effect.csv``; empty when not measured)."""
         return self.run.extras.get("pace_effect", pd.DataFrame())
 
+    @property
+    def channel_effect(self) -> pd.DataFrame:
+        """The liquidity channel's total effect per scenario and strategy (``channel_effect.csv``)."""
+        return self.run.extras.get("channel_effect", pd.DataFrame())
+
+    @property
+    def pool_table(self) -> pd.DataFrame:
+        """Per state: its pool beside realised history in its regime kind (``pool_table.csv``)."""
+        return self.run.extras.get("pool_table", pd.DataFrame())
+
+    @property
+    def pool_sensitivity(self) -> pd.DataFrame:
+        """The leave-one-episode-out reruns (``pool_sensitivity.csv``; empty when not measured)."""
+        res = self.run.extras.get("pool_sensitivity")
+        return res.table if res is not None else pd.DataFrame()
+
     def save(self, root: str | Path = "results", report: bool = False) -> Path:
         """Write the scenario run folder inside ``root`` and return its path."""
         from backtest.synthetic.runner import write_scenario_run
@@ -210,6 +226,7 @@ def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
               scenarios_file: str | Path | None = None, data_dir: str | None = None,
               chunk_size: int | None = None, drift: str | None = None, pace: str | None = None,
               pace_effect_paths: int | None = None, include_forecast_period: bool = False,
+              channel_effect_paths: int | None = None, sensitivity_paths: int | None = None,
               **kw: Any) -> ScenarioResult:
     """Score the config's strategies on synthetic paths of every scenario (``rmpbt scenarios``).
 
@@ -235,6 +252,12 @@ def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
         Paths of the pace-effect measurement (default ``min(paths, 500)``; 0 skips it).
     include_forecast_period : bool
         Let pools use days on or after a scenario's start (``--include-forecast-period``).
+    channel_effect_paths : int, optional
+        Paths per scenario of the liquidity channel's total effect (default
+        ``min(paths, 200)``; 0 skips it).
+    sensitivity_paths : int, optional
+        Paths per scenario of the leave-one-episode-out reruns (default ``min(paths, 100)``;
+        0 skips them).
     **kw
         More dotted config overrides.
 
@@ -247,7 +270,9 @@ def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
     cfg = load_config(config, overrides, data_dir=data_dir, **kw)
     sset = _scenario_set(scenarios_file, drift, pace, include_forecast_period)
     return ScenarioResult(run_scenarios(cfg, sset, paths=paths, seed=seed, origin=_origin(config),
-                                        chunk_size=chunk_size, pace_effect_paths=pace_effect_paths))
+                                        chunk_size=chunk_size, pace_effect_paths=pace_effect_paths,
+                                        channel_effect_paths=channel_effect_paths,
+                                        sensitivity_paths=sensitivity_paths))
 
 
 def _scenario_set(scenarios_file: str | Path | None, drift: str | None, pace: str | None, include: bool) -> Any:

@@ -95,6 +95,16 @@ def test_run_folder_has_the_contract_and_scenario_tables(files, tmp_path):
         assert all(b < "2025-12-12" for _, b in ranges["A"])
     states = pd.read_csv(folder / "scenario_states.csv")
     assert states.loc[states["scenario"] == "R", "share_of_days"].max() == 1.0
+    # the model's own checks: files, provenance, page sections (parametric source: no pool sensitivity)
+    pools = pd.read_csv(folder / "pool_table.csv")
+    assert list(pools["state"]) == ["calm", "stress"] and list(pools["precedence"]) == [1, 2]
+    ce = pd.read_csv(folder / "channel_effect.csv")
+    assert set(ce["scenario"]) == {"A", "B", "R"} and (ce["paths"] == 24).all()
+    assert (folder / "choice_separation.csv").exists() and not (folder / "pool_sensitivity.csv").exists()
+    assert prov["pools"]["precedence"] == ["calm", "stress"] and prov["pool_sensitivity"] is None
+    assert prov["channels"]["rate_series"] == ["DGS2", "DGS10", "DFEDTARU", "RRPONTSYD"]
+    assert set(prov["data_cut"]["scenarios"]) == {"A", "B", "R"}
+    assert "Liquidity channel and rate channels" in html and "Pools per state" in html
 
 
 def test_same_seed_is_byte_identical_across_workers_and_chunks(files, tmp_path):

@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
         pace: Annotated[str | None, typer.Option(
             "--pace", help="Constant paces in bn USD/month, e.g. A=25,B=45,C=3.5 (0..500).")] = None,
         pace_effect_paths: Annotated[int | None, typer.Option(
-            "--pace-effect-paths", min=0,
+            "--pace-effect-paths", min=0, max=100_000,
             help="Paths of the pace-effect measurement (default min(paths, 500); 0 skips it).")] = None,
         channel_effect_paths: Annotated[int | None, typer.Option(
             "--channel-effect-paths", min=0, max=100_000,

@@ -66,7 +66,7 @@ def pools_html(folder: Path, prov: dict) -> str | None:
         "stress watch removed": df["stress_watch_removed"], "pool days": df["pool_days"],
         "episodes": df["episodes"], "n_eff": df["n_eff"],
         f"{asset} mean return (pool)": df["pool_mean"], f"{asset} vol (pool)": df["pool_vol"],
-        f"{asset} drift simulated": df["sim_drift"],
+        f"{asset} drift return simulated": df["sim_drift"],
         "days of the kind": df["kind_days"], "n_eff (kind)": df["kind_n_eff"],
         f"{asset} mean return (kind)": df["kind_mean"], f"{asset} vol (kind)": df["kind_vol"],
     })
@@ -75,7 +75,7 @@ def pools_html(folder: Path, prov: dict) -> str | None:
             f"Per state: the pool it draws from, and realised history in its regime kind (every usable day up to "
             f"the start the regime calendar labels with that kind). Means are annualised daily returns in excess of "
             f"the bill rate; vol = daily standard deviation x sqrt(252); n_eff = effective independent days over the "
-            f"bootstrap's blocks; 'drift simulated' is the state's target after the drift mode.</p>")
+            f"bootstrap's blocks; 'drift return simulated' is the state's target after the drift mode.</p>")
     return lead + frame_table_html(show, "pool-table")
 
 
@@ -102,7 +102,7 @@ def sensitivity_html(folder: Path, prov: dict) -> str | None:
         rows.append({
             "state": state, "episode left out": ep, "days": int(g["days"].iloc[0]),
             "paths rerun": int(g["rerun_paths"].iloc[0]), "robust choice without it": str(g["choice_without"].iloc[0]),
-            "choice's max-regret gap": float(g["choice_gap"].iloc[0]),
+            "choice trails by (max-regret return)": float(g["choice_gap"].iloc[0]),
             f"median return change of {base}": float(b.loc[base, "d_median"]) if base in b.index else np.nan,
             f"CVaR5 return change of {base}": float(b.loc[base, "d_cvar5"]) if base in b.index else np.nan,
             "largest median return change": f"{dm['strategy']} {dm['d_median']:+.2%}",
