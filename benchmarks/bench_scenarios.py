@@ -5,7 +5,8 @@ of ``configs/scenarios.yaml``), the default 16-asset universe, 6 strategies (buy
 SPY, 60/40, equal weight, inverse vol, short vol, the RMP playbook), monthly decisions,
 fees + slippage + cash yield. Timed: generation (regime paths, returns, macro series),
 signals, vectorised strategy weights, simulation, per-path metrics, distributions, mix,
-regret and fans — everything ``rmpbt scenarios`` does but writing the folder. A first
+regret and fans — everything ``rmpbt scenarios`` does but writing the folder and the side
+measurements (channel effect, pool sensitivity: timed in the historical workload). A first
 small run compiles the numba kernels (excluded).
 
 The floor: a plain numpy drift-and-rebalance loop over 252 days vectorised across 10,000
@@ -169,11 +170,13 @@ def historical(data_dir: str, paths: int, horizon: int, profile_paths: int, work
                              channel_effect_paths=4, sensitivity_paths=4)  # compile
         for _ in range(max(1, repeats)):
             load0 = _load()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             run = runner.run_scenarios(cfg, sset, paths=paths, seed=1, md=md, executor=ex, chunk_size=chunk_size)
             totals.append(time.perf_counter() - t0)
+            cpu = time.process_time() - c0  # this process's threads (not Dask workers)
             tm = run.timings
-            print(f"  run {len(totals)}: {totals[-1]:.2f} s (load average before {load0}, after {_load()})  "
+            print(f"  run {len(totals)}: {totals[-1]:.2f} s wall, {cpu:.1f} s CPU in this process "
+                  f"(load average before {load0}, after {_load()})  "
                   f"[prepare {tm['prepare']:.2f}, chunks {tm['chunks']:.2f}: main paths (generate "
                   f"{tm['chunk_generate_sum']:.2f}, weights {tm['chunk_weights_sum']:.2f}, simulate+metrics "
                   f"{tm['chunk_simulate_sum']:.2f}), pace effect {tm['pace_effect_chunks_sum']:.2f}, channel effect "
@@ -235,7 +238,8 @@ def six(args: argparse.Namespace) -> None:
         for r in range(args.repeats):
             t0 = time.perf_counter()
             run = runner.run_scenarios(cfg, sset, paths=args.paths, seed=r + 1, md=md, executor=ex,
-                                       chunk_size=args.chunk_size)
+                                       chunk_size=args.chunk_size, channel_effect_paths=0,
+                                       sensitivity_paths=0)  # the paths at scale; side runs: historical()
             totals.append(time.perf_counter() - t0)
             parts.append(run.timings)
     finally:

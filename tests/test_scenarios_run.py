@@ -126,7 +126,9 @@ def test_same_seed_is_byte_identical_across_workers_and_chunks(files, tmp_path):
 def test_bootstrap_run_on_real_data(shared_data, tmp_path):
     repo = Path(__file__).resolve().parents[1]
     r = run_cli("scenarios", str(repo / "configs" / "quickstart.yaml"), "--data-dir", str(shared_data),
-                "--paths", "20", "--horizon", "40", "--only", "A,C", "--out", str(tmp_path), "--no-report")
+                "--paths", "20", "--horizon", "40", "--only", "A,C", "--out", str(tmp_path), "--no-report",
+                "--sensitivity-paths", "6", "--channel-effect-paths", "6", "--pace-effect-paths", "6",
+                "--strategies", "spy,sixty_forty,short_vol")
     assert r.exit_code == 0, r.stderr
     folder = Path(r.stdout.strip().splitlines()[-1])
     prov = check_run_dir(folder)
@@ -138,6 +140,9 @@ def test_bootstrap_run_on_real_data(shared_data, tmp_path):
     assert prov["states"]["calm_repair"]["pool_ranges"]["A"] == [["2019-10-15", "2020-02-21"]]
     sm = pd.read_csv(folder / "scenario_metrics.csv")
     assert set(sm["scenario"]) == {"A", "C", "mix"}
+    sens = pd.read_csv(folder / "pool_sensitivity.csv")
+    assert (sens["paths"] == 6).all() and set(sens["state"]) >= {"funding_stress", "hawkish_turn"}
+    assert "calm_repair rests on one episode" in r.stdout
 
 
 def test_unknown_strategy_selection_is_a_one_line_error(files, tmp_path):
