@@ -249,7 +249,8 @@ def drift_source(states: Sequence[str], d: StateDrifts | None, tickers: Sequence
     states : sequence of str
     d : StateDrifts or None
     tickers : sequence of str
-        Assets of ``d``'s columns (SPY and IEF are quoted when simulated, else the first).
+        Assets of ``d``'s columns (SPY and IEF are quoted when simulated, else the first;
+        empty: no asset is quoted).
 
     Returns
     -------
@@ -263,10 +264,10 @@ def drift_source(states: Sequence[str], d: StateDrifts | None, tickers: Sequence
         return None
     which = "every state" if len(at) == len(states) else ", ".join(at)
     verb = "drifts" if len(at) == 1 or which == "every state" else "drift"
-    shown = [t for t in ("SPY", "IEF") if t in tickers] or [str(tickers[0])]
     cols = list(tickers)
+    shown = [t for t in ("SPY", "IEF") if t in cols] or cols[:1]
     per = (", ".join(f"{t} {d.uncond[cols.index(t)] * 252:+.1%}/yr" for t in shown)
-           if len(d.uncond) == len(cols) else "the calibration's mean per asset")
+           if cols and len(d.uncond) == len(cols) else "the calibration's mean per asset")
     why = {"demeaned": "the drift mode is demeaned",
            "shrunk": "its shrink weight is 0" if len(at) == 1 else "their shrink weights are 0"}.get(d.mode, "")
     days = f" of {d.span}" if d.span else ""

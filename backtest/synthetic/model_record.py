@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from backtest.synthetic.aggregate import ScenarioRun
 
 __all__ = ["RATES_RULE", "STRESS_WATCH_RULE", "model_lines", "model_provenance", "model_tables", "neutral_line",
-           "occupancy"]
+           "drift_assets", "occupancy"]
 
 RATES_RULE = ("demeaned per state: the bootstrap removes each pool's mean daily change of DGS2, DGS10, the "
               "policy-rate target and ON RRP (the parametric source reverts them to the start's level), so their "
@@ -81,7 +81,7 @@ def model_lines(run: ScenarioRun) -> list[tuple[str, str]]:
     prep = run.prep
     first = next(iter(prep.contexts.values()))
     out: list[tuple[str, str]] = []
-    src = drift_source(prep.sset.states, first.drifts, list(first.tickers))
+    src = drift_source(prep.sset.states, first.drifts, drift_assets(first))
     if src:
         out.append((src, ""))
     out.append((neutral_line(run), ""))
@@ -91,6 +91,11 @@ def model_lines(run: ScenarioRun) -> list[tuple[str, str]]:
     if text:
         out.append((text, tone))
     return out
+
+
+def drift_assets(ctx: Any) -> list[str]:
+    """The assets of a context's drift columns (the bootstrap's tickers; none for the parametric model)."""
+    return list(ctx.tickers) if ctx.source == "bootstrap" else []
 
 
 def occupancy(run: ScenarioRun) -> dict[str, dict[str, float]]:
@@ -122,7 +127,7 @@ def model_provenance(run: ScenarioRun) -> dict[str, Any]:
                              "simulated day", "scenarios": cut},
         "pools": {"precedence": list(sset.precedence), "stress_watch": STRESS_WATCH_RULE,
                   "table": _records(run.extras.get("pool_table"))},
-        "medians_from": drift_source(sset.states, first.drifts, list(first.tickers)),
+        "medians_from": drift_source(sset.states, first.drifts, drift_assets(first)),
         "channels": {
             "rates": RATES_RULE, "rate_series": [CHANNEL_NAMES[c] for c in NEUTRAL_CHANNELS],
             "liquidity": {
