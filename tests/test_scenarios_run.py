@@ -37,7 +37,8 @@ def files(tmp_path_factory) -> tuple[Path, Path]:
 
 def _run(files, out: Path, *extra: str):
     cfg, scen = files
-    r = run_cli("scenarios", str(cfg), "--scenarios", str(scen), "--paths", "24", "--out", str(out), *extra)
+    r = run_cli("scenarios", str(cfg), "--scenarios", str(scen), "--paths", "24", "--out", str(out),
+                "--channel-effect-paths", "6", *extra)
     assert r.exit_code == 0, r.stdout + r.stderr
     return Path(r.stdout.strip().splitlines()[-1])
 
@@ -99,7 +100,7 @@ def test_run_folder_has_the_contract_and_scenario_tables(files, tmp_path):
     pools = pd.read_csv(folder / "pool_table.csv")
     assert list(pools["state"]) == ["calm", "stress"] and list(pools["precedence"]) == [1, 2]
     ce = pd.read_csv(folder / "channel_effect.csv")
-    assert set(ce["scenario"]) == {"A", "B", "R"} and (ce["paths"] == 24).all()
+    assert set(ce["scenario"]) == {"A", "B", "R"} and (ce["paths"] == 6).all()
     assert (folder / "choice_separation.csv").exists() and not (folder / "pool_sensitivity.csv").exists()
     assert prov["pools"]["precedence"] == ["calm", "stress"] and prov["pool_sensitivity"] is None
     assert prov["channels"]["rate_series"] == ["DGS2", "DGS10", "DFEDTARU", "RRPONTSYD"]
@@ -114,6 +115,8 @@ def test_same_seed_is_byte_identical_across_workers_and_chunks(files, tmp_path):
     d = _run(files, tmp_path / "d", "--seed", "10", "--no-report")
     ref = (a / "scenario_metrics.csv").read_bytes()
     assert (b / "scenario_metrics.csv").read_bytes() == ref
+    for side in ("pace_effect.csv", "channel_effect.csv", "choice_separation.csv"):  # the side runs too
+        assert (b / side).read_bytes() == (a / side).read_bytes() == (c / side).read_bytes(), side
     assert (c / "scenario_metrics.csv").read_bytes() == ref
     assert (d / "scenario_metrics.csv").read_bytes() != ref
     reg = (a / "scenario_regret.csv").read_bytes()  # choice_share: resamples of the aggregated paths
@@ -191,7 +194,7 @@ def test_shipped_scenario_file_runs_on_the_sample_market(files, tmp_path):
     cfg, _ = files
     out = tmp_path / "shipped"
     r = run_cli("scenarios", str(cfg), "--paths", "8", "--horizon", "20", "--seed", "1", "--no-report",
-                "--out", str(out))
+                "--channel-effect-paths", "4", "--out", str(out))
     assert r.exit_code == 0, r.stdout + r.stderr
     prov = json.loads((Path(r.stdout.strip().splitlines()[-1]) / "provenance.json").read_text())
     assert prov["generator"] == "parametric"

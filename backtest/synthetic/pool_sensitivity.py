@@ -35,6 +35,7 @@ import pandas as pd
 from backtest.synthetic.choice import resampled_statistic
 from backtest.synthetic.context import ScenarioContext, with_periods
 from backtest.synthetic.generator import chain_states
+from backtest.synthetic.pace_effect import round_noise
 from backtest.synthetic.pool_episodes import Episode, pool_episodes
 from backtest.synthetic.pools import mask_periods
 from backtest.synthetic.scoring import PATH_STATS, minimax_mask, tail_mean, weighted_quantiles
@@ -245,16 +246,16 @@ def sensitivity_table(plan: SensitivityPlan, results: Sequence[Any], main_result
                     new[sc][s][k][pos] = res.stats[s][k]
         mx = max_regret(new, strategies, basis, statistic, summary, lam)
         choice = _choose(mx, strategies)
-        gap = float(mx[c0] - mx.min())
+        gap = round_noise(mx[c0] - mx.min())
         others = np.delete(mx, c0)
-        lead = float(others.min() - mx[c0]) if len(others) else float("nan")
+        lead = round_noise(others.min() - mx[c0]) if len(others) else float("nan")
         key = (gap, -lead)
         if best is None or key > best:
             best = key
             most = {"state": r.episode.state, "episode": r.episode.label, "days": r.episode.days,
                     "choice_without": choice, "gap": gap, "lead": lead}
         for i, s in enumerate(strategies):
-            moves[s] = max(moves[s], abs((mx[i] - mx[c0]) - (mx0[i] - mx0[c0])))
+            moves[s] = max(moves[s], round_noise(abs((mx[i] - mx[c0]) - (mx0[i] - mx0[c0]))))
         ep = r.episode
         n_rerun = sum(len(v) for v in r.ids.values())
         for s in strategies:
@@ -262,8 +263,9 @@ def sensitivity_table(plan: SensitivityPlan, results: Sequence[Any], main_result
             rows.append({"state": ep.state, "episode": ep.label, "grouped": ep.grouped,
                          "first_day": str(ep.first.date()), "last_day": str(ep.last.date()), "days": ep.days,
                          "paths": n, "rerun_paths": n_rerun, "strategy": s,
-                         "median_base": before[s][0], "median_without": med, "d_median": med - before[s][0],
-                         "cvar5_base": before[s][1], "cvar5_without": cv, "d_cvar5": cv - before[s][1],
+                         "median_base": before[s][0], "median_without": med,
+                         "d_median": round_noise(med - before[s][0]),
+                         "cvar5_base": before[s][1], "cvar5_without": cv, "d_cvar5": round_noise(cv - before[s][1]),
                          "choice_base": choice0, "choice_without": choice, "choice_gap": gap})
     return SensitivityResult(pd.DataFrame(rows, columns=COLUMNS), choice0, n, plan.skipped, moves, most)
 
