@@ -195,7 +195,7 @@ def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -
     counts = np.bincount(panel.states.ravel().astype(np.int64), minlength=len(ctx.states))
     return ChunkResult(ctx.scenario.name, task.p0, task.p1, wealth, stats, targets, cols_out, counts, per_path,
                        {"generate": t1 - t0, "weights": t_w, "simulate": t_s, "total": time.perf_counter() - t0,
-                        **per_strategy}, task.ids)
+                        **per_strategy}, ids=task.ids)
 
 
 # ------------------------------------------------------------------------ preparation
