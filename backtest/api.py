@@ -238,6 +238,22 @@ class ScenarioResult:
         """The measured pace effect per strategy (as ``pace_effect.csv``; empty when not measured)."""
         return self.run.extras.get("pace_effect", pd.DataFrame())
 
+    @property
+    def channel_effect(self) -> pd.DataFrame:
+        """The liquidity channel's total effect per scenario and strategy (``channel_effect.csv``)."""
+        return self.run.extras.get("channel_effect", pd.DataFrame())
+
+    @property
+    def pool_table(self) -> pd.DataFrame:
+        """Per state: its pool beside realised history in its regime kind (``pool_table.csv``)."""
+        return self.run.extras.get("pool_table", pd.DataFrame())
+
+    @property
+    def pool_sensitivity(self) -> pd.DataFrame:
+        """The leave-one-episode-out reruns (``pool_sensitivity.csv``; empty when not measured)."""
+        res = self.run.extras.get("pool_sensitivity")
+        return res.table if res is not None else pd.DataFrame()
+
     def save(self, root: str | Path = "results", report: bool = False) -> Path:
         """Write the scenario run folder inside ``root`` and return its path."""
         from backtest.synthetic.runner import write_scenario_run
@@ -249,6 +265,7 @@ def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
               scenarios_file: str | Path | None = None, data_dir: str | None = None,
               chunk_size: int | None = None, drift: str | None = None, pace: str | None = None,
               pace_effect_paths: int | None = None, include_forecast_period: bool = False,
+              channel_effect_paths: int | None = None, sensitivity_paths: int | None = None,
               force: bool = False, **kw: Any) -> ScenarioResult:
     """Score the config's strategies on synthetic paths of every scenario (``rmpbt scenarios``).
 
@@ -274,6 +291,12 @@ def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
         Paths of the pace-effect measurement (default ``min(paths, 500)``; 0 skips it).
     include_forecast_period : bool
         Let pools use days on or after a scenario's start (``--include-forecast-period``).
+    channel_effect_paths : int, optional
+        Paths per scenario of the liquidity channel's total effect (default
+        ``min(paths, 200)``; 0 skips it).
+    sensitivity_paths : int, optional
+        Paths per scenario of the leave-one-episode-out reruns (default ``min(paths, 100)``;
+        0 skips them).
     force : bool
         Run even above the work/memory guard (``--force``).
     **kw
@@ -302,14 +325,20 @@ def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
     _arg(fn, "pace", pace, str, optional=True)
     _arg(fn, "include_forecast_period", include_forecast_period, bool)
     _arg(fn, "force", force, bool)
-    if pace_effect_paths is not None and pace_effect_paths < 0:
-        raise ScenarioError(f"--pace-effect-paths {pace_effect_paths}: must be at least 0")
+    _arg(fn, "channel_effect_paths", channel_effect_paths, int, optional=True)
+    _arg(fn, "sensitivity_paths", sensitivity_paths, int, optional=True)
+    for flag, value in (("--pace-effect-paths", pace_effect_paths), ("--channel-effect-paths", channel_effect_paths),
+                        ("--sensitivity-paths", sensitivity_paths)):
+        if value is not None and not 0 <= value <= 100_000:
+            raise ScenarioError(f"{flag} {value}: must be between 0 and 100000")
     cfg = load_config(config, overrides, data_dir=data_dir, **kw)
     sset = _scenario_set(scenarios_file, drift, pace, include_forecast_period)
     check_scenario_budget(paths, [sc.horizon_days for sc in sset.scenarios], len(cfg.data.universe),
                           len(cfg.strategies), chunk_size, seed, force)
     return ScenarioResult(run_scenarios(cfg, sset, paths=paths, seed=seed, origin=_origin(config),
-                                        chunk_size=chunk_size, pace_effect_paths=pace_effect_paths))
+                                        chunk_size=chunk_size, pace_effect_paths=pace_effect_paths,
+                                        channel_effect_paths=channel_effect_paths,
+                                        sensitivity_paths=sensitivity_paths))
 
 
 def _scenario_set(scenarios_file: str | Path | None, drift: str | None, pace: str | None, include: bool) -> Any:

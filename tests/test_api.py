@@ -202,13 +202,16 @@ def test_scenarios_and_calibrate_via_api_equal_the_cli(tmp_path):
 
     p = tmp_path / "c.yaml"
     p.write_text(yaml.safe_dump({**TINY, "data": {"source": "sample"}}))
-    res = rmpbt.scenarios(p, paths=6, seed=3, drift="raw", pace="A=10,B=50,C=0", pace_effect_paths=6)
+    res = rmpbt.scenarios(p, paths=6, seed=3, drift="raw", pace="A=10,B=50,C=0", pace_effect_paths=6,
+                          channel_effect_paths=3)
     cli = run_cli("scenarios", str(p), "--paths", "6", "--seed", "3", "--drift", "raw", "--pace", "A=10,B=50,C=0",
-                  "--pace-effect-paths", "6", "--no-report", "--out", str(tmp_path / "cli"))
+                  "--pace-effect-paths", "6", "--channel-effect-paths", "3", "--no-report", "--out", str(tmp_path / "cli"))
     assert cli.exit_code == 0, cli.output
     folder = Path(cli.output.strip().splitlines()[-1])
     sm = pd.read_csv(folder / "scenario_metrics.csv")
     pd.testing.assert_frame_equal(res.scenario_metrics.reset_index(drop=True), sm, check_dtype=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(res.channel_effect.reset_index(drop=True), pd.read_csv(folder / "channel_effect.csv"),
+                                  check_dtype=False, rtol=1e-9)
     pe = pd.read_csv(folder / "pace_effect.csv")
     assert list(res.pace_effect["strategy"]) == list(pe["strategy"]) == ["sixty_forty", "spy"]
     assert (res.pace_effect["pace_low"] == 0.0).all() and (res.pace_effect["pace_high"] == 50.0).all()

@@ -241,9 +241,13 @@ def test_rules_labels_run_is_chunk_invariant_and_recorded(md):
     conf = config_from_dict({"name": "lab", "data": {"source": "csv", "dir": "unused"}, "regimes": {"model": "rules"},
                              "strategies": [{"name": "playbook", "kind": "rmp_playbook"}]})
     sset = scenarios_from_dict({**PLANTED, "horizon_days": 40})
-    a = runner.run_scenarios(conf, sset, paths=10, seed=2, md=md)
-    b = runner.run_scenarios(conf, sset, paths=10, seed=2, md=md, chunk_size=3)
+    side = {"pace_effect_paths": 4, "channel_effect_paths": 4, "sensitivity_paths": 4}
+    a = runner.run_scenarios(conf, sset, paths=10, seed=2, md=md, **side)
+    b = runner.run_scenarios(conf, sset, paths=10, seed=2, md=md, chunk_size=3, **side)
     pd.testing.assert_frame_equal(a.scenario_metrics, b.scenario_metrics)
+    for key in ("pace_effect", "channel_effect", "pool_table", "separation"):  # the side tables too
+        pd.testing.assert_frame_equal(a.extras[key], b.extras[key])
+    pd.testing.assert_frame_equal(a.extras["pool_sensitivity"].table, b.extras["pool_sensitivity"].table)
     prov = provenance(a, "run")
     assert prov["settings"]["sim_labels"] == "model"
     assert prov["settings"]["regime_model"].startswith("rules: simulated days are labelled by the rules classifier")

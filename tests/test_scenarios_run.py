@@ -37,7 +37,8 @@ def files(tmp_path_factory) -> tuple[Path, Path]:
 
 def _run(files, out: Path, *extra: str):
     cfg, scen = files
-    r = run_cli("scenarios", str(cfg), "--scenarios", str(scen), "--paths", "24", "--out", str(out), *extra)
+    r = run_cli("scenarios", str(cfg), "--scenarios", str(scen), "--paths", "24", "--out", str(out),
+                "--channel-effect-paths", "6", *extra)
     assert r.exit_code == 0, r.stdout + r.stderr
     return Path(r.stdout.strip().splitlines()[-1])
 
@@ -95,6 +96,16 @@ def test_run_folder_has_the_contract_and_scenario_tables(files, tmp_path):
         assert all(b < "2025-12-12" for _, b in ranges["A"])
     states = pd.read_csv(folder / "scenario_states.csv")
     assert states.loc[states["scenario"] == "R", "share_of_days"].max() == 1.0
+    # the model's own checks: files, provenance, page sections (parametric source: no pool sensitivity)
+    pools = pd.read_csv(folder / "pool_table.csv")
+    assert list(pools["state"]) == ["calm", "stress"] and list(pools["precedence"]) == [1, 2]
+    ce = pd.read_csv(folder / "channel_effect.csv")
+    assert set(ce["scenario"]) == {"A", "B", "R"} and (ce["paths"] == 6).all()
+    assert (folder / "choice_separation.csv").exists() and not (folder / "pool_sensitivity.csv").exists()
+    assert prov["pools"]["precedence"] == ["calm", "stress"] and prov["pool_sensitivity"] is None
+    assert prov["channels"]["rate_series"] == ["DGS2", "DGS10", "DFEDTARU", "RRPONTSYD"]
+    assert set(prov["data_cut"]["scenarios"]) == {"A", "B", "R"}
+    assert "Liquidity channel and rate channels" in html and "Pools per state" in html
 
 
 def test_same_seed_is_byte_identical_across_workers_and_chunks(files, tmp_path):
@@ -104,6 +115,8 @@ def test_same_seed_is_byte_identical_across_workers_and_chunks(files, tmp_path):
     d = _run(files, tmp_path / "d", "--seed", "10", "--no-report")
     ref = (a / "scenario_metrics.csv").read_bytes()
     assert (b / "scenario_metrics.csv").read_bytes() == ref
+    for side in ("pace_effect.csv", "channel_effect.csv", "choice_separation.csv"):  # the side runs too
+        assert (b / side).read_bytes() == (a / side).read_bytes() == (c / side).read_bytes(), side
     assert (c / "scenario_metrics.csv").read_bytes() == ref
     assert (d / "scenario_metrics.csv").read_bytes() != ref
     reg = (a / "scenario_regret.csv").read_bytes()  # choice_share: resamples of the aggregated paths
@@ -116,7 +129,9 @@ def test_same_seed_is_byte_identical_across_workers_and_chunks(files, tmp_path):
 def test_bootstrap_run_on_real_data(shared_data, tmp_path):
     repo = Path(__file__).resolve().parents[1]
     r = run_cli("scenarios", str(repo / "configs" / "quickstart.yaml"), "--data-dir", str(shared_data),
-                "--paths", "20", "--horizon", "40", "--only", "A,C", "--out", str(tmp_path), "--no-report")
+                "--paths", "20", "--horizon", "40", "--only", "A,C", "--out", str(tmp_path), "--no-report",
+                "--sensitivity-paths", "6", "--channel-effect-paths", "6", "--pace-effect-paths", "6",
+                "--strategies", "spy,sixty_forty,short_vol")
     assert r.exit_code == 0, r.stderr
     folder = Path(r.stdout.strip().splitlines()[-1])
     prov = check_run_dir(folder)
@@ -124,9 +139,13 @@ def test_bootstrap_run_on_real_data(shared_data, tmp_path):
     assert prov["states"]["funding_stress"]["pool_days"] > 20
     for st in prov["states"].values():  # the shipped ex-ante pools never reach the start (2025-12-12)
         assert all(b < "2025-12-12" for ranges in st["pool_ranges"].values() for _, b in ranges)
-    assert prov["states"]["calm_repair"]["pool_ranges"]["A"] == [["2019-10-15", "2020-03-13"]]  # RMP2019 whole
+    # RMP2019 up to the sell-off: 2020-02-24..03-13 are on the stress watch (VIX >= 25 or the stress flag)
+    assert prov["states"]["calm_repair"]["pool_ranges"]["A"] == [["2019-10-15", "2020-02-21"]]
     sm = pd.read_csv(folder / "scenario_metrics.csv")
     assert set(sm["scenario"]) == {"A", "C", "mix"}
+    sens = pd.read_csv(folder / "pool_sensitivity.csv")
+    assert (sens["paths"] == 6).all() and set(sens["state"]) >= {"funding_stress", "hawkish_turn"}
+    assert "calm_repair rests on one episode" in r.stdout
 
 
 def test_unknown_strategy_selection_is_a_one_line_error(files, tmp_path):
@@ -175,7 +194,7 @@ def test_shipped_scenario_file_runs_on_the_sample_market(files, tmp_path):
     cfg, _ = files
     out = tmp_path / "shipped"
     r = run_cli("scenarios", str(cfg), "--paths", "8", "--horizon", "20", "--seed", "1", "--no-report",
-                "--out", str(out))
+                "--channel-effect-paths", "4", "--out", str(out))
     assert r.exit_code == 0, r.stdout + r.stderr
     prov = json.loads((Path(r.stdout.strip().splitlines()[-1]) / "provenance.json").read_text())
     assert prov["generator"] == "parametric"

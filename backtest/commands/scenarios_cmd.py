@@ -134,8 +134,16 @@ def register(app: typer.Typer) -> None:
         pace: Annotated[str | None, typer.Option(
             "--pace", help="Constant paces in bn USD/month, e.g. A=25,B=45,C=3.5 (0..2000).")] = None,
         pace_effect_paths: Annotated[int | None, typer.Option(
-            "--pace-effect-paths", min=0,
+            "--pace-effect-paths", min=0, max=100_000,
             help="Paths of the pace-effect measurement (default min(paths, 500); 0 skips it).")] = None,
+        channel_effect_paths: Annotated[int | None, typer.Option(
+            "--channel-effect-paths", min=0, max=100_000,
+            help="Paths per scenario of the liquidity channel's total effect (default min(paths, 200); 0 skips it).")
+        ] = None,
+        sensitivity_paths: Annotated[int | None, typer.Option(
+            "--sensitivity-paths", min=0, max=100_000,
+            help="Paths per scenario of the leave-one-episode-out reruns (default min(paths, 100); 0 skips them).")
+        ] = None,
     ) -> None:
         """Score every strategy of CONFIG on simulated RMP scenarios (A, B, C, mix)."""
         from backtest.commands.common import console, err_console, fail
@@ -189,7 +197,8 @@ def register(app: typer.Typer) -> None:
                 try:
                     run = run_scenarios(cfg, sset, paths=paths, seed=seed, origin=str(config), chunk_size=chunk_size,
                                         executor=ex, progress=advance, on_prepared=started,
-                                        on_estimate=estimated, pace_effect_paths=pace_effect_paths)
+                                        on_estimate=estimated, pace_effect_paths=pace_effect_paths,
+                                        channel_effect_paths=channel_effect_paths, sensitivity_paths=sensitivity_paths)
                 finally:
                     bar.stop()
             folder = write_scenario_run(run, out, report=not no_report)
@@ -220,6 +229,11 @@ def register(app: typer.Typer) -> None:
         console.print(drift_line(sset.states, first.drifts), highlight=False, soft_wrap=True)
         for line in pace_effect_lines(run.extras.get("pace_effect")):
             console.print(line, highlight=False, soft_wrap=True)
+        from backtest.synthetic.model_record import model_lines
+
+        for line, tone in model_lines(run):  # medians' source, channels, pool sensitivity, separation
+            style = {"good": "green", "neutral": "yellow", "bad": "red"}.get(tone)
+            console.print(f"[{style}]{escape(line)}[/]" if style else escape(line), highlight=False, soft_wrap=True)
         for note in run.notes:
             console.print(f"[dim]note: {note}[/]", highlight=False)
         console.print(str(folder), highlight=False, soft_wrap=True)

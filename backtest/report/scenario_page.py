@@ -21,6 +21,14 @@ import plotly.graph_objects as go
 from backtest.report import figures as F
 from backtest.report.html import Page, add_section, esc, footer_html, frame_table_html, is_pct
 from backtest.report.plotstyle import base_layout, f32
+from backtest.report.scenario_model import (
+    VERDICT_STYLE,
+    channel_html,
+    medians_html,
+    pools_html,
+    sensitivity_html,
+    separation_html,
+)
 from backtest.report.sections import scorecard_html
 
 DEFINITIONS = (
@@ -46,9 +54,6 @@ PACE_COLUMNS = ("strategy", "scenario", "pace_low", "pace_high", "paths", "effec
 STABLE_SHARE = 0.8
 """Below this ``choice_share`` the robust choice is reported as not stable (two equally good
 strategies split the resamples about evenly, so a 50 % bar would call a coin flip stable)."""
-VERDICT_STYLE = {"good": "background:#e3f4e6;border-left:4px solid #2e7d32",
-                 "neutral": "background:#fff6dc;border-left:4px solid #b58100",
-                 "bad": "background:#fde7e7;border-left:4px solid #c62828"}
 
 
 def header_html(prov: dict) -> str:
@@ -311,8 +316,13 @@ def build_scenario_page(folder: Path) -> str:
                 lambda: beat_table_html(sm) if sm is not None else None)
     add_section(page, "regret", "Regret", regrets)
     add_section(page, "pace", "Pace effect", lambda: pace_effect_html(pace) if pace is not None else None)
+    add_section(page, "channels", "Liquidity channel and rate channels", lambda: channel_html(folder, prov))
+    add_section(page, "pools", "Pools per state, beside realised history in the state's kind",
+                lambda: pools_html(folder, prov))
+    add_section(page, "sensitivity", "Pool sensitivity: leave one episode out", lambda: sensitivity_html(folder, prov))
     resamples = (prov.get("regret") or {}).get("choice_resamples")
-    return page.render(header_html(prov) + verdict_html(regret, resamples), footer_html())
+    return page.render(header_html(prov) + verdict_html(regret, resamples) + separation_html(prov)
+                       + medians_html(prov), footer_html())
 
 
 def render_scenario_page(folder: Path) -> Path:

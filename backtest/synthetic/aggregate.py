@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.metrics import METRIC_COLUMNS
-from backtest.synthetic.choice import choice_shares
+from backtest.synthetic.choice import resample_values, shares_from_values
 from backtest.synthetic.scenarios import MIX
 from backtest.synthetic.scoring import (
     PATH_STATS,
@@ -29,6 +29,7 @@ from backtest.synthetic.scoring import (
     summarise,
     weighted_quantiles,
 )
+from backtest.synthetic.separation import margin_se
 
 if TYPE_CHECKING:
     from backtest.synthetic.runner import ChunkResult, Prepared
@@ -112,10 +113,17 @@ def aggregate(prep: Prepared, results: list[ChunkResult], paths: int, seed: int,
              else f"{spec.regret_summary} {spec.regret_statistic}")
     regret = regret_table(piv, {n: mix[n] for n in mix_names}, label)
     t_choice = time.perf_counter()
-    regret.insert(regret.columns.get_loc("robust") + 1, "choice_share",
-                  choice_shares(stats, strategies, mix_names or names, statistic=spec.regret_statistic,
-                                summary=spec.regret_summary, cvar_lambda=lam,
-                                resamples=int(getattr(spec, "choice_resamples", 0)), seed=seed))
+    resamples = int(getattr(spec, "choice_resamples", 0))
+    basis = mix_names or names
+    if resamples > 0 and strategies and basis:  # one set of paired resamples: choice_share and the margins' noise
+        values = resample_values(stats, strategies, basis, statistic=spec.regret_statistic,
+                                 summary=spec.regret_summary, cvar_lambda=lam, resamples=resamples, seed=seed)
+        shares = shares_from_values(values)
+        robust = np.flatnonzero(regret["robust"].astype(bool).to_numpy())
+        mc_se = margin_se(values, int(robust[0])) if len(robust) else None
+    else:
+        shares, mc_se = np.full(len(strategies), np.nan), None
+    regret.insert(regret.columns.get_loc("robust") + 1, "choice_share", shares)
     timings["choice"] = time.perf_counter() - t_choice
     regret = _with_beat_columns(regret, sm, [*names, MIX] if mix_names else names, MIX if mix_names else names[0])
     # fans of cumulative wealth
@@ -167,8 +175,8 @@ def aggregate(prep: Prepared, results: list[ChunkResult], paths: int, seed: int,
                 "assets": {n: _concat(by_sc[n], lambda r: r.asset_returns) for n in names}
                 if all(r.asset_returns is not None for r in results) else {}}
     return ScenarioRun(prep, paths, seed, chunk_size, executor, sm, regret, fan, metrics, returns, weights,
-                       pd.DataFrame(occ), per_path, timings, notes, extras={"horizon_hist": hist,
-                                                                             "path_outcomes": outcomes})
+                       pd.DataFrame(occ), per_path, timings, notes,
+                       extras={"horizon_hist": hist, "margin_se": mc_se, "path_outcomes": outcomes})
 
 
 HIST_BINS = 40

@@ -52,10 +52,11 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from backtest.config import RunConfig
-from backtest.data.base import MacroSeries, MarketData
+from backtest.data.base import MarketData
 from backtest.errors import RmpbtError, ScenarioError
 from backtest.pipeline import run_backtest
 from backtest.synthetic.bootstrap import build_pool
+from backtest.synthetic.release_cut import cut_market  # one home (re-exported)
 from backtest.synthetic.runner import Prepared, load_history, make_tasks, prepare, run_chunk
 from backtest.synthetic.scenarios import Period, ScenarioSet
 from backtest.synthetic.scoring import weighted_quantiles
@@ -246,17 +247,6 @@ def start_dates(calendar: pd.DatetimeIndex, first: pd.Timestamp, every: str, hor
     out = cal[pos]
     out = out[out >= pd.Timestamp(first)]
     return pd.DatetimeIndex(out, name="start")
-
-
-def cut_market(md: MarketData, t0: pd.Timestamp) -> MarketData:
-    """The data known at the close of ``t0``: prices dated ``<= t0``, macro released ``<= t0``."""
-    t0 = pd.Timestamp(t0)
-    prices = md.prices.loc[md.prices.index <= t0]
-    macro = {}
-    for k, ms in md.macro.items():
-        keep = np.asarray((ms.released <= t0) & (ms.values.index <= t0))
-        macro[k] = MacroSeries(ms.name, ms.values[keep], ms.released[keep])
-    return MarketData(prices, macro, md.source, md.synthetic, md.notes)
 
 
 # ------------------------------------------------------------------------ one start

@@ -121,6 +121,19 @@ def choice_shares(stats: dict[str, dict[str, dict[str, np.ndarray]]], strategies
     """
     if resamples <= 0 or not strategies or not basis:
         return np.full(len(strategies), np.nan)
+    return shares_from_values(resample_values(stats, strategies, basis, statistic=statistic, summary=summary,
+                                              cvar_lambda=cvar_lambda, resamples=resamples, seed=seed))
+
+
+def resample_values(stats: dict[str, dict[str, dict[str, np.ndarray]]], strategies: list[str], basis: list[str], *,
+                    statistic: str, summary: str = "mean", cvar_lambda: float = DEFAULT_CVAR_LAMBDA,
+                    resamples: int = DEFAULT_CHOICE_RESAMPLES, seed: int = 0) -> np.ndarray:
+    """The regret statistic on each paired path resample (the draws of :func:`choice_shares`).
+
+    Returns
+    -------
+    np.ndarray, shape (resamples, len(strategies), len(basis))
+    """
     rng = np.random.default_rng([int(seed), CHOICE_STREAM])
     values = np.empty((resamples, len(strategies), len(basis)))
     for j, n in enumerate(basis):
@@ -128,8 +141,8 @@ def choice_shares(stats: dict[str, dict[str, dict[str, np.ndarray]]], strategies
         idx = rng.integers(0, p, size=(resamples, p))  # one draw per scenario, shared by every strategy
         for i, s in enumerate(strategies):
             values[:, i, j] = resampled_statistic(stats[n][s], idx, statistic, summary, cvar_lambda)
-    return shares_from_values(values)
+    return values
 
 
 __all__ = ["CHOICE_STREAM", "DEFAULT_CHOICE_RESAMPLES", "MAX_CHOICE_RESAMPLES", "choice_shares",
-           "resampled_statistic", "shares_from_values"]
+           "resample_values", "resampled_statistic", "shares_from_values"]

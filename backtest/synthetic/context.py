@@ -36,9 +36,11 @@ from backtest.synthetic.history import (
 )
 from backtest.synthetic.liquidity_beta import PER, WEEKS_PER_MONTH, daily_drift_shift
 from backtest.synthetic.pools import clip_before
+from backtest.synthetic.release_cut import cpi_nowcast, unreleased_fill
 from backtest.synthetic.scenarios import DAYS_PER_MONTH, Period, Scenario, ScenarioSet
 
-__all__ = ["LevelSpec", "ParametricModel", "ScenarioContext", "build_context", "path_rngs", "scenario_t0", "seed_key"]
+__all__ = ["NEUTRAL_CHANNELS", "LevelSpec", "ParametricModel", "ScenarioContext", "build_context",
+           "neutral_paces", "path_rngs", "pool_fields", "scenario_t0", "seed_key", "t0_before", "with_periods"]
 
 ParametricModel = StateModel
 """Per-state parameters of the calibrated parametric draw (:class:`backtest.data.market_model.StateModel`)."""
@@ -80,7 +82,8 @@ class ScenarioContext:
     pace : np.ndarray, shape (T,)
         RMP pace per simulated day, bn USD/month.
     pace_ref : np.ndarray, shape (S,)
-        Mean monthly WALCL growth of each state's analogue days, bn USD.
+        Mean monthly WALCL growth of each state's analogue days, bn USD (its pool's own
+        purchase flow).
     beta : np.ndarray, shape (N,)
         Liquidity betas (weekly return per 100 bn).
     bs_demean : np.ndarray, shape (S, 3)
@@ -106,6 +109,16 @@ class ScenarioContext:
     drifts : StateDrifts or None
         Target mean of each state (:mod:`backtest.synthetic.drift`); the bootstrap adds
         ``drifts.shift`` to its drawn days, the parametric model's means are already set.
+    neutral_pace : np.ndarray, shape (S,)
+        Pace (bn USD/month) at which the liquidity channel shifts nothing, per state: the
+        file's ``liquidity.neutral_pace_bn_month``, or the purchase flow the state's target
+        drift already carries, ``w_s pace_ref_s + (1 - w_s) pace_uncond`` (``w_s`` the
+        drift weight of the pool's own mean, ``pace_uncond`` the mean WALCL growth of the
+        days the unconditional mean averages; :func:`neutral_paces`). Empty: ``pace_ref``.
+    fill : dict
+        Series -> (dates, values) of observations dated by ``t0`` but not released then,
+        nowcast (:func:`backtest.synthetic.release_cut.cpi_nowcast`); every path carries
+        them before its own, released no earlier than the first simulated day.
     """
 
     scenario: Scenario
@@ -137,22 +150,29 @@ class ScenarioContext:
     beta_se: np.ndarray | None = None
     beta_corr: np.ndarray | None = None
     drifts: StateDrifts | None = None
+    fill: dict[str, tuple[pd.DatetimeIndex, np.ndarray]] = field(default_factory=dict)
+    neutral_pace: np.ndarray | None = None
 
     @property
     def horizon(self) -> int:
         """Simulated trading days."""
         return len(self.days)
 
+    @property
+    def neutral(self) -> np.ndarray:
+        """Neutral pace of each state (:attr:`neutral_pace`, else ``pace_ref``), shape (S,)."""
+        return self.pace_ref if self.neutral_pace is None else self.neutral_pace
+
     def shift(self) -> np.ndarray:
         """Daily return shift per state and day of the pace, shape (S, T, N) (0 when unpaced)."""
-        diff = self.pace[None, :] - self.pace_ref[:, None]  # (S, T)
+        diff = self.pace[None, :] - self.neutral[:, None]  # (S, T)
         out = daily_drift_shift(self.beta, diff)
         out[~self.paced] = 0.0
         return out
 
     def pace_factor(self) -> np.ndarray:
         """Daily return per unit of beta of each state and day, shape (S, T): ``shift() = factor * beta``."""
-        diff = self.pace[None, :] - self.pace_ref[:, None]
+        diff = self.pace[None, :] - self.neutral[:, None]
         out = diff / WEEKS_PER_MONTH / 5.0 / PER
         out[~self.paced] = 0.0
         return out
@@ -161,20 +181,37 @@ class ScenarioContext:
         """The same context (same paths, draws and beta draws) under a constant pace."""
         return dc_replace(self, pace=np.full(self.horizon, float(bn_month)))
 
+    def without_channel(self) -> ScenarioContext:
+        """The same context (same paths and draws) with the liquidity channel off (betas 0)."""
+        zero = np.zeros_like(np.asarray(self.beta, dtype=float))
+        return dc_replace(self, beta=zero, beta_se=zero.copy())
+
 
 def seed_key(name: str) -> int:
     """Spawn-key component of a scenario (stable across runs and scenario files)."""
     return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
-def path_rngs(seed: int, key: int, p0: int, p1: int) -> list[np.random.Generator]:
-    """Independent generators of paths ``p0 .. p1 - 1`` (per-path seeds)."""
-    return [np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(key, p))) for p in range(p0, p1)]
+def path_rngs(seed: int, key: int, p0: int, p1: int, ids: tuple[int, ...] | None = None) -> list[np.random.Generator]:
+    """Independent generators of paths ``p0 .. p1 - 1`` (per-path seeds), or of the paths ``ids``."""
+    which = range(p0, p1) if ids is None else ids
+    return [np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(key, int(p)))) for p in which]
 
 
 def scenario_t0(hist: History, sc: Scenario) -> pd.Timestamp:
     """Last history day before a scenario starts (``latest``: the last day of the data)."""
-    days = hist.dates
+    return t0_before(hist.dates, sc)
+
+
+def t0_before(days: pd.DatetimeIndex, sc: Scenario) -> pd.Timestamp:
+    """Last of the trading ``days`` before a scenario starts (``latest``: the last one).
+
+    Raises
+    ------
+    ScenarioError
+        Fewer than 60 trading days before the start, or a start after the data.
+    """
+    days = pd.DatetimeIndex(days)
     if sc.start == "latest":
         return days[-1]
     start = pd.Timestamp(sc.start)
@@ -263,14 +300,55 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
     if bad:
         raise DataError(f"scenario {sc.name}: {bad[0]} has no price on or before {t0.date()}")
     anchors = _anchors(hist.md, t0)
+    cpi_level = cpi_nowcast(hist.md.macro.get("CPIAUCSL"), t0)[0]
+    if np.isfinite(cpi_level):  # the CPI of t0's month (nowcast when not released by t0)
+        anchors["cpi"] = cpi_level
+    fill = unreleased_fill(hist.md, t0, [s for s in SIM_SERIES if s in hist.md.macro])
     for c in ("walcl", "treast", "reserves", "cpi"):
         if not np.isfinite(anchors[c]):
             raise DataError(f"scenario {sc.name}: no {BS_SERIES.get(c, 'CPIAUCSL')} observation on or before {t0.date()}")
+    fields = pool_fields(hist, sset, source=source, t0=t0, days=days, anchors=anchors, periods=periods, calib=calib)
+    return ScenarioContext(
+        scenario=sc, states=sset.states, kinds=sset.kinds, paced=sset.paced.copy(), source=source, t0=t0,
+        days=days, history=hmd, tickers=hist.tickers, start_prices=px0, anchors=anchors, pace=sc.pace_on(days),
+        beta=np.asarray(beta, dtype=float), mean_block=float(sset.spec.mean_block_days),
+        macro=tuple(s for s in SIM_SERIES if s in hist.md.macro), seed_key=seed_key(sc.name),
+        beta_se=np.zeros(len(hist.tickers)) if beta_se is None else np.nan_to_num(np.asarray(beta_se, dtype=float)),
+        beta_corr=None if beta_corr is None else np.asarray(beta_corr, dtype=float), fill=fill, **fields,
+    )
+
+
+def with_periods(ctx: ScenarioContext, hist: History, sset: ScenarioSet, periods: Mapping[str, list[Period]],
+                 calib: Mapping | None = None) -> ScenarioContext:
+    """The same scenario with other pools: everything the pools shape is recomputed (:func:`pool_fields`).
+
+    Cheaper than :func:`build_context` (the history window, anchors and fills are kept);
+    the pool-sensitivity reruns use it.
+    """
+    return dc_replace(ctx, **pool_fields(hist, sset, source=ctx.source, t0=ctx.t0, days=ctx.days, anchors=ctx.anchors,
+                                         periods=periods, calib=calib))
+
+
+def pool_fields(hist: History, sset: ScenarioSet, *, source: str, t0: pd.Timestamp, days: pd.DatetimeIndex,
+                anchors: Mapping[str, Any], periods: Mapping[str, list[Period]],
+                calib: Mapping | None = None) -> dict[str, Any]:
+    """The :class:`ScenarioContext` fields the pools shape.
+
+    Pools (cut before the first simulated day), their purchase flows (``pace_ref``) and the
+    neutral paces, the balance-sheet and channel demeaning, the level recursions' state
+    means, the drifts, the source's arrays (or the parametric model) and the notes.
+
+    Raises
+    ------
+    ScenarioError
+        A state without a usable pool day (before the start, unless the forecast period
+        is allowed).
+    """
+    spec = sset.spec
     n_s = len(sset.states)
     # the parametric source draws nothing from history: its pools only measure the pace
     usable = hist.usable() if source == "bootstrap" else np.ones(len(hist.dates), dtype=bool)
     if not spec.include_forecast_period:  # no peeking: no pool day on or after the first simulated day
-
         periods = {s: clip_before(list(periods[s]), days[0]) for s in sset.states}
     pools = tuple(build_pool(hist.dates, usable, list(periods[s])) for s in sset.states)
     empty_parametric = [s for s, p in zip(sset.states, pools, strict=True) if len(p.days) == 0 and source != "bootstrap"]
@@ -297,8 +375,15 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
         floor[CH[c]] = v
     ch_demean = np.zeros((n_s, len(CHANNELS)))
     param = None
+    # unconditional mean: every usable day up to t0 (with include_forecast_period: every usable day)
+    upto = usable if spec.include_forecast_period and source == "bootstrap" else usable & np.asarray(hist.dates <= t0)
+    pace_uncond = float(walcl[upto].mean() * DAYS_PER_MONTH) if upto.any() else float(pace_ref.mean())
     if source == "bootstrap":
         bs_demean = np.array([ch[p.days][:, bs_idx].mean(axis=0) for p in pools])
+        for c in NEUTRAL_CHANNELS:  # random-walk rates and RRP: no drift the scenario does not state
+            j = CH[c]
+            for i, p in enumerate(pools):
+                ch_demean[i, j] = ch[p.days, j].mean()
         for c, hl in HALF_LIVES.items():
             j = CH[c]
             kappa[j] = 1.0 - 0.5 ** (1.0 / hl)
@@ -309,17 +394,21 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
                 means[i, j] = lv.mean() if len(lv) else anchors[c]
         means[:, CH["tga"]] = anchors["tga"]  # TGA reverts to today's level (its size grew 100x since 2008)
         h_ret, h_ch, h_rf = hist.returns, ch, hist.rf
-        # unconditional mean: every usable day up to t0 (with include_forecast_period: every usable day)
-        upto = usable if spec.include_forecast_period else usable & np.asarray(hist.dates <= t0)
         excess = np.where(np.isfinite(h_ret), h_ret - h_rf[:, None], 0.0)
-        drifts = bootstrap_drifts(spec.drift.mode, excess, [p.days for p in pools], np.flatnonzero(upto),
-                                  float(spec.mean_block_days))
+        rows = np.flatnonzero(upto)
+        drifts = bootstrap_drifts(spec.drift.mode, excess, [p.days for p in pools], rows, float(spec.mean_block_days))
+        if len(rows):
+            drifts = dc_replace(drifts, span=f"every usable day {hist.dates[rows[0]].date()}..{hist.dates[rows[-1]].date()}")
     elif source == "parametric":
         if calib is None:
             raise DataError("the parametric scenario source needs the sample calibration")
         param, lspec, bs_demean = _parametric_model(calib, sset, hist.tickers)
         kappa, means, floor = lspec
-        drifts = parametric_drifts(spec.drift.mode, calib, sset.kinds)
+        for c in NEUTRAL_CHANNELS:  # AR(1) rates and RRP revert to the start's level, not the kind's mean
+            if c in anchors and np.isfinite(anchors[c]) and kappa[CH[c]] > 0:
+                means[:, CH[c]] = anchors[c]
+        drifts = dc_replace(parametric_drifts(spec.drift.mode, calib, sset.kinds),
+                            span="the sample calibration's regime kinds, day-weighted")
         mean = param.mean.copy()
         mean[:, : param.n_assets] = drifts.target
         param = dc_replace(param, mean=mean)
@@ -327,16 +416,44 @@ def build_context(hist: History, sset: ScenarioSet, sc: Scenario, *, source: str
         notes.append("parametric source: per-regime-kind calibrated model (sample market)")
     else:
         raise ValueError(f"unknown source {source!r}")
-    return ScenarioContext(
-        scenario=sc, states=sset.states, kinds=sset.kinds, paced=sset.paced.copy(), source=source, t0=t0,
-        days=days, history=hmd, tickers=hist.tickers, start_prices=px0, anchors=anchors,
-        levels=LevelSpec(kappa, means, floor), pace=sc.pace_on(days), pace_ref=pace_ref,
-        beta=np.asarray(beta, dtype=float), bs_demean=bs_demean, hist_returns=h_ret, hist_changes=h_ch, hist_rf=h_rf,
-        ch_demean=ch_demean, pools=pools, mean_block=float(spec.mean_block_days), param=param,
-        macro=tuple(s for s in SIM_SERIES if s in hist.md.macro), seed_key=seed_key(sc.name), notes=tuple(notes),
-        beta_se=np.zeros(len(hist.tickers)) if beta_se is None else np.nan_to_num(np.asarray(beta_se, dtype=float)),
-        beta_corr=None if beta_corr is None else np.asarray(beta_corr, dtype=float), drifts=drifts,
-    )
+    neutral = neutral_paces(spec.liquidity.neutral_pace_bn_month, pace_ref, pace_uncond, drifts.weight)
+    return {"levels": LevelSpec(kappa, means, floor), "pace_ref": pace_ref, "bs_demean": bs_demean,
+            "hist_returns": h_ret, "hist_changes": h_ch, "hist_rf": h_rf, "ch_demean": ch_demean, "pools": pools,
+            "param": param, "notes": tuple(notes), "drifts": drifts, "neutral_pace": neutral}
+
+
+NEUTRAL_CHANNELS = ("dgs2", "dgs10", "top", "rrp")
+"""Level channels kept driftless: the random-walk yields, policy rate and ON RRP (bootstrap:
+their draws are demeaned per state; parametric: their AR(1) reverts to the start's level)."""
+
+
+def neutral_paces(fixed: float | None, pace_ref: np.ndarray, pace_uncond: float,
+                  weights: np.ndarray | None) -> np.ndarray:
+    """Pace of each state at which the liquidity channel shifts nothing (bn USD/month).
+
+    Parameters
+    ----------
+    fixed : float or None
+        ``liquidity.neutral_pace_bn_month`` of the scenario file (the same for every state).
+    pace_ref : np.ndarray, shape (S,)
+        Each pool's own mean monthly WALCL growth.
+    pace_uncond : float
+        Mean monthly WALCL growth of the days the unconditional drift averages.
+    weights : np.ndarray, shape (S,), optional
+        Drift weight of each pool's own mean (:class:`~backtest.synthetic.drift.StateDrifts`);
+        None: 1 (each state keeps its pool's drift, hence its pool's flow).
+
+    Returns
+    -------
+    np.ndarray, shape (S,)
+        ``fixed`` everywhere, else ``w_s pace_ref_s + (1 - w_s) pace_uncond``: the flow the
+        state's target drift already carries, so a pace equal to it changes nothing.
+    """
+    ref = np.asarray(pace_ref, dtype=float)
+    if fixed is not None:
+        return np.full(len(ref), float(fixed))
+    w = np.ones(len(ref)) if weights is None else np.asarray(weights, dtype=float)
+    return w * ref + (1.0 - w) * float(pace_uncond)
 
 
 def _parametric_model(calib: Mapping, sset: ScenarioSet, tickers: tuple[str, ...]):

@@ -40,8 +40,8 @@ import numpy as np
 
 from backtest.synthetic.scenarios import DRIFT_MODES
 
-__all__ = ["DRIFT_MODES", "StateDrifts", "bootstrap_drifts", "drift_line", "drift_provenance", "effective_days",
-           "mean_z2", "parametric_drifts", "shrink_weights", "state_drifts"]
+__all__ = ["DRIFT_MODES", "StateDrifts", "bootstrap_drifts", "drift_line", "drift_provenance", "drift_source",
+           "effective_days", "mean_z2", "parametric_drifts", "shrink_weights", "state_drifts"]
 
 RULE = ("w_s = tau2 / (tau2 + 1/n_eff_s); n_eff_s = pool days / max(1, Bartlett long-run variance factor of the "
         "pool's returns over the mean block length); tau2 = max(0, mean over states and assets of ((pool mean - "
@@ -81,6 +81,8 @@ class StateDrifts:
     tau2: float
     z2: float = float("nan")
     noise: float = float("nan")
+    span: str = ""
+    """The days the unconditional mean averages (``first..last``, or the parametric calibration)."""
 
     @property
     def shift(self) -> np.ndarray:
@@ -237,6 +239,41 @@ def drift_provenance(states: Sequence[str], drifts: Mapping[str, StateDrifts | N
                 **{s: {"pool": round(float(d.pool_mean[i, spy]), 8), "target": round(float(d.target[i, spy]), 8)}
                    for i, s in enumerate(states)}}
     return out
+
+
+def drift_source(states: Sequence[str], d: StateDrifts | None, tickers: Sequence[str]) -> str | None:
+    """One sentence when states are left at the unconditional drift (weight 0), with the drift used.
+
+    Parameters
+    ----------
+    states : sequence of str
+    d : StateDrifts or None
+    tickers : sequence of str
+        Assets of ``d``'s columns (SPY and IEF are quoted when simulated, else the first;
+        empty: no asset is quoted).
+
+    Returns
+    -------
+    str or None
+        None when every state keeps some of its own pool's mean (or there are no drifts).
+    """
+    if d is None:
+        return None
+    at = [s for s, w in zip(states, d.weight, strict=True) if w == 0]
+    if not at:
+        return None
+    which = "every state" if len(at) == len(states) else ", ".join(at)
+    verb = "drifts" if len(at) == 1 or which == "every state" else "drift"
+    cols = list(tickers)
+    shown = [t for t in ("SPY", "IEF") if t in cols] or cols[:1]
+    per = (", ".join(f"{t} {d.uncond[cols.index(t)] * 252:+.1%}/yr" for t in shown)
+           if cols and len(d.uncond) == len(cols) else "the calibration's mean per asset")
+    why = {"demeaned": "the drift mode is demeaned",
+           "shrunk": "its shrink weight is 0" if len(at) == 1 else "their shrink weights are 0"}.get(d.mode, "")
+    days = f" of {d.span}" if d.span else ""
+    return (f"Where the medians come from: {which} {verb} at the unconditional mean{days} ({why}), "
+            f"in excess of the bill rate {per}; the states differ in volatility, tails, correlations and signals, "
+            f"not in drift.")
 
 
 def drift_line(states: Sequence[str], d: StateDrifts | None) -> str:

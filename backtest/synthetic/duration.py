@@ -215,6 +215,12 @@ class WorkMeter:
         self._emit()
 
 
+def task_paths(task: Any) -> int:
+    """Paths a chunk task simulates (its ``ids`` when it runs a subset of ``p0 .. p1 - 1``)."""
+    ids = getattr(task, "ids", None)
+    return len(ids) if ids is not None else int(task.p1 - task.p0)
+
+
 def run_chunks(tasks_for: Callable[[int, int, bool, int], list], run: Callable[..., Any], ex: Any, paths: int,
                size: int, progress: Callable[[float, float], None] | None,
                on_estimate: Callable[[Estimate], None] | None, extra: Sequence[Any] = ()) -> list:
@@ -260,15 +266,16 @@ def run_chunks(tasks_for: Callable[[int, int, bool, int], list], run: Callable[.
         for r in pilot_results:
             by_sc.setdefault(r.scenario, []).append(r)
         est = estimate_from(by_sc, start, int(getattr(ex, "workers", 1) or 1), time.perf_counter() - tp,
-                            [(t.ctx.scenario.name, t.p1 - t.p0) for t in tasks])
+                            [(t.ctx.scenario.name, task_paths(t)) for t in tasks])
         on_estimate(est)
-        meter = WorkMeter([est.chunk_cost(t.ctx.scenario.name, t.p1 - t.p0) for t in tasks],
+        meter = WorkMeter([est.chunk_cost(t.ctx.scenario.name, task_paths(t)) for t in tasks],
                           lambda i, k, n: est.cost(tasks[i].ctx.scenario.name, k, n), progress)
     else:  # units: path x (strategy or generation) evaluations
         n_st = len(tasks[0].settings.strategies) + 1 if tasks else 1
-        meter = WorkMeter([float((t.p1 - t.p0) * n_st) for t in tasks], lambda i, k, n: float(n), progress)
+        meter = WorkMeter([float(task_paths(t) * n_st) for t in tasks], lambda i, k, n: float(n), progress)
     fn = functools.partial(run, step=meter.step) if local else run
     return pilot_results + ex.map(fn, tasks, meter.chunk_done)
 
 
-__all__ = ["GENERATE", "Estimate", "WorkMeter", "estimate_from", "fit", "pilot_sizes", "run_chunks", "timed_parts"]
+__all__ = ["GENERATE", "Estimate", "WorkMeter", "estimate_from", "fit", "pilot_sizes", "run_chunks", "task_paths",
+           "timed_parts"]

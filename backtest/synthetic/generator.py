@@ -89,6 +89,7 @@ from backtest.data.market_model import (
     draw_states,
     staircase_levels,
 )
+from backtest.data.release import release_dates
 from backtest.synthetic.bootstrap import block_indices
 from backtest.synthetic.context import (
     LevelSpec,
@@ -195,14 +196,25 @@ class PathPanel:
         return int(self.states.shape[0])
 
     def sim_obs(self, name: str) -> tuple[pd.DatetimeIndex, np.ndarray]:
-        """Observation dates and (P, O) values of a simulated macro series."""
+        """Observation dates and (P, O) values of a simulated macro series.
+
+        Observations dated by ``t0`` but not released then (``ctx.fill``: nowcast, the
+        same on every path) come first.
+        """
         if name in self.daily:
-            return self.ctx.days, self.daily[name]
-        if name in self.weekly:
-            return self.weekly_dates, self.weekly[name]
-        if name in self.monthly:
-            return self.monthly_dates, self.monthly[name]
-        raise KeyError(name)
+            d, v = self.ctx.days, self.daily[name]
+        elif name in self.weekly:
+            d, v = self.weekly_dates, self.weekly[name]
+        elif name in self.monthly:
+            d, v = self.monthly_dates, self.monthly[name]
+        else:
+            raise KeyError(name)
+        fill = self.ctx.fill.get(name)
+        if fill is not None and len(fill[0]):
+            d = pd.DatetimeIndex(fill[0]).append(pd.DatetimeIndex(d))
+            v = np.concatenate([np.broadcast_to(np.asarray(fill[1], dtype=float), (v.shape[0], len(fill[0]))), v],
+                               axis=1)
+        return d, v
 
     def prices(self) -> np.ndarray:
         """(P, T, N) closes of the simulated days (from the ``t0`` closes)."""
@@ -230,12 +242,37 @@ class PathPanel:
         for name, ms in hist.macro.items():
             if name in ctx.macro:
                 d, v = self.sim_obs(name)
-                s = pd.concat([ms.values, pd.Series(v[i], index=d)])
-                macro[name] = MacroSeries.from_observations(name, s)
+                s = pd.concat([ms.values, pd.Series(v[i], index=d)]).astype(float).dropna()
+                s.index = pd.DatetimeIndex(s.index).normalize()
+                s.index.name = "date"
+                macro[name] = MacroSeries(name, s, path_release(name, s.index, ctx.days[0], len(ms.values.dropna())))
             else:
                 macro[name] = ms
         return MarketData(prices, macro, f"scenario {ctx.scenario.name} path {self.p0 + i} ({ctx.source})",
                           synthetic=True, notes=())
+
+
+def path_release(name: str, obs: pd.DatetimeIndex, first_day: pd.Timestamp, n_history: int) -> pd.Series:
+    """Release dates of a path's observations: history's lag rules, never before the first simulated day.
+
+    Parameters
+    ----------
+    name : str
+        Series id (:func:`backtest.data.release.release_dates` picks its rule).
+    obs : pd.DatetimeIndex
+        Observation dates: the history's, then the path's own.
+    first_day : pd.Timestamp
+        First simulated day.
+    n_history : int
+        Leading observations that are history (released by ``t0``): their rule dates stand.
+        A simulated observation of a date the rule says was out by ``t0`` (a month
+        not yet released at ``t0``, nowcast) is released on the first simulated day.
+    """
+    rel = release_dates(name, obs)
+    if n_history < len(rel):
+        tail = rel.iloc[n_history:]
+        rel.iloc[n_history:] = tail.where(tail >= first_day, pd.Timestamp(first_day))
+    return rel
 
 
 def _bootstrap_draws(ctx: ScenarioContext, rngs: list[np.random.Generator], states: np.ndarray):
@@ -261,20 +298,31 @@ def _parametric_draws(ctx: ScenarioContext, rngs: list[np.random.Generator], sta
     return ret, chg, None
 
 
-def generate(ctx: ScenarioContext, seed: int, p0: int, p1: int) -> PathPanel:
-    """Generate paths ``p0 .. p1 - 1`` of a scenario (see the module docstring).
+def chain_states(ctx: ScenarioContext, seed: int, p0: int, p1: int, ids: tuple[int, ...] | None = None) -> np.ndarray:
+    """State paths only (the chain's draws come first in each path's stream), shape (P, T) int8."""
+    return _chain(ctx, path_rngs(seed, ctx.seed_key, p0, p1, ids))
+
+
+def _chain(ctx: ScenarioContext, rngs: list[np.random.Generator]) -> np.ndarray:
+    t_n = ctx.horizon
+    u_chain = np.empty((len(rngs), t_n))
+    for k, g in enumerate(rngs):
+        u_chain[k] = g.random(t_n)
+    return simulate_chain(ctx.scenario.matrix, ctx.scenario.start_state, u_chain)
+
+
+def generate(ctx: ScenarioContext, seed: int, p0: int, p1: int, ids: tuple[int, ...] | None = None) -> PathPanel:
+    """Generate paths ``p0 .. p1 - 1`` of a scenario (see the module docstring), or the paths ``ids``.
 
     Returns
     -------
     PathPanel
-        Identical values for a path whatever ``p0``/``p1`` of the chunk it is in.
+        Identical values for a path whatever ``p0``/``p1`` of the chunk it is in (or
+        whichever other ``ids`` it is generated with).
     """
     t_n = ctx.horizon
-    rngs = path_rngs(seed, ctx.seed_key, p0, p1)
-    u_chain = np.empty((len(rngs), t_n))
-    for k, g in enumerate(rngs):
-        u_chain[k] = g.random(t_n)
-    states = simulate_chain(ctx.scenario.matrix, ctx.scenario.start_state, u_chain)
+    rngs = path_rngs(seed, ctx.seed_key, p0, p1, ids)
+    states = _chain(ctx, rngs)
     if ctx.source == "bootstrap":
         ret, chg, rows = _bootstrap_draws(ctx, rngs, states)
     else:
@@ -385,7 +433,9 @@ __all__ = [  # History, contexts and channel constants are re-exported from thei
     "PathPanel",
     "ScenarioContext",
     "build_context",
+    "chain_states",
     "generate",
+    "path_release",
     "path_rngs",
     "scenario_t0",
     "seed_key",

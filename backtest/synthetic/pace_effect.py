@@ -32,7 +32,8 @@ import pandas as pd
 
 from backtest.synthetic.context import ScenarioContext
 
-__all__ = ["COLUMNS", "MAX_PATHS", "PacePlan", "effect_table", "pace_effect_lines", "pace_plan", "paired_median_ci"]
+__all__ = ["COLUMNS", "MAX_PATHS", "NOISE_DIGITS", "PacePlan", "effect_table", "horizons", "pace_effect_lines",
+           "pace_plan", "paired_median_ci", "round_noise"]
 
 COLUMNS = ["strategy", "scenario", "pace_low", "pace_high", "paths", "effect", "ci_lo", "ci_hi", "distinguishable"]
 MAX_PATHS = 500
@@ -79,13 +80,19 @@ class PacePlan:
     def split(self, results: Sequence[Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Horizon returns per strategy at the low and the high pace from :meth:`tasks`' results."""
         half = len(results) // 2
-        return _horizon(results[:half]), _horizon(results[half:])
+        return (horizons(results[:half]).get(self.scenario, {}), horizons(results[half:]).get(self.scenario, {}))
 
 
-def _horizon(results: Sequence[Any]) -> dict[str, np.ndarray]:
-    rs = sorted(results, key=lambda r: r.p0)
-    names = list(rs[0].stats) if rs else []
-    return {s: np.concatenate([r.stats[s]["horizon_return"] for r in rs]) for s in names}
+def horizons(results: Sequence[Any], n: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Scenario -> strategy -> horizon returns of paths ``0 .. n - 1`` (all: None) from chunk results, in path order."""
+    by: dict[str, list[Any]] = {}
+    for r in results:
+        by.setdefault(r.scenario, []).append(r)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for sc, rs in by.items():
+        rs = sorted(rs, key=lambda r: r.p0)
+        out[sc] = {s: np.concatenate([r.stats[s]["horizon_return"] for r in rs])[:n] for s in rs[0].stats}
+    return out
 
 
 def reference_scenario(probabilities: Mapping[str, float], names: Sequence[str]) -> str:
@@ -130,6 +137,18 @@ def pace_plan(contexts: Mapping[str, ScenarioContext], probabilities: Mapping[st
     return PacePlan(ref, lo, hi, n, ctx.with_pace(lo), ctx.with_pace(hi))
 
 
+NOISE_DIGITS = 12
+"""Differences are rounded to 1e-12 (about 1e-10 of a percentage point): the same path's
+outcome computed in a Dask worker and in the main process can differ in its last bits
+(BLAS thread settings), and a difference of two equal medians must read 0 whatever the
+executor."""
+
+
+def round_noise(x: float) -> float:
+    """``x`` rounded to :data:`NOISE_DIGITS` decimals, without a negative zero."""
+    return float(np.round(float(x), NOISE_DIGITS)) + 0.0
+
+
 def paired_median_ci(low: np.ndarray, high: np.ndarray, seed: int, n_boot: int = N_BOOT,
                      level: float = LEVEL) -> tuple[float, float, float]:
     """``median(high) - median(low)`` and its paired-bootstrap percentile interval.
@@ -151,7 +170,7 @@ def paired_median_ci(low: np.ndarray, high: np.ndarray, seed: int, n_boot: int =
     boot = np.median(high[idx], axis=1) - np.median(low[idx], axis=1)
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(boot, [a, 1.0 - a])
-    return eff, float(lo), float(hi)
+    return round_noise(eff), round_noise(lo), round_noise(hi)
 
 
 def effect_table(plan: PacePlan | None, low: Mapping[str, np.ndarray], high: Mapping[str, np.ndarray],

@@ -31,7 +31,7 @@ from backtest.data.base import MacroSeries, asof
 from backtest.data.release import release_dates
 from backtest.execution.rates import combine_cash_rate
 from backtest.regimes import signals as S
-from backtest.synthetic.generator import PathPanel
+from backtest.synthetic.generator import PathPanel, path_release
 
 KNOWN: tuple[str, ...] = (
     "walcl", "walcl_chg_4w", "walcl_chg_13w", "walcl_chg_26w",
@@ -156,10 +156,12 @@ class PathSignals:
                 d, v = self.panel.sim_obs(name)
                 idx = pd.DatetimeIndex(ms.values.index).append(pd.DatetimeIndex(d))
                 vals = np.concatenate([np.broadcast_to(hv, (self.P, len(hv))), v], axis=1)
+                rel = path_release(name, idx, ctx.days[0], len(hv))
             else:
                 idx = pd.DatetimeIndex(ms.values.index)
                 vals = np.broadcast_to(hv, (self.P, len(hv)))
-            self._obs[name] = Obs2(_template(name, idx), vals)
+                rel = None
+            self._obs[name] = Obs2(_template(name, idx, rel), vals)
         return self._obs[name]
 
     def _sim_prices(self, ticker: str) -> np.ndarray:

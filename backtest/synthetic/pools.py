@@ -17,6 +17,14 @@ lists them so the command warns and provenance records them.
 
 No peeking: :func:`clip_before` drops every pool day on or after a scenario's first
 simulated day unless ``include_forecast_period`` is set.
+
+Disjoint states: a history day belongs to at most one state's pool. The states' masks
+are claimed in the order of the scenario file's ``precedence`` (default: the order of
+``states``): a day several states select goes to the first of them. A *paced* state (the
+calm RMP state the pace applies to) never holds a day on the *stress watch*: the rules
+classifier's stress flag, or VIX at or above the level at which that flag would switch
+off (``vix_exit`` of ``configs/regimes/rules.yaml``, 25): the days of a sell-off before
+the flag is raised (2020-02-24..26: VIX 25..28) are not calm.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from backtest.regimes.signals import liquidity_signals
 from backtest.synthetic.scenarios import Period, RuleSpec, ScenarioSet
 
 HIKING_LOOKBACK = 63  # trading days (~3 months)
-POOL_SIGNALS = ("stress", "vix", "hiking")
+POOL_SIGNALS = ("stress", "vix", "hiking", "stress_watch")
 
 
 def pool_signals(md, days: pd.DatetimeIndex) -> pd.DataFrame:
@@ -48,9 +56,10 @@ def pool_signals(md, days: pd.DatetimeIndex) -> pd.DataFrame:
     -------
     pd.DataFrame
         Index ``days``; columns ``stress`` (bool: the rules classifier's overlay, False
-        where its inputs are missing), ``vix`` (float, NaN if missing) and ``hiking``
-        (float 1/0, NaN where the policy rate is unknown). Day ``t`` uses data released
-        by the close of ``t`` only.
+        where its inputs are missing), ``vix`` (float, NaN if missing), ``hiking``
+        (float 1/0, NaN where the policy rate is unknown) and ``stress_watch`` (bool:
+        ``stress``, or VIX at or above the overlay's ``vix_exit``). Day ``t`` uses data
+        released by the close of ``t`` only.
     """
 
     days = pd.DatetimeIndex(days)
@@ -64,8 +73,11 @@ def pool_signals(md, days: pd.DatetimeIndex) -> pd.DataFrame:
         hiking = (rate > prev).astype(float).where(rate.notna() & prev.notna())
     else:
         hiking = pd.Series(np.nan, index=days)
-    return pd.DataFrame({"stress": stress.to_numpy(dtype=bool), "vix": vix.to_numpy(dtype=float),
-                         "hiking": hiking.to_numpy(dtype=float)}, index=days)
+    vx = vix.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        watch = stress.to_numpy(dtype=bool) | (vx >= p.vix_exit)
+    return pd.DataFrame({"stress": stress.to_numpy(dtype=bool), "vix": vx,
+                         "hiking": hiking.to_numpy(dtype=float), "stress_watch": watch}, index=days)
 
 
 def _need(signals: pd.DataFrame | None, col: str, where: str) -> np.ndarray:
@@ -150,8 +162,10 @@ def mask_periods(state: str, days: pd.DatetimeIndex, mask: np.ndarray, label: st
 
 def resolve_analogues(sset: ScenarioSet, days: pd.DatetimeIndex, calendar_path: str | None = None,
                       need: np.ndarray | None = None, need_names: list[str] | None = None,
-                      signals: pd.DataFrame | None = None, allow_empty: bool = False) -> dict[str, list[Period]]:
-    """Day ranges of every state's analogues, checked against the trading days of the data.
+                      signals: pd.DataFrame | None = None, allow_empty: bool = False,
+                      claims: dict[str, dict] | None = None,
+                      forecast_from: pd.Timestamp | None = None) -> dict[str, list[Period]]:
+    """Day ranges of every state's analogues, checked against the data and made disjoint.
 
     Parameters
     ----------
@@ -165,23 +179,35 @@ def resolve_analogues(sset: ScenarioSet, days: pd.DatetimeIndex, calendar_path: 
     need_names : list of str, optional
         Names of the ``need`` columns (for messages).
     signals : pd.DataFrame, optional
-        :func:`pool_signals` on ``days`` (rules that use signals need it).
+        :func:`pool_signals` on ``days`` (rules that use signals need it; its
+        ``stress_watch`` column keeps stress days out of paced states).
     allow_empty : bool
         A rule that no day meets gives no period instead of an error (the parametric
         generator of the ``sample`` market draws states from the calibrated model, not
         from pools, so its synthetic signals need not reproduce every rule).
+    claims : dict, optional
+        Filled per state with ``selected`` (days its analogues select), ``lost_to``
+        (state -> days claimed first by a state earlier in the precedence) and
+        ``stress_watch`` (days removed from a paced state by the stress watch).
+    forecast_from : pd.Timestamp, optional
+        First day of the forecast period when ``days`` end before it (the history known
+        at a scenario's ``t0``): a calendar period or date range that starts on or after
+        it has no day here by the no-peeking rule and is dropped, not an error.
 
     Returns
     -------
     dict
-        State -> list of :class:`Period` (rule analogues give one period per run of
-        consecutive matching trading days).
+        State -> list of :class:`Period` (one per run of consecutive days the state owns
+        within each analogue). Every day is in at most one state's periods
+        (module docstring: precedence, stress watch).
 
     Raises
     ------
     ScenarioError
-        Unknown regime id, a rule needing a missing signal, or an analogue without any
-        usable trading day in the data (named, with the data's range or the missing input).
+        Unknown regime id, a rule needing a missing signal, an analogue without any
+        usable trading day in the data (named, with the data's range or the missing
+        input), or a state whose every usable day goes to states earlier in the
+        precedence.
     """
 
     try:
@@ -198,9 +224,9 @@ def resolve_analogues(sset: ScenarioSet, days: pd.DatetimeIndex, calendar_path: 
             if a.rule is not None:
                 m |= rule_mask(a.rule, days, cal, signals, f"{sset.path}: states.{sname}.analogues[{i}]")
         masks[sname] = m
-    out: dict[str, list[Period]] = {}
+    inside_of: dict[str, list[tuple[str, np.ndarray]]] = {}
     for sname, st in sset.spec.states.items():
-        periods = []
+        parts = []
         for i, a in enumerate(st.analogues):
             where = f"{sset.path}: states.{sname}.analogues[{i}] ({a.label()})"
             if a.rule is not None:
@@ -225,6 +251,8 @@ def resolve_analogues(sset: ScenarioSet, days: pd.DatetimeIndex, calendar_path: 
             else:
                 start, end = pd.Timestamp(a.start), pd.Timestamp(a.end)
                 inside = np.asarray((days >= start) & (days <= end))
+            if not inside.any() and forecast_from is not None and start >= forecast_from:
+                continue  # in the forecast period: no peeking
             if not inside.any():
                 raise ScenarioError(f"{where}: no trading day of the data in {start.date()}..{end.date()} "
                                     f"(data cover {d0}..{d1})")
@@ -235,9 +263,43 @@ def resolve_analogues(sset: ScenarioSet, days: pd.DatetimeIndex, calendar_path: 
                     what = need_names[miss] if need_names else f"input {miss}"
                     raise ScenarioError(f"{where}: no usable day in {start.date()}..{end.date()}: "
                                         f"{what} has no data there")
-            periods.extend(mask_periods(sname, days, inside, a.label()))
+            parts.append((a.label(), inside))
+        inside_of[sname] = parts
+    usable = need.all(axis=1) if need is not None else np.ones(len(days), dtype=bool)
+    watch = (signals["stress_watch"].to_numpy(dtype=bool) if signals is not None and "stress_watch" in signals
+             else np.zeros(len(days), dtype=bool))
+    paced = dict(zip(sset.states, sset.paced, strict=True))
+    claimed = np.zeros(len(days), dtype=bool)
+    owner = np.full(len(days), -1, dtype=np.int64)
+    order = {s: i for i, s in enumerate(sset.states)}
+    out: dict[str, list[Period]] = {}
+    for sname in sset.precedence:
+        selected = np.zeros(len(days), dtype=bool)
+        for _, inside in inside_of[sname]:
+            selected |= inside
+        own = selected & ~claimed
+        removed = own & watch if paced[sname] else np.zeros(len(days), dtype=bool)
+        own &= ~removed
+        if claims is not None:
+            lost = selected & claimed
+            claims[sname] = {"selected": int((selected & usable).sum()),
+                             "lost_to": {s: int((lost & usable & (owner == order[s])).sum()) for s in sset.precedence
+                                         if ((lost & usable & (owner == order[s])).any())},
+                             "stress_watch": int((removed & usable).sum())}
+        if selected.any() and not (own & usable).any() and not allow_empty:
+            first = [s for s in sset.precedence[: sset.precedence.index(sname)]]
+            why = (f"states earlier in the precedence ({', '.join(first)})" if (selected & claimed & usable).any()
+                   else "") + (" and " if (selected & claimed & usable).any() and (removed & usable).any() else "") + (
+                   "the stress watch (a paced state holds no stress day)" if (removed & usable).any() else "")
+            raise ScenarioError(f"{sset.path}: states.{sname}: every usable day its analogues select goes to "
+                                f"{why or 'other states'}")
+        owner[own] = order[sname]
+        claimed |= own
+        periods: list[Period] = []
+        for label, inside in inside_of[sname]:
+            periods.extend(mask_periods(sname, days, inside & own, label))
         out[sname] = periods
-    return out
+    return {s: out[s] for s in sset.states}
 
 
 def hand_written_warnings(sset: ScenarioSet) -> list[str]:

@@ -34,24 +34,25 @@ from backtest.executors import LocalExecutor
 from backtest.pipeline import decision_dates, required_series
 from backtest.regimes.models import make_regime_model
 from backtest.synthetic.aggregate import ScenarioRun, aggregate
+from backtest.synthetic.context import t0_before
 from backtest.synthetic.duration import GENERATE, Estimate, run_chunks
 from backtest.synthetic.generator import (
     History,
     ScenarioContext,
     build_context,
     generate,
-    scenario_t0,
 )
 from backtest.synthetic.liquidity_beta import LiquidityBetas, estimate_betas, fixed_betas
-from backtest.synthetic.pace_effect import effect_table, pace_plan
 from backtest.synthetic.path_signals import PathSignals, asof2
-from backtest.synthetic.pools import hand_written_warnings, pool_signals, resolve_analogues
+from backtest.synthetic.pools import hand_written_warnings
+from backtest.synthetic.release_cut import KnownHistory, known_history
 from backtest.synthetic.scenarios import ScenarioSet
 from backtest.synthetic.scoring import (
     benchmark_6040,
     path_metrics,
     simulate_paths,
 )
+from backtest.synthetic.side_runs import plan_side_runs
 from backtest.synthetic.sim_labels import SimLabeler, all_history_labels, make_labeler
 from backtest.synthetic.vector_strategies import (
     DecisionGrid,
@@ -91,6 +92,7 @@ class ChunkTask:
     grid: DecisionGrid
     history_labels: pd.DataFrame
     labeler: SimLabeler | None = None  # None: hidden state kinds
+    ids: tuple[int, ...] | None = None  # only these paths (p0 <= id < p1), e.g. those that visit a state
 
 
 @dataclass
@@ -109,6 +111,7 @@ class ChunkResult:
     seconds: dict[str, float]
     asset_returns: np.ndarray | None = None
     """Horizon return of every asset (``ctx.tickers``) on each path, shape (P, N) (``rmpbt decide`` views)."""
+    ids: tuple[int, ...] | None = None
 
 
 def settings_from_config(cfg: RunConfig, origin: str, parallel: bool) -> RunSettings:
@@ -147,7 +150,7 @@ def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -
 
     t0 = time.perf_counter()
     ctx, st = task.ctx, task.settings
-    panel = generate(ctx, task.seed, task.p0, task.p1)
+    panel = generate(ctx, task.seed, task.p0, task.p1, task.ids)
     t1 = time.perf_counter()
     ps = PathSignals(panel)
     grid = task.grid
@@ -194,7 +197,8 @@ def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -
     counts = np.bincount(panel.states.ravel().astype(np.int64), minlength=len(ctx.states))
     return ChunkResult(ctx.scenario.name, task.p0, task.p1, wealth, stats, targets, cols_out, counts, per_path,
                        {"generate": t1 - t0, "weights": t_w, "simulate": t_s, "total": time.perf_counter() - t0,
-                        **per_strategy}, asset_returns=np.prod(1.0 + panel.returns, axis=1) - 1.0)
+                        **per_strategy}, asset_returns=np.prod(1.0 + panel.returns, axis=1) - 1.0,
+                       ids=task.ids)
 
 
 # ------------------------------------------------------------------------ preparation
@@ -202,7 +206,13 @@ def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -
 
 @dataclass
 class Prepared:
-    """Everything computed before the chunks run."""
+    """Everything computed before the chunks run.
+
+    ``md`` is the data as loaded (for provenance); every estimate of a scenario reads its
+    :class:`~backtest.synthetic.release_cut.KnownHistory` (``known[scenario]``: the data
+    cut at its ``t0`` by release date), whose arrays and pools ``history`` and ``periods``
+    repeat for the first scenario.
+    """
 
     cfg: RunConfig
     origin: str
@@ -218,6 +228,8 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     labelers: dict[str, SimLabeler] = field(default_factory=dict)
+    known: dict[str, KnownHistory] = field(default_factory=dict)
+    calib: dict | None = None
 
 
 def load_history(cfg: RunConfig) -> MarketData:
@@ -231,10 +243,13 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
             adjust: Callable[..., tuple[ScenarioSet, dict, list[str]]] | None = None) -> Prepared:
     """Load data, estimate betas, resolve analogues and build every scenario's context.
 
-    ``adjust(sset, periods, history) -> (sset, periods, notes)``, when given, may change
-    the set and the resolved pools before the contexts are built (the calibration
-    backtest: start state of the day, fallback pools); rules no day meets then give an
-    empty period list instead of an error.
+    Each scenario reads only the data known at the close of its ``t0``
+    (:func:`~backtest.synthetic.release_cut.known_history`: prices to ``t0``, macro
+    observations released by ``t0``), unless its pools may use the forecast period
+    (``include_forecast_period``). ``adjust(sset, periods, history) -> (sset, periods,
+    notes)``, when given, may change the set and the resolved pools before the contexts
+    are built (the calibration backtest: start state of the day, fallback pools); rules
+    no day meets then give an empty period list instead of an error.
 
     Raises
     ------
@@ -248,26 +263,30 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     if md is None:
         md = load_history(cfg)
     source = "parametric" if (md.synthetic and cfg.data.source == "sample") else "bootstrap"
-    hist = History.from_market(md, tickers)
     notes: list[str] = []
-
-    signals = pool_signals(md, hist.dates)
-    if source == "bootstrap" and adjust is None:
-        need, names = hist.need_matrix()
-        periods = resolve_analogues(sset, hist.dates, need=need, need_names=names, signals=signals)
-    else:
-        periods = resolve_analogues(sset, hist.dates, signals=signals, allow_empty=True)
-    if adjust is not None:
-        sset, periods, more = adjust(sset, periods, hist)
-        notes.extend(more)
+    peek = bool(sset.spec.include_forecast_period)
+    t0s = {sc.name: t0_before(md.calendar, sc) for sc in sset.scenarios}
+    by_t0: dict[pd.Timestamp, KnownHistory] = {}
+    for t0 in dict.fromkeys(t0s.values()):
+        kh = known_history(md, t0, sset, list(tickers), strict=source == "bootstrap" and adjust is None, cut=not peek,
+                           drop_future=adjust is None)
+        if adjust is not None:
+            sset, periods, more = adjust(sset, kh.periods, kh.history)
+            kh = dataclasses.replace(kh, periods=periods)
+            notes.extend(more)
+        by_t0[t0] = kh
+    known = {sc.name: by_t0[t0s[sc.name]] for sc in sset.scenarios}
+    first = known[sset.scenarios[0].name]
     warnings = hand_written_warnings(sset)
     liq = sset.spec.liquidity
     if source == "bootstrap":
         b_end = None if liq.beta_end is None else pd.Timestamp(liq.beta_end)
-        if not sset.spec.include_forecast_period:  # no peeking: betas from weeks up to the earliest t0
-            first_t0 = min(scenario_t0(hist, sc) for sc in sset.scenarios)
+        beta_md = md
+        if not peek:  # no peeking: betas from weeks up to the earliest t0, on what was known then
+            first_t0 = min(t0s.values())
             b_end = first_t0 if b_end is None else min(b_end, first_t0)
-        betas = estimate_betas(md, list(tickers), pd.Timestamp(liq.beta_start), b_end, liq.newey_west_lags)
+            beta_md = by_t0[first_t0].md
+        betas = estimate_betas(beta_md, list(tickers), pd.Timestamp(liq.beta_start), b_end, liq.newey_west_lags)
     else:
         betas = fixed_betas({t: v for t, v in liq.sample_betas.items()}, list(tickers),
                             "fixed: liquidity.sample_betas of the scenario file (estimated on the real data)",
@@ -282,22 +301,24 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
         calib = load_calibration()
     model = make_regime_model(cfg.regimes)
     contexts, grids, labels, labelers = {}, {}, {}, {}
-    full = all_history_labels(model, cfg.regimes.model, sset.spec.labels, source, md, hist.dates)
+    full = {t0: all_history_labels(model, cfg.regimes.model, sset.spec.labels, source, kh.md, kh.history.dates)
+            for t0, kh in by_t0.items()}
     for sc in sset.scenarios:
-        ctx = build_context(hist, sset, sc, source=source, beta=betas.vector(list(tickers)), periods=periods,
-                            calib=calib, beta_se=betas.se_vector(list(tickers)),
+        kh = known[sc.name]
+        ctx = build_context(kh.history, sset, sc, source=source, beta=betas.vector(list(tickers)),
+                            periods=kh.periods, calib=calib, beta_se=betas.se_vector(list(tickers)),
                             beta_corr=betas.corr_matrix(list(tickers)))
         contexts[sc.name] = ctx
         hl = model.label(ctx.history, ctx.history.calendar)
         labels[sc.name] = hl
-        labelers[sc.name] = make_labeler(sset.spec.labels, model, cfg.regimes.model, ctx, hl, full, md)
+        labelers[sc.name] = make_labeler(sset.spec.labels, model, cfg.regimes.model, ctx, hl, full[kh.t0], kh.md)
         run_days = pd.DatetimeIndex([ctx.t0]).append(ctx.days)
         dates = decision_dates(run_days, cfg.rebalance.every)
         cal = ctx.history.calendar.append(ctx.days)
         grids[sc.name] = DecisionGrid(pd.DatetimeIndex(dates), cal.get_indexer(dates).astype(np.int64))
     notes.extend(sorted({lab.note for lab in labelers.values()}))
-    return Prepared(cfg, origin, sset, md, source, hist, betas, contexts, grids, labels, periods, notes, warnings,
-                    labelers)
+    return Prepared(cfg, origin, sset, md, source, first.history, betas, contexts, grids, labels, first.periods,
+                    notes, warnings, labelers, known, calib)
 
 
 def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel: bool,
@@ -324,7 +345,8 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
                   progress: Callable[[float, float], None] | None = None,
                   on_prepared: Callable[[Prepared, int], None] | None = None,
                   on_estimate: Callable[[Estimate], None] | None = None,
-                  pace_effect_paths: int | None = None) -> ScenarioRun:
+                  pace_effect_paths: int | None = None, channel_effect_paths: int | None = None,
+                  sensitivity_paths: int | None = None) -> ScenarioRun:
     """Score every strategy of ``cfg`` on ``paths`` paths of every scenario of ``sset``.
 
     Parameters
@@ -350,10 +372,16 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     on_estimate : callable, optional
         Time two pilot chunks per scenario first (kept as chunks of the run:
         :mod:`backtest.synthetic.duration`) and call this with the :class:`Estimate`
-        of the remaining chunks (the pace-effect ones included) before they start.
+        of the remaining chunks (the side measurements' included) before they start.
     pace_effect_paths : int, optional
         Paths of the pace-effect measurement (default ``min(paths, 500)``; 0 skips it;
         :mod:`backtest.synthetic.pace_effect`).
+    channel_effect_paths : int, optional
+        Paths per scenario of the liquidity channel's total effect (default
+        ``min(paths, 200)``; 0 skips it; :mod:`backtest.synthetic.channel_effect`).
+    sensitivity_paths : int, optional
+        Paths per scenario of the leave-one-episode-out reruns (default
+        ``min(paths, 100)``; 0 skips them; :mod:`backtest.synthetic.pool_sensitivity`).
     """
 
     if paths < 1:
@@ -368,25 +396,21 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     if size < 1:
         raise ScenarioError(f"--chunk-size {size}: must be at least 1")
     local = not getattr(ex, "distributed", False)
-    # the pace effect: the reference scenario's paths again at the lowest/highest pace
-    pplan = pace_plan(prep.contexts, sset.mix, paths, pace_effect_paths)
-    pe_tasks = pplan.tasks(make_tasks(prep, paths, seed, size, local)) if pplan is not None else []
+    main_tasks = make_tasks(prep, paths, seed, size, local)
+    side = plan_side_runs(prep, main_tasks, paths, seed, pace_effect_paths=pace_effect_paths,
+                          channel_effect_paths=channel_effect_paths, sensitivity_paths=sensitivity_paths)
     if on_prepared is not None:
-        on_prepared(prep, len(make_tasks(prep, paths, seed, size, local)) + len(pe_tasks))
+        on_prepared(prep, len(main_tasks) + len(side.tasks))
     done = run_chunks(lambda n, c, par, p0: make_tasks(prep, n, seed, c, par, p0), run_chunk, ex, paths, size,
-                      progress, on_estimate, extra=pe_tasks)
-    cut = len(done) - len(pe_tasks)
-    results, pe_results = done[:cut], done[cut:]
+                      progress, on_estimate, extra=side.tasks)
+    cut = len(done) - len(side.tasks)
+    results = done[:cut]
     t2 = time.perf_counter()
     timings = {"prepare": t1 - t0, "chunks": t2 - t1}
     for k in ("generate", "weights", "simulate"):
         timings[f"chunk_{k}_sum"] = float(sum(r.seconds[k] for r in results))
-    timings["pace_effect_chunks_sum"] = float(sum(r.seconds["total"] for r in pe_results))
     out = aggregate(prep, results, paths, seed, size, ex.describe(), timings)
-    low, high = pplan.split(pe_results) if pplan else ({}, {})
-    keep = {s.name for s in cfg.strategies}  # not the internal 60/40 of P(beat 60/40)
-    out.extras["pace_effect"] = effect_table(pplan, {k: v for k, v in low.items() if k in keep},
-                                             {k: v for k, v in high.items() if k in keep}, seed)
+    side.score(out, results, done[cut:], seed)
     timings["aggregate"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
     return out

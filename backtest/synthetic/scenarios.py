@@ -185,6 +185,9 @@ class LiquiditySpec(_Strict):
     beta_start: IsoDate = date(2009, 1, 1)
     beta_end: IsoDate | None = None
     beta_scale: float = Field(1.0, ge=0, le=10, description="multiplies every estimated beta (0 = no pace effect)")
+    neutral_pace_bn_month: float | None = Field(
+        None, ge=0, le=500, description="pace at which the liquidity channel shifts no drift (null: the flow the "
+                                        "state's target drift already carries)")
     newey_west_lags: int = Field(4, ge=0, le=52)
     sample_betas: dict[str, float] = Field(
         default_factory=dict,
@@ -253,6 +256,9 @@ class ScenarioFile(_Strict):
     drift: DriftSpec = Field(default_factory=DriftSpec)
     scoring: ScoringSpec = Field(default_factory=ScoringSpec)
     states: dict[str, StateSpec] = Field(..., min_length=1)
+    precedence: list[str] | None = Field(
+        None, description="states in order of precedence: a history day in several states' pools belongs to the "
+                          "first (default: the order of 'states')")
     scenarios: dict[str, ScenarioSpec] = Field(..., min_length=1)
 
     @model_validator(mode="after")
@@ -280,6 +286,11 @@ class ScenarioFile(_Strict):
             if sc.start_state not in self.states:
                 raise ValueError(f"{where}.start_state: unknown state {sc.start_state!r}{_hint(states)}")
             transition_matrix(sc, states, where)
+        if self.precedence is not None and sorted(self.precedence) != sorted(states):
+            missing = [x for x in states if x not in self.precedence]
+            extra = [x for x in self.precedence if x not in states or self.precedence.count(x) > 1]
+            what = f"missing {', '.join(missing)}" if missing else f"unknown or repeated {', '.join(dict.fromkeys(extra))}"
+            raise ValueError(f"precedence: must list every state exactly once ({what}){_hint(states)}")
         for name, st in self.states.items():
             for i, a in enumerate(st.analogues):
                 for x in (a.rule.exclude_states if a.rule is not None else []):
@@ -474,6 +485,11 @@ class ScenarioSet:
     scenarios: tuple[Scenario, ...]
     pace_override: dict[str, float] = dataclasses.field(default_factory=dict)
     """Paces set on the command line (``--pace``), by scenario (bn USD/month)."""
+
+    @property
+    def precedence(self) -> tuple[str, ...]:
+        """States in order of precedence: a day several pools' rules select belongs to the first."""
+        return tuple(self.spec.precedence) if self.spec.precedence else self.states
 
     @property
     def mix(self) -> dict[str, float]:

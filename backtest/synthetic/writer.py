@@ -28,6 +28,7 @@ from backtest.synthetic.aggregate import ScenarioRun
 from backtest.synthetic.bootstrap import pool_ranges
 from backtest.synthetic.decide.outcomes import outcomes_record, write_path_outcomes
 from backtest.synthetic.drift import drift_provenance
+from backtest.synthetic.model_record import model_provenance, model_tables
 from backtest.synthetic.sim_labels import provenance_entry
 
 
@@ -95,6 +96,7 @@ def provenance(run: ScenarioRun, run_id: str) -> dict[str, Any]:
         "drift": drift_provenance(sset.states, {n: c.drifts for n, c in prep.contexts.items()}, prep.history.tickers),
         "pace_override": dict(sset.pace_override),
         "pace_effect": _records(run.extras.get("pace_effect")),
+        **model_provenance(run),
         "states": states,
         "scenarios": scen,
         "mix": sset.mix,
@@ -136,6 +138,8 @@ def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: b
         if run.extras.get("pace_effect") is not None:
             run.extras["pace_effect"].to_csv(tmp / "pace_effect.csv", index=False, float_format="%.10g")
         write_path_outcomes(run, tmp)  # scenario_paths.parquet, for rmpbt decide
+        for name, df in model_tables(run).items():  # pools, pool sensitivity, channel effect, separation
+            df.to_csv(tmp / name, index=False, float_format="%.10g")
         run.timings["write"] = time.perf_counter() - t
         write_json(tmp / "provenance.json", provenance(run, tmp.final.name))
         if report and cfg.report.html:  # the scenario page; no run-tearsheet PNGs of simulated paths
