@@ -6,6 +6,7 @@ plateau -> qe -> plateau -> qt -> (funding spike) -> rmp, so the expected labels
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -264,6 +265,16 @@ def test_calendar_overlapping_or_unordered(tmp_path):
     bad_kind = _calendar_file(tmp_path, "  - {id: A, kind: qe5, announced: 2011-01-01, effective: 2011-01-04}\n")
     with pytest.raises(RegimeError, match="regime A: unknown regime kind 'qe5'"):
         load_calendar(bad_kind)
+
+
+def test_calendar_is_parsed_once_per_unchanged_file(tmp_path):
+    f = _calendar_file(tmp_path, "  - {id: A, kind: qe, announced: 2011-01-01, effective: 2011-01-04}\n")
+    first = load_calendar(f)
+    assert load_calendar(f) is first  # cached: immutable
+    f.write_text(f.read_text().replace("kind: qe,", "kind: qt,"))  # same size: the modification time moves
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    again = load_calendar(f)
+    assert again is not first and again.regimes[0].kind == "qt"
 
 
 def test_unknown_model_and_calendar_params():

@@ -104,8 +104,15 @@ def _ts(value: object, where: str) -> pd.Timestamp:
     return ts
 
 
+_LOADED: dict[tuple[str, int, int], RegimeCalendar] = {}
+
+
 def load_calendar(path: str | Path | None = None) -> RegimeCalendar:
     """Load and validate a regime calendar YAML file.
+
+    A calendar is immutable: one loaded earlier from the same unchanged file (path,
+    modification time and size) is returned again instead of parsing it anew (a
+    calibration backtest resolves its pools at every start date).
 
     Raises
     ------
@@ -114,6 +121,18 @@ def load_calendar(path: str | Path | None = None) -> RegimeCalendar:
         naming the file and the regime id).
     """
     p = Path(path) if path is not None else DEFAULT_CALENDAR
+    try:
+        st = p.stat()
+    except OSError:  # the reader below says what is wrong
+        return _parse_calendar(p)
+    key = (str(p), st.st_mtime_ns, st.st_size)
+    if key not in _LOADED:
+        _LOADED[key] = _parse_calendar(p)
+    return _LOADED[key]
+
+
+def _parse_calendar(p: Path) -> RegimeCalendar:
+    """Read and validate the calendar file ``p`` (see :func:`load_calendar`)."""
     raw = load_yaml_text(read_text_file(p, "regime calendar", error=RegimeError), str(p), RegimeError)
     if not isinstance(raw, dict) or "regimes" not in raw:
         raise RegimeError(f"{p}: expected a mapping with a 'regimes' list")
