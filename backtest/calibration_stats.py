@@ -48,6 +48,7 @@ __all__ = [
     "cvm_sf",
     "cvm_uniform",
     "effective_count",
+    "empty_tail",
     "in_band",
     "pit",
     "pit_histogram",
@@ -229,9 +230,10 @@ def pit_verdict(below: float, above: float, p_lower: float, p_upper: float, p_un
       :data:`TOO_HIGH` ("too optimistic": the simulated distribution sits too high); the
       mirror image: :data:`TOO_LOW`;
     * tails within sampling error but the uniformity test rejects: :data:`NOT_UNIFORM`;
-    * no test rejects, but fewer than 2 effective outcomes, or a tail no realised outcome
-      ever reached (an empty tail this effective count cannot tell from chance):
-      :data:`INCONCLUSIVE`. A model that misses on one side only is never called calibrated;
+    * no test rejects, but fewer than 2 effective outcomes, or a tail empty on the
+      effective count (:func:`empty_tail`: the share rounds to 0 of ``m``, the count its
+      test sees, which cannot tell a missing tail from chance): :data:`INCONCLUSIVE`. A
+      model that misses on one side only is never called calibrated;
     * otherwise :data:`CALIBRATED`.
     """
     level = alpha / 3.0
@@ -246,9 +248,14 @@ def pit_verdict(below: float, above: float, p_lower: float, p_upper: float, p_un
         return TOO_LOW
     if np.isfinite(p_uniform) and p_uniform < level:
         return NOT_UNIFORM
-    if m < 2 or not (np.isfinite(below) and np.isfinite(above)) or below == 0 or above == 0:
+    if m < 2 or not (np.isfinite(below) and np.isfinite(above)) or empty_tail(below, m) or empty_tail(above, m):
         return INCONCLUSIVE
     return CALIBRATED
+
+
+def empty_tail(share: float, m: int) -> bool:
+    """Whether a tail holds no outcome on the effective count (``round(share * m) == 0``: what its test sees)."""
+    return int(round(share * m)) == 0
 
 
 def pit_tests(p: np.ndarray, n_test: int, overlap: float, alpha: float = ALPHA) -> PitTests:
@@ -304,7 +311,10 @@ def verdict_reason(row: Any) -> str:
     if verdict == INCONCLUSIVE:
         if effective_count(n_eff) < 2:
             return f"{n} outcomes are {n_eff:.1f} effective ones: too few to test"
-        empty = " and ".join(s for s, x in (("below the simulated p5", below), ("above the p95", above)) if x == 0)
-        return (f"no realised outcome of {n} ever landed {empty}; {n_eff:.1f} effective outcomes "
-                "cannot tell a missing tail from chance")
+        m = effective_count(n_eff)
+        empty = " and ".join(f"{x:.0%} {side}" for side, x in (("below the simulated p5", below),
+                                                                  ("above the simulated p95", above))
+                             if empty_tail(x, m))
+        return (f"only {empty} (5% expected), 0 of {m} effective outcomes: too few to tell a missing tail "
+                "from chance")
     return f"{tails}; PITs spread evenly within sampling error"

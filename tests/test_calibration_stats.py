@@ -29,6 +29,7 @@ from backtest.calibration_stats import (
     band_p_value,
     cvm_sf,
     cvm_uniform,
+    empty_tail,
     pit,
     pit_tests,
     pit_verdict,
@@ -111,6 +112,9 @@ def test_verdict_follows_each_tail_and_the_shape():
     assert pit_verdict(0.05, 0.2, ok, 1e-4, ok, 40) == TOO_LOW
     assert pit_verdict(0.05, 0.05, ok, ok, 1e-4, 40) == NOT_UNIFORM
     assert pit_verdict(0.08, 0.0, ok, 1.0, ok, 12) == INCONCLUSIVE  # an empty tail the test cannot see
+    # 3 of 235 pooled outcomes above the p95 are 0 of the 12 effective outcomes the test counts
+    assert empty_tail(3 / 235, 12) and not empty_tail(3 / 47, 12) and not empty_tail(3 / 235, 200)
+    assert pit_verdict(0.10, 3 / 235, ok, 1.0, ok, 12) == INCONCLUSIVE
     assert pit_verdict(0.05, 0.05, ok, ok, float("nan"), 1) == INCONCLUSIVE  # one effective outcome
     assert pit_verdict(0.05, 0.05, ok, ok, ok, 12) == CALIBRATED
     assert pit_verdict(0.05, 0.05, 0.02, ok, ok, 12) == CALIBRATED  # 0.02 > 0.05 / 3: not a rejection
@@ -174,4 +178,4 @@ def test_overlapping_windows_of_a_calibrated_model_are_rarely_called_miscalibrat
     red = np.mean([VERDICT_TONE[r.verdict] == "bad" for r in runs])
     assert red <= 0.06  # n / 4 effective outcomes keeps the false alarms at (or below) the nominal 5%
     # and with 12 effective outcomes an empty tail is common: amber, never red, for that reason alone
-    assert 0.2 < np.mean([r.verdict == INCONCLUSIVE for r in runs]) < 0.8
+    assert 0.4 < np.mean([r.verdict == INCONCLUSIVE for r in runs]) < 0.95
