@@ -312,9 +312,7 @@ def verdict_reason(row: Any) -> str:
         if effective_count(n_eff) < 2:
             return f"{n} outcomes are {n_eff:.1f} effective ones: too few to test"
         m = effective_count(n_eff)
-        empty = " and ".join(f"{x:.0%} {side}" for side, x in (("below the simulated p5", below),
-                                                                  ("above the simulated p95", above))
-                             if empty_tail(x, m))
-        return (f"only {empty} (5% expected), 0 of {m} effective outcomes: too few to tell a missing tail "
-                "from chance")
+        lo_e, hi_e = empty_tail(below, m), empty_tail(above, m)
+        which = "both tails hold" if lo_e and hi_e else ("the lower tail holds" if lo_e else "the upper tail holds")
+        return f"{tails}: {which} 0 of {m} effective outcomes, too few to tell a missing tail from chance"
     return f"{tails}; PITs spread evenly within sampling error"

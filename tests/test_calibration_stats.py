@@ -11,6 +11,7 @@ functions directly, not on scenario runs.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -34,6 +35,7 @@ from backtest.calibration_stats import (
     pit_tests,
     pit_verdict,
     tail_p_value,
+    verdict_reason,
 )
 
 LEVEL = 0.05 / 3  # each test's level in the verdict (Bonferroni over three)
@@ -158,6 +160,10 @@ def test_never_above_p95_in_47_quarterly_starts_is_not_called_calibrated():
     assert r.above_p95 == 0 and r.p_upper_tail == pytest.approx(binomtest(0, 12, 0.05).pvalue)
     assert r.p_upper_tail > LEVEL and r.p_lower_tail > LEVEL  # 12 effective outcomes cannot reject ...
     assert r.verdict == INCONCLUSIVE  # ... so the verdict says it cannot tell, not "calibrated"
+    row = SimpleNamespace(verdict=r.verdict, below_p5=r.below_p5, above_p95=r.above_p95, mean_pit=0.45,
+                          cover50=0.6, n=47, n_eff=r.n_eff)
+    assert verdict_reason(row) == ("9% below the simulated p5 and 0% above the p95 (5% each expected): the upper "
+                                   "tail holds 0 of 12 effective outcomes, too few to tell a missing tail from chance")
 
 
 # ------------------------------------------------------------------------ null: calibrated models pass

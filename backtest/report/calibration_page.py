@@ -35,8 +35,8 @@ EXPLAIN = (
     "on its own (exact binomial test of its share against 5%) and the PITs' spread by a Cramér–von Mises "
     "test of uniformity, so a miss on one side is not hidden by the other. Windows starting every "
     "{every} overlap, so every test uses n/{ov:g} effective outcomes; the verdict counts a test as failed "
-    "below p = 0.05/3. Amber (inconclusive): no test rejects, but a tail was never reached (or too few "
-    "effective outcomes), which this few outcomes cannot tell from chance."
+    "below p = 0.05/3. Amber (inconclusive): no test rejects, but a tail holds no outcome on the effective "
+    "count (or there are too few effective outcomes): so few outcomes cannot tell a missing tail from chance."
 )
 
 

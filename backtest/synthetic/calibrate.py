@@ -38,8 +38,8 @@ starts). On that effective count, each tail is tested on its own (the share of r
 outcomes below the simulated p5, and above the p95, against 5%: exact binomial tests) and
 the PITs' shape by a Cramér–von Mises test of uniformity; the verdict follows the three
 (each at 5%/3): "overconfident", "underconfident", "too optimistic", "too pessimistic",
-"PIT not uniform", "inconclusive" (no test rejects but a tail was never reached, or too few
-effective outcomes) or "calibrated within sampling error". The pooled row uses the same
+"PIT not uniform", "inconclusive" (no test rejects but a tail is empty on the effective
+count, or too few effective outcomes) or "calibrated within sampling error". The pooled row uses the same
 effective count: strategies' outcomes at one start are strongly correlated. Every verdict
 is given on all starts and, when some used fallback pools, on the starts without them.
 
