@@ -131,7 +131,9 @@ class DaskExecutor:
                 # glibc's adaptive mmap threshold: every numpy temporary above 128 kB is then
                 # mmapped and unmapped again (10x the page faults, ~30% more CPU on scenario and
                 # calibration chunks). Our tasks are short and allocate alike: keep the default.
-                with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+                # No dashboard, so no use for the workers' stack sampling every 10 ms either.
+                with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                                      "distributed.worker.profile.enabled": False}):
                     self._cluster = LocalCluster(
                         n_workers=workers, threads_per_worker=1, processes=processes,
                         dashboard_address=None, silence_logs=50, **where,
