@@ -71,15 +71,18 @@ class RegimeCalendar:
         days = pd.DatetimeIndex(days)
         kind = np.full(len(days), "plateau", dtype=object)
         rid = np.full(len(days), "PRE", dtype=object)
+        # naive days compare as int64 nanoseconds (the same order, without pandas' per-call
+        # overhead: labels are computed at every calibration start); tz-aware ones as they are
+        vals, at = (days.as_unit("ns").asi8, _ns) if days.tz is None else (days, pd.Timestamp)
         for i, r in enumerate(self.regimes):
             start = r.start(by)
             nxt = self.regimes[i + 1].start(by) if i + 1 < len(self.regimes) else None
-            in_reg = days >= start
+            in_reg = np.asarray(vals >= at(start))
             if nxt is not None:
-                in_reg &= days < nxt
+                in_reg &= np.asarray(vals < at(nxt))
             live = in_reg.copy()
             if r.end is not None:
-                live &= days <= r.end
+                live &= np.asarray(vals <= at(r.end))
             gap = in_reg & ~live
             kind[live] = r.kind
             rid[live] = r.id
@@ -90,6 +93,11 @@ class RegimeCalendar:
     def starts(self, by: str = "effective") -> pd.Series:
         """Start date of each regime, indexed by id."""
         return pd.Series({r.id: r.start(by) for r in self.regimes})
+
+
+def _ns(t: pd.Timestamp) -> int:
+    """Nanoseconds since the epoch of a naive timestamp."""
+    return int(pd.Timestamp(t).as_unit("ns").value)
 
 
 def _ts(value: object, where: str) -> pd.Timestamp:
