@@ -309,6 +309,8 @@ def verdict_reason(row: Any) -> str:
         return (f"{tails}, but the PITs are not spread evenly (mean {mean_pit:.2f}, 0.50 expected; "
                 f"{cover50:.0%} of realised outcomes inside the simulated p25-p75 band, 50% expected)")
     if verdict == INCONCLUSIVE:
+        if n == 0:
+            return "no outcome to test"
         if effective_count(n_eff) < 2:
             return f"{n} outcomes are {n_eff:.1f} effective ones: too few to test"
         m = effective_count(n_eff)
