@@ -30,7 +30,7 @@ def verdict_markup(verdict: str) -> str:
 
 
 def _p(x: float) -> str:
-    return "–" if x != x else f"{x:.3f}"  # NaN: not testable
+    return "–" if x != x else ("<0.01" if x < 0.01 else f"{x:.2f}")  # NaN: not testable
 
 
 def _pct(x: float) -> str:
@@ -38,7 +38,7 @@ def _pct(x: float) -> str:
 
 
 def coverage_table(run, subset: str | None = None) -> Table:
-    """Coverage, tail shares, the three tests' p-values and the verdict per strategy (pooled last).
+    """Coverage, tail shares (<p5, >p95), the three tests' p-values and the verdict per strategy (pooled last).
 
     ``subset``: the rows on all starts (default) or on the starts without fallback pools
     (:data:`~backtest.synthetic.calibrate.NO_FALLBACK`; no PIT histogram).
@@ -49,20 +49,22 @@ def coverage_table(run, subset: str | None = None) -> Table:
     n_starts = run.table["start"].nunique()
     rows = run.summary.loc[run.summary["subset"] == subset]
     n_fb = int(run.summary["n_fallback_starts"].iloc[0]) if len(run.summary) else 0
+    n_eff = f"tests on n/{run.overlap:g} = {rows['n_eff'].iloc[-1]:.1f} effective outcomes" if len(rows) else ""
     title = (f"Calibration: realised {run.horizon}-day returns in the simulated distribution "
-             f"({n_starts} starts, every {run.every}" + (f"; {n_fb} with fallback pools)" if n_fb else ")"))
+             f"({n_starts} starts, every {run.every}" + (f"; {n_fb} with fallback pools" if n_fb else "")
+             + f"; {n_eff})")
     if subset == NO_FALLBACK:
-        title = f"The same on the {n_starts - n_fb} starts without fallback pools"
+        title = f"The same on the {n_starts - n_fb} starts without fallback pools ({n_eff})"
     t = Table(title=title, title_justify="left", header_style="bold")
-    cols = [("strategy", "left"), ("n", "right"), ("n_eff", "right"), ("cover90", "right"), ("below p5", "right"),
-            ("above p95", "right"), ("p lower", "right"), ("p upper", "right"), ("p PIT unif.", "right")]
+    cols = [("strategy", "left"), ("n", "right"), ("cover90", "right"), ("<p5", "right"), (">p95", "right"),
+            ("p <p5", "right"), ("p >p95", "right"), ("p unif.", "right")]
     if subset == ALL_STARTS:
         cols.append(("PIT histogram (10 bins)", "left"))
     for c, j in (*cols, ("verdict", "left")):
-        t.add_column(c, justify=j, no_wrap=c in ("verdict", "PIT histogram (10 bins)"))  # type: ignore[arg-type]
+        t.add_column(c, justify=j, no_wrap=c in ("strategy", "verdict", "PIT histogram (10 bins)"))  # type: ignore[arg-type]
     hist = run.histogram
     for r in rows.itertuples():
-        cells = [r.strategy, str(r.n), f"{r.n_eff:.1f}", _pct(r.cover90), _pct(r.below_p5), _pct(r.above_p95),
+        cells = [r.strategy, str(r.n), _pct(r.cover90), _pct(r.below_p5), _pct(r.above_p95),
                  _p(r.p_lower_tail), _p(r.p_upper_tail), _p(r.p_pit_uniform)]
         if subset == ALL_STARTS:
             cells.append(" ".join(map(str, hist.loc[hist["strategy"] == r.strategy, "count"].astype(int))))
@@ -110,8 +112,7 @@ def calibrate_command(cfg, sset, *, config: Path, paths: int, seed: int, start_f
         else:
             which = f"all {n_starts} starts" + (f", {n_fb} with fallback pools" if n_fb else "")
         console.print(f"verdict (pooled, {which}): {verdict_markup(r.verdict)}: "
-                      f"{escape(verdict_reason(r))}; "
-                      f"tests on n/{run.overlap:g} = {r.n_eff:.1f} effective outcomes", highlight=False)
+                      f"{escape(verdict_reason(r))}", highlight=False)
     for note in run.notes:
         console.print(f"[dim]note: {escape(note)}[/]", highlight=False)
     console.print(str(folder), highlight=False, soft_wrap=True)
