@@ -171,11 +171,28 @@ def curve_yield(yields: pd.DataFrame, maturity: float) -> np.ndarray:
         return out
     x = np.array([CURVE_NODES[c] for c in cols])
     Y = yields[cols].to_numpy(dtype=float)
-    for r in range(len(Y)):
-        ok = np.isfinite(Y[r])
-        if ok.any():
-            out[r] = np.interp(maturity, x[ok], Y[r, ok])
+    ok = np.isfinite(Y)
+    # rows with the same known nodes share one interpolation, computed as np.interp does
+    # for a scalar abscissa (same operations, same bits; tests compare with np.interp per row)
+    code = ok.astype(np.int64) @ (1 << np.arange(len(cols), dtype=np.int64))  # the known nodes, as bits
+    for c in np.unique(code[code > 0]):
+        rows = np.flatnonzero(code == c)
+        known = np.flatnonzero(ok[rows[0]])
+        out[rows] = _interp_at(float(maturity), x[known], Y[np.ix_(rows, known)])
     return out
+
+
+def _interp_at(m: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``np.interp(m, xs, ys[r])`` for every row ``r`` (``xs`` increasing, ``ys`` finite)."""
+    if m <= xs[0]:
+        return ys[:, 0].copy()
+    if m >= xs[-1]:
+        return ys[:, -1].copy()
+    j = int(np.searchsorted(xs, m, side="right")) - 1  # xs[j] <= m < xs[j + 1]
+    if xs[j] == m:
+        return ys[:, j].copy()
+    slope = (ys[:, j + 1] - ys[:, j]) / (xs[j + 1] - xs[j])
+    return slope * (m - xs[j]) + ys[:, j]
 
 
 def durations_at(tickers: list[str], yields: pd.DataFrame | None) -> pd.DataFrame:

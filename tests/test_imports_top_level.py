@@ -36,7 +36,9 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "backtest/regimes/markov.py": (1, "b: statsmodels, loaded when the Markov model is fitted"),
     "backtest/data/sources.py": (3, "b: yfinance behind backtest.data.yahoo, FRED (urllib) and the parquet cache: online source only"),
     "backtest/data/cache.py": (5, "b: pyarrow.parquet and platformdirs, loaded when the online sources' cache is used"),
-    "backtest/executors.py": (4, "b: dask.distributed, loaded when a Dask executor starts"),
+    "backtest/executors.py": (5, "b: dask and dask.distributed, loaded when a Dask executor starts"),
+    "backtest/calibration_stats.py": (2, "b: scipy.stats (~1 s), loaded when a verdict is computed, not by the "
+                                         "workers that simulate calibration start dates"),
     "backtest/report/html.py": (1, "b: plotly.offline, loaded when the page embeds plotly.js"),
     "backtest/report/png.py": (3, "b: matplotlib, loaded when PNGs are drawn"),
     "backtest/report/tearsheet.py": (1, "b: the matplotlib PNG writer, loaded when PNGs are asked for"),

@@ -106,6 +106,22 @@ def test_curve_interpolation_by_hand():
     np.testing.assert_allclose(curve_yield(yl[["DGS10"]], 1.9), [3.0, 3.0])
 
 
+def test_curve_interpolation_equals_np_interp_row_by_row_bit_for_bit():
+    rng = np.random.default_rng(5)
+    y = rng.normal(3.0, 2.0, (3000, 4))
+    y[rng.random(y.shape) < 0.3] = np.nan  # every pattern of known nodes, all-unknown rows included
+    yl = pd.DataFrame(y, columns=["DGS10", "DGS3MO", "DGS30", "DGS2"])  # not in maturity order
+    x = {"DGS3MO": 0.25, "DGS2": 2.0, "DGS10": 10.0, "DGS30": 30.0}
+    cols = sorted(yl.columns, key=x.__getitem__)
+    for m in (0.1, 0.25, 1.9, 2.0, 7.5, 30.0, 45.0):
+        want = np.full(len(yl), np.nan)
+        for r, row in enumerate(yl[cols].to_numpy()):  # the plain per-row loop
+            ok = np.isfinite(row)
+            if ok.any():
+                want[r] = np.interp(m, np.array([x[c] for c in cols])[ok], row[ok])
+        np.testing.assert_array_equal(curve_yield(yl, m), want)
+
+
 def test_durations_fall_back_to_fixed_without_yields():
     d = durations_at(["SHY", "TLT"], pd.DataFrame({"DGS2": [np.nan, 4.0], "DGS10": [np.nan, 4.0]}))
     np.testing.assert_allclose(d["SHY"], [1.9, 1.8122101], atol=1e-6)  # flat 4 %: (1 - 1.02^-3.8) / 0.04

@@ -6,6 +6,7 @@ plateau -> qe -> plateau -> qt -> (funding spike) -> rmp, so the expected labels
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -265,6 +266,37 @@ def test_calendar_overlapping_or_unordered(tmp_path):
     bad_kind = _calendar_file(tmp_path, "  - {id: A, kind: qe5, announced: 2011-01-01, effective: 2011-01-04}\n")
     with pytest.raises(RegimeError, match="regime A: unknown regime kind 'qe5'"):
         load_calendar(bad_kind)
+
+
+def test_calendar_labels_equal_a_plain_pandas_loop():
+    cal = load_calendar()
+
+    def by_loop(days: pd.DatetimeIndex, by: str) -> pd.DataFrame:  # the rule, on pandas comparisons
+        kind = np.full(len(days), "plateau", dtype=object)
+        rid = np.full(len(days), "PRE", dtype=object)
+        for i, r in enumerate(cal.regimes):
+            nxt = cal.regimes[i + 1].start(by) if i + 1 < len(cal.regimes) else None
+            in_reg = (days >= r.start(by)) & ((days < nxt) if nxt is not None else True)
+            live = in_reg & ((days <= r.end) if r.end is not None else True)
+            kind[live], rid[live] = r.kind, r.id
+            kind[in_reg & ~live], rid[in_reg & ~live] = "plateau", "GAP"
+        return pd.DataFrame({"regime": kind, "regime_id": rid}, index=days)
+
+    rng = np.random.default_rng(4)
+    for days in (pd.bdate_range("1995-01-01", "2030-12-31"), pd.date_range("2008-01-01", "2026-12-31", freq="5h"),
+                 pd.DatetimeIndex(rng.permutation(pd.bdate_range("2005-01-01", "2026-01-01"))).as_unit("s")):
+        for by in ("effective", "announced"):
+            pd.testing.assert_frame_equal(cal.label(days, by), by_loop(days, by))
+
+
+def test_calendar_is_parsed_once_per_unchanged_file(tmp_path):
+    f = _calendar_file(tmp_path, "  - {id: A, kind: qe, announced: 2011-01-01, effective: 2011-01-04}\n")
+    first = load_calendar(f)
+    assert load_calendar(f) is first  # cached: immutable
+    f.write_text(f.read_text().replace("kind: qe,", "kind: qt,"))  # same size: the modification time moves
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    again = load_calendar(f)
+    assert again is not first and again.regimes[0].kind == "qt"
 
 
 def test_unknown_model_and_calendar_params():

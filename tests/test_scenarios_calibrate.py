@@ -11,22 +11,34 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy.stats import binomtest
 
+from backtest.calibration_stats import (
+    CALIBRATED,
+    INCONCLUSIVE,
+    NOT_UNIFORM,
+    OVERCONFIDENT,
+    TOO_HIGH,
+    UNDERCONFIDENT,
+    VERDICTS,
+    pit,
+    pit_histogram,
+)
 from backtest.commands.loading import load_run_config
 from backtest.data.base import MacroSeries
 from backtest.synthetic.calibrate import (
     ALL,
+    ALL_STARTS,
+    NO_FALLBACK,
+    SUMMARY_COLUMNS,
     StartOutcome,
     calibration_table,
     coverage_summary,
     cut_market,
     effective_overlap,
-    pit,
-    pit_histogram,
     realised_outcomes,
     simulate_start,
     start_dates,
-    verdict,
 )
 from backtest.synthetic.runner import load_history
 from backtest.synthetic.scenarios import scenarios_from_dict
@@ -75,23 +87,6 @@ def test_pit_histogram_and_band_edges():
     assert s.loc["x", "cover90"] == pytest.approx(3 / 4)  # 0.05 is inside [0.05, 0.95]
     assert s.loc["x", "cover50"] == pytest.approx(1 / 4)  # only 0.25
     assert s.loc["x", "below_p5"] == 0.0 and s.loc["x", "above_p95"] == pytest.approx(0.25)
-
-
-def _binom_two_sided(k: int, n: int, p: float) -> float:
-    """Two-sided exact binomial p-value: outcomes no more likely than k (a second implementation)."""
-    pmf = [math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(n + 1)]
-    return min(1.0, sum(x for x in pmf if x <= pmf[k] * (1 + 1e-7)))
-
-
-def test_verdict_uses_the_effective_sample_size():
-    # 40 quarterly starts of one-year windows: n_eff = 10; 5 of 10 inside the 90% band
-    v, pv, n_eff = verdict(0.5, 40, overlap=4)
-    assert n_eff == 10 and v == "overconfident"
-    assert pv == pytest.approx(_binom_two_sided(5, 10, 0.9))
-    # the same coverage on 8 starts (n_eff 2) is within sampling error
-    v2, pv2, _ = verdict(0.5, 8, overlap=4)
-    assert v2 == "calibrated within sampling error" and pv2 == pytest.approx(_binom_two_sided(1, 2, 0.9))
-    assert verdict(1.0, 400, overlap=4)[0] == "underconfident"  # 100 of 100: p = 0.9**100
 
 
 def test_effective_overlap_of_quarterly_one_year_windows():
@@ -150,7 +145,7 @@ def test_planted_calibrated_model_covers_at_nominal_rates():
     s = coverage_summary(table, overlap=1.0)[0].set_index("strategy")
     assert abs(s.loc["x", "cover90"] - 0.90) < 0.05  # binomial sd on 400: 0.015
     assert abs(s.loc["x", "cover50"] - 0.50) < 0.08
-    assert s.loc["x", "verdict"] == "calibrated within sampling error"
+    assert s.loc["x", "verdict"] == CALIBRATED
     h = pit_histogram(table["pit"].to_numpy())
     assert h.min() > 20 and h.max() < 60  # about flat (40 per bin)
 
@@ -159,16 +154,21 @@ def test_planted_overconfident_model_is_flagged():
     table = _planted(80, spread=0.2)  # simulated spread a fifth of the real one
     s, hist = coverage_summary(table, overlap=4.0)
     row = s.set_index("strategy").loc["x"]
-    assert row["cover90"] < 0.5 and row["verdict"] == "overconfident"
+    assert row["cover90"] < 0.5 and row["verdict"] == OVERCONFIDENT
     h = hist.loc[hist["strategy"] == "x", "count"].to_numpy()
     assert h[0] + h[-1] > h[1:-1].sum()  # U-shaped
-    assert s.iloc[-1]["strategy"] == ALL and s.iloc[-1]["verdict"] == "overconfident"
+    assert s.iloc[-1]["strategy"] == ALL and s.iloc[-1]["verdict"] == OVERCONFIDENT
 
 
 def test_planted_underconfident_model_is_flagged():
-    table = _planted(400, spread=5.0)
-    row = coverage_summary(table, overlap=4.0)[0].set_index("strategy").loc["x"]
-    assert row["cover90"] == 1.0 and row["verdict"] == "underconfident"
+    table = _planted(400, spread=5.0)  # independent starts: overlap 1
+    row = coverage_summary(table, overlap=1.0)[0].set_index("strategy").loc["x"]
+    assert row["cover90"] == 1.0 and row["verdict"] == UNDERCONFIDENT
+    # 80 of them as overlapping windows (20 effective): the empty tails are within sampling error there,
+    # but the hump of the PITs is not
+    row = coverage_summary(table.iloc[:80], overlap=4.0)[0].set_index("strategy").loc["x"]
+    assert row["p_lower_tail"] > 0.05 / 3 and row["p_upper_tail"] > 0.05 / 3
+    assert row["p_pit_uniform"] < 0.05 / 3 and row["verdict"] == NOT_UNIFORM
 
 
 # ------------------------------------------------------------------------ no peeking (real pipeline)
@@ -228,24 +228,93 @@ def test_start_state_follows_the_rule_the_day_meets(setup):
 # ------------------------------------------------------------------------ the command
 
 
-def test_calibrate_command_writes_the_run_folder(setup, tmp_path):
-    d = setup[0]
-    r = run_cli("scenarios", str(d / "cfg.yaml"), "--scenarios", str(d / "scen.yaml"), "--calibrate",
-                "--paths", "8", "--calibrate-from", "2026-01-01", "--out", str(tmp_path / "o"))
+CALIBRATE = ("--calibrate", "--paths", "6", "--calibrate-from", "2019-01-01", "--calibrate-every", "year")
+CSVS = ("calibration.csv", "calibration_summary.csv", "calibration_pit.csv")
+
+
+def _calibrate(d: Path, out: Path, *more: str) -> tuple[Path, str]:
+    r = run_cli("scenarios", str(d / "cfg.yaml"), "--scenarios", str(d / "scen.yaml"), *CALIBRATE, *more,
+                "--out", str(out))
     assert r.exit_code == 0, r.stdout + r.stderr
-    folder = Path(r.stdout.strip().splitlines()[-1])
-    assert "verdict (pooled)" in r.stdout
+    return Path(r.stdout.strip().splitlines()[-1]), r.stdout
+
+
+@pytest.fixture(scope="module")
+def serial(setup, tmp_path_factory):
+    """The command in process: 8 yearly starts 2019..2026, the first with a fallback pool (calm before RMP2019)."""
+    return _calibrate(setup[0], tmp_path_factory.mktemp("serial"))
+
+
+def test_calibrate_command_writes_the_run_folder(serial):
+    folder, stdout = serial
+    assert "verdict (pooled, all 8 starts, 1 with fallback pools)" in stdout
+    assert "verdict (pooled, 7 starts without fallback pools)" in stdout
     t = pd.read_csv(folder / "calibration.csv")
     assert list(t.columns[:7]) == ["start", "strategy", "realised", "pit", "p5", "p50", "p95"]
     assert set(t["strategy"]) == {"sixty_forty", "spy"} and t["pit"].between(0, 1).all()
     assert (t["p5"] <= t["p50"]).all() and (t["p50"] <= t["p95"]).all()
+    assert (t["fallback_states"].fillna("") != "").sum() == 2  # one start, two strategies
     s = pd.read_csv(folder / "calibration_summary.csv")
-    assert s["strategy"].tolist() == ["sixty_forty", "spy", ALL]
-    assert set(s["verdict"]) <= {"overconfident", "underconfident", "calibrated within sampling error"}
+    assert list(s.columns) == SUMMARY_COLUMNS
+    assert s["strategy"].tolist() == ["sixty_forty", "spy", ALL] * 2
+    assert s["subset"].tolist() == [ALL_STARTS] * 3 + [NO_FALLBACK] * 3
+    assert s["n_fallback_starts"].tolist() == [1] * 3 + [0] * 3 and s["n"].tolist() == [8, 8, 16, 7, 7, 14]
+    assert set(s["verdict"]) <= set(VERDICTS)
+    for c in ("p_lower_tail", "p_upper_tail", "p_pit_uniform"):
+        assert s[c].between(0, 1).all(), c
     prov = json.loads((folder / "provenance.json").read_text())
-    assert prov["kind"] == "calibration" and prov["n_starts"] == t["start"].nunique() >= 2
+    assert prov["kind"] == "calibration" and prov["n_starts"] == t["start"].nunique() == 8
+    assert prov["n_fallback_starts"] == 1 and set(prov["verdicts"]) == {ALL_STARTS, NO_FALLBACK}
     html = (folder / "calibration.html").read_text()
     assert "PIT histogram" in html and "Coverage of the simulated bands" in html
+    assert "Starts without fallback pools (1 left out)" in html and "p upper tail" in html
+
+
+def test_calibrate_on_two_workers_writes_the_same_bytes(setup, serial, tmp_path):
+    folder, _ = serial
+    par, stdout = _calibrate(setup[0], tmp_path, "--workers", "2")
+    assert "executor: dask LocalCluster (2 process workers)" in " ".join(stdout.split())
+    for f in CSVS:
+        assert (par / f).read_bytes() == (folder / f).read_bytes(), f
+
+
+def test_fallback_starts_get_their_own_verdict_on_a_hand_built_frame():
+    # 6 starts x 2 strategies; starts c and d used fallback pools
+    pits = {"a": (0.50, 0.40), "b": (0.97, 0.99), "c": (0.01, 0.02), "d": (0.03, 0.30), "e": (0.60, 0.70),
+            "f": (0.20, 0.96)}
+    rows = [{"start": k, "strategy": s, "pit": v[i], "fallback_states": "calm" if k in "cd" else ""}
+            for k, v in pits.items() for i, s in enumerate(("x", "y"))]
+    summary, hist = coverage_summary(pd.DataFrame(rows), overlap=1.0)
+    s = summary.set_index(["subset", "strategy"])
+    assert summary["subset"].tolist() == [ALL_STARTS] * 3 + [NO_FALLBACK] * 3
+    assert (summary["n_fallback_starts"] == [2, 2, 2, 0, 0, 0]).all()
+    # by hand: x on all starts has PITs .5 .97 .01 .03 .6 .2 -> 2 of 6 below p5, 1 above p95
+    assert s.loc[(ALL_STARTS, "x"), "n"] == 6
+    assert s.loc[(ALL_STARTS, "x"), "below_p5"] == pytest.approx(2 / 6)
+    assert s.loc[(ALL_STARTS, "x"), "above_p95"] == pytest.approx(1 / 6)
+    # without c and d: .5 .97 .6 .2 -> none below p5, 1 of 4 above
+    assert s.loc[(NO_FALLBACK, "x"), "n"] == 4 and s.loc[(NO_FALLBACK, "x"), "below_p5"] == 0.0
+    assert s.loc[(NO_FALLBACK, "x"), "above_p95"] == pytest.approx(0.25)
+    assert s.loc[(NO_FALLBACK, "x"), "p_upper_tail"] == pytest.approx(binomtest(1, 4, 0.05).pvalue)
+    # pooled: y without c, d has .4 .99 .7 .96 -> 3 of 8 pooled PITs above p95, on 4 starts
+    assert s.loc[(NO_FALLBACK, ALL), "n"] == 8 and s.loc[(NO_FALLBACK, ALL), "n_eff"] == 4.0
+    assert s.loc[(NO_FALLBACK, ALL), "above_p95"] == pytest.approx(3 / 8)
+    assert s.loc[(NO_FALLBACK, ALL), "p_upper_tail"] == pytest.approx(binomtest(2, 4, 0.05).pvalue)  # round(1.5)
+    assert hist["count"].sum() == 6 + 6 + 12  # the histogram: all starts only
+    # no fallback start: one verdict per strategy, no second block
+    again, _ = coverage_summary(pd.DataFrame(rows).assign(fallback_states=""), overlap=1.0)
+    assert again["subset"].tolist() == [ALL_STARTS] * 3 and (again["n_fallback_starts"] == 0).all()
+
+
+def test_verdicts_are_coloured_by_what_they_say():
+    from backtest.commands.calibrate_cmd import verdict_markup
+    from backtest.report.calibration_page import verdict_html
+
+    assert verdict_markup(CALIBRATED).startswith("[bold green]")
+    assert verdict_markup(INCONCLUSIVE).startswith("[bold yellow]")
+    assert verdict_markup(TOO_HIGH).startswith("[bold red]") and verdict_markup(OVERCONFIDENT).startswith("[bold red]")
+    assert "#2b8a3e" in verdict_html(CALIBRATED) and "#b7791f" in verdict_html(INCONCLUSIVE)
+    assert "#c62828" in verdict_html(NOT_UNIFORM)
 
 
 def test_calibrate_bad_every_is_one_line(setup, tmp_path):
@@ -267,9 +336,9 @@ def test_an_analogue_after_a_start_is_a_one_line_error_naming_the_start(setup, t
     assert_clean_error(r, out, "calibration start 2024-10-01", "2025-01-02")
 
 
-def test_calibrate_with_workers_is_a_one_line_error(setup, tmp_path):
+def test_calibrate_with_workers_and_scheduler_is_a_one_line_error(setup, tmp_path):
     d = setup[0]
     out = tmp_path / "o"
     r = run_cli("scenarios", str(d / "cfg.yaml"), "--scenarios", str(d / "scen.yaml"), "--calibrate",
-                "--workers", "2", "--out", str(out))
-    assert_clean_error(r, out, "--workers", "--calibrate")
+                "--workers", "2", "--scheduler", "127.0.0.1:1", "--out", str(out))
+    assert_clean_error(r, out, "--workers", "--scheduler")

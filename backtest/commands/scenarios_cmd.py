@@ -186,7 +186,7 @@ def register(app: typer.Typer) -> None:
 
                 calibrate_command(cfg, sset, config=config, paths=200 if paths is None else paths, seed=seed,
                                   start_from=calibrate_from, every=calibrate_every, out=out, report=not no_report,
-                                  distributed=workers is not None or scheduler is not None)
+                                  workers=workers, scheduler=scheduler)
                 return
             paths = 1000 if paths is None else paths
             if chunk_size is None:

@@ -87,15 +87,18 @@ class RegimeCalendar:
         days = pd.DatetimeIndex(days)
         kind = np.full(len(days), "plateau", dtype=object)
         rid = np.full(len(days), "PRE", dtype=object)
+        # naive days compare as int64 nanoseconds (the same order, without pandas' per-call
+        # overhead: labels are computed at every calibration start); tz-aware ones as they are
+        vals, at = (days.as_unit("ns").asi8, _ns) if days.tz is None else (days, pd.Timestamp)
         for i, r in enumerate(self.regimes):
             start = r.start(by)
             nxt = self.regimes[i + 1].start(by) if i + 1 < len(self.regimes) else None
-            in_reg = days >= start
+            in_reg = np.asarray(vals >= at(start))
             if nxt is not None:
-                in_reg &= days < nxt
+                in_reg &= np.asarray(vals < at(nxt))
             live = in_reg.copy()
             if r.end is not None:
-                live &= days <= r.end
+                live &= np.asarray(vals <= at(r.end))
             gap = in_reg & ~live
             kind[live] = r.kind
             rid[live] = r.id
@@ -106,6 +109,11 @@ class RegimeCalendar:
     def starts(self, by: str = "effective") -> pd.Series:
         """Start date of each regime, indexed by id."""
         return pd.Series({r.id: r.start(by) for r in self.regimes})
+
+
+def _ns(t: pd.Timestamp) -> int:
+    """Nanoseconds since the epoch of a naive timestamp."""
+    return int(pd.Timestamp(t).as_unit("ns").value)
 
 
 def _ts(value: object, where: str) -> pd.Timestamp:
@@ -120,8 +128,15 @@ def _ts(value: object, where: str) -> pd.Timestamp:
     return ts
 
 
+_LOADED: dict[tuple[str, int, int], RegimeCalendar] = {}
+
+
 def load_calendar(path: str | Path | None = None) -> RegimeCalendar:
     """Load and validate a regime calendar YAML file.
+
+    A calendar is immutable: one loaded earlier from the same unchanged file (path,
+    modification time and size) is returned again instead of parsing it anew (a
+    calibration backtest resolves its pools at every start date).
 
     Raises
     ------
@@ -130,6 +145,18 @@ def load_calendar(path: str | Path | None = None) -> RegimeCalendar:
         naming the file and the regime id).
     """
     p = Path(path) if path is not None else DEFAULT_CALENDAR
+    try:
+        st = p.stat()
+    except OSError:  # the reader below says what is wrong
+        return _parse_calendar(p)
+    key = (str(p), st.st_mtime_ns, st.st_size)
+    if key not in _LOADED:
+        _LOADED[key] = _parse_calendar(p)
+    return _LOADED[key]
+
+
+def _parse_calendar(p: Path) -> RegimeCalendar:
+    """Read and validate the calendar file ``p`` (see :func:`load_calendar`)."""
     raw = load_yaml_text(read_text_file(p, "regime calendar", error=RegimeError), str(p), RegimeError)
     if not isinstance(raw, dict) or "regimes" not in raw:
         raise RegimeError(f"{p}: expected a mapping with a 'regimes' list")

@@ -1,7 +1,8 @@
 """``calibration.html`` of a calibration backtest (``rmpbt scenarios --calibrate``).
 
-Self-contained (plotly embedded once): the verdict per strategy in plain, coloured words,
-the coverage table of the 50% and 90% bands, the PIT histogram (10 bins; flat = calibrated,
+Self-contained (plotly embedded once): the verdict per strategy in plain, coloured words
+(green calibrated, amber inconclusive, red miscalibrated), on all starts and on the starts
+without fallback pools, the coverage and tail table with the three tests' p-values, the PIT histogram (10 bins; flat = calibrated,
 U-shaped = overconfident, hump-shaped = underconfident) and, per strategy, the realised
 horizon return of every start date against its simulated p5–p95 band and median.
 """
@@ -15,43 +16,52 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from backtest.calibration_stats import VERDICT_TONE, verdict_reason
 from backtest.report import figures as F
 from backtest.report.html import Page, add_section, esc, footer_html, source_html
 
-__all__ = ["VERDICT_COLORS", "build_calibration_page", "render_calibration_page", "verdict_html"]
+__all__ = ["TONE_COLORS", "build_calibration_page", "render_calibration_page", "verdict_html"]
 
-VERDICT_COLORS = {"overconfident": "#c62828", "underconfident": "#e8590c",
-                  "calibrated within sampling error": "#2b8a3e"}
+#: colour of a verdict by what it says: green supports the model, amber cannot tell, red contradicts
+TONE_COLORS = {"good": "#2b8a3e", "neutral": "#b7791f", "bad": "#c62828"}
+NO_FALLBACK = "no fallback pools"  # the subset label of calibration_summary.csv
 
 EXPLAIN = (
     "For every start date the scenario model was fitted on the data before it only, the next "
     "{h} trading days were simulated ({paths} paths per scenario, probability-weighted mix), and the "
     "strategy's realised horizon return was placed in its simulated distribution. The PIT is the "
     "share of simulated outcomes below the realised one: a calibrated model gives PITs spread evenly "
-    "over 0–1, its central 50% band covers about half of the realised outcomes and its 90% band about "
-    "90%. Too many PITs near 0 or 1 (a U-shaped histogram, 90% coverage far below 0.90) means the "
-    "simulated spread is too narrow: the model is overconfident. Windows starting every {every} overlap, "
-    "so the verdict's binomial test uses n/{ov:g} effective outcomes."
+    "over 0–1, 5% of realised outcomes below the simulated p5 and 5% above the p95. Each tail is tested "
+    "on its own (exact binomial test of its share against 5%) and the PITs' spread by a Cramér–von Mises "
+    "test of uniformity, so a miss on one side is not hidden by the other. Windows starting every "
+    "{every} overlap, so every test uses n/{ov:g} effective outcomes; the verdict counts a test as failed "
+    "below p = 0.05/3. Amber (inconclusive): no test rejects, but a tail holds no outcome on the effective "
+    "count (or there are too few effective outcomes): so few outcomes cannot tell a missing tail from chance."
 )
 
 
 def verdict_html(v: str) -> str:
-    """A verdict in its colour (red: overconfident, orange: underconfident, green: calibrated)."""
-    c = VERDICT_COLORS.get(v, "#555")
+    """A verdict in its colour (green: calibrated, amber: inconclusive, red: miscalibrated)."""
+    c = TONE_COLORS[VERDICT_TONE.get(v, "neutral")]
     return f'<b style="color:{c}">{esc(v)}</b>'
 
 
+def _num(x: float, fmt: str) -> str:
+    return "–" if not np.isfinite(x) else format(x, fmt)
+
+
 def _coverage_table(summary: pd.DataFrame) -> str:
-    head = ("<tr><th>strategy</th><th>starts</th><th>effective n</th><th>50% band</th>"
-            "<th>90% band</th><th>below p5</th><th>above p95</th><th>mean PIT</th>"
-            "<th>p-value (90%)</th><th>p-value (50%)</th><th>verdict</th></tr>")
+    head = ("<tr><th>strategy</th><th>starts</th><th>outcomes</th><th>effective n</th><th>50% band</th>"
+            "<th>90% band</th><th>below p5</th><th>above p95</th><th>mean PIT</th><th>p lower tail</th>"
+            "<th>p upper tail</th><th>p PIT uniform</th><th>p-value (90%)</th><th>verdict</th></tr>")
     rows = []
     for r in summary.itertuples():
-        pv = "–" if not np.isfinite(r.p_value90) else f"{r.p_value90:.3f}"
-        pv50 = "–" if not np.isfinite(getattr(r, "p_value50", np.nan)) else f"{r.p_value50:.3f}"
-        rows.append(f'<tr><td class="txt">{esc(r.strategy)}</td><td>{int(r.n)}</td><td>{r.n_eff:.1f}</td>'
-                    f"<td>{r.cover50:.0%}</td><td>{r.cover90:.0%}</td><td>{r.below_p5:.0%}</td>"
-                    f"<td>{r.above_p95:.0%}</td><td>{r.mean_pit:.2f}</td><td>{pv}</td><td>{pv50}</td>"
+        rows.append(f'<tr><td class="txt">{esc(r.strategy)}</td><td class="txt">{esc(r.subset)}</td>'
+                    f"<td>{int(r.n)}</td><td>{r.n_eff:.1f}</td><td>{_num(r.cover50, '.0%')}</td>"
+                    f"<td>{_num(r.cover90, '.0%')}</td><td>{_num(r.below_p5, '.0%')}</td>"
+                    f"<td>{_num(r.above_p95, '.0%')}</td><td>{_num(r.mean_pit, '.2f')}</td>"
+                    f"<td>{_num(r.p_lower_tail, '.3f')}</td><td>{_num(r.p_upper_tail, '.3f')}</td>"
+                    f"<td>{_num(r.p_pit_uniform, '.3f')}</td><td>{_num(r.p_value90, '.3f')}</td>"
                     f'<td class="txt">{verdict_html(r.verdict)}</td></tr>')
     return (f'<div class="scroll"><table class="data" id="coverage-table"><thead>{head}</thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
@@ -121,11 +131,18 @@ def build_calibration_page(folder: Path) -> str:
 
     def verdicts() -> str:
         every = {"quarter": "quarter", "month": "month", "year": "year"}.get(prov.get("every"), "period")
-        items = "".join(f"<li>{esc(r.strategy)}: {verdict_html(r.verdict)} (90% band covers {r.cover90:.0%}, "
-                        f"50% band {r.cover50:.0%}, of {int(r.n)} outcomes)</li>" for r in summary.itertuples())
+        blocks = []
+        n_fb = int(summary["n_fallback_starts"].iloc[0]) if len(summary) else 0  # of all starts
+        for sub, g in summary.groupby("subset", sort=False):
+            title = (f"Starts without fallback pools ({n_fb} left out)" if sub == NO_FALLBACK else
+                     "All starts" + (f" ({n_fb} with fallback pools)" if n_fb else ""))
+            items = "".join(f"<li>{esc(r.strategy)}: {verdict_html(r.verdict)}: "
+                            f"{esc(verdict_reason(r))}"
+                            "</li>" for r in g.itertuples())
+            blocks.append(f"<h3>{esc(title)}</h3><ul>{items}</ul>")
         notes = "".join(f"<li>{esc(n)}</li>" for n in prov.get("notes") or [])
         return (f"<p>{esc(EXPLAIN.format(h=prov.get('horizon_days'), paths=prov.get('paths'), every=every, ov=float(prov.get('overlap') or 1)))}</p>"
-                f"<ul>{items}</ul><details><summary>method notes</summary><ul>{notes}</ul></details>")
+                f"{''.join(blocks)}<details><summary>method notes</summary><ul>{notes}</ul></details>")
 
     add_section(page, "verdict", "Verdict", verdicts)
     add_section(page, "coverage", "Coverage of the simulated bands", lambda: _coverage_table(summary))

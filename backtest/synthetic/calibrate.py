@@ -31,17 +31,26 @@ until the last start whose horizon ends inside the data):
    central 50% band (PIT in [0.25, 0.75]) covers half of the outcomes and the 90% band
    (PIT in [0.05, 0.95]) 90%.
 
-Verdict (per strategy and pooled): one-year windows that start every quarter overlap, so
-``n`` start dates carry about ``n / 4`` independent outcomes (in general ``n`` divided by
-the horizon over the spacing of the starts). A two-sided binomial test of the 90% band's
-coverage against 0.90 on that effective sample size at the 5% level gives
-"overconfident" (coverage far below 0.90: the simulated spread is too narrow),
-"underconfident" (far above) or "calibrated within sampling error". The pooled row uses
-the same effective sample size: strategies' outcomes at one start are strongly correlated.
+Verdict (per strategy and pooled; :mod:`backtest.calibration_stats`): one-year
+windows that start every quarter overlap, so ``n`` start dates carry about ``n / 4``
+independent outcomes (in general ``n`` divided by the horizon over the spacing of the
+starts). On that effective count, each tail is tested on its own (the share of realised
+outcomes below the simulated p5, and above the p95, against 5%: exact binomial tests) and
+the PITs' shape by a Cramér–von Mises test of uniformity; the verdict follows the three
+(each at 5%/3): "overconfident", "underconfident", "too optimistic", "too pessimistic",
+"PIT not uniform", "inconclusive" (no test rejects but a tail is empty on the effective
+count, or too few effective outcomes) or "calibrated within sampling error". The pooled row uses the same
+effective count: strategies' outcomes at one start are strongly correlated. Every verdict
+is given on all starts and, when some used fallback pools, on the starts without them.
+
+Parallel: every start date is an independent task run on an executor (``--workers`` /
+``--scheduler``) while this process runs the realised backtest; a worker receives only the
+data known at its start's ``t0``.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,11 +58,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
+from backtest.calibration_stats import (  # the statistics' home; re-exported here
+    ALPHA,
+    CALIBRATED,
+    OVERCONFIDENT,
+    PIT_BINS,
+    UNDERCONFIDENT,
+    band_p_value,
+    in_band,
+    pit,
+    pit_histogram,
+    pit_tests,
+)
 from backtest.config import RunConfig
 from backtest.data.base import MarketData
 from backtest.errors import RmpbtError, ScenarioError
+from backtest.executors import LocalExecutor
 from backtest.pipeline import run_backtest
 from backtest.synthetic.bootstrap import build_pool
 from backtest.synthetic.release_cut import cut_market  # one home (re-exported)
@@ -63,77 +84,45 @@ from backtest.synthetic.scoring import weighted_quantiles
 
 __all__ = [
     "ALL",
+    "ALL_STARTS",
+    "ALPHA",
     "BANDS",
-    "band_p_value",
+    "CALIBRATED",
     "EVERY",
+    "NO_FALLBACK",
+    "OVERCONFIDENT",
+    "SUMMARY_COLUMNS",
+    "UNDERCONFIDENT",
     "CalibrationRun",
     "StartOutcome",
+    "StartTask",
+    "band_p_value",
+    "beside",
     "calibration_table",
     "coverage_summary",
     "cut_market",
     "effective_overlap",
+    "in_band",
     "pit",
     "pit_histogram",
     "realised_outcomes",
     "run_calibration",
+    "run_start_task",
     "simulate_start",
     "start_dates",
-    "verdict",
 ]
 
 EVERY = {"quarter": "QS", "month": "MS", "year": "YS"}
 BANDS = (0.5, 0.9)
-PIT_BINS = 10
-ALPHA = 0.05
 ALL = "all strategies"
-OVERCONFIDENT = "overconfident"
-UNDERCONFIDENT = "underconfident"
-CALIBRATED = "calibrated within sampling error"
+ALL_STARTS = "all starts"
+NO_FALLBACK = "no fallback pools"
+SUMMARY_COLUMNS = ["strategy", "subset", "n", "n_eff", "n_fallback_starts", "cover50", "cover90", "mean_pit",
+                   "below_p5", "above_p95", "p_lower_tail", "p_upper_tail", "p_pit_uniform", "p_value90",
+                   "p_value50", "verdict"]
 
 
 # ------------------------------------------------------------------------ statistics
-
-
-def pit(sim: np.ndarray, realised: float, weights: np.ndarray | None = None) -> float:
-    """Weighted share of simulated outcomes below ``realised`` (ties count half).
-
-    Parameters
-    ----------
-    sim : np.ndarray, shape (n,)
-        Simulated outcomes.
-    realised : float
-        The realised outcome.
-    weights : np.ndarray, shape (n,), optional
-        Weights of the outcomes (mixture probabilities / paths); equal by default.
-
-    Returns
-    -------
-    float
-        PIT in [0, 1] (NaN when ``realised`` is not finite or nothing was simulated).
-    """
-    x = np.asarray(sim, dtype=float)
-    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
-    ok = np.isfinite(x)
-    x, w = x[ok], w[ok]
-    if not np.isfinite(realised) or len(x) == 0 or w.sum() <= 0:
-        return float("nan")
-    below = w[x < realised].sum() + 0.5 * w[x == realised].sum()
-    return float(below / w.sum())
-
-
-def in_band(p: np.ndarray, level: float) -> np.ndarray:
-    """Whether each PIT lies in the central ``level`` band, ``[(1-level)/2, (1+level)/2]``."""
-    p = np.asarray(p, dtype=float)
-    lo, hi = (1.0 - level) / 2.0, (1.0 + level) / 2.0
-    return (p >= lo - 1e-12) & (p <= hi + 1e-12)
-
-
-def pit_histogram(p: np.ndarray, bins: int = PIT_BINS) -> np.ndarray:
-    """Counts of PITs in ``bins`` equal bins of [0, 1] (1.0 falls in the last bin)."""
-    p = np.asarray(p, dtype=float)
-    p = p[np.isfinite(p)]
-    idx = np.minimum((p * bins).astype(np.int64), bins - 1)
-    return np.bincount(idx, minlength=bins)
 
 
 def effective_overlap(starts: pd.DatetimeIndex, calendar: pd.DatetimeIndex, horizon: int) -> float:
@@ -148,82 +137,68 @@ def effective_overlap(starts: pd.DatetimeIndex, calendar: pd.DatetimeIndex, hori
     return max(1.0, float(round(horizon / step))) if step > 0 else 1.0
 
 
-def band_p_value(cover: float, n_eff: float, level: float) -> float:
-    """Two-sided exact binomial p-value of a band's coverage against ``level`` on ``n_eff`` outcomes."""
-    if not np.isfinite(cover) or n_eff <= 0:
-        return float("nan")
-    m = max(1, int(round(n_eff)))
-    return float(binomtest(int(round(cover * m)), m, level).pvalue)
-
-
-def verdict(cover90: float, n: int, overlap: float = 4.0, alpha: float = ALPHA) -> tuple[str, float, float]:
-    """Verdict on the 90% band's coverage: a binomial test on the effective sample size.
-
-    Parameters
-    ----------
-    cover90 : float
-        Share of realised outcomes inside the central 90% band.
-    n : int
-        Start dates (outcomes).
-    overlap : float
-        Overlapping windows per independent outcome (``n_eff = n / overlap``).
-    alpha : float
-        Two-sided level of the test.
-
-    Returns
-    -------
-    tuple
-        ``(verdict, p_value, n_eff)``; verdict is ``"overconfident"``, ``"underconfident"``
-        or ``"calibrated within sampling error"``.
-    """
-    n_eff = n / max(overlap, 1.0)
-    if n < 1 or not np.isfinite(cover90):
-        return CALIBRATED, float("nan"), float(n_eff)
-    pv = band_p_value(cover90, n_eff, 0.9)
-    if pv < alpha:
-        return (OVERCONFIDENT if cover90 < 0.9 else UNDERCONFIDENT), pv, float(n_eff)
-    return CALIBRATED, pv, float(n_eff)
+def _summary_row(name: str, subset: str, p: np.ndarray, n_test: int, n_fallback: int, overlap: float) -> dict:
+    """One row of :func:`coverage_summary`."""
+    p = p[np.isfinite(p)]
+    n = len(p)
+    res = pit_tests(p, n_test, overlap)
+    c50 = float(in_band(p, 0.5).mean()) if n else float("nan")
+    c90 = float(in_band(p, 0.9).mean()) if n else float("nan")
+    return {"strategy": name, "subset": subset, "n": n, "n_eff": res.n_eff, "n_fallback_starts": n_fallback,
+            "cover50": c50, "cover90": c90, "mean_pit": float(p.mean()) if n else float("nan"),
+            "below_p5": res.below_p5, "above_p95": res.above_p95, "p_lower_tail": res.p_lower_tail,
+            "p_upper_tail": res.p_upper_tail, "p_pit_uniform": res.p_pit_uniform,
+            "p_value90": band_p_value(c90, res.n_eff, 0.9), "p_value50": band_p_value(c50, res.n_eff, 0.5),
+            "verdict": res.verdict}
 
 
 def coverage_summary(table: pd.DataFrame, overlap: float = 4.0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Coverage, mean PIT, verdict per strategy and pooled; the PIT histogram.
+    """Coverage, tail shares, the three tests and the verdict per strategy and pooled; the PIT histogram.
 
     Parameters
     ----------
     table : pd.DataFrame
-        :func:`calibration_table` (columns ``strategy``, ``pit``, ...).
+        :func:`calibration_table` (columns ``start``, ``strategy``, ``pit``, optionally
+        ``fallback_states``: a start with a non-empty entry used fallback pools).
     overlap : float
-        See :func:`verdict`.
+        Overlapping windows per independent outcome (``n_eff = n / overlap``).
 
     Returns
     -------
     summary : pd.DataFrame
-        ``strategy, n, n_eff, cover50, cover90, mean_pit, below_p5, above_p95,
-        p_value90, p_value50, verdict`` (last row: :data:`ALL`, pooled over strategies;
-        ``p_value50``: the same test of the 50% band against 0.50, for information).
+        ``strategy, subset, n, n_eff, n_fallback_starts, cover50, cover90, mean_pit,
+        below_p5, above_p95, p_lower_tail, p_upper_tail, p_pit_uniform, p_value90,
+        p_value50, verdict``: one row per strategy and one pooled (:data:`ALL`) on
+        :data:`ALL_STARTS`, then, when some start used fallback pools, the same rows on the
+        starts without (:data:`NO_FALLBACK`). The verdict follows the three tests of
+        :func:`~backtest.calibration_stats.pit_tests`; ``p_value90`` and
+        ``p_value50`` (the bands' coverage against 0.90 / 0.50) are for information.
     histogram : pd.DataFrame
-        ``strategy, bin, lo, hi, count`` (10 bins, also pooled).
+        ``strategy, bin, lo, hi, count`` (10 bins, also pooled; all starts).
     """
+    fb = (table["fallback_states"].fillna("").astype(str) != "") if "fallback_states" in table else \
+        pd.Series(False, index=table.index)
+    n_fb = int(table.loc[fb, "start"].nunique()) if len(table) else 0
+    subsets = [(ALL_STARTS, table, n_fb)]
+    if n_fb:
+        subsets.append((NO_FALLBACK, table.loc[~fb], 0))
     rows, hist = [], []
-    groups = [(s, g["pit"].to_numpy(dtype=float)) for s, g in table.groupby("strategy", sort=False)]
-    n_starts = table["start"].nunique() if len(table) else 0
-    groups.append((ALL, table["pit"].to_numpy(dtype=float)))
-    for name, p in groups:
-        p = p[np.isfinite(p)]
-        n = len(p)
-        c50 = float(in_band(p, 0.5).mean()) if n else float("nan")
-        c90 = float(in_band(p, 0.9).mean()) if n else float("nan")
-        n_test = n if name != ALL else n_starts  # pooled: correlated across strategies
-        v, pv, n_eff = verdict(c90, n_test, overlap)
-        pv50 = band_p_value(c50, n_eff, 0.5)
-        rows.append({"strategy": name, "n": n, "n_eff": n_eff, "cover50": c50, "cover90": c90,
-                     "mean_pit": float(p.mean()) if n else float("nan"),
-                     "below_p5": float((p < 0.05).mean()) if n else float("nan"),
-                     "above_p95": float((p > 0.95).mean()) if n else float("nan"),
-                     "p_value90": pv, "p_value50": pv50, "verdict": v})
-        for b, c in enumerate(pit_histogram(p)):
-            hist.append({"strategy": name, "bin": b, "lo": b / PIT_BINS, "hi": (b + 1) / PIT_BINS, "count": int(c)})
-    return pd.DataFrame(rows), pd.DataFrame(hist, columns=["strategy", "bin", "lo", "hi", "count"])
+    for label, sub, k in subsets:
+        groups = [(s, g["pit"].to_numpy(dtype=float)) for s, g in sub.groupby("strategy", sort=False)]
+        if label == NO_FALLBACK:  # every strategy keeps its row, with n = 0 when no start is left
+            have = {s for s, _ in groups}
+            groups += [(s, np.array([])) for s in dict.fromkeys(table["strategy"]) if s not in have]
+        n_starts = int(sub["start"].nunique()) if len(sub) else 0
+        groups.append((ALL, sub["pit"].to_numpy(dtype=float)))
+        for name, p in groups:
+            n_test = int(np.isfinite(p).sum()) if name != ALL else n_starts  # pooled: correlated across strategies
+            rows.append(_summary_row(name, label, p, n_test, k, overlap))
+            if label == ALL_STARTS:
+                for b, c in enumerate(pit_histogram(p)):
+                    hist.append({"strategy": name, "bin": b, "lo": b / PIT_BINS, "hi": (b + 1) / PIT_BINS,
+                                 "count": int(c)})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS), pd.DataFrame(hist, columns=["strategy", "bin", "lo", "hi",
+                                                                                    "count"])
 
 
 # ------------------------------------------------------------------------ dates and data
@@ -303,7 +278,7 @@ def start_seed(seed: int, start: pd.Timestamp) -> int:
 
 
 def simulate_start(cfg: RunConfig, sset: ScenarioSet, md: MarketData, start: pd.Timestamp, *, paths: int,
-                   seed: int, origin: str = "<config>") -> StartOutcome:
+                   seed: int, origin: str = "<config>", parallel: bool = True) -> StartOutcome:
     """Fit the scenario model on the data before ``start`` and simulate every strategy.
 
     Parameters
@@ -318,6 +293,9 @@ def simulate_start(cfg: RunConfig, sset: ScenarioSet, md: MarketData, start: pd.
         Paths per scenario.
     seed : int
         Root seed (the start's seed is :func:`start_seed`).
+    parallel : bool
+        Spread each strategy's paths over threads (False on a worker process; the
+        outcomes are the same either way).
     """
     t = time.perf_counter()
     start = pd.Timestamp(start)
@@ -330,7 +308,7 @@ def simulate_start(cfg: RunConfig, sset: ScenarioSet, md: MarketData, start: pd.
     chosen: dict[str, Any] = {}
     s_set = sset.with_start(start.date())
     prep: Prepared = prepare(cfg, s_set, origin, cut, adjust=_adjuster(t0, chosen))
-    tasks = make_tasks(prep, paths, start_seed(seed, start), paths, parallel=True)
+    tasks = make_tasks(prep, paths, start_seed(seed, start), paths, parallel=parallel)
     results = [run_chunk(task) for task in tasks]
     mix = prep.sset.mix
     names = [s.name for s in prep.sset.scenarios]
@@ -345,6 +323,71 @@ def simulate_start(cfg: RunConfig, sset: ScenarioSet, md: MarketData, start: pd.
         dict.fromkeys(prep.sset.states[s.start_state] for s in prep.sset.scenarios))
     return StartOutcome(start, t0, state, idx is not None, tuple(chosen.get("fallback", ())), outcomes, weights,
                         time.perf_counter() - t)
+
+
+@dataclass(frozen=True)
+class StartTask:
+    """The simulation of one start date, for an executor (picklable).
+
+    ``md`` holds the data known at the start's ``t0`` (on a worker) or the whole data (in
+    process): :func:`simulate_start` cuts it at ``t0`` either way.
+    """
+
+    cfg: RunConfig
+    sset: ScenarioSet
+    md: MarketData
+    start: pd.Timestamp
+    paths: int
+    seed: int
+    origin: str
+    parallel: bool = True
+
+
+def run_start_task(task: StartTask) -> StartOutcome:
+    """Run one :class:`StartTask` (:func:`simulate_start`).
+
+    Raises
+    ------
+    RmpbtError
+        Of the same type as the model's, its message naming the start date.
+    """
+    try:
+        return simulate_start(task.cfg, task.sset, task.md, task.start, paths=task.paths, seed=task.seed,
+                              origin=task.origin, parallel=task.parallel)
+    except RmpbtError as exc:  # name the start date in the one-line message
+        raise type(exc)(f"calibration start {task.start.date()}: {exc}") from None
+
+
+def beside(work: Callable[[], Any], here: Callable[[], Any]) -> tuple[Any, Any]:
+    """``(work(), here())``, ``work`` in a thread while ``here`` runs in this one.
+
+    ``work`` waits on remote workers (an executor's ``map``), so this process is free for
+    ``here``. An error of ``here`` is raised at once (the caller's executor then shuts the
+    remote work down); one of ``work`` after ``here`` is done.
+    """
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["out"] = work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            box["err"] = exc
+
+    th = threading.Thread(target=run, name="calibration-starts", daemon=True)
+    th.start()
+    mine = here()
+    th.join()
+    if "err" in box:
+        raise box["err"]
+    return box["out"], mine
+
+
+def _realised(cfg: RunConfig, origin: str, md: MarketData, starts: pd.DatetimeIndex,
+              horizon: int) -> tuple[pd.DataFrame, float]:
+    """The realised outcomes of every strategy (one backtest, sliced) and its seconds."""
+    t = time.perf_counter()
+    bt = run_backtest(cfg, origin, md=md)
+    return realised_outcomes(bt.returns, starts, horizon), time.perf_counter() - t
 
 
 # ------------------------------------------------------------------------ realised
@@ -415,14 +458,21 @@ class CalibrationRun:
     source: str
     timings: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    executor: str = "local (in-process)"
 
 
 def run_calibration(cfg: RunConfig, sset: ScenarioSet, *, paths: int = 200, seed: int = 0,
                     start_from: str | pd.Timestamp = "2014-01-01", every: str = "quarter",
                     origin: str = "<config>", md: MarketData | None = None, max_starts: int | None = None,
                     on_starts: Callable[[int], None] | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> CalibrationRun:
+                    progress: Callable[[int, int], None] | None = None,
+                    executor: Any = None) -> CalibrationRun:
     """Run the calibration backtest (see the module docstring).
+
+    The start dates are independent tasks (:class:`StartTask`) run on ``executor`` (on a
+    distributed one, while this process runs the realised backtest); a start's outcome
+    depends only on the data before it, the seed and the start date, so the tables are
+    the same bytes whatever the executor.
 
     Parameters
     ----------
@@ -446,6 +496,9 @@ def run_calibration(cfg: RunConfig, sset: ScenarioSet, *, paths: int = 200, seed
         Called once with the number of start dates.
     progress : callable, optional
         ``progress(done, total)`` after each start date.
+    executor : Executor, optional
+        :mod:`backtest.executors` executor (default: in-process). On a distributed one
+        each start's task carries only the data known at its ``t0``.
 
     Raises
     ------
@@ -474,41 +527,54 @@ def run_calibration(cfg: RunConfig, sset: ScenarioSet, *, paths: int = 200, seed
     if len(starts) == 0:
         raise ScenarioError(f"--calibrate-from {first.date()}: no start date with {horizon} trading days after it "
                             f"in the data ({md.calendar[0].date()}..{md.calendar[-1].date()})")
-    t = time.perf_counter()
-    bt = run_backtest(cfg, origin, md=md)
-    realised = realised_outcomes(bt.returns, starts, horizon)
+    bt_days = md.calendar[md.calendar >= pd.Timestamp(cfg.data.start)] if cfg.data.start else md.calendar
+    if len(bt_days) == 0 or bt_days[0] > starts[0]:  # before any simulation: the realised windows need it
+        raise ScenarioError(f"{origin}: data.start {cfg.data.start} is after the first calibration start "
+                            f"{starts[0].date()} (no realised return there; use --calibrate-from)")
+    ex = executor or LocalExecutor()
+    remote = bool(getattr(ex, "distributed", False))
+    tasks = []
+    for s in starts:  # a worker gets only the data known at the start's t0 (in process: cut there)
+        data = cut_market(md, md.calendar[md.calendar < s][-1]) if remote else md
+        tasks.append(StartTask(cfg, sset, data, s, paths, seed, origin, parallel=not remote))
+    if on_starts is not None:
+        on_starts(len(starts))
+    done = [0]
+
+    def step(_i: int) -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], len(starts))
+
+    t_map = time.perf_counter()
+    if remote:  # the starts run on the workers while this process runs the realised backtest
+        sims, (realised, bt_seconds) = beside(lambda: ex.map(run_start_task, tasks, progress=step),
+                                              lambda: _realised(cfg, origin, md, starts, horizon))
+    else:
+        realised, bt_seconds = _realised(cfg, origin, md, starts, horizon)
+        sims = ex.map(run_start_task, tasks, progress=step)
     miss = [s for s in realised.columns if realised[s].isna().all()]
     if miss:
         raise ScenarioError(f"{origin}: strategy {miss[0]} has no realised return in the calibration windows "
                             f"(data.start {cfg.data.start} after the first start?)")
-    timings = {"realised": time.perf_counter() - t}
-    if on_starts is not None:  # after the realised backtest: time left is per start
-        on_starts(len(starts))
-    sims = []
-    for i, s in enumerate(starts):
-        try:
-            sims.append(simulate_start(cfg, sset, md, s, paths=paths, seed=seed, origin=origin))
-        except RmpbtError as exc:  # name the start date in the one-line message
-            raise type(exc)(f"calibration start {s.date()}: {exc}") from None
-        if progress is not None:
-            progress(i + 1, len(starts))
-    timings["simulate"] = float(sum(x.seconds for x in sims))
+    timings = {"realised": bt_seconds, "simulate": float(sum(x.seconds for x in sims)),
+               "tasks": time.perf_counter() - t_map}
     table = calibration_table(sims, realised)
     table = table.loc[table["realised"].notna()].reset_index(drop=True)
     overlap = effective_overlap(starts, md.calendar, horizon)
     summary, hist = coverage_summary(table, overlap)
     source = "parametric" if (md.synthetic and cfg.data.source == "sample") else "bootstrap"
-    notes = [f"effective sample size n/{overlap:g}: {horizon}-day windows starting every {every} overlap"]
+    notes = [f"effective sample size n/{overlap:g}: {horizon}-day windows starting every {every} overlap" if overlap > 1
+             else f"effective sample size n: {horizon}-day windows starting every {every} do not overlap"]
     fb = sorted({x for so in sims for x in so.fallback_states})
     if fb:
         n_fb = sum(1 for so in sims if so.fallback_states)
         notes.append(f"{n_fb} of {len(sims)} starts: states without a rule day before the start drew from every "
-                     f"usable day ({', '.join(fb)})")
+                     f"usable day ({', '.join(fb)}); the summary's second verdict leaves these starts out")
     if source == "parametric":
         notes.append("parametric source (sample market): the per-regime calibration is fixed, not refitted per start")
-    bt_start = bt.returns.index[0].date()
-    notes.append(f"realised: one backtest from {bt_start} sliced per window (holdings at the start carried in); "
-                 "simulations start from cash at the start")
+    notes.append(f"realised: one backtest from {bt_days[0].date()} sliced per window (holdings at the start carried "
+                 "in); simulations start from cash at the start")
     timings["total"] = time.perf_counter() - t_all
     return CalibrationRun(cfg, origin, sset, md, paths, seed, every, horizon, overlap, table, summary, hist,
-                          source, timings, notes)
+                          source, timings, notes, ex.describe())

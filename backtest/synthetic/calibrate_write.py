@@ -1,7 +1,8 @@
 """Writing a calibration-backtest run folder (``rmpbt scenarios --calibrate``).
 
 Files: ``calibration.csv`` (start, strategy, realised, pit, p5, p50, p95, start state),
-``calibration_summary.csv`` (coverage and verdict per strategy and pooled),
+``calibration_summary.csv`` (coverage, tail shares, the three tests and the verdict per
+strategy and pooled, on all starts and on the starts without fallback pools),
 ``calibration_pit.csv`` (PIT histogram, 10 bins), ``config.yaml``, ``scenarios.yaml``,
 ``provenance.json`` and ``calibration.html``. Written atomically: nothing is left in the
 results root when anything fails.
@@ -64,13 +65,19 @@ def calibration_provenance(run: CalibrationRun, run_id: str) -> dict[str, Any]:
             "fallback_pools": "a state whose rule no usable day before s meets draws from every usable day before s",
             "realised": "one backtest over the whole data sliced per window (holdings carried in)",
             "pit": "mixture-weighted share of simulated horizon returns below the realised one (ties half)",
-            "verdict": f"two-sided binomial test of the 90% band's coverage vs 0.90 on n/{run.overlap:g} "
-                       "effective outcomes (overlapping windows), 5% level",
+            "verdict": f"on n/{run.overlap:g} effective outcomes (overlapping windows): exact two-sided binomial "
+                       "tests of the shares below the simulated p5 and above the p95 against 0.05, and a "
+                       "Cramer-von Mises test of the PITs' uniformity, each at 0.05/3 (Bonferroni); a tail no "
+                       "outcome reached without a rejection is inconclusive; given on all starts and on the "
+                       "starts without fallback pools",
         },
+        "executor": run.executor,
         "data": run.md.provenance(),
         "settings": cfg.settings_record(),
         "strategies": {s.name: s.kind for s in cfg.strategies},
-        "verdicts": {r.strategy: r.verdict for r in run.summary.itertuples()},
+        "verdicts": {sub: {r.strategy: r.verdict for r in g.itertuples()}
+                     for sub, g in run.summary.groupby("subset", sort=False)},
+        "n_fallback_starts": int(run.summary["n_fallback_starts"].iloc[0]) if len(run.summary) else 0,
         "notes": run.notes,
         "packages": package_versions(),
         "git_commit": git_commit(),
