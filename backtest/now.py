@@ -40,6 +40,7 @@ from backtest.config import RegimeConfig, RunConfig
 from backtest.constants import BENCHMARK_60_40
 from backtest.data.base import MacroSeries, MarketData
 from backtest.data.exchange_calendar import exchange_days, exchange_days_after
+from backtest.data.registry import source_info
 from backtest.errors import ConfigError, DataError, RmpbtError
 from backtest.execution.spec import Costs, cash_rate_source
 from backtest.now_book import (
@@ -482,7 +483,7 @@ def compute_now(
         config does not allow, holdings and capital that disagree, data problems.
     """
     notes: list[str] = []
-    if md is None and cfg.data.source == "yahoo":
+    if md is None and source_info(cfg.data.source).online:
         cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"refresh": True})})
         notes.append("yahoo/fred source: the data cache was refreshed before computing")
     if capital is not None and (isinstance(capital, bool) or not isinstance(capital, int | float)

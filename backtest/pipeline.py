@@ -24,6 +24,7 @@ import pandas as pd
 import backtest.report as report_pkg
 from backtest.config import RunConfig, dump_yaml
 from backtest.data.base import MarketData
+from backtest.data.registry import source_info
 from backtest.data.sources import make_source
 from backtest.data.validate import check_stale_roles
 from backtest.engine import SimResult, load_engine, simulate_spec
@@ -105,7 +106,7 @@ def load_market(cfg: RunConfig) -> MarketData:
     try:
         md = src.load(tickers, macro, load_start, end)
     except DataError as exc:  # a start after the data: say so with the data's last date
-        if start is None or cfg.data.source == "yahoo":  # no second download in an error path
+        if start is None or source_info(cfg.data.source).online:  # no second download in an error path
             raise
         last = src.load(tickers, macro, None, end).calendar[-1]
         if start > last:
