@@ -111,8 +111,7 @@ class SimResult:
 def load_engine() -> Any:
     """Import vectorbt, the engine of ``rmpbt run`` (about 2 s cold), and return it.
 
-    Imported on first use: ``tune`` and ``scenarios`` never need it. ``run_backtest`` calls
-    this early to overlap the import with the strategies' weights (:mod:`backtest.run_targets`).
+    Imported on first use: ``tune`` and ``scenarios`` never need it.
     """
     import vectorbt
 

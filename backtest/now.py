@@ -446,7 +446,6 @@ def compute_now(
     holdings: str | Path | pd.DataFrame | None = None,
     strategies: list[str] | None = None,
     md: MarketData | None = None,
-    parallel: bool = False,
 ) -> NowReport:
     """Compute the ``now`` report of ``cfg``.
 
@@ -468,9 +467,6 @@ def compute_now(
         Strategies to report (default all; the benchmark strategy is run as well).
     md : MarketData, optional
         Pre-loaded market data.
-    parallel : bool
-        Let :func:`~backtest.pipeline.run_backtest` compute the targets in a forked child
-        while it loads the engine (the CLI's ``now``; same results).
 
     Returns
     -------
@@ -502,7 +498,7 @@ def compute_now(
                 notes.append(cut)
         px = md.prices if run_cfg.data.end is None else md.prices.loc[:pd.Timestamp(run_cfg.data.end)]
         book = book_from_holdings(hold, px.ffill().iloc[-1], capital, str(px.index[-1].date()))
-    out = pipeline.run_backtest(run_cfg, origin, md, parallel=parallel)  # module attribute: tests may patch it
+    out = pipeline.run_backtest(run_cfg, origin, md)  # module attribute: tests may patch it
     md = out.md
     as_of = pd.Timestamp(out.days[-1])
     prices = md.prices.loc[:as_of].ffill().iloc[-1]
