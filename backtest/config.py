@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -31,6 +32,7 @@ from pydantic import (
     Strict as StrictMode,
 )
 
+from backtest.data.registry import check_macro_source, check_source
 from backtest.errors import ConfigError
 from backtest.safe_io import find_non_finite, load_yaml_text, read_text_file
 from backtest.units import role_error
@@ -121,9 +123,9 @@ class AllowEntry(Strict):
 class DataConfig(Strict):
     """Where prices and macro series come from."""
 
-    source: Literal["sample", "csv", "yahoo"] = "sample"
-    macro_source: Literal["sample", "csv", "fred"] | None = Field(
-        None, description="default: same as source (fred for yahoo)"
+    source: str = Field("sample", description="a registered data source (backtest.data.registry.SOURCES)")
+    macro_source: str | None = Field(
+        None, description="default: the source's own (fred for yahoo)"
     )
     dir: str | None = Field(None, description="csv folder; --data-dir overrides")
     start: IsoDate | None = None
@@ -138,6 +140,16 @@ class DataConfig(Strict):
         default_factory=dict, description="units of macro series rmpbt does not know (needed to fill a role)")
     stale: Literal["error", "warn"] = Field(
         "error", description="a series in a role ending too long before the run's end: error, or warn and carry on")
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        return check_source(v)
+
+    @field_validator("macro_source")
+    @classmethod
+    def _macro_source(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return v if v is None else check_macro_source(v, info.data.get("source"))
 
     @field_validator("start", "end")
     @classmethod

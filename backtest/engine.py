@@ -28,6 +28,10 @@ Modelling choices (each hand-checked in ``tests/test_engine.py``):
 * Assets without a price yet (late starters) must have zero target weight; their price is
   back-filled for valuation only.
 
+vectorbt is used through its public ``Portfolio`` API (``from_orders``, ``orders``), pinned to
+the tested minor range in ``pyproject.toml``; values are rebuilt from the order records with
+the kernels of the public ``value``/``cash``/``asset_value`` (:func:`portfolio_values` says why).
+
 The rules' parameters come from :mod:`backtest.execution.spec` (fills, fee and slippage
 fractions, borrow accrual, cash price); the drift band is :func:`backtest.execution.drift.drift_keep`,
 shared with the tuner and the scenarios. ``Costs``, ``fill_dates`` and ``cash_price`` are
@@ -60,7 +64,7 @@ from backtest.execution.spec import borrow_factor as spec_borrow_factor
 SHORT_SUFFIX = ":short"
 INIT_CASH = 1.0
 __all__ = ["CASH", "TRADING_DAYS", "Costs", "SimResult", "borrow_factor", "cash_price", "drift_execute",
-           "fill_dates", "load_engine", "simulate", "simulate_spec"]
+           "fill_dates", "fill_orders", "load_engine", "portfolio_values", "simulate", "simulate_spec"]
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,7 @@ class SimResult:
 def load_engine() -> Any:
     """Import vectorbt, the engine of ``rmpbt run`` (about 2 s cold), and return it.
 
-    Imported on first use: ``tune`` and ``scenarios`` never need it. ``run_backtest`` calls
-    this early to overlap the import with the strategies' weights (:mod:`backtest.run_targets`).
+    Imported on first use: ``tune`` and ``scenarios`` never need it.
     """
     import vectorbt
 
@@ -229,53 +232,8 @@ def simulate(
         size_cols[FINANCING] = s4
     close = pd.DataFrame(cols, index=days)
     size = pd.DataFrame(size_cols, index=days)
-    vbt = load_engine()
-    vbt_nb = vbt.portfolio.nb
-
-    pf = vbt.Portfolio.from_orders(
-        close=close,
-        size=size,
-        size_type="targetpercent",
-        direction="both",
-        price=np.inf,
-        fees=costs.fee,
-        fixed_fees=0.0,
-        slippage=costs.slippage,
-        min_size=1e-12,
-        max_size=np.inf,
-        size_granularity=np.nan,
-        reject_prob=0.0,
-        lock_cash=False,
-        allow_partial=True,
-        raise_reject=False,
-        log=False,
-        val_price=np.inf,
-        init_cash=INIT_CASH,
-        cash_sharing=True,
-        group_by=True,
-        call_seq="auto",
-        ffill_val_price=True,
-        update_value=False,
-        seed=None,
-        freq="1D",
-        attach_call_seq=False,
-    )
-    # pf.value() is cash + the group's asset value; both are needed below anyway, so the value
-    # is assembled from them with vectorbt's own kernels (the same numbers, half the calls)
-    # pf.asset_value(group_by=False) and pf.cash() of the one cash-sharing group, from the
-    # order records with vectorbt's own kernels (its Python layer is most of a call's time)
-    orders_rec = pf.orders
-    rec_arr, col_map = orders_rec.values, orders_rec.col_mapper.col_map
-    shape, glens = close.shape, np.array([close.shape[1]], dtype=np.int64)
-    held = vbt_nb.assets_nb(vbt_nb.asset_flow_nb(shape, rec_arr, col_map, vbt.portfolio.enums.Direction.Both))
-    close_f = close.ffill().bfill().to_numpy(dtype=float, copy=True)  # fillna_close (no NaN here)
-    close_f[held == 0] = 0.0
-    av = pd.DataFrame(vbt_nb.asset_value_nb(close_f, held), index=days, columns=close.columns)
-    flow = vbt_nb.cash_flow_grouped_nb(vbt_nb.cash_flow_nb(shape, rec_arr, col_map, False), glens)
-    cash = pd.Series(vbt_nb.cash_grouped_nb(shape, flow, glens, np.array([INIT_CASH]))[:, 0], index=days)
-    av_np = np.ascontiguousarray(av.to_numpy(dtype=float))
-    grouped = vbt_nb.asset_value_grouped_nb(av_np, np.array([av_np.shape[1]], dtype=np.int64))
-    value = pd.Series(vbt_nb.value_nb(cash.to_numpy(dtype=float)[:, None], grouped)[:, 0], index=days, name="value")
+    pf = fill_orders(close, size, costs)
+    av, cash, value = portfolio_values(pf)
     prev = value.shift(1)
     prev.iloc[0] = 1.0
     returns = value / prev - 1.0
@@ -349,6 +307,95 @@ def simulate(
         skipped=skipped,
         financing=financing.rename("financing"),
     )
+
+
+def fill_orders(close: pd.DataFrame, size: pd.DataFrame, costs: Costs) -> Any:
+    """vectorbt's portfolio of target-percent orders, one cash-sharing group, sells before buys.
+
+    Parameters
+    ----------
+    close : pd.DataFrame
+        Prices of every column (assets, short legs, cash legs), days x columns, no NaN.
+    size : pd.DataFrame
+        Target fraction of value per column at each fill (NaN: no order).
+    costs : Costs
+        Fee and slippage fractions.
+
+    Returns
+    -------
+    vectorbt.Portfolio
+    """
+    return load_engine().Portfolio.from_orders(
+        close=close,
+        size=size,
+        size_type="targetpercent",
+        direction="both",
+        price=np.inf,
+        fees=costs.fee,
+        fixed_fees=0.0,
+        slippage=costs.slippage,
+        min_size=1e-12,
+        max_size=np.inf,
+        size_granularity=np.nan,
+        reject_prob=0.0,
+        lock_cash=False,
+        allow_partial=True,
+        raise_reject=False,
+        log=False,
+        val_price=np.inf,
+        init_cash=INIT_CASH,
+        cash_sharing=True,
+        group_by=True,
+        call_seq="auto",
+        ffill_val_price=True,
+        update_value=False,
+        seed=None,
+        freq="1D",
+        attach_call_seq=False,
+        engine="numba",  # not vbt.settings' "auto": a vectorbt-rust install must not change the numbers
+    )
+
+
+def portfolio_values(pf: Any) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Per-column asset values, the cash-sharing group's cash and its value, of a portfolio.
+
+    The same numbers as the public ``pf.asset_value(group_by=False)``, ``pf.cash()`` and
+    ``pf.value()`` (``tests/test_engine.py`` checks them bit for bit on a portfolio with
+    shorts, leverage and cash), rebuilt from the order records with the kernels those
+    methods call (``vectorbt.portfolio.nb``, documented, pinned with vectorbt to 1.2.x).
+    Why not the public methods: their Python layer (array wrappers, grouping, caching)
+    costs about 40 ms a strategy, twice the simulation itself (+0.7 s on the 16-strategy
+    quickstart, ``benchmarks/bench_run.py``).
+
+    Parameters
+    ----------
+    pf : vectorbt.Portfolio
+        One cash-sharing group (``group_by=True``), ``init_cash`` = :data:`INIT_CASH`, no NaN close.
+
+    Returns
+    -------
+    asset_value : pd.DataFrame
+        Days x columns.
+    cash : pd.Series
+    value : pd.Series
+        Named ``value``.
+    """
+    vbt = load_engine()
+    kernels = vbt.portfolio.nb
+    close = pf.close
+    days = pd.DatetimeIndex(close.index)
+    rec_arr, col_map = pf.orders.values, pf.orders.col_mapper.col_map
+    shape, glens = close.shape, np.array([close.shape[1]], dtype=np.int64)
+    held = kernels.assets_nb(kernels.asset_flow_nb(shape, rec_arr, col_map, vbt.portfolio.enums.Direction.Both))
+    close_f = close.ffill().bfill().to_numpy(dtype=float, copy=True)  # get_filled_close
+    close_f[held == 0] = 0.0
+    av = pd.DataFrame(kernels.asset_value_nb(close_f, held), index=days, columns=close.columns)
+    flow = kernels.cash_flow_grouped_nb(kernels.cash_flow_nb(shape, rec_arr, col_map, False), glens)
+    cash = pd.Series(kernels.cash_grouped_nb(shape, flow, glens, np.array([INIT_CASH]))[:, 0], index=days)
+    av_np = np.ascontiguousarray(av.to_numpy(dtype=float))
+    grouped = kernels.asset_value_grouped_nb(av_np, np.array([av_np.shape[1]], dtype=np.int64))
+    value = pd.Series(kernels.value_nb(cash.to_numpy(dtype=float)[:, None], grouped)[:, 0], index=days, name="value")
+    return av, cash, value
 
 
 def simulate_spec(prices: pd.DataFrame, targets: pd.DataFrame, spec: ExecutionSpec) -> SimResult:

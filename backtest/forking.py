@@ -1,9 +1,7 @@
 """When a run may use a second core: the one rule for forking a helper process.
 
-Two parts of ``rmpbt run`` are independent enough to run side by side: the strategies'
-target weights (computed while the parent imports the simulation engine,
-:mod:`backtest.run_targets`) and the report's PNGs (drawn while the parent writes the HTML
-page, :class:`backtest.report.tearsheet.PngJob`). Both fork a child only where it pays:
+The report's PNGs are drawn in a child while the parent writes the HTML page
+(:class:`backtest.report.tearsheet.PngJob`). A child is forked only where it pays:
 
 * on Linux, where the ``fork`` start method exists (the child inherits the loaded data);
 * with at least two cores this process may run on (its CPU affinity), one of them idle

@@ -40,6 +40,7 @@ from backtest.config import RegimeConfig, RunConfig
 from backtest.constants import BENCHMARK_60_40
 from backtest.data.base import MacroSeries, MarketData
 from backtest.data.exchange_calendar import exchange_days, exchange_days_after
+from backtest.data.registry import source_info
 from backtest.errors import ConfigError, DataError, RmpbtError
 from backtest.execution.spec import Costs, cash_rate_source
 from backtest.now_book import (
@@ -445,7 +446,6 @@ def compute_now(
     holdings: str | Path | pd.DataFrame | None = None,
     strategies: list[str] | None = None,
     md: MarketData | None = None,
-    parallel: bool = False,
 ) -> NowReport:
     """Compute the ``now`` report of ``cfg``.
 
@@ -467,9 +467,6 @@ def compute_now(
         Strategies to report (default all; the benchmark strategy is run as well).
     md : MarketData, optional
         Pre-loaded market data.
-    parallel : bool
-        Let :func:`~backtest.pipeline.run_backtest` compute the targets in a forked child
-        while it loads the engine (the CLI's ``now``; same results).
 
     Returns
     -------
@@ -482,7 +479,7 @@ def compute_now(
         config does not allow, holdings and capital that disagree, data problems.
     """
     notes: list[str] = []
-    if md is None and cfg.data.source == "yahoo":
+    if md is None and source_info(cfg.data.source).online:
         cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"refresh": True})})
         notes.append("yahoo/fred source: the data cache was refreshed before computing")
     if capital is not None and (isinstance(capital, bool) or not isinstance(capital, int | float)
@@ -501,7 +498,7 @@ def compute_now(
                 notes.append(cut)
         px = md.prices if run_cfg.data.end is None else md.prices.loc[:pd.Timestamp(run_cfg.data.end)]
         book = book_from_holdings(hold, px.ffill().iloc[-1], capital, str(px.index[-1].date()))
-    out = pipeline.run_backtest(run_cfg, origin, md, parallel=parallel)  # module attribute: tests may patch it
+    out = pipeline.run_backtest(run_cfg, origin, md)  # module attribute: tests may patch it
     md = out.md
     as_of = pd.Timestamp(out.days[-1])
     prices = md.prices.loc[:as_of].ffill().iloc[-1]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from contextlib import closing
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +23,10 @@ import pandas as pd
 import backtest.report as report_pkg
 from backtest.config import RunConfig, dump_yaml
 from backtest.data.base import MarketData
+from backtest.data.registry import source_info
 from backtest.data.sources import make_source
 from backtest.data.validate import check_stale_roles
-from backtest.engine import SimResult, load_engine, simulate_spec
+from backtest.engine import SimResult, simulate_spec
 from backtest.errors import DataError
 from backtest.evidence.attribution import attribution_tables
 from backtest.evidence.events import regime_start_paths
@@ -46,7 +46,7 @@ from backtest.results import (
     write_json,
 )
 from backtest.run_metrics import run_metrics_table
-from backtest.run_targets import Targets, iter_targets, strategy_targets
+from backtest.run_targets import strategy_targets
 from backtest.signals import SignalFrame, build_signal_frame
 from backtest.stats import degenerate_note
 from strategies.base import (
@@ -106,7 +106,7 @@ def load_market(cfg: RunConfig) -> MarketData:
     try:
         md = src.load(tickers, macro, load_start, end)
     except DataError as exc:  # a start after the data: say so with the data's last date
-        if start is None or cfg.data.source == "yahoo":  # no second download in an error path
+        if start is None or source_info(cfg.data.source).online:  # no second download in an error path
             raise
         last = src.load(tickers, macro, None, end).calendar[-1]
         if start > last:
@@ -134,9 +134,7 @@ def cash_returns(
     return spec.rf, spec.cash_rate
 
 
-def run_backtest(
-    cfg: RunConfig, origin: str = "<config>", md: MarketData | None = None, parallel: bool = False
-) -> RunOutput:
+def run_backtest(cfg: RunConfig, origin: str = "<config>", md: MarketData | None = None) -> RunOutput:
     """Run every strategy of ``cfg`` and compute metrics.
 
     Parameters
@@ -147,10 +145,6 @@ def run_backtest(
         Config file name (for messages).
     md : MarketData, optional
         Pre-loaded data (tests, scenarios); loaded from ``cfg.data`` when omitted.
-    parallel : bool
-        Let a forked child compute the strategies' target weights while this process loads
-        the engine (:func:`backtest.run_targets.iter_targets`; the CLI's ``run``). The outputs
-        are the same bytes either way.
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -193,28 +187,18 @@ def run_backtest(
     fallbacks: list[dict] = []
     t2 = time.perf_counter()
 
-    def compute(strat: Strategy) -> Targets:
-        return strategy_targets(strat, sf, dates, md.prices.columns, spec.max_gross,
-                                cfg.execution.max_gross_leverage)
-
-    def engine_meanwhile() -> None:  # only when a child computes the targets
-        te = time.perf_counter()
-        load_engine()
-        timings["engine_import_beside_targets"] = time.perf_counter() - te
-
-    # closing(): an error in a simulation stops the targets child at once
-    with closing(iter_targets(strategies, compute, parallel, while_waiting=engine_meanwhile)) as stream:
-        for tg in stream:
-            ts = time.perf_counter()
-            notes.extend(tg.notes)
-            fallbacks.extend(tg.fallbacks)
-            w = targets[tg.name] = tg.weights
-            sims[tg.name] = simulate_spec(prices[w.columns] if len(w.columns) else prices, w, spec)
-            timings[f"strategy:{tg.name}"] = tg.seconds + time.perf_counter() - ts
-            if sims[tg.name].skipped:
-                notes.append(
-                    f"{tg.name}: {sims[tg.name].skipped} rebalance(s) skipped inside the drift band"
-                )
+    for strat in strategies:
+        tg = strategy_targets(strat, sf, dates, md.prices.columns, spec.max_gross, cfg.execution.max_gross_leverage)
+        ts = time.perf_counter()
+        notes.extend(tg.notes)
+        fallbacks.extend(tg.fallbacks)
+        w = targets[tg.name] = tg.weights
+        sims[tg.name] = simulate_spec(prices[w.columns] if len(w.columns) else prices, w, spec)
+        timings[f"strategy:{tg.name}"] = tg.seconds + time.perf_counter() - ts
+        if sims[tg.name].skipped:
+            notes.append(
+                f"{tg.name}: {sims[tg.name].skipped} rebalance(s) skipped inside the drift band"
+            )
     timings["simulate"] = time.perf_counter() - t2
     t3 = time.perf_counter()
     returns = pd.DataFrame({n: s.returns for n, s in sims.items()}, index=days)

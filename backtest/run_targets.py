@@ -1,42 +1,30 @@
-"""A run's target weights: each strategy called, checked and finalised, optionally in a child.
+"""A run's target weights: each strategy called, checked and finalised.
 
 :func:`strategy_targets` is the one place ``run_backtest`` turns a strategy into the target
 weights the engine fills: the strategy's ``weights`` at the decision dates, the checks
 (frame shape, known tickers, finite weights) and :func:`~backtest.execution.weights.finalise_frame`
 (renormalise over listed assets, leverage cap), with the notes these produce.
 
-:func:`iter_targets` yields them in strategy order. With ``parallel=True`` and a second core
-idle (:func:`backtest.forking.fork_context`, ``RMPBT_RUN_FORK``), a forked child computes them
-while the parent does ``while_waiting`` (``rmpbt run``: import vectorbt, about 2 s) and then
-simulates each strategy as soon as its targets arrive. The child runs exactly the code the
-parent would, on the data it inherited, so the targets are the same bytes. If the child
-fails on a strategy (or dies, or cannot send), the parent computes that strategy and the
-rest itself: an error is then raised by the parent, with its own message and traceback.
+The targets are computed in this process, strategy by strategy. (A forked child used to
+compute them while the parent imported vectorbt; side by side on the quickstart it saved
+nothing on the shared 2-core machine: the targets take under a second, less than the fork
+and the second process's competition for the cores cost.)
 """
 
 from __future__ import annotations
 
-import pickle
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from backtest.errors import DataError, StrategyError
 from backtest.execution.weights import finalise_frame
-from backtest.forking import fork_context
 from backtest.signals import SignalFrame
 from strategies.base import Strategy
 
-__all__ = ["Targets", "iter_targets", "strategy_targets"]
-
-#: environment variable: 0 = never compute targets in a child, 1 = always (where fork exists)
-FORK_ENV = "RMPBT_RUN_FORK"
+__all__ = ["Targets", "strategy_targets"]
 
 
 @dataclass
@@ -102,120 +90,3 @@ def strategy_targets(
         notes.append(f"{strat.name}: gross leverage capped at {leverage_label:g} on {n_cap} date(s)")
     fallbacks = [{**rec, "strategy": strat.name} for rec in getattr(strat, "fallbacks", None) or []]
     return Targets(strat.name, w, notes, fallbacks, time.perf_counter() - t0)
-
-
-def iter_targets(
-    strategies: Sequence[Strategy],
-    compute: Callable[[Strategy], Targets],
-    parallel: bool = False,
-    while_waiting: Callable[[], Any] | None = None,
-) -> Iterator[Targets]:
-    """Targets of ``strategies`` in order, computed here or by a forked child.
-
-    Parameters
-    ----------
-    strategies : sequence of Strategy
-        The run's strategies.
-    compute : callable
-        ``compute(strategy) -> Targets`` (:func:`strategy_targets` with the run's data).
-    parallel : bool
-        Let a forked child compute them where :func:`~backtest.forking.fork_context` allows.
-    while_waiting : callable, optional
-        Work for this process while a child computes (called once, before the first yield;
-        not called when there is no child).
-
-    Yields
-    ------
-    Targets
-    """
-    ctx = fork_context(FORK_ENV) if parallel and len(strategies) else None
-    job = _start(ctx, strategies, compute) if ctx is not None else None
-    if job is not None and while_waiting is not None:
-        while_waiting()
-    try:
-        done = 0
-        if job is not None:
-            for strat in strategies:
-                got = job.receive(strat.name)
-                if got is None:  # the child failed here: this process takes over
-                    break
-                done += 1
-                yield got
-        for strat in strategies[done:]:
-            yield compute(strat)
-    finally:
-        if job is not None:
-            job.stop()
-
-
-class _Job:
-    """The child computing the targets, and a thread here draining its pipe.
-
-    The thread reads each message as soon as it is sent, so the child never waits on a
-    full pipe while this process is busy (``while_waiting``); it only reads bytes (the
-    GIL is released while it waits) and ends when the child closes its end.
-    """
-
-    def __init__(self, proc: Any, conn: Any) -> None:
-        self.proc, self.conn = proc, conn
-        self.inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self.reader = threading.Thread(target=self._drain, name="rmpbt-targets-reader", daemon=True)
-        self.reader.start()
-
-    def _drain(self) -> None:
-        try:
-            while True:
-                self.inbox.put(self.conn.recv_bytes())
-        except (EOFError, OSError):
-            self.inbox.put(None)
-
-    def receive(self, name: str) -> Targets | None:
-        """The next strategy's targets (None if the child failed, died or sent something else)."""
-        raw = self.inbox.get()
-        if not raw:
-            return None
-        try:
-            got = pickle.loads(raw)
-        except (pickle.UnpicklingError, AttributeError, ImportError, TypeError, EOFError):
-            return None
-        return got if isinstance(got, Targets) and got.name == name else None
-
-    def stop(self) -> None:
-        """Stop the child if it still runs (SIGTERM, then SIGKILL) and wait for it and the reader."""
-        self.proc.join(0.5)
-        if self.proc.is_alive():
-            self.proc.terminate()
-            self.proc.join(2.0)
-        if self.proc.is_alive():  # stuck in a C call that ignores the signal for now
-            self.proc.kill()
-            self.proc.join()
-        self.reader.join(1.0)
-        self.conn.close()
-
-
-def _start(ctx: Any, strategies: Sequence[Strategy], compute: Callable[[Strategy], Targets]) -> _Job | None:
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, strategies, compute), name="rmpbt-targets", daemon=True)
-    try:
-        proc.start()
-    except OSError:
-        parent.close()
-        return None
-    finally:
-        child.close()
-    return _Job(proc, parent)
-
-
-def _child(conn: Any, strategies: Sequence[Strategy], compute: Callable[[Strategy], Targets]) -> None:
-    try:
-        for strat in strategies:
-            try:
-                out = compute(strat)
-            except BaseException:  # the parent recomputes this strategy and raises the error
-                conn.send_bytes(b"")
-                return
-            conn.send_bytes(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
-    except BaseException:  # broken pipe: the parent stopped listening
-        raise SystemExit(1) from None
-    finally:
-        conn.close()

@@ -14,10 +14,8 @@ Then, in fresh processes as a user types them (warm: after one untimed run):
 * the import time of the run path (``backtest.pipeline`` and the command module) and
   which optional libraries it loads (yfinance, dask, statsmodels, cvxpy).
 
-``rmpbt run`` uses the second core where one is idle: a forked child computes the
-strategies' targets while the parent imports vectorbt (``RMPBT_RUN_FORK=0`` turns it off,
-``=1`` forces it), and a child draws the PNGs (``RMPBT_REPORT_FORK``). The phase line says
-whether the targets child was used in the last timed run. Warm also means the project's
+``rmpbt run`` uses the second core where one is idle: a child draws the PNGs
+(``RMPBT_REPORT_FORK``). Warm also means the project's
 bytecode is compiled (:mod:`warm`).
 
     python benchmarks/bench_run.py [--data-dir ../shared/data] [--repeats 5] [--cli-only]
@@ -100,13 +98,8 @@ def phase_line(folder: Path) -> str:
         return "    phases: (no provenance.json)"
     keys = ("load", "signals", "simulate", "metrics", "report")
     slow = sorted(((k[9:], v) for k, v in t.items() if k.startswith("strategy:")), key=lambda kv: -kv[1])[:3]
-    child = t.get("engine_import_beside_targets")
     return ("    phases (s, in the process): " + ", ".join(f"{k} {t[k]:.2f}" for k in keys if k in t)
-            + "; slowest strategies: " + ", ".join(f"{n} {v:.2f}" for n, v in slow)
-            + ("\n    targets computed by a forked child while vectorbt loaded "
-               f"({child:.2f} s); strategy times are the child's weights + this process's simulation"
-               if child is not None else "\n    targets computed in-process (no idle core at the fork, "
-               "or RMPBT_RUN_FORK=0)"))
+            + "; slowest strategies: " + ", ".join(f"{n} {v:.2f}" for n, v in slow))
 
 
 def run_path_imports() -> tuple[float, list[str]]:

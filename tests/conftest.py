@@ -69,15 +69,8 @@ def _socket_guard():
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test gets its own empty provider cache.
-
-    ``rmpbt run`` computes the strategies' targets in a forked child when a core is idle
-    (backtest.run_targets): tests run it in-process, whatever the machine's load, so that
-    patches, captured output and call counts see every strategy call;
-    tests/test_run_targets.py turns the child on.
-    """
+    """Every test gets its own empty provider cache."""
     monkeypatch.setenv("RMPBT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    monkeypatch.setenv("RMPBT_RUN_FORK", "0")
 
 
 def shared_data_dir() -> Path | None:

@@ -34,7 +34,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "strategies/regime_rules.py": (3, "b: backtest.optimizer imports cvxpy; the batch solver numba (not at registry import)"),
     "backtest/optimizer/batch.py": (1, "b: the cvxpy allocator, only for instances the batch solver declines"),
     "backtest/regimes/markov.py": (1, "b: statsmodels, loaded when the Markov model is fitted"),
-    "backtest/data/sources.py": (3, "b: yfinance behind backtest.data.yahoo, FRED (urllib) and the parquet cache: online source only"),
+    "backtest/data/online.py": (3, "b: yfinance behind backtest.data.yahoo, FRED (urllib) and the parquet cache: online source only"),
     "backtest/data/cache.py": (5, "b: pyarrow.parquet and platformdirs, loaded when the online sources' cache is used"),
     "backtest/executors.py": (5, "b: dask and dask.distributed, loaded when a Dask executor starts"),
     "backtest/calibration_stats.py": (2, "b: scipy.stats (~1 s), loaded when a verdict is computed, not by the "

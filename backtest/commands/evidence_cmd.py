@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
             if seed is not None and not 0 <= seed <= MAX_SEED:
                 raise ConfigError(f"--seed {seed}: must be between 0 and {MAX_SEED}")
             cfg = load_run_config(config, set_ or [], data_dir=data_dir, validate_strategies=False)
-            run = run_backtest(cfg, str(config), parallel=True)
+            run = run_backtest(cfg, str(config))
             ev = build_evidence(run, seed=seed)
             folder = write_evidence(ev, out)
         except RmpbtError as exc:

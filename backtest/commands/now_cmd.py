@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
             cfg = load_config(config, set_ or [], data_dir=data_dir)
             names = None if strategies is None else strategies.split(",")
             report = compute_now(cfg, str(config), today=today, capital=capital, holdings=holdings,
-                                 strategies=names, parallel=True)
+                                 strategies=names)
             folder = write_now(report, out)
         except RmpbtError as exc:
             fail(exc)

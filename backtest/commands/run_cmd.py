@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
             cfg = load_run_config(
                 config, sets, start=start, end=end, data_dir=data_dir, validate_strategies=False
             )
-            output = run_backtest(cfg, str(config), parallel=True)
+            output = run_backtest(cfg, str(config))
             folder = write_run(output, out, report=not no_report)
         except RmpbtError as exc:
             fail(exc)

@@ -2,12 +2,13 @@
 
 The price data give the trading days of the past; a run that looks past its last day (the
 next decision date of ``rmpbt now``, whether the data's last day closes its month) needs
-the exchange's future days. These are the NYSE's regular holiday rules (Rule 7.2):
+the exchange's future days. These are the NYSE's regular holiday rules (Rule 7.2), written
+as :mod:`pandas.tseries.holiday` rules (pandas' own US rules where they match the exchange):
 
 * New Year's Day (Jan 1; Sunday -> Monday; Saturday -> not observed: Dec 31 is a trading day),
 * Martin Luther King Jr. Day (third Monday of January, from 1998),
 * Washington's Birthday (third Monday of February),
-* Good Friday (two days before Easter Sunday, Gregorian computus),
+* Good Friday (two days before Easter Sunday),
 * Memorial Day (last Monday of May),
 * Juneteenth (June 19, from 2022),
 * Independence Day (July 4),
@@ -24,63 +25,40 @@ missing from the real SPY history of ``../shared/data``.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from functools import lru_cache
 
 import pandas as pd
+from pandas.tseries.holiday import (
+    AbstractHolidayCalendar,
+    GoodFriday,
+    Holiday,
+    USLaborDay,
+    USMartinLutherKingJr,
+    USMemorialDay,
+    USPresidentsDay,
+    USThanksgivingDay,
+    nearest_workday,
+    sunday_to_monday,
+)
 
-__all__ = ["exchange_days", "exchange_days_after", "nyse_holidays"]
-
-
-def _easter(year: int) -> date:
-    """Easter Sunday of ``year`` (anonymous Gregorian algorithm, Meeus/Jones/Butcher)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    m = (32 + 2 * e + 2 * i - h - k) % 7
-    n = (a + 11 * h + 22 * m) // 451
-    month = (h + m - 7 * n + 114) // 31
-    day = (h + m - 7 * n + 114) % 31 + 1
-    return date(year, month, day)
+__all__ = ["NYSEHolidayCalendar", "exchange_days", "exchange_days_after", "holidays_of_years", "nyse_holidays"]
 
 
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    """The ``n``-th ``weekday`` (0 = Monday) of a month; ``n = -1``: the last one."""
-    if n > 0:
-        first = date(year, month, 1)
-        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-    last = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
+class NYSEHolidayCalendar(AbstractHolidayCalendar):
+    """The NYSE's regular full-day holidays (see the module docstring)."""
 
-
-def _observed(d: date) -> date:
-    """A fixed-date holiday's observed day (Saturday -> Friday, Sunday -> Monday)."""
-    if d.weekday() == 5:
-        return d - timedelta(days=1)
-    if d.weekday() == 6:
-        return d + timedelta(days=1)
-    return d
-
-
-def _year_holidays(year: int) -> list[date]:
-    days = []
-    new_year = date(year, 1, 1)
-    if new_year.weekday() != 5:  # a Saturday New Year's Day is not observed on Dec 31
-        days.append(_observed(new_year))
-    if year >= 1998:
-        days.append(_nth_weekday(year, 1, 0, 3))
-    days.append(_nth_weekday(year, 2, 0, 3))
-    days.append(_easter(year) - timedelta(days=2))
-    days.append(_nth_weekday(year, 5, 0, -1))
-    if year >= 2022:
-        days.append(_observed(date(year, 6, 19)))
-    days.append(_observed(date(year, 7, 4)))
-    days.append(_nth_weekday(year, 9, 0, 1))
-    days.append(_nth_weekday(year, 11, 3, 4))
-    days.append(_observed(date(year, 12, 25)))
-    return days
+    rules = [
+        Holiday("New Year's Day", month=1, day=1, observance=sunday_to_monday),  # a Saturday one stays on Saturday
+        Holiday(USMartinLutherKingJr.name, month=1, day=1, offset=USMartinLutherKingJr.offset, start_date="1998-01-01"),
+        USPresidentsDay,
+        GoodFriday,
+        USMemorialDay,
+        Holiday("Juneteenth", month=6, day=19, observance=nearest_workday, start_date="2022-01-01"),
+        Holiday("Independence Day", month=7, day=4, observance=nearest_workday),
+        USLaborDay,
+        USThanksgivingDay,
+        Holiday("Christmas Day", month=12, day=25, observance=nearest_workday),
+    ]
 
 
 def nyse_holidays(start: pd.Timestamp | str, end: pd.Timestamp | str) -> pd.DatetimeIndex:
@@ -97,9 +75,20 @@ def nyse_holidays(start: pd.Timestamp | str, end: pd.Timestamp | str) -> pd.Date
         Sorted weekdays on which the exchange is closed by its holiday rules.
     """
     s, e = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
-    days = sorted({d for y in range(s.year, e.year + 1) for d in _year_holidays(y)})
-    idx = pd.DatetimeIndex(days)
-    return idx[(idx >= s) & (idx <= e)]
+    days = holidays_of_years(min(s.year, YEARS[0]), max(e.year, YEARS[1]))
+    return days[(days >= s) & (days <= e)]
+
+
+#: The years computed on first use (pandas evaluates each rule at ~1 ms a call, whatever the
+#: span): the data's history and the decades after it. A wider request computes its own span.
+YEARS = (1990, 2060)
+
+
+@lru_cache(maxsize=8)
+def holidays_of_years(first: int, last: int) -> pd.DatetimeIndex:
+    """Full-day NYSE holidays on weekdays from Jan 1 of ``first`` to Dec 31 of ``last`` (cached)."""
+    days = NYSEHolidayCalendar().holidays(pd.Timestamp(first, 1, 1), pd.Timestamp(last, 12, 31))
+    return pd.DatetimeIndex(days[days.dayofweek < 5])
 
 
 def exchange_days(start: pd.Timestamp | str, end: pd.Timestamp | str) -> pd.DatetimeIndex:

@@ -29,6 +29,7 @@ from backtest.data.market_model import (
     simulate_paths,
 )
 from backtest.data.regime_calendar import load_calendar
+from backtest.data.registry import SourceRequest
 from backtest.data.sanity import check_price_sanity
 from backtest.errors import DataError
 
@@ -78,6 +79,11 @@ class SampleSource:
     def __init__(self, seed: int = 7, allow: tuple = ()) -> None:
         self.seed = int(seed)
         self.allow = tuple(allow)
+
+    @classmethod
+    def from_request(cls, req: SourceRequest) -> "SampleSource":
+        """Open it for a :class:`~backtest.data.registry.SourceRequest` (its ``seed``, ``allow``)."""
+        return cls(seed=req.seed, allow=req.allow)
 
     @property
     def tickers(self) -> tuple[str, ...]:

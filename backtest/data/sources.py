@@ -1,105 +1,57 @@
-"""Choose and compose data sources from the ``data:`` block of a run config."""
+"""Open the data source a run config names: the registry's row for ``data.source``.
+
+:data:`backtest.data.registry.SOURCES` lists the sources (the config validates
+``data.source`` and ``data.macro_source`` against it); :func:`make_source` imports the row's
+module and opens the source with ``Class.from_request``.
+"""
 
 from __future__ import annotations
 
-import pandas as pd
+import importlib
+from typing import Any
 
-from backtest.data.base import MacroSeries, MarketData
-from backtest.data.csv_source import CsvSource
-from backtest.data.sample import SampleSource
-from backtest.data.validate import align_prices, check_macro
+from backtest.data.registry import SOURCES, SourceInfo, SourceRequest, macro_default, source_info
 from backtest.errors import ConfigError
 
 
-class OnlineSource:
-    """Prices from Yahoo Finance and macro series from FRED (or a csv folder), both cached."""
-
-    name = "yahoo"
-
-    def __init__(self, refresh: bool = False, macro_dir: str | None = None, allow: tuple = ()) -> None:
-        self.refresh = refresh
-        self.macro_dir = macro_dir
-        self.allow = tuple(allow)
-
-    def load(
-        self,
-        tickers: list[str],
-        macro: list[str],
-        start: pd.Timestamp | None,
-        end: pd.Timestamp | None,
-    ) -> MarketData:
-        """Download (or read from cache) prices and macro series."""
-        # the cache, FRED (urllib) and Yahoo: only the online source needs them
-        from backtest.data.cache import Cache
-        from backtest.data.fred import FredSource
-        from backtest.data.yahoo import YahooSource
-
-        frames, notes = YahooSource(cache=Cache(), refresh=self.refresh).load_prices(tickers, start, end)
-        prices, repair = align_prices(frames, {t: f"yahoo:{t}" for t in frames}, end=end, allow=self.allow)
-        if start is not None:
-            prices = prices.loc[prices.index >= start]
-        if end is not None:
-            prices = prices.loc[prices.index <= end]
-        series: dict[str, MacroSeries] = {}
-        if self.macro_dir is not None:
-
-            md = CsvSource(self.macro_dir).load([], macro, start, end) if macro else None
-            series = dict(md.macro) if md else {}
-        else:
-
-            raw, mnotes = FredSource(cache=Cache(), refresh=self.refresh).load_macro(macro, start, end)
-            notes = list(notes) + list(mnotes)
-            for name, s in raw.items():
-                check_macro(s, f"fred:{name}")
-                series[name] = MacroSeries.from_observations(name, s)
-        return MarketData(
-            prices,
-            series,
-            source="yahoo+fred" if self.macro_dir is None else "yahoo+csv",
-            synthetic=False,
-            notes=tuple(list(notes) + repair),
-        )
-
-
-def make_source(data_cfg, data_dir: str | None = None):
+def make_source(data_cfg: Any, data_dir: str | None = None) -> Any:
     """Build the source object for a ``DataConfig``.
 
     Parameters
     ----------
     data_cfg : backtest.config.DataConfig
-        The ``data:`` block.
+        The ``data:`` block (its ``source`` and ``macro_source`` already validated).
     data_dir : str, optional
-        Folder for the csv source (defaults to ``data_cfg.dir``).
+        Folder for a folder source (defaults to ``data_cfg.dir``).
+
+    Returns
+    -------
+    DataSource
+        An object with ``load(tickers, macro, start, end) -> MarketData``.
+
+    Raises
+    ------
+    ConfigError
+        The source (or its macro source) reads a folder and none is given.
     """
-    src = data_cfg.source
-    macro_src = data_cfg.macro_source or {"sample": "sample", "csv": "csv", "yahoo": "fred"}[src]
-    if src == "sample":
-        if macro_src != "sample":
-            raise ConfigError(
-                f"data.macro_source: {macro_src!r} cannot be combined with source 'sample'"
-            )
-
-        return SampleSource(seed=data_cfg.seed, allow=allowed(data_cfg))
-    if src == "csv":
-        folder = data_dir or data_cfg.dir
-        if not folder:
-            raise ConfigError("data.dir: the csv source needs a folder (data.dir or --data-dir)")
-        if macro_src != "csv":
-            raise ConfigError(
-                f"data.macro_source: {macro_src!r} cannot be combined with source 'csv'"
-            )
-
-        return CsvSource(folder, allow=allowed(data_cfg))
-    if macro_src == "csv":
-        folder = data_dir or data_cfg.dir
-        if not folder:
-            raise ConfigError("data.dir: macro_source 'csv' needs a folder")
-        return OnlineSource(refresh=data_cfg.refresh, macro_dir=folder, allow=allowed(data_cfg))
-    if macro_src == "sample":
-        raise ConfigError("data.macro_source: 'sample' cannot be combined with source 'yahoo'")
-    return OnlineSource(refresh=data_cfg.refresh, allow=allowed(data_cfg))
+    info = source_info(data_cfg.source)
+    macro = data_cfg.macro_source or macro_default(data_cfg.source)
+    folder = data_dir or data_cfg.dir
+    if not folder and info.folder:
+        raise ConfigError(f"data.dir: the {data_cfg.source} source needs a folder (data.dir or --data-dir)")
+    if not folder and macro in SOURCES and SOURCES[macro].folder:
+        raise ConfigError(f"data.dir: macro_source {macro!r} needs a folder")
+    req = SourceRequest(folder=folder, macro_source=macro, allow=allowed(data_cfg),
+                        seed=int(data_cfg.seed), refresh=bool(data_cfg.refresh))
+    return source_class(info).from_request(req)
 
 
-def allowed(data_cfg) -> tuple[tuple[str, object, str], ...]:
+def source_class(info: SourceInfo) -> Any:
+    """The class a registry row names (``"module:Class"``), its module imported on first use."""
+    module, _, name = info.opener.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def allowed(data_cfg: Any) -> tuple[tuple[str, object, str], ...]:
     """The ``data.allow`` entries of a ``DataConfig`` as ``(series, date, kind)`` tuples."""
     return tuple((a.series, a.date, a.kind) for a in getattr(data_cfg, "allow", ()) or ())

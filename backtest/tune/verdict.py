@@ -49,11 +49,11 @@ import pandas as pd
 
 from backtest.constants import TRADING_DAYS
 from backtest.errors import SweepError
-from backtest.normal import ndtr
 from backtest.stats import (
     deflated_sharpe_ratio,
     effective_trials,
     expected_max_sharpe,
+    normal_cdf,
     pbo_logits,
     sharpe_confidence_interval,
     sharpe_moments,
@@ -260,7 +260,7 @@ def compare(track: np.ndarray, reference: np.ndarray, name: str, level: float = 
     lo, hi = sharpe_confidence_interval(a, level)
     sr = float(a.mean() / a.std(ddof=1))
     se = sharpe_standard_error(a)
-    p = float(1.0 - ndtr(sr / se)) if np.isfinite(se) and se > 0 else float("nan")
+    p = float(1.0 - normal_cdf(sr / se)) if np.isfinite(se) and se > 0 else float("nan")
     return Comparison(name, float(a.mean() * TRADING_DAYS * 1e4), sr * k, lo * k, hi * k, len(a), p)
 
 
