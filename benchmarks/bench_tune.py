@@ -12,8 +12,9 @@ same run, after a warm-up call that loads/compiles the numba kernels:
   (validation, affine weight probe, simulation, walk-forward scoring, selection). The
   playbook's weights are not affine in its sizes (short-vol sizing, caps, the curve
   hedge): each variant is built, and a chunk's variants are weighted together
-  (:func:`strategies.shared.variant_weights`: one vectorised tilt/cap call per rule
-  structure, the param-independent work shared through :func:`strategies.shared.shared_history`);
+  (:func:`strategies.base.variant_batch_weights`: the variants are one more batch axis, one
+  vectorised tilt/cap call per rule structure, the param-independent work kept on the
+  history's :class:`strategies.history.HistoryBatch`);
 * ``kernel``: one :func:`backtest.kernel.simulate_batch` call on 1,000 x 16 targets
   (the simulation inside the tuner), target <= 5x the numpy floor;
 * ``numpy floor``: a plain numpy loop over days vectorised across the same 1,000

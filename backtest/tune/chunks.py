@@ -19,7 +19,9 @@ from backtest.kernel import fill_plan, simulate_batch
 from backtest.metrics_batch import WINDOW_METRICS, window_metrics
 from backtest.tune.folds import Fold
 from backtest.tune.selection import score_column
-from strategies.shared import deferred_checks, shared_history, variant_weights
+from strategies.base import Unsupported, variant_batch_weights
+from strategies.deferred import deferred_checks
+from strategies.history import HistoryBatch
 
 
 @dataclass
@@ -126,8 +128,8 @@ def build_variant(ctx: PathContext, params: dict[str, Any]) -> Any:
     return build_strategy(StrategyConfig(name=ctx.strategy.name, kind=ctx.strategy.kind, params=params), "tune")
 
 
-def strategy_weights(ctx: PathContext, params: dict[str, Any]) -> pd.DataFrame:
-    """Raw weights of the path's strategy built with ``params`` (decision dates x tickers).
+def strategy_weights(ctx: PathContext, params: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
+    """Raw weights of the path's strategy built with ``params`` (decision dates x tickers) and their columns.
 
     Raises
     ------
@@ -139,22 +141,25 @@ def strategy_weights(ctx: PathContext, params: dict[str, Any]) -> pd.DataFrame:
 
 
 def variants_weights(ctx: PathContext, params: list[dict[str, Any]], ids: np.ndarray,
-                     labels: list[str]) -> list[pd.DataFrame]:
-    """Raw weights of many variants (call inside :func:`~strategies.shared.shared_history`).
+                     labels: list[str]) -> list[tuple[np.ndarray, list[str]]]:
+    """Raw weights of many variants on the path's history and their columns, in order.
 
-    Each variant is built (an invalid one raises its own error); their weights come from
-    :func:`strategies.shared.variant_weights` (one vectorised call per rule structure where
-    the kind has one). If that fails, the variants are evaluated one by one so that the
-    error names the first failing variant.
+    Each variant is built (an invalid one raises its own error; the batchable checks run
+    once over all of them, :mod:`strategies.deferred`). The variants are one more batch axis
+    of the kind's batch form on the path's history as a batch of one
+    (:func:`strategies.base.variant_batch_weights` on a :class:`~strategies.history.HistoryBatch`,
+    which keeps their param-independent work); a kind without a batch form is called
+    through ``weights()`` per variant. If the batch fails, the variants are evaluated one
+    by one so that the error names the first failing variant.
     """
-    def one_by_one(strats: list[Any]) -> list[pd.DataFrame]:
-        frames = []
+    def one_by_one(strats: list[Any]) -> list[tuple[np.ndarray, list[str]]]:
+        out = []
         for j, s in enumerate(strats):
             try:
-                frames.append(checked_weights(ctx, s, s.weights(ctx.sf, ctx.dates)))
+                out.append(checked_weights(ctx, s, s.weights(ctx.sf, ctx.dates)))
             except RmpbtError as exc:
                 raise variant_error(int(ids[j]), labels[j] if labels else "", exc) from None
-        return frames
+        return out
 
     def fail_at(j: int, exc: RmpbtError | None) -> NoReturn:
         one_by_one(strats[:j])  # an earlier variant's weights error comes first, as one at a time
@@ -180,43 +185,56 @@ def variants_weights(ctx: PathContext, params: list[dict[str, Any]], ids: np.nda
     bad = deferred.first_failure()
     if bad is not None:
         fail_at(bisect_right(ends, bad), None)
-    unknown: dict[tuple[Any, ...], Any] = {}
     try:
-        return [checked_weights(ctx, s, w, unknown)
-                for s, w in zip(strats, variant_weights(strats, ctx.sf, ctx.dates), strict=True)]
+        arrays = variant_batch_weights(strats, HistoryBatch(ctx.sf, ctx.dates))
+    except Unsupported:
+        return one_by_one(strats)
     except RmpbtError:
         return one_by_one(strats)
+    unknown: dict[tuple[Any, ...], Any] = {}
+    return [checked_columns(ctx, s, w[:, 0, :], s.assets(), unknown) for s, w in zip(strats, arrays, strict=True)]
 
 
-def checked_weights(ctx: PathContext, strat: Any, w: Any,
-                    unknown: dict[tuple[Any, ...], Any] | None = None) -> pd.DataFrame:
-    """``w`` as float weights after the framework's checks (index = decision dates, known tickers).
+def checked_weights(ctx: PathContext, strat: Any, w: Any) -> tuple[np.ndarray, list[str]]:
+    """A strategy's ``weights()`` frame as float weights and columns after the framework's checks.
+
+    Raises
+    ------
+    StrategyError
+        Not a DataFrame indexed by the decision dates, or an unknown ticker.
+    """
+    if not isinstance(w, pd.DataFrame) or not w.index.equals(ctx.dates):
+        raise StrategyError(f"strategy {strat.name}: weights must be a DataFrame indexed by the decision dates")
+    return checked_columns(ctx, strat, w.to_numpy(dtype=float), list(w.columns))
+
+
+def checked_columns(ctx: PathContext, strat: Any, w: np.ndarray, cols: list[str],
+                    unknown: dict[tuple[Any, ...], Any] | None = None) -> tuple[np.ndarray, list[str]]:
+    """``(w, cols)`` after the check that every column is a ticker of the path (StrategyError otherwise).
 
     ``unknown`` memoises, across the variants of a chunk, the first unknown ticker (or None)
     of each column list.
     """
-    if not isinstance(w, pd.DataFrame) or not w.index.equals(ctx.dates):
-        raise StrategyError(f"strategy {strat.name}: weights must be a DataFrame indexed by the decision dates")
-    key = tuple(w.columns)
+    key = tuple(cols)
     if unknown is not None and key in unknown:
         bad = unknown[key]
     else:
-        miss = ctx.prices.columns.get_indexer(w.columns) < 0
-        bad = w.columns[int(np.argmax(miss))] if miss.any() else None
+        miss = ctx.prices.columns.get_indexer(cols) < 0
+        bad = cols[int(np.argmax(miss))] if miss.any() else None
         if unknown is not None:
             unknown[key] = bad
     if bad is not None:
         raise StrategyError(f"strategy {strat.name}: unknown ticker {bad}")
-    return w if all(dt == np.float64 for dt in w.dtypes) else w.astype(float)
+    return w, cols
 
 
-def stack_weights(frames: list[pd.DataFrame]) -> tuple[np.ndarray, list[str]]:
-    """Stack variants' weight frames into a ``V x D x N`` array over the union of their columns.
+def stack_weights(frames: list[tuple[np.ndarray, list[str]]]) -> tuple[np.ndarray, list[str]]:
+    """Stack variants' weights ``(D x N_i, columns)`` into a ``V x D x N`` array over the union of their columns.
 
     A column a variant lacks is 0 on its rows that hold weights (NaN rows mean "hold").
     Returns the array and the columns.
     """
-    names = [list(f.columns) for f in frames]
+    names = [list(fc) for _, fc in frames]
     cols: list[str] = []
     seen: set[str] = set()
     for fc in names:
@@ -224,17 +242,16 @@ def stack_weights(frames: list[pd.DataFrame]) -> tuple[np.ndarray, list[str]]:
             if c not in seen:
                 seen.add(c)
                 cols.append(c)
-    # frames already over ``cols`` (the usual case: variants of one strategy) need no reindex
-    arr = np.stack([f.to_numpy(dtype=float) if fc == cols else f.reindex(columns=cols).to_numpy(dtype=float)
-                    for f, fc in zip(frames, names, strict=True)])
-    # reindex introduces NaN for columns a variant lacks; they mean 0 unless the row holds
-    for i, fc in enumerate(names):
-        have = set(fc)
-        missing = [j for j, c in enumerate(cols) if c not in have]
-        if missing:
-            held = ~np.isnan(arr[i]).all(axis=1)
-            for j in missing:
-                arr[i, held, j] = 0.0
+    d_n = frames[0][0].shape[0] if frames else 0
+    arr = np.full((len(frames), d_n, len(cols)), np.nan)
+    pos = {c: j for j, c in enumerate(cols)}
+    for i, (w, fc) in enumerate(frames):
+        if fc == cols:  # the usual case: variants of one strategy over the same columns
+            arr[i] = w
+            continue
+        held = ~np.isnan(w).all(axis=1) if w.shape[1] else np.zeros(d_n, dtype=bool)
+        arr[i, held, :] = 0.0  # a column the variant lacks is 0 on its rows that hold weights
+        arr[i][:, [pos[c] for c in fc]] = w
     return arr, cols
 
 
@@ -306,9 +323,7 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
         w = chunk.affine.weights(np.asarray(chunk.theta, dtype=float))
         cols = list(chunk.affine.columns)
     else:
-        with shared_history(ctx.sf, ctx.dates):  # variants share their param-independent work
-            frames = variants_weights(ctx, chunk.params, chunk.ids, chunk.labels)
-        w, cols = stack_weights(frames)
+        w, cols = stack_weights(variants_weights(ctx, chunk.params, chunk.ids, chunk.labels))
     tg, execute = fill_targets(ctx, w, cols, chunk.ids)
     px = ctx.prices[cols].to_numpy(dtype=float)
     costs = ctx.spec.costs
@@ -389,7 +404,6 @@ def chunk_targets(chunk: Chunk) -> tuple[np.ndarray, np.ndarray, list[str]]:
     if chunk.affine is not None:
         w, cols = chunk.affine.weights(np.asarray(chunk.theta, dtype=float)), list(chunk.affine.columns)
     else:
-        with shared_history(chunk.ctx.sf, chunk.ctx.dates):
-            w, cols = stack_weights(variants_weights(chunk.ctx, chunk.params, chunk.ids, chunk.labels))
+        w, cols = stack_weights(variants_weights(chunk.ctx, chunk.params, chunk.ids, chunk.labels))
     tg, execute = fill_targets(chunk.ctx, w, cols, chunk.ids)
     return tg, execute, cols

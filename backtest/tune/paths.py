@@ -25,7 +25,6 @@ from backtest.tune.chunks import (
 from backtest.tune.folds import Fold
 from backtest.tune.grid import GridAxis, parse_grid
 from backtest.tune.keys import format_key, get_path, missing_depth, parse_key, set_path
-from strategies.shared import shared_history
 
 PATH_ROOTS = ("rebalance", "execution", "costs", "cash", "regimes")
 AFFINE_TOL = 1e-9
@@ -222,12 +221,11 @@ def probe_affine(ctx: PathContext, ids: list[int], params: list[dict[str, Any]],
                                  *[rest[i] for i in rng.choice(len(rest), size=min(N_VERIFY, len(rest)), replace=False)]]))
     verify = verify[:N_VERIFY]
     frames = []
-    with shared_history(ctx.sf, ctx.dates):
-        for i in chosen + verify:
-            try:
-                frames.append(strategy_weights(ctx, params[i]))
-            except RmpbtError as exc:
-                raise variant_error(int(ids[i]), labels[i], exc) from None
+    for i in chosen + verify:
+        try:
+            frames.append(strategy_weights(ctx, params[i]))
+        except RmpbtError as exc:
+            raise variant_error(int(ids[i]), labels[i], exc) from None
     arr, cols = stack_weights(frames)
     nan = np.isnan(arr)
     if not (nan == nan[0]).all():
