@@ -1,5 +1,6 @@
-"""Per-path work of ``rmpbt tune``: the picklable context of a path, affine weights, chunks of
-variants, their simulation and scoring (runs in workers: imports neither vectorbt nor dask)."""
+"""Per-path work of ``rmpbt tune``: the picklable context of a path, chunks of variants, their
+weights (one more batch axis of the kind's batch form), simulation and scoring (runs in workers:
+imports neither vectorbt nor dask)."""
 
 from __future__ import annotations
 
@@ -68,44 +69,12 @@ class PathContext:
 
 
 @dataclass
-class AffineWeights:
-    """Weights as an affine function of numeric keys: ``W(θ) = A + Σ_j θ_j C_j``.
-
-    ``A`` and the rows of ``C`` are flattened ``dates x assets`` arrays, snapped to
-    10-decimal numbers when within 1e-12 of one (fitted coefficients are 1, 0, -0.4, ...
-    up to rounding), so that e.g. a fixed weight tuned to 0.3 comes out as exactly ``0.3``:
-    vectorbt breaks ties between equal orders by column, and a weight off by one ulp
-    could otherwise change which order absorbs a cash shortfall. ``hold`` marks the
-    all-NaN (hold) rows shared by every variant.
-    """
-
-    keys: list[str]
-    intercept: np.ndarray
-    coef: np.ndarray
-    columns: list[str]
-    hold: np.ndarray
-    probes: int
-
-    def weights(self, theta: np.ndarray) -> np.ndarray:
-        """``V x D x N`` weights for ``theta`` (V x J)."""
-        d, n = self.hold.shape[0], len(self.columns)
-        w = np.repeat(self.intercept[None, :], len(theta), axis=0)
-        for j in range(theta.shape[1]):  # elementwise, so a row never depends on the others
-            w += theta[:, j : j + 1] * self.coef[j][None, :]
-        w = w.reshape(len(theta), d, n)
-        w[:, self.hold, :] = np.nan
-        return w
-
-
-@dataclass
 class Chunk:
     """A batch of variants of one path (one kernel call)."""
 
     ctx: PathContext
     ids: np.ndarray
     params: list[dict[str, Any]]
-    affine: AffineWeights | None = None
-    theta: np.ndarray | None = None
     parallel: bool = True
     want_returns: bool = False
     labels: list[str] = field(default_factory=list)
@@ -113,12 +82,18 @@ class Chunk:
 
 @dataclass
 class ChunkResult:
-    """Scores of a chunk (and its daily returns when asked)."""
+    """Scores of a chunk (and its daily returns when asked).
+
+    ``mode`` says how its variants' weights were computed: ``batch`` (the kind's batch form,
+    the variants one more batch axis) or ``per-variant`` (``weights()`` per variant: a kind
+    without a batch form).
+    """
 
     ids: np.ndarray
     scores: dict[str, np.ndarray]
     returns: np.ndarray | None = None
     failed: np.ndarray | None = None
+    mode: str = "batch"
 
 
 def build_variant(ctx: PathContext, params: dict[str, Any]) -> Any:
@@ -128,21 +103,9 @@ def build_variant(ctx: PathContext, params: dict[str, Any]) -> Any:
     return build_strategy(StrategyConfig(name=ctx.strategy.name, kind=ctx.strategy.kind, params=params), "tune")
 
 
-def strategy_weights(ctx: PathContext, params: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
-    """Raw weights of the path's strategy built with ``params`` (decision dates x tickers) and their columns.
-
-    Raises
-    ------
-    StrategyError
-        Weights not indexed by the decision dates, or an unknown ticker.
-    """
-    strat = build_variant(ctx, params)
-    return checked_weights(ctx, strat, strat.weights(ctx.sf, ctx.dates))
-
-
 def variants_weights(ctx: PathContext, params: list[dict[str, Any]], ids: np.ndarray,
-                     labels: list[str]) -> list[tuple[np.ndarray, list[str]]]:
-    """Raw weights of many variants on the path's history and their columns, in order.
+                     labels: list[str]) -> tuple[list[tuple[np.ndarray, list[str]]], str]:
+    """Raw weights of many variants on the path's history and their columns, in order, and the mode.
 
     Each variant is built (an invalid one raises its own error; the batchable checks run
     once over all of them, :mod:`strategies.deferred`). The variants are one more batch axis
@@ -151,6 +114,11 @@ def variants_weights(ctx: PathContext, params: list[dict[str, Any]], ids: np.nda
     which keeps their param-independent work); a kind without a batch form is called
     through ``weights()`` per variant. If the batch fails, the variants are evaluated one
     by one so that the error names the first failing variant.
+
+    Returns
+    -------
+    (list of (np.ndarray, list of str), str)
+        Per variant its ``D x N_i`` weights and columns; ``"batch"`` or ``"per-variant"``.
     """
     def one_by_one(strats: list[Any]) -> list[tuple[np.ndarray, list[str]]]:
         out = []
@@ -173,26 +141,31 @@ def variants_weights(ctx: PathContext, params: list[dict[str, Any]], ids: np.nda
 
     strats: list[Any] = []
     ends: list[int] = []  # deferred checks registered up to each variant
+    error: tuple[int, RmpbtError] | None = None
     # the batchable checks (the funding of every tilt combination) run once over all variants
     with deferred_checks() as deferred:
         for j, p in enumerate(params):
             try:
                 strats.append(build_variant(ctx, p))
             except RmpbtError as exc:
-                bad = deferred.first_failure()
-                fail_at(j if bad is None else min(j, bisect_right(ends, bad)), exc if bad is None else None)
+                error = (j, exc)
+                break
             ends.append(len(deferred))
-    bad = deferred.first_failure()
+    bad = deferred.first_failure()  # outside the block: a failing variant built alone raises its own error
+    if error is not None:
+        j, exc = error
+        fail_at(j if bad is None else min(j, bisect_right(ends, bad)), exc if bad is None else None)
     if bad is not None:
         fail_at(bisect_right(ends, bad), None)
     try:
         arrays = variant_batch_weights(strats, HistoryBatch(ctx.sf, ctx.dates))
     except Unsupported:
-        return one_by_one(strats)
+        return one_by_one(strats), "per-variant"
     except RmpbtError:
-        return one_by_one(strats)
+        return one_by_one(strats), "batch"  # raises the error of the first failing variant
     unknown: dict[tuple[Any, ...], Any] = {}
-    return [checked_columns(ctx, s, w[:, 0, :], s.assets(), unknown) for s, w in zip(strats, arrays, strict=True)]
+    return [checked_columns(ctx, s, w[:, 0, :], s.assets(), unknown)
+            for s, w in zip(strats, arrays, strict=True)], "batch"
 
 
 def checked_weights(ctx: PathContext, strat: Any, w: Any) -> tuple[np.ndarray, list[str]]:
@@ -319,11 +292,8 @@ def variant_error(i: int, label: str, exc: RmpbtError) -> RmpbtError:
 def run_chunk(chunk: Chunk) -> ChunkResult:
     """Weights, simulation and scores of one chunk (runs in a worker)."""
     ctx = chunk.ctx
-    if chunk.affine is not None:
-        w = chunk.affine.weights(np.asarray(chunk.theta, dtype=float))
-        cols = list(chunk.affine.columns)
-    else:
-        w, cols = stack_weights(variants_weights(ctx, chunk.params, chunk.ids, chunk.labels))
+    frames, mode = variants_weights(ctx, chunk.params, chunk.ids, chunk.labels)
+    w, cols = stack_weights(frames)
     tg, execute = fill_targets(ctx, w, cols, chunk.ids)
     px = ctx.prices[cols].to_numpy(dtype=float)
     costs = ctx.spec.costs
@@ -336,7 +306,7 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
     failed = ~np.isfinite(vt[:, -1])
     scores = _score(r, ctx)
     scores["turnover"] = target_turnover(tg, execute, len(ctx.days), px[ctx.fill_idx])  # issue 13
-    return ChunkResult(chunk.ids, scores, r.T if chunk.want_returns else None, failed)
+    return ChunkResult(chunk.ids, scores, r.T if chunk.want_returns else None, failed, mode)
 
 
 def target_turnover(tg: np.ndarray, execute: np.ndarray, n_days: int,
@@ -390,8 +360,7 @@ def returns_of(ids: list[int], chunk_of: dict[int, Chunk]) -> dict[int, np.ndarr
     for members in by_chunk.values():
         c = chunk_of[members[0]]
         pos = [int(np.flatnonzero(c.ids == i)[0]) for i in members]
-        sub = Chunk(c.ctx, c.ids[pos], [c.params[p] for p in pos], c.affine,
-                    None if c.theta is None else c.theta[pos], parallel=False, want_returns=True)
+        sub = Chunk(c.ctx, c.ids[pos], [c.params[p] for p in pos], parallel=False, want_returns=True)
         res = run_chunk(sub)
         assert res.returns is not None
         for j, i in enumerate(members):
@@ -401,9 +370,6 @@ def returns_of(ids: list[int], chunk_of: dict[int, Chunk]) -> dict[int, np.ndarr
 
 def chunk_targets(chunk: Chunk) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Target weights at the fills (V x K x N), execute mask (V x K) and columns of a chunk's variants."""
-    if chunk.affine is not None:
-        w, cols = chunk.affine.weights(np.asarray(chunk.theta, dtype=float)), list(chunk.affine.columns)
-    else:
-        w, cols = stack_weights(variants_weights(chunk.ctx, chunk.params, chunk.ids, chunk.labels))
+    w, cols = stack_weights(variants_weights(chunk.ctx, chunk.params, chunk.ids, chunk.labels)[0])
     tg, execute = fill_targets(chunk.ctx, w, cols, chunk.ids)
     return tg, execute, cols

@@ -495,8 +495,7 @@ def holdings_of(chunk_of: dict[int, Any], ids: Sequence[int]) -> dict[int, pd.Da
     for members in by_chunk.values():
         c = chunk_of[members[0]]
         pos = [int(np.flatnonzero(c.ids == i)[0]) for i in members]
-        sub = Chunk(c.ctx, c.ids[pos], [c.params[p] for p in pos], c.affine,
-                    None if c.theta is None else c.theta[pos], parallel=False)
+        sub = Chunk(c.ctx, c.ids[pos], [c.params[p] for p in pos], parallel=False)
         tg, execute, cols = chunk_targets(sub)
         held = held_targets(tg, execute)
         for j, i in enumerate(members):
