@@ -228,16 +228,23 @@ def stack_weights(frames: list[tuple[np.ndarray, list[str]]]) -> tuple[np.ndarra
     return arr, cols
 
 
-def fill_targets(ctx: PathContext, w: np.ndarray, cols: list[str], ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def fill_targets(ctx: PathContext, w: np.ndarray, cols: list[str], ids: np.ndarray | None,
+                 name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Framework post-processing of raw weights (as ``run_backtest`` + ``engine.simulate``):
     :func:`~backtest.execution.weights.finalise_weights`, fills, the early-weight check and
     the drift band.
 
+    ``ids`` name the variants in error messages (None: a strategy as configured, ``name``).
     Returns targets at the fills (V x K x N) and the execute mask (V x K).
     """
+    name = ctx.strategy.name if name is None else name
+
+    def who(v: int) -> str:
+        return "" if ids is None else f"variant {int(ids[v])}: "
+
     if np.isinf(w).any():
-        v = int(ids[np.isinf(w).any(axis=(1, 2)).argmax()])
-        raise StrategyError(f"variant {v}: strategy {ctx.strategy.name}: infinite weight")
+        v = int(np.isinf(w).any(axis=(1, 2)).argmax())
+        raise StrategyError(f"{who(v)}strategy {name}: infinite weight")
     avail = ctx.avail.reindex(columns=cols).fillna(False).to_numpy(dtype=bool)
     w, _, _ = finalise_weights(w, avail, ctx.spec.max_gross)
     px = ctx.prices[cols].to_numpy(dtype=float)
@@ -248,9 +255,26 @@ def fill_targets(ctx: PathContext, w: np.ndarray, cols: list[str], ids: np.ndarr
     early = (ctx.fill_idx[:, None] < first[None, :])[None] & (np.abs(tg) > 0) & live[:, :, None]
     if early.any():
         v, k, j = (int(x[0]) for x in np.nonzero(early))
-        raise StrategyError(f"variant {int(ids[v])}: weight on {cols[j]} filled on "
+        raise StrategyError(f"{who(v)}weight on {cols[j]} filled on "
                             f"{ctx.days[ctx.fill_idx[k]].date()}, before its first price")
     return tg, execute
+
+
+def simulate_targets(ctx: PathContext, tg: np.ndarray, execute: np.ndarray, cols: list[str],
+                     parallel: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Daily returns (V x T) of targets at the fills, through the batch kernel (the engine's semantics).
+
+    Also returns which variants ran out of cash (vectorbt would raise; their values are not finite).
+    """
+    px = ctx.prices[cols].to_numpy(dtype=float)
+    costs = ctx.spec.costs
+    vt = simulate_batch(px, tg, ctx.fill_idx, fee=costs.fee, slippage=costs.slippage,
+                        borrow_bps=costs.borrow_vector(cols), cash_growth=ctx.cash_g, execute=execute,
+                        parallel=parallel, borrow_spread_bps=costs.borrow_spread_bps)  # V x T
+    r = np.empty_like(vt)
+    r[:, 0] = vt[:, 0] - 1.0
+    r[:, 1:] = vt[:, 1:] / vt[:, :-1] - 1.0
+    return r, ~np.isfinite(vt[:, -1])
 
 
 def _score(r_vt: np.ndarray, ctx: PathContext) -> dict[str, np.ndarray]:
@@ -295,16 +319,9 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
     frames, mode = variants_weights(ctx, chunk.params, chunk.ids, chunk.labels)
     w, cols = stack_weights(frames)
     tg, execute = fill_targets(ctx, w, cols, chunk.ids)
-    px = ctx.prices[cols].to_numpy(dtype=float)
-    costs = ctx.spec.costs
-    vt = simulate_batch(px, tg, ctx.fill_idx, fee=costs.fee, slippage=costs.slippage,
-                        borrow_bps=costs.borrow_vector(cols), cash_growth=ctx.cash_g, execute=execute,
-                        parallel=chunk.parallel, borrow_spread_bps=costs.borrow_spread_bps)  # V x T
-    r = np.empty_like(vt)
-    r[:, 0] = vt[:, 0] - 1.0
-    r[:, 1:] = vt[:, 1:] / vt[:, :-1] - 1.0
-    failed = ~np.isfinite(vt[:, -1])
+    r, failed = simulate_targets(ctx, tg, execute, cols, chunk.parallel)
     scores = _score(r, ctx)
+    px = ctx.prices[cols].to_numpy(dtype=float)
     scores["turnover"] = target_turnover(tg, execute, len(ctx.days), px[ctx.fill_idx])  # issue 13
     return ChunkResult(chunk.ids, scores, r.T if chunk.want_returns else None, failed, mode)
 

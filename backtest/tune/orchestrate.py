@@ -27,6 +27,7 @@ from backtest.tune.paths import (
     build_context,
     canonical_axis,
     check_axis,
+    configured_returns,
     copy_tree,
     days_of,
     fmt_variant,
@@ -157,8 +158,9 @@ def run_tune(
     progress : ProgressSink, optional
         Progress reporting.
     benchmarks : bool
-        Also run the config's other strategies (untuned) through ``run_backtest`` for the
-        out-of-sample comparison.
+        Also run the config's strategies as configured (the untuned reference and the
+        benchmarks: :func:`~backtest.tune.paths.configured_returns`, through the batch
+        kernel, never vectorbt) for the out-of-sample comparison and the verdict.
 
     Raises
     ------
@@ -211,11 +213,10 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
         cut = days[int(len(days) * 0.7)]
         folds = split_folds(days, cut)
         notes.append(f"no --walk-forward/--split: in-sample before {cut.date()}, out-of-sample from it (70/30)")
-    base_out = None
+    labels_cache: dict[str, Any] = {}
+    base_returns: pd.DataFrame | None = None
     if metric == "information_ratio":  # issue 13: the untuned strategy is the reference of the metric
-        from backtest.pipeline import run_backtest
-
-        base_out = run_backtest(cfg, origin, md=md)
+        base_returns = configured_returns(cfg, md, days, labels_cache, origin)
     timings["prepare"] = time.perf_counter() - t0
 
     # ---------------------------------------------------------------- paths and weights
@@ -226,7 +227,6 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
         po, so = variant_overrides(v, axes, tuned.name)
         split_o.append((po, so))
         groups.setdefault(repr(sorted(po.items())), []).append(i)
-    labels_cache: dict[str, Any] = {}
     base_params = next(s for s in raw["strategies"] if s["name"] == tuned.name)["params"]
     base_resolved_params = next(s for s in resolved["strategies"] if s["name"] == tuned.name)["params"]
     chunks: list[Chunk] = []
@@ -242,8 +242,8 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
         except ConfigError as exc:
             raise SweepError(f"variant {members[0]} ({fmt_variant(po)}): {exc}") from None
         ctx = build_context(g, po, gcfg, tuned, md, days, folds, metric, regime, labels_cache, origin)
-        if base_out is not None:
-            ctx.reference = base_out.returns[tuned.name].reindex(days).fillna(0.0).to_numpy(dtype=float)
+        if base_returns is not None:
+            ctx.reference = base_returns[tuned.name].reindex(days).fillna(0.0).to_numpy(dtype=float)
         if regime is not None and g == 0:
             known = sorted({str(x) for x in ctx.regime if isinstance(x, str)})
             if regime not in known:
@@ -331,17 +331,14 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
     dsr = deflated_sharpe(best_ex, trial_sr, n_trials=n)
     rank_corr = float(pd.Series([r["rank_corr"] for r in fold_rows], dtype=float).median())  # issue 13: per fold
 
-    base_returns = None if base_out is None else base_out.returns
     if benchmarks:
-        from backtest.pipeline import run_backtest
-
         tb = time.perf_counter()
-        base_out = base_out or run_backtest(cfg, origin, md=md)
-        base_returns = base_out.returns
-        cols = [tuned.name] + [c for c in base_out.returns.columns if c != tuned.name]
+        if base_returns is None:
+            base_returns = configured_returns(cfg, md, days, labels_cache, origin)
+        cols = [tuned.name] + [c for c in base_returns.columns if c != tuned.name]
         for col in cols:
             label = f"{col} (as configured)" if col == tuned.name else col
-            oos[label] = base_out.returns[col].reindex(stitched_idx)
+            oos[label] = base_returns[col].reindex(stitched_idx)
         timings["benchmarks"] = time.perf_counter() - tb
     from backtest.metrics import summary
 

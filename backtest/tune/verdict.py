@@ -552,7 +552,8 @@ def attach_verdict(result: Any, base_returns: pd.DataFrame | None, turnover: np.
     result : backtest.tune.orchestrate.TuneResult
         A finished tune.
     base_returns : pd.DataFrame or None
-        Daily returns of the config's strategies as configured (``run_backtest``), or
+        Daily returns of the config's strategies as configured
+        (:func:`backtest.tune.paths.configured_returns`), or
         ``None`` when the benchmarks were not run.
     turnover : np.ndarray, optional
         Per-variant turnover computed with the simulation (:func:`backtest.tune.chunks.target_turnover`).
