@@ -11,7 +11,7 @@ import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from strategies.base import BatchKind, BatchSignals, Params, register
-from strategies.history import cached, window_start
+from strategies.history import cached, daily_returns, window_start
 
 
 class WeightsParams(Params):
@@ -151,11 +151,7 @@ def rolling_std(bs: BatchSignals, asset: str, window: int) -> np.ndarray:
     def compute() -> np.ndarray:
         rows = np.asarray(bs.rows)
         lo, hi = window_start(bs, window), int(rows.max()) + 1
-        px = bs.prices([asset], lo, hi)[:, :, 0]  # (L, P)
-        rets = np.full_like(px, np.nan)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rets[1:] = px[1:] / px[:-1] - 1.0
-        std = pd.DataFrame(rets).rolling(window, min_periods=window).std().to_numpy()
+        std = pd.DataFrame(daily_returns(bs, asset, lo, hi)).rolling(window, min_periods=window).std().to_numpy()
         at = rows - lo  # -1: a decision before the first day (no window yet)
         return np.where((at >= 0)[:, None], std[np.maximum(at, 0)], np.nan)
 

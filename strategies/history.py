@@ -172,6 +172,22 @@ def cached(bs: Any, key: Hashable, fn: Callable[[], T]) -> T:
     return fn() if keep is None else keep(key, fn)
 
 
+def daily_returns(bs: Any, asset: str, lo: int, hi: int) -> np.ndarray:
+    """Daily returns of ``asset`` on calendar rows ``lo .. hi - 1`` of every path, (hi - lo, P).
+
+    ``close / previous close - 1`` (pandas' ``pct_change``); NaN on the first row and where
+    a close is missing. Kept on a caching batch.
+    """
+    def compute() -> np.ndarray:
+        px = bs.prices([asset], lo, hi)[:, :, 0]
+        r = np.full_like(px, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r[1:] = px[1:] / px[:-1] - 1.0
+        return r
+
+    return cached(bs, ("returns", asset, lo, hi), compute)
+
+
 def window_start(bs: Any, window: int) -> int:
     """First calendar row a trailing statistic over ``window`` rows reads on batch ``bs``.
 
@@ -199,4 +215,4 @@ def where_in(bs: Any, b: int) -> str:
     return f" of {m}" if m else ""
 
 
-__all__ = ["Context", "HistoryBatch", "cached", "one_history", "where_in", "window_start"]
+__all__ = ["Context", "HistoryBatch", "cached", "daily_returns", "one_history", "where_in", "window_start"]

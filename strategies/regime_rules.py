@@ -71,7 +71,15 @@ from backtest.errors import StrategyError
 from backtest.signals import SignalFrame
 from strategies.base import BatchKind, BatchSignals, Params, register
 from strategies.deferred import defer_check
-from strategies.history import Context, HistoryBatch, cached, one_history, where_in, window_start
+from strategies.history import (
+    Context,
+    HistoryBatch,
+    cached,
+    daily_returns,
+    one_history,
+    where_in,
+    window_start,
+)
 from strategies.rules_engine import (
     CASH_KEYWORD,
     did_you_mean,
@@ -332,23 +340,11 @@ def batch_tilt_activity(rules: CompiledRules, bs: BatchSignals) -> tuple[np.ndar
         lo, hi = window_start(bs, window), int(np.max(bs.rows)) + 1
         x = np.zeros((hi - lo, bs.shape[1]))
         for a, wj in zip(idx, w, strict=True):  # fixed summation order: a path's value never depends on the batch
-            x = x + _returns(bs, assets[a], lo, hi) * wj
+            x = x + daily_returns(bs, assets[a], lo, hi) * wj
         return trailing_vol(x, bs.rows - lo, window)
 
     return rule_activity(rules, bs, bs.rows, bs.listed(assets), direction_vol,
                          cached=lambda key, fn: cached(bs, key, fn))
-
-
-def _returns(bs: BatchSignals, asset: str, lo: int, hi: int) -> np.ndarray:
-    """Daily returns of ``asset`` on calendar rows ``lo .. hi - 1`` of every path, (hi - lo, P) (NaN: no price)."""
-    def compute() -> np.ndarray:
-        px = bs.prices([asset], lo, hi)[:, :, 0]
-        r = np.full_like(px, np.nan)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r[1:] = px[1:] / px[:-1] - 1.0
-        return r
-
-    return cached(bs, ("returns", asset, lo, hi), compute)
 
 
 def _structure(rules: CompiledRules) -> tuple[Any, ...]:

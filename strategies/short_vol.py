@@ -40,7 +40,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from backtest.instruments import leverage_at
 from strategies.base import BatchSignals, Params, register
-from strategies.history import cached, window_start
+from strategies.history import cached, daily_returns, window_start
 from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params, trailing_vol
 from strategies.rules_engine import CASH_KEYWORD
 
@@ -106,10 +106,7 @@ class ShortVolSizer:
         """
         def compute() -> np.ndarray:
             lo, hi = window_start(bs, self.vol_window), int(np.max(bs.rows)) + 1
-            px = bs.prices([self.asset], lo, hi)[:, :, 0]
-            r = np.full_like(px, np.nan)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r[1:] = px[1:] / px[:-1] - 1.0
+            r = daily_returns(bs, self.asset, lo, hi)
             cal = getattr(bs, "calendar", None)
             if cal is not None:
                 r = r / np.abs(leverage_at(self.asset, pd.DatetimeIndex(cal[lo:hi])))[:, None]
