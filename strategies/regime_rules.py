@@ -618,6 +618,27 @@ def rules_params(spec: dict[str, Any]) -> RegimeRulesParams:
         raise ValueError(_first_error(exc)) from None
 
 
+class CompiledToRules(Params):
+    """Params of a kind that compiles to ``regime_rules`` params (a :class:`RulesBacked` kind).
+
+    The kind's after-validator builds the ``regime_rules`` mapping and returns
+    ``self.keep_rules(spec)``; :attr:`rules_params` is the validated result.
+    """
+
+    _rules: RegimeRulesParams | None = PrivateAttr(None)
+
+    def keep_rules(self, spec: dict[str, Any]) -> Any:
+        """Validate ``spec`` as ``regime_rules`` params (ValueError, one line), keep them, return ``self``."""
+        self._rules = rules_params(spec)
+        return self
+
+    @property
+    def rules_params(self) -> RegimeRulesParams:
+        """The equivalent ``regime_rules`` params."""
+        assert self._rules is not None
+        return self._rules
+
+
 class RulesBacked:
     """A kind whose params compile to ``regime_rules``: delegates to a :class:`RegimeRules`.
 

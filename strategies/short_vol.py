@@ -36,12 +36,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, model_validator
 
 from backtest.instruments import leverage_at
 from strategies.base import BatchSignals, Params, register
 from strategies.history import cached, daily_returns, window_start
-from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params, trailing_vol
+from strategies.regime_rules import CompiledToRules, RulesBacked, trailing_vol
 from strategies.rules_engine import CASH_KEYWORD
 
 
@@ -165,7 +165,7 @@ def short_vol_sizer(rule: ShortVolRule, max_weight: float, vol_target: float | N
     return ShortVolSizer(name, instrument_of(rule)[0], max_weight, vol_target, rule.vol_window)
 
 
-class ShortVolParams(ShortVolRule):
+class ShortVolParams(ShortVolRule, CompiledToRules):
     """Params of ``short_vol``."""
 
     core: dict[str, float] = Field(default_factory=lambda: {"SPY": 0.6, "IEF": 0.4},
@@ -174,23 +174,14 @@ class ShortVolParams(ShortVolRule):
     vol_target: float | None = Field(0.04, gt=0, le=10, description="annualised vol budget (0.04 = 0.10 at 40 % vol)")
     max_notional: float | None = Field(0.20, gt=0, le=1, description="cap on |instrument weight| (None: none)")
 
-    _rules: RegimeRulesParams | None = PrivateAttr(None)
-
     @model_validator(mode="after")
     def _build(self) -> ShortVolParams:
-        self._rules = rules_params({
+        return self.keep_rules({
             "base": self.core,
             "tilts": [short_vol_tilt(self, self.max_weight, self.vol_target, self.core)],
             "caps": {} if self.max_notional is None else
                     {"max_weight_by_asset": {instrument_of(self)[0]: self.max_notional}},
         })
-        return self
-
-    @property
-    def rules_params(self) -> RegimeRulesParams:
-        """The equivalent ``regime_rules`` params."""
-        assert self._rules is not None
-        return self._rules
 
 
 @register("short_vol", ShortVolParams)

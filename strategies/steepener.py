@@ -34,12 +34,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, model_validator
 
 from backtest.instruments import CURVE_NODES, durations_at
 from strategies.base import Params, Unsupported, register
 from strategies.history import cached
-from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params
+from strategies.regime_rules import CompiledToRules, RulesBacked
 from strategies.rules_engine import CASH_KEYWORD
 from strategies.short_vol import install_sizers
 
@@ -163,28 +163,19 @@ def steepener_tilts(rule: SteepenerRule, notional: float, held: list[str], fund_
     return tilts
 
 
-class SteepenerParams(SteepenerRule):
+class SteepenerParams(SteepenerRule, CompiledToRules):
     """Params of ``steepener``."""
 
     core: dict[str, float] = Field(default_factory=lambda: {"BIL": 1.0}, description="holding when off")
     notional: float = Field(1.0, ge=0, le=3, description="long-leg notional, fraction of NAV")
 
-    _rules: RegimeRulesParams | None = PrivateAttr(None)
-
     @model_validator(mode="after")
     def _build(self) -> SteepenerParams:
         fund = self.fund_from if self.fund_from is not None else [*[a for a in self.idle if a in self.core], CASH_KEYWORD]
-        self._rules = rules_params({
+        return self.keep_rules({
             "base": self.core,
             "tilts": steepener_tilts(self, self.notional, list(self.core), fund),
         })
-        return self
-
-    @property
-    def rules_params(self) -> RegimeRulesParams:
-        """The equivalent ``regime_rules`` params."""
-        assert self._rules is not None
-        return self._rules
 
 
 @register("steepener", SteepenerParams)
