@@ -465,7 +465,7 @@ def tune(config: ConfigLike, grid: list[str], overrides: dict[str, Any] | None =
     chunk_size : int
         Variants per simulation batch (``--chunk-size``).
     exact_weights : bool
-        Call the strategy for every variant (``--exact-weights``).
+        No effect (``--exact-weights``, kept for old scripts): every variant's weights are exact.
     heatmap : str, optional
         ``KEY1,KEY2`` of the heatmap (``--heatmap``).
     benchmark : str, optional

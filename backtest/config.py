@@ -32,6 +32,7 @@ from pydantic import (
     Strict as StrictMode,
 )
 
+from backtest.constants import REGIME_MODELS
 from backtest.data.registry import check_macro_source, check_source
 from backtest.errors import ConfigError
 from backtest.safe_io import find_non_finite, load_yaml_text, read_text_file
@@ -232,10 +233,19 @@ class CashConfig(Strict):
 class RegimeConfig(Strict):
     """Which regime model labels the days."""
 
-    model: Literal["calendar", "rules", "markov"] = "calendar"
+    model: str = Field("calendar", description="a registered regime model (backtest.constants.REGIME_MODELS)")
     by: Literal["effective", "announced"] = "effective"
     calendar: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str) -> str:
+        if v not in REGIME_MODELS:
+            close = difflib.get_close_matches(v, list(REGIME_MODELS), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(REGIME_MODELS)}"
+            raise ValueError(f"unknown regime model {v!r} ({hint})")
+        return v
 
 
 class ReportConfig(Strict):

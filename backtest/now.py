@@ -37,7 +37,7 @@ import pandas as pd
 
 from backtest import pipeline
 from backtest.config import RegimeConfig, RunConfig
-from backtest.constants import BENCHMARK_60_40
+from backtest.constants import BENCHMARK_60_40, REGIME_MODELS
 from backtest.data.base import MacroSeries, MarketData
 from backtest.data.exchange_calendar import exchange_days, exchange_days_after
 from backtest.data.registry import source_info
@@ -53,9 +53,9 @@ from backtest.now_book import (
     read_holdings,
 )
 from backtest.now_costs import cost_per_year, trade_cost, trailing_fee_drag
-from backtest.now_explain import explain_strategy, last_rebalance, model_reads, regime_disagreement
+from backtest.now_explain import explain_strategy, last_rebalance, regime_disagreement
 from backtest.now_memo import memo_lines
-from backtest.regimes.models import MODELS, make_regime_model
+from backtest.regimes.models import make_regime_model
 from backtest.regimes.signals import fresh_values, liquidity_signals
 from backtest.report.now_page import render_now_html
 from backtest.results import atomic_run_dir, final_path, write_json
@@ -63,7 +63,6 @@ from backtest.results import atomic_run_dir, final_path, write_json
 RMP_START = pd.Timestamp("2025-12-12")
 STALE_BDAYS = 5
 MAX_CAPITAL = 1e15
-RULES_SHOWN = ("walcl_chg_13w", "treast_chg_13w", "walcl_chg_4w", "treast_chg_4w", "sofr_iorb", "vix")
 RETURNS_CONVENTION = ("compounded from the close before the start day, that day's own return included "
                       "(as rmpbt run's regime figures)")
 
@@ -231,11 +230,12 @@ def regimes_today(cfg: RunConfig, md: MarketData) -> dict[str, dict[str, Any]]:
         today_sig = {k: _num(sig[k].iloc[-1]) for k in sig.columns}
     except RmpbtError:
         today_sig = {}
-    for model in MODELS:
+    for model in REGIME_MODELS:
         params = cfg.regimes.params if model == cfg.regimes.model else {}
         rc = RegimeConfig(model=model, by=cfg.regimes.by, calendar=cfg.regimes.calendar, params=params)
         try:
-            lab = make_regime_model(rc).label(md, md.calendar)
+            m = make_regime_model(rc)
+            lab = m.label(md, md.calendar)
         except RmpbtError as exc:
             out[model] = {"label": None, "since": None, "error": str(exc)}
             continue
@@ -244,20 +244,20 @@ def regimes_today(cfg: RunConfig, md: MarketData) -> dict[str, dict[str, Any]]:
             "label": str(last["regime"]),
             "since": str(regime_since(lab["regime"]).date()),
             "configured": model == cfg.regimes.model,
-            "reads": model_reads(model, params, today_sig),
+            "reads": m.reads(today_sig),
         }
         if "regime_id" in lab:
             rec["regime_id"] = str(last["regime_id"])
         if "stress" in lab:
             rec["stress"] = bool(last["stress"])
-        if model == "markov":
-            rec["probabilities"] = {
-                c[2:]: _num(last[c]) for c in lab.columns if c.startswith("p_")
-            }
-        if model == "rules":
-            rec["signals"] = {k: today_sig[k] for k in RULES_SHOWN if k in today_sig}
-            if "raw_regime" in lab:
-                rec["raw_regime"] = str(last["raw_regime"])
+        probs = [c for c in lab.columns if c.startswith("p_")]
+        if probs:
+            rec["probabilities"] = {c[2:]: _num(last[c]) for c in probs}
+        shown = getattr(m, "shown_signals", ())
+        if shown:
+            rec["signals"] = {k: today_sig[k] for k in shown if k in today_sig}
+        if "raw_regime" in lab:
+            rec["raw_regime"] = str(last["raw_regime"])
         out[model] = rec
     return out
 

@@ -7,8 +7,8 @@
   :meth:`~strategies.regime_rules.RegimeRules.optimizer_estimates`), an optimizer fallback
   on that date, and otherwise what the kind does (its docstring's first line);
 - :func:`last_rebalance`: what the last decision changed and the trades it filled;
-- :func:`model_reads` / :func:`regime_disagreement`: what each regime model reads, and one
-  line when they disagree.
+- :func:`regime_disagreement`: one line when the regime models disagree, with what each
+  reads (their ``reads``, :mod:`backtest.regimes.models`).
 
 The strategies are rebuilt from the config and evaluated on the run's own signal frame and
 decision dates, so the explanation is of exactly the run's targets.
@@ -25,7 +25,6 @@ import pandas as pd
 from backtest.constants import CASH
 from backtest.engine import SHORT_SUFFIX
 from backtest.execution.spec import FINANCING
-from backtest.regimes.markov import MarkovParams
 from strategies.base import build_strategy
 from strategies.rules_engine import deciding_leaves
 
@@ -234,27 +233,6 @@ def last_rebalance(out: Any, name: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- regimes
-
-
-def model_reads(model: str, params: dict[str, Any], signals: dict[str, float | None]) -> str:
-    """What a regime model reads, in words, with today's values where it reads signals."""
-    def val(k: str, unit: str = " bn", digits: int = 1) -> str:
-        x = signals.get(k)
-        return "n/a" if x is None else f"{x:+,.{digits}f}{unit}"
-
-    if model == "calendar":
-        return "the Fed's announcements (the regime calendar), no market data"
-    if model == "rules":
-        return (f"balance-sheet flows (WALCL 13w {val('walcl_chg_13w')}, Treasuries 4w {val('treast_chg_4w')}) "
-                f"and funding stress (SOFR-IORB {val('sofr_iorb', ' pp', 2)}): growth soon after stress is rmp")
-    if model == "markov":
-        try:
-            p = MarkovParams.model_validate(params)
-        except Exception:  # noqa: BLE001 - the model itself reports bad params
-            return "a Markov-switching model of one balance-sheet signal"
-        no_rmp = "" if "rmp" in p.labels else ", no rmp state: growth is qe"
-        return f"only {p.signal} ({val(p.signal)}), states {', '.join(p.labels)}{no_rmp}"
-    return model
 
 
 def regime_disagreement(regimes: dict[str, dict[str, Any]]) -> str | None:

@@ -7,7 +7,6 @@ modules of :mod:`backtest.tune` directly.
 from __future__ import annotations
 
 from backtest.tune.chunks import (
-    AffineWeights,
     Chunk,
     ChunkResult,
     PathContext,
@@ -44,8 +43,6 @@ from backtest.tune.orchestrate import (
     run_tune,
 )
 from backtest.tune.paths import (
-    AFFINE_TOL,
-    N_VERIFY,
     PATH_ROOTS,
     benchmark_kinds,
     check_axis,
@@ -71,8 +68,6 @@ from backtest.tune.write import (
 )
 
 __all__ = [
-    "AFFINE_TOL",
-    "AffineWeights",
     "Chunk",
     "ChunkResult",
     "DeflatedSharpe",
@@ -85,7 +80,6 @@ __all__ = [
     "MAX_VARIANTS",
     "METRICS",
     "MIN_TEST_DAYS",
-    "N_VERIFY",
     "PATH_ROOTS",
     "PathContext",
     "ProgressSink",

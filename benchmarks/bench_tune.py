@@ -9,11 +9,11 @@ same run, after a warm-up call that loads/compiles the numba kernels:
 * ``rmpbt tune`` through the CLI (a fresh process, warm numba cache: data load, regimes,
   signals, tuning, tune.csv written; no report), target <= 3 s;
 * ``tune``: :func:`backtest.sweep.run_tune` for the 1,000 variants, in-process
-  (validation, affine weight probe, simulation, walk-forward scoring, selection). The
-  playbook's weights are not affine in its sizes (short-vol sizing, caps, the curve
-  hedge): each variant is built, and a chunk's variants are weighted together
-  (:func:`strategies.shared.variant_weights`: one vectorised tilt/cap call per rule
-  structure, the param-independent work shared through :func:`strategies.shared.shared_history`);
+  (validation, weights, simulation, walk-forward scoring, selection). Each variant is
+  built, and a chunk's variants are weighted together
+  (:func:`strategies.base.variant_batch_weights`: the variants are one more batch axis, one
+  vectorised tilt/cap call per rule structure, the param-independent work kept on the
+  history's :class:`strategies.history.HistoryBatch`);
 * ``kernel``: one :func:`backtest.kernel.simulate_batch` call on 1,000 x 16 targets
   (the simulation inside the tuner), target <= 5x the numpy floor;
 * ``numpy floor``: a plain numpy loop over days vectorised across the same 1,000
@@ -21,8 +21,7 @@ same run, after a warm-up call that loads/compiles the numba kernels:
 * ``one at a time``: a sample of variants through ``backtest.pipeline.run_backtest`` (the
   ``rmpbt run`` code path: vectorbt), extrapolated to 1,000; the sampled variants'
   daily returns are also compared with the tuner's;
-* a grid on which the playbook's weights are *not* affine (the steepener's cash
-  financing interacts with the bill sweep): one ``weights()`` call per variant,
+* a grid over the steepener's size (its cash financing interacts with the bill sweep),
   in-process and on 2 Dask worker processes.
 
 Timings are the best of ``--repeat`` runs (the machine is shared).
@@ -126,7 +125,7 @@ def main() -> None:
     ap.add_argument("--variants", type=int, default=1000)
     ap.add_argument("--sample", type=int, default=10, help="variants timed through run_backtest")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--no-fallback", action="store_true", help="skip the non-affine (per-variant) grid")
+    ap.add_argument("--no-fallback", action="store_true", help="skip the steepener grid (and its Dask run)")
     args = ap.parse_args()
     compile_project()  # warm: the project's bytecode, as a second run would find it
 
@@ -180,8 +179,8 @@ def main() -> None:
         max_diff = max(max_diff, float((out.returns["playbook"] - rets[i]).abs().max()))
     one_s = float(np.median(per_run))
 
-    # a grid on which the weights are not affine (steepener financing + bill sweep): one
-    # weights() call per variant, in-process and on 2 Dask worker processes
+    # a grid over the steepener's size (its financing interacts with the bill sweep),
+    # in-process and on 2 Dask worker processes
     slow_s = dask_s = start_s = float("nan")
     slow_modes: dict = {}
     if kind == "rmp_playbook" and not args.no_fallback:
@@ -221,7 +220,7 @@ def main() -> None:
     print(f"  speed-up vs one at a time ..................... {one_s * n / tune_s:8.0f} x")
     print(f"  max |daily return diff| tuner vs run_backtest . {max_diff:.2e} over {len(pick)} variants")
     if slow_modes:
-        print(f"  non-affine grid (steepener; weights {slow_modes}):")
+        print(f"  steepener grid (weights {slow_modes}):")
         print(f"    in-process .................................. {slow_s:8.3f} s")
         print(f"    2 Dask worker processes ..................... {dask_s:8.3f} s   (+{start_s:.1f} s cluster start)")
 

@@ -25,6 +25,7 @@ KINDS: dict[str, tuple[str, str]] = {
         "strategies.benchmarks",
         "Weights proportional to 1 / trailing volatility (a naive risk-parity).",
     ),
+    "vol_target_rp": ("strategies.vol_target_rp", "Inverse-vol risk parity scaled to a regime-conditional volatility target."),
     "optimized": (
         "strategies.optimized",
         "Weights from a compiled cvxpy problem (mean-variance, min-variance, max-Sharpe, "

@@ -8,11 +8,14 @@ decision dates from a point-in-time :class:`~backtest.signals.SignalFrame`.
 Weights returned are fractions of portfolio value per asset; the cash weight is
 ``1 - sum``. A row of all-NaN means "keep what you hold" (no rebalance).
 
-Batch forms. A strategy may also implement :class:`BatchStrategy`: its weights for many
-paths at once (scenario runs evaluate 10,000 simulated histories), from a
-:class:`BatchSignals` whose arrays carry a trailing batch axis. A strategy without one — or
-whose ``batch_weights`` raises :class:`Unsupported` for a given config — is evaluated path
-by path through ``weights``; callers never name concrete strategy classes.
+Written once, in array form. A kind implements :class:`BatchStrategy`: its weights for many
+paths at once (scenario runs evaluate 10,000 simulated histories; a tune, its variants on one
+history), from a :class:`BatchSignals` whose arrays carry a trailing batch axis. A single
+history is a batch of one (:class:`strategies.history.HistoryBatch`): a kind deriving from
+:class:`BatchKind` gets ``weights`` from its batch form. A strategy with only a one-history
+``weights`` (a user's kind), or whose ``batch_weights`` raises :class:`Unsupported` for a
+given config, or a subclass that overrides ``weights`` but not ``batch_weights``, is
+evaluated path by path through ``weights``; callers never name concrete strategy classes.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from backtest.config import STRICT_INPUT, format_validation_error
 from backtest.errors import ConfigError, Unsupported
 from backtest.optimizer.models import EstimatorConfig
 from backtest.signals import SignalFrame
+from strategies.history import HistoryBatch
 
 
 class Params(BaseModel):
@@ -120,11 +124,14 @@ def batch_weights(strategy: object, bs: BatchSignals) -> np.ndarray:
     Raises
     ------
     Unsupported
-        The strategy has no ``batch_weights``, or it declines this config.
+        The strategy has no ``batch_weights``, it declines this config, or its class
+        overrides ``weights`` below the class that defines ``batch_weights`` (that batch
+        form would not compute the overriding weights).
     """
     fn = getattr(strategy, "batch_weights", None)
     if fn is None:
         raise Unsupported(f"kind {getattr(strategy, 'kind', type(strategy).__name__)} has no batch form")
+    _check_batch_form(type(strategy))
     w = np.asarray(fn(bs), dtype=float)
     k_n, p_n = bs.shape
     if w.shape != (k_n, p_n, len(strategy.assets())):  # type: ignore[attr-defined]
@@ -133,9 +140,65 @@ def batch_weights(strategy: object, bs: BatchSignals) -> np.ndarray:
     return w
 
 
-def own_weights(obj: object, cls: type) -> bool:
-    """Whether ``obj`` uses ``cls.weights`` unchanged (a subclass overriding it loses ``cls``'s batch form)."""
-    return getattr(type(obj), "weights", None) is getattr(cls, "weights", None)
+def variant_batch_weights(strats: list[Any], bs: BatchSignals) -> list[np.ndarray]:
+    """Batch weights of several variants of one kind on one batch, in order: ``(K, P, n_i)`` each.
+
+    The variants of a tune are one more batch axis: when every variant is of one class with
+    a ``batch_variants(strats, bs)`` classmethod (the rule-based kinds: one vectorised
+    tilt/cap call per rule structure), that form; where it declines (returns None), or for
+    other kinds, :func:`batch_weights` per variant. On a caching batch
+    (:class:`~strategies.history.HistoryBatch`) the variants share their param-independent
+    work either way.
+
+    Raises
+    ------
+    Unsupported
+        Some variant has no batch form (see :func:`batch_weights`).
+    """
+    if strats:
+        cls = type(strats[0])
+        fn = getattr(cls, "batch_variants", None)
+        if fn is not None and all(type(s) is cls for s in strats):
+            _check_batch_form(cls)
+            out = fn(strats, bs)
+            if out is not None:
+                return [np.asarray(w, dtype=float) for w in out]
+    return [batch_weights(s, bs) for s in strats]
+
+
+def _check_batch_form(cls: type) -> None:
+    """Unsupported when ``cls`` overrides ``weights`` below the class that defines ``batch_weights``."""
+    w_def, b_def = _definer(cls, "weights"), _definer(cls, "batch_weights")
+    if w_def is not None and b_def is not None and w_def is not b_def and issubclass(w_def, b_def):
+        raise Unsupported(f"{cls.__name__} overrides weights()")
+
+
+def _definer(cls: type, name: str) -> type | None:
+    """The class of ``cls``'s MRO that defines attribute ``name``."""
+    return next((c for c in cls.__mro__ if name in c.__dict__), None)
+
+
+class BatchKind:
+    """Base of a kind written once, in array form: ``weights`` is ``batch_weights`` on a batch of one.
+
+    A subclass implements ``assets()`` and ``batch_weights(bs)`` (:class:`BatchStrategy`);
+    its single-history weights are then its batch weights on
+    :class:`~strategies.history.HistoryBatch` (``P = 1``), bit for bit.
+    """
+
+    def assets(self) -> list[str]:
+        """Columns of the weights."""
+        raise NotImplementedError
+
+    def batch_weights(self, bs: BatchSignals) -> np.ndarray:
+        """Target weights (K, P, n) over :meth:`assets` (NaN rows: hold)."""
+        raise NotImplementedError
+
+    def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
+        """Target weights at each decision date: the batch form on the history as a batch of one."""
+        hb = HistoryBatch(sf, dates)
+        w = batch_weights(self, hb)
+        return pd.DataFrame(w[:, 0, :], index=hb.dates, columns=self.assets())
 
 
 @dataclass(frozen=True)
@@ -343,12 +406,6 @@ def check_weights_sum(weights: dict[str, float], where: str, target: float = 1.0
     total = float(sum(weights.values()))
     if abs(total - target) > tol:
         raise ValueError(f"weights sum to {total:.6g}, expected {target:g} ({where})")
-
-
-def constant_rows(weights: dict[str, float], dates: pd.DatetimeIndex) -> pd.DataFrame:
-    """The same weights at every decision date."""
-    cols = list(weights)
-    return pd.DataFrame(np.tile([weights[c] for c in cols], (len(dates), 1)), index=dates, columns=cols)
 
 
 def renormalise(w: pd.DataFrame, available: pd.DataFrame) -> tuple[pd.DataFrame, int]:

@@ -1,7 +1,7 @@
 """Benchmark strategies: buy-and-hold, fixed weights (e.g. 60/40), equal weight, inverse volatility.
 
-Each also has a batch form (:class:`~strategies.base.BatchStrategy`): the closed form of its
-``weights`` on ``(decision dates, paths)`` arrays.
+Each is written once, in array form (:class:`~strategies.base.BatchKind`): its weights on
+``(decision dates, paths)`` arrays; one history is a batch of one path.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
-from backtest.signals import SignalFrame
-from strategies.base import BatchSignals, Params, Unsupported, constant_rows, own_weights, register
+from strategies.base import BatchKind, BatchSignals, Params, register
+from strategies.history import cached, daily_returns, window_start
 
 
 class WeightsParams(Params):
@@ -39,7 +39,7 @@ class WeightsParams(Params):
 
 
 @register("fixed_weights", WeightsParams)
-class FixedWeights:
+class FixedWeights(BatchKind):
     """Constant target weights, rebalanced on the run's schedule (e.g. 60/40)."""
 
     def __init__(self, name: str, params: WeightsParams) -> None:
@@ -49,18 +49,13 @@ class FixedWeights:
         """Assets named in ``weights``."""
         return list(self.params.weights)
 
-    def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
-        """The same weights at every decision date."""
-        return constant_rows(self.params.weights, dates)
-
     def batch_weights(self, bs: BatchSignals) -> np.ndarray:
         """The same weights at every decision date of every path, (K, P, n)."""
-        _own(self, FixedWeights)
         return _constant(self.params.weights, bs)
 
 
 @register("buy_and_hold", WeightsParams)
-class BuyAndHold:
+class BuyAndHold(BatchKind):
     """Buy the weights on the first decision date and never rebalance."""
 
     def __init__(self, name: str, params: WeightsParams) -> None:
@@ -70,15 +65,8 @@ class BuyAndHold:
         """Assets named in ``weights``."""
         return list(self.params.weights)
 
-    def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
-        """Weights on the first date, then all-NaN rows (hold)."""
-        out = constant_rows(self.params.weights, dates)
-        out.iloc[1:] = np.nan
-        return out
-
     def batch_weights(self, bs: BatchSignals) -> np.ndarray:
         """Weights on the first date, then NaN (hold), for every path, (K, P, n)."""
-        _own(self, BuyAndHold)
         w = _constant(self.params.weights, bs)
         w[1:] = np.nan
         return w
@@ -103,7 +91,7 @@ class UniverseParams(Params):
 
 
 @register("equal_weight", UniverseParams)
-class EqualWeight:
+class EqualWeight(BatchKind):
     """1/N across the listed assets that have a price at each decision."""
 
     def __init__(self, name: str, params: UniverseParams) -> None:
@@ -113,15 +101,8 @@ class EqualWeight:
         """The configured assets."""
         return list(self.params.assets)
 
-    def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
-        """Equal weights over the assets priced at each date."""
-        avail = sf.available().reindex(index=dates, columns=self.params.assets).fillna(False).astype(float)
-        n = avail.sum(axis=1).replace(0, np.nan)
-        return avail.div(n, axis=0).fillna(0.0)
-
     def batch_weights(self, bs: BatchSignals) -> np.ndarray:
         """Equal weights over the assets listed at each date (the same on every path), (K, P, n)."""
-        _own(self, EqualWeight)
         eq = _equal_listed(bs.listed(list(self.params.assets)))
         return np.broadcast_to(eq[:, None, :], (*bs.shape, eq.shape[1])).copy()
 
@@ -133,7 +114,7 @@ class InverseVolParams(UniverseParams):
 
 
 @register("inverse_vol", InverseVolParams)
-class InverseVol:
+class InverseVol(BatchKind):
     """Weights proportional to 1 / trailing volatility (a naive risk-parity)."""
 
     def __init__(self, name: str, params: InverseVolParams) -> None:
@@ -143,37 +124,16 @@ class InverseVol:
         """The configured assets."""
         return list(self.params.assets)
 
-    def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
-        """``w_i ∝ 1/σ_i`` with σ over the trailing window ending at each date."""
-        r = sf.returns()[self.params.assets]
-        vol = r.rolling(self.params.window, min_periods=self.params.window).std()
-        inv = (1.0 / vol.replace(0.0, np.nan)).reindex(dates)
-        w = inv.div(inv.sum(axis=1), axis=0)
-        # Before enough history for any asset: equal weight over what is listed.
-        avail = sf.available().reindex(index=dates, columns=self.params.assets).fillna(False).astype(float)
-        eq = avail.div(avail.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
-        none = w.isna().all(axis=1)
-        w.loc[none] = eq.loc[none]
-        return w.fillna(0.0)
-
     def batch_weights(self, bs: BatchSignals) -> np.ndarray:
-        """``w_i ∝ 1/σ_i`` on every path (trailing sample std of daily returns), (K, P, n)."""
-        _own(self, InverseVol)
+        """``w_i ∝ 1/σ_i`` on every path, σ the sample std of the daily returns over the trailing window, (K, P, n).
+
+        Before any asset has a full window: equal weight over the listed assets.
+        """
         cols = list(self.params.assets)
-        win = int(self.params.window)
-        rows = np.asarray(bs.rows)
-        lo, hi = int(rows.min()) - win, int(rows.max()) + 1
-        vol = np.full((*bs.shape, len(cols)), np.nan)
-        for j, c in enumerate(cols):  # one asset at a time: a (L, P) block, not (L, P, n)
-            px = bs.prices([c], lo, hi)[:, :, 0]
-            rets = np.full_like(px, np.nan)
-            rets[1:] = px[1:] / px[:-1] - 1.0
-            for k, r in enumerate(rows):
-                x = rets[r - lo - win + 1 : r - lo + 1]  # (win, P): the trailing window ending at r
-                vol[k, :, j] = np.where(np.isfinite(x).all(axis=0), np.std(x, axis=0, ddof=1), np.nan)
+        vol = np.stack([rolling_std(bs, c, int(self.params.window)) for c in cols], axis=2)  # (K, P, n)
         with np.errstate(divide="ignore", invalid="ignore"):
             inv = np.where(vol == 0, np.nan, 1.0 / vol)
-            w = inv / np.nansum(inv, axis=2, keepdims=True)
+            w = inv / row_sum(inv)[..., None]
         none = np.isnan(w).all(axis=2)  # (K, P)
         if none.any():
             eq = _equal_listed(bs.listed(cols))  # (K, n)
@@ -181,12 +141,32 @@ class InverseVol:
         return np.nan_to_num(w, nan=0.0)
 
 
+def rolling_std(bs: BatchSignals, asset: str, window: int) -> np.ndarray:
+    """Sample std of ``asset``'s daily returns over the ``window`` rows ending at each decision, (K, P).
+
+    pandas' rolling std (``min_periods=window``) on each path's returns from
+    :func:`~strategies.history.window_start` on: on one history, the numbers
+    ``returns().rolling(window).std()`` gives on the whole history. NaN without a full window.
+    """
+    def compute() -> np.ndarray:
+        rows = np.asarray(bs.rows)
+        lo, hi = window_start(bs, window), int(rows.max()) + 1
+        std = pd.DataFrame(daily_returns(bs, asset, lo, hi)).rolling(window, min_periods=window).std().to_numpy()
+        at = rows - lo  # -1: a decision before the first day (no window yet)
+        return np.where((at >= 0)[:, None], std[np.maximum(at, 0)], np.nan)
+
+    return cached(bs, ("rolling_std", asset, window), compute)
+
+
+def row_sum(x: np.ndarray) -> np.ndarray:
+    """Sum over the last axis, NaN counted as 0, added left to right (pandas' ``sum(axis=1)``)."""
+    out = np.where(np.isnan(x[..., 0]), 0.0, x[..., 0])
+    for j in range(1, x.shape[-1]):
+        out = out + np.where(np.isnan(x[..., j]), 0.0, x[..., j])
+    return out
+
+
 # ------------------------------------------------------------------------------ batch helpers
-
-
-def _own(strategy: object, cls: type) -> None:
-    if not own_weights(strategy, cls):
-        raise Unsupported(f"{type(strategy).__name__} overrides weights()")
 
 
 def _constant(weights: dict[str, float], bs: BatchSignals) -> np.ndarray:

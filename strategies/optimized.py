@@ -1,9 +1,11 @@
 """Optimizer-driven allocation: a cvxpy ``Allocator`` re-solved at every decision date.
 
 The optimizer sees only trailing returns up to the decision date (the signal frame's
-prices), the regime labels known by then, and the T-bill rate known by then. Scenario runs
-solve it for all paths at once (:meth:`Optimized.batch_weights`, for the configs
-:func:`backtest.optimizer.batch.check_supported` covers). Solver
+prices), the regime labels known by then, and the T-bill rate known by then. Written once
+as a batch form (:meth:`Optimized.batch_weights`): one history (a run, a tune's variants)
+is solved date by date with the compiled cvxpy problem; a batch of scenario paths is solved
+for all paths at once (:func:`backtest.optimizer.batch.optimise_batch`, for the configs
+:func:`backtest.optimizer.batch.check_supported` covers; others go path by path). Solver
 failures follow the configured fallback and are recorded in ``fallbacks`` (written by
 the pipeline to ``fallbacks.csv`` and counted in the terminal summary).
 """
@@ -18,7 +20,8 @@ from pydantic import Field, model_validator
 
 from backtest.optimizer import OptimizerConfig  # cvxpy-free; make_allocator is imported on use
 from backtest.signals import SignalFrame
-from strategies.base import BatchSignals, Params, Unsupported, own_weights, register
+from strategies.base import BatchKind, BatchSignals, Params, register
+from strategies.history import one_history
 
 
 class OptimizedParams(Params):
@@ -57,7 +60,7 @@ def window_inputs(sf: SignalFrame, date: pd.Timestamp, assets: list[str], window
 
 
 @register("optimized", OptimizedParams)
-class Optimized:
+class Optimized(BatchKind):
     """Weights from a compiled cvxpy problem (mean-variance, min-variance, max-Sharpe, risk parity, min-CVaR, TE-limited)."""
 
     def __init__(self, name: str, params: OptimizedParams) -> None:
@@ -75,8 +78,35 @@ class Optimized:
         """Fallback records of the last ``weights`` call."""
         return self._allocator.fallbacks
 
-    def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
-        """Solve at each decision date with trailing data only."""
+    def batch_weights(self, bs: BatchSignals) -> np.ndarray:
+        """Weights of a batch, shape (K, P, n): one history solved date by date, paths across paths.
+
+        One history (:class:`~strategies.history.HistoryBatch`): the compiled cvxpy problem
+        at each decision date with trailing data only, ``base`` as the anchor
+        (:attr:`fallbacks` records the solver fallbacks). A batch of paths: the same
+        decisions (trailing returns, ``base`` as the anchor, the last T-bill rate) through
+        :func:`backtest.optimizer.batch.optimise_batch` (no cvxpy per path).
+
+        Raises
+        ------
+        Unsupported
+            A batch of paths with an optimizer block the batch solver does not cover, or an
+            unknown T-bill rate at a decision date.
+        """
+        assets = list(self.params.assets)
+        sf = one_history(bs)
+        if sf is not None:
+            return self._solve(sf, bs.dates)[:, None, :]
+        from backtest.optimizer.batch import optimise_batch  # numba solver, no cvxpy
+
+        anchors = None
+        if self.params.base:
+            base = np.array([self.params.base.get(a, 0.0) for a in assets], dtype=float)
+            anchors = np.broadcast_to(base, (*bs.shape, len(assets)))
+        return optimise_batch(self.params.optimizer, assets, anchors, bs, name=self.name, rf_known=True)
+
+    def _solve(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> np.ndarray:
+        """Solve at each decision date of one history with trailing data only, (K, n)."""
         assets = self.params.assets
         from backtest.optimizer import make_allocator  # lazy: imports cvxpy
 
@@ -90,27 +120,4 @@ class Optimized:
             w = self._allocator.allocate(d, prev_weights=prev, base_weights=base, **inp)
             out[i] = w.reindex(assets).fillna(0.0).to_numpy()
             prev = w
-        return pd.DataFrame(out, index=dates, columns=assets)
-
-    def batch_weights(self, bs: BatchSignals) -> np.ndarray:
-        """Weights of a batch of paths, shape (K, P, n), solved across paths (no cvxpy per path).
-
-        The same decisions as :meth:`weights` (trailing returns, ``base`` as the anchor, the
-        last T-bill rate) through :func:`backtest.optimizer.batch.optimise_batch`.
-
-        Raises
-        ------
-        Unsupported
-            An optimizer block the batch solver does not cover, an unknown T-bill rate at a
-            decision date, or a subclass overriding :meth:`weights`.
-        """
-        if not own_weights(self, Optimized):
-            raise Unsupported(f"{type(self).__name__} overrides weights()")
-        from backtest.optimizer.batch import optimise_batch  # numba solver, no cvxpy
-
-        assets = list(self.params.assets)
-        anchors = None
-        if self.params.base:
-            base = np.array([self.params.base.get(a, 0.0) for a in assets], dtype=float)
-            anchors = np.broadcast_to(base, (*bs.shape, len(assets)))
-        return optimise_batch(self.params.optimizer, assets, anchors, bs, name=self.name, rf_known=True)
+        return out

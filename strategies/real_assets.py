@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, model_validator
 
 from strategies.base import Params, register
-from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params
+from strategies.regime_rules import CompiledToRules, RulesBacked
 from strategies.rules_engine import CASH_KEYWORD
 
 
@@ -38,7 +38,7 @@ def real_assets_tilt(rule: RealAssetsRule, add: dict[str, float], name: str = "r
             "fund_from": list(rule.fund_from), "min_hold_days": rule.min_hold_days}
 
 
-class RealAssetsParams(RealAssetsRule):
+class RealAssetsParams(RealAssetsRule, CompiledToRules):
     """Params of ``real_assets``."""
 
     core: dict[str, float] = Field(default_factory=lambda: {"SPY": 0.6, "IEF": 0.4})
@@ -46,19 +46,10 @@ class RealAssetsParams(RealAssetsRule):
         default_factory=lambda: {"GLD": 0.08, "DBC": 0.04, "TIP": 0.04, "VNQ": 0.04},
         description="weights added in the regimes")
 
-    _rules: RegimeRulesParams | None = PrivateAttr(None)
-
     @model_validator(mode="after")
     def _build(self) -> RealAssetsParams:
         tilt = real_assets_tilt(self, self.tilt)
-        self._rules = rules_params({"base": self.core, "tilts": [tilt] if tilt else []})
-        return self
-
-    @property
-    def rules_params(self) -> RegimeRulesParams:
-        """The equivalent ``regime_rules`` params."""
-        assert self._rules is not None
-        return self._rules
+        return self.keep_rules({"base": self.core, "tilts": [tilt] if tilt else []})
 
 
 @register("real_assets", RealAssetsParams)

@@ -39,12 +39,15 @@ Semantics (each checked by hand in ``tests/test_rules_engine.py``):
   earlier one. With an ``optimizer``, the rule weights at each date are the optimizer's
   ``base_weights`` (e.g. the tracking-error benchmark), and the caps apply to its output.
 
-Batch form: :meth:`RegimeRules.batch_weights` (and :meth:`RulesBacked.batch_weights` for
-the kinds built on these rules) gives the weights of many scenario paths at once from a
-:class:`~strategies.base.BatchSignals`, with the same code as ``weights``: the conditions
-evaluate on ``(K, P)`` arrays and the kernels of :mod:`strategies.rules_kernels` run on
-``(K * P)`` rows. An optimizer block is solved for all paths by
-:func:`backtest.optimizer.batch.optimise_batch` (mean-variance configs; others have no batch form).
+Written once, in array form: :meth:`RegimeRules.batch_weights` (and :meth:`RulesBacked.batch_weights`
+for the kinds built on these rules) gives the weights of many scenario paths at once from a
+:class:`~strategies.base.BatchSignals` — the conditions evaluate on ``(K, P)`` arrays and the
+kernels of :mod:`strategies.rules_kernels` run on ``(K * P)`` rows — and ``weights`` is that
+form on one history as a batch of one (:class:`strategies.history.HistoryBatch`). An
+optimizer block solves one history date by date (cvxpy, :mod:`backtest.optimizer`) and a
+batch of paths with :func:`backtest.optimizer.batch.optimise_batch` (mean-variance configs;
+others are evaluated path by path). :meth:`RegimeRules.batch_variants` weights many
+variants of a rule set at once (the tuner).
 """
 
 from __future__ import annotations
@@ -66,10 +69,19 @@ from pydantic import (
 
 from backtest.errors import StrategyError
 from backtest.signals import SignalFrame
-from strategies.base import BatchSignals, Params, Unsupported, own_weights, register
+from strategies.base import BatchKind, BatchSignals, Params, register
+from strategies.deferred import defer_check
+from strategies.history import (
+    Context,
+    HistoryBatch,
+    cached,
+    daily_returns,
+    one_history,
+    where_in,
+    window_start,
+)
 from strategies.rules_engine import (
     CASH_KEYWORD,
-    Context,
     did_you_mean,
     explain_condition,
     parse_condition,
@@ -87,7 +99,6 @@ from strategies.rules_kernels import (  # noqa: F401  (re-exported: their histor
     rule_activity,
     trailing_vol,
 )
-from strategies.shared import defer_check, memo
 
 # --------------------------------------------------------------------------------- params
 
@@ -316,64 +327,24 @@ def _optimizer(block: dict[str, Any] | None, assets: list[str]) -> Any | None:
 # ------------------------------------------------------------------------------ strategy
 
 
-def tilt_activity(rules: CompiledRules, sf: SignalFrame, dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, Context]:
-    """Active flags and size multipliers of every tilt at every decision date.
-
-    Returns
-    -------
-    active : np.ndarray of bool, shape (T, k)
-    scale : np.ndarray, shape (T, k)
-    ctx : Context
-    """
-    ctx = memo(sf, dates, ("rules_context",), lambda: Context(sf, dates))
-    T = len(dates)
-    ppos = ctx.positions(sf.prices.index)
-    n = len(rules.assets)
-
-    def prices() -> tuple[np.ndarray, np.ndarray]:
-        px = sf.prices.reindex(columns=list(rules.assets)).to_numpy(dtype=float)
-        listed = np.zeros((T, n), dtype=bool)
-        okp = ppos >= 0
-        listed[okp] = np.isfinite(px[ppos[okp]])
-        return px, listed
-
-    px, listed = memo(sf, dates, ("rules_prices", rules.assets), prices)
-    rets: list[np.ndarray] = []
-
-    def direction_vol(idx: np.ndarray, w: np.ndarray, window: int) -> np.ndarray:
-        if not rets:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rets.append(np.vstack([np.full((1, n), np.nan), px[1:] / px[:-1] - 1.0]))
-        return trailing_vol(rets[0][:, idx] @ w, ppos, window)
-
-    active, scale = rule_activity(rules, ctx, ppos, listed, direction_vol,
-                                  cached=lambda key, fn: memo(sf, dates, key, fn))
-    return active, scale, ctx
-
-
 def batch_tilt_activity(rules: CompiledRules, bs: BatchSignals) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`tilt_activity` for a batch of paths: active flags and sizes, shape (K, P, k)."""
+    """Active flags and size multipliers of every tilt at every decision of every path, shape (K, P, k).
+
+    On a batch that keeps a cache (:class:`~strategies.history.HistoryBatch`: the variants of
+    a tune), each tilt's on/off state and a vol-targeted tilt's trailing volatility are
+    computed once per distinct condition and direction.
+    """
     assets = list(rules.assets)
-    cache: dict[str, np.ndarray] = {}
 
     def direction_vol(idx: np.ndarray, w: np.ndarray, window: int) -> np.ndarray:
-        # only the rows the trailing windows can reach: from one window before the first decision
-        lo, hi = max(int(np.min(bs.rows)) - window - 1, 0), int(np.max(bs.rows)) + 1
-        rets = np.full((hi - lo, bs.shape[1], len(idx)), np.nan)
-        for j, a in enumerate(idx):
-            key = f"{assets[a]}:{lo}"
-            if key not in cache:
-                px = bs.prices([assets[a]], lo, hi)[:, :, 0]  # (L, P)
-                r = np.full_like(px, np.nan)
-                r[1:] = px[1:] / px[:-1] - 1.0
-                cache[key] = r
-            rets[:, :, j] = cache[key]
-        x = np.zeros(rets.shape[:2])
-        for j, wj in enumerate(w):  # fixed summation order: a path's value never depends on the batch
-            x = x + rets[:, :, j] * wj
+        lo, hi = window_start(bs, window), int(np.max(bs.rows)) + 1
+        x = np.zeros((hi - lo, bs.shape[1]))
+        for a, wj in zip(idx, w, strict=True):  # fixed summation order: a path's value never depends on the batch
+            x = x + daily_returns(bs, assets[a], lo, hi) * wj
         return trailing_vol(x, bs.rows - lo, window)
 
-    return rule_activity(rules, bs, bs.rows, bs.listed(assets), direction_vol)
+    return rule_activity(rules, bs, bs.rows, bs.listed(assets), direction_vol,
+                         cached=lambda key, fn: cached(bs, key, fn))
 
 
 def _structure(rules: CompiledRules) -> tuple[Any, ...]:
@@ -386,26 +357,33 @@ def _structure(rules: CompiledRules) -> tuple[Any, ...]:
 
 
 @register("regime_rules", RegimeRulesParams)
-class RegimeRules:
+class RegimeRules(BatchKind):
     """Base allocation plus regime/signal-gated tilts (YAML rules, no code)."""
 
     def __init__(self, name: str, params: RegimeRulesParams) -> None:
         self.name, self.params = name, params
         self.rules = params.rules
         self._allocator: Any | None = None
-        #: optional ``hook(active, scale, sf, dates) -> scale``: point-in-time tilt sizes set by a kind,
-        #: and its batch form ``batch_hook(active, scale, bs) -> scale`` on (K, P, k) arrays
-        self.scale_hook: Callable[..., np.ndarray] | None = None
-        self.batch_hook: Callable[..., np.ndarray] | None = None
+        #: optional ``hook(active, scale, bs) -> scale`` on (K, P, k) arrays: point-in-time tilt
+        #: sizes set by a kind (:func:`strategies.short_vol.install_sizers`)
+        self.size_hook: Callable[..., np.ndarray] | None = None
 
     def assets(self) -> list[str]:
         """Base assets, then every asset a tilt adds (in order)."""
         return list(self.rules.assets)
 
+    def activity(self, bs: BatchSignals) -> tuple[np.ndarray, np.ndarray]:
+        """Active flags and sizes of every tilt (with the kind's point-in-time sizes), shape (K, P, k)."""
+        active, scale = batch_tilt_activity(self.rules, bs)
+        if self.size_hook is not None:
+            scale = self.size_hook(active, scale, bs)
+        return active, scale
+
     def tilt_states(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
         """Which tilts are active at each decision date (bool, one column per tilt)."""
-        active, _, _ = tilt_activity(self.rules, sf, dates)
-        return pd.DataFrame(active, index=dates, columns=[t.name for t in self.rules.tilts])
+        hb = HistoryBatch(sf, dates)
+        active, _ = batch_tilt_activity(self.rules, hb)
+        return pd.DataFrame(active[:, 0, :], index=hb.dates, columns=[t.name for t in self.rules.tilts])
 
     def explain(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> dict[str, Any]:
         """Why the rule weights at the last decision date are what they are.
@@ -428,10 +406,9 @@ class RegimeRules:
             optimizer config or None.
         """
         rules = self.rules
-        dates = pd.DatetimeIndex(dates)
-        active, scale, ctx = tilt_activity(rules, sf, dates)
-        if self.scale_hook is not None:
-            scale = self.scale_hook(active, scale, sf, dates)
+        hb = HistoryBatch(sf, dates)
+        dates, ctx = hb.dates, hb.ctx
+        active, scale = (a[:, 0, :] for a in self.activity(hb))
         W, _, _ = apply_tilts(rules, active, scale)
         n, r = len(rules.assets), len(dates) - 1
         names = (*rules.assets, CASH_KEYWORD)
@@ -461,63 +438,90 @@ class RegimeRules:
             "optimizer": rules.optimizer,
         }
 
-    def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
-        """Target weights per decision date (rule weights, optimizer if configured, caps)."""
+    def anchor(self, bs: BatchSignals) -> np.ndarray:
+        """Rule weights after the tilts, before caps (an optimizer's base weights), rows ``(K * P, n)``.
+
+        Raises
+        ------
+        StrategyError
+            A tilt cannot be funded on some date (of some path).
+        """
         rules = self.rules
-        dates = dates if isinstance(dates, pd.DatetimeIndex) else pd.DatetimeIndex(dates)
-        active, scale, ctx = tilt_activity(rules, sf, dates)
-        if self.scale_hook is not None:
-            scale = self.scale_hook(active, scale, sf, dates)
-        W, short, _ = apply_tilts(rules, active, scale)
+        k_n, p_n = bs.shape
+        t_n = len(rules.tilts)
+        active, scale = self.activity(bs)
+        W, short, _ = apply_tilts(rules, active.reshape(k_n * p_n, t_n), scale.reshape(k_n * p_n, t_n))
         if (short > EPS).any():
             r, j = np.argwhere(short > EPS)[0]
-            raise StrategyError(
-                f"strategy {self.name}: tilt {rules.tilts[j].name!r} cannot be funded on "
-                f"{pd.Timestamp(dates[r]).date()} (short by {short[r, j]:.4g})"
-            )
+            raise StrategyError(f"strategy {self.name}: tilt {rules.tilts[j].name!r} cannot be funded on "
+                                f"{pd.Timestamp(bs.dates[r // p_n]).date()}{where_in(bs, int(r % p_n))} "
+                                f"(short by {short[r, j]:.4g})")
+        return W[:, :len(rules.assets)]
+
+    def batch_weights(self, bs: BatchSignals) -> np.ndarray:
+        """Target weights for a batch of paths, shape (K, P, n) over :meth:`assets` (see :class:`~strategies.base.BatchStrategy`).
+
+        The rule weights, the optimizer if configured (the rule weights are its anchor; one
+        history is solved date by date with cvxpy, a batch of paths by
+        :func:`backtest.optimizer.batch.optimise_batch`), then the caps.
+
+        Raises
+        ------
+        Unsupported
+            A batch of paths with an optimizer block the batch solver does not cover
+            (:func:`backtest.optimizer.batch.check_supported`), or a signal the batch cannot compute.
+        StrategyError
+            A tilt cannot be funded on some date of some path.
+        """
+        rules = self.rules
+        k_n, p_n = bs.shape
         n = len(rules.assets)
-        A = W[:, :n]
-        if rules.optimizer is not None:
-            A = self._optimise(A, sf, dates, ctx)
-        A = apply_caps(A, rules)
-        cols = memo(sf, dates, ("rules_columns", rules.assets), lambda: pd.Index(list(rules.assets)))
-        return pd.DataFrame(A, index=dates, columns=cols)
+        sf = one_history(bs)  # one history: the optimizer solves it date by date
+        if rules.optimizer is None:
+            A = self.anchor(bs)
+        elif sf is not None:
+            A = self._optimise(self.anchor(bs), sf, bs.dates, Context(sf, bs.dates))
+        else:
+            from backtest.optimizer.batch import check_supported, optimise_batch  # numba, no cvxpy
+
+            check_supported(rules.optimizer)
+            A = optimise_batch(rules.optimizer, list(rules.assets), self.anchor(bs).reshape(k_n, p_n, n), bs,
+                               name=self.name).reshape(k_n * p_n, n)
+        return apply_caps(A, rules).reshape(k_n, p_n, n)
 
     @classmethod
-    def variant_weights(cls, strats: list[Any], sf: SignalFrame, dates: pd.DatetimeIndex) -> list[pd.DataFrame] | None:
-        """Weights of several variants on one history, their tilts applied in one call per rule structure.
+    def batch_variants(cls, strats: list[Any], bs: BatchSignals) -> list[np.ndarray] | None:
+        """Batch weights of several variants on one batch, their tilts applied in one call per rule structure.
 
         Variants whose compiled rules differ only in their tilt sizes (the ``add`` weights:
         a tuner's grid over sizes) share one :func:`apply_tilts` and one :func:`apply_caps`
         over their stacked rows; each variant's tilt activity and point-in-time sizes are
-        its own (shared where they agree, :mod:`strategies.shared`). The frames equal those
-        of ``weights()`` one variant at a time (up to the sign of a zero weight).
+        its own (the param-independent parts computed once on a caching batch). Each array
+        equals the variant's :meth:`batch_weights` (up to the sign of a zero weight).
 
         Returns
         -------
-        list of pd.DataFrame or None
-            None when some variant has no such form (an optimizer block, an overridden
-            ``weights``) or a tilt cannot be funded somewhere: evaluate them one by one
-            (which raises the error of the first failing variant).
+        list of np.ndarray or None
+            ``(K, P, n_i)`` per variant; None when some variant has an optimizer block or a
+            tilt cannot be funded somewhere: evaluate them one by one (which raises the
+            error of the first failing variant).
         """
-        if any(not own_weights(s, RegimeRules) or s.rules.optimizer is not None for s in strats):
+        if any(s.rules.optimizer is not None for s in strats):
             return None
-        dates = dates if isinstance(dates, pd.DatetimeIndex) else pd.DatetimeIndex(dates)
-        t_n = len(dates)
+        k_n, p_n = bs.shape
+        rows_n = k_n * p_n
         groups: dict[tuple[Any, ...], list[int]] = {}
         acts, scales = [], []
         for i, s in enumerate(strats):
-            active, scale, _ = tilt_activity(s.rules, sf, dates)
-            if s.scale_hook is not None:
-                scale = s.scale_hook(active, scale, sf, dates)
-            acts.append(active)
-            scales.append(scale)
+            active, scale = s.activity(bs)
+            acts.append(active.reshape(rows_n, -1))
+            scales.append(scale.reshape(rows_n, -1))
             groups.setdefault(_structure(s.rules), []).append(i)
-        out: list[pd.DataFrame | None] = [None] * len(strats)
+        out: list[np.ndarray | None] = [None] * len(strats)
         for members in groups.values():
             rules = strats[members[0]].rules
             rows = [None if t.kind != "add" else
-                    np.repeat(np.stack([strats[i].rules.tilts[j].w for i in members]), t_n, axis=0)
+                    np.repeat(np.stack([strats[i].rules.tilts[j].w for i in members]), rows_n, axis=0)
                     for j, t in enumerate(rules.tilts)]
             W, short, _ = apply_tilts(rules, np.concatenate([acts[i] for i in members]),
                                       np.concatenate([scales[i] for i in members]), rows)
@@ -525,47 +529,9 @@ class RegimeRules:
                 return None
             n = len(rules.assets)
             A = apply_caps(W[:, :n], rules)
-            cols = memo(sf, dates, ("rules_columns", rules.assets), lambda r=rules: pd.Index(list(r.assets)))
             for v, i in enumerate(members):
-                out[i] = pd.DataFrame(A[v * t_n:(v + 1) * t_n], index=dates, columns=cols)
-        return [f for f in out if f is not None]
-
-    def batch_weights(self, bs: BatchSignals) -> np.ndarray:
-        """Target weights for a batch of paths, shape (K, P, n) over :meth:`assets` (see :class:`~strategies.base.BatchStrategy`).
-
-        Raises
-        ------
-        Unsupported
-            With an optimizer block the batch solver does not cover
-            (:func:`backtest.optimizer.batch.check_supported`), a signal the batch cannot compute, or a subclass that
-            overrides :meth:`weights`.
-        StrategyError
-            A tilt cannot be funded on some date of some path.
-        """
-        if not own_weights(self, RegimeRules):
-            raise Unsupported(f"{type(self).__name__} overrides weights()")
-        rules = self.rules
-        if rules.optimizer is not None:
-            from backtest.optimizer.batch import check_supported, optimise_batch  # no cvxpy
-
-            check_supported(rules.optimizer)
-        if self.scale_hook is not None and self.batch_hook is None:
-            raise Unsupported("point-in-time tilt sizes without a batch form")
-        k_n, p_n = bs.shape
-        t_n, n = len(rules.tilts), len(rules.assets)
-        active, scale = batch_tilt_activity(rules, bs)
-        if self.batch_hook is not None:
-            scale = self.batch_hook(active, scale, bs)
-        W, short, _ = apply_tilts(rules, active.reshape(k_n * p_n, t_n), scale.reshape(k_n * p_n, t_n))
-        if (short > EPS).any():
-            r, j = np.argwhere(short > EPS)[0]
-            raise StrategyError(f"strategy {self.name}: tilt {rules.tilts[j].name!r} cannot be funded on "
-                                f"{pd.Timestamp(bs.dates[r // p_n]).date()} of {bs.member(int(r % p_n))}")
-        A = W[:, :n]
-        if rules.optimizer is not None:  # the rule weights are the anchor, as in weights()
-            A = optimise_batch(rules.optimizer, list(rules.assets), A.reshape(k_n, p_n, n), bs,
-                               name=self.name).reshape(k_n * p_n, n)
-        return apply_caps(A, rules).reshape(k_n, p_n, n)
+                out[i] = A[v * rows_n:(v + 1) * rows_n].reshape(k_n, p_n, n)
+        return [w for w in out if w is not None]
 
     @property
     def fallbacks(self) -> list[dict[str, Any]]:
@@ -615,6 +581,7 @@ class RegimeRules:
                       "current_regime": ctx.regime[r] or None, "rf": float(rf[r]) if np.isfinite(rf[r]) else 0.0}
 
     def _optimise(self, A: np.ndarray, sf: SignalFrame, dates: pd.DatetimeIndex, ctx: Context) -> np.ndarray:
+        """The cvxpy allocator at each decision of one history, anchored on the rule weights ``A`` (K, n)."""
         assets = list(self.rules.assets)
         self._allocator = self._new_allocator()  # fresh fallback records per call
         out = A.copy()
@@ -651,6 +618,27 @@ def rules_params(spec: dict[str, Any]) -> RegimeRulesParams:
         raise ValueError(_first_error(exc)) from None
 
 
+class CompiledToRules(Params):
+    """Params of a kind that compiles to ``regime_rules`` params (a :class:`RulesBacked` kind).
+
+    The kind's after-validator builds the ``regime_rules`` mapping and returns
+    ``self.keep_rules(spec)``; :attr:`rules_params` is the validated result.
+    """
+
+    _rules: RegimeRulesParams | None = PrivateAttr(None)
+
+    def keep_rules(self, spec: dict[str, Any]) -> Any:
+        """Validate ``spec`` as ``regime_rules`` params (ValueError, one line), keep them, return ``self``."""
+        self._rules = rules_params(spec)
+        return self
+
+    @property
+    def rules_params(self) -> RegimeRulesParams:
+        """The equivalent ``regime_rules`` params."""
+        assert self._rules is not None
+        return self._rules
+
+
 class RulesBacked:
     """A kind whose params compile to ``regime_rules``: delegates to a :class:`RegimeRules`.
 
@@ -666,21 +654,17 @@ class RulesBacked:
         return self.impl.assets()
 
     def weights(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
-        """Target weights of the underlying rules."""
+        """Target weights of the underlying rules (their batch form on the history as a batch of one)."""
         return self.impl.weights(sf, dates)
 
-    @classmethod
-    def variant_weights(cls, strats: list[Any], sf: SignalFrame, dates: pd.DatetimeIndex) -> list[pd.DataFrame] | None:
-        """:meth:`RegimeRules.variant_weights` of the underlying rules (None if ``weights`` is overridden)."""
-        if any(not own_weights(s, RulesBacked) for s in strats):
-            return None
-        return RegimeRules.variant_weights([s.impl for s in strats], sf, dates)
-
     def batch_weights(self, bs: BatchSignals) -> np.ndarray:
-        """Batch form of the underlying rules, shape (K, P, n) (Unsupported if ``weights`` is overridden)."""
-        if not own_weights(self, RulesBacked):
-            raise Unsupported(f"{type(self).__name__} overrides weights()")
+        """Batch form of the underlying rules, shape (K, P, n)."""
         return self.impl.batch_weights(bs)
+
+    @classmethod
+    def batch_variants(cls, strats: list[Any], bs: BatchSignals) -> list[np.ndarray] | None:
+        """:meth:`RegimeRules.batch_variants` of the underlying rules."""
+        return RegimeRules.batch_variants([s.impl for s in strats], bs)
 
     def tilt_states(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
         """Active tilts of the underlying rules."""

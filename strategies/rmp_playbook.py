@@ -34,17 +34,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from strategies.base import Params, register
 from strategies.real_assets import RealAssetsRule, real_assets_tilt
-from strategies.regime_rules import (
-    Caps,
-    GroupCap,
-    RegimeRulesParams,
-    RulesBacked,
-    rules_params,
-)
+from strategies.regime_rules import Caps, CompiledToRules, GroupCap, RulesBacked
 from strategies.rules_engine import CASH_KEYWORD
 from strategies.short_vol import ShortVolRule, install_sizers, short_vol_sizer, short_vol_tilt
 from strategies.size_tech_tilt import SizeTechRule, size_tech_tilt
@@ -136,7 +130,7 @@ def _default_caps() -> Caps:
     return Caps(groups={"short_vol": GroupCap(assets=["SVXY"], max=0.10)}, max_gross=1.6)
 
 
-class PlaybookParams(Params):
+class PlaybookParams(CompiledToRules):
     """Params of ``rmp_playbook``."""
 
     variant: Literal["base", "A", "B", "C"] = Field("base", description="scenario sizes (base = mix)")
@@ -151,12 +145,9 @@ class PlaybookParams(Params):
     caps: Caps | None = Field(None, description="default: short-vol group <= 0.10, gross <= 1.6")
     optimizer: dict[str, Any] | None = Field(None, description="optional optimizer around the rule weights")
 
-    _rules: RegimeRulesParams | None = PrivateAttr(None)
-
     @model_validator(mode="after")
     def _build(self) -> PlaybookParams:
-        self._rules = rules_params(self.rules_spec())
-        return self
+        return self.keep_rules(self.rules_spec())
 
     def rules_spec(self) -> dict[str, Any]:
         """The equivalent ``regime_rules`` params mapping (printable, reusable as YAML)."""
@@ -188,12 +179,6 @@ class PlaybookParams(Params):
         if self.optimizer is not None:
             spec["optimizer"] = self.optimizer
         return spec
-
-    @property
-    def rules_params(self) -> RegimeRulesParams:
-        """The equivalent ``regime_rules`` params."""
-        assert self._rules is not None
-        return self._rules
 
     def sizers(self) -> list[Any]:
         """Point-in-time sizers of the short-vol and steepener tilts (see the module docstring)."""

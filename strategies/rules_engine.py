@@ -21,9 +21,9 @@ the decision dates: the state at a date depends only on values at or before it.
 Batch axis. Every condition is written once, on arrays whose first axis is the decision
 dates and whose trailing axes (if any) are a batch — e.g. the simulated paths of a
 scenario. The context a condition reads (:class:`EvalContext`) decides the shape:
-:class:`Context` gives one history, shape ``(T,)``; a scenario layer gives ``(T, P)``
-arrays for ``P`` paths. The single-history run is thus the batch form with no batch axis,
-and :func:`hold_state` works on the same shapes.
+:class:`strategies.history.Context` gives one history, shape ``(T,)``; a batch gives
+``(T, P)`` arrays for ``P`` paths (one history is a batch of one,
+:class:`strategies.history.HistoryBatch`). :func:`hold_state` works on the same shapes.
 """
 
 from __future__ import annotations
@@ -35,10 +35,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-import pandas as pd
 
 from backtest.constants import REGIME_KINDS
-from backtest.signals import SignalFrame
 
 TRUE, UNKNOWN, FALSE = 1.0, 0.5, 0.0
 
@@ -92,54 +90,6 @@ class EvalContext(Protocol):
     def values(self, name: str, lookback: int = 0) -> np.ndarray:
         """Signal ``name`` as of each decision date (or ``lookback`` trading rows earlier), shape ``shape``."""
         ...
-
-
-class Context:
-    """Values of the signal frame as of each decision date (built once per ``weights`` call).
-
-    Parameters
-    ----------
-    sf : SignalFrame
-        Point-in-time inputs.
-    dates : pd.DatetimeIndex, shape (T,)
-        Decision dates; a date that is not a trading day takes the last earlier value.
-    """
-
-    def __init__(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> None:
-        self.sf = sf
-        self.dates = pd.DatetimeIndex(dates)
-        self.n = len(self.dates)
-        self.shape: tuple[int, ...] = (self.n,)
-        self._pos_cache: dict[int, tuple[pd.Index, np.ndarray]] = {}
-        self._val_cache: dict[tuple[str, int], np.ndarray] = {}
-        reg = sf.regime
-        pos = self.positions(reg.index)
-        raw = reg.to_numpy(dtype=object)
-        vals = np.where(pos >= 0, raw[np.maximum(pos, 0)], None) if len(raw) else np.full(self.n, None)
-        self.regime_known = ~pd.isna(vals).astype(bool)
-        self.regime = np.where(self.regime_known, vals, "").astype(str)
-
-    def positions(self, index: pd.Index) -> np.ndarray:
-        """Row of ``index`` (sorted dates) holding the value as of each decision date (-1: none yet)."""
-        # keyed by identity; the cache keeps the index alive so its id cannot be reused
-        hit = self._pos_cache.get(id(index))
-        if hit is None or hit[0] is not index:
-            hit = (index, pd.DatetimeIndex(index).searchsorted(self.dates, side="right") - 1)
-            self._pos_cache[id(index)] = hit
-        return hit[1]
-
-    def values(self, name: str, lookback: int = 0) -> np.ndarray:
-        """Signal ``name`` as of each decision date, or ``lookback`` trading rows earlier."""
-        key = (name, lookback)
-        if key not in self._val_cache:
-            s = self.sf.signal(name)
-            arr = s.to_numpy(dtype=float)
-            pos = self.positions(s.index) - lookback
-            out = np.full(self.n, np.nan)
-            ok = pos >= 0
-            out[ok] = arr[pos[ok]]
-            self._val_cache[key] = out
-        return self._val_cache[key]
 
 
 # ---------------------------------------------------------------------------- conditions

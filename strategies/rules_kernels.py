@@ -309,7 +309,7 @@ def rule_activity(rules: CompiledRules, ctx: EvalContext, day_pos: np.ndarray, l
     cached : callable, optional
         ``cached(key, fn)``: ``fn()``, or the array an earlier call with the same ``key``
         returned (variants of a rule set on one history share each tilt's on/off state and
-        vol; see :mod:`strategies.shared`). The keys name everything the result depends on
+        vol; see :class:`strategies.history.HistoryBatch`). The keys name everything the result depends on
         besides ``ctx``, ``day_pos``, ``listed`` and ``direction_vol``.
 
     Returns

@@ -36,14 +36,13 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, model_validator
 
 from backtest.instruments import leverage_at
-from backtest.signals import SignalFrame
 from strategies.base import BatchSignals, Params, register
-from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params, trailing_vol
+from strategies.history import cached, daily_returns, window_start
+from strategies.regime_rules import CompiledToRules, RulesBacked, trailing_vol
 from strategies.rules_engine import CASH_KEYWORD
-from strategies.shared import memo
 
 
 class ShortVolRule(Params):
@@ -84,61 +83,38 @@ class ShortVolSizer:
     vol_target: float | None
     vol_window: int
 
-    def scale(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> np.ndarray:
-        """Scale of the tilt (multiplier of its ``add``) at each decision date, shape (T,)."""
-        lev = memo(sf, dates, ("short_vol_leverage", self.asset), lambda: np.abs(leverage_at(self.asset, dates)))
-        if self.vol_target is None:
-            return 1.0 / lev
-        vol = memo(sf, dates, ("short_vol_vol", self.asset, self.vol_window), lambda: self._vol(sf, dates))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            e = np.minimum(self.max_weight, self.vol_target / vol)
-        return np.where(np.isfinite(e), e, 0.0) / (self.max_weight * lev)
-
-    def _vol(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> np.ndarray:
-        """Trailing annualised volatility of the -1x-equivalent daily return at each decision date."""
-        px = sf.prices[self.asset] if self.asset in sf.prices else pd.Series(np.nan, index=sf.days)
-        days = pd.DatetimeIndex(px.index)
-        r = px.pct_change(fill_method=None).to_numpy(dtype=float) / np.abs(leverage_at(self.asset, days))
-        pos = days.searchsorted(pd.DatetimeIndex(dates), side="right") - 1
-        return trailing_vol(r, pos, self.vol_window)
-
-    def __call__(self, names: list[str], active: np.ndarray, scale: np.ndarray, sf: SignalFrame,
-                 dates: pd.DatetimeIndex) -> np.ndarray:
-        """Replace the scale column of the tilt (``scale_hook`` form with the tilt names)."""
-        if self.tilt not in names:
-            return scale
-        out = scale.copy()
-        out[:, names.index(self.tilt)] = self.scale(sf, dates)
-        return out
-
-    def batch(self, names: list[str], active: np.ndarray, scale: np.ndarray, bs: BatchSignals) -> np.ndarray:
-        """Batch form on (K, P, k) arrays: the same sizes path by path.
-
-        The leverage of each return day comes from ``bs.calendar`` when the batch has one
-        (else the decision date's leverage is used for its whole window).
-        """
+    def __call__(self, names: list[str], active: np.ndarray, scale: np.ndarray, bs: BatchSignals) -> np.ndarray:
+        """Replace the scale column of the tilt in ``scale`` (K, P, k) (``tilt_names`` give the columns)."""
         if self.tilt not in names:
             return scale
         lev = np.abs(leverage_at(self.asset, bs.dates))[:, None]
         if self.vol_target is None:
             s = np.broadcast_to(1.0 / lev, bs.shape)
         else:
-            lo, hi = max(int(np.min(bs.rows)) - self.vol_window - 1, 0), int(np.max(bs.rows)) + 1
-            px = bs.prices([self.asset], lo, hi)[:, :, 0]
-            r = np.full_like(px, np.nan)
-            r[1:] = px[1:] / px[:-1] - 1.0
-            cal = getattr(bs, "calendar", None)
-            if cal is not None:
-                r = r / np.abs(leverage_at(self.asset, pd.DatetimeIndex(cal[lo:hi])))[:, None]
-                vol = trailing_vol(r, bs.rows - lo, self.vol_window)
-            else:
-                vol = trailing_vol(r, bs.rows - lo, self.vol_window) / lev
             with np.errstate(divide="ignore", invalid="ignore"):
-                e = np.minimum(self.max_weight, self.vol_target / vol)
+                e = np.minimum(self.max_weight, self.vol_target / self.vol(bs))
             s = np.where(np.isfinite(e), e, 0.0) / (self.max_weight * lev)
         out = scale.copy()
         out[..., names.index(self.tilt)] = s
         return out
+
+    def vol(self, bs: BatchSignals) -> np.ndarray:
+        """Trailing annualised volatility of the -1x-equivalent daily return at each decision, (K, P).
+
+        The leverage of each return day comes from ``bs.calendar`` when the batch has one
+        (else the decision date's leverage is used for its whole window).
+        """
+        def compute() -> np.ndarray:
+            lo, hi = window_start(bs, self.vol_window), int(np.max(bs.rows)) + 1
+            r = daily_returns(bs, self.asset, lo, hi)
+            cal = getattr(bs, "calendar", None)
+            if cal is not None:
+                r = r / np.abs(leverage_at(self.asset, pd.DatetimeIndex(cal[lo:hi])))[:, None]
+                return trailing_vol(r, bs.rows - lo, self.vol_window)
+            lev = np.abs(leverage_at(self.asset, bs.dates))[:, None]
+            return trailing_vol(r, bs.rows - lo, self.vol_window) / lev
+
+        return cached(bs, ("short_vol_vol", self.asset, self.vol_window), compute)
 
 
 def short_vol_tilt(rule: ShortVolRule, max_weight: float, vol_target: float | None,
@@ -189,7 +165,7 @@ def short_vol_sizer(rule: ShortVolRule, max_weight: float, vol_target: float | N
     return ShortVolSizer(name, instrument_of(rule)[0], max_weight, vol_target, rule.vol_window)
 
 
-class ShortVolParams(ShortVolRule):
+class ShortVolParams(ShortVolRule, CompiledToRules):
     """Params of ``short_vol``."""
 
     core: dict[str, float] = Field(default_factory=lambda: {"SPY": 0.6, "IEF": 0.4},
@@ -198,23 +174,14 @@ class ShortVolParams(ShortVolRule):
     vol_target: float | None = Field(0.04, gt=0, le=10, description="annualised vol budget (0.04 = 0.10 at 40 % vol)")
     max_notional: float | None = Field(0.20, gt=0, le=1, description="cap on |instrument weight| (None: none)")
 
-    _rules: RegimeRulesParams | None = PrivateAttr(None)
-
     @model_validator(mode="after")
     def _build(self) -> ShortVolParams:
-        self._rules = rules_params({
+        return self.keep_rules({
             "base": self.core,
             "tilts": [short_vol_tilt(self, self.max_weight, self.vol_target, self.core)],
             "caps": {} if self.max_notional is None else
                     {"max_weight_by_asset": {instrument_of(self)[0]: self.max_notional}},
         })
-        return self
-
-    @property
-    def rules_params(self) -> RegimeRulesParams:
-        """The equivalent ``regime_rules`` params."""
-        assert self._rules is not None
-        return self._rules
 
 
 @register("short_vol", ShortVolParams)
@@ -227,23 +194,17 @@ class ShortVol(RulesBacked):
 
 
 def install_sizers(impl: Any, sizers: list[Any]) -> None:
-    """Set ``impl.scale_hook`` (a :class:`~strategies.regime_rules.RegimeRules`) to apply ``sizers`` in order.
+    """Set ``impl.size_hook`` (a :class:`~strategies.regime_rules.RegimeRules`) to apply ``sizers`` in order.
 
-    Each sizer is called as ``sizer(tilt_names, active, scale, sf, dates) -> scale`` and, for a
-    batch of paths, ``sizer.batch(tilt_names, active, scale, bs) -> scale`` on (K, P, k) arrays.
+    Each sizer is called as ``sizer(tilt_names, active, scale, bs) -> scale`` on (K, P, k) arrays.
     """
     names = [t.name for t in impl.rules.tilts]
     if not sizers:
         return
 
-    def hook(active: np.ndarray, scale: np.ndarray, sf: SignalFrame, dates: pd.DatetimeIndex) -> np.ndarray:
+    def hook(active: np.ndarray, scale: np.ndarray, bs: BatchSignals) -> np.ndarray:
         for sz in sizers:
-            scale = sz(names, active, scale, sf, dates)
+            scale = sz(names, active, scale, bs)
         return scale
 
-    def batch_hook(active: np.ndarray, scale: np.ndarray, bs: BatchSignals) -> np.ndarray:
-        for sz in sizers:
-            scale = sz.batch(names, active, scale, bs)
-        return scale
-
-    impl.scale_hook, impl.batch_hook = hook, batch_hook
+    impl.size_hook = hook

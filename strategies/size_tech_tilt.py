@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, model_validator
 
 from strategies.base import Params, register
-from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params
+from strategies.regime_rules import CompiledToRules, RulesBacked
 
 
 class SizeTechRule(Params):
@@ -50,26 +50,17 @@ def size_tech_tilt(rule: SizeTechRule, add: dict[str, float], name: str = "size_
     }
 
 
-class SizeTechParams(SizeTechRule):
+class SizeTechParams(SizeTechRule, CompiledToRules):
     """Params of ``size_tech_tilt``."""
 
     core: dict[str, float] = Field(default_factory=lambda: {"SPY": 0.6, "IEF": 0.4})
     tilt: dict[str, float] = Field(default_factory=lambda: {"IWM": 0.10, "QQQ": 0.10},
                                    description="weights added in the regimes")
 
-    _rules: RegimeRulesParams | None = PrivateAttr(None)
-
     @model_validator(mode="after")
     def _build(self) -> SizeTechParams:
         tilt = size_tech_tilt(self, self.tilt)
-        self._rules = rules_params({"base": self.core, "tilts": [tilt] if tilt else []})
-        return self
-
-    @property
-    def rules_params(self) -> RegimeRulesParams:
-        """The equivalent ``regime_rules`` params."""
-        assert self._rules is not None
-        return self._rules
+        return self.keep_rules({"base": self.core, "tilts": [tilt] if tilt else []})
 
 
 @register("size_tech_tilt", SizeTechParams)

@@ -34,14 +34,13 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, model_validator
 
 from backtest.instruments import CURVE_NODES, durations_at
-from backtest.signals import SignalFrame
 from strategies.base import Params, Unsupported, register
-from strategies.regime_rules import RegimeRulesParams, RulesBacked, rules_params
+from strategies.history import cached
+from strategies.regime_rules import CompiledToRules, RulesBacked
 from strategies.rules_engine import CASH_KEYWORD
-from strategies.shared import memo
 from strategies.short_vol import install_sizers
 
 DURATIONS = {"BIL": 0.1, "SHV": 0.3, "SHY": 1.9, "IEF": 7.5, "TLT": 16.5}
@@ -79,26 +78,6 @@ class SteepenerRule(Params):
         """Short notional per unit of long notional at the fixed durations, ``D_long_leg / D_short_leg``."""
         return self.durations[self.long_leg] / self.durations[self.short_leg]
 
-    def hedge_ratios(self, sf: SignalFrame, dates: pd.DatetimeIndex) -> np.ndarray:
-        """Point-in-time hedge ratio ``D_long_leg(t) / D_short_leg(t)`` at each decision date, shape (T,).
-
-        Durations from the curve known at each date (``duration_source: curve``), the fixed
-        ``durations`` where no yield is known yet (or with ``duration_source: fixed``).
-        """
-        dates = pd.DatetimeIndex(dates)
-        legs = [self.long_leg, self.short_leg]
-        fixed = np.array([self.durations[a] for a in legs])
-        D = np.tile(fixed, (len(dates), 1))
-        if self.duration_source == "curve" and not sf.yields.empty:
-            yl = sf.yields
-            pos = pd.DatetimeIndex(yl.index).searchsorted(dates, side="right") - 1
-            at = yl.iloc[np.maximum(pos, 0)].set_axis(dates)
-            at[pos < 0] = np.nan
-            known = at.notna().any(axis=1).to_numpy()
-            Dc = durations_at(legs, at).to_numpy()
-            D[known] = Dc[known]
-        return D[:, 0] / D[:, 1]
-
 
 @dataclass(frozen=True)
 class HedgeSizer:
@@ -111,42 +90,45 @@ class HedgeSizer:
     tilt: str
     rule: SteepenerRule
 
-    def __call__(self, names: list[str], active: np.ndarray, scale: np.ndarray, sf: SignalFrame,
-                 dates: pd.DatetimeIndex) -> np.ndarray:
-        """Replace the scale column of the hedge tilt (``scale_hook`` form with the tilt names)."""
+    def __call__(self, names: list[str], active: np.ndarray, scale: np.ndarray, bs: Any) -> np.ndarray:
+        """Replace the scale column of the hedge tilt in ``scale`` (K, P, k) by ``h(t) / h0``."""
         if self.tilt not in names:
             return scale
         out = scale.copy()
-        r = self.rule
-        key = ("steepener_hedge", r.long_leg, r.short_leg, tuple(sorted(r.durations.items())), r.duration_source)
-        out[:, names.index(self.tilt)] = memo(sf, dates, key, lambda: r.hedge_ratios(sf, dates)) / r.hedge_ratio
+        out[..., names.index(self.tilt)] = self.hedge_ratios(bs) / self.rule.hedge_ratio
         return out
 
-    def batch(self, names: list[str], active: np.ndarray, scale: np.ndarray, bs: Any) -> np.ndarray:
-        """Batch form on (K, P, k) arrays, from the batch's ``yields(name)`` (K, P) per curve node.
+    def hedge_ratios(self, bs: Any) -> np.ndarray:
+        """Point-in-time hedge ratio ``D_long_leg(t) / D_short_leg(t)`` at each decision of each path, (K, P).
+
+        Durations from the curve known at each date (``duration_source: curve``; the batch's
+        ``yields(name)``, (K, P) per curve node), the fixed ``durations`` where no yield is
+        known yet (or with ``duration_source: fixed``).
 
         Raises
         ------
         Unsupported
             The batch has no yields.
         """
-        if self.tilt not in names:
-            return scale
+        r = self.rule
         get = getattr(bs, "yields", None)
-        if get is None and self.rule.duration_source == "curve":
+        if get is None and r.duration_source == "curve":
             raise Unsupported("steepener durations need the yields of each path")
-        k_n, p_n = bs.shape
-        legs = [self.rule.long_leg, self.rule.short_leg]
-        D = np.tile(np.array([self.rule.durations[a] for a in legs]), (k_n * p_n, 1))
-        if self.rule.duration_source == "curve":
-            nodes = {c: y.reshape(-1) for c in CURVE_NODES if (y := get(c)) is not None}
-            if nodes:
-                yl = pd.DataFrame(nodes)
-                known = yl.notna().any(axis=1).to_numpy()
-                D[known] = durations_at(legs, yl).to_numpy()[known]
-        out = scale.copy()
-        out[..., names.index(self.tilt)] = (D[:, 0] / D[:, 1]).reshape(k_n, p_n) / self.rule.hedge_ratio
-        return out
+
+        def compute() -> np.ndarray:
+            k_n, p_n = bs.shape
+            legs = [r.long_leg, r.short_leg]
+            D = np.tile(np.array([r.durations[a] for a in legs]), (k_n * p_n, 1))
+            if r.duration_source == "curve":
+                nodes = {c: y.reshape(-1) for c in CURVE_NODES if (y := get(c)) is not None}
+                if nodes:
+                    yl = pd.DataFrame(nodes)
+                    known = yl.notna().any(axis=1).to_numpy()
+                    D[known] = durations_at(legs, yl).to_numpy()[known]
+            return (D[:, 0] / D[:, 1]).reshape(k_n, p_n)
+
+        key = ("steepener_hedge", r.long_leg, r.short_leg, tuple(sorted(r.durations.items())), r.duration_source)
+        return cached(bs, key, compute)
 
 
 def steepener_sizer(rule: SteepenerRule, name: str = "steepener") -> HedgeSizer:
@@ -181,28 +163,19 @@ def steepener_tilts(rule: SteepenerRule, notional: float, held: list[str], fund_
     return tilts
 
 
-class SteepenerParams(SteepenerRule):
+class SteepenerParams(SteepenerRule, CompiledToRules):
     """Params of ``steepener``."""
 
     core: dict[str, float] = Field(default_factory=lambda: {"BIL": 1.0}, description="holding when off")
     notional: float = Field(1.0, ge=0, le=3, description="long-leg notional, fraction of NAV")
 
-    _rules: RegimeRulesParams | None = PrivateAttr(None)
-
     @model_validator(mode="after")
     def _build(self) -> SteepenerParams:
         fund = self.fund_from if self.fund_from is not None else [*[a for a in self.idle if a in self.core], CASH_KEYWORD]
-        self._rules = rules_params({
+        return self.keep_rules({
             "base": self.core,
             "tilts": steepener_tilts(self, self.notional, list(self.core), fund),
         })
-        return self
-
-    @property
-    def rules_params(self) -> RegimeRulesParams:
-        """The equivalent ``regime_rules`` params."""
-        assert self._rules is not None
-        return self._rules
 
 
 @register("steepener", SteepenerParams)

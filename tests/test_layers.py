@@ -7,7 +7,9 @@
   (checked with ``sys.modules`` in a subprocess, not with a clock: timings are in
   ``benchmarks/bench_cli.py``);
 * the static tables that keep those commands light (``backtest.commands.COMMANDS`` and
-  ``strategies.KINDS``) agree with the real commands and the real strategy registry.
+  ``strategies.KINDS``) agree with the real commands and the real strategy registry, and the
+  regime models' catalogue (``backtest.constants.REGIME_MODELS``, read by the config) with
+  their registry.
 
 See docs/architecture.md.
 """
@@ -264,3 +266,11 @@ def test_strategy_catalogue_matches_the_registry() -> None:
 
     real = {kind: (spec.cls.__module__, spec.doc) for kind, spec in load_all().items()}
     assert strategies.KINDS == real
+
+
+def test_regime_model_catalogue_matches_the_registry() -> None:
+    from backtest.constants import REGIME_MODELS
+    from backtest.regimes.models import load_models
+
+    real = {name: (spec.cls.__module__, spec.doc) for name, spec in load_models().items()}
+    assert REGIME_MODELS == real

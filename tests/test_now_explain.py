@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.now_explain import leaf_text, model_reads, regime_disagreement, tilt_line
+from backtest.config import RegimeConfig
+from backtest.now_explain import leaf_text, regime_disagreement, tilt_line
+from backtest.regimes.models import make_regime_model
 from strategies.rules_engine import deciding_leaves, explain_condition, parse_condition
 
 
@@ -82,7 +84,7 @@ def test_tilt_line_off_by_exit_names_the_reading_and_what_still_holds():
 
 def test_regime_disagreement_line():
     sig = {"walcl_chg_13w": 41.7, "treast_chg_4w": 22.8, "sofr_iorb": -0.1}
-    regimes = {m: {"label": lab, "reads": model_reads(m, {}, sig)}
+    regimes = {m: {"label": lab, "reads": reads(m, {}, sig)}
                for m, lab in (("calendar", "rmp"), ("rules", "rmp"), ("markov", "qe"))}
     line = regime_disagreement(regimes)
     assert line.startswith("markov says qe, calendar and rules say rmp: markov reads only walcl_chg_13w (+41.7 bn)")
@@ -90,4 +92,9 @@ def test_regime_disagreement_line():
     # null: all agree -> nothing to explain
     assert regime_disagreement({m: {**r, "label": "rmp"} for m, r in regimes.items()}) is None
     # a Markov model with an rmp state does not claim it has none
-    assert "no rmp state" not in model_reads("markov", {"labels": ["qt", "plateau", "rmp"]}, sig)
+    assert "no rmp state" not in reads("markov", {"labels": ["qt", "plateau", "rmp"]}, sig)
+
+
+def reads(model: str, params: dict, signals: dict) -> str:
+    """What the registered model ``model`` built with ``params`` reads (its ``reads``)."""
+    return make_regime_model(RegimeConfig(model=model, params=params)).reads(signals)

@@ -20,7 +20,7 @@ from backtest.errors import ConfigError, RegimeError
 from backtest.evidence.events import regime_start_paths as event_study
 from backtest.regimes.calendar import load_calendar
 from backtest.regimes.markov import MarkovModel, hamilton_filter
-from backtest.regimes.models import make_regime_model
+from backtest.regimes.models import load_models, make_regime_model, model_spec
 from backtest.regimes.rules import RulesModel, dwell_filter, load_rules_params
 from backtest.regimes.scoring import regime_outputs, regime_share
 from tests.helpers import run_cli
@@ -302,6 +302,25 @@ def test_calendar_is_parsed_once_per_unchanged_file(tmp_path):
 def test_unknown_model_and_calendar_params():
     with pytest.raises(ConfigError, match="calendar model takes no params"):
         make_regime_model(RegimeConfig(model="calendar", params={"x": 1}))
+
+
+def test_the_config_names_a_registered_model_with_a_did_you_mean():
+    from backtest.config import config_from_dict
+
+    raw = {"name": "x", "strategies": [{"name": "a", "kind": "fixed_weights", "params": {"weights": {"SPY": 1.0}}}]}
+    with pytest.raises(ConfigError, match=r"regimes\.model: unknown regime model 'markv' \(did you mean 'markov'\?\)"):
+        config_from_dict({**raw, "regimes": {"model": "markv"}})
+    assert config_from_dict({**raw, "regimes": {"model": "markov"}}).regimes.model == "markov"
+    with pytest.raises(ConfigError, match=r"regimes\.model: unknown regime model 'markv' \(did you mean 'markov'\?\)"):
+        model_spec("markv")  # the registry's own door says the same
+
+
+def test_every_registered_model_builds_from_its_config():
+    for name, spec in load_models().items():
+        model = make_regime_model(RegimeConfig(model=name))
+        assert type(model) is spec.cls and model.name == name and spec.doc
+        assert model.reads({}) and "n/a" not in model.reads({"walcl_chg_13w": 41.7, "treast_chg_4w": 2.0,
+                                                             "sofr_iorb": 0.1})
 
 
 # ---------------------------------------------------------------------------- scoring

@@ -13,7 +13,8 @@ from backtest.config import StrategyConfig
 from backtest.errors import ConfigError, StrategyError
 from backtest.signals import SignalFrame
 from strategies.base import build_strategy, renormalise, validate_params
-from strategies.rules_engine import Context, parse_condition
+from strategies.history import Context
+from strategies.rules_engine import parse_condition
 
 ASSETS = ("SPY", "IEF", "TLT", "SHY", "BIL", "GLD", "DBC", "TIP", "VNQ", "IWM", "QQQ", "SVXY", "VIXY")
 KINDS = ("qe", "plateau", "qt", "rmp")
@@ -429,14 +430,14 @@ def test_runtime_funding_failure_is_a_strategy_error(monkeypatch):
 
     sf = make_frame(2)
     s = strat({"base": BASE, "tilts": [gold(add={"GLD": 0.4})]})
-    real = rr.tilt_activity
+    real = rr.batch_tilt_activity
 
-    def oversized(rules, sf_, dates):
-        active, scale, ctx = real(rules, sf_, dates)
-        return active, scale * 1.5, ctx
+    def oversized(rules, bs):
+        active, scale = real(rules, bs)
+        return active, scale * 1.5
 
-    monkeypatch.setattr(rr, "tilt_activity", oversized)
-    with pytest.raises(StrategyError, match=r"strategy my_rules: tilt 'gold' cannot be funded on 2024-01-01"):
+    monkeypatch.setattr(rr, "batch_tilt_activity", oversized)
+    with pytest.raises(StrategyError, match=r"strategy my_rules: tilt 'gold' cannot be funded on 2024-01-01 \(short by"):
         s.weights(sf, sf.days)
 
 

@@ -26,6 +26,7 @@ from backtest.data.release import release_dates
 from backtest.data.sample import SampleSource
 from backtest.errors import ScenarioError
 from backtest.regimes.markov import hamilton_filter
+from backtest.regimes.markov import transform_array as transform
 from backtest.regimes.models import make_regime_model
 from backtest.regimes.rules import RulesModel, classify, dwell_filter, load_rules_params
 from backtest.regimes.rules_batch import (
@@ -41,8 +42,7 @@ from backtest.synthetic import runner
 from backtest.synthetic.generator import generate
 from backtest.synthetic.path_signals import PathSignals
 from backtest.synthetic.scenarios import scenarios_from_dict
-from backtest.synthetic.sim_labels import label_codes
-from backtest.synthetic.sim_markov import transform
+from backtest.synthetic.sim_labels import label_codes, make_labeler
 from backtest.synthetic.vector_strategies import PathBatch, path_frame, state_labels
 from backtest.synthetic.writer import provenance
 
@@ -217,6 +217,34 @@ def test_batch_and_per_path_routes_see_the_same_labels(planted):
         assert frame["regime_id"].notna().all()
 
 
+class OneHistoryModel:
+    """A user's regime model with only ``label`` (no batch form): qe while SPY is above its 20-day mean."""
+
+    name = "one_history"
+
+    def label(self, md, days):
+        px = md.prices["SPY"].reindex(days)
+        above = (px > px.rolling(20, min_periods=1).mean()).to_numpy()
+        return pd.DataFrame({"regime": np.where(above, "qe", "qt")}, index=days)
+
+    def reads(self, signals):
+        return "SPY against its 20-day mean"
+
+
+def test_a_model_without_a_batch_form_labels_each_path_with_its_own_label(planted):
+    prep, pan = planted
+    ctx = prep.contexts["A"]
+    model = OneHistoryModel()
+    lab = make_labeler("model", model, "one_history", ctx, model.label(ctx.history, ctx.history.calendar))
+    assert lab.method == "per_path" and "path by path" in lab.note
+    got = lab.labels(pan)
+    t_n = pan.states.shape[1]
+    for i in (0, 5):
+        md_i = pan.market_data(i)
+        assert list(got[i]) == list(model.label(md_i, md_i.calendar)["regime"].to_numpy(dtype=object)[-t_n:])
+    assert {"qe", "qt"} <= set(got.ravel())
+
+
 def test_state_switch_restores_hidden_state_labels(md):
     raw = {**PLANTED, "labels": "state"}
     prep = runner.prepare(cfg("csv"), scenarios_from_dict(raw), md=md)
@@ -275,7 +303,7 @@ def markov(md):
 
 def test_markov_filter_equals_hamilton_filter_on_the_joined_grid(markov, md):
     prep, pan = markov
-    fit = prep.labelers["A"].markov
+    fit = prep.labelers["A"].start  # the markov model's state at t0: its frozen fit
     assert fit is not None and "markov model's filter" in " ".join(prep.notes)
     p = fit.params
     t0 = prep.contexts["A"].t0
@@ -303,7 +331,7 @@ def test_markov_filter_equals_hamilton_filter_on_the_joined_grid(markov, md):
 def test_markov_label_lags_and_does_not_look_ahead(markov):
     prep, pan = markov
     lab = prep.labelers["A"]
-    confirm = lab.markov.params.confirm_days
+    confirm = lab.start.params.confirm_days
     got = lab.labels(pan, PathSignals(pan))
     boom = pan.states == 1
     seen = 0

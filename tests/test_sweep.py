@@ -322,21 +322,56 @@ def test_path_groups_each_match_run_backtest():
         assert (rets[i] - ref).abs().max() < 1e-10, i
 
 
-def test_affine_weights_equal_per_variant_calls():
+def test_variants_weighted_as_a_batch_equal_run_backtest():
+    """Variants are one more batch axis of the kind's batch form; each equals its own run."""
     md = market(3)
     cfg = config_from_dict(config())
     req = TuneRequest(grid=[W + "SPY=0.2:0.5:0.1", W + "GLD=0:0.2:0.05", W + "TLT=-0.2,0"],
                       where=["SPY + GLD + TLT <= 0.6"], walk_forward="train=24M,test=12M", strategy="mix",
                       chunk_size=7)
-    fast = run_tune(cfg, req, md=md, benchmarks=False)
-    req.vectorise = False
-    slow = run_tune(cfg, req, md=md, benchmarks=False)
-    n = len(fast.table)
+    res = run_tune(cfg, req, md=md, benchmarks=False)
+    n = len(res.table)
     assert n > 20
-    assert fast.weight_modes == {"affine": n, "per-variant": 0}
-    assert slow.weight_modes == {"affine": 0, "per-variant": n}
-    num = fast.table.select_dtypes("number").columns
-    np.testing.assert_allclose(fast.table[num].to_numpy(), slow.table[num].to_numpy(), rtol=0, atol=1e-12)
+    assert res.weight_modes == {"batch": n, "per-variant": 0}
+    rets = res.variant_returns([0, n - 1])
+    for i in (0, n - 1):
+        r2 = config()
+        for k in ("SPY", "GLD", "TLT"):
+            r2["strategies"][1]["params"]["weights"][k] = res.table.loc[i, W + k]
+        ref = run_backtest(config_from_dict(r2), md=md).returns["mix"]
+        assert (rets[i] - ref).abs().max() < 1e-10, i
+
+
+def test_a_kind_without_a_batch_form_is_tuned_per_variant():
+    """A user's kind with only ``weights()`` is called per variant and gives the same scores."""
+    from strategies.base import REGISTRY, register
+    from strategies.benchmarks import WeightsParams
+
+    @register("one_history_only_test", WeightsParams)
+    class OneHistory:
+        def __init__(self, name, params):
+            self.name, self.params = name, params
+
+        def assets(self):
+            return list(self.params.weights)
+
+        def weights(self, sf, dates):
+            return pd.DataFrame([list(self.params.weights.values())] * len(dates), index=dates,
+                                columns=self.assets())
+
+    try:
+        md = market(3)
+        raw = config()
+        req = TuneRequest(grid=[W + "SPY=0.2:0.4:0.1", W + "GLD=0,0.1"], split="2016-01-04", strategy="mix")
+        batch = run_tune(config_from_dict(raw), req, md=md, benchmarks=False)
+        raw["strategies"][1]["kind"] = "one_history_only_test"
+        one = run_tune(config_from_dict(raw), req, md=md, benchmarks=False)
+    finally:
+        REGISTRY.pop("one_history_only_test", None)
+    assert batch.weight_modes == {"batch": 6, "per-variant": 0}
+    assert one.weight_modes == {"batch": 0, "per-variant": 6}
+    num = batch.table.select_dtypes("number").columns
+    np.testing.assert_array_equal(batch.table[num].to_numpy(), one.table[num].to_numpy())
 
 
 def test_nonlinear_strategy_falls_back_to_per_variant():
@@ -346,7 +381,7 @@ def test_nonlinear_strategy_falls_back_to_per_variant():
     cfg = config_from_dict(raw)
     res = run_tune(cfg, TuneRequest(grid=["strategies.iv.params.window=20:200:10"], split="2016-01-04",
                                     strategy="iv"), md=md, benchmarks=False)
-    assert res.weight_modes == {"affine": 0, "per-variant": 19}
+    assert res.weight_modes == {"batch": 19, "per-variant": 0}
     r2 = config()
     r2["strategies"][1] = {"name": "iv", "kind": "inverse_vol", "params": {"assets": list(TICKERS), "window": 110}}
     ref = run_backtest(config_from_dict(r2), md=md).returns["iv"]
@@ -475,13 +510,12 @@ def test_dask_executor_on_an_existing_scheduler():
             assert ex.map(abs, [-3, 4, -5]) == [3, 4, 5]
 
 
-def test_invalid_variant_is_reported_in_affine_mode_too():
+def test_the_first_invalid_variant_is_reported():
     cfg = config_from_dict(config())
-    for vectorise in (True, False):
-        req = TuneRequest(grid=[W + "SPY=0.2:0.51:0.01", W + "GLD=0,0.3"], split="2016-01-04", strategy="mix",
-                          vectorise=vectorise)
-        with pytest.raises(SweepError, match=r"variant 63 \(.*SPY=0\.51.*GLD=0\.3\).*sum to 1\.01.*--where"):
-            run_tune(cfg, req, md=market(10), benchmarks=False)
+    req = TuneRequest(grid=[W + "SPY=0.2:0.51:0.01", W + "GLD=0,0.3"], split="2016-01-04", strategy="mix",
+                      chunk_size=40)
+    with pytest.raises(SweepError, match=r"variant 63 \(.*SPY=0\.51.*GLD=0\.3\).*sum to 1\.01.*--where"):
+        run_tune(cfg, req, md=market(10), benchmarks=False)
 
 
 # ============================================================================ old import paths

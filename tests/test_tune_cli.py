@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -73,6 +76,19 @@ def test_tune_writes_a_complete_run_folder(tmp_path, cfg):
 
 
 @pytest.mark.slow
+def test_tune_never_imports_vectorbt(tmp_path, cfg):
+    """The untuned reference and the benchmarks run through the batch kernel, not the engine."""
+    code = ("import sys\nfrom backtest.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\nprint('vectorbt' in sys.modules, 'backtest.pipeline' in sys.modules)\n")
+    args = ["tune", str(cfg), "--grid", W + "GLD=0,0.1", "--strategy", "mix", "--split", "2017-06-01",
+            "--metric", "information_ratio", "--null-runs", "0", "--no-report", "--out", str(tmp_path / "res")]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "MPLBACKEND": "Agg"}
+    r = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "sixty_forty" in r.stdout  # the benchmarks ran
+    assert r.stdout.strip().splitlines()[-1] == "False True"  # the pipeline module is loaded, vectorbt is not
+
+
 def test_same_tune_csv_from_repeated_runs_and_two_dask_workers(tmp_path, cfg):
     """Two in-process runs with the same seed and a 2-process Dask run give byte-identical tune.csv."""
     args = [*GRID, "--strategy", "mix", "--random", "17", "--seed", "5", "--split", "2017-06-01",

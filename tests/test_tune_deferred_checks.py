@@ -10,9 +10,9 @@ from backtest.config import config_from_dict
 from backtest.data.base import MacroSeries, MarketData
 from backtest.errors import SweepError
 from backtest.tune.orchestrate import TuneRequest, run_tune
+from strategies.deferred import defer_check, deferred_checks
 from strategies.regime_rules import RegimeRulesParams
 from strategies.rules_kernels import check_funding, first_unfunded
-from strategies.shared import defer_check, deferred_checks
 
 TICKERS = ("SPY", "IEF", "GLD", "TIP", "TLT")
 TILTS = "strategies.rules.params.tilts"

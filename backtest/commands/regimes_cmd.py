@@ -26,8 +26,9 @@ from rich.table import Table
 
 from backtest.commands.common import out_path
 from backtest.config import DEFAULT_MACRO, DataConfig, RegimeConfig
+from backtest.constants import REGIME_MODELS
 from backtest.data.base import MarketData
-from backtest.regimes.models import MODELS, CalendarModel, make_regime_model
+from backtest.regimes.models import CalendarModel, make_regime_model, model_spec
 from backtest.regimes.signals import liquidity_signals
 from backtest.results import atomic_run_dir, final_path
 
@@ -183,22 +184,23 @@ def register(app: typer.Typer) -> None:
     def regimes(
         config: Path | None = typer.Argument(None, help="Run config (YAML); default: the offline sample market."),
         data_dir: str | None = typer.Option(None, "--data-dir", help="Folder in the csv layout (implies source csv)."),
-        model: str | None = typer.Option(None, "--model", help=f"Regime model: {' | '.join(MODELS)} (default: the config's)."),
+        model: str | None = typer.Option(None, "--model", help=f"Regime model: {' | '.join(REGIME_MODELS)} (default: the config's)."),
         out: Path = typer.Option(Path("results"), "--out", parser=out_path, help="Results root; one new regimes-<timestamp> folder is written inside."),
     ) -> None:
         """Show the regime timeline and its agreement with the Fed calendar; write CSV + PNG."""
         from backtest.commands.common import console, fail
-        from backtest.errors import ConfigError, RmpbtError
+        from backtest.errors import RmpbtError
 
         try:
-            if model is not None and model not in MODELS:
-                raise ConfigError(f"--model: unknown regime model {model!r} (expected one of {', '.join(MODELS)})")
+            if model is not None:
+                model_spec(model, "--model")  # one line, with the closest known model
             md, reg, days = load_inputs(config, data_dir, model)
-            labels = make_regime_model(reg).label(md, md.calendar).reindex(days)
+            regime_model = make_regime_model(reg)
+            labels = regime_model.label(md, md.calendar).reindex(days)
             cal = CalendarModel(reg.calendar, reg.by).label(md, days)["regime"]
             signals = liquidity_signals(md, days)
             tl = timeline(labels, signals)
-            self_cmp = reg.model == "calendar"
+            self_cmp = isinstance(regime_model, CalendarModel)  # the calendar against itself: no table
             tab, share = (None, float("nan")) if self_cmp else agreement(labels["regime"], cal)
             src = "SYNTHETIC sample market" if md.synthetic else md.source
             title = f"regimes: {reg.model} ({src}) {days[0].date()} → {days[-1].date()}"

@@ -183,7 +183,7 @@ def register(app: typer.Typer) -> None:
         heatmap: Annotated[str | None, typer.Option("--heatmap", help="KEY1,KEY2 for the heatmap (default: first two grid keys).")] = None,
         chunk_size: Annotated[int, typer.Option("--chunk-size", help="Variants per simulation batch.")] = 250,
         exact_weights: Annotated[bool, typer.Option(
-            "--exact-weights", help="Call the strategy for every variant (never the affine shortcut).")] = False,
+            "--exact-weights", help="No effect, kept for old scripts: every variant's weights are exact.")] = False,
         benchmark: Annotated[str | None, typer.Option(
             "--benchmark", help="Strategy of the config the verdict also compares with (default: the "
                                 "config's benchmark, e.g. sixty_forty).")] = None,

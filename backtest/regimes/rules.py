@@ -29,6 +29,7 @@ import pandas as pd
 
 from backtest.data.base import MarketData
 from backtest.errors import RegimeError
+from backtest.regimes.models import register_model
 from backtest.regimes.rules_batch import (
     NO_PENDING,
     MachineState,
@@ -49,7 +50,7 @@ from backtest.regimes.rules_params import (
 )
 from backtest.regimes.signals import liquidity_signals, missing_inputs
 
-__all__ = ["DEFAULT_RULES", "RULE_SIGNALS", "RegimeParams", "RulesModel", "RulesParams", "check_labels", "classify",
+__all__ = ["DEFAULT_RULES", "RULE_INPUTS", "RULE_SIGNALS", "RegimeParams", "RulesModel", "RulesParams", "check_labels", "classify",
            "dwell_filter", "hysteresis", "load_rules_params", "regime_ids", "require_signals", "stress_overlay",
            "validate_params"]
 
@@ -167,19 +168,40 @@ def classify(sig: pd.DataFrame, p: RulesParams) -> pd.DataFrame:
     return out
 
 
+#: Signals the rules machine reads on simulated paths (besides the funding spread).
+RULE_INPUTS = ("walcl_chg_13w", "treast_chg_13w", "walcl_chg_4w", "treast_chg_4w")
+
+
+@register_model("rules")
 class RulesModel:
-    """The data-driven ``rules`` classifier (see the module docstring).
+    """Data-driven classifier of balance-sheet flows and funding stress, with hysteresis.
+
+    See the module docstring.
 
     Parameters
     ----------
     params : dict, optional
         Overrides of the defaults in ``configs/regimes/rules.yaml``.
+
+    Notes
+    -----
+    Its batch form (:class:`backtest.regimes.models.PathLabelling`) runs the same state
+    machine on every simulated path's point-in-time signals at once, continuing from the
+    machine's state after the history up to ``t0`` (:mod:`backtest.regimes.rules_batch`):
+    a path's labels equal :meth:`label` on that path's market data.
     """
 
     name = "rules"
+    #: the signals ``rmpbt now`` shows next to its label
+    shown_signals = ("walcl_chg_13w", "treast_chg_13w", "walcl_chg_4w", "treast_chg_4w", "sofr_iorb", "vix")
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         self.params = load_rules_params(params)
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> RulesModel:
+        """The classifier with ``regimes.params`` over the defaults (ConfigError naming a bad key)."""
+        return cls(cfg.params)
 
     def label(self, md: MarketData, days: pd.DatetimeIndex) -> pd.DataFrame:
         """Labels per day in ``days`` (columns ``regime, regime_id, stress, ...``).
@@ -192,3 +214,42 @@ class RulesModel:
         require_signals(md, ("walcl_chg_13w", "treast_chg_13w", "sofr_iorb", "vix"), self.name)
         sig = liquidity_signals(md, pd.DatetimeIndex(days))
         return classify(sig, self.params)
+
+    def reads(self, signals: dict[str, float | None]) -> str:
+        """Balance-sheet flows and funding stress, in words, with today's values."""
+        return (f"balance-sheet flows (WALCL 13w {_val(signals, 'walcl_chg_13w')}, Treasuries 4w "
+                f"{_val(signals, 'treast_chg_4w')}) and funding stress (SOFR-IORB {_val(signals, 'sofr_iorb', ' pp', 2)}): "
+                "growth soon after stress is rmp")
+
+    # ------------------------------------------------------------------ simulated paths
+
+    def start_state(self, history: MarketData, t0: pd.Timestamp, history_labels: pd.DataFrame,
+                    full: MarketData | None = None) -> MachineState:
+        """The machine's state after ``history`` (the scenario's history up to ``t0``)."""
+        p = self.params
+        sig = liquidity_signals(history, pd.DatetimeIndex(history.calendar))
+        recent = recent_stress(funding_flags(sig["sofr_iorb"].to_numpy(dtype=float) if "sofr_iorb" in sig
+                                             else np.full(len(sig), np.nan), p), p.funding_memory_days)
+        _, _, st = run_rules({k: sig[k].to_numpy(dtype=float) for k in RULE_INPUTS}, recent, p)
+        return st
+
+    def label_paths(self, signals: Any, state: MachineState) -> np.ndarray:
+        """(P, T) label codes of the simulated days of every path, continuing from ``state``."""
+        p = self.params
+        h, n = signals.H, len(signals.calendar)
+        lo = max(0, h - p.funding_memory_days)
+        flags = funding_flags(signals.at("sofr_iorb", np.arange(lo, n)), p)
+        recent = recent_stress(flags, p.funding_memory_days, skip=h - lo)
+        sim = np.arange(h, n)
+        reg, _, _ = run_rules({k: signals.at(k, sim) for k in RULE_INPUTS}, recent, p, state)
+        return np.ascontiguousarray(reg.T)
+
+    def path_note(self, state: MachineState) -> str:
+        """How the simulated days are labelled."""
+        return ("simulated days are labelled by the rules classifier run on each path's simulated "
+                "point-in-time signals, continuing from its state at t0")
+
+
+def _val(signals: dict[str, float | None], key: str, unit: str = " bn", digits: int = 1) -> str:
+    x = signals.get(key)
+    return "n/a" if x is None else f"{x:+,.{digits}f}{unit}"

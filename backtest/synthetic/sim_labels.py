@@ -7,23 +7,27 @@ day after a crash low). :class:`SimLabeler` produces these labels for a whole ch
 paths; both routes of :mod:`backtest.synthetic.vector_strategies` (batch and per path) use
 them, so they see the same labels.
 
-By model (scenario-file key ``labels: model``, the default):
+The labeler asks the model object what it can do, never its name
+(:mod:`backtest.regimes.models`; scenario-file key ``labels: model``, the default):
 
-* ``rules``: the rules classifier (its thresholds and its confirm / min-dwell state machine)
-  run on each path's simulated point-in-time signals (:class:`PathSignals`: H.4.1 flows
-  with their Thursday release lag, SOFR - IORB), continuing from the machine's state at
-  ``t0`` on history (:mod:`backtest.regimes.rules_batch`). A planted regime change is
-  therefore seen ``confirm_days`` (or more) days late, as it would be.
-* ``calendar``: a calendar knows only announcements, and a simulation announces nothing.
-  A bootstrapped day carries the label that drawn history day had under the calendar;
-  a parametric day (sample market: no history day) gets the calendar *as announced by*
-  ``t0``: regimes announced on or before ``t0`` apply from their start (an end date after
-  ``t0`` is not known yet), so a programme announced before the start and effective after
-  it counts, and with nothing scheduled the ``t0`` label is held.
-* ``markov``: the Hamilton filter run forward on each path's simulated signal with the
+* a model with a batch form (:class:`~backtest.regimes.models.PathLabelling`) labels every
+  path's simulated days at once, from its state after the history up to ``t0``:
+  ``rules`` runs its classifier (thresholds, confirm / min-dwell state machine) on each
+  path's simulated point-in-time signals (:class:`PathSignals`: H.4.1 flows with their
+  Thursday release lag, SOFR - IORB), so a planted regime change is seen ``confirm_days``
+  (or more) days late, as it would be; ``markov`` runs its Hamilton filter forward with the
   parameters fitted on the history up to ``t0`` (frozen: no refits during the simulation),
-  on the model's grid (every ``step_days``, a one-step nowcast in between), then its
-  confirm / min-dwell filter continuing from the label at ``t0`` (:class:`MarkovFit`).
+  then its confirm / min-dwell filter continuing from the label at ``t0``. A model whose
+  start cannot be set up (a markov fit that fails) holds the ``t0`` label.
+* a model whose labels are a published schedule (:class:`~backtest.regimes.models.Schedule`:
+  ``calendar``) knows only announcements, and a simulation announces nothing. A
+  bootstrapped day carries the label that drawn history day had; a parametric day (sample
+  market: no history day) gets the schedule *as announced by* ``t0``: regimes announced on
+  or before ``t0`` apply from their start (an end date after ``t0`` is not known yet), so a
+  programme announced before the start and effective after it counts, and with nothing
+  scheduled the ``t0`` label is held.
+* any other model (only ``label``) is run on each path's own market data (history, then
+  the simulated days), path by path: slow, and the run notes say so.
 
 ``labels: state`` restores the old labels (each day's hidden state kind): optimistic
 (perfect foresight of the chain), kept to measure what honest labels cost.
@@ -31,32 +35,22 @@ By model (scenario-file key ``labels: model``, the default):
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from backtest.constants import REGIME_KINDS
 from backtest.data.base import MarketData
-from backtest.regimes.calendar import RegimeCalendar
-from backtest.regimes.markov import MarkovModel
-from backtest.regimes.rules import RulesModel, RulesParams, regime_ids
-from backtest.regimes.rules_batch import (
-    MachineState,
-    funding_flags,
-    kinds_of,
-    recent_stress,
-    run_rules,
-)
-from backtest.regimes.signals import liquidity_signals
+from backtest.regimes.models import PathLabelling, Schedule
+from backtest.regimes.rules import regime_ids
+from backtest.regimes.rules_batch import kinds_of
 from backtest.synthetic.context import ScenarioContext
 from backtest.synthetic.generator import PathPanel
 from backtest.synthetic.path_signals import PathSignals
-from backtest.synthetic.sim_markov import MarkovFit, fit_markov
 
 LABEL_MODES = ("model", "state")
-RULE_INPUTS = ("walcl_chg_13w", "treast_chg_13w", "walcl_chg_4w", "treast_chg_4w")
 UNKNOWN = -1
 
 
@@ -74,33 +68,34 @@ class SimLabeler:
     Attributes
     ----------
     mode : {"model", "state"}
-    model : str
-        ``regimes.model`` of the run config.
-    method : {"rules", "markov", "history_day", "schedule", "state"}
-        How simulated days are labelled.
+    model_name : str
+        ``regimes.model`` of the run config (for the notes).
+    method : {"paths", "per_path", "history_day", "schedule", "state"}
+        How simulated days are labelled: the model's batch form, the model run on each
+        path's market data, the drawn history day's label, a schedule the same on every
+        path, the hidden state's kind.
     kinds : tuple[str, ...]
         Regime kind of each chain state (``state`` method).
+    model : RegimeModel or None
+        The run's regime model (``paths``, ``per_path``).
+    start : object or None
+        The model's state at ``t0`` (``paths``: :meth:`PathLabelling.start_state`).
     hist_codes : np.ndarray or None
         Label code of every history day (rows of ``History.dates``; ``history_day``).
     schedule : np.ndarray or None
         (T,) label codes of the simulated days, the same on every path (``schedule``).
-    params : RulesParams or None
-    start : MachineState or None
-        Rules machine after the history up to ``t0`` (one path).
-    markov : MarkovFit or None
     note : str
         One sentence for the run notes and ``provenance.json``.
     """
 
     mode: str
-    model: str
+    model_name: str
     method: str
     kinds: tuple[str, ...]
+    model: Any = None
+    start: Any = None
     hist_codes: np.ndarray | None = None
     schedule: np.ndarray | None = None
-    params: RulesParams | None = None
-    start: MachineState | None = None
-    markov: MarkovFit | None = None
     note: str = ""
 
     def codes(self, panel: PathPanel, ps: PathSignals | None = None) -> np.ndarray:
@@ -110,7 +105,7 @@ class SimLabeler:
         ----------
         panel : PathPanel
         ps : PathSignals, optional
-            The panel's signals (``rules``; built if not given).
+            The panel's signals (``paths``; built if not given).
         """
         p_n, t_n = panel.states.shape
         if self.method == "state":
@@ -123,14 +118,16 @@ class SimLabeler:
         if self.method == "schedule":
             assert self.schedule is not None
             return np.broadcast_to(self.schedule, (p_n, t_n)).copy()
-        if self.method == "rules":
-            assert self.params is not None
+        if self.method == "paths":
             ps = PathSignals(panel) if ps is None else ps
-            return rules_codes(ps, self.params, self.start)
-        if self.method == "markov":
-            assert self.markov is not None
-            ps = PathSignals(panel) if ps is None else ps
-            return self.markov.codes(ps)
+            return np.asarray(self.model.label_paths(ps, self.start), dtype=np.int64)
+        if self.method == "per_path":
+            days = panel.ctx.days
+            out = np.empty((p_n, t_n), dtype=np.int64)
+            for i in range(p_n):
+                md = panel.market_data(i)
+                out[i] = label_codes(self.model.label(md, md.calendar)["regime"].reindex(days))
+            return out
         raise ValueError(f"unknown label method {self.method!r}")
 
     def labels(self, panel: PathPanel, ps: PathSignals | None = None) -> np.ndarray:
@@ -142,46 +139,25 @@ class SimLabeler:
         return out
 
 
-def rules_codes(ps: PathSignals, p: RulesParams, start: MachineState | None) -> np.ndarray:
-    """(P, T) rules labels of the simulated days of every path, continuing from ``start``."""
-    h, n = ps.H, len(ps.calendar)
-    sim = np.arange(h, n)
-    lo = max(0, h - p.funding_memory_days)
-    flags = funding_flags(ps.at("sofr_iorb", np.arange(lo, n)), p)
-    recent = recent_stress(flags, p.funding_memory_days, skip=h - lo)
-    sig = {k: ps.at(k, sim) for k in RULE_INPUTS}
-    reg, _, _ = run_rules(sig, recent, p, start)
-    return np.ascontiguousarray(reg.T)
-
-
-def history_machine(ctx: ScenarioContext, p: RulesParams) -> tuple[MachineState, np.ndarray]:
-    """Rules machine state at ``t0`` after the context's history, and its history labels (codes)."""
-    sig = liquidity_signals(ctx.history, pd.DatetimeIndex(ctx.history.calendar))
-    recent = recent_stress(funding_flags(sig["sofr_iorb"].to_numpy(dtype=float) if "sofr_iorb" in sig
-                                         else np.full(len(sig), np.nan), p), p.funding_memory_days)
-    reg, _, st = run_rules({k: sig[k].to_numpy(dtype=float) for k in RULE_INPUTS}, recent, p)
-    return st, reg[:, 0]
-
-
 def make_labeler(mode: str, model: object, model_name: str, ctx: ScenarioContext, history_labels: pd.DataFrame,
                  all_history_labels: pd.DataFrame | None = None, history: MarketData | None = None) -> SimLabeler:
-    """The labeler of one scenario.
+    """The labeler of one scenario: what the model object can do decides how (see the module docstring).
 
     Parameters
     ----------
     mode : {"model", "state"}
         Scenario-file key ``labels``.
     model : RegimeModel
-        The run's regime model (a ``RulesModel`` carries its params).
+        The run's regime model.
     model_name : str
-        ``regimes.model``.
+        ``regimes.model`` (for the notes).
     ctx : ScenarioContext
     history_labels : pd.DataFrame
         The model's labels of the context's history (``regime`` column), up to ``t0``.
     all_history_labels : pd.DataFrame, optional
-        The model's labels of every day of ``History.dates`` (bootstrap, calendar).
+        The model's labels of every day of ``History.dates`` (bootstrap of a schedule).
     history : MarketData, optional
-        All the history (``markov``: its parameters are fitted on it up to ``t0``).
+        All the history (a model fitted on it up to ``t0``: ``markov``).
     """
     kinds = tuple(ctx.kinds)
     if mode == "state":
@@ -190,18 +166,15 @@ def make_labeler(mode: str, model: object, model_name: str, ctx: ScenarioContext
                                "(perfect foresight of the chain: optimistic)")
     if mode != "model":
         raise ValueError(f"labels: unknown mode {mode!r} (expected one of {', '.join(LABEL_MODES)})")
-    if model_name == "rules" and isinstance(model, RulesModel):
-        st, _ = history_machine(ctx, model.params)
-        return SimLabeler("model", model_name, "rules", kinds, params=model.params, start=st,
-                          note="simulated days are labelled by the rules classifier run on each path's simulated "
-                               "point-in-time signals, continuing from its state at t0")
-    if model_name == "markov" and isinstance(model, MarkovModel) and history is not None:
-        fit = fit_markov(model, history, ctx.t0, history_labels)
-        if fit is not None:
-            return SimLabeler("model", model_name, "markov", kinds, markov=fit,
-                              note=f"simulated days are labelled by the markov model's filter on each path's "
-                                   f"simulated {model.params.signal}, with the parameters fitted on history up to t0 "
-                                   "(no refits during the simulation)")
+    if isinstance(model, PathLabelling):
+        start = model.start_state(ctx.history, ctx.t0, history_labels, history)
+        if start is not None:
+            return SimLabeler("model", model_name, "paths", kinds, model=model, start=start,
+                              note=model.path_note(start))
+    elif not isinstance(model, Schedule):
+        return SimLabeler("model", model_name, "per_path", kinds, model=model,
+                          note=f"simulated days are labelled by the {model_name} model run on each path's market "
+                               "data, path by path (it has no batch form: slow)")
     reg = history_labels["regime"] if "regime" in history_labels else pd.Series(dtype=object)
     t0_code = int(label_codes(reg.iloc[-1:])[0]) if len(reg) else UNKNOWN
     if ctx.source == "bootstrap" and all_history_labels is not None:
@@ -209,9 +182,8 @@ def make_labeler(mode: str, model: object, model_name: str, ctx: ScenarioContext
                           hist_codes=label_codes(all_history_labels["regime"]),
                           note=f"simulated days carry the {model_name} label their bootstrapped history day had "
                                "(a simulation announces nothing)")
-    sched = calendar_as_of(model, ctx.t0, ctx.days)
-    if sched is not None:
-        codes = label_codes(sched)
+    if isinstance(model, Schedule):
+        codes = label_codes(model.announced_by(ctx.t0, ctx.days))
         seen = ", ".join(f"{k} {int((codes == i).sum())} d" for i, k in enumerate(REGIME_KINDS) if (codes == i).any())
         return SimLabeler("model", model_name, "schedule", kinds, schedule=codes,
                           note=f"parametric source: simulated days carry the calendar as announced by t0 "
@@ -222,25 +194,13 @@ def make_labeler(mode: str, model: object, model_name: str, ctx: ScenarioContext
                            "on the history up to t0)")
 
 
-def calendar_as_of(model: object, t0: pd.Timestamp, days: pd.DatetimeIndex) -> pd.Series | None:
-    """Calendar labels of ``days`` from the regimes announced by ``t0`` (None if ``model`` is no calendar).
-
-    A regime announced after ``t0`` does not exist yet; an end date after ``t0`` is not
-    known yet (the regime stays open).
-    """
-    cal = getattr(model, "calendar", None)
-    if not isinstance(cal, RegimeCalendar):
-        return None
-    known = tuple(dataclasses.replace(r, end=r.end if r.end is not None and r.end <= t0 else None)
-                  for r in cal.regimes if r.announced <= t0)
-    by = getattr(model, "by", "effective")
-    return RegimeCalendar(known, cal.stress_events, cal.path).label(pd.DatetimeIndex(days), by=by)["regime"]
-
-
 def all_history_labels(model: object, model_name: str, mode: str, source: str, md: object,
                        dates: pd.DatetimeIndex) -> pd.DataFrame | None:
-    """The model's labels of every history day a bootstrap can draw (``history_day`` method), else None."""
-    if mode != "model" or source != "bootstrap" or model_name != "calendar":
+    """The model's labels of every history day a bootstrap can draw (``history_day`` method), else None.
+
+    Only a schedule's labels (a function of the date) carry over to a drawn day.
+    """
+    if mode != "model" or source != "bootstrap" or not isinstance(model, Schedule):
         return None
     return model.label(md, pd.DatetimeIndex(dates))  # type: ignore[attr-defined]
 
@@ -275,5 +235,5 @@ def provenance_entry(labelers: dict[str, SimLabeler], model_name: str) -> str:
     return f"{model_name}: " + "; ".join(notes)
 
 
-__all__ = ["LABEL_MODES", "SimLabeler", "all_history_labels", "calendar_as_of", "history_machine", "label_codes", "make_labeler", "path_labels",
-           "provenance_entry", "rules_codes"]
+__all__ = ["LABEL_MODES", "SimLabeler", "all_history_labels", "label_codes", "make_labeler", "path_labels",
+           "provenance_entry"]

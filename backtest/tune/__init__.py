@@ -10,10 +10,10 @@ How the work is organised (see ``docs/tuning.md``):
 * Variants are grouped by *path*: the values of their non-strategy keys (rebalance
   schedule, lag, costs, cash, regimes). A path fixes the decision and fill days, costs and
   regime labels; each path is prepared once.
-* Within a path, the strategy's weights for every variant are obtained either by calling
-  ``weights()`` per variant or, when the weights are an affine function of the numeric
-  keys being tuned (checked by probing: fitted on a few variants, verified to 1e-9 on
-  others), by one matrix product for all variants.
+* Within a path, the variants are one more batch axis of the strategy's batch form: their
+  weights come from one call on the path's history as a batch of one
+  (:func:`strategies.base.variant_batch_weights`), sharing the work that does not depend
+  on their params; a kind without a batch form is called through ``weights()`` per variant.
 * The execution rules of a path are one :class:`~backtest.execution.spec.ExecutionSpec`;
   raw weights are finalised by :func:`~backtest.execution.weights.finalise_weights`.
 * Variants are then simulated as items of one batch-kernel call

@@ -1,5 +1,6 @@
-"""Per-path work of ``rmpbt tune``: the picklable context of a path, affine weights, chunks of
-variants, their simulation and scoring (runs in workers: imports neither vectorbt nor dask)."""
+"""Per-path work of ``rmpbt tune``: the picklable context of a path, chunks of variants, their
+weights (one more batch axis of the kind's batch form), simulation and scoring (runs in workers:
+imports neither vectorbt nor dask)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from backtest.kernel import fill_plan, simulate_batch
 from backtest.metrics_batch import WINDOW_METRICS, window_metrics
 from backtest.tune.folds import Fold
 from backtest.tune.selection import score_column
-from strategies.shared import deferred_checks, shared_history, variant_weights
+from strategies.base import Unsupported, variant_batch_weights
+from strategies.deferred import deferred_checks
+from strategies.history import HistoryBatch
 
 
 @dataclass
@@ -66,44 +69,12 @@ class PathContext:
 
 
 @dataclass
-class AffineWeights:
-    """Weights as an affine function of numeric keys: ``W(θ) = A + Σ_j θ_j C_j``.
-
-    ``A`` and the rows of ``C`` are flattened ``dates x assets`` arrays, snapped to
-    10-decimal numbers when within 1e-12 of one (fitted coefficients are 1, 0, -0.4, ...
-    up to rounding), so that e.g. a fixed weight tuned to 0.3 comes out as exactly ``0.3``:
-    vectorbt breaks ties between equal orders by column, and a weight off by one ulp
-    could otherwise change which order absorbs a cash shortfall. ``hold`` marks the
-    all-NaN (hold) rows shared by every variant.
-    """
-
-    keys: list[str]
-    intercept: np.ndarray
-    coef: np.ndarray
-    columns: list[str]
-    hold: np.ndarray
-    probes: int
-
-    def weights(self, theta: np.ndarray) -> np.ndarray:
-        """``V x D x N`` weights for ``theta`` (V x J)."""
-        d, n = self.hold.shape[0], len(self.columns)
-        w = np.repeat(self.intercept[None, :], len(theta), axis=0)
-        for j in range(theta.shape[1]):  # elementwise, so a row never depends on the others
-            w += theta[:, j : j + 1] * self.coef[j][None, :]
-        w = w.reshape(len(theta), d, n)
-        w[:, self.hold, :] = np.nan
-        return w
-
-
-@dataclass
 class Chunk:
     """A batch of variants of one path (one kernel call)."""
 
     ctx: PathContext
     ids: np.ndarray
     params: list[dict[str, Any]]
-    affine: AffineWeights | None = None
-    theta: np.ndarray | None = None
     parallel: bool = True
     want_returns: bool = False
     labels: list[str] = field(default_factory=list)
@@ -111,12 +82,18 @@ class Chunk:
 
 @dataclass
 class ChunkResult:
-    """Scores of a chunk (and its daily returns when asked)."""
+    """Scores of a chunk (and its daily returns when asked).
+
+    ``mode`` says how its variants' weights were computed: ``batch`` (the kind's batch form,
+    the variants one more batch axis) or ``per-variant`` (``weights()`` per variant: a kind
+    without a batch form).
+    """
 
     ids: np.ndarray
     scores: dict[str, np.ndarray]
     returns: np.ndarray | None = None
     failed: np.ndarray | None = None
+    mode: str = "batch"
 
 
 def build_variant(ctx: PathContext, params: dict[str, Any]) -> Any:
@@ -126,35 +103,31 @@ def build_variant(ctx: PathContext, params: dict[str, Any]) -> Any:
     return build_strategy(StrategyConfig(name=ctx.strategy.name, kind=ctx.strategy.kind, params=params), "tune")
 
 
-def strategy_weights(ctx: PathContext, params: dict[str, Any]) -> pd.DataFrame:
-    """Raw weights of the path's strategy built with ``params`` (decision dates x tickers).
-
-    Raises
-    ------
-    StrategyError
-        Weights not indexed by the decision dates, or an unknown ticker.
-    """
-    strat = build_variant(ctx, params)
-    return checked_weights(ctx, strat, strat.weights(ctx.sf, ctx.dates))
-
-
 def variants_weights(ctx: PathContext, params: list[dict[str, Any]], ids: np.ndarray,
-                     labels: list[str]) -> list[pd.DataFrame]:
-    """Raw weights of many variants (call inside :func:`~strategies.shared.shared_history`).
+                     labels: list[str]) -> tuple[list[tuple[np.ndarray, list[str]]], str]:
+    """Raw weights of many variants on the path's history and their columns, in order, and the mode.
 
-    Each variant is built (an invalid one raises its own error); their weights come from
-    :func:`strategies.shared.variant_weights` (one vectorised call per rule structure where
-    the kind has one). If that fails, the variants are evaluated one by one so that the
-    error names the first failing variant.
+    Each variant is built (an invalid one raises its own error; the batchable checks run
+    once over all of them, :mod:`strategies.deferred`). The variants are one more batch axis
+    of the kind's batch form on the path's history as a batch of one
+    (:func:`strategies.base.variant_batch_weights` on a :class:`~strategies.history.HistoryBatch`,
+    which keeps their param-independent work); a kind without a batch form is called
+    through ``weights()`` per variant. If the batch fails, the variants are evaluated one
+    by one so that the error names the first failing variant.
+
+    Returns
+    -------
+    (list of (np.ndarray, list of str), str)
+        Per variant its ``D x N_i`` weights and columns; ``"batch"`` or ``"per-variant"``.
     """
-    def one_by_one(strats: list[Any]) -> list[pd.DataFrame]:
-        frames = []
+    def one_by_one(strats: list[Any]) -> list[tuple[np.ndarray, list[str]]]:
+        out = []
         for j, s in enumerate(strats):
             try:
-                frames.append(checked_weights(ctx, s, s.weights(ctx.sf, ctx.dates)))
+                out.append(checked_weights(ctx, s, s.weights(ctx.sf, ctx.dates)))
             except RmpbtError as exc:
                 raise variant_error(int(ids[j]), labels[j] if labels else "", exc) from None
-        return frames
+        return out
 
     def fail_at(j: int, exc: RmpbtError | None) -> NoReturn:
         one_by_one(strats[:j])  # an earlier variant's weights error comes first, as one at a time
@@ -168,55 +141,73 @@ def variants_weights(ctx: PathContext, params: list[dict[str, Any]], ids: np.nda
 
     strats: list[Any] = []
     ends: list[int] = []  # deferred checks registered up to each variant
+    error: tuple[int, RmpbtError] | None = None
     # the batchable checks (the funding of every tilt combination) run once over all variants
     with deferred_checks() as deferred:
         for j, p in enumerate(params):
             try:
                 strats.append(build_variant(ctx, p))
             except RmpbtError as exc:
-                bad = deferred.first_failure()
-                fail_at(j if bad is None else min(j, bisect_right(ends, bad)), exc if bad is None else None)
+                error = (j, exc)
+                break
             ends.append(len(deferred))
-    bad = deferred.first_failure()
+    bad = deferred.first_failure()  # outside the block: a failing variant built alone raises its own error
+    if error is not None:
+        j, exc = error
+        fail_at(j if bad is None else min(j, bisect_right(ends, bad)), exc if bad is None else None)
     if bad is not None:
         fail_at(bisect_right(ends, bad), None)
-    unknown: dict[tuple[Any, ...], Any] = {}
     try:
-        return [checked_weights(ctx, s, w, unknown)
-                for s, w in zip(strats, variant_weights(strats, ctx.sf, ctx.dates), strict=True)]
+        arrays = variant_batch_weights(strats, HistoryBatch(ctx.sf, ctx.dates))
+    except Unsupported:
+        return one_by_one(strats), "per-variant"
     except RmpbtError:
-        return one_by_one(strats)
+        return one_by_one(strats), "batch"  # raises the error of the first failing variant
+    unknown: dict[tuple[Any, ...], Any] = {}
+    return [checked_columns(ctx, s, w[:, 0, :], s.assets(), unknown)
+            for s, w in zip(strats, arrays, strict=True)], "batch"
 
 
-def checked_weights(ctx: PathContext, strat: Any, w: Any,
-                    unknown: dict[tuple[Any, ...], Any] | None = None) -> pd.DataFrame:
-    """``w`` as float weights after the framework's checks (index = decision dates, known tickers).
+def checked_weights(ctx: PathContext, strat: Any, w: Any) -> tuple[np.ndarray, list[str]]:
+    """A strategy's ``weights()`` frame as float weights and columns after the framework's checks.
+
+    Raises
+    ------
+    StrategyError
+        Not a DataFrame indexed by the decision dates, or an unknown ticker.
+    """
+    if not isinstance(w, pd.DataFrame) or not w.index.equals(ctx.dates):
+        raise StrategyError(f"strategy {strat.name}: weights must be a DataFrame indexed by the decision dates")
+    return checked_columns(ctx, strat, w.to_numpy(dtype=float), list(w.columns))
+
+
+def checked_columns(ctx: PathContext, strat: Any, w: np.ndarray, cols: list[str],
+                    unknown: dict[tuple[Any, ...], Any] | None = None) -> tuple[np.ndarray, list[str]]:
+    """``(w, cols)`` after the check that every column is a ticker of the path (StrategyError otherwise).
 
     ``unknown`` memoises, across the variants of a chunk, the first unknown ticker (or None)
     of each column list.
     """
-    if not isinstance(w, pd.DataFrame) or not w.index.equals(ctx.dates):
-        raise StrategyError(f"strategy {strat.name}: weights must be a DataFrame indexed by the decision dates")
-    key = tuple(w.columns)
+    key = tuple(cols)
     if unknown is not None and key in unknown:
         bad = unknown[key]
     else:
-        miss = ctx.prices.columns.get_indexer(w.columns) < 0
-        bad = w.columns[int(np.argmax(miss))] if miss.any() else None
+        miss = ctx.prices.columns.get_indexer(cols) < 0
+        bad = cols[int(np.argmax(miss))] if miss.any() else None
         if unknown is not None:
             unknown[key] = bad
     if bad is not None:
         raise StrategyError(f"strategy {strat.name}: unknown ticker {bad}")
-    return w if all(dt == np.float64 for dt in w.dtypes) else w.astype(float)
+    return w, cols
 
 
-def stack_weights(frames: list[pd.DataFrame]) -> tuple[np.ndarray, list[str]]:
-    """Stack variants' weight frames into a ``V x D x N`` array over the union of their columns.
+def stack_weights(frames: list[tuple[np.ndarray, list[str]]]) -> tuple[np.ndarray, list[str]]:
+    """Stack variants' weights ``(D x N_i, columns)`` into a ``V x D x N`` array over the union of their columns.
 
     A column a variant lacks is 0 on its rows that hold weights (NaN rows mean "hold").
     Returns the array and the columns.
     """
-    names = [list(f.columns) for f in frames]
+    names = [list(fc) for _, fc in frames]
     cols: list[str] = []
     seen: set[str] = set()
     for fc in names:
@@ -224,30 +215,36 @@ def stack_weights(frames: list[pd.DataFrame]) -> tuple[np.ndarray, list[str]]:
             if c not in seen:
                 seen.add(c)
                 cols.append(c)
-    # frames already over ``cols`` (the usual case: variants of one strategy) need no reindex
-    arr = np.stack([f.to_numpy(dtype=float) if fc == cols else f.reindex(columns=cols).to_numpy(dtype=float)
-                    for f, fc in zip(frames, names, strict=True)])
-    # reindex introduces NaN for columns a variant lacks; they mean 0 unless the row holds
-    for i, fc in enumerate(names):
-        have = set(fc)
-        missing = [j for j, c in enumerate(cols) if c not in have]
-        if missing:
-            held = ~np.isnan(arr[i]).all(axis=1)
-            for j in missing:
-                arr[i, held, j] = 0.0
+    d_n = frames[0][0].shape[0] if frames else 0
+    arr = np.full((len(frames), d_n, len(cols)), np.nan)
+    pos = {c: j for j, c in enumerate(cols)}
+    for i, (w, fc) in enumerate(frames):
+        if fc == cols:  # the usual case: variants of one strategy over the same columns
+            arr[i] = w
+            continue
+        held = ~np.isnan(w).all(axis=1) if w.shape[1] else np.zeros(d_n, dtype=bool)
+        arr[i, held, :] = 0.0  # a column the variant lacks is 0 on its rows that hold weights
+        arr[i][:, [pos[c] for c in fc]] = w
     return arr, cols
 
 
-def fill_targets(ctx: PathContext, w: np.ndarray, cols: list[str], ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def fill_targets(ctx: PathContext, w: np.ndarray, cols: list[str], ids: np.ndarray | None,
+                 name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Framework post-processing of raw weights (as ``run_backtest`` + ``engine.simulate``):
     :func:`~backtest.execution.weights.finalise_weights`, fills, the early-weight check and
     the drift band.
 
+    ``ids`` name the variants in error messages (None: a strategy as configured, ``name``).
     Returns targets at the fills (V x K x N) and the execute mask (V x K).
     """
+    name = ctx.strategy.name if name is None else name
+
+    def who(v: int) -> str:
+        return "" if ids is None else f"variant {int(ids[v])}: "
+
     if np.isinf(w).any():
-        v = int(ids[np.isinf(w).any(axis=(1, 2)).argmax()])
-        raise StrategyError(f"variant {v}: strategy {ctx.strategy.name}: infinite weight")
+        v = int(np.isinf(w).any(axis=(1, 2)).argmax())
+        raise StrategyError(f"{who(v)}strategy {name}: infinite weight")
     avail = ctx.avail.reindex(columns=cols).fillna(False).to_numpy(dtype=bool)
     w, _, _ = finalise_weights(w, avail, ctx.spec.max_gross)
     px = ctx.prices[cols].to_numpy(dtype=float)
@@ -258,9 +255,26 @@ def fill_targets(ctx: PathContext, w: np.ndarray, cols: list[str], ids: np.ndarr
     early = (ctx.fill_idx[:, None] < first[None, :])[None] & (np.abs(tg) > 0) & live[:, :, None]
     if early.any():
         v, k, j = (int(x[0]) for x in np.nonzero(early))
-        raise StrategyError(f"variant {int(ids[v])}: weight on {cols[j]} filled on "
+        raise StrategyError(f"{who(v)}weight on {cols[j]} filled on "
                             f"{ctx.days[ctx.fill_idx[k]].date()}, before its first price")
     return tg, execute
+
+
+def simulate_targets(ctx: PathContext, tg: np.ndarray, execute: np.ndarray, cols: list[str],
+                     parallel: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Daily returns (V x T) of targets at the fills, through the batch kernel (the engine's semantics).
+
+    Also returns which variants ran out of cash (vectorbt would raise; their values are not finite).
+    """
+    px = ctx.prices[cols].to_numpy(dtype=float)
+    costs = ctx.spec.costs
+    vt = simulate_batch(px, tg, ctx.fill_idx, fee=costs.fee, slippage=costs.slippage,
+                        borrow_bps=costs.borrow_vector(cols), cash_growth=ctx.cash_g, execute=execute,
+                        parallel=parallel, borrow_spread_bps=costs.borrow_spread_bps)  # V x T
+    r = np.empty_like(vt)
+    r[:, 0] = vt[:, 0] - 1.0
+    r[:, 1:] = vt[:, 1:] / vt[:, :-1] - 1.0
+    return r, ~np.isfinite(vt[:, -1])
 
 
 def _score(r_vt: np.ndarray, ctx: PathContext) -> dict[str, np.ndarray]:
@@ -302,26 +316,14 @@ def variant_error(i: int, label: str, exc: RmpbtError) -> RmpbtError:
 def run_chunk(chunk: Chunk) -> ChunkResult:
     """Weights, simulation and scores of one chunk (runs in a worker)."""
     ctx = chunk.ctx
-    if chunk.affine is not None:
-        w = chunk.affine.weights(np.asarray(chunk.theta, dtype=float))
-        cols = list(chunk.affine.columns)
-    else:
-        with shared_history(ctx.sf, ctx.dates):  # variants share their param-independent work
-            frames = variants_weights(ctx, chunk.params, chunk.ids, chunk.labels)
-        w, cols = stack_weights(frames)
+    frames, mode = variants_weights(ctx, chunk.params, chunk.ids, chunk.labels)
+    w, cols = stack_weights(frames)
     tg, execute = fill_targets(ctx, w, cols, chunk.ids)
-    px = ctx.prices[cols].to_numpy(dtype=float)
-    costs = ctx.spec.costs
-    vt = simulate_batch(px, tg, ctx.fill_idx, fee=costs.fee, slippage=costs.slippage,
-                        borrow_bps=costs.borrow_vector(cols), cash_growth=ctx.cash_g, execute=execute,
-                        parallel=chunk.parallel, borrow_spread_bps=costs.borrow_spread_bps)  # V x T
-    r = np.empty_like(vt)
-    r[:, 0] = vt[:, 0] - 1.0
-    r[:, 1:] = vt[:, 1:] / vt[:, :-1] - 1.0
-    failed = ~np.isfinite(vt[:, -1])
+    r, failed = simulate_targets(ctx, tg, execute, cols, chunk.parallel)
     scores = _score(r, ctx)
+    px = ctx.prices[cols].to_numpy(dtype=float)
     scores["turnover"] = target_turnover(tg, execute, len(ctx.days), px[ctx.fill_idx])  # issue 13
-    return ChunkResult(chunk.ids, scores, r.T if chunk.want_returns else None, failed)
+    return ChunkResult(chunk.ids, scores, r.T if chunk.want_returns else None, failed, mode)
 
 
 def target_turnover(tg: np.ndarray, execute: np.ndarray, n_days: int,
@@ -375,8 +377,7 @@ def returns_of(ids: list[int], chunk_of: dict[int, Chunk]) -> dict[int, np.ndarr
     for members in by_chunk.values():
         c = chunk_of[members[0]]
         pos = [int(np.flatnonzero(c.ids == i)[0]) for i in members]
-        sub = Chunk(c.ctx, c.ids[pos], [c.params[p] for p in pos], c.affine,
-                    None if c.theta is None else c.theta[pos], parallel=False, want_returns=True)
+        sub = Chunk(c.ctx, c.ids[pos], [c.params[p] for p in pos], parallel=False, want_returns=True)
         res = run_chunk(sub)
         assert res.returns is not None
         for j, i in enumerate(members):
@@ -386,10 +387,6 @@ def returns_of(ids: list[int], chunk_of: dict[int, Chunk]) -> dict[int, np.ndarr
 
 def chunk_targets(chunk: Chunk) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Target weights at the fills (V x K x N), execute mask (V x K) and columns of a chunk's variants."""
-    if chunk.affine is not None:
-        w, cols = chunk.affine.weights(np.asarray(chunk.theta, dtype=float)), list(chunk.affine.columns)
-    else:
-        with shared_history(chunk.ctx.sf, chunk.ctx.dates):
-            w, cols = stack_weights(variants_weights(chunk.ctx, chunk.params, chunk.ids, chunk.labels))
+    w, cols = stack_weights(variants_weights(chunk.ctx, chunk.params, chunk.ids, chunk.labels)[0])
     tg, execute = fill_targets(chunk.ctx, w, cols, chunk.ids)
     return tg, execute, cols

@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import copy
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,18 +24,16 @@ from backtest.tune.grid import GridAxis, expand, parse_grid
 from backtest.tune.keys import parse_key, set_path
 from backtest.tune.null import NULL_RUNS, check_null_runs
 from backtest.tune.paths import (
-    N_VERIFY,
     build_context,
     canonical_axis,
     check_axis,
+    configured_returns,
     copy_tree,
     days_of,
     fmt_variant,
     heatmap_keys,
     pick_strategy,
-    probe_affine,
     resolved_tree,
-    validate_variants,
     variant_overrides,
 )
 from backtest.tune.selection import DeflatedSharpe, deflated_sharpe, parse_metric, spearman
@@ -70,7 +66,7 @@ class TuneRequest:
     split: str | None = None
     strategy: str | None = None
     chunk_size: int = 250
-    vectorise: bool = True
+    vectorise: bool = True  # no effect (issue 24): every variant's weights come from its own params
     heatmap: tuple[str, str] | None = None
     benchmark: str | None = None  # issue 13: reference of the verdict (default: the config's benchmark)
     null_runs: int = NULL_RUNS  # issue 23: runs of the verdict's noise null (0: off)
@@ -162,8 +158,9 @@ def run_tune(
     progress : ProgressSink, optional
         Progress reporting.
     benchmarks : bool
-        Also run the config's other strategies (untuned) through ``run_backtest`` for the
-        out-of-sample comparison.
+        Also run the config's strategies as configured (the untuned reference and the
+        benchmarks: :func:`~backtest.tune.paths.configured_returns`, through the batch
+        kernel, never vectorbt) for the out-of-sample comparison and the verdict.
 
     Raises
     ------
@@ -216,11 +213,10 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
         cut = days[int(len(days) * 0.7)]
         folds = split_folds(days, cut)
         notes.append(f"no --walk-forward/--split: in-sample before {cut.date()}, out-of-sample from it (70/30)")
-    base_out = None
+    labels_cache: dict[str, Any] = {}
+    base_returns: pd.DataFrame | None = None
     if metric == "information_ratio":  # issue 13: the untuned strategy is the reference of the metric
-        from backtest.pipeline import run_backtest
-
-        base_out = run_backtest(cfg, origin, md=md)
+        base_returns = configured_returns(cfg, md, days, labels_cache, origin)
     timings["prepare"] = time.perf_counter() - t0
 
     # ---------------------------------------------------------------- paths and weights
@@ -231,15 +227,10 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
         po, so = variant_overrides(v, axes, tuned.name)
         split_o.append((po, so))
         groups.setdefault(repr(sorted(po.items())), []).append(i)
-    labels_cache: dict[str, Any] = {}
     base_params = next(s for s in raw["strategies"] if s["name"] == tuned.name)["params"]
     base_resolved_params = next(s for s in resolved["strategies"] if s["name"] == tuned.name)["params"]
-    num_keys = [a.key for a in axes if a.path[0] == "strategies" and a.numeric]
-    other_keys = [a.key for a in axes if a.path[0] == "strategies" and not a.numeric]
     chunks: list[Chunk] = []
     labels = [fmt_variant(v) for v in variants]
-    to_validate: list[tuple[int, str, dict[str, Any]]] = []
-    modes = {"affine": 0, "per-variant": 0}
     parallel = not getattr(executor, "distributed", False)
     for g, members in enumerate(groups.values()):
         po = split_o[members[0]][0]
@@ -251,8 +242,8 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
         except ConfigError as exc:
             raise SweepError(f"variant {members[0]} ({fmt_variant(po)}): {exc}") from None
         ctx = build_context(g, po, gcfg, tuned, md, days, folds, metric, regime, labels_cache, origin)
-        if base_out is not None:
-            ctx.reference = base_out.returns[tuned.name].reindex(days).fillna(0.0).to_numpy(dtype=float)
+        if base_returns is not None:
+            ctx.reference = base_returns[tuned.name].reindex(days).fillna(0.0).to_numpy(dtype=float)
         if regime is not None and g == 0:
             known = sorted({str(x) for x in ctx.regime if isinstance(x, str)})
             if regime not in known:
@@ -262,25 +253,12 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
             p = copy_tree(base_params)
             for sub, val in split_o[i][1].items():
                 set_path(p, sub, val, fallback=base_resolved_params)
-            params.append(p)  # validated when built (per-variant) or in the background (affine)
-        sub_groups: dict[str, list[int]] = {}
-        for local, i in enumerate(members):
-            sub_groups.setdefault(repr([variants[i][k] for k in other_keys]), []).append(local)
-        for locals_ in sub_groups.values():
-            ids = np.array([members[x] for x in locals_])
-            ps = [params[x] for x in locals_]
-            theta = np.array([[float(variants[i][k]) for k in num_keys] for i in ids]).reshape(len(ids), len(num_keys))
-            affine = None
-            if req.vectorise and num_keys and len(ids) > len(num_keys) + N_VERIFY + 2:
-                affine = probe_affine(ctx, list(ids), ps, theta, num_keys, [labels[i] for i in ids])
-            modes["affine" if affine is not None else "per-variant"] += len(ids)
-            if affine is not None:
-                to_validate.extend((int(i), labels[i], p) for i, p in zip(ids, ps, strict=True))
-            for s in range(0, len(ids), req.chunk_size):
-                sl = slice(s, s + req.chunk_size)
-                chunks.append(Chunk(ctx, ids[sl], ps[sl], affine, theta[sl] if affine is not None else None,
-                                    parallel=parallel, labels=[labels[i] for i in ids[sl]],
-                                    want_returns=len(variants) <= MAX_VARIANTS))  # issue 13: for the verdict
+            params.append(p)  # validated when the chunk builds its variants
+        ids = np.array(members)
+        for s in range(0, len(ids), req.chunk_size):
+            sl = slice(s, s + req.chunk_size)
+            chunks.append(Chunk(ctx, ids[sl], params[sl], parallel=parallel, labels=[labels[i] for i in ids[sl]],
+                                want_returns=len(variants) <= MAX_VARIANTS))  # issue 13: for the verdict
     timings["paths"] = time.perf_counter() - t1
 
     # ---------------------------------------------------------------- simulate and score
@@ -292,24 +270,10 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
         if progress is not None:
             progress.advance(len(chunks[i].ids))
 
-    # Variants simulated through the affine shortcut never build their strategy: their params
-    # are validated in a thread meanwhile (the kernels release the GIL); errors still stop the
-    # run before anything is written.
-    to_validate.sort(key=lambda x: x[0])
-    if to_validate:
-        for c in chunks:  # one core validates, the other simulates (no OpenMP spin-waiting over it)
-            c.parallel = False
-    stop = threading.Event()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        check = pool.submit(validate_variants, to_validate, tuned, origin, stop)
-        try:
-            results = executor.map(run_chunk, chunks, progress=done)
-        except BaseException:
-            stop.set()  # let the validation thread finish at once, then re-raise
-            raise
-        invalid = check.result()
-    if invalid is not None:
-        raise invalid
+    results = executor.map(run_chunk, chunks, progress=done)
+    modes = {"batch": 0, "per-variant": 0}
+    for res in results:
+        modes[res.mode] += len(res.ids)
     timings["simulate"] = time.perf_counter() - t2
 
     # ---------------------------------------------------------------- select and report
@@ -367,17 +331,14 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
     dsr = deflated_sharpe(best_ex, trial_sr, n_trials=n)
     rank_corr = float(pd.Series([r["rank_corr"] for r in fold_rows], dtype=float).median())  # issue 13: per fold
 
-    base_returns = None if base_out is None else base_out.returns
     if benchmarks:
-        from backtest.pipeline import run_backtest
-
         tb = time.perf_counter()
-        base_out = base_out or run_backtest(cfg, origin, md=md)
-        base_returns = base_out.returns
-        cols = [tuned.name] + [c for c in base_out.returns.columns if c != tuned.name]
+        if base_returns is None:
+            base_returns = configured_returns(cfg, md, days, labels_cache, origin)
+        cols = [tuned.name] + [c for c in base_returns.columns if c != tuned.name]
         for col in cols:
             label = f"{col} (as configured)" if col == tuned.name else col
-            oos[label] = base_out.returns[col].reindex(stitched_idx)
+            oos[label] = base_returns[col].reindex(stitched_idx)
         timings["benchmarks"] = time.perf_counter() - tb
     from backtest.metrics import summary
 

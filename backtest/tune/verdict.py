@@ -495,8 +495,7 @@ def holdings_of(chunk_of: dict[int, Any], ids: Sequence[int]) -> dict[int, pd.Da
     for members in by_chunk.values():
         c = chunk_of[members[0]]
         pos = [int(np.flatnonzero(c.ids == i)[0]) for i in members]
-        sub = Chunk(c.ctx, c.ids[pos], [c.params[p] for p in pos], c.affine,
-                    None if c.theta is None else c.theta[pos], parallel=False)
+        sub = Chunk(c.ctx, c.ids[pos], [c.params[p] for p in pos], parallel=False)
         tg, execute, cols = chunk_targets(sub)
         held = held_targets(tg, execute)
         for j, i in enumerate(members):
@@ -553,7 +552,8 @@ def attach_verdict(result: Any, base_returns: pd.DataFrame | None, turnover: np.
     result : backtest.tune.orchestrate.TuneResult
         A finished tune.
     base_returns : pd.DataFrame or None
-        Daily returns of the config's strategies as configured (``run_backtest``), or
+        Daily returns of the config's strategies as configured
+        (:func:`backtest.tune.paths.configured_returns`), or
         ``None`` when the benchmarks were not run.
     turnover : np.ndarray, optional
         Per-variant turnover computed with the simulation (:func:`backtest.tune.chunks.target_turnover`).

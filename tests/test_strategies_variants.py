@@ -1,7 +1,8 @@
-"""Variants of a strategy on one history share their param-independent work (strategies.shared).
+"""Variants of a strategy on one history are one more batch axis (strategies.base.variant_batch_weights).
 
-The reference is each variant's own ``weights()`` call outside any shared block: inside
-:func:`shared_history` the weights must be bit-for-bit the same, while the memo is hit.
+The reference is each variant's own ``weights()`` call: evaluated together on one
+:class:`strategies.history.HistoryBatch`, which keeps their param-independent work, the
+weights must be bit-for-bit the same.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from strategies.shared import memo, shared_history
+from strategies.base import variant_batch_weights
+from strategies.history import HistoryBatch, cached
 from tests.test_rules_engine import random_frame, strat
 
 
@@ -34,16 +36,26 @@ VARIANTS = [
 ]
 
 
-def test_playbook_variants_bitwise_equal_inside_a_shared_block():
+def together(strats: list, sf, dates) -> list[pd.DataFrame]:
+    """The variants' weights from one batch call on one history, as frames."""
+    hb = HistoryBatch(sf, dates)
+    return [pd.DataFrame(w[:, 0, :], index=hb.dates, columns=s.assets())
+            for s, w in zip(strats, variant_batch_weights(strats, hb), strict=True)]
+
+
+def test_playbook_variants_bitwise_equal_on_one_batch():
     sf = frame_with_yields()
     dates = sf.days[::21]
     alone = [strat(p, kind="rmp_playbook").weights(sf, dates) for p in VARIANTS]
-    with shared_history(sf, dates) as m:
-        shared = [strat(p, kind="rmp_playbook").weights(sf, dates) for p in VARIANTS]
-    assert m.hits > 0 and len(m.cache) > 0
-    for a, b in zip(alone, shared, strict=True):
-        pd.testing.assert_frame_equal(a, b, check_exact=True)
-    # the variants do differ (the test would not notice a memo that ignored the sizes otherwise)
+    strats = [strat(p, kind="rmp_playbook") for p in VARIANTS]
+    hb = HistoryBatch(sf, dates)
+    arrays = variant_batch_weights(strats, hb)
+    # the param-independent work is kept on the batch: the short-vol sleeve's trailing vol
+    assert hb.cached(("short_vol_vol", "SVXY", 63), lambda: None) is not None
+    for a, s, w in zip(alone, strats, arrays, strict=True):
+        pd.testing.assert_frame_equal(a, pd.DataFrame(w[:, 0, :], index=hb.dates, columns=s.assets()),
+                                      check_exact=True)
+    # the variants do differ (the test would not notice a cache that ignored the sizes otherwise)
     assert not alone[0].equals(alone[1]) and not alone[0].equals(alone[4])
 
 
@@ -60,35 +72,31 @@ def test_regime_rules_with_vol_target_bitwise_equal():
         p = {**rules, "tilts": [dict(rules["tilts"][0], add={"GLD": s}), rules["tilts"][1]]}
         params.append(p)
     alone = [strat(p).weights(sf, sf.days) for p in params]
-    with shared_history(sf, sf.days) as m:
-        shared = [strat(p).weights(sf, sf.days) for p in params]
-    assert m.hits > 0
-    for a, b in zip(alone, shared, strict=True):
+    for a, b in zip(alone, together([strat(p) for p in params], sf, sf.days), strict=True):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert not alone[0].equals(alone[1])
 
 
-def test_memo_only_inside_its_block_and_for_its_history():
-    sf, other = random_frame(50, seed=1), random_frame(50, seed=2)
+def test_a_history_batch_keeps_what_it_computed_a_batch_without_cache_does_not():
+    sf = random_frame(50, seed=1)
     calls = []
 
     def fn() -> int:
         calls.append(1)
         return len(calls)
 
-    assert memo(sf, sf.days, "k", fn) == 1 and memo(sf, sf.days, "k", fn) == 2  # no block: no memo
-    with shared_history(sf, sf.days):
-        assert memo(sf, sf.days, "k", fn) == 3
-        assert memo(sf, sf.days.copy(), "k", fn) == 3  # equal dates: shared
-        assert memo(sf, sf.days[:-1], "k", fn) == 4  # other dates: computed
-        assert memo(other, other.days, "k", fn) == 5  # other frame: computed
-        assert memo(sf, sf.days, ["unhashable"], fn) == 6  # an unhashable key is never shared
-    assert memo(sf, sf.days, "k", fn) == 7
+    hb = HistoryBatch(sf, sf.days)
+    assert cached(hb, "k", fn) == 1 and cached(hb, "k", fn) == 1  # kept on the batch
+    assert cached(hb, "other", fn) == 2  # another key: computed
+    assert cached(HistoryBatch(sf, sf.days), "k", fn) == 3  # another batch: computed
+
+    class Plain:  # a batch of paths without a cache (a scenario batch)
+        pass
+
+    assert cached(Plain(), "k", fn) == 4 and cached(Plain(), "k", fn) == 5
 
 
-def test_variant_weights_one_call_equals_one_at_a_time():
-    from strategies.shared import variant_weights
-
+def test_variant_batch_weights_one_call_equals_one_at_a_time():
     sf = frame_with_yields()
     dates = sf.days[::21]
     # sizes only (one rule structure), plus variants that drop a tilt (another structure)
@@ -96,19 +104,18 @@ def test_variant_weights_one_call_equals_one_at_a_time():
             for sv in (0.0, 0.03, 0.08) for g in (0.0, 0.05)]
     strats = [strat(p, kind="rmp_playbook") for p in grid]
     alone = [s.weights(sf, dates) for s in strats]
-    with shared_history(sf, dates):
-        assert type(strats[0]).variant_weights(strats, sf, dates) is not None  # the vectorised form ran
-        together = variant_weights(strats, sf, dates)
-    assert len(together) == len(alone)
-    for a, b in zip(alone, together, strict=True):
+    assert type(strats[0]).batch_variants(strats, HistoryBatch(sf, dates)) is not None  # the stacked form ran
+    both = together(strats, sf, dates)
+    assert len(both) == len(alone)
+    for a, b in zip(alone, both, strict=True):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert len({a.to_numpy().tobytes() for a in alone}) == len(alone)
 
 
-def test_variant_weights_declines_what_it_cannot_batch():
+def test_batch_variants_declines_what_it_cannot_stack():
     sf = random_frame(120, seed=2)
     opt = {"base": {"SPY": 0.6, "IEF": 0.4}, "tilts": [
         {"name": "gold", "when": {"regime": ["rmp"]}, "add": {"GLD": 0.1}, "fund_from": ["IEF"]}],
         "optimizer": {"objective": "tracking_error", "te_cap": 0.03}}
     s = strat(opt)
-    assert type(s).variant_weights([s], sf, sf.days) is None
+    assert type(s).batch_variants([s], HistoryBatch(sf, sf.days)) is None
