@@ -98,7 +98,8 @@ def best_of(fn, repeat: int) -> tuple[float, object]:
     return best, out
 
 
-def cli_tune(raw: dict, keys: list[str], where: list[str], variants: int, repeat: int) -> float:
+def cli_tune(raw: dict, keys: list[str], where: list[str], variants: int, repeat: int,
+             null_runs: int | None = None) -> float:
     """Wall time of ``rmpbt tune`` in a fresh process (best of ``repeat``, after one warm-up run)."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg_path = Path(tmp) / "bench.yaml"
@@ -106,7 +107,8 @@ def cli_tune(raw: dict, keys: list[str], where: list[str], variants: int, repeat
         cmd = [sys.executable, "-c", "from backtest.cli import main; main()", "tune", str(cfg_path),
                *[a for k in keys for a in ("--grid", k)], *[a for c in where for a in ("--where", c)],
                "--random", str(variants), "--seed", "1", "--walk-forward", "train=36M,test=12M",
-               "--strategy", "playbook", "--no-benchmarks", "--no-report", "--out", str(Path(tmp) / "results")]
+               "--strategy", "playbook", "--no-benchmarks", "--no-report", "--out", str(Path(tmp) / "results"),
+               *(["--null-runs", str(null_runs)] if null_runs is not None else [])]
         env = dict(os.environ, MPLBACKEND="Agg")
         best = np.inf
         for i in range(repeat + 1):
@@ -126,6 +128,7 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=10, help="variants timed through run_backtest")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-fallback", action="store_true", help="skip the steepener grid (and its Dask run)")
+    ap.add_argument("--null-runs", type=int, default=None, help="the CLI run's --null-runs (default: the tuner's)")
     args = ap.parse_args()
     compile_project()  # warm: the project's bytecode, as a second run would find it
 
@@ -198,7 +201,7 @@ def main() -> None:
             run_tune(cfg, nl, md=md, benchmarks=False, executor=ex)  # workers load the kernels
             dask_s, _ = best_of(lambda: run_tune(cfg, nl, md=md, benchmarks=False, executor=ex), 1)
 
-    cli_s = cli_tune(raw, keys, where, args.variants, args.repeat)
+    cli_s = cli_tune(raw, keys, where, args.variants, args.repeat, args.null_runs)
 
     tm = res.timings
     print(f"bench_tune: {n} variants of {kind} ({len(UNIVERSE)}-asset universe, {len(keys)} keys), "
