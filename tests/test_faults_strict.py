@@ -327,6 +327,16 @@ def test_empty_out_is_a_usage_error(world, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
 
 
+@pytest.mark.parametrize("command", ["now", "decide"])
+def test_empty_out_is_a_usage_error_for_now_and_decide(world, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    target = str(_cfg(tmp_path, base_raw(world["data"]))) if command == "now" else str(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    r = run_main(command, target, "--out", "")
+    assert_fault(r, None, 2, ("--out", "empty path"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 def test_unwritable_out(world, tmp_path, monkeypatch):
     def denied(*_a, **_k):
         raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "ro"))

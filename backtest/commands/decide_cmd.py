@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from backtest.commands.common import out_path
 from backtest.errors import RmpbtError
 
 
@@ -36,7 +37,7 @@ def register(app: typer.Typer) -> None:
         resamples: Annotated[int, typer.Option(
             "--resamples", help="Paired path resamples of the margin's noise (0..2000; 0 skips it).")] = 200,
         out: Annotated[Path | None, typer.Option(
-            "--out", help="Folder to write the new decision folder into (default RUN_DIR/decisions).",
+            "--out", parser=out_path, help="Folder to write the new decision folder into (default RUN_DIR/decisions).",
             show_default=False)] = None,
         no_report: Annotated[bool, typer.Option("--no-report", help="Skip decision.html.")] = False,
     ) -> None:

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from backtest.commands.common import out_path
 from backtest.errors import RmpbtError
 
 
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
         today: Annotated[str | None, typer.Option(
             "--today", help="Pretend today is this date (YYYY-MM-DD): in the data's span (data known by then "
                             "only) or after its end.")] = None,
-        out: Annotated[Path, typer.Option("--out", help="Results root; one new now-<timestamp> folder inside.")]
+        out: Annotated[Path, typer.Option("--out", parser=out_path, help="Results root; one new now-<timestamp> folder inside.")]
         = Path("results"),
     ) -> None:
         """Today's regime, targets, drifted weights, why, costs a year, returns since the regime began and trades."""
