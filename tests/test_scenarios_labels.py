@@ -28,7 +28,7 @@ from backtest.errors import ScenarioError
 from backtest.regimes.markov import hamilton_filter
 from backtest.regimes.markov import transform_array as transform
 from backtest.regimes.models import make_regime_model
-from backtest.regimes.rules import RulesModel, classify, dwell_filter, load_rules_params
+from backtest.regimes.rules import RulesModel, classify, dwell_filter
 from backtest.regimes.rules_batch import (
     MachineState,
     dwell_batch,
@@ -37,6 +37,7 @@ from backtest.regimes.rules_batch import (
     recent_stress,
     run_rules,
 )
+from backtest.regimes.rules_params import load_rules_params
 from backtest.regimes.signals import liquidity_signals
 from backtest.synthetic import runner
 from backtest.synthetic.generator import generate

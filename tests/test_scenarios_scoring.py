@@ -16,18 +16,20 @@ from backtest.commands.progress import RichProgress, time_left
 from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, config_from_dict
 from backtest.data.sample import SampleSource
 from backtest.synthetic import runner
+from backtest.synthetic.distributions import (
+    cvar_penalised,
+    mix_beat,
+    paired_beat,
+    weighted_quantiles,
+)
 from backtest.synthetic.duration import Estimate, WorkMeter, fit
 from backtest.synthetic.scenarios import scenarios_from_dict
 from backtest.synthetic.scoring import (
     INTERNAL_6040,
     benchmark_6040,
-    cvar_penalised,
-    mix_beat,
     mixture_quantiles,
-    paired_beat,
     regret_table,
     summarise,
-    weighted_quantiles,
 )
 from tests.helpers import run_cli
 from tests.test_scenarios_defs import small

@@ -16,18 +16,16 @@ import pandas as pd
 
 from backtest.metrics import METRIC_COLUMNS
 from backtest.synthetic.choice import resample_values, shares_from_values
+from backtest.synthetic.distributions import mix_beat, paired_beat, weighted_quantiles
 from backtest.synthetic.scenarios import MIX
 from backtest.synthetic.scoring import (
     PATH_STATS,
     SCALAR_STATS,
     SCENARIO_STATS,
     benchmark_6040,
-    mix_beat,
     mixture_quantiles,
-    paired_beat,
     regret_table,
     summarise,
-    weighted_quantiles,
 )
 from backtest.synthetic.separation import margin_se
 

@@ -20,15 +20,15 @@ import warnings
 
 import numpy as np
 
-from backtest.synthetic.scenarios import DEFAULT_CHOICE_RESAMPLES, MAX_CHOICE_RESAMPLES
-from backtest.synthetic.scoring import (
+from backtest.synthetic.distributions import (
     DEFAULT_CVAR_LAMBDA,
     cvar_penalised,
     minimax_mask,
     tail_mean,
-    weighted_mean,
     weighted_quantiles,
 )
+from backtest.synthetic.scenarios import DEFAULT_CHOICE_RESAMPLES, MAX_CHOICE_RESAMPLES
+from backtest.synthetic.scoring import weighted_mean
 
 CHOICE_STREAM = 0x43484F49
 """Second entry of the seed sequence of the resamples (``"CHOI"``), apart from the paths' streams."""

@@ -1,7 +1,7 @@
 """Distribution summaries of scenario paths: weighted Hazen quantiles, CVaR, P(beat), the minimax rule.
 
 Plain numpy (no numba), so that ``rmpbt decide`` re-scores a saved run without loading the
-simulation kernels; :mod:`backtest.synthetic.scoring` re-exports every name.
+simulation kernels (:mod:`backtest.synthetic.scoring` holds those).
 
 * :func:`weighted_quantiles` — Hazen plotting positions ``(i - 1/2) / n``, weighted for the
   probability-weighted mix (path weight ``p_s / n_s``) or per value (bootstrap resamples).

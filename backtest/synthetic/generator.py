@@ -82,23 +82,15 @@ import pandas as pd
 from backtest.constants import TRADING_DAYS
 from backtest.data.base import MacroSeries, MarketData
 from backtest.data.market_model import (
-    DAILY_SERIES,
     DECIMALS,
-    MONTHLY_SERIES,
-    WEEKLY_SERIES,
     draw_states,
     staircase_levels,
 )
 from backtest.data.release import release_dates
 from backtest.synthetic.bootstrap import block_indices
 from backtest.synthetic.context import (
-    LevelSpec,
-    ParametricModel,
     ScenarioContext,
-    build_context,
     path_rngs,
-    scenario_t0,
-    seed_key,
 )
 from backtest.synthetic.history import (
     BS_CHANNEL,
@@ -107,12 +99,9 @@ from backtest.synthetic.history import (
     CH,
     CHANNELS,
     FLOORS,
-    HALF_LIVES,
     MAX_SHARE,
     MIN_RATE,
-    SIM_SERIES,
     TOP_STEP,
-    History,
 )
 from backtest.synthetic.liquidity_beta import draw_betas
 from backtest.synthetic.scenarios import DAYS_PER_MONTH, simulate_chain
@@ -415,28 +404,8 @@ def _levels(ctx: ScenarioContext, st: np.ndarray, chg: np.ndarray) -> tuple[dict
 
 
 __all__ = [  # History, contexts and channel constants are re-exported from their modules
-    "BS_CHANNEL",
-    "BS_CHANNELS",
-    "BS_SERIES",
-    "CH",
-    "CHANNELS",
-    "DAILY_SERIES",
-    "DECIMALS",
-    "FLOORS",
-    "HALF_LIVES",
-    "MONTHLY_SERIES",
-    "SIM_SERIES",
-    "WEEKLY_SERIES",
-    "History",
-    "LevelSpec",
-    "ParametricModel",
     "PathPanel",
-    "ScenarioContext",
-    "build_context",
     "chain_states",
     "generate",
     "path_release",
-    "path_rngs",
-    "scenario_t0",
-    "seed_key",
 ]

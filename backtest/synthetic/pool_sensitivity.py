@@ -34,11 +34,12 @@ import pandas as pd
 
 from backtest.synthetic.choice import resampled_statistic
 from backtest.synthetic.context import ScenarioContext, with_periods
+from backtest.synthetic.distributions import minimax_mask, tail_mean, weighted_quantiles
 from backtest.synthetic.generator import chain_states
 from backtest.synthetic.pace_effect import round_noise
 from backtest.synthetic.pool_episodes import Episode, pool_episodes
 from backtest.synthetic.pools import mask_periods
-from backtest.synthetic.scoring import PATH_STATS, minimax_mask, tail_mean, weighted_quantiles
+from backtest.synthetic.scoring import PATH_STATS
 
 if TYPE_CHECKING:
     from backtest.synthetic.runner import Prepared

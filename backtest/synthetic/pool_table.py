@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.constants import TRADING_DAYS
-from backtest.regimes.calendar import load_calendar
+from backtest.data.regime_calendar import load_calendar
 from backtest.synthetic.drift import effective_days
 from backtest.synthetic.pool_episodes import pool_episodes
 

@@ -28,30 +28,29 @@ from backtest.data.base import MarketData
 from backtest.data.sample import load_calibration
 from backtest.data.sources import make_source
 from backtest.errors import ConfigError, DataError, ScenarioError
-from backtest.execution.spec import Costs, cash_growth, cash_rate_source, risk_free_paths
+from backtest.execution.spec import (
+    Costs,
+    cash_growth,
+    cash_rate_source,
+    decision_dates,
+    risk_free_paths,
+)
 from backtest.execution.weights import finalise_weights
 from backtest.executors import LocalExecutor
-from backtest.pipeline import decision_dates, required_series
+from backtest.metrics_batch import path_metrics
+from backtest.pipeline import required_series
 from backtest.regimes.models import make_regime_model
 from backtest.synthetic.aggregate import ScenarioRun, aggregate
-from backtest.synthetic.context import t0_before
+from backtest.synthetic.context import ScenarioContext, build_context, t0_before
 from backtest.synthetic.duration import GENERATE, Estimate, run_chunks
-from backtest.synthetic.generator import (
-    History,
-    ScenarioContext,
-    build_context,
-    generate,
-)
+from backtest.synthetic.generator import generate
+from backtest.synthetic.history import History
 from backtest.synthetic.liquidity_beta import LiquidityBetas, estimate_betas, fixed_betas
 from backtest.synthetic.path_signals import PathSignals, asof2
 from backtest.synthetic.pools import hand_written_warnings
 from backtest.synthetic.release_cut import KnownHistory, known_history
 from backtest.synthetic.scenarios import ScenarioSet
-from backtest.synthetic.scoring import (
-    benchmark_6040,
-    path_metrics,
-    simulate_paths,
-)
+from backtest.synthetic.scoring import benchmark_6040, simulate_paths
 from backtest.synthetic.side_runs import plan_side_runs
 from backtest.synthetic.sim_labels import SimLabeler, all_history_labels, make_labeler
 from backtest.synthetic.vector_strategies import (
