@@ -26,7 +26,7 @@ from backtest.calibration_stats import (
 )
 from backtest.commands.loading import load_run_config
 from backtest.data.base import MacroSeries
-from backtest.synthetic.calibrate import (
+from backtest.synthetic.calibrate.run import (
     ALL,
     ALL_STARTS,
     NO_FALLBACK,
@@ -39,7 +39,7 @@ from backtest.synthetic.calibrate import (
     simulate_start,
     start_dates,
 )
-from backtest.synthetic.release_cut import cut_market
+from backtest.synthetic.model.release_cut import cut_market
 from backtest.synthetic.runner import load_history
 from backtest.synthetic.scenarios import scenarios_from_dict
 from tests.helpers import assert_clean_error, run_cli

@@ -16,21 +16,21 @@ from backtest.commands.progress import RichProgress, time_left
 from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, config_from_dict
 from backtest.data.sample import SampleSource
 from backtest.synthetic import runner
-from backtest.synthetic.distributions import (
+from backtest.synthetic.duration import Estimate, WorkMeter, fit
+from backtest.synthetic.evaluate.distributions import (
     cvar_penalised,
     mix_beat,
     paired_beat,
     weighted_quantiles,
 )
-from backtest.synthetic.duration import Estimate, WorkMeter, fit
-from backtest.synthetic.scenarios import scenarios_from_dict
-from backtest.synthetic.scoring import (
+from backtest.synthetic.evaluate.scoring import (
     INTERNAL_6040,
     benchmark_6040,
     mixture_quantiles,
     regret_table,
     summarise,
 )
+from backtest.synthetic.scenarios import scenarios_from_dict
 from tests.helpers import run_cli
 from tests.test_scenarios_defs import small
 

@@ -20,16 +20,16 @@ from backtest.execution.spec import cash_growth
 from backtest.metrics_batch import path_metrics
 from backtest.regimes.signals import liquidity_signals
 from backtest.synthetic import runner
-from backtest.synthetic.generator import generate
-from backtest.synthetic.path_signals import KNOWN, PathSignals
-from backtest.synthetic.scenarios import scenarios_from_dict
-from backtest.synthetic.scoring import simulate_paths
-from backtest.synthetic.vector_strategies import (
+from backtest.synthetic.evaluate.scoring import simulate_paths
+from backtest.synthetic.evaluate.vector_strategies import (
     VectorEvaluator,
     finalise,
     path_frame,
     per_path_weights,
 )
+from backtest.synthetic.labels.path_signals import KNOWN, PathSignals
+from backtest.synthetic.model.generator import generate
+from backtest.synthetic.scenarios import scenarios_from_dict
 from strategies.base import build_strategy
 from tests.test_scenarios_defs import small
 

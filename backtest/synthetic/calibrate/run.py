@@ -72,10 +72,11 @@ from backtest.data.base import MarketData
 from backtest.errors import RmpbtError, ScenarioError
 from backtest.executors import LocalExecutor
 from backtest.pipeline import run_backtest
-from backtest.synthetic.bootstrap import build_pool
-from backtest.synthetic.distributions import weighted_quantiles
-from backtest.synthetic.release_cut import cut_market  # one home (re-exported)
-from backtest.synthetic.runner import Prepared, load_history, make_tasks, prepare, run_chunk
+from backtest.synthetic.evaluate.distributions import weighted_quantiles
+from backtest.synthetic.evaluate.records import Prepared
+from backtest.synthetic.model.bootstrap import build_pool
+from backtest.synthetic.model.release_cut import cut_market
+from backtest.synthetic.runner import load_history, make_tasks, prepare, run_chunk
 from backtest.synthetic.scenarios import Period, ScenarioSet
 
 __all__ = [

@@ -33,7 +33,7 @@ from backtest.constants import BENCHMARK_60_40, CVAR_LEVEL
 from backtest.execution.drift import fill_plan
 from backtest.execution.spec import fill_rows
 from backtest.kernel import simulate_batch
-from backtest.synthetic.distributions import (  # one home for the numba-free summaries (rmpbt decide)
+from backtest.synthetic.evaluate.distributions import (  # one home for the numba-free summaries (rmpbt decide)
     DEFAULT_CVAR_LAMBDA,
     cvar_penalised,
     minimax_mask,
@@ -66,7 +66,7 @@ def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.nd
     """Portfolio values of one strategy on every path (the engine's semantics, per path).
 
     A thin caller of the batch kernel (:func:`backtest.kernel.simulate_batch`, one item per
-    path; targets at the fills and drift band :func:`backtest.kernel.fill_plan`; fills
+    path; targets at the fills and drift band :func:`backtest.execution.drift.fill_plan`; fills
     :func:`backtest.execution.spec.fill_rows`).
 
     Parameters
