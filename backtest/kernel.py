@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 
 from backtest.execution.spec import borrow_factor, financing_growth
-from backtest.execution.threads import run_blocks
+from backtest.threads import run_blocks
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-12

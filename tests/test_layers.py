@@ -70,6 +70,61 @@ def test_import_contracts_hold() -> None:
     assert "broken" in r.stdout and "0 broken" in r.stdout
 
 
+def _layer_names(layers: list[str]) -> set[str]:
+    """Every module named in a ``layers`` list (``"a | b"`` and ``"a : b"`` name two)."""
+    return {name.strip() for row in layers for name in row.replace(":", "|").split("|")}
+
+
+def units_outside_layers(units: list[str], layers: list[str]) -> list[str]:
+    """The units that no row of ``layers`` names, in order.
+
+    Parameters
+    ----------
+    units : list of str
+        Dotted names of the top-level units (``backtest.api``, ``backtest.tune``, ``strategies``).
+    layers : list of str
+        The rows of a ``layers`` contract, top first.
+
+    Returns
+    -------
+    list of str
+        The units missing from every row.
+    """
+    named = _layer_names(layers)
+    return [u for u in units if u not in named]
+
+
+def top_level_units() -> list[str]:
+    """``backtest.X`` for every module and sub-package directly under ``backtest/``, and ``strategies``."""
+    units = []
+    for path in sorted((ROOT / "backtest").iterdir()):
+        if path.suffix == ".py" and path.name != "__init__.py":
+            units.append(f"backtest.{path.stem}")
+        elif path.is_dir() and (path / "__init__.py").is_file():
+            units.append(f"backtest.{path.name}")
+    return units + ["strategies"]
+
+
+def test_unit_check_finds_a_unit_in_no_layer() -> None:
+    layers = ["backtest.cli", "backtest.tune | backtest.synthetic", "backtest.a : backtest.b"]
+    units = ["backtest.cli", "backtest.synthetic", "backtest.b", "backtest.new", "strategies"]
+    assert units_outside_layers(units, layers) == ["backtest.new", "strategies"]
+
+
+def test_every_top_level_unit_sits_in_a_layer() -> None:
+    """A new module or package directly under ``backtest/`` must be given a row of the contract."""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in cfg["contracts"] if c["id"] == "layers")["layers"]
+    units = top_level_units()
+    assert "backtest.api" in units and "backtest.synthetic" in units
+    missing = units_outside_layers(units, layers)
+    assert not missing, "in no row of the layers contract (pyproject.toml): " + ", ".join(missing)
+    stale = sorted(_layer_names(layers) - set(units))
+    assert not stale, "layers contract names modules that do not exist: " + ", ".join(stale)
+
+
 def test_contracts_cover_the_heavy_dependencies() -> None:
     import tomllib
 
