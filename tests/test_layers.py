@@ -1,6 +1,9 @@
 """Architecture checks: import layers, private names, light interactive commands.
 
-* the import-linter contracts of ``pyproject.toml`` (``[tool.importlinter]``) hold;
+* the import-linter contracts of ``pyproject.toml`` (``[tool.importlinter]``) hold, and every
+  top-level unit of ``backtest/`` sits in a row of the ``layers`` contract;
+* the module table of ``docs/architecture.md`` is what ``scripts/module_table.py`` writes
+  (every module of ``backtest/`` and ``strategies/``, with its layer and docstring line);
 * no module imports a ``_private`` name of another module (``from x import _y`` or
   ``mod._y`` on an imported module); today's known cases are listed below;
 * ``rmpbt --help``, ``--version`` and ``strategies`` import no heavy library
@@ -123,6 +126,41 @@ def test_every_top_level_unit_sits_in_a_layer() -> None:
     assert not missing, "in no row of the layers contract (pyproject.toml): " + ", ".join(missing)
     stale = sorted(_layer_names(layers) - set(units))
     assert not stale, "layers contract names modules that do not exist: " + ", ".join(stale)
+
+
+def _module_table_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("module_table", ROOT / "scripts" / "module_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_module_table_is_current() -> None:
+    """docs/architecture.md lists every module of backtest/ and strategies/ (``scripts/module_table.py``)."""
+    mt = _module_table_script()
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    table = mt.render(ROOT)
+    assert "| `backtest.synthetic.runner` | 3 |" in table and "| `strategies.base` | 9 |" in table
+    assert mt.replace_table(doc, table) == doc, "module table stale: run python scripts/module_table.py"
+
+
+def test_module_table_sees_a_new_module(tmp_path: Path) -> None:
+    mt = _module_table_script()
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.importlinter]\n[[tool.importlinter.contracts]]\nid = "layers"\n'
+        'layers = ["backtest.top", "strategies | backtest.low"]\n'
+    )
+    for pkg in ("backtest", "strategies"):
+        (tmp_path / pkg).mkdir()
+        (tmp_path / pkg / "__init__.py").write_text('"""The package."""\n')
+    (tmp_path / "backtest" / "top.py").write_text('"""Top | first.\n\nMore."""\n')
+    before = mt.render(tmp_path)
+    assert "| `backtest.top` | 1 | Top \\| first. |" in before and "| `strategies` | 2 | The package. |" in before
+    (tmp_path / "backtest" / "new.py").write_text("x = 1\n")
+    after = mt.render(tmp_path)
+    assert after != before and "| `backtest.new` | — |  |" in after
 
 
 def test_contracts_cover_the_heavy_dependencies() -> None:
