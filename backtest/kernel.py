@@ -30,10 +30,7 @@ Single homes (see also :mod:`backtest.execution.spec`):
   their own prices) -> :func:`simulate_batch` (:func:`simulate_many` is its shared-price
   form); nothing else simulates without vectorbt;
 * the drift band and the targets at the fills -> :mod:`backtest.execution.drift`
-  (``drift_keep``, ``fill_plan``; re-exported here).
-
-``cash_growth``, ``borrow_growth`` (:mod:`backtest.execution.spec`) and ``window_metrics``
-(:mod:`backtest.metrics_batch`) are re-exported here for old import paths.
+  (``drift_keep``, ``fill_plan``).
 """
 
 from __future__ import annotations
@@ -41,10 +38,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from backtest.execution.drift import drift_keep, fill_plan
-from backtest.execution.spec import borrow_factor, cash_growth, financing_growth
-from backtest.execution.threads import run_blocks, threads
-from backtest.metrics_batch import WINDOW_METRICS, window_metrics
+from backtest.execution.spec import borrow_factor, financing_growth
+from backtest.threads import run_blocks
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
@@ -505,15 +500,9 @@ def borrow_growth(n_days: int, bps: float) -> np.ndarray:
 
 
 __all__ = [
-    "WINDOW_METRICS",
     "borrow_growth",
-    "cash_growth",
     "column_layout",
-    "drift_keep",
-    "fill_plan",
     "numpy_floor",
     "simulate_batch",
     "simulate_many",
-    "threads",
-    "window_metrics",
 ]
