@@ -147,6 +147,8 @@ METRICS: dict[str, MetricInfo] = {
                               inputs="cost", doc="sum(borrow_t / NAV_t-1) * 252 / n"),
     "financing_drag": MetricInfo("Financing", "financing", PCT, -1, _C + "cost_drag", _B + "cost_drag_paths",
                                  inputs="cost", doc="sum(financing_t / NAV_t-1) * 252 / n"),
+    "ulcer_index": MetricInfo("Ulcer index", "ulcer", PCT, -1, "backtest.metrics_ulcer:ulcer_index",
+                              "backtest.metrics_ulcer:ulcer_index_paths", doc="sqrt(mean(drawdown^2)): depth x length"),
 }
 
 
