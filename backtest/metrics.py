@@ -122,6 +122,18 @@ def hit_rate(r: pd.Series) -> float:
     return float((r > 0).mean()) if len(r) else np.nan
 
 
+def worst_day(r: pd.Series) -> float:
+    """Smallest daily return."""
+    r = _clean(r)
+    return float(r.min()) if len(r) else np.nan
+
+
+def best_day(r: pd.Series) -> float:
+    """Largest daily return."""
+    r = _clean(r)
+    return float(r.max()) if len(r) else np.nan
+
+
 def cvar(r: pd.Series, level: float = 0.05) -> float:
     """Mean of the worst ``level`` share of daily returns (historical CVaR, negative)."""
     r = _clean(r).to_numpy()
@@ -131,12 +143,14 @@ def cvar(r: pd.Series, level: float = 0.05) -> float:
     return float(r[r <= q].mean())
 
 
-def annual_turnover(turnover: pd.Series | None, n_days: int) -> float:
+def annual_turnover(turnover: pd.Series | None, n_days: int | None = None) -> float:
     """Average yearly one-way turnover: ``sum(daily traded / value) / 2 / years``.
 
     A full switch from one asset to another trades 2x the portfolio (sell + buy) and
-    counts as turnover 1.
+    counts as turnover 1. ``n_days`` (the days of the returns) defaults to ``len(turnover)``.
     """
+    if turnover is not None and n_days is None:
+        n_days = len(turnover)
     if turnover is None or n_days == 0:
         return np.nan
     return float(turnover.sum() / 2.0 / (n_days / TRADING_DAYS))

@@ -149,3 +149,166 @@ def path_metrics(values: np.ndarray, rf: np.ndarray | None = None) -> dict[str, 
         "best_day": r.max(axis=1),
         "daily_cvar_5": dcvar,
     }
+
+
+# ------------------------------------------------------------------ the registry's batch forms
+# One function per metric of :data:`backtest.metrics_registry.METRICS` (its ``batch`` form):
+# ``P x T`` arrays of daily values in, ``(P,)`` out; the same definitions as the series forms
+# (``tests/test_metrics_registry.py`` checks that they agree). A NaN in a row makes it NaN.
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    return np.atleast_2d(np.asarray(x, dtype=np.float64))
+
+
+def _whole(r: np.ndarray, rf: np.ndarray | None, name: str) -> np.ndarray:
+    """Column ``name`` of :func:`window_metrics` over every day (the tuner's kernel)."""
+    r = _rows(r)
+    rf_ = np.zeros(r.shape[1]) if rf is None else np.asarray(rf, dtype=np.float64)
+    return window_metrics(r, rf_, [np.arange(r.shape[1])])[0][:, WINDOW_METRICS.index(name)]
+
+
+def total_return_paths(r: np.ndarray) -> np.ndarray:
+    """Compounded return of each row: ``prod(1 + r) - 1``."""
+    return np.prod(1.0 + _rows(r), axis=1) - 1.0
+
+
+def cagr_paths(r: np.ndarray) -> np.ndarray:
+    """CAGR of each row (``T / 252`` years; -1 when wealth reached 0)."""
+    return _whole(r, None, "cagr")
+
+
+def ann_vol_paths(r: np.ndarray) -> np.ndarray:
+    """Annualised volatility of each row: ``std(ddof=1) * sqrt(252)``."""
+    r = _rows(r)
+    if r.shape[1] < 2:
+        return np.full(r.shape[0], np.nan)
+    return np.std(r, axis=1, ddof=1) * np.sqrt(TRADING_DAYS)
+
+
+def sharpe_paths(r: np.ndarray, rf: np.ndarray | None = None) -> np.ndarray:
+    """Annualised Sharpe ratio of each row's excess return over ``rf``."""
+    return _whole(r, rf, "sharpe")
+
+
+def sortino_paths(r: np.ndarray, rf: np.ndarray | None = None) -> np.ndarray:
+    """Annualised Sortino ratio of each row's excess return over ``rf``."""
+    return _whole(r, rf, "sortino")
+
+
+def max_drawdown_paths(r: np.ndarray) -> np.ndarray:
+    """Largest fall of each row's wealth from its running peak (from 1), <= 0."""
+    return _whole(r, None, "max_drawdown")
+
+
+def calmar_paths(r: np.ndarray) -> np.ndarray:
+    """CAGR over the absolute max drawdown of each row."""
+    return _whole(r, None, "calmar")
+
+
+def hit_rate_paths(r: np.ndarray) -> np.ndarray:
+    """Share of days with a positive return, per row."""
+    return (_rows(r) > 0).mean(axis=1)
+
+
+def worst_day_paths(r: np.ndarray) -> np.ndarray:
+    """Smallest daily return of each row."""
+    return _rows(r).min(axis=1)
+
+
+def best_day_paths(r: np.ndarray) -> np.ndarray:
+    """Largest daily return of each row."""
+    return _rows(r).max(axis=1)
+
+
+def cvar_paths(r: np.ndarray, level: float = CVAR_LEVEL) -> np.ndarray:
+    """Mean of the worst ``level`` share of each row's daily returns (historical CVaR)."""
+    r = _rows(r)
+    q = np.quantile(r, level, axis=1)
+    tail = r <= q[:, None]
+    return np.where(tail, r, 0.0).sum(axis=1) / tail.sum(axis=1)
+
+
+def turnover_paths(to: np.ndarray) -> np.ndarray:
+    """Average yearly one-way turnover of each row of daily traded value / NAV."""
+    to = _rows(to)
+    return to.sum(axis=1) / 2.0 / (to.shape[1] / TRADING_DAYS)
+
+
+def _active(r: np.ndarray, b: np.ndarray) -> np.ndarray:
+    r = _rows(r)
+    return r - np.broadcast_to(np.asarray(b, dtype=np.float64), r.shape)
+
+
+def active_return_paths(r: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Annualised mean daily active return of each row: ``252 * mean(r - b)``."""
+    return _active(r, b).mean(axis=1) * TRADING_DAYS
+
+
+def tracking_error_paths(r: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Annualised tracking error of each row: ``sqrt(252) * std(r - b, ddof=1)``."""
+    return ann_vol_paths(_active(r, b))
+
+
+def information_ratio_paths(r: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Annualised information ratio of each row (NaN when the tracking error is 0)."""
+    a = _active(r, b)
+    if a.shape[1] < 2:
+        return np.full(a.shape[0], np.nan)
+    sd = np.std(a, axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 0, a.mean(axis=1) / sd * np.sqrt(TRADING_DAYS), np.nan)
+
+
+def beta_paths(r: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Beta of each row on the benchmark: ``cov(r, b) / var(b)`` (NaN when ``var(b)`` is 0)."""
+    r = _rows(r)
+    bb = np.broadcast_to(np.asarray(b, dtype=np.float64), r.shape)
+    bd = bb - bb.mean(axis=1, keepdims=True)
+    var = (bd * bd).sum(axis=1)
+    cov = (bd * (r - r.mean(axis=1, keepdims=True))).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(var > 0, cov / var, np.nan) if r.shape[1] >= 2 else np.full(r.shape[0], np.nan)
+
+
+def _masked_cagr(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    n = mask.sum(axis=1)
+    growth = np.prod(np.where(mask, 1.0 + x, 1.0), axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(growth <= 0, -1.0, growth ** (TRADING_DAYS / np.maximum(n, 1)) - 1.0)
+    return np.where(n > 0, out, np.nan)
+
+
+def _capture(r: np.ndarray, b: np.ndarray, up: bool) -> np.ndarray:
+    r = _rows(r)
+    bb = np.broadcast_to(np.asarray(b, dtype=np.float64), r.shape)
+    mask = bb > 0 if up else bb < 0
+    den = _masked_cagr(bb, mask)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den != 0, _masked_cagr(r, mask) / den, np.nan)
+
+
+def up_capture_paths(r: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """CAGR of each row over the benchmark's CAGR, on the benchmark's up days."""
+    return _capture(r, b, up=True)
+
+
+def down_capture_paths(r: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """CAGR of each row over the benchmark's CAGR, on the benchmark's down days."""
+    return _capture(r, b, up=False)
+
+
+def active_max_drawdown_paths(r: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Largest fall of each row's relative wealth ``W_r / W_b`` from its running peak (from 1), <= 0."""
+    r = _rows(r)
+    bb = np.broadcast_to(np.asarray(b, dtype=np.float64), r.shape)
+    w = np.cumprod(1.0 + r, axis=1) / np.cumprod(1.0 + bb, axis=1)
+    peak = np.maximum.accumulate(np.concatenate([np.ones((r.shape[0], 1)), w], axis=1), axis=1)[:, 1:]
+    return (w / peak - 1.0).min(axis=1)
+
+
+def cost_drag_paths(cost: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Annualised drag of a daily cost in money per row: ``sum(cost_t / V_{t-1}) * 252 / T``."""
+    r = _rows(r)
+    nav = np.concatenate([np.ones((r.shape[0], 1)), np.cumprod(1.0 + r, axis=1)[:, :-1]], axis=1)
+    return (np.broadcast_to(np.asarray(cost, dtype=np.float64), r.shape) / nav).sum(axis=1) * TRADING_DAYS / r.shape[1]

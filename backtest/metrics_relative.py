@@ -114,6 +114,16 @@ def capture(r: pd.Series, b: pd.Series, up: bool = True) -> float:
     return float(cagr(rc[mask]) / den) if den != 0 else np.nan
 
 
+def up_capture(r: pd.Series, b: pd.Series) -> float:
+    """Up capture: :func:`capture` on the benchmark's up days."""
+    return capture(r, b, up=True)
+
+
+def down_capture(r: pd.Series, b: pd.Series) -> float:
+    """Down capture: :func:`capture` on the benchmark's down days."""
+    return capture(r, b, up=False)
+
+
 def relative_wealth(r: pd.Series, b: pd.Series) -> pd.Series:
     """Growth of 1 in the strategy divided by growth of 1 in the benchmark, on the common days."""
     rc, bc = common_days(r, b)

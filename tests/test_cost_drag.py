@@ -83,7 +83,7 @@ def test_run_metrics_columns_append_and_window():
     costs = pd.DataFrame({"date": list(idx) * 2, "strategy": ["a"] * 4 + ["b"] * 4,
                           "fees": [0.001, 0, 0, 0.002, 0, 0, 0, 0], "borrow": 0.0, "financing": 0.0})
     t = run_metrics_table(ret, None, None, benchmark="b", costs=costs)
-    assert list(t.columns) == RUN_METRIC_COLUMNS and RUN_METRIC_COLUMNS[-3:] == COST_DRAG_COLUMNS
+    assert list(t.columns) == RUN_METRIC_COLUMNS and RUN_METRIC_COLUMNS[19:22] == COST_DRAG_COLUMNS
     nav3 = 1.01 * 1.02 * 0.99
     assert t.loc["a", "fee_drag"] == pytest.approx((0.001 + 0.002 / nav3) * 252 / 4)
     assert t.loc["b", "fee_drag"] == 0.0 and t.loc["b"][["beta", "active_return"]].isna().all()

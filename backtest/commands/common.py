@@ -15,6 +15,7 @@ from rich.table import Table
 
 from backtest.constants import TRADING_DAYS
 from backtest.errors import RmpbtError
+from backtest.metrics_registry import METRICS, PCT, metric_names
 
 console = Console(width=140)
 err_console = Console(stderr=True, width=200)
@@ -90,8 +91,8 @@ def summary_table(metrics: Any, regime_metrics: Any = None, title: str = "", n_d
     Parameters
     ----------
     metrics : pandas.DataFrame
-        One row per strategy (``cagr``, ``ann_vol``, ``sharpe``, ``sortino``,
-        ``max_drawdown``, ``calmar``, ``turnover``).
+        One row per strategy with the metrics of the registry's ``terminal`` view
+        (:mod:`backtest.metrics_registry`: CAGR, vol, Sharpe, Sortino, max DD, Calmar, turnover).
     regime_metrics : pandas.DataFrame, optional
         Long table with ``strategy``, ``regime`` and ``sharpe`` columns.
     title : str
@@ -105,26 +106,20 @@ def summary_table(metrics: Any, regime_metrics: Any = None, title: str = "", n_d
     rich.table.Table
     """
     short = n_days is not None and n_days < TRADING_DAYS
+    # the registry's terminal view; under a year the total return replaces the CAGR
+    shown = [("total_return" if short and c == "cagr" else c) for c in metric_names("terminal")]
     t = Table(title=title, title_justify="left", header_style="bold", caption_justify="left",
               caption="turnover: one-way, per year, including the initial purchase")
     t.add_column("strategy", style="cyan", no_wrap=True)
-    for col in ("total" if short else "CAGR", "vol", "Sharpe", "Sortino", "max DD", "Calmar", "turnover"):
-        t.add_column(col, justify="right")
+    for col in shown:
+        t.add_column(METRICS[col].short, justify="right")
     regimes: list[str] = []
     if regime_metrics is not None and len(regime_metrics):
         regimes = sorted(regime_metrics["regime"].unique())
         for r in regimes:
             t.add_column(f"Sharpe@{r}", justify="right")
     for name, row in metrics.iterrows():
-        cells = [
-            fmt(row["total_return"] if short else row["cagr"], True),
-            fmt(row["ann_vol"], True),
-            fmt(row["sharpe"]),
-            fmt(row["sortino"]),
-            fmt(row["max_drawdown"], True),
-            fmt(row["calmar"]),
-            fmt(row["turnover"]),
-        ]
+        cells = [fmt(row.get(c), METRICS[c].unit == PCT) for c in shown]
         for r in regimes:
             sub = regime_metrics[
                 (regime_metrics["strategy"] == name) & (regime_metrics["regime"] == r)

@@ -9,8 +9,9 @@ import typer
 
 from backtest.commands.common import out_path
 from backtest.errors import RmpbtError
+from backtest.metrics_registry import pct_metrics
 
-PCT = {"cagr", "total_return", "ann_vol", "max_drawdown"}
+PCT = pct_metrics()  # deltas of these are shown in percentage points
 
 
 def delta_table(frame, title: str):

@@ -1,7 +1,7 @@
 """Terminal tables of the benchmark-relative metrics and the cost drags (``run`` and ``compare``).
 
-Reads the columns :mod:`backtest.run_metrics` writes to ``metrics.csv``; imports only
-``rich`` so that ``rmpbt --help`` stays light.
+Reads the columns :mod:`backtest.run_metrics` writes to ``metrics.csv``, with the headers of
+:mod:`backtest.metrics_registry`; imports only ``rich`` so that ``rmpbt --help`` stays light.
 """
 
 from __future__ import annotations
@@ -11,22 +11,11 @@ from typing import Any
 from rich.table import Table
 
 from backtest.commands.common import fmt
+from backtest.metrics_registry import METRICS, PCT, metric_names
 
-#: (column, header, percent?) of the relative block, then the cost block
-RELATIVE_VIEW = (
-    ("active_return", "active ret", True),
-    ("tracking_error", "TE", True),
-    ("information_ratio", "IR", False),
-    ("beta", "beta", False),
-    ("up_capture", "up cap", False),
-    ("down_capture", "down cap", False),
-    ("active_max_drawdown", "active max DD", True),
-)
-COST_VIEW = (
-    ("fee_drag", "fees", True),
-    ("borrow_drag", "borrow", True),
-    ("financing_drag", "financing", True),
-)
+#: (column, header, percent?) of the relative block, then the cost block: the registry's rows
+RELATIVE_VIEW = tuple((c, METRICS[c].short, METRICS[c].unit == PCT) for c in metric_names(inputs="relative"))
+COST_VIEW = tuple((c, METRICS[c].short, METRICS[c].unit == PCT) for c in metric_names(inputs="cost"))
 
 
 def _pct2(x: Any) -> str:

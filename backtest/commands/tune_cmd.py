@@ -17,6 +17,7 @@ from rich.table import Table
 from backtest.commands.common import out_path
 from backtest.commands.progress import RichProgress
 from backtest.errors import RmpbtError
+from backtest.metrics_registry import METRICS, PCT, metric_names
 from backtest.tune.gcpause import collector_paused
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML run config (see configs/).", show_default=False)]
@@ -77,11 +78,11 @@ def summary(result, top: int = 10) -> list:
                      f"{result.oos_returns.index[-1].date()}), untuned benchmarks", title_justify="left",
                header_style="bold")
     oo.add_column("strategy", style="cyan")
-    for c in ("CAGR", "vol", "Sharpe", "Sortino", "max DD", "Calmar"):
-        oo.add_column(c, justify="right")
+    shown = [c for c in metric_names("terminal") if c in om.columns]  # the registry's terminal view
+    for c in shown:
+        oo.add_column(METRICS[c].short, justify="right")
     for name, r in om.iterrows():
-        oo.add_row(str(name), _fmt(r["cagr"], True), _fmt(r["ann_vol"], True), _fmt(r["sharpe"]),
-                   _fmt(r["sortino"]), _fmt(r["max_drawdown"], True), _fmt(r["calmar"]))
+        oo.add_row(str(name), *[_fmt(r[c], METRICS[c].unit == PCT) for c in shown])
     out.append(oo)
     out.append(
         f"best in-sample: variant {result.best}  "
@@ -171,7 +172,7 @@ def register(app: typer.Typer) -> None:
         where: Annotated[list[str] | None, typer.Option(
             "--where", help="Constraint between keys, e.g. 'GLD + DBC <= 0.15'. Repeatable (all must hold).")] = None,
         metric: Annotated[str, typer.Option(
-            "--metric", help="sharpe, sortino, calmar, cagr, max_drawdown, information_ratio (vs the untuned "
+            "--metric", help=f"{', '.join(metric_names('tune'))} (information_ratio: against the untuned "
                         "strategy), or METRIC@REGIME (e.g. sharpe@rmp).")] = "sharpe",
         walk_forward: Annotated[str | None, typer.Option(
             "--walk-forward", help="train=36M,test=12M[,step=12M][,anchored]: rank on train, report on test.")] = None,

@@ -21,6 +21,7 @@ import pandas as pd
 from backtest.cost_drag import COST_DRAG_COLUMNS, cost_drag_table, rebase_costs
 from backtest.errors import ResultsError
 from backtest.metrics import regime_metrics
+from backtest.metrics_registry import metric_names, pct_metrics
 from backtest.metrics_relative import RELATIVE_COLUMNS, relative_table
 from backtest.report.html import Page, clean_run_id, esc, footer_html, settings_items, source_html
 from backtest.report.rundata import RunData, load_run
@@ -191,7 +192,8 @@ def filter_data(data: RunData, keep: list[str]) -> RunData:
                    bench_returns=data.returns[gone] if gone else None)
 
 
-DELTA_COLUMNS = ("cagr", "total_return", "ann_vol", "sharpe", "max_drawdown", "turnover")
+#: the metrics compare differences against a baseline (the registry's ``delta`` view)
+DELTA_COLUMNS = metric_names("delta")
 
 
 def deltas(metrics: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -223,7 +225,7 @@ def run_deltas(metrics: pd.DataFrame, labels: list[str], strategies: list[list[s
 
 def run_deltas_html(table: pd.DataFrame) -> str:
     """HTML table of :func:`run_deltas` (percent metrics in percentage points)."""
-    pct = {"cagr", "total_return", "ann_vol", "max_drawdown"}
+    pct = pct_metrics()
     head = "".join(f"<th>Δ {esc(c)}</th>" for c in table.columns)
     rows = []
     for (s, run), row in table.iterrows():

@@ -19,44 +19,26 @@ import numpy as np
 import pandas as pd
 
 from backtest.constants import TRADING_DAYS
+from backtest.metrics_registry import METRICS, PCT, RATIO, metric_names
 from backtest.report import figures as F
 
 TEMPLATE = Path(__file__).with_name("template.html")
-PCT, RATIO = "pct", "ratio"
-# column, header, format, direction (+1 higher is better, -1 lower is better)
-METRIC_SPEC: tuple[tuple[str, str, str, int], ...] = (
-    ("total_return", "Total return", PCT, 1),
-    ("cagr", "CAGR", PCT, 1),
-    ("ann_vol", "Vol", PCT, -1),
-    ("sharpe", "Sharpe", RATIO, 1),
-    ("sortino", "Sortino", RATIO, 1),
-    ("max_drawdown", "Max DD", PCT, 1),
-    ("calmar", "Calmar", RATIO, 1),
-    ("turnover", "Turnover/yr", RATIO, -1),
-    ("hit_rate", "Hit rate", PCT, 1),
-    ("worst_day", "Worst day", PCT, 1),
-    ("best_day", "Best day", PCT, 1),
-    ("cvar_5", "CVaR 5%", PCT, 1),
-)
+
+
+def _spec(*inputs: str) -> tuple[tuple[str, str, str, int], ...]:
+    """``(column, header, format, direction)`` of the registered metrics taking ``inputs``."""
+    return tuple((n, METRICS[n].label, METRICS[n].unit, METRICS[n].direction) for n in metric_names(inputs=inputs))
+
+
+# column, header, format, direction (+1 higher is better, -1 lower is better): from the metrics registry
+METRIC_SPEC = _spec("returns", "turnover")
 # the benchmark-relative columns of metrics.csv (the tearsheet's "Relative to the benchmark" section)
-RELATIVE_SPEC: tuple[tuple[str, str, str, int], ...] = (
-    ("active_return", "Active return", PCT, 1),
-    ("tracking_error", "Tracking error", PCT, 0),
-    ("information_ratio", "Information ratio", RATIO, 1),
-    ("beta", "Beta", RATIO, 0),
-    ("up_capture", "Up capture", RATIO, 0),
-    ("down_capture", "Down capture", RATIO, 0),
-    ("active_max_drawdown", "Active max DD", PCT, 1),
-)
+RELATIVE_SPEC = _spec("relative")
 # cost drags (the costs section): fractions of NAV a year
-DRAG_SPEC: tuple[tuple[str, str, str, int], ...] = (
-    ("fee_drag", "Fees + slippage", PCT, -1),
-    ("borrow_drag", "Borrow", PCT, -1),
-    ("financing_drag", "Financing", PCT, -1),
-)
+DRAG_SPEC = _spec("cost")
 #: the only columns whose best value is highlighted: risk-adjusted figures (Calmar ranked in
 #: excess of cash by the caller, so a cash-like strategy is never crowned by it)
-RISK_ADJUSTED = ("sharpe", "sortino", "calmar", "information_ratio")
+RISK_ADJUSTED = metric_names("best")
 METRIC_FORMAT = {c: f for c, _, f, _ in (*METRIC_SPEC, *RELATIVE_SPEC, *DRAG_SPEC)}
 METRIC_DIRECTION = {c: d for c, _, _, d in (*METRIC_SPEC, *RELATIVE_SPEC, *DRAG_SPEC)}
 # scenario statistics not in METRIC_SPEC: a lower probability of loss is better

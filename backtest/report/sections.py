@@ -13,6 +13,7 @@ from backtest.constants import TRADING_DAYS
 from backtest.cost_drag import COST_DRAG_COLUMNS, cost_drag_table, daily_cost_share
 from backtest.instruments import caveats, thesis_signs
 from backtest.metrics import cagr
+from backtest.metrics_registry import METRICS, metric_names
 from backtest.metrics_relative import (
     RELATIVE_COLUMNS,
     active_drawdown,
@@ -28,6 +29,7 @@ from backtest.report.html import (
     PCT,
     RATIO,
     RELATIVE_SPEC,
+    RISK_ADJUSTED,
     SCENARIO_DIRECTION,
     Page,
     add_section,
@@ -111,11 +113,13 @@ def yearly_table_html(returns: pd.DataFrame, colors: dict[str, str]) -> str:
 
 
 def regime_table_html(rm: pd.DataFrame, colors: dict[str, str]) -> str:
-    """Per-regime CAGR, Sharpe and max drawdown per strategy (best Sharpe per regime marked, nothing else)."""
+    """Per-regime metrics of the registry's ``regime`` view per strategy (CAGR, Sharpe, max drawdown).
+
+    Only the risk-adjusted ones (Sharpe) have their best value per regime marked.
+    """
     regs = sorted(rm["regime"].astype(str).unique(), key=F.regime_order)
     order = list(dict.fromkeys(rm["strategy"].astype(str)))
-    shown = [("cagr", "CAGR", PCT), ("sharpe", "Sharpe", RATIO), ("max_drawdown", "Max DD", PCT)]
-    shown = [s for s in shown if s[0] in rm.columns]
+    shown = [(c, METRICS[c].label, METRICS[c].unit) for c in metric_names("regime") if c in rm.columns]
     rm = rm.assign(strategy=rm["strategy"].astype(str), regime=rm["regime"].astype(str))
     days = rm.groupby("regime")["days"].max() if "days" in rm else pd.Series(dtype=float)
     top = "".join(
@@ -124,8 +128,8 @@ def regime_table_html(rm: pd.DataFrame, colors: dict[str, str]) -> str:
         for r in regs)
     sub = "".join(f"<th>{esc(lbl)}</th>" for _ in regs for _, lbl, _ in shown)
     idx = rm.set_index(["strategy", "regime"])
-    best = {(r, c): best_index(idx.xs(r, level="regime")[c], METRIC_DIRECTION.get(c, 0)) if c == "sharpe" else set()
-            for r in regs for c, _, _ in shown}
+    best = {(r, c): best_index(idx.xs(r, level="regime")[c], METRIC_DIRECTION.get(c, 0)) if c in RISK_ADJUSTED
+            else set() for r in regs for c, _, _ in shown}
     rows = []
     for s in order:
         cells = []

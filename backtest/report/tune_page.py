@@ -22,6 +22,8 @@ import plotly.graph_objects as go
 import plotly.offline
 from plotly.subplots import make_subplots
 
+from backtest.metrics_registry import pct_metrics
+
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1200px;color:#222}
 h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
@@ -297,7 +299,7 @@ def render_tune_page(result: Any) -> str:
                     + fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
                                   config={"displaylogo": False}))
         if div_id == "oos":
-            body.append(_table(result.oos_metrics, pct=("cagr", "ann_vol", "max_drawdown", "total_return")))
+            body.append(_table(result.oos_metrics, pct=tuple(pct_metrics())))
     if len(folds):
         f = folds.set_index("fold")
         body.append("<h2>Folds</h2>" + _table(f))

@@ -16,6 +16,7 @@ from backtest.config import RunConfig, config_from_dict
 from backtest.constants import TRADING_DAYS
 from backtest.errors import ConfigError, SweepError
 from backtest.guards import check_tune_budget, estimate_days
+from backtest.metrics_registry import metric_names
 from backtest.tune.chunks import Chunk, returns_of, run_chunk
 from backtest.tune.cpcv import parse_cv
 from backtest.tune.folds import split_folds, walk_forward_folds
@@ -344,7 +345,7 @@ def _run_tune(cfg: RunConfig, req: TuneRequest, *, origin: str, md: Any, executo
 
     oos_metrics = pd.DataFrame({c: summary(oos[c], rf_days) for c in oos.columns}).T
     oos_metrics.index.name = "strategy"
-    oos_metrics = oos_metrics[["cagr", "ann_vol", "sharpe", "sortino", "max_drawdown", "calmar", "total_return"]]
+    oos_metrics = oos_metrics[[*(c for c in metric_names("terminal") if c in oos_metrics), "total_return"]]
 
     # ---------------------------------------------------------------- table and best config
     table = pd.DataFrame({"variant": np.arange(n), "path": group_of})

@@ -12,8 +12,11 @@ from backtest import stats
 from backtest.constants import TRADING_DAYS
 from backtest.errors import SweepError
 from backtest.metrics_batch import WINDOW_METRICS, window_metrics
+from backtest.metrics_registry import metric_names
 
-METRICS = ("sharpe", "sortino", "calmar", "cagr", "max_drawdown", "information_ratio")  # IR: issue 13
+#: the ``--metric`` choices: the registry's ``tune`` view (each a column of the window kernel,
+#: :data:`WINDOW_METRICS`, or ``information_ratio``: the Sharpe ratio over the untuned strategy)
+METRICS = metric_names("tune")
 
 
 
