@@ -12,7 +12,9 @@ Rules and their home (nothing else re-derives them):
 * decision -> fill (``lag_days``) -> :func:`fill_dates` (calendar form) and
   :func:`fill_rows` (row form, paths);
 * fee / slippage as fractions (``bps / 1e4``, divided once) -> :class:`Costs`
-  (``fee``, ``slippage``); borrow per asset -> :meth:`Costs.borrow_for` /
+  (``fee``, ``slippage``); the cost of a trade (fee + slippage on the traded notional) ->
+  :meth:`Costs.trade_cost`; a book's financing and borrow carry a year ->
+  :meth:`Costs.carry_per_year`; borrow per asset -> :meth:`Costs.borrow_for` /
   :meth:`Costs.borrow_vector`; borrow accrual of a short leg -> :func:`borrow_factor`;
 * which series idle cash earns (``cash.rate``: ``none`` | ``DTB3``/``cash_rate`` = the
   ``cash_rate`` signal, DTB3 then DGS3MO after DTB3 stops | another macro series) ->
@@ -32,14 +34,14 @@ Rules and their home (nothing else re-derives them):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from backtest.constants import TRADING_DAYS
+from backtest.constants import CASH, TRADING_DAYS
 from backtest.data.exchange_calendar import exchange_days
 from backtest.errors import ConfigError, StrategyError
 
@@ -101,6 +103,53 @@ class Costs:
     def slippage(self) -> float:
         """Slippage as a fraction of the price (``slippage_bps / 1e4``)."""
         return self.slippage_bps / 1e4
+
+    def trade_cost(self, traded: float | np.ndarray) -> float | np.ndarray:
+        """Cost of trading ``traded`` notional: fee + slippage, ``traded * (fee + slippage)``.
+
+        The one place a trade's cost is computed (``now``'s trade list, the tuner's fold
+        switches, the optimizer's default turnover penalty ``trade_cost(1.0)``). The
+        simulators charge the same two rates per order (:func:`backtest.engine.fill_orders`,
+        :func:`backtest.kernel.simulate_batch`): the fee on the traded value, the slippage on
+        the fill price.
+
+        Parameters
+        ----------
+        traded : float or np.ndarray
+            Traded notional (value units, or fractions of NAV such as ``Σ|Δw|``).
+
+        Returns
+        -------
+        float or np.ndarray
+            The cost in the same units.
+        """
+        return traded * (self.fee + self.slippage)
+
+    def carry_per_year(self, weights: Mapping[str, float], borrowed: float,
+                       cash_rate: float) -> tuple[float, float]:
+        """Financing and borrow carry of a book for a year, fractions of NAV.
+
+        Financing: the borrowed cash pays the cash rate plus ``borrow_spread_bps``; borrow:
+        each short leg pays :meth:`short_accrual_for` on its weight. The simulators accrue
+        the same rates a trading day (:func:`financing_growth`, :func:`borrow_factor`).
+
+        Parameters
+        ----------
+        weights : Mapping[str, float]
+            Weights by asset (``CASH`` entries are ignored).
+        borrowed : float
+            Borrowed cash, ``max(0, Σw - 1)``.
+        cash_rate : float
+            Annual cash rate as a fraction (0 when cash earns nothing).
+
+        Returns
+        -------
+        (float, float)
+            Financing and borrow a year.
+        """
+        financing = borrowed * (cash_rate + self.borrow_spread_bps / 1e4)
+        borrow = sum(-w * self.short_accrual_for(a) / 1e4 for a, w in weights.items() if a != CASH and w < 0)
+        return float(financing), float(borrow)
 
     def borrow_for(self, asset: str) -> float:
         """Annual borrow fee of ``asset`` in basis points."""
