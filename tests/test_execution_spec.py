@@ -51,6 +51,17 @@ def test_carry_per_year_by_hand():
     assert c.carry_per_year({"SPY": 1.0}, 0.0, 0.04) == (0.0, 0.0)
 
 
+def test_kernel_view_is_the_costs_as_arrays():
+    c = Costs(fee_bps=2.0, slippage_bps=4.0, borrow_bps=50.0, borrow_bps_by_asset={"B": 300.0},
+              borrow_spread_bps=120.0, short_rebate_haircut_bps=10.0)
+    v = c.kernel_view(["A", "B"], [0, 3], np.array([1.0, 1.01, 1.0]))
+    assert v.fee == pytest.approx(2e-4) and v.slippage == pytest.approx(4e-4) and v.borrow_spread_bps == 120.0
+    np.testing.assert_array_equal(v.borrow_bps, [60.0, 310.0])  # borrow + haircut per column
+    assert v.fill_idx.dtype == np.int64 and v.fill_idx.tolist() == [0, 3]
+    np.testing.assert_array_equal(v.cash_growth, [1.0, 1.01, 1.0])
+    assert c.kernel_view(["A"], [1]).cash_growth is None
+
+
 def test_fills_lag_and_drop_after_the_end():
     fd = fill_dates(DAYS, DAYS[[0, 3, 5]], 2)
     assert list(fd.index) == [DAYS[0], DAYS[3]] and list(fd) == [DAYS[2], DAYS[5]]

@@ -14,7 +14,8 @@ Rules and their home (nothing else re-derives them):
 * fee / slippage as fractions (``bps / 1e4``, divided once) -> :class:`Costs`
   (``fee``, ``slippage``); the cost of a trade (fee + slippage on the traded notional) ->
   :meth:`Costs.trade_cost`; a book's financing and borrow carry a year ->
-  :meth:`Costs.carry_per_year`; borrow per asset -> :meth:`Costs.borrow_for` /
+  :meth:`Costs.carry_per_year`; what the batch kernel reads (fills, costs, cash growth
+  as arrays) -> :class:`KernelView` (:meth:`ExecutionSpec.kernel_view`); borrow per asset -> :meth:`Costs.borrow_for` /
   :meth:`Costs.borrow_vector`; borrow accrual of a short leg -> :func:`borrow_factor`;
 * which series idle cash earns (``cash.rate``: ``none`` | ``DTB3``/``cash_rate`` = the
   ``cash_rate`` signal, DTB3 then DGS3MO after DTB3 stops | another macro series) ->
@@ -162,6 +163,60 @@ class Costs:
     def borrow_vector(self, assets: Sequence[str]) -> np.ndarray:
         """Annual accrual of each of ``assets``' short leg in bp (:meth:`short_accrual_for`)."""
         return np.array([self.short_accrual_for(a) for a in assets], dtype=float)
+
+
+    def kernel_view(self, assets: Sequence[str], fill_idx: np.ndarray,
+                    cash_growth: np.ndarray | None = None) -> KernelView:
+        """The costs as the batch kernel reads them, for columns ``assets`` (:class:`KernelView`).
+
+        Parameters
+        ----------
+        assets : sequence of str
+            The kernel's asset columns (their short legs' accrual, :meth:`borrow_vector`).
+        fill_idx : np.ndarray of int
+            Rows of the fills.
+        cash_growth : np.ndarray, optional
+            Daily growth factors of the cash asset, ``(T,)`` or ``(B, T)``; None: cash earns nothing.
+
+        Returns
+        -------
+        KernelView
+        """
+        return KernelView(fill_idx=np.asarray(fill_idx, dtype=np.int64), fee=self.fee, slippage=self.slippage,
+                          borrow_bps=self.borrow_vector(assets), borrow_spread_bps=float(self.borrow_spread_bps),
+                          cash_growth=None if cash_growth is None else np.asarray(cash_growth, dtype=float))
+
+
+@dataclass(frozen=True, eq=False)
+class KernelView:
+    """The execution spec's array view: what :func:`backtest.kernel.simulate_batch` reads.
+
+    Plain arrays and scalars, built once from :class:`ExecutionSpec` (:meth:`ExecutionSpec.kernel_view`)
+    or :class:`Costs` (:meth:`Costs.kernel_view`, per path), so the kernel takes the spec
+    whole rather than loose cost numbers.
+
+    Attributes
+    ----------
+    fill_idx : np.ndarray of int
+        ``K`` strictly increasing rows at which the fills happen.
+    fee, slippage : float
+        Fractions of traded value / of the price (:attr:`Costs.fee`, :attr:`Costs.slippage`).
+    borrow_bps : np.ndarray or float
+        Annual accrual of each asset column's short leg (``N``) in basis points: borrow fee
+        plus short-rebate haircut (:meth:`Costs.borrow_vector`); a float applies to every column.
+    borrow_spread_bps : float
+        Annual spread over the cash rate paid on negative cash.
+    cash_growth : np.ndarray or None
+        ``T`` (shared) or ``B x T`` daily growth factors of the cash asset (:func:`cash_growth`);
+        None: cash earns nothing.
+    """
+
+    fill_idx: np.ndarray
+    fee: float = 0.0
+    slippage: float = 0.0
+    borrow_bps: np.ndarray | float = 0.0
+    borrow_spread_bps: float = 0.0
+    cash_growth: np.ndarray | None = None
 
 
 def borrow_daily(bps: float) -> float:
@@ -421,6 +476,10 @@ class ExecutionSpec:
     def financing_growth(self) -> np.ndarray:
         """Daily growth factors of negative cash (:func:`financing_growth`) on ``days``."""
         return financing_growth(self.cash_growth(), self.costs.borrow_spread_bps, len(self.days))
+
+    def kernel_view(self, assets: Sequence[str]) -> KernelView:
+        """The array view the batch kernel takes for columns ``assets``: fills, costs, cash growth."""
+        return self.costs.kernel_view(assets, self.fill_idx, self.cash_growth())
 
 
 def build_spec(cfg: RunConfig, md: MarketData, days: pd.DatetimeIndex, rf_rate: pd.Series,

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.constants import BENCHMARK_60_40, CVAR_LEVEL
-from backtest.execution.spec import cash_growth, fill_rows
+from backtest.execution.spec import KernelView, cash_growth, fill_rows
 from backtest.kernel import fill_plan, simulate_batch
 from backtest.metrics_batch import path_metrics
 from backtest.synthetic.distributions import (  # one home for the numba-free summaries (rmpbt decide)
@@ -114,9 +114,8 @@ def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.nd
     dec = np.asarray(dec_rows, dtype=np.int64)
     keep, fill_idx = fill_rows(dec, lag_days, t_n)
     tg, _, execute = fill_plan(targets, np.flatnonzero(keep), dec[keep], fill_idx, prices, drift_band)
-    return simulate_batch(prices, tg, fill_idx, fee=fee, slippage=slippage, borrow_bps=borrow_bps,
-                          cash_growth=cash_growth, execute=execute, parallel=parallel,
-                          borrow_spread_bps=borrow_spread_bps)
+    view = KernelView(fill_idx, fee, slippage, borrow_bps, borrow_spread_bps, cash_growth)
+    return simulate_batch(prices, tg, view, execute=execute, parallel=parallel)
 
 
 def cash_growth_factors(rate_pct: np.ndarray) -> np.ndarray:
