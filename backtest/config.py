@@ -526,7 +526,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def load_config(
-    path: str | Path,
+    path: str | Path | dict[str, Any] | RunConfig,
     sets: list[str] | None = None,
     *,
     start: str | None = None,
@@ -534,12 +534,17 @@ def load_config(
     data_dir: str | None = None,
     validate_strategies: bool = True,
 ) -> RunConfig:
-    """Load, override and validate a run config.
+    """Load, override and validate a run config: the one loader of a :class:`RunConfig`.
+
+    Every command (through :func:`backtest.commands.loading.load_run_config`, which adds the
+    strategy params check) and the API (``rmpbt.load_config``) load configs here.
 
     Parameters
     ----------
-    path : str or Path
-        YAML file.
+    path : str, Path, dict or RunConfig
+        YAML file; or a mapping with the YAML's structure (messages name ``<dict>``); or an
+        already validated config (returned as is without overrides, else re-validated from
+        its resolved form, messages naming the config).
     sets : list of str, optional
         ``KEY=VALUE`` overrides with dotted keys.
     start, end : str, optional
@@ -557,6 +562,12 @@ def load_config(
     ConfigError
         One line naming the file and key path.
     """
+    if isinstance(path, RunConfig):
+        if not sets and start is None and end is None and data_dir is None:
+            return path
+        return config_from_dict(path.resolved_dict(), path.name, sets, start=start, end=end, data_dir=data_dir)
+    if isinstance(path, dict):
+        return config_from_dict(path, "<dict>", sets, start=start, end=end, data_dir=data_dir)
     raw = read_yaml(path)
     data = raw.get("data")
     if isinstance(data, dict) and isinstance(data.get("dir"), str) and not Path(data["dir"]).expanduser().is_absolute():
