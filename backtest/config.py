@@ -291,6 +291,12 @@ class EpisodeConfig(Strict):
         return self
 
 
+#: Optimizer objectives in return units, whose unset ``turnover_penalty`` defaults to the
+#: configured fee + slippage (``min_variance`` is in variance units; ``max_sharpe`` and
+#: ``risk_parity`` take no penalty).
+COST_PENALTY_OBJECTIVES = ("mean_variance", "tracking_error", "min_cvar")
+
+
 class RunConfig(Strict):
     """A whole run: data, schedule, costs, cash, regimes and strategies."""
 
@@ -329,7 +335,25 @@ class RunConfig(Strict):
             why = role_error("cash.rate", rate, self.data.units)
             if why is not None:
                 raise ValueError(f"cash.rate: {why}")
+        self._cost_turnover_penalty()
         return self
+
+    def _cost_turnover_penalty(self) -> None:
+        """Default an optimizer's ``turnover_penalty`` to the configured costs (issue 24).
+
+        A strategy's ``params.optimizer`` block with an objective in return units
+        (:data:`COST_PENALTY_OBJECTIVES`) that does not set ``turnover_penalty`` gets the cost
+        of trading one unit of NAV: ``fee_bps / 1e4 + slippage_bps / 1e4`` (the same number as
+        :meth:`backtest.execution.spec.Costs.trade_cost` of 1.0; a test holds them equal).
+        Written into the config, so saved configs and the hash show it.
+        """
+        kappa = self.costs.fee_bps / 1e4 + self.costs.slippage_bps / 1e4
+        for s in self.strategies:
+            block = s.params.get("optimizer")
+            if (not isinstance(block, dict) or "turnover_penalty" in block
+                    or block.get("objective", "mean_variance") not in COST_PENALTY_OBJECTIVES):
+                continue
+            s.params = {**s.params, "optimizer": {**block, "turnover_penalty": kappa}}
 
     def resolved_dict(self) -> dict[str, Any]:
         """The config as plain data (JSON/YAML-ready); ``episodes`` only when set."""
