@@ -248,7 +248,7 @@ class ScenarioResult:
 
     def save(self, root: str | Path = "results", report: bool = False) -> Path:
         """Write the scenario run folder inside ``root`` and return its path."""
-        from backtest.synthetic.runner import write_scenario_run
+        from backtest.synthetic.writer import write_scenario_run
 
         return write_scenario_run(self.run, root, report=report)
 
@@ -369,12 +369,12 @@ def calibrate(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
 
     Returns
     -------
-    backtest.synthetic.calibrate.CalibrationRun
+    backtest.synthetic.calibrate.run.CalibrationRun
         ``.table`` (one row per start and strategy: realised, PIT, band), ``.summary``
         (coverage and verdict per strategy), ``.histogram``; write it with
-        :func:`backtest.synthetic.calibrate_write.write_calibration_run`.
+        :func:`backtest.synthetic.calibrate.write.write_calibration_run`.
     """
-    from backtest.synthetic.calibrate import run_calibration
+    from backtest.synthetic.calibrate.run import run_calibration
 
     fn = "calibrate"
     _config_arg(fn, config, overrides, data_dir)

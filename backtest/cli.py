@@ -25,19 +25,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from backtest import __version__
 from backtest.commands import COMMANDS
-from backtest.commands.common import (  # noqa: F401 - re-exported: old import paths
-    ConfigArg,
-    DataDirOpt,
-    EndOpt,
-    OutOpt,
-    SetOpt,
-    StartOpt,
-    console,
-    err_console,
-    fail,
-    fmt,
-    summary_table,
-)
+from backtest.commands.common import err_console
 from backtest.errors import Interrupted, RmpbtError
 
 COMMAND_MODULES = tuple(module for module, _help in COMMANDS.values())

@@ -34,8 +34,7 @@ the kernels of the public ``value``/``cash``/``asset_value`` (:func:`portfolio_v
 
 The rules' parameters come from :mod:`backtest.execution.spec` (fills, fee and slippage
 fractions, borrow accrual, cash price); the drift band is :func:`backtest.execution.drift.drift_keep`,
-shared with the tuner and the scenarios. ``Costs``, ``fill_dates`` and ``cash_price`` are
-re-exported here for old import paths.
+shared with the tuner and the scenarios.
 """
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtest.constants import CASH, TRADING_DAYS
+from backtest.constants import CASH
 from backtest.errors import StrategyError
 from backtest.execution.drift import drift_keep
 from backtest.execution.spec import (
@@ -63,8 +62,7 @@ from backtest.execution.spec import borrow_factor as spec_borrow_factor
 
 SHORT_SUFFIX = ":short"
 INIT_CASH = 1.0
-__all__ = ["CASH", "TRADING_DAYS", "Costs", "SimResult", "borrow_factor", "cash_price", "drift_execute",
-           "fill_dates", "fill_orders", "load_engine", "portfolio_values", "simulate", "simulate_spec"]
+__all__ = ["SimResult", "borrow_factor", "drift_execute", "fill_orders", "load_engine", "portfolio_values", "simulate", "simulate_spec"]
 
 
 @dataclass(frozen=True)

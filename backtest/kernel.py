@@ -32,10 +32,7 @@ Single homes (see also :mod:`backtest.execution.spec`):
   slippage, borrow, financing spread, cash growth) arrive whole as the spec's array view
   (:class:`backtest.execution.spec.KernelView`);
 * the drift band and the targets at the fills -> :mod:`backtest.execution.drift`
-  (``drift_keep``, ``fill_plan``; re-exported here).
-
-``cash_growth``, ``borrow_growth`` (:mod:`backtest.execution.spec`) and ``window_metrics``
-(:mod:`backtest.metrics_batch`) are re-exported here for old import paths.
+  (``drift_keep``, ``fill_plan``).
 """
 
 from __future__ import annotations
@@ -43,10 +40,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from backtest.execution.drift import drift_keep, fill_plan
-from backtest.execution.spec import KernelView, borrow_factor, cash_growth, financing_growth
-from backtest.execution.threads import run_blocks, threads
-from backtest.metrics_batch import WINDOW_METRICS, window_metrics
+from backtest.execution.spec import KernelView, borrow_factor, financing_growth
+from backtest.threads import run_blocks
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
@@ -493,15 +488,9 @@ def borrow_growth(n_days: int, bps: float) -> np.ndarray:
 
 
 __all__ = [
-    "WINDOW_METRICS",
     "borrow_growth",
-    "cash_growth",
     "column_layout",
-    "drift_keep",
-    "fill_plan",
     "numpy_floor",
     "simulate_batch",
     "simulate_many",
-    "threads",
-    "window_metrics",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from backtest.constants import CVAR_LEVEL, TRADING_DAYS
-from backtest.execution.threads import run_blocks
+from backtest.threads import run_blocks
 
 #: Metrics computed by :func:`window_metrics`, in this order along the last axis.
 WINDOW_METRICS = ("sharpe", "sortino", "cagr", "max_drawdown", "calmar")

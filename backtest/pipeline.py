@@ -30,7 +30,7 @@ from backtest.engine import SimResult, simulate_spec
 from backtest.errors import DataError
 from backtest.evidence.attribution import attribution_tables
 from backtest.evidence.events import regime_start_paths
-from backtest.execution.spec import build_spec, decision_dates
+from backtest.execution.spec import build_spec
 from backtest.execution.weights import check_static_leverage
 from backtest.metrics import regime_metrics
 from backtest.regimes.models import make_regime_model
@@ -55,7 +55,7 @@ from strategies.base import (
     check_universe,
 )
 
-__all__ = ["RunOutput", "cash_returns", "costs_frame", "decision_dates", "load_market", "required_series",
+__all__ = ["RunOutput", "cash_returns", "costs_frame", "load_market", "required_series",
            "run_backtest", "write_outputs", "write_run"]
 
 WARMUP_DAYS = 550  # calendar days of history loaded before the start for trailing signals

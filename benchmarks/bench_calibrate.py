@@ -25,7 +25,7 @@ import time
 from backtest.commands.loading import load_run_config
 from backtest.commands.scenarios_cmd import select_strategies
 from backtest.executors import make_executor
-from backtest.synthetic.calibrate import ALL, run_calibration
+from backtest.synthetic.calibrate.run import ALL, run_calibration
 from backtest.synthetic.scenarios import load_scenarios
 
 STRATEGIES = ["spy", "sixty_forty", "playbook", "steepener", "short_vol"]

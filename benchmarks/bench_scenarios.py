@@ -95,9 +95,9 @@ def numpy_floor(paths: int, days: int, assets: int, seed: int = 0) -> float:
 def weights_only(cfg, sset, md, paths: int, repeats: int) -> None:
     """Time each strategy's batch form on one panel of ``paths`` paths (signals computed fresh each repeat)."""
     from backtest.config import StrategyConfig
-    from backtest.synthetic.generator import generate
-    from backtest.synthetic.path_signals import PathSignals
-    from backtest.synthetic.vector_strategies import VectorEvaluator
+    from backtest.synthetic.evaluate.vector_strategies import VectorEvaluator
+    from backtest.synthetic.labels.path_signals import PathSignals
+    from backtest.synthetic.model.generator import generate
     from strategies.base import build_strategy
 
     prep = runner.prepare(cfg, sset, md=md)
@@ -122,9 +122,13 @@ def weights_only(cfg, sset, md, paths: int, repeats: int) -> None:
 
 def time_strategies(cfg, sset, md, paths: int) -> dict[str, float]:
     """Seconds of each strategy's batch form (per-path route if it has none) on one panel."""
-    from backtest.synthetic.generator import generate
-    from backtest.synthetic.path_signals import PathSignals
-    from backtest.synthetic.vector_strategies import Unsupported, VectorEvaluator, per_path_weights
+    from backtest.synthetic.evaluate.vector_strategies import (
+        Unsupported,
+        VectorEvaluator,
+        per_path_weights,
+    )
+    from backtest.synthetic.labels.path_signals import PathSignals
+    from backtest.synthetic.model.generator import generate
     from strategies.base import build_strategy
 
     prep = runner.prepare(cfg, sset, md=md)

@@ -8,7 +8,7 @@ same run, after a warm-up call that loads/compiles the numba kernels:
 
 * ``rmpbt tune`` through the CLI (a fresh process, warm numba cache: data load, regimes,
   signals, tuning, tune.csv written; no report), target <= 3 s;
-* ``tune``: :func:`backtest.sweep.run_tune` for the 1,000 variants, in-process
+* ``tune``: :func:`backtest.tune.orchestrate.run_tune` for the 1,000 variants, in-process
   (validation, weights, simulation, walk-forward scoring, selection). Each variant is
   built, and a chunk's variants are weighted together
   (:func:`strategies.base.variant_batch_weights`: the variants are one more batch axis, one

@@ -65,7 +65,7 @@ from backtest.data.market_model import (
     clip_psd_corr,
     dof_from_excess_kurtosis,
 )
-from backtest.regimes.calendar import load_calendar
+from backtest.data.regime_calendar import load_calendar
 
 START = pd.Timestamp("2008-01-02")
 END = pd.Timestamp("2026-07-13")

@@ -86,16 +86,14 @@ from strategies.rules_engine import (
     explain_condition,
     parse_condition,
 )
-from strategies.rules_kernels import (  # noqa: F401  (re-exported: their historical home)
+from strategies.rules_kernels import (
     EPS,
-    MAX_EXHAUSTIVE_TILTS,
     CompiledRules,
     CompiledTilt,
     apply_caps,
     apply_tilts,
     check_funding,
     first_unfunded,
-    fund,
     rule_activity,
     trailing_vol,
 )

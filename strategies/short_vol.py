@@ -41,8 +41,9 @@ from pydantic import Field, model_validator
 from backtest.instruments import leverage_at
 from strategies.base import BatchSignals, Params, register
 from strategies.history import cached, daily_returns, window_start
-from strategies.regime_rules import CompiledToRules, RulesBacked, trailing_vol
+from strategies.regime_rules import CompiledToRules, RulesBacked
 from strategies.rules_engine import CASH_KEYWORD
+from strategies.rules_kernels import trailing_vol
 
 
 class ShortVolRule(Params):

@@ -147,7 +147,7 @@ def test_start_after_the_data_says_so(tmp_path, start):
 def test_summary_table_total_return_for_short_window():
     from rich.console import Console
 
-    from backtest.cli import summary_table
+    from backtest.commands.common import summary_table
 
     m = pd.DataFrame({"total_return": [0.05], "cagr": [0.9], "ann_vol": [0.1], "sharpe": [1.0], "sortino": [1.0],
                       "max_drawdown": [-0.1], "calmar": [1.0], "turnover": [0.5]}, index=["s"])

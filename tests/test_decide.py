@@ -25,7 +25,7 @@ from backtest.synthetic.decide.outcomes import (
     write_outcomes_folder,
 )
 from backtest.synthetic.decide.pooling import effective_paths, entropy_pool
-from backtest.synthetic.distributions import tail_mean, tail_means, weighted_quantiles
+from backtest.synthetic.evaluate.distributions import tail_mean, tail_means, weighted_quantiles
 from tests.helpers import run_cli
 from tests.test_scenarios_defs import small
 

@@ -6,16 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.engine import (
-    CASH,
-    Costs,
-    cash_price,
-    fill_dates,
-    fill_orders,
-    portfolio_values,
-    simulate,
-)
+from backtest.constants import CASH
+from backtest.engine import fill_orders, portfolio_values, simulate
 from backtest.errors import StrategyError
+from backtest.execution.spec import Costs, cash_price, fill_dates
 from strategies.base import renormalise
 
 DAYS = pd.bdate_range("2024-01-01", periods=5)

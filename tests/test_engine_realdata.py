@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from backtest.config import config_from_dict
-from backtest.pipeline import decision_dates, run_backtest
+from backtest.execution.spec import decision_dates
+from backtest.pipeline import run_backtest
 
 pytestmark = pytest.mark.realdata
 
@@ -97,8 +98,9 @@ def test_batch_kernel_equals_vectorbt_for_every_historical_strategy(shared_data)
     from pathlib import Path
 
     from backtest.config import load_config
+    from backtest.execution.drift import fill_plan
     from backtest.execution.spec import build_spec
-    from backtest.kernel import fill_plan, simulate_batch
+    from backtest.kernel import simulate_batch
 
     repo = Path(__file__).resolve().parents[1]
     cfg = load_config(repo / "configs" / "historical.yaml", [], data_dir=str(shared_data))

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from backtest.config import RunConfig, StrategyConfig
+from backtest.data.regime_calendar import load_calendar
 from backtest.errors import ConfigError, RegimeError
 from backtest.evidence.attribution import carino
 from backtest.evidence.bootstrap import (
@@ -47,7 +48,6 @@ from backtest.evidence.events import (
 )
 from backtest.evidence.history import History, episode_runs, pit_labels
 from backtest.evidence.sleeves import sleeve_map
-from backtest.regimes.calendar import load_calendar
 from strategies.base import build_strategy
 
 # ----------------------------------------------------------------------------- bootstrap

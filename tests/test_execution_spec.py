@@ -149,7 +149,7 @@ def test_build_spec_cash_rate_choices(tmp_path):
 
 
 def test_discount_to_bey_by_hand():
-    from backtest.execution.rates import discount_to_bey
+    from backtest.data.rates import discount_to_bey
 
     # d = 5% on a 91-day bill: 365 * 0.05 / (360 - 0.05 * 91) = 18.25 / 355.45
     assert discount_to_bey(5.0) == pytest.approx(100 * 18.25 / 355.45, abs=1e-12)
@@ -159,7 +159,7 @@ def test_discount_to_bey_by_hand():
 
 
 def test_cash_rate_is_dtb3_bey_then_dgs3mo_unconverted():
-    from backtest.execution.rates import combine_cash_rate
+    from backtest.data.rates import combine_cash_rate
 
     dtb3 = pd.Series([2.0, np.nan, np.nan])
     dgs = pd.Series([9.0, 3.0, np.nan])

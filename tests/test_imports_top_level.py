@@ -47,7 +47,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "backtest/guards.py": (3, "d: hardening owner"),
     "backtest/config.py": (1, "d: config owner (safe_io.StrictLoader)"),
     "backtest/execution/spec.py": (1, "d: execution-core owner (data.base.asof)"),
-    "backtest/report/rundata.py": (1, "d: report owner (regimes.calendar)"),
+    "backtest/report/rundata.py": (1, "d: report owner (data.regime_calendar)"),
     "backtest/results.py": (1, "d: results owner (signal, in the interrupt guard)"),
     "strategies/rules_engine.py": (1, "d: rules-engine owner (regimes.signals.SIGNALS)"),
 }

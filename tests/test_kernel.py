@@ -12,15 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.engine import Costs, drift_execute, fill_dates, simulate
-from backtest.execution.spec import KernelView
-from backtest.kernel import (
-    cash_growth,
-    drift_keep,
-    numpy_floor,
-    simulate_batch,
-    simulate_many,
-)
+from backtest.engine import drift_execute, simulate
+from backtest.execution.drift import drift_keep
+from backtest.execution.spec import Costs, KernelView, cash_growth, fill_dates
+from backtest.kernel import numpy_floor, simulate_batch, simulate_many
 
 TOL = 1e-10
 T = 260

@@ -1,6 +1,9 @@
 """Architecture checks: import layers, private names, light interactive commands.
 
-* the import-linter contracts of ``pyproject.toml`` (``[tool.importlinter]``) hold;
+* the import-linter contracts of ``pyproject.toml`` (``[tool.importlinter]``) hold, and every
+  top-level unit of ``backtest/`` sits in a row of the ``layers`` contract;
+* the module table of ``docs/architecture.md`` is what ``scripts/module_table.py`` writes
+  (every module of ``backtest/`` and ``strategies/``, with its layer and docstring line);
 * no module imports a ``_private`` name of another module (``from x import _y`` or
   ``mod._y`` on an imported module); today's known cases are listed below;
 * ``rmpbt --help``, ``--version`` and ``strategies`` import no heavy library
@@ -68,6 +71,96 @@ def test_import_contracts_hold() -> None:
     )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert "broken" in r.stdout and "0 broken" in r.stdout
+
+
+def _layer_names(layers: list[str]) -> set[str]:
+    """Every module named in a ``layers`` list (``"a | b"`` and ``"a : b"`` name two)."""
+    return {name.strip() for row in layers for name in row.replace(":", "|").split("|")}
+
+
+def units_outside_layers(units: list[str], layers: list[str]) -> list[str]:
+    """The units that no row of ``layers`` names, in order.
+
+    Parameters
+    ----------
+    units : list of str
+        Dotted names of the top-level units (``backtest.api``, ``backtest.tune``, ``strategies``).
+    layers : list of str
+        The rows of a ``layers`` contract, top first.
+
+    Returns
+    -------
+    list of str
+        The units missing from every row.
+    """
+    named = _layer_names(layers)
+    return [u for u in units if u not in named]
+
+
+def top_level_units() -> list[str]:
+    """``backtest.X`` for every module and sub-package directly under ``backtest/``, and ``strategies``."""
+    units = []
+    for path in sorted((ROOT / "backtest").iterdir()):
+        if path.suffix == ".py" and path.name != "__init__.py":
+            units.append(f"backtest.{path.stem}")
+        elif path.is_dir() and (path / "__init__.py").is_file():
+            units.append(f"backtest.{path.name}")
+    return units + ["strategies"]
+
+
+def test_unit_check_finds_a_unit_in_no_layer() -> None:
+    layers = ["backtest.cli", "backtest.tune | backtest.synthetic", "backtest.a : backtest.b"]
+    units = ["backtest.cli", "backtest.synthetic", "backtest.b", "backtest.new", "strategies"]
+    assert units_outside_layers(units, layers) == ["backtest.new", "strategies"]
+
+
+def test_every_top_level_unit_sits_in_a_layer() -> None:
+    """A new module or package directly under ``backtest/`` must be given a row of the contract."""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in cfg["contracts"] if c["id"] == "layers")["layers"]
+    units = top_level_units()
+    assert "backtest.api" in units and "backtest.synthetic" in units
+    missing = units_outside_layers(units, layers)
+    assert not missing, "in no row of the layers contract (pyproject.toml): " + ", ".join(missing)
+    stale = sorted(_layer_names(layers) - set(units))
+    assert not stale, "layers contract names modules that do not exist: " + ", ".join(stale)
+
+
+def _module_table_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("module_table", ROOT / "scripts" / "module_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_module_table_is_current() -> None:
+    """docs/architecture.md lists every module of backtest/ and strategies/ (``scripts/module_table.py``)."""
+    mt = _module_table_script()
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    table = mt.render(ROOT)
+    assert "| `backtest.synthetic.runner` | 3 |" in table and "| `strategies.base` | 9 |" in table
+    assert mt.replace_table(doc, table) == doc, "module table stale: run python scripts/module_table.py"
+
+
+def test_module_table_sees_a_new_module(tmp_path: Path) -> None:
+    mt = _module_table_script()
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.importlinter]\n[[tool.importlinter.contracts]]\nid = "layers"\n'
+        'layers = ["backtest.top", "strategies | backtest.low"]\n'
+    )
+    for pkg in ("backtest", "strategies"):
+        (tmp_path / pkg).mkdir()
+        (tmp_path / pkg / "__init__.py").write_text('"""The package."""\n')
+    (tmp_path / "backtest" / "top.py").write_text('"""Top | first.\n\nMore."""\n')
+    before = mt.render(tmp_path)
+    assert "| `backtest.top` | 1 | Top \\| first. |" in before and "| `strategies` | 2 | The package. |" in before
+    (tmp_path / "backtest" / "new.py").write_text("x = 1\n")
+    after = mt.render(tmp_path)
+    assert after != before and "| `backtest.new` | — |  |" in after
 
 
 def test_contracts_cover_the_heavy_dependencies() -> None:

@@ -112,7 +112,7 @@ def test_trades_reach_target_within_one_share(setup):
 
 
 def test_trade_cost_by_hand():
-    from backtest.engine import Costs
+    from backtest.execution.spec import Costs
 
     trades = [{"asset": "SPY", "shares": 10, "price": 100.0, "notional": 1000.0},
               {"asset": "TLT", "shares": -5, "price": 80.0, "notional": -400.0}]

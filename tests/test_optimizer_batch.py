@@ -253,10 +253,10 @@ def test_uncovered_configs_are_unsupported(change):
 def test_playbook_opt_batch_equals_its_weights_on_real_data(shared_data):
     from backtest.config import load_config
     from backtest.synthetic import runner
-    from backtest.synthetic.generator import generate
-    from backtest.synthetic.path_signals import PathSignals
+    from backtest.synthetic.evaluate.vector_strategies import VectorEvaluator, per_path_weights
+    from backtest.synthetic.labels.path_signals import PathSignals
+    from backtest.synthetic.model.generator import generate
     from backtest.synthetic.scenarios import load_scenarios
-    from backtest.synthetic.vector_strategies import VectorEvaluator, per_path_weights
     from strategies.base import build_strategy
 
     cfg = load_config("configs/historical.yaml", data_dir=str(shared_data))
@@ -300,10 +300,10 @@ def test_optimizer_strategies_on_the_sample_market_equal_their_weights(scfg):
     from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, StrategyConfig, config_from_dict
     from backtest.data.sample import SampleSource
     from backtest.synthetic import runner
-    from backtest.synthetic.generator import generate
-    from backtest.synthetic.path_signals import PathSignals
+    from backtest.synthetic.evaluate.vector_strategies import VectorEvaluator, per_path_weights
+    from backtest.synthetic.labels.path_signals import PathSignals
+    from backtest.synthetic.model.generator import generate
     from backtest.synthetic.scenarios import scenarios_from_dict
-    from backtest.synthetic.vector_strategies import VectorEvaluator, per_path_weights
     from strategies.base import build_strategy
     from tests.test_scenarios_defs import small
 

@@ -21,8 +21,8 @@ _NO_CVXPY = textwrap.dedent(
     from pathlib import Path
 
     from backtest.config import load_config
-    from backtest.regimes.calendar import load_calendar
-    from backtest.regimes.rules import load_rules_params
+    from backtest.data.regime_calendar import load_calendar
+    from backtest.regimes.rules_params import load_rules_params
     from backtest.synthetic.scenarios import load_scenarios
     import backtest.optimizer as opt
 

@@ -16,12 +16,13 @@ import pytest
 
 from backtest.config import RegimeConfig
 from backtest.data.base import MacroSeries, MarketData
+from backtest.data.regime_calendar import load_calendar
 from backtest.errors import ConfigError, RegimeError
 from backtest.evidence.events import regime_start_paths as event_study
-from backtest.regimes.calendar import load_calendar
 from backtest.regimes.markov import MarkovModel, hamilton_filter
 from backtest.regimes.models import load_models, make_regime_model, model_spec
-from backtest.regimes.rules import RulesModel, dwell_filter, load_rules_params
+from backtest.regimes.rules import RulesModel, dwell_filter
+from backtest.regimes.rules_params import load_rules_params
 from backtest.regimes.scoring import regime_outputs, regime_share
 from tests.helpers import run_cli
 
@@ -409,7 +410,7 @@ def test_cli_regimes_errors(tmp_path):
 def test_rules_defaults_file_must_be_text_and_unique_keys(tmp_path):
     """The rules thresholds file is read like configs: regular text, strict YAML (issue 16)."""
     from backtest.errors import ConfigError
-    from backtest.regimes.rules import load_rules_params
+    from backtest.regimes.rules_params import load_rules_params
 
     binary = tmp_path / "rules.yaml"
     binary.write_bytes(b"\x00\x01\x02\xff")

@@ -15,9 +15,10 @@ import pytest
 
 from backtest.config import DEFAULT_MACRO
 from backtest.data.csv_source import CsvSource
-from backtest.regimes.calendar import load_calendar
+from backtest.data.regime_calendar import load_calendar
 from backtest.regimes.markov import MarkovModel
-from backtest.regimes.rules import RulesModel, load_rules_params
+from backtest.regimes.rules import RulesModel
+from backtest.regimes.rules_params import load_rules_params
 from backtest.regimes.signals import liquidity_signals
 
 pytestmark = pytest.mark.realdata

@@ -16,14 +16,8 @@ import pytest
 
 from backtest.config import DEFAULT_MACRO
 from backtest.data.csv_source import CsvSource
-from backtest.regimes.rules import (
-    RULE_SIGNALS,
-    RulesModel,
-    RulesParams,
-    classify,
-    dwell_filter,
-    load_rules_params,
-)
+from backtest.regimes.rules import RulesModel, classify, dwell_filter
+from backtest.regimes.rules_params import RULE_SIGNALS, RulesParams, load_rules_params
 from backtest.regimes.signals import liquidity_signals
 
 # ---------------------------------------------------------------------------- the oracle

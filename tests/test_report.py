@@ -27,7 +27,8 @@ from backtest.metrics import metrics_table
 from backtest.pipeline import run_backtest, write_run
 from backtest.report import load_run, render_run
 from backtest.report.compare import build_compare, load_runs
-from backtest.report.tearsheet import METRIC_SPEC, build_tearsheet
+from backtest.report.html import METRIC_SPEC
+from backtest.report.tearsheet import build_tearsheet
 
 TICKERS = {"SPY": (3e-4, 0.012), "IEF": (1e-4, 0.004), "GLD": (2e-4, 0.009)}
 
@@ -550,7 +551,7 @@ def test_compare_bad_inputs(results_pair, tmp_path):
 
 
 def test_scorecard_marks_lowest_probability_of_loss_and_highest_return():
-    from backtest.report.tearsheet import scorecard_html
+    from backtest.report.sections import scorecard_html
 
     rows = []
     for strat, loss, ret in (("a", 0.30, 0.05), ("b", 0.10, 0.02), ("c", 0.20, 0.08)):

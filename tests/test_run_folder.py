@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from backtest.config import load_config
-from backtest.pipeline import decision_dates, run_backtest, write_run
+from backtest.execution.spec import decision_dates
+from backtest.pipeline import run_backtest, write_run
 from backtest.results import REQUIRED_FILES, check_run_dir
 from tests.helpers import make_data_dir, run_cli, write_config
 

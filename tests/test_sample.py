@@ -340,15 +340,6 @@ def test_sample_source_does_not_import_the_scenario_package() -> None:
     assert r.stdout.strip() == "[]"
 
 
-def test_parametric_module_reexports_the_market_model() -> None:
-    """The old import path ``backtest.synthetic.parametric`` is the same model (one implementation)."""
-    import backtest.data.market_model as mm
-    from backtest.synthetic import parametric
-
-    for name in ("simulate", "simulate_paths", "simulate_returns", "SimulatedPaths", "MACRO_SERIES"):
-        assert getattr(parametric, name) is getattr(mm, name)
-
-
 def test_ar1_recursion_equals_lfilter_bit_for_bit():
     """The numpy AR(1) recursion of the market model equals scipy.signal.lfilter (the oracle)."""
     rng = np.random.default_rng(5)

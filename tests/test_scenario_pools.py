@@ -10,10 +10,15 @@ import pytest
 from rich.console import Console
 
 from backtest.commands.progress import RichProgress, time_left
+from backtest.data.regime_calendar import Regime, RegimeCalendar
 from backtest.errors import ScenarioError
-from backtest.regimes.calendar import Regime, RegimeCalendar
-from backtest.synthetic.bootstrap import build_pool, pool_ranges
-from backtest.synthetic.pools import clip_before, hand_written_warnings, mask_periods, rule_mask
+from backtest.synthetic.model.bootstrap import build_pool, pool_ranges
+from backtest.synthetic.model.pools import (
+    clip_before,
+    hand_written_warnings,
+    mask_periods,
+    rule_mask,
+)
 from backtest.synthetic.scenarios import Period, RuleSpec, scenarios_from_dict
 from tests.test_scenarios_defs import small
 

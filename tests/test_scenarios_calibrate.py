@@ -26,7 +26,7 @@ from backtest.calibration_stats import (
 )
 from backtest.commands.loading import load_run_config
 from backtest.data.base import MacroSeries
-from backtest.synthetic.calibrate import (
+from backtest.synthetic.calibrate.run import (
     ALL,
     ALL_STARTS,
     NO_FALLBACK,
@@ -34,12 +34,12 @@ from backtest.synthetic.calibrate import (
     StartOutcome,
     calibration_table,
     coverage_summary,
-    cut_market,
     effective_overlap,
     realised_outcomes,
     simulate_start,
     start_dates,
 )
+from backtest.synthetic.model.release_cut import cut_market
 from backtest.synthetic.runner import load_history
 from backtest.synthetic.scenarios import scenarios_from_dict
 from tests.helpers import assert_clean_error, run_cli

@@ -10,13 +10,13 @@ import pytest
 import yaml
 
 from backtest.report.scenario_page import verdict
-from backtest.synthetic.choice import (
+from backtest.synthetic.evaluate.choice import (
     CHOICE_STREAM,
     choice_shares,
     resampled_statistic,
     shares_from_values,
 )
-from backtest.synthetic.scoring import regret_table, summarise
+from backtest.synthetic.evaluate.scoring import regret_table, summarise
 from tests.faults_harness import assert_fault, run_main
 from tests.helpers import run_cli
 from tests.test_scenarios_defs import small

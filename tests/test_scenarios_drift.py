@@ -9,14 +9,14 @@ from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, config_from_dict
 from backtest.data.sample import SampleSource, load_calibration
 from backtest.errors import ScenarioError
 from backtest.synthetic import runner
-from backtest.synthetic.drift import (
+from backtest.synthetic.model.drift import (
     bootstrap_drifts,
     drift_line,
     effective_days,
     parametric_drifts,
     state_drifts,
 )
-from backtest.synthetic.generator import generate
+from backtest.synthetic.model.generator import generate
 from backtest.synthetic.scenarios import scenarios_from_dict
 from tests.test_scenarios_defs import small
 

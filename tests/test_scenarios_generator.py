@@ -15,9 +15,11 @@ from backtest.data.market_model import REGIME_KINDS
 from backtest.data.release import release_dates
 from backtest.data.sample import SampleSource, load_calibration
 from backtest.synthetic import runner
-from backtest.synthetic.bootstrap import next_row
-from backtest.synthetic.generator import CH, build_context, generate
-from backtest.synthetic.liquidity_beta import daily_drift_shift
+from backtest.synthetic.model.bootstrap import next_row
+from backtest.synthetic.model.context import build_context
+from backtest.synthetic.model.generator import generate
+from backtest.synthetic.model.history import CH
+from backtest.synthetic.model.liquidity_beta import daily_drift_shift
 from backtest.synthetic.scenarios import scenarios_from_dict
 from tests.test_scenarios_defs import small
 

@@ -1,4 +1,4 @@
-"""Causal regime labels on simulated days (backtest/synthetic/sim_labels.py, regimes/rules_batch.py).
+"""Causal regime labels on simulated days (backtest/synthetic/labels/sim_labels.py, regimes/rules_batch.py).
 
 * the vectorised rules machine equals ``rules.classify`` day by day (history, other params,
   resumed half-way);
@@ -28,7 +28,7 @@ from backtest.errors import ScenarioError
 from backtest.regimes.markov import hamilton_filter
 from backtest.regimes.markov import transform_array as transform
 from backtest.regimes.models import make_regime_model
-from backtest.regimes.rules import RulesModel, classify, dwell_filter, load_rules_params
+from backtest.regimes.rules import RulesModel, classify, dwell_filter
 from backtest.regimes.rules_batch import (
     MachineState,
     dwell_batch,
@@ -37,13 +37,14 @@ from backtest.regimes.rules_batch import (
     recent_stress,
     run_rules,
 )
+from backtest.regimes.rules_params import load_rules_params
 from backtest.regimes.signals import liquidity_signals
 from backtest.synthetic import runner
-from backtest.synthetic.generator import generate
-from backtest.synthetic.path_signals import PathSignals
+from backtest.synthetic.evaluate.vector_strategies import PathBatch, path_frame, state_labels
+from backtest.synthetic.labels.path_signals import PathSignals
+from backtest.synthetic.labels.sim_labels import label_codes, make_labeler
+from backtest.synthetic.model.generator import generate
 from backtest.synthetic.scenarios import scenarios_from_dict
-from backtest.synthetic.sim_labels import label_codes, make_labeler
-from backtest.synthetic.vector_strategies import PathBatch, path_frame, state_labels
 from backtest.synthetic.writer import provenance
 
 RULE_INPUTS = ("walcl_chg_13w", "treast_chg_13w", "walcl_chg_4w", "treast_chg_4w")

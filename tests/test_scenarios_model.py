@@ -12,15 +12,15 @@ import pytest
 
 from backtest.data.base import MacroSeries
 from backtest.errors import ScenarioError
-from backtest.synthetic.bootstrap import build_pool
-from backtest.synthetic.context import neutral_paces
-from backtest.synthetic.drift import drift_source, state_drifts
-from backtest.synthetic.generator import path_release
-from backtest.synthetic.pool_episodes import pool_episodes
-from backtest.synthetic.pools import resolve_analogues
-from backtest.synthetic.release_cut import cpi_nowcast, unreleased_fill
+from backtest.synthetic.evaluate.separation import margin_se, separation_sentence, separation_table
+from backtest.synthetic.model.bootstrap import build_pool
+from backtest.synthetic.model.context import neutral_paces
+from backtest.synthetic.model.drift import drift_source, state_drifts
+from backtest.synthetic.model.generator import path_release
+from backtest.synthetic.model.pool_episodes import pool_episodes
+from backtest.synthetic.model.pools import resolve_analogues
+from backtest.synthetic.model.release_cut import cpi_nowcast, unreleased_fill
 from backtest.synthetic.scenarios import Period, scenarios_from_dict
-from backtest.synthetic.separation import margin_se, separation_sentence, separation_table
 from tests.test_scenario_pools import DAYS, calendar, signals
 
 TS = pd.Timestamp
@@ -48,7 +48,7 @@ def _resolve(raw: dict, claims: dict | None = None) -> dict[str, set[int]]:
     sig["stress_watch"] = sig["stress"] | (sig["vix"] >= 25)
     from unittest import mock
 
-    with mock.patch("backtest.synthetic.pools.load_calendar", return_value=calendar()):
+    with mock.patch("backtest.synthetic.model.pools.load_calendar", return_value=calendar()):
         per = resolve_analogues(sset, DAYS, signals=sig, claims=claims)
     out = {}
     for s, ps in per.items():

@@ -17,10 +17,10 @@ from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, config_from_dict
 from backtest.data.base import MacroSeries
 from backtest.data.sample import SampleSource
 from backtest.synthetic import runner
-from backtest.synthetic.channel_effect import channel_lines
-from backtest.synthetic.history import CH
-from backtest.synthetic.pool_sensitivity import sensitivity_lines
+from backtest.synthetic.model.history import CH
 from backtest.synthetic.scenarios import load_scenarios, scenarios_from_dict
+from backtest.synthetic.side.channel_effect import channel_lines
+from backtest.synthetic.side.pool_sensitivity import sensitivity_lines
 
 SPY = {"name": "spy", "kind": "buy_and_hold", "params": {"weights": {"SPY": 1.0}}}
 SIXTY = {"name": "sixty_forty", "kind": "fixed_weights", "params": {"weights": {"SPY": 0.6, "IEF": 0.4}}}
@@ -200,7 +200,7 @@ def test_rate_channels_carry_no_pool_drift(md):
     ch = np.nan_to_num(prep.history.changes, nan=0.0)
     for c in ("dgs2", "dgs10", "top", "rrp"):  # a second implementation of the demeaning
         assert ctx.ch_demean[0, CH[c]] == pytest.approx(ch[ctx.pools[0].days, CH[c]].mean(), abs=1e-15)
-    from backtest.synthetic.generator import generate
+    from backtest.synthetic.model.generator import generate
 
     pan = generate(ctx, 1, 0, 300)
     move = pan.daily["DGS10"][:, -1] - ctx.anchors["dgs10"]

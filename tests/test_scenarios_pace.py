@@ -13,10 +13,10 @@ import yaml
 from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, config_from_dict
 from backtest.data.sample import SampleSource
 from backtest.synthetic import runner
-from backtest.synthetic.generator import generate
-from backtest.synthetic.liquidity_beta import PER, WEEKS_PER_MONTH, draw_betas
-from backtest.synthetic.pace_effect import COLUMNS, pace_effect_lines, paired_median_ci
+from backtest.synthetic.model.generator import generate
+from backtest.synthetic.model.liquidity_beta import PER, WEEKS_PER_MONTH, draw_betas
 from backtest.synthetic.scenarios import scenarios_from_dict
+from backtest.synthetic.side.pace_effect import COLUMNS, pace_effect_lines, paired_median_ci
 from tests.helpers import run_cli
 from tests.test_scenarios_defs import small
 

@@ -17,18 +17,20 @@ from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, config_from_dict
 from backtest.data.sample import SampleSource
 from backtest.synthetic import runner
 from backtest.synthetic.duration import Estimate, WorkMeter, fit
-from backtest.synthetic.scenarios import scenarios_from_dict
-from backtest.synthetic.scoring import (
-    INTERNAL_6040,
-    benchmark_6040,
+from backtest.synthetic.evaluate.distributions import (
     cvar_penalised,
     mix_beat,
-    mixture_quantiles,
     paired_beat,
-    regret_table,
-    summarise,
     weighted_quantiles,
 )
+from backtest.synthetic.evaluate.scoring import (
+    INTERNAL_6040,
+    benchmark_6040,
+    mixture_quantiles,
+    regret_table,
+    summarise,
+)
+from backtest.synthetic.scenarios import scenarios_from_dict
 from tests.helpers import run_cli
 from tests.test_scenarios_defs import small
 

@@ -16,18 +16,20 @@ import pytest
 
 from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, StrategyConfig, config_from_dict
 from backtest.data.sample import SampleSource
+from backtest.execution.spec import cash_growth
+from backtest.metrics_batch import path_metrics
 from backtest.regimes.signals import liquidity_signals
 from backtest.synthetic import runner
-from backtest.synthetic.generator import generate
-from backtest.synthetic.path_signals import KNOWN, PathSignals
-from backtest.synthetic.scenarios import scenarios_from_dict
-from backtest.synthetic.scoring import cash_growth_factors, path_metrics, simulate_paths
-from backtest.synthetic.vector_strategies import (
+from backtest.synthetic.evaluate.scoring import simulate_paths
+from backtest.synthetic.evaluate.vector_strategies import (
     VectorEvaluator,
     finalise,
     path_frame,
     per_path_weights,
 )
+from backtest.synthetic.labels.path_signals import KNOWN, PathSignals
+from backtest.synthetic.model.generator import generate
+from backtest.synthetic.scenarios import scenarios_from_dict
 from strategies.base import build_strategy
 from tests.test_scenarios_defs import small
 
@@ -146,7 +148,8 @@ def test_weights_never_see_what_is_released_later(panel):
 
 
 def test_path_kernel_equals_the_engine(panel):
-    from backtest.engine import Costs, simulate
+    from backtest.engine import simulate
+    from backtest.execution.spec import Costs
 
     prep, pan = panel
     c = prep.cfg
@@ -156,7 +159,7 @@ def test_path_kernel_equals_the_engine(panel):
     run_rows = np.arange(ps.H - 1, len(ps.calendar))
     run_days = ps.calendar[run_rows]
     rate = ps.at("cash_rate", run_rows)
-    cg = cash_growth_factors(rate)
+    cg = cash_growth(rate)
     ev = VectorEvaluator(pan, ps, str(labels["regime"].iloc[-1]), grid)
     for name in ("steepener", "playbook_B", "spy"):
         scfg = next(s for s in STRATEGIES if s["name"] == name)

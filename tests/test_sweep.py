@@ -516,22 +516,3 @@ def test_the_first_invalid_variant_is_reported():
                       chunk_size=40)
     with pytest.raises(SweepError, match=r"variant 63 \(.*SPY=0\.51.*GLD=0\.3\).*sum to 1\.01.*--where"):
         run_tune(cfg, req, md=market(10), benchmarks=False)
-
-
-# ============================================================================ old import paths
-
-
-def test_old_import_paths_re_export_the_package() -> None:
-    """``backtest.sweep`` and ``backtest.tune_verdict`` are shims over ``backtest.tune``."""
-    import backtest.sweep as sweep
-    import backtest.tune_verdict as tune_verdict
-    from backtest.tune import chunks, orchestrate, verdict
-    from backtest.tune import write as write_mod
-
-    assert sweep.run_tune is orchestrate.run_tune and sweep.write_tune is write_mod.write_tune
-    assert sweep.TuneResult is orchestrate.TuneResult and sweep.Chunk is chunks.Chunk
-    assert sweep.target_turnover is chunks.target_turnover is tune_verdict.target_turnover
-    assert tune_verdict.attach_verdict is verdict.attach_verdict
-    assert sweep.MAX_VARIANTS == tune_verdict.MAX_VARIANTS == verdict.MAX_VARIANTS
-    for mod in (sweep, tune_verdict):
-        assert all(hasattr(mod, name) for name in mod.__all__)

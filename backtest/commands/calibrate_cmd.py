@@ -1,7 +1,7 @@
 """``rmpbt scenarios CONFIG --calibrate``: the calibration backtest of the scenario model.
 
 Called by :mod:`backtest.commands.scenarios_cmd`; the method is in
-:mod:`backtest.synthetic.calibrate`, the tests and verdicts in
+:mod:`backtest.synthetic.calibrate.run`, the tests and verdicts in
 :mod:`backtest.calibration_stats`. Runs the start dates on the configured
 workers (``--workers N`` / ``--scheduler ADDR``), prints the coverage and tail table and
 the pooled verdicts in colour (green: calibrated, amber: inconclusive, red: miscalibrated),
@@ -41,9 +41,9 @@ def coverage_table(run, subset: str | None = None) -> Table:
     """Coverage, tail shares (<p5, >p95), the three tests' p-values and the verdict per strategy (pooled last).
 
     ``subset``: the rows on all starts (default) or on the starts without fallback pools
-    (:data:`~backtest.synthetic.calibrate.NO_FALLBACK`; no PIT histogram).
+    (:data:`~backtest.synthetic.calibrate.run.NO_FALLBACK`; no PIT histogram).
     """
-    from backtest.synthetic.calibrate import ALL_STARTS, NO_FALLBACK
+    from backtest.synthetic.calibrate.run import ALL_STARTS, NO_FALLBACK
 
     subset = subset or ALL_STARTS
     n_starts = run.table["start"].nunique()
@@ -85,8 +85,8 @@ def calibrate_command(cfg, sset, *, config: Path, paths: int, seed: int, start_f
     from backtest.calibration_stats import verdict_reason
     from backtest.commands.common import console, err_console
     from backtest.executors import make_executor
-    from backtest.synthetic.calibrate import ALL, NO_FALLBACK, run_calibration
-    from backtest.synthetic.calibrate_write import write_calibration_run
+    from backtest.synthetic.calibrate.run import ALL, NO_FALLBACK, run_calibration
+    from backtest.synthetic.calibrate.write import write_calibration_run
 
     bar = RichProgress(err_console, "calibrate", "start dates")
     with make_executor(workers, scheduler) as ex:

@@ -81,7 +81,7 @@ class _LeftColumn(ProgressColumn):
 class RichProgress:
     """Progress of ``total`` work units on ``console`` (stderr): a bar, or plain lines.
 
-    Also a :class:`backtest.sweep.ProgressSink` (``start`` / ``advance``). The bar is
+    Also a :class:`backtest.tune.orchestrate.ProgressSink` (``start`` / ``advance``). The bar is
     removed when stopped.
 
     Parameters

@@ -149,10 +149,11 @@ def register(app: typer.Typer) -> None:
         from backtest.commands.common import console, err_console, fail
         from backtest.commands.loading import load_run_config as load_config
         from backtest.executors import make_executor
-        from backtest.synthetic.drift import drift_line
-        from backtest.synthetic.pace_effect import pace_effect_lines
-        from backtest.synthetic.runner import run_scenarios, write_scenario_run
+        from backtest.synthetic.model.drift import drift_line
+        from backtest.synthetic.runner import run_scenarios
         from backtest.synthetic.scenarios import load_scenarios
+        from backtest.synthetic.side.pace_effect import pace_effect_lines
+        from backtest.synthetic.writer import write_scenario_run
 
         bar = RichProgress(err_console, "scenarios", "of the estimated work", percent=True)
 

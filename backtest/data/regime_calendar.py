@@ -6,7 +6,7 @@ the next start are labelled ``plateau`` (balance sheet held flat), with id ``GAP
 Days before the first regime are ``plateau`` with id ``PRE``.
 
 It lives in the data layer (it is data: the sample market labels its days with it);
-``backtest.regimes.calendar`` re-exports it for the regime models.
+the regime models import it from here.
 """
 
 from __future__ import annotations

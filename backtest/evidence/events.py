@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backtest.data.regime_calendar import RegimeCalendar
 from backtest.evidence.bootstrap import seeded_rng
-from backtest.regimes.calendar import RegimeCalendar
 from backtest.regimes.scoring import regime_starts
 
 WINDOWS: tuple[tuple[int, int], ...] = ((-5, 20), (0, 60))

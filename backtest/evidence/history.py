@@ -19,9 +19,9 @@ import pandas as pd
 
 from backtest.config import RunConfig
 from backtest.data.base import MarketData
+from backtest.data.regime_calendar import RegimeCalendar, load_calendar
 from backtest.data.sources import make_source
 from backtest.execution.spec import risk_free
-from backtest.regimes.calendar import RegimeCalendar, load_calendar
 from backtest.regimes.models import make_regime_model
 from backtest.signals import build_signal_frame
 

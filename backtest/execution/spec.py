@@ -2,9 +2,9 @@
 
 :class:`ExecutionSpec` is built once per run (or tuning path) from the run config and the
 trading days by :func:`build_spec`; ``rmpbt run`` (:mod:`backtest.pipeline` ->
-:mod:`backtest.engine`), ``rmpbt tune`` (:mod:`backtest.sweep` -> :mod:`backtest.kernel`)
+:mod:`backtest.engine`), ``rmpbt tune`` (:mod:`backtest.tune` -> :mod:`backtest.kernel`)
 and ``rmpbt scenarios`` (:mod:`backtest.synthetic.runner` ->
-:mod:`backtest.synthetic.scoring` -> :mod:`backtest.kernel`) consume it.
+:mod:`backtest.synthetic.evaluate.scoring` -> :mod:`backtest.kernel`) consume it.
 
 Rules and their home (nothing else re-derives them):
 

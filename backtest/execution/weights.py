@@ -1,7 +1,7 @@
 """Weight finalisation: the framework's clean-up of a strategy's raw target weights.
 
 The single home of two rules applied after every strategy, by ``rmpbt run``
-(:mod:`backtest.pipeline`), ``rmpbt tune`` (:mod:`backtest.sweep`) and ``rmpbt scenarios``
+(:mod:`backtest.pipeline`), ``rmpbt tune`` (:mod:`backtest.tune`) and ``rmpbt scenarios``
 (:mod:`backtest.synthetic.runner` / ``vector_strategies.finalise``):
 
 1. renormalise over listed assets: on a decision row that puts weight on an asset without

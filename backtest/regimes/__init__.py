@@ -1,0 +1,1 @@
+"""Regimes: liquidity signals, the regime models (calendar, rules, Markov) and their registry, scoring."""

@@ -48,16 +48,9 @@ from backtest.constants import REGIME_KINDS
 from backtest.data.base import MarketData
 from backtest.errors import RegimeError
 from backtest.regimes.models import register_model
-from backtest.regimes.rules import (
-    RegimeParams,
-    check_labels,
-    dwell_filter,
-    regime_ids,
-    require_signals,
-    stress_overlay,
-    validate_params,
-)
+from backtest.regimes.rules import dwell_filter, regime_ids, require_signals, stress_overlay
 from backtest.regimes.rules_batch import NO_PENDING, MachineState, dwell_batch
+from backtest.regimes.rules_params import RegimeParams, check_labels, validate_params
 from backtest.regimes.signals import SIGNALS, liquidity_signals
 
 

@@ -12,7 +12,7 @@ plus one row of :data:`backtest.constants.REGIME_MODELS` (module and one line: t
 validates ``regimes.model`` against it without importing a model; ``tests/test_layers.py``
 checks the catalogue against this registry). It builds itself from the config
 (``from_config``) and labels one history (``label``). On simulated scenario paths it is
-asked, never named (:mod:`backtest.synthetic.sim_labels`):
+asked, never named (:mod:`backtest.synthetic.labels.sim_labels`):
 
 * a model with a batch form (:class:`PathLabelling`: ``start_state`` after the history up to
   ``t0``, then ``label_paths`` on every path's simulated signals at once) labels the paths

@@ -40,19 +40,14 @@ from backtest.regimes.rules_batch import (
     run_rules,
 )
 from backtest.regimes.rules_params import (
-    DEFAULT_RULES,
     RULE_SIGNALS,
-    RegimeParams,
     RulesParams,
-    check_labels,
     load_rules_params,
-    validate_params,
 )
 from backtest.regimes.signals import liquidity_signals, missing_inputs
 
-__all__ = ["DEFAULT_RULES", "RULE_INPUTS", "RULE_SIGNALS", "RegimeParams", "RulesModel", "RulesParams", "check_labels", "classify",
-           "dwell_filter", "hysteresis", "load_rules_params", "regime_ids", "require_signals", "stress_overlay",
-           "validate_params"]
+__all__ = [ "RULE_INPUTS", "RulesModel", "classify",
+           "dwell_filter", "hysteresis", "regime_ids", "require_signals", "stress_overlay",]
 
 
 # ---------------------------------------------------------------------------- shared helpers

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.data.base import MacroSeries, MarketData, asof
-from backtest.execution.rates import combine_cash_rate
+from backtest.data.rates import combine_cash_rate
 
 # signal name -> short description (units); strategies and regime models validate names against this
 SIGNALS: dict[str, str] = {

@@ -22,20 +22,10 @@ from backtest.cost_drag import COST_DRAG_COLUMNS, cost_drag_table, rebase_costs
 from backtest.errors import ResultsError
 from backtest.metrics import regime_metrics
 from backtest.metrics_relative import RELATIVE_COLUMNS, relative_table
-from backtest.report.tearsheet import (
-    Page,
-    RunData,
-    add_sections,
-    clean_run_id,
-    esc,
-    footer_html,
-    load_run,
-    positions_frames,
-    settings_items,
-    source_html,
-    write_text_atomic,
-)
-from backtest.results import check_run_dir
+from backtest.report.html import Page, clean_run_id, esc, footer_html, settings_items, source_html
+from backtest.report.rundata import RunData, load_run
+from backtest.report.sections import add_sections, positions_frames
+from backtest.results import check_run_dir, write_text_atomic
 from backtest.run_metrics import run_metrics_table
 
 

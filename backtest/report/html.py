@@ -20,7 +20,6 @@ import pandas as pd
 
 from backtest.constants import TRADING_DAYS
 from backtest.report import figures as F
-from backtest.results import write_text_atomic  # noqa: F401 - one home (results.py); re-exported for report modules
 
 TEMPLATE = Path(__file__).with_name("template.html")
 PCT, RATIO = "pct", "ratio"

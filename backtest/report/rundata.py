@@ -122,7 +122,7 @@ def risk_free(folder: Path, days: pd.DatetimeIndex) -> pd.Series:
 
 def _stress_events(config: dict, days: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, str]]:
     try:
-        from backtest.regimes.calendar import load_calendar
+        from backtest.data.regime_calendar import load_calendar
 
         path = (config.get("regimes") or {}).get("calendar")
         cal = load_calendar(path)

@@ -24,53 +24,22 @@ import pandas as pd
 
 from backtest.forking import fork_context
 from backtest.report.html import (
-    MAX_TABLE_ROWS,
-    METRIC_DIRECTION,
-    METRIC_FORMAT,
-    METRIC_SPEC,
-    PCT,
-    PCT_WORDS,
-    RATIO,
-    SCENARIO_DIRECTION,
-    TEMPLATE,
     Page,
-    best_index,
     clean_run_id,
-    delta_table_html,
     esc,
-    fmt,
     footer_html,
-    frame_table_html,
-    is_pct,
-    metrics_table_html,
     period_text,
     settings_items,
     source_html,
-    write_text_atomic,
 )
-from backtest.report.rundata import OPTIONAL_CSV, OPTIONAL_PARQUET, RunData, load_run, risk_free
+from backtest.report.rundata import RunData, load_run
 from backtest.report.sections import (
     add_sections,
-    bands_table_html,
-    costs_summary,
-    positions_frames,
-    regime_legend,
-    regime_share_html,
-    regime_table_html,
-    scorecard_html,
-    yearly_returns,
-    yearly_table_html,
 )
+from backtest.results import write_text_atomic
 
-__all__ = [
-    "MAX_TABLE_ROWS", "METRIC_DIRECTION", "METRIC_FORMAT", "METRIC_SPEC", "OPTIONAL_CSV",
-    "OPTIONAL_PARQUET", "PCT", "PCT_WORDS", "RATIO", "SCENARIO_DIRECTION", "TEMPLATE", "Page", "PngJob",
-    "RunData", "add_sections", "bands_table_html", "best_index", "build_tearsheet", "clean_run_id",
-    "costs_summary", "delta_table_html", "esc", "fmt", "footer_html", "frame_table_html", "is_pct",
-    "load_run", "metrics_table_html", "period_text", "positions_frames", "regime_legend",
-    "regime_share_html", "regime_table_html", "render_run", "render_tearsheet", "risk_free",
-    "run_header_html", "scorecard_html", "settings_items", "source_html", "write_text_atomic",
-    "yearly_returns", "yearly_table_html",
+__all__ = [ "PngJob", "build_tearsheet", "render_run", "render_tearsheet",
+    "run_header_html",
 ]
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from backtest.synthetic.scoring import INTERNAL_6040
+from backtest.synthetic.evaluate.scoring import INTERNAL_6040
 
 GENERATE = "path generation"
 PILOT_PATHS = (1, 4, 16)  # a warm-up chunk, then the two chunks the cost fit uses

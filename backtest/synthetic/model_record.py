@@ -3,7 +3,7 @@
 One home for the records of the scenario model's checks, so the terminal, the page and
 ``provenance.json`` say the same thing:
 
-* the per-state pool table (``pool_table.csv``, :mod:`backtest.synthetic.pool_table`);
+* the per-state pool table (``pool_table.csv``, :mod:`backtest.synthetic.side.pool_table`);
 * the leave-one-episode-out table (``pool_sensitivity.csv``);
 * the liquidity channel's total effect (``channel_effect.csv``) and its neutral pace;
 * the separation of the robust choice (``choice_separation.csv``);
@@ -17,20 +17,18 @@ One home for the records of the scenario model's checks, so the terminal, the pa
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from backtest.synthetic.channel_effect import channel_lines
-from backtest.synthetic.context import NEUTRAL_CHANNELS
-from backtest.synthetic.drift import drift_source
-from backtest.synthetic.pool_episodes import EPISODE_GAP, MAX_EPISODES
-from backtest.synthetic.pool_sensitivity import sensitivity_lines
-from backtest.synthetic.separation import separation_sentence
-
-if TYPE_CHECKING:
-    from backtest.synthetic.aggregate import ScenarioRun
+from backtest.synthetic.evaluate.aggregate import ScenarioRun
+from backtest.synthetic.evaluate.separation import separation_sentence
+from backtest.synthetic.model.context import NEUTRAL_CHANNELS
+from backtest.synthetic.model.drift import drift_source
+from backtest.synthetic.model.pool_episodes import EPISODE_GAP, MAX_EPISODES
+from backtest.synthetic.side.channel_effect import channel_lines
+from backtest.synthetic.side.pool_sensitivity import sensitivity_lines
 
 __all__ = ["RATES_RULE", "STRESS_WATCH_RULE", "model_lines", "model_provenance", "model_tables", "neutral_line",
            "drift_assets", "occupancy"]

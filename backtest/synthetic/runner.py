@@ -1,9 +1,10 @@
 """A scenario run, end to end: data -> contexts -> chunks (generate, weights, simulate) -> tables.
 
-:func:`run_scenarios` prepares one :class:`~backtest.synthetic.generator.ScenarioContext`
+:func:`run_scenarios` prepares one :class:`~backtest.synthetic.model.context.ScenarioContext`
 per scenario, cuts every scenario's paths into chunks, runs :func:`run_chunk` on each
 chunk through an executor (in-process, or Dask workers), and aggregates the per-path
-results into the tables of the run folder (:func:`write_scenario_run`).
+results into the tables of a :class:`~backtest.synthetic.evaluate.aggregate.ScenarioRun`
+(written by :func:`backtest.synthetic.writer.write_scenario_run`).
 
 A chunk does everything for its paths: generation, signals, strategy weights (vectorised
 where possible, else ``weights()`` per path), simulation and per-path metrics. Chunks
@@ -17,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,39 +29,37 @@ from backtest.data.base import MarketData
 from backtest.data.sample import load_calibration
 from backtest.data.sources import make_source
 from backtest.errors import ConfigError, DataError, ScenarioError
-from backtest.execution.spec import Costs, cash_growth, cash_rate_source, risk_free_paths
+from backtest.execution.spec import (
+    Costs,
+    cash_growth,
+    cash_rate_source,
+    decision_dates,
+    risk_free_paths,
+)
 from backtest.execution.weights import finalise_weights
 from backtest.executors import LocalExecutor
-from backtest.pipeline import decision_dates, required_series
+from backtest.metrics_batch import path_metrics
+from backtest.pipeline import required_series
 from backtest.regimes.models import make_regime_model
-from backtest.synthetic.aggregate import ScenarioRun, aggregate
-from backtest.synthetic.context import t0_before
 from backtest.synthetic.duration import GENERATE, Estimate, run_chunks
-from backtest.synthetic.generator import (
-    History,
-    ScenarioContext,
-    build_context,
-    generate,
-)
-from backtest.synthetic.liquidity_beta import LiquidityBetas, estimate_betas, fixed_betas
-from backtest.synthetic.path_signals import PathSignals, asof2
-from backtest.synthetic.pools import hand_written_warnings
-from backtest.synthetic.release_cut import KnownHistory, known_history
-from backtest.synthetic.scenarios import ScenarioSet
-from backtest.synthetic.scoring import (
-    benchmark_6040,
-    path_metrics,
-    simulate_paths,
-)
-from backtest.synthetic.side_runs import plan_side_runs
-from backtest.synthetic.sim_labels import SimLabeler, all_history_labels, make_labeler
-from backtest.synthetic.vector_strategies import (
+from backtest.synthetic.evaluate.aggregate import ScenarioRun, aggregate
+from backtest.synthetic.evaluate.records import ChunkResult, Prepared
+from backtest.synthetic.evaluate.scoring import benchmark_6040, simulate_paths
+from backtest.synthetic.evaluate.vector_strategies import (
     DecisionGrid,
     Unsupported,
     VectorEvaluator,
     per_path_weights,
 )
-from backtest.synthetic.writer import provenance, write_scenario_run
+from backtest.synthetic.labels.path_signals import PathSignals, asof2
+from backtest.synthetic.labels.sim_labels import SimLabeler, all_history_labels, make_labeler
+from backtest.synthetic.model.context import ScenarioContext, build_context, t0_before
+from backtest.synthetic.model.generator import generate
+from backtest.synthetic.model.liquidity_beta import estimate_betas, fixed_betas
+from backtest.synthetic.model.pools import hand_written_warnings
+from backtest.synthetic.model.release_cut import KnownHistory, known_history
+from backtest.synthetic.scenarios import ScenarioSet
+from backtest.synthetic.side.side_runs import plan_side_runs
 from strategies.base import build_strategy
 
 DEFAULT_CHUNK = 2000
@@ -93,25 +92,6 @@ class ChunkTask:
     history_labels: pd.DataFrame
     labeler: SimLabeler | None = None  # None: hidden state kinds
     ids: tuple[int, ...] | None = None  # only these paths (p0 <= id < p1), e.g. those that visit a state
-
-
-@dataclass
-class ChunkResult:
-    """Per-path outcomes of a chunk (paths in index order)."""
-
-    scenario: str
-    p0: int
-    p1: int
-    wealth: dict[str, np.ndarray]
-    stats: dict[str, dict[str, np.ndarray]]
-    targets: dict[str, np.ndarray]
-    cols: dict[str, list[str]]
-    state_days: np.ndarray
-    per_path: list[str]
-    seconds: dict[str, float]
-    asset_returns: np.ndarray | None = None
-    """Horizon return of every asset (``ctx.tickers``) on each path, shape (P, N) (``rmpbt decide`` views)."""
-    ids: tuple[int, ...] | None = None
 
 
 def settings_from_config(cfg: RunConfig, origin: str, parallel: bool) -> RunSettings:
@@ -204,34 +184,6 @@ def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -
 # ------------------------------------------------------------------------ preparation
 
 
-@dataclass
-class Prepared:
-    """Everything computed before the chunks run.
-
-    ``md`` is the data as loaded (for provenance); every estimate of a scenario reads its
-    :class:`~backtest.synthetic.release_cut.KnownHistory` (``known[scenario]``: the data
-    cut at its ``t0`` by release date), whose arrays and pools ``history`` and ``periods``
-    repeat for the first scenario.
-    """
-
-    cfg: RunConfig
-    origin: str
-    sset: ScenarioSet
-    md: MarketData
-    source: str
-    history: History
-    betas: LiquidityBetas
-    contexts: dict[str, ScenarioContext]
-    grids: dict[str, DecisionGrid]
-    labels: dict[str, pd.DataFrame]
-    periods: dict[str, list]
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    labelers: dict[str, SimLabeler] = field(default_factory=dict)
-    known: dict[str, KnownHistory] = field(default_factory=dict)
-    calib: dict | None = None
-
-
 def load_history(cfg: RunConfig) -> MarketData:
     """All the history a scenario run needs (no start/end cut: analogues span the data)."""
 
@@ -244,7 +196,7 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
     """Load data, estimate betas, resolve analogues and build every scenario's context.
 
     Each scenario reads only the data known at the close of its ``t0``
-    (:func:`~backtest.synthetic.release_cut.known_history`: prices to ``t0``, macro
+    (:func:`~backtest.synthetic.model.release_cut.known_history`: prices to ``t0``, macro
     observations released by ``t0``), unless its pools may use the forecast period
     (``include_forecast_period``). ``adjust(sset, periods, history) -> (sset, periods,
     notes)``, when given, may change the set and the resolved pools before the contexts
@@ -375,13 +327,13 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
         of the remaining chunks (the side measurements' included) before they start.
     pace_effect_paths : int, optional
         Paths of the pace-effect measurement (default ``min(paths, 500)``; 0 skips it;
-        :mod:`backtest.synthetic.pace_effect`).
+        :mod:`backtest.synthetic.side.pace_effect`).
     channel_effect_paths : int, optional
         Paths per scenario of the liquidity channel's total effect (default
-        ``min(paths, 200)``; 0 skips it; :mod:`backtest.synthetic.channel_effect`).
+        ``min(paths, 200)``; 0 skips it; :mod:`backtest.synthetic.side.channel_effect`).
     sensitivity_paths : int, optional
         Paths per scenario of the leave-one-episode-out reruns (default
-        ``min(paths, 100)``; 0 skips them; :mod:`backtest.synthetic.pool_sensitivity`).
+        ``min(paths, 100)``; 0 skips them; :mod:`backtest.synthetic.side.pool_sensitivity`).
     """
 
     if paths < 1:
@@ -416,15 +368,9 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
     return out
 
 __all__ = [
-    "ChunkResult",
     "ChunkTask",
-    "Prepared",
     "RunSettings",
-    "ScenarioRun",
-    "aggregate",
     "prepare",
-    "provenance",
     "run_chunk",
     "run_scenarios",
-    "write_scenario_run",
 ]

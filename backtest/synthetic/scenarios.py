@@ -60,7 +60,7 @@ class RuleSpec(_Strict):
     Every condition uses what was known by the close of the day: the regime calendar's
     dates (``regime_kind``, ``regime``, ``first_days``, ``after_first_days``,
     ``announced_in_stress``) and the point-in-time signal frame (``stress`` of the rules
-    classifier, ``vix``, ``hiking``). See :mod:`backtest.synthetic.pools`.
+    classifier, ``vix``, ``hiking``). See :mod:`backtest.synthetic.model.pools`.
     """
 
     regime_kind: list[Literal["qe", "plateau", "qt", "rmp"]] | None = Field(None, description="calendar kinds")
@@ -180,7 +180,7 @@ class ScenarioSpec(_Strict):
 
 
 class LiquiditySpec(_Strict):
-    """Estimation of the liquidity betas (see :mod:`backtest.synthetic.liquidity_beta`)."""
+    """Estimation of the liquidity betas (see :mod:`backtest.synthetic.model.liquidity_beta`)."""
 
     beta_start: IsoDate = date(2009, 1, 1)
     beta_end: IsoDate | None = None
@@ -220,7 +220,7 @@ DRIFT_MODES = ("raw", "shrunk", "demeaned")
 
 
 class DriftSpec(_Strict):
-    """How a state's mean daily return is set (see :mod:`backtest.synthetic.drift`)."""
+    """How a state's mean daily return is set (see :mod:`backtest.synthetic.model.drift`)."""
 
     mode: Literal["raw", "shrunk", "demeaned"] = Field(
         "shrunk", description="raw: the pool's mean; demeaned: the unconditional mean; shrunk: empirical Bayes between")

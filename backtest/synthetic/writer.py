@@ -24,12 +24,12 @@ from backtest.results import (
     package_versions,
     write_json,
 )
-from backtest.synthetic.aggregate import ScenarioRun
-from backtest.synthetic.bootstrap import pool_ranges
 from backtest.synthetic.decide.outcomes import outcomes_record, write_path_outcomes
-from backtest.synthetic.drift import drift_provenance
+from backtest.synthetic.evaluate.aggregate import ScenarioRun
+from backtest.synthetic.labels.sim_labels import provenance_entry
+from backtest.synthetic.model.bootstrap import pool_ranges
+from backtest.synthetic.model.drift import drift_provenance
 from backtest.synthetic.model_record import model_provenance, model_tables
-from backtest.synthetic.sim_labels import provenance_entry
 
 
 def _file_hash(path: str) -> str:

@@ -14,9 +14,10 @@ import pandas as pd
 from backtest.config import StrategyConfig
 from backtest.constants import TRADING_DAYS
 from backtest.errors import ConfigError, RmpbtError, StrategyError, SweepError
+from backtest.execution.drift import fill_plan
 from backtest.execution.spec import ExecutionSpec
 from backtest.execution.weights import finalise_weights
-from backtest.kernel import fill_plan, simulate_batch
+from backtest.kernel import simulate_batch
 from backtest.metrics_batch import WINDOW_METRICS, window_metrics
 from backtest.tune.folds import Fold
 from backtest.tune.selection import score_column

@@ -2,7 +2,7 @@
 
 Used by the ``sample`` data source (:mod:`backtest.data.sample`: one path along the
 regime calendar) and by the scenario generator's parametric source
-(:mod:`backtest.synthetic.generator`: per scenario state). It imports neither
+(:mod:`backtest.synthetic.model.generator`: per scenario state). It imports neither
 :mod:`backtest.synthetic` nor the data sources, so :mod:`backtest.data` may use it.
 
 Modules

@@ -4,7 +4,7 @@ The calibration is a plain dict (``backtest/data/sample_calibration.json``, prod
 ``scripts/calibrate_sample.py``). This package (:mod:`backtest.data.market_model`) is the one
 home of the calibrated model used both by the ``sample`` data source
 (:mod:`backtest.data.sample`) and by the scenario generator
-(:mod:`backtest.synthetic.generator`); it never imports :mod:`backtest.synthetic`.
+(:mod:`backtest.synthetic.model.generator`); it never imports :mod:`backtest.synthetic`.
 """
 
 from __future__ import annotations

@@ -43,10 +43,10 @@ from backtest.synthetic.decide.rule import (
 )
 from backtest.synthetic.decide.views import parse_view
 from backtest.synthetic.decide.words import flips_line, reading
-from backtest.synthetic.distributions import mix_beat
+from backtest.synthetic.evaluate.distributions import mix_beat
 
 if TYPE_CHECKING:
-    from backtest.synthetic.aggregate import ScenarioRun
+    from backtest.synthetic.evaluate.aggregate import ScenarioRun
 
 LAMBDA_MAP = (0.0, 2.0)
 LAMBDA_MAP_STEP = 0.25

@@ -12,7 +12,7 @@ from typing import Any
 
 from backtest.errors import ScenarioError
 from backtest.synthetic.decide.outcomes import Outcomes
-from backtest.synthetic.distributions import REGRET_STATISTICS
+from backtest.synthetic.evaluate.distributions import REGRET_STATISTICS
 
 MAX_LAMBDA = 100.0
 """Largest λ (``--cvar-lambda`` and the flip search), as the scenario file's ``scoring.cvar_lambda``."""

@@ -32,10 +32,10 @@ import pyarrow.parquet as pq
 from backtest.constants import CVAR_LEVEL
 from backtest.errors import ResultsError
 from backtest.results import FORMAT_VERSION, REQUIRED_FILES, check_run_dir, write_json
-from backtest.synthetic.distributions import DEFAULT_CVAR_LAMBDA
+from backtest.synthetic.evaluate.distributions import DEFAULT_CVAR_LAMBDA
 
 if TYPE_CHECKING:
-    from backtest.synthetic.aggregate import ScenarioRun
+    from backtest.synthetic.evaluate.aggregate import ScenarioRun
 
 PATHS_FILE = "scenario_paths.parquet"
 PATH_COLUMNS = ("horizon_return", "max_drawdown", "ann_vol", "sharpe")

@@ -4,12 +4,12 @@ Per scenario ``s`` and strategy ``k`` the regret statistic splits into a λ-free
 tail part, ``stat_sk(λ) = m_sk − λ c_sk``:
 
 * ``cvar_penalised``: ``m`` = median horizon return, ``c = max(0, −CVaR5)`` (the scorecard's
-  :func:`backtest.synthetic.scoring.cvar_penalised`);
+  :func:`backtest.synthetic.evaluate.scoring.cvar_penalised`);
 * ``cvar_5``: ``m`` = CVaR5, ``c = 0``; ``horizon_return``, ``sharpe``, ``max_drawdown``:
   ``m`` = their mean or median over paths (the run's ``regret_summary``), ``c = 0``.
 
 Medians are Hazen quantiles and CVaR the exact tail mean
-(:func:`~backtest.synthetic.scoring.weighted_quantiles`, :func:`~backtest.synthetic.scoring.tail_mean`),
+(:func:`~backtest.synthetic.evaluate.scoring.weighted_quantiles`, :func:`~backtest.synthetic.evaluate.scoring.tail_mean`),
 weighted by the paths' within-scenario weights (uniform without views: the scorecard's own
 numbers).
 
@@ -28,7 +28,7 @@ import pandas as pd
 
 from backtest.constants import CVAR_LEVEL
 from backtest.synthetic.decide.outcomes import Outcomes
-from backtest.synthetic.distributions import (
+from backtest.synthetic.evaluate.distributions import (
     minimax_mask,
     paired_beat,
     tail_means,
@@ -165,7 +165,7 @@ def regret_frame(values: np.ndarray, probs: np.ndarray, scenarios: list[str], st
 def weighted_beat(x: np.ndarray, ref: np.ndarray, w: np.ndarray | None) -> tuple[float, float]:
     """Weighted share of paths with ``x > ref`` and the effective number of pairs (Kish).
 
-    With ``w`` None this is :func:`backtest.synthetic.scoring.paired_beat` (``n`` pairs).
+    With ``w`` None this is :func:`backtest.synthetic.evaluate.distributions.paired_beat` (``n`` pairs).
     """
     if w is None:
         p, _, n = paired_beat(x, ref)

@@ -32,9 +32,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from backtest.data.regime_calendar import load_calendar
 from backtest.errors import RegimeError, ScenarioError
-from backtest.regimes.calendar import load_calendar
-from backtest.regimes.rules import load_rules_params, stress_overlay
+from backtest.regimes.rules import stress_overlay
+from backtest.regimes.rules_params import load_rules_params
 from backtest.regimes.signals import liquidity_signals
 from backtest.synthetic.scenarios import Period, RuleSpec, ScenarioSet
 

@@ -60,11 +60,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.calibration_stats import (  # the statistics' home; re-exported here
-    ALPHA,
-    CALIBRATED,
-    OVERCONFIDENT,
     PIT_BINS,
-    UNDERCONFIDENT,
     band_p_value,
     in_band,
     pit,
@@ -76,35 +72,27 @@ from backtest.data.base import MarketData
 from backtest.errors import RmpbtError, ScenarioError
 from backtest.executors import LocalExecutor
 from backtest.pipeline import run_backtest
-from backtest.synthetic.bootstrap import build_pool
-from backtest.synthetic.release_cut import cut_market  # one home (re-exported)
-from backtest.synthetic.runner import Prepared, load_history, make_tasks, prepare, run_chunk
+from backtest.synthetic.evaluate.distributions import weighted_quantiles
+from backtest.synthetic.evaluate.records import Prepared
+from backtest.synthetic.model.bootstrap import build_pool
+from backtest.synthetic.model.release_cut import cut_market
+from backtest.synthetic.runner import load_history, make_tasks, prepare, run_chunk
 from backtest.synthetic.scenarios import Period, ScenarioSet
-from backtest.synthetic.scoring import weighted_quantiles
 
 __all__ = [
     "ALL",
     "ALL_STARTS",
-    "ALPHA",
     "BANDS",
-    "CALIBRATED",
     "EVERY",
     "NO_FALLBACK",
-    "OVERCONFIDENT",
     "SUMMARY_COLUMNS",
-    "UNDERCONFIDENT",
     "CalibrationRun",
     "StartOutcome",
     "StartTask",
-    "band_p_value",
     "beside",
     "calibration_table",
     "coverage_summary",
-    "cut_market",
     "effective_overlap",
-    "in_band",
-    "pit",
-    "pit_histogram",
     "realised_outcomes",
     "run_calibration",
     "run_start_task",

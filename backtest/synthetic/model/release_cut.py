@@ -16,7 +16,7 @@ two CPI months, the H.4.1 Wednesday before a Thursday ``t0``, a daily series' ``
 value) are therefore unknown to the simulation, and a path must still carry them (a
 13-week change needs the Wednesday 13 weeks back): :func:`unreleased_fill` nowcasts them
 — CPI at the trailing growth known at ``t0`` (:func:`cpi_nowcast`), the others flat at
-their last released value — and :mod:`backtest.synthetic.generator` releases them on the
+their last released value — and :mod:`backtest.synthetic.model.generator` releases them on the
 paths no earlier than the first simulated day.
 """
 
@@ -30,8 +30,8 @@ import pandas as pd
 from backtest.data.base import MacroSeries, MarketData
 from backtest.data.market_model import DAILY_SERIES, MONTHLY_SERIES, WEEKLY_SERIES
 from backtest.data.release import release_dates
-from backtest.synthetic.history import History
-from backtest.synthetic.pools import pool_signals, resolve_analogues
+from backtest.synthetic.model.history import History
+from backtest.synthetic.model.pools import pool_signals, resolve_analogues
 from backtest.synthetic.scenarios import Period, ScenarioSet
 
 __all__ = ["NOWCAST_MONTHS", "KnownHistory", "cpi_nowcast", "cut_market", "known_history", "unreleased_fill"]
@@ -173,12 +173,12 @@ class KnownHistory:
     history : History
         Its day-by-day arrays.
     signals : pd.DataFrame
-        :func:`~backtest.synthetic.pools.pool_signals` on its days.
+        :func:`~backtest.synthetic.model.pools.pool_signals` on its days.
     periods : dict
         State -> resolved, disjoint analogue periods.
     claims : dict
         State -> what the precedence and the stress watch took from its rule days
-        (:func:`~backtest.synthetic.pools.resolve_analogues`).
+        (:func:`~backtest.synthetic.model.pools.resolve_analogues`).
     """
 
     t0: pd.Timestamp

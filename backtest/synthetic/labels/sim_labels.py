@@ -4,7 +4,7 @@ A strategy of a scenario run must see the label its regime model (``regimes.mode
 run config) would give each simulated day *at the close of that day* — never the hidden
 state of the scenario's chain, which no causal model could know (``qe`` would start the
 day after a crash low). :class:`SimLabeler` produces these labels for a whole chunk of
-paths; both routes of :mod:`backtest.synthetic.vector_strategies` (batch and per path) use
+paths; both routes of :mod:`backtest.synthetic.evaluate.vector_strategies` (batch and per path) use
 them, so they see the same labels.
 
 The labeler asks the model object what it can do, never its name
@@ -46,9 +46,9 @@ from backtest.data.base import MarketData
 from backtest.regimes.models import PathLabelling, Schedule
 from backtest.regimes.rules import regime_ids
 from backtest.regimes.rules_batch import kinds_of
-from backtest.synthetic.context import ScenarioContext
-from backtest.synthetic.generator import PathPanel
-from backtest.synthetic.path_signals import PathSignals
+from backtest.synthetic.labels.path_signals import PathSignals
+from backtest.synthetic.model.context import ScenarioContext
+from backtest.synthetic.model.generator import PathPanel
 
 LABEL_MODES = ("model", "state")
 UNKNOWN = -1

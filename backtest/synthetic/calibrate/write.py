@@ -27,7 +27,7 @@ from backtest.results import (
     package_versions,
     write_json,
 )
-from backtest.synthetic.calibrate import BANDS, CalibrationRun
+from backtest.synthetic.calibrate.run import BANDS, CalibrationRun
 
 __all__ = ["calibration_provenance", "write_calibration_run"]
 

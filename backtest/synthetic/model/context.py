@@ -21,9 +21,9 @@ from backtest.data.base import MacroSeries, MarketData
 from backtest.data.exchange_calendar import exchange_days_after
 from backtest.data.market_model import StateModel, level_params, state_model
 from backtest.errors import DataError, ScenarioError
-from backtest.synthetic.bootstrap import StatePool, build_pool
-from backtest.synthetic.drift import StateDrifts, bootstrap_drifts, parametric_drifts
-from backtest.synthetic.history import (
+from backtest.synthetic.model.bootstrap import StatePool, build_pool
+from backtest.synthetic.model.drift import StateDrifts, bootstrap_drifts, parametric_drifts
+from backtest.synthetic.model.history import (
     BS_CHANNELS,
     BS_SERIES,
     CH,
@@ -34,9 +34,9 @@ from backtest.synthetic.history import (
     SIM_SERIES,
     History,
 )
-from backtest.synthetic.liquidity_beta import PER, WEEKS_PER_MONTH, daily_drift_shift
-from backtest.synthetic.pools import clip_before
-from backtest.synthetic.release_cut import cpi_nowcast, unreleased_fill
+from backtest.synthetic.model.liquidity_beta import PER, WEEKS_PER_MONTH, daily_drift_shift
+from backtest.synthetic.model.pools import clip_before
+from backtest.synthetic.model.release_cut import cpi_nowcast, unreleased_fill
 from backtest.synthetic.scenarios import DAYS_PER_MONTH, Period, Scenario, ScenarioSet
 
 __all__ = ["NEUTRAL_CHANNELS", "LevelSpec", "ParametricModel", "ScenarioContext", "build_context",
@@ -107,7 +107,7 @@ class ScenarioContext:
     beta_corr : np.ndarray, shape (N, N) or None
         Correlation of the betas' estimation errors (None: independent).
     drifts : StateDrifts or None
-        Target mean of each state (:mod:`backtest.synthetic.drift`); the bootstrap adds
+        Target mean of each state (:mod:`backtest.synthetic.model.drift`); the bootstrap adds
         ``drifts.shift`` to its drawn days, the parametric model's means are already set.
     neutral_pace : np.ndarray, shape (S,)
         Pace (bn USD/month) at which the liquidity channel shifts nothing, per state: the
@@ -117,7 +117,7 @@ class ScenarioContext:
         days the unconditional mean averages; :func:`neutral_paces`). Empty: ``pace_ref``.
     fill : dict
         Series -> (dates, values) of observations dated by ``t0`` but not released then,
-        nowcast (:func:`backtest.synthetic.release_cut.cpi_nowcast`); every path carries
+        nowcast (:func:`backtest.synthetic.model.release_cut.cpi_nowcast`); every path carries
         them before its own, released no earlier than the first simulated day.
     """
 
@@ -440,7 +440,7 @@ def neutral_paces(fixed: float | None, pace_ref: np.ndarray, pace_uncond: float,
     pace_uncond : float
         Mean monthly WALCL growth of the days the unconditional drift averages.
     weights : np.ndarray, shape (S,), optional
-        Drift weight of each pool's own mean (:class:`~backtest.synthetic.drift.StateDrifts`);
+        Drift weight of each pool's own mean (:class:`~backtest.synthetic.model.drift.StateDrifts`);
         None: 1 (each state keeps its pool's drift, hence its pool's flow).
 
     Returns

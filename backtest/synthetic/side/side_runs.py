@@ -3,17 +3,17 @@
 Three measurements rerun some of the main run's paths with one thing changed, on the same
 seed (common random numbers), so their differences are not Monte-Carlo noise:
 
-* the **pace effect** (:mod:`backtest.synthetic.pace_effect`): the reference scenario at the
+* the **pace effect** (:mod:`backtest.synthetic.side.pace_effect`): the reference scenario at the
   lowest and the highest pace;
-* the **liquidity channel's total effect** (:mod:`backtest.synthetic.channel_effect`):
+* the **liquidity channel's total effect** (:mod:`backtest.synthetic.side.channel_effect`):
   every paced scenario with the channel off;
-* the **pool sensitivity** (:mod:`backtest.synthetic.pool_sensitivity`): every scenario
+* the **pool sensitivity** (:mod:`backtest.synthetic.side.pool_sensitivity`): every scenario
   with one episode of one state's pool left out.
 
 Their chunk tasks run after the main chunks through the same executor (they count in the
 duration estimate and the progress), and :meth:`SideRuns.score` turns their results into
 the run's extra tables, plus the per-state pool table and the separation of the robust
-choice (:mod:`backtest.synthetic.separation`).
+choice (:mod:`backtest.synthetic.evaluate.separation`).
 """
 
 from __future__ import annotations
@@ -21,17 +21,19 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from backtest.synthetic.channel_effect import ChannelPlan, channel_plan, channel_table
-from backtest.synthetic.pace_effect import PacePlan, effect_table, horizons, pace_plan
-from backtest.synthetic.pool_sensitivity import SensitivityPlan, sensitivity_plan, sensitivity_table
-from backtest.synthetic.pool_table import pool_table
-from backtest.synthetic.separation import separation_table
-
-if TYPE_CHECKING:
-    from backtest.synthetic.aggregate import ScenarioRun
-    from backtest.synthetic.runner import Prepared
+from backtest.synthetic.evaluate.aggregate import ScenarioRun
+from backtest.synthetic.evaluate.records import Prepared
+from backtest.synthetic.evaluate.separation import separation_table
+from backtest.synthetic.side.channel_effect import ChannelPlan, channel_plan, channel_table
+from backtest.synthetic.side.pace_effect import PacePlan, effect_table, horizons, pace_plan
+from backtest.synthetic.side.pool_sensitivity import (
+    SensitivityPlan,
+    sensitivity_plan,
+    sensitivity_table,
+)
+from backtest.synthetic.side.pool_table import pool_table
 
 __all__ = ["SideRuns", "plan_side_runs"]
 

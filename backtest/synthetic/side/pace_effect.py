@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtest.synthetic.context import ScenarioContext
+from backtest.synthetic.model.context import ScenarioContext
 
 __all__ = ["COLUMNS", "MAX_PATHS", "NOISE_DIGITS", "PacePlan", "effect_table", "horizons", "pace_effect_lines",
            "pace_plan", "paired_median_ci", "round_noise"]

@@ -1,7 +1,7 @@
 """Scenario channels and the loaded history as day-by-day arrays (:class:`History`).
 
 The channel table (what each channel's daily change is, and the level it drives) is in
-the docstring of :mod:`backtest.synthetic.generator`.
+the docstring of :mod:`backtest.synthetic.model.generator`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ One generator, two sources of daily draws (chosen by the data, not by the caller
 * **bootstrap** (real data: ``--data-dir`` / ``source: csv``): each simulated day copies a
   whole historical day of the current state's analogue periods — every asset's return
   and every macro *change* of that day — in stationary blocks
-  (:mod:`backtest.synthetic.bootstrap`). Returns are copied in excess of that day's
+  (:mod:`backtest.synthetic.model.bootstrap`). Returns are copied in excess of that day's
   3-month bill rate and the path's own simulated bill rate is added back, so a 2019 day
   of BIL does not carry a 2019 bill yield into 2026;
 * **parametric** (the ``sample`` market): each day is a draw of the calibrated per-regime
@@ -50,15 +50,15 @@ The RMP pace
 In a *paced* state the scenario's pace ``π`` (bn USD/month) replaces the state's own
 purchase flow: WALCL, TREAST and WRESBAL grow by their demeaned draws plus ``π / 21`` bn a
 day, and every asset's daily return is shifted by its liquidity beta times
-``π - π_ref`` (:func:`backtest.synthetic.liquidity_beta.daily_drift_shift`), ``π_ref``
+``π - π_ref`` (:func:`backtest.synthetic.model.liquidity_beta.daily_drift_shift`), ``π_ref``
 being the mean monthly WALCL growth over the state's analogue days. The beta is each
 path's own draw from the estimates' joint sampling distribution
-(:func:`backtest.synthetic.liquidity_beta.draw_betas`).
+(:func:`backtest.synthetic.model.liquidity_beta.draw_betas`).
 
 Drifts
 ------
 Before the pace shift, each state's mean excess return is set by the scenario file's
-``drift.mode`` (:mod:`backtest.synthetic.drift`): the bootstrap adds ``target - pool
+``drift.mode`` (:mod:`backtest.synthetic.model.drift`): the bootstrap adds ``target - pool
 mean`` of the day's state to every drawn day; the parametric model's means are the
 targets.
 
@@ -82,39 +82,28 @@ import pandas as pd
 from backtest.constants import TRADING_DAYS
 from backtest.data.base import MacroSeries, MarketData
 from backtest.data.market_model import (
-    DAILY_SERIES,
     DECIMALS,
-    MONTHLY_SERIES,
-    WEEKLY_SERIES,
     draw_states,
     staircase_levels,
 )
 from backtest.data.release import release_dates
-from backtest.synthetic.bootstrap import block_indices
-from backtest.synthetic.context import (
-    LevelSpec,
-    ParametricModel,
+from backtest.synthetic.model.bootstrap import block_indices
+from backtest.synthetic.model.context import (
     ScenarioContext,
-    build_context,
     path_rngs,
-    scenario_t0,
-    seed_key,
 )
-from backtest.synthetic.history import (
+from backtest.synthetic.model.history import (
     BS_CHANNEL,
     BS_CHANNELS,
     BS_SERIES,
     CH,
     CHANNELS,
     FLOORS,
-    HALF_LIVES,
     MAX_SHARE,
     MIN_RATE,
-    SIM_SERIES,
     TOP_STEP,
-    History,
 )
-from backtest.synthetic.liquidity_beta import draw_betas
+from backtest.synthetic.model.liquidity_beta import draw_betas
 from backtest.synthetic.scenarios import DAYS_PER_MONTH, simulate_chain
 
 # ------------------------------------------------------------------------ numba kernels
@@ -415,28 +404,8 @@ def _levels(ctx: ScenarioContext, st: np.ndarray, chg: np.ndarray) -> tuple[dict
 
 
 __all__ = [  # History, contexts and channel constants are re-exported from their modules
-    "BS_CHANNEL",
-    "BS_CHANNELS",
-    "BS_SERIES",
-    "CH",
-    "CHANNELS",
-    "DAILY_SERIES",
-    "DECIMALS",
-    "FLOORS",
-    "HALF_LIVES",
-    "MONTHLY_SERIES",
-    "SIM_SERIES",
-    "WEEKLY_SERIES",
-    "History",
-    "LevelSpec",
-    "ParametricModel",
     "PathPanel",
-    "ScenarioContext",
-    "build_context",
     "chain_states",
     "generate",
     "path_release",
-    "path_rngs",
-    "scenario_t0",
-    "seed_key",
 ]

@@ -12,7 +12,7 @@ form and never names a concrete strategy class. The benchmark kinds implement it
 evaluated on ``(K, P)`` arrays — the same code as a single history run).
 
 A strategy without a batch form (an optimizer block, a signal
-:class:`~backtest.synthetic.path_signals.PathSignals` cannot compute, a subclass that
+:class:`~backtest.synthetic.labels.path_signals.PathSignals` cannot compute, a subclass that
 overrides ``weights``, a kind that has none) raises :class:`Unsupported`;
 :func:`per_path_weights` then calls its ``weights()`` on each path's ``MarketData`` (slow;
 the command says so). Both routes apply the pipeline's renormalisation over listed assets
@@ -28,9 +28,9 @@ import pandas as pd
 
 from backtest.execution.weights import finalise_weights
 from backtest.signals import build_signal_frame
-from backtest.synthetic.generator import PathPanel
-from backtest.synthetic.path_signals import PathSignals, asof2
-from backtest.synthetic.sim_labels import path_labels
+from backtest.synthetic.labels.path_signals import PathSignals, asof2
+from backtest.synthetic.labels.sim_labels import path_labels
+from backtest.synthetic.model.generator import PathPanel
 from strategies.base import Unsupported, batch_weights
 
 HistoryRegime = str | float | None | pd.Series
@@ -75,7 +75,7 @@ class PathBatch:
         A missing label (None, NaN) is an unknown regime, as in :class:`strategies.rules_engine.Context`.
     grid : DecisionGrid
     sim_labels : np.ndarray, optional
-        (P, T) regime labels of the simulated days (:mod:`backtest.synthetic.sim_labels`;
+        (P, T) regime labels of the simulated days (:mod:`backtest.synthetic.labels.sim_labels`;
         None = unknown). Default: each day's hidden state kind (optimistic).
     """
 

@@ -5,9 +5,9 @@ maximum regret exceeds the choice's by a *margin* is separated from it only if t
 margin is larger than
 
 * the Monte-Carlo noise: two standard errors of the margin over the paired path resamples
-  of :func:`backtest.synthetic.choice.resample_values` (the draws of ``choice_share``), and
+  of :func:`backtest.synthetic.evaluate.choice.resample_values` (the draws of ``choice_share``), and
 * the pool sensitivity: the largest move of the margin when one episode of one state's
-  pool is left out (:mod:`backtest.synthetic.pool_sensitivity`).
+  pool is left out (:mod:`backtest.synthetic.side.pool_sensitivity`).
 
 Otherwise the honest answer is that the scenarios cannot separate the two, and the
 terminal and the page say so in those words (amber).

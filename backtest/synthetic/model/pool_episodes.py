@@ -1,7 +1,7 @@
 """Episodes of a state's pool: the units a leave-one-episode-out rerun removes.
 
 An *episode* is a contiguous stretch of the pool: a run of consecutive pool days (a
-segment of :class:`~backtest.synthetic.bootstrap.StatePool`). Disjoint pools punch holes
+segment of :class:`~backtest.synthetic.model.bootstrap.StatePool`). Disjoint pools punch holes
 in long periods (the stress days of a QE period belong to the stress state), so segments
 separated by at most :data:`EPISODE_GAP` trading days are one episode (QE3 stays one
 episode however many stress days interrupt it). A state with more than
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backtest.synthetic.bootstrap import StatePool
+from backtest.synthetic.model.bootstrap import StatePool
 
 __all__ = ["EPISODE_GAP", "MAX_EPISODES", "MIN_EPISODE_DAYS", "Episode", "pool_episodes"]
 

@@ -1,13 +1,13 @@
 """Stability of the robust (minimax-regret) choice under resampling of the paths.
 
-The robust choice of :func:`backtest.synthetic.scoring.regret_table` is an argmin over
+The robust choice of :func:`backtest.synthetic.evaluate.scoring.regret_table` is an argmin over
 Monte-Carlo estimates. :func:`choice_shares` resamples the paths of each scenario ``B``
 times with replacement, **paired**: within a resample and a scenario every strategy is
 scored on the same resampled path indices (paths are shared by all strategies of a
 scenario). Each resample recomputes the configured regret statistic and summary
 (:func:`resampled_statistic`, the same functions as the scorecard), the regret against the
 best strategy of each basis scenario, the maximum regret and the minimax choice
-(:func:`backtest.synthetic.scoring.minimax_mask`; ``k`` tied strategies count ``1/k``
+(:func:`backtest.synthetic.evaluate.scoring.minimax_mask`; ``k`` tied strategies count ``1/k``
 each). A strategy's ``choice_share`` is its share of the ``B`` resamples.
 
 The draws come from ``np.random.default_rng([seed, CHOICE_STREAM])`` and use the
@@ -20,15 +20,15 @@ import warnings
 
 import numpy as np
 
-from backtest.synthetic.scenarios import DEFAULT_CHOICE_RESAMPLES, MAX_CHOICE_RESAMPLES
-from backtest.synthetic.scoring import (
+from backtest.synthetic.evaluate.distributions import (
     DEFAULT_CVAR_LAMBDA,
     cvar_penalised,
     minimax_mask,
     tail_mean,
-    weighted_mean,
     weighted_quantiles,
 )
+from backtest.synthetic.evaluate.scoring import weighted_mean
+from backtest.synthetic.scenarios import DEFAULT_CHOICE_RESAMPLES, MAX_CHOICE_RESAMPLES
 
 CHOICE_STREAM = 0x43484F49
 """Second entry of the seed sequence of the resamples (``"CHOI"``), apart from the paths' streams."""
@@ -49,12 +49,12 @@ def resampled_statistic(stats: dict[str, np.ndarray], idx: np.ndarray, statistic
     summary : str
         ``mean`` or ``median`` of a per-path statistic (ignored for the single-number ones).
     cvar_lambda : float
-        λ of :func:`backtest.synthetic.scoring.cvar_penalised`.
+        λ of :func:`backtest.synthetic.evaluate.scoring.cvar_penalised`.
 
     Returns
     -------
     np.ndarray, shape (B,)
-        What :func:`backtest.synthetic.scoring.summarise` gives on each resample's paths.
+        What :func:`backtest.synthetic.evaluate.scoring.summarise` gives on each resample's paths.
     """
     if statistic in ("cvar_penalised", "cvar_5"):
         hr = np.asarray(stats["horizon_return"], dtype=float)[idx]

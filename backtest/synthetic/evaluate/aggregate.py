@@ -9,30 +9,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from backtest.metrics import METRIC_COLUMNS
-from backtest.synthetic.choice import resample_values, shares_from_values
-from backtest.synthetic.scenarios import MIX
-from backtest.synthetic.scoring import (
+from backtest.synthetic.evaluate.choice import resample_values, shares_from_values
+from backtest.synthetic.evaluate.distributions import mix_beat, paired_beat, weighted_quantiles
+from backtest.synthetic.evaluate.records import ChunkResult, Prepared
+from backtest.synthetic.evaluate.scoring import (
     PATH_STATS,
     SCALAR_STATS,
     SCENARIO_STATS,
     benchmark_6040,
-    mix_beat,
     mixture_quantiles,
-    paired_beat,
     regret_table,
     summarise,
-    weighted_quantiles,
 )
-from backtest.synthetic.separation import margin_se
-
-if TYPE_CHECKING:
-    from backtest.synthetic.runner import ChunkResult, Prepared
+from backtest.synthetic.evaluate.separation import margin_se
+from backtest.synthetic.scenarios import MIX
 
 FAN_Q = (0.05, 0.25, 0.50, 0.75, 0.95)
 
@@ -228,7 +224,7 @@ def horizon_histogram(hr: dict[str, dict[str, np.ndarray]], mix: dict[str, float
 
 
 def bench_name(prep: Prepared) -> str | None:
-    """Name of the 60/40 the run pairs against (:func:`backtest.synthetic.scoring.benchmark_6040`)."""
+    """Name of the 60/40 the run pairs against (:func:`backtest.synthetic.evaluate.scoring.benchmark_6040`)."""
     tickers = list(next(iter(prep.contexts.values())).tickers) if prep.contexts else []
     return benchmark_6040([s.model_dump() for s in prep.cfg.strategies], prep.cfg.benchmark, tickers)[0]
 

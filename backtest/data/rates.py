@@ -8,7 +8,7 @@ yield,
 
 with DGS3MO (already bond-equivalent, no conversion) used only where DTB3 is missing.
 :func:`backtest.regimes.signals` (calendar form) and
-:mod:`backtest.synthetic.path_signals` (per path) both call :func:`combine_cash_rate`.
+:mod:`backtest.synthetic.labels.path_signals` (per path) both call :func:`combine_cash_rate`.
 """
 
 from __future__ import annotations

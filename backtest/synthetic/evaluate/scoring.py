@@ -5,7 +5,7 @@
   :func:`backtest.kernel.simulate_batch` (the engine's vectorbt semantics, one item per
   path), so a path's value is what ``backtest.engine.simulate`` gives on its
   ``MarketData`` (tested).
-* :func:`path_metrics` — re-exported from :mod:`backtest.metrics_batch` (the batch form of
+* per-path metrics are :func:`backtest.metrics_batch.path_metrics` (the batch form of
   :mod:`backtest.metrics`).
 * :func:`summarise` / :func:`tail_mean` / :func:`weighted_quantiles` — distribution
   summaries. Percentiles use Hazen plotting positions ``(i - 1/2) / n``, weighted for the
@@ -30,18 +30,14 @@ import numpy as np
 import pandas as pd
 
 from backtest.constants import BENCHMARK_60_40, CVAR_LEVEL
-from backtest.execution.spec import KernelView, cash_growth, fill_rows
-from backtest.kernel import fill_plan, simulate_batch
-from backtest.metrics_batch import path_metrics
-from backtest.synthetic.distributions import (  # one home for the numba-free summaries (rmpbt decide)
+from backtest.execution.drift import fill_plan
+from backtest.execution.spec import KernelView, fill_rows
+from backtest.kernel import simulate_batch
+from backtest.synthetic.evaluate.distributions import (  # one home for the numba-free summaries (rmpbt decide)
     DEFAULT_CVAR_LAMBDA,
-    REGRET_STATISTICS,
     cvar_penalised,
     minimax_mask,
-    mix_beat,
-    paired_beat,
     tail_mean,
-    tail_means,
     weighted_mean,
     weighted_quantiles,
 )
@@ -70,7 +66,7 @@ def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.nd
     """Portfolio values of one strategy on every path (the engine's semantics, per path).
 
     A thin caller of the batch kernel (:func:`backtest.kernel.simulate_batch`, one item per
-    path; targets at the fills and drift band :func:`backtest.kernel.fill_plan`; fills
+    path; targets at the fills and drift band :func:`backtest.execution.drift.fill_plan`; fills
     :func:`backtest.execution.spec.fill_rows`).
 
     Parameters
@@ -116,14 +112,6 @@ def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.nd
     tg, _, execute = fill_plan(targets, np.flatnonzero(keep), dec[keep], fill_idx, prices, drift_band)
     view = KernelView(fill_idx, fee, slippage, borrow_bps, borrow_spread_bps, cash_growth)
     return simulate_batch(prices, tg, view, execute=execute, parallel=parallel)
-
-
-def cash_growth_factors(rate_pct: np.ndarray) -> np.ndarray:
-    """``g_0 = 1``, ``g_t = 1 + r_{t-1} / 100 / 252`` per path, shape (P, T1), from (T1, P).
-
-    :func:`backtest.execution.spec.cash_growth` (kept for old import paths).
-    """
-    return cash_growth(rate_pct)
 
 
 # ------------------------------------------------------------------------ distributions
@@ -345,28 +333,17 @@ def regret_table(values: pd.DataFrame, mix: dict[str, float], statistic: str) ->
 
 
 __all__ = [
-    "DEFAULT_CVAR_LAMBDA",
     "DEFAULT_REGRET_STATISTIC",
     "INTERNAL_6040",
     "PATH_STATS",
     "QUANTILES",
-    "REGRET_STATISTICS",
     "SCALAR_STATS",
     "SCENARIO_STATS",
     "STAT_COLUMNS",
     "benchmark_6040",
-    "cash_growth_factors",
-    "cvar_penalised",
     "is_6040",
-    "minimax_mask",
-    "mix_beat",
-    "paired_beat",
     "mixture_quantiles",
-    "path_metrics",
     "regret_table",
     "simulate_paths",
     "summarise",
-    "tail_mean",
-    "tail_means",
-    "weighted_quantiles",
 ]

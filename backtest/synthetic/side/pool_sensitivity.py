@@ -1,7 +1,7 @@
 """Pool sensitivity: how much the scorecard and the robust choice rest on one episode of history.
 
 For every state of a bootstrap run and every episode of its pool
-(:mod:`backtest.synthetic.pool_episodes`: a contiguous stretch of pool days, or a calendar
+(:mod:`backtest.synthetic.model.pool_episodes`: a contiguous stretch of pool days, or a calendar
 year for states with many short episodes), the scenarios are simulated again with that
 episode removed from the state's pool, on the same seed: paths ``0 .. n - 1`` of every
 scenario, ``n = min(paths, 100)`` by default (``--sensitivity-paths``). Everything the pool
@@ -27,21 +27,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from backtest.synthetic.choice import resampled_statistic
-from backtest.synthetic.context import ScenarioContext, with_periods
-from backtest.synthetic.generator import chain_states
-from backtest.synthetic.pace_effect import round_noise
-from backtest.synthetic.pool_episodes import Episode, pool_episodes
-from backtest.synthetic.pools import mask_periods
-from backtest.synthetic.scoring import PATH_STATS, minimax_mask, tail_mean, weighted_quantiles
-
-if TYPE_CHECKING:
-    from backtest.synthetic.runner import Prepared
+from backtest.synthetic.evaluate.choice import resampled_statistic
+from backtest.synthetic.evaluate.distributions import minimax_mask, tail_mean, weighted_quantiles
+from backtest.synthetic.evaluate.records import Prepared
+from backtest.synthetic.evaluate.scoring import PATH_STATS
+from backtest.synthetic.model.context import ScenarioContext, with_periods
+from backtest.synthetic.model.generator import chain_states
+from backtest.synthetic.model.pool_episodes import Episode, pool_episodes
+from backtest.synthetic.model.pools import mask_periods
+from backtest.synthetic.side.pace_effect import round_noise
 
 __all__ = ["COLUMNS", "DEFAULT_PATHS", "Rerun", "SensitivityPlan", "SensitivityResult", "max_regret",
            "sensitivity_lines", "sensitivity_plan"]

@@ -12,24 +12,22 @@ holding the Covid crash) shows here.
 
 Annualised mean: 252 times the mean daily simple return in excess of the day's bill rate
 (what the bootstrap draws; ``sim_drift`` is the simulation's target for the state, after
-the drift mode); volatility: the daily standard deviation times sqrt(252). Effective sample size: :func:`backtest.synthetic.drift.effective_days`
+the drift mode); volatility: the daily standard deviation times sqrt(252). Effective sample size: :func:`backtest.synthetic.model.drift.effective_days`
 over the bootstrap's mean block.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from backtest.constants import TRADING_DAYS
-from backtest.regimes.calendar import load_calendar
-from backtest.synthetic.drift import effective_days
-from backtest.synthetic.pool_episodes import pool_episodes
-
-if TYPE_CHECKING:
-    from backtest.synthetic.runner import Prepared
+from backtest.data.regime_calendar import load_calendar
+from backtest.synthetic.evaluate.records import Prepared
+from backtest.synthetic.model.drift import effective_days
+from backtest.synthetic.model.pool_episodes import pool_episodes
 
 __all__ = ["COLUMNS", "pool_table", "reference_asset"]
 

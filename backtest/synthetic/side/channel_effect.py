@@ -2,7 +2,7 @@
 
 In a paced state every asset's daily return is shifted by its (per-path) liquidity beta
 times ``pace - neutral pace`` (:meth:`ScenarioContext.shift`). The pace effect
-(:mod:`backtest.synthetic.pace_effect`) measures what moving the pace from the lowest to
+(:mod:`backtest.synthetic.side.pace_effect`) measures what moving the pace from the lowest to
 the highest scenario pace does; this module measures what the channel does *in total*
 at each scenario's own pace: the paths ``0 .. n - 1`` of every scenario (``n =
 min(paths, 200)`` by default) are simulated once more with the betas set to 0
@@ -12,7 +12,7 @@ the purchases strategies read), the same normal draws behind the per-path betas.
 "on" outcomes are the main run's own paths ``0 .. n - 1``.
 
 * effect of a strategy in a scenario: ``median(horizon return, channel on) - median(off)``;
-* 90% interval: the paired bootstrap of :func:`backtest.synthetic.pace_effect.paired_median_ci`;
+* 90% interval: the paired bootstrap of :func:`backtest.synthetic.side.pace_effect.paired_median_ci`;
 * ``distinguishable``: the interval excludes 0.
 
 With the channel off (``liquidity.beta_scale: 0``) or a scenario's pace equal to the
@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtest.synthetic.context import ScenarioContext
-from backtest.synthetic.pace_effect import horizons, paired_median_ci
+from backtest.synthetic.model.context import ScenarioContext
+from backtest.synthetic.side.pace_effect import horizons, paired_median_ci
 
 __all__ = ["COLUMNS", "DEFAULT_PATHS", "ChannelPlan", "channel_lines", "channel_plan", "channel_table", "horizons"]
 

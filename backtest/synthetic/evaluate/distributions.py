@@ -1,7 +1,7 @@
 """Distribution summaries of scenario paths: weighted Hazen quantiles, CVaR, P(beat), the minimax rule.
 
 Plain numpy (no numba), so that ``rmpbt decide`` re-scores a saved run without loading the
-simulation kernels; :mod:`backtest.synthetic.scoring` re-exports every name.
+simulation kernels (:mod:`backtest.synthetic.evaluate.scoring` holds those).
 
 * :func:`weighted_quantiles` — Hazen plotting positions ``(i - 1/2) / n``, weighted for the
   probability-weighted mix (path weight ``p_s / n_s``) or per value (bootstrap resamples).
@@ -220,7 +220,7 @@ def minimax_mask(max_regret: np.ndarray) -> np.ndarray:
     """True where the maximum regret is the smallest along the last axis (ties within 1e-12).
 
     The minimax-regret rule of :func:`regret_table`, also applied per path resample by
-    :mod:`backtest.synthetic.choice` (shape ``(B, strategies)``). NaN is never chosen.
+    :mod:`backtest.synthetic.evaluate.choice` (shape ``(B, strategies)``). NaN is never chosen.
 
     Parameters
     ----------

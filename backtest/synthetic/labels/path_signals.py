@@ -28,10 +28,10 @@ import pandas as pd
 
 from backtest.constants import TRADING_DAYS
 from backtest.data.base import MacroSeries, asof
+from backtest.data.rates import combine_cash_rate
 from backtest.data.release import release_dates
-from backtest.execution.rates import combine_cash_rate
 from backtest.regimes import signals as S
-from backtest.synthetic.generator import PathPanel, path_release
+from backtest.synthetic.model.generator import PathPanel, path_release
 
 KNOWN: tuple[str, ...] = (
     "walcl", "walcl_chg_4w", "walcl_chg_13w", "walcl_chg_26w",

@@ -1,0 +1,1 @@
+"""Calibration backtest of the scenario model (``rmpbt scenarios --calibrate``): run and write."""

@@ -1,0 +1,1 @@
+"""Strategies on scenario paths: vectorised weights, simulation and scoring, distributions, the robust choice, aggregation."""

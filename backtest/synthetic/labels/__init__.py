@@ -1,0 +1,1 @@
+"""Point-in-time signals and causal regime labels on simulated paths."""
