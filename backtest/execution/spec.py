@@ -482,6 +482,48 @@ class ExecutionSpec:
         return self.costs.kernel_view(assets, self.fill_idx, self.cash_growth())
 
 
+@dataclass(frozen=True)
+class PathSpec:
+    """The execution spec without a calendar: the rules every simulated path applies.
+
+    ``rmpbt scenarios`` carries it to each chunk of paths (picklable, small); each path's
+    fills (:func:`fill_rows`) and cash growth are then made on the path's own days and
+    rates, and :meth:`kernel_view` hands the kernel the whole view.
+    :func:`build_spec` derives the same fields for a calendar (one derivation,
+    :meth:`from_config`).
+
+    Attributes
+    ----------
+    lag_days : int
+        Trading days from decision to fill.
+    costs : Costs
+        Fees, slippage, borrow and financing.
+    cash_rate : str
+        ``cash.rate``: which series idle cash earns (:func:`cash_rate_source`).
+    max_gross : float
+        Gross leverage cap applied to every target row.
+    drift_band : float or None
+        Skip a rebalance when no weight drifted more than this from target.
+    """
+
+    lag_days: int
+    costs: Costs
+    cash_rate: str
+    max_gross: float
+    drift_band: float | None
+
+    @classmethod
+    def from_config(cls, cfg: RunConfig) -> PathSpec:
+        """The execution rules of a run config."""
+        return cls(lag_days=int(cfg.execution.lag_days), costs=Costs.from_config(cfg), cash_rate=cfg.cash.rate,
+                   max_gross=float(cfg.execution.max_gross_leverage), drift_band=cfg.rebalance.drift_band)
+
+    def kernel_view(self, assets: Sequence[str], fill_idx: np.ndarray,
+                    cash_growth: np.ndarray | None = None) -> KernelView:
+        """The kernel's array view for columns ``assets`` of paths with fills ``fill_idx`` (:meth:`Costs.kernel_view`)."""
+        return self.costs.kernel_view(assets, fill_idx, cash_growth)
+
+
 def build_spec(cfg: RunConfig, md: MarketData, days: pd.DatetimeIndex, rf_rate: pd.Series,
                origin: str = "<config>") -> ExecutionSpec:
     """The execution specification of a run.
@@ -513,8 +555,7 @@ def build_spec(cfg: RunConfig, md: MarketData, days: pd.DatetimeIndex, rf_rate: 
     else:
         cash_rate = asof(md.macro[src], md.calendar).reindex(days)
     dates = decision_dates(days, cfg.rebalance.every)
-    lag = int(cfg.execution.lag_days)
-    return ExecutionSpec(days=days, decisions=dates, fills=fill_dates(days, dates, lag), lag_days=lag,
-                         costs=Costs.from_config(cfg),
-                         cash_rate=cash_rate, rf=risk_free(days, rf_rate), drift_band=cfg.rebalance.drift_band,
-                         max_gross=float(cfg.execution.max_gross_leverage))
+    rules = PathSpec.from_config(cfg)
+    return ExecutionSpec(days=days, decisions=dates, fills=fill_dates(days, dates, rules.lag_days),
+                         lag_days=rules.lag_days, costs=rules.costs, cash_rate=cash_rate, rf=risk_free(days, rf_rate),
+                         drift_band=rules.drift_band, max_gross=rules.max_gross)
