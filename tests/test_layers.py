@@ -173,7 +173,8 @@ def test_contracts_cover_the_heavy_dependencies() -> None:
     kinds = {c["type"] for c in cfg["contracts"]}
     assert {"layers", "forbidden", "independence", "acyclic_siblings"} <= kinds
     layers = next(c for c in cfg["contracts"] if c["type"] == "layers")["layers"]
-    assert layers[:2] == ["backtest.cli", "backtest.commands"]  # nothing imports the CLI
+    assert layers[0] == "backtest.cli"  # nothing imports the CLI
+    assert "backtest.commands" in _layer_names(layers[1:2])  # only the CLI imports the commands
 
 
 # ---------------------------------------------------------------------------- private names

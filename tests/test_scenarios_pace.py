@@ -14,7 +14,7 @@ from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, config_from_dict
 from backtest.data.sample import SampleSource
 from backtest.synthetic import runner
 from backtest.synthetic.model.generator import generate
-from backtest.synthetic.model.liquidity_beta import PER, WEEKS_PER_MONTH, draw_betas
+from backtest.synthetic.model.liquidity_beta import PER, WEEKS_PER_MONTH, draw_betas, newey_west_ols
 from backtest.synthetic.scenarios import scenarios_from_dict
 from backtest.synthetic.side.pace_effect import COLUMNS, pace_effect_lines, paired_median_ci
 from tests.helpers import run_cli
@@ -36,6 +36,34 @@ def md():
 
 
 # ------------------------------------------------------------------------ beta draws
+
+
+def _newey_west_by_hand(y: np.ndarray, x: np.ndarray, lags: int) -> tuple[float, float, float]:
+    """The oracle: OLS slope by the centred formula, Bartlett-weighted score autocovariances, R²."""
+    xc = x - x.mean()
+    sxx = float(xc @ xc)
+    b = float(xc @ (y - y.mean())) / sxx
+    e = y - y.mean() - b * xc
+    u = xc * e
+    s = float(u @ u)
+    for k in range(1, min(lags, len(y) - 1) + 1):
+        s += 2.0 * (1.0 - k / (lags + 1.0)) * float(u[k:] @ u[:-k])
+    r2 = 1.0 - float(e @ e) / float((y - y.mean()) @ (y - y.mean()))
+    return b, float(np.sqrt(s)) / sxx, r2
+
+
+def test_newey_west_ols_equals_the_hand_formula():
+    """statsmodels' HAC slope standard error is the Bartlett sum written out (no small-sample correction)."""
+    rng = np.random.default_rng(11)
+    x = np.cumsum(rng.normal(size=300)) * 0.1 + rng.normal(size=300)  # autocorrelated regressor
+    e = np.convolve(rng.normal(size=302), [1.0, 0.6, 0.3], mode="valid")  # MA(2) errors
+    y = 0.02 + 0.5 * x + e
+    for lags in (0, 1, 4, 12):
+        got, want = newey_west_ols(y, x, lags), _newey_west_by_hand(y, x, lags)
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    assert abs(newey_west_ols(y, x, 4)[0] - 0.5) < 0.1  # the planted slope
+    assert all(np.isnan(newey_west_ols(y, np.ones_like(x), 4)))  # constant regressor: no estimate
+    assert all(np.isnan(newey_west_ols(y[:2], x[:2], 4)))
 
 
 @pytest.mark.parametrize("source", ["csv", "sample"])

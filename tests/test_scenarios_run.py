@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +44,19 @@ def _run(files, out: Path, *extra: str):
                 "--channel-effect-paths", "6", *extra)
     assert r.exit_code == 0, r.stdout + r.stderr
     return Path(r.stdout.strip().splitlines()[-1])
+
+
+def test_scenarios_never_import_vectorbt(files, tmp_path):
+    """A scenario run simulates with the batch kernel: vectorbt (the engine's door) is never loaded."""
+    cfg, scen = files
+    code = ("import sys\nfrom backtest.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\nprint('vectorbt' in sys.modules, 'backtest.synthetic.runner' in sys.modules)\n")
+    args = ["scenarios", str(cfg), "--scenarios", str(scen), "--paths", "4", "--no-report", "--seed", "1",
+            "--pace-effect-paths", "0", "--channel-effect-paths", "0", "--out", str(tmp_path / "res")]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "MPLBACKEND": "Agg"}
+    r = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "False True"  # the scenario runner ran, vectorbt stayed out
 
 
 def test_run_folder_has_the_contract_and_scenario_tables(files, tmp_path):

@@ -4,12 +4,12 @@ Per scenario ``s`` and strategy ``k`` the regret statistic splits into a λ-free
 tail part, ``stat_sk(λ) = m_sk − λ c_sk``:
 
 * ``cvar_penalised``: ``m`` = median horizon return, ``c = max(0, −CVaR5)`` (the scorecard's
-  :func:`backtest.synthetic.evaluate.scoring.cvar_penalised`);
+  :func:`backtest.synthetic.evaluate.distributions.cvar_penalised`);
 * ``cvar_5``: ``m`` = CVaR5, ``c = 0``; ``horizon_return``, ``sharpe``, ``max_drawdown``:
   ``m`` = their mean or median over paths (the run's ``regret_summary``), ``c = 0``.
 
 Medians are Hazen quantiles and CVaR the exact tail mean
-(:func:`~backtest.synthetic.evaluate.scoring.weighted_quantiles`, :func:`~backtest.synthetic.evaluate.scoring.tail_mean`),
+(:func:`~backtest.synthetic.evaluate.distributions.weighted_quantiles`, :func:`~backtest.synthetic.evaluate.distributions.tail_mean`),
 weighted by the paths' within-scenario weights (uniform without views: the scorecard's own
 numbers).
 

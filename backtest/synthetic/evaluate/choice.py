@@ -7,7 +7,7 @@ scored on the same resampled path indices (paths are shared by all strategies of
 scenario). Each resample recomputes the configured regret statistic and summary
 (:func:`resampled_statistic`, the same functions as the scorecard), the regret against the
 best strategy of each basis scenario, the maximum regret and the minimax choice
-(:func:`backtest.synthetic.evaluate.scoring.minimax_mask`; ``k`` tied strategies count ``1/k``
+(:func:`backtest.synthetic.evaluate.distributions.minimax_mask`; ``k`` tied strategies count ``1/k``
 each). A strategy's ``choice_share`` is its share of the ``B`` resamples.
 
 The draws come from ``np.random.default_rng([seed, CHOICE_STREAM])`` and use the
@@ -49,7 +49,7 @@ def resampled_statistic(stats: dict[str, np.ndarray], idx: np.ndarray, statistic
     summary : str
         ``mean`` or ``median`` of a per-path statistic (ignored for the single-number ones).
     cvar_lambda : float
-        λ of :func:`backtest.synthetic.evaluate.scoring.cvar_penalised`.
+        λ of :func:`backtest.synthetic.evaluate.distributions.cvar_penalised`.
 
     Returns
     -------

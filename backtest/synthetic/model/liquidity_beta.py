@@ -9,7 +9,7 @@ Estimation (documented in ``docs/scenarios.md``)
 * Per asset, ordinary least squares ``r_{i,w} = a_i + b_i ΔNL_w / 100 + e_{i,w}``
   (contemporaneous: markets trade on the flows as they happen, not on their publication),
   on the weeks between ``beta_start`` and ``beta_end``; the standard error is
-  Newey–West (Bartlett kernel, ``lags`` weeks) because weekly NL changes are
+  Newey–West (statsmodels HAC, Bartlett kernel, ``lags`` weeks) because weekly NL changes are
   autocorrelated (TGA and RRP swings mean-revert).
 * ``beta`` is the weekly return per 100 bn USD of weekly net-liquidity change.
 
@@ -169,28 +169,31 @@ def weekly_panel(md: MarketData, tickers: list[str]) -> tuple[pd.Series, pd.Data
 def newey_west_ols(y: np.ndarray, x: np.ndarray, lags: int) -> tuple[float, float, float]:
     """Slope, Newey–West standard error and R² of ``y = a + b x + e``.
 
+    statsmodels' OLS with a HAC covariance (Bartlett kernel, ``maxlags = min(lags, n - 1)``,
+    no small-sample correction): the slope's variance is
+    ``sum_{|k|<=L} (1 - |k|/(L+1)) sum_t u_t u_{t-k} / sxx^2`` with ``u_t = (x_t - x̄) e_t``.
+
     Parameters
     ----------
     y, x : np.ndarray, shape (n,)
         Observations (finite).
     lags : int
         Bartlett-kernel lags.
+
+    Returns
+    -------
+    (float, float, float)
+        Slope, its standard error and R²; NaN for fewer than 3 points or a constant ``x``.
     """
+    from statsmodels.regression.linear_model import OLS
+
     n = len(y)
     xc = x - x.mean()
-    sxx = float(xc @ xc)
-    if n < 3 or sxx == 0:
+    if n < 3 or float(xc @ xc) == 0:
         return np.nan, np.nan, np.nan
-    b = float(xc @ (y - y.mean())) / sxx
-    e = y - y.mean() - b * xc
-    u = xc * e
-    s = float(u @ u)
-    for k in range(1, min(lags, n - 1) + 1):
-        s += 2.0 * (1.0 - k / (lags + 1.0)) * float(u[k:] @ u[:-k])
-    se = float(np.sqrt(max(s, 0.0))) / sxx
-    sst = float((y - y.mean()) @ (y - y.mean()))
-    r2 = 1.0 - float(e @ e) / sst if sst > 0 else np.nan
-    return b, se, r2
+    design = np.column_stack([np.ones(n), x])
+    fit = OLS(y, design).fit(cov_type="HAC", cov_kwds={"maxlags": min(lags, n - 1), "use_correction": False})
+    return float(fit.params[1]), float(fit.bse[1]), float(fit.rsquared)
 
 
 def estimate_betas(md: MarketData, tickers: list[str], start: pd.Timestamp | None = None,
