@@ -21,8 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.config import RunConfig, config_from_dict, describe_input
-from backtest.config import load_config as _load_yaml_config
+from backtest.config import RunConfig, describe_input
+from backtest.config import load_config as _load_config
 from backtest.data.base import MarketData
 from backtest.errors import ConfigError, ScenarioError
 from backtest.guards import (
@@ -93,15 +93,7 @@ def load_config(
         One line naming the file and key.
     """
     _config_arg("load_config", config, overrides, data_dir)
-    sets = _sets(overrides, kw)
-    if isinstance(config, RunConfig):
-        if not sets and data_dir is None:
-            return config
-        return config_from_dict(config.resolved_dict(), config.name, sets,
-                                data_dir=None if data_dir is None else str(data_dir))
-    if isinstance(config, dict):
-        return config_from_dict(config, "<dict>", sets, data_dir=None if data_dir is None else str(data_dir))
-    return _load_yaml_config(config, sets, data_dir=None if data_dir is None else str(data_dir))
+    return _load_config(config, _sets(overrides, kw), data_dir=None if data_dir is None else str(data_dir))
 
 
 def _origin(config: ConfigLike) -> str:

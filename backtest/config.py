@@ -291,6 +291,12 @@ class EpisodeConfig(Strict):
         return self
 
 
+#: Optimizer objectives in return units, whose unset ``turnover_penalty`` defaults to the
+#: configured fee + slippage (``min_variance`` is in variance units; ``max_sharpe`` and
+#: ``risk_parity`` take no penalty).
+COST_PENALTY_OBJECTIVES = ("mean_variance", "tracking_error", "min_cvar")
+
+
 class RunConfig(Strict):
     """A whole run: data, schedule, costs, cash, regimes and strategies."""
 
@@ -329,7 +335,25 @@ class RunConfig(Strict):
             why = role_error("cash.rate", rate, self.data.units)
             if why is not None:
                 raise ValueError(f"cash.rate: {why}")
+        self._cost_turnover_penalty()
         return self
+
+    def _cost_turnover_penalty(self) -> None:
+        """Default an optimizer's ``turnover_penalty`` to the configured costs (issue 24).
+
+        A strategy's ``params.optimizer`` block with an objective in return units
+        (:data:`COST_PENALTY_OBJECTIVES`) that does not set ``turnover_penalty`` gets the cost
+        of trading one unit of NAV: ``fee_bps / 1e4 + slippage_bps / 1e4`` (the same number as
+        :meth:`backtest.execution.spec.Costs.trade_cost` of 1.0; a test holds them equal).
+        Written into the config, so saved configs and the hash show it.
+        """
+        kappa = self.costs.fee_bps / 1e4 + self.costs.slippage_bps / 1e4
+        for s in self.strategies:
+            block = s.params.get("optimizer")
+            if (not isinstance(block, dict) or "turnover_penalty" in block
+                    or block.get("objective", "mean_variance") not in COST_PENALTY_OBJECTIVES):
+                continue
+            s.params = {**s.params, "optimizer": {**block, "turnover_penalty": kappa}}
 
     def resolved_dict(self) -> dict[str, Any]:
         """The config as plain data (JSON/YAML-ready); ``episodes`` only when set."""
@@ -526,7 +550,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def load_config(
-    path: str | Path,
+    path: str | Path | dict[str, Any] | RunConfig,
     sets: list[str] | None = None,
     *,
     start: str | None = None,
@@ -534,12 +558,17 @@ def load_config(
     data_dir: str | None = None,
     validate_strategies: bool = True,
 ) -> RunConfig:
-    """Load, override and validate a run config.
+    """Load, override and validate a run config: the one loader of a :class:`RunConfig`.
+
+    Every command (through :func:`backtest.commands.loading.load_run_config`, which adds the
+    strategy params check) and the API (``rmpbt.load_config``) load configs here.
 
     Parameters
     ----------
-    path : str or Path
-        YAML file.
+    path : str, Path, dict or RunConfig
+        YAML file; or a mapping with the YAML's structure (messages name ``<dict>``); or an
+        already validated config (returned as is without overrides, else re-validated from
+        its resolved form, messages naming the config).
     sets : list of str, optional
         ``KEY=VALUE`` overrides with dotted keys.
     start, end : str, optional
@@ -557,6 +586,12 @@ def load_config(
     ConfigError
         One line naming the file and key path.
     """
+    if isinstance(path, RunConfig):
+        if not sets and start is None and end is None and data_dir is None:
+            return path
+        return config_from_dict(path.resolved_dict(), path.name, sets, start=start, end=end, data_dir=data_dir)
+    if isinstance(path, dict):
+        return config_from_dict(path, "<dict>", sets, start=start, end=end, data_dir=data_dir)
     raw = read_yaml(path)
     data = raw.get("data")
     if isinstance(data, dict) and isinstance(data.get("dir"), str) and not Path(data["dir"]).expanduser().is_absolute():

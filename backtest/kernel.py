@@ -28,7 +28,9 @@ Single homes (see also :mod:`backtest.execution.spec`):
 
 * the fast simulation of a batch (tuning variants sharing prices, or scenario paths with
   their own prices) -> :func:`simulate_batch` (:func:`simulate_many` is its shared-price
-  form); nothing else simulates without vectorbt;
+  form); nothing else simulates without vectorbt. Its execution inputs (fills, fee,
+  slippage, borrow, financing spread, cash growth) arrive whole as the spec's array view
+  (:class:`backtest.execution.spec.KernelView`);
 * the drift band and the targets at the fills -> :mod:`backtest.execution.drift`
   (``drift_keep``, ``fill_plan``).
 """
@@ -38,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from backtest.execution.spec import borrow_factor, financing_growth
+from backtest.execution.spec import KernelView, borrow_factor, financing_growth
 from backtest.threads import run_blocks
 
 REL_TOL = 1e-9
@@ -317,15 +319,10 @@ def _run_blocks(fn, args: tuple, per_item: tuple[int, ...], n_b: int, parallel: 
 def simulate_batch(
     prices: np.ndarray,
     targets: np.ndarray,
-    fill_idx: np.ndarray,
+    view: KernelView,
     *,
-    fee: float = 0.0,
-    slippage: float = 0.0,
-    borrow_bps: np.ndarray | float = 0.0,
-    cash_growth: np.ndarray | None = None,
     execute: np.ndarray | None = None,
     parallel: bool = True,
-    borrow_spread_bps: float = 0.0,
 ) -> np.ndarray:
     """Simulate a batch of target-weight series with the engine's semantics; return values.
 
@@ -340,26 +337,22 @@ def simulate_batch(
     targets : np.ndarray
         ``B x K x N`` target weights at the ``K`` fills; the cash weight is ``1 - sum``.
         NaN are treated as 0 (rows where an item holds go in ``execute``).
-    fill_idx : np.ndarray
-        ``K`` strictly increasing rows at which the fills happen.
-    fee, slippage : float
-        Fractions of traded value / of the price (:class:`backtest.execution.spec.Costs`).
-    borrow_bps : np.ndarray or float
-        Annual accrual of each asset's short leg (``N``) in basis points: borrow fee plus
-        short-rebate haircut (:meth:`backtest.execution.spec.Costs.borrow_vector`).
-    cash_growth : np.ndarray, optional
-        ``T`` (shared) or ``B x T`` daily growth factors of the cash asset
-        (:func:`backtest.execution.spec.cash_growth`); None = cash earns nothing. As in the
-        engine, an item trades an explicit ``CASH`` column (positive cash) when a rate is
-        given or when one of its executed fills has weights summing to more than 1, and
-        then a ``CASH:borrow`` column (negative cash) growing at
-        :func:`backtest.execution.spec.financing_growth`.
+    view : backtest.execution.spec.KernelView
+        The execution spec's array view (:meth:`backtest.execution.spec.ExecutionSpec.kernel_view`,
+        :meth:`backtest.execution.spec.Costs.kernel_view`): ``fill_idx`` (``K`` strictly
+        increasing rows at which the fills happen), ``fee`` and ``slippage`` (fractions of
+        traded value / of the price), ``borrow_bps`` (annual accrual of each asset's short
+        leg, ``N``, in basis points: borrow fee plus short-rebate haircut),
+        ``borrow_spread_bps`` (annual spread over the cash rate paid on negative cash) and
+        ``cash_growth`` (``T`` shared or ``B x T`` daily growth factors of the cash asset;
+        None = cash earns nothing). As in the engine, an item trades an explicit ``CASH``
+        column (positive cash) when a rate is given or when one of its executed fills has
+        weights summing to more than 1, and then a ``CASH:borrow`` column (negative cash)
+        growing at :func:`backtest.execution.spec.financing_growth`.
     execute : np.ndarray, optional
         ``B x K`` bool; False skips that fill for that item (hold, drift band).
     parallel : bool
         Spread the batch over threads (results are identical either way).
-    borrow_spread_bps : float
-        Annual spread over the cash rate paid on negative cash (``Costs.borrow_spread_bps``).
 
     Returns
     -------
@@ -374,7 +367,9 @@ def simulate_batch(
     if tg.ndim != 3 or tg.shape[2] != n_a or (not shared and tg.shape[0] != px.shape[0]):
         raise ValueError(f"targets must be B x K x {n_a}, got {tg.shape}")
     n_v, n_k, _ = tg.shape
-    fidx = np.asarray(fill_idx, dtype=np.int64)
+    fidx = np.asarray(view.fill_idx, dtype=np.int64)
+    fee, slippage, cash_growth = view.fee, view.slippage, view.cash_growth
+    borrow_bps, borrow_spread_bps = view.borrow_bps, view.borrow_spread_bps
     if fidx.shape != (n_k,):
         raise ValueError(f"fill_idx must have {n_k} rows, got {fidx.shape}")
     if n_k and (np.any(np.diff(fidx) <= 0) or fidx[0] < 0 or fidx[-1] >= n_t):
@@ -429,15 +424,10 @@ def simulate_batch(
 def simulate_many(
     prices: np.ndarray,
     targets: np.ndarray,
-    fill_idx: np.ndarray,
+    view: KernelView,
     *,
-    fee: float = 0.0,
-    slippage: float = 0.0,
-    borrow_bps: np.ndarray | float = 0.0,
-    cash_growth: np.ndarray | None = None,
     execute: np.ndarray | None = None,
     parallel: bool = True,
-    borrow_spread_bps: float = 0.0,
 ) -> np.ndarray:
     """:func:`simulate_batch` of ``V`` variants sharing ``prices`` (``T x N``), as ``T x V``.
 
@@ -450,9 +440,7 @@ def simulate_many(
     """
     if np.asarray(prices).ndim != 2:
         raise ValueError("simulate_many takes T x N prices shared by the variants")
-    return simulate_batch(prices, targets, fill_idx, fee=fee, slippage=slippage, borrow_bps=borrow_bps,
-                          cash_growth=cash_growth, execute=execute, parallel=parallel,
-                          borrow_spread_bps=borrow_spread_bps).T
+    return simulate_batch(prices, targets, view, execute=execute, parallel=parallel).T
 
 
 def _bfill_ffill(px: np.ndarray) -> np.ndarray:

@@ -12,6 +12,9 @@ rule, :mod:`backtest.execution.spec`), stated per year and as fractions of NAV:
   (Σ daily cost / the previous close's NAV over the last 252 trading days after the first
   fill, scaled to 252 days; None with fewer than :data:`MIN_FEE_DAYS` such days). Today's
   trades from the holdings to the target are a one-off cost, :func:`trade_cost`.
+
+Financing and borrow are :meth:`~backtest.execution.spec.Costs.carry_per_year`; a trade's
+fee + slippage is :meth:`~backtest.execution.spec.Costs.trade_cost`: nothing here re-derives them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.constants import CASH, TRADING_DAYS
+from backtest.constants import TRADING_DAYS
 from backtest.execution.spec import Costs
 from backtest.now_book import exposure
 
@@ -51,10 +54,8 @@ def cost_per_year(
         ``financing``, ``borrow``, ``fees`` (None when unknown).
     """
     rate = 0.0 if cash_rate_pct is None or not math.isfinite(cash_rate_pct) else cash_rate_pct / 100.0
-    borrowed = exposure(target)["borrowed"]
-    financing = borrowed * (rate + costs.borrow_spread_bps / 1e4)
-    borrow = sum(-w * costs.short_accrual_for(a) / 1e4 for a, w in target.items() if a != CASH and w < 0)
-    return {"financing": float(financing), "borrow": float(borrow), "fees": fee_drag}
+    financing, borrow = costs.carry_per_year(target, exposure(target)["borrowed"], rate)
+    return {"financing": financing, "borrow": borrow, "fees": fee_drag}
 
 
 def trailing_fee_drag(fees: pd.Series, value: pd.Series, first_fill: pd.Timestamp | None,
@@ -90,5 +91,5 @@ def trailing_fee_drag(fees: pd.Series, value: pd.Series, first_fill: pd.Timestam
 def trade_cost(trades: list[dict[str, Any]], nav: float, costs: Costs) -> dict[str, float]:
     """One-off cost of ``trades``: fee + slippage on the traded notional, also as a fraction of ``nav``."""
     traded = sum(abs(t["notional"]) for t in trades)
-    fees = traded * (costs.fee + costs.slippage)
+    fees = costs.trade_cost(traded)
     return {"traded_notional": float(traded), "fees_and_slippage": float(fees), "fraction_of_nav": float(fees / nav)}

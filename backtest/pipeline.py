@@ -36,12 +36,10 @@ from backtest.metrics import regime_metrics
 from backtest.regimes.models import make_regime_model
 from backtest.regimes.scoring import regime_outputs
 from backtest.results import (
-    FORMAT_VERSION,
     atomic_run_dir,
     final_path,
-    git_commit,
     make_run_id,
-    package_versions,
+    provenance_record,
     unique_run_id,
     write_json,
 )
@@ -316,21 +314,8 @@ def write_outputs(out: RunOutput, folder: Path, run_id: str | None = None) -> No
     for key, frame in attribution_tables(out).items():  # regime attribution by asset and by sleeve
         frame.to_csv(folder / f"{key}.csv", index=False, float_format="%.10g")
     out.timings["attribution"] = time.perf_counter() - t_att
-    prov = {
-        "format_version": FORMAT_VERSION,
-        "run_id": run_id or folder.name,
-        "name": cfg.name,
-        "config_file": out.origin,
-        "config_hash": cfg.config_hash(),
-        "seed": cfg.seed,
-        "data": out.md.provenance(out.days),
-        "settings": cfg.settings_record(),
-        "strategies": {s.name: s.kind for s in cfg.strategies},
-        "notes": out.notes,
-        "packages": package_versions(),
-        "git_commit": git_commit(),
-        "timings_s": {k: round(v, 4) for k, v in out.timings.items()},
-    }
+    prov = provenance_record("run", run_id or folder.name, cfg, out.origin, out.md.provenance(out.days),
+                             seed=cfg.seed, notes=out.notes, timings=out.timings, settings=cfg.settings_record())
     write_json(folder / "provenance.json", prov)
 
 

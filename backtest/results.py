@@ -13,13 +13,17 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from backtest.errors import ResultsError, file_error, is_user_os_error
+
+if TYPE_CHECKING:  # pragma: no cover
+    from backtest.config import RunConfig
 
 FORMAT_VERSION = 1
 PACKAGES = (
@@ -76,6 +80,80 @@ def git_commit(repo: Path | None = None) -> str:
         return commit
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def provenance_record(
+    kind: str,
+    run_id: str,
+    cfg: RunConfig,
+    config_file: str,
+    data: Mapping[str, Any],
+    *,
+    seed: Any,
+    notes: Sequence[str],
+    timings: Mapping[str, float],
+    **own: Any,
+) -> dict[str, Any]:
+    """The ``provenance.json`` record of a results folder: the common part, plus the writer's own keys.
+
+    The one writer of the keys every folder shares (``rmpbt run``, ``tune``, ``evidence``,
+    ``scenarios``, ``scenarios --calibrate``): ``format_version``, ``kind`` (the command
+    that wrote the folder), ``run_id``, ``name``, ``config_file``, ``config_hash``,
+    ``strategies`` (name -> kind), ``seed``, ``data`` (source and date range,
+    :meth:`backtest.data.base.MarketData.provenance`), ``notes``, ``packages`` (versions,
+    rmpbt's included), ``git_commit`` (``unknown`` outside a checkout) and ``timings_s``
+    (rounded to 0.1 ms). The creation time is the run id's timestamp (:func:`make_run_id`).
+
+    Parameters
+    ----------
+    kind : str
+        ``run``, ``tune``, ``evidence``, ``scenarios`` or ``calibration``.
+    run_id : str
+        The folder's final name.
+    cfg : RunConfig
+        The run config (name, hash, strategies).
+    config_file : str
+        Where the config came from.
+    data : Mapping
+        The ``data`` block.
+    seed : Any
+        The seed the folder's results depend on.
+    notes : sequence of str
+        Notes of the run.
+    timings : Mapping[str, float]
+        Seconds per step.
+    **own
+        The writer's own keys (none may repeat a common key).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        If ``own`` repeats a common key (a bug).
+    """
+    rec: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "run_id": run_id,
+        "name": cfg.name,
+        "config_file": config_file,
+        "config_hash": cfg.config_hash(),
+        "strategies": {s.name: s.kind for s in cfg.strategies},
+        "seed": seed,
+        "data": dict(data),
+        "notes": list(notes),
+        "packages": package_versions(),
+        "git_commit": git_commit(),
+        "timings_s": {k: round(v, 4) for k, v in timings.items()},
+    }
+    clash = sorted(set(own) & set(rec))
+    if clash:
+        raise ValueError(f"provenance: {', '.join(clash)} belong to the common part")
+    rec.update(own)
+    return rec
 
 
 def make_run_id(name: str, config_hash: str, now: datetime | None = None) -> str:

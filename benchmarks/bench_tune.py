@@ -45,7 +45,7 @@ import yaml
 from warm import compile_project
 
 from backtest.config import config_from_dict
-from backtest.execution.spec import cash_growth
+from backtest.execution.spec import KernelView, cash_growth
 from backtest.kernel import numpy_floor, simulate_batch
 from backtest.pipeline import load_market, run_backtest
 from backtest.tune.orchestrate import TuneRequest, run_tune
@@ -157,8 +157,9 @@ def main() -> None:
     first = np.where(np.isfinite(px).any(axis=0), np.isfinite(px).argmax(axis=0), len(px))
     w = rng.dirichlet(np.ones(len(UNIVERSE)), (n, n_fills)) * 0.95
     w[:, ctx.fill_idx[:, None] < first[None, :]] = 0.0
-    kernel_s, _ = best_of(lambda: simulate_batch(px, w, ctx.fill_idx, fee=1e-4, slippage=2e-4, borrow_bps=50.0,
-                                                 cash_growth=cash_growth(np.full(n_days, 2.0))), args.repeat)
+    kernel_s, _ = best_of(lambda: simulate_batch(px, w, KernelView(
+        ctx.fill_idx, fee=1e-4, slippage=2e-4, borrow_bps=50.0, cash_growth=cash_growth(np.full(n_days, 2.0)))),
+        args.repeat)
     floor_s, _ = best_of(lambda: numpy_floor(px, w, ctx.fill_idx), args.repeat)
 
     # one at a time through run_backtest (the `rmpbt run` code path, vectorbt)

@@ -214,9 +214,8 @@ def test_kernel_matches_engine_with_financing_and_haircut():
                   [[0.5, 0.5], [0.4, 0.4], [0.5, 0.5], [0.3, 0.3]]])
     rate = pd.Series(np.linspace(1.0, 4.0, 30), index=days)
     costs = Costs(fee_bps=3, slippage_bps=2, borrow_bps=40, borrow_spread_bps=150, short_rebate_haircut_bps=30)
-    got = simulate_many(px.to_numpy(), w, np.array(fills), fee=costs.fee, slippage=costs.slippage,
-                        borrow_bps=costs.borrow_vector(["A", "B"]), cash_growth=cash_growth(rate.to_numpy()),
-                        borrow_spread_bps=costs.borrow_spread_bps, parallel=False)
+    got = simulate_many(px.to_numpy(), w, costs.kernel_view(["A", "B"], np.array(fills), cash_growth(rate.to_numpy())),
+                        parallel=False)
     for v in range(2):
         tg = pd.DataFrame(w[v], index=days[fills], columns=["A", "B"])
         ref = simulate(px, tg, costs=costs, cash_rate=rate, lag_days=0).value.to_numpy()

@@ -114,9 +114,7 @@ def test_batch_kernel_equals_vectorbt_for_every_historical_strategy(shared_data)
         px_b = pd.DataFrame(px).bfill().to_numpy()
         tg, _, execute = fill_plan(w.to_numpy(dtype=float)[None], spec.fill_k, spec.dec_idx, spec.fill_idx, px_b,
                                    spec.drift_band)
-        got = simulate_batch(px, tg, spec.fill_idx, fee=spec.costs.fee, slippage=spec.costs.slippage,
-                             borrow_bps=spec.costs.borrow_vector(cols), cash_growth=spec.cash_growth(),
-                             execute=execute, borrow_spread_bps=spec.costs.borrow_spread_bps)[0]
+        got = simulate_batch(px, tg, spec.kernel_view(cols), execute=execute)[0]
         ref = out.sims[name].value.to_numpy()
         diff = float(np.max(np.abs(got - ref)))
         worst = max(worst, diff)

@@ -34,6 +34,34 @@ def test_costs_are_divided_once():
     np.testing.assert_array_equal(c.borrow_vector(["A", "B"]), [50.0, 300.0])
 
 
+def test_trade_cost_is_fee_plus_slippage_on_the_notional():
+    c = Costs(fee_bps=5.0, slippage_bps=3.0)
+    assert c.trade_cost(1000.0) == pytest.approx(0.8)  # 1000 x (5 + 3) bp, by hand
+    np.testing.assert_allclose(c.trade_cost(np.array([0.0, 0.5, 2.0])), [0.0, 0.0004, 0.0016])
+    assert Costs().trade_cost(1e6) == 0.0
+
+
+def test_carry_per_year_by_hand():
+    c = Costs(borrow_bps=50.0, borrow_bps_by_asset={"IEF": 20.0}, borrow_spread_bps=100.0,
+              short_rebate_haircut_bps=10.0)
+    w = {"SPY": 1.5, "IEF": -0.3, "GLD": -0.1, "CASH": -0.1}
+    fin, bor = c.carry_per_year(w, 0.1, 0.04)
+    assert fin == pytest.approx(0.1 * (0.04 + 0.01))  # borrowed x (rate + 100 bp)
+    assert bor == pytest.approx(0.3 * (20 + 10) / 1e4 + 0.1 * (50 + 10) / 1e4)  # CASH is not a short leg
+    assert c.carry_per_year({"SPY": 1.0}, 0.0, 0.04) == (0.0, 0.0)
+
+
+def test_kernel_view_is_the_costs_as_arrays():
+    c = Costs(fee_bps=2.0, slippage_bps=4.0, borrow_bps=50.0, borrow_bps_by_asset={"B": 300.0},
+              borrow_spread_bps=120.0, short_rebate_haircut_bps=10.0)
+    v = c.kernel_view(["A", "B"], [0, 3], np.array([1.0, 1.01, 1.0]))
+    assert v.fee == pytest.approx(2e-4) and v.slippage == pytest.approx(4e-4) and v.borrow_spread_bps == 120.0
+    np.testing.assert_array_equal(v.borrow_bps, [60.0, 310.0])  # borrow + haircut per column
+    assert v.fill_idx.dtype == np.int64 and v.fill_idx.tolist() == [0, 3]
+    np.testing.assert_array_equal(v.cash_growth, [1.0, 1.01, 1.0])
+    assert c.kernel_view(["A"], [1]).cash_growth is None
+
+
 def test_fills_lag_and_drop_after_the_end():
     fd = fill_dates(DAYS, DAYS[[0, 3, 5]], 2)
     assert list(fd.index) == [DAYS[0], DAYS[3]] and list(fd) == [DAYS[2], DAYS[5]]

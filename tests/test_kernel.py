@@ -14,7 +14,7 @@ import pytest
 
 from backtest.engine import drift_execute, simulate
 from backtest.execution.drift import drift_keep
-from backtest.execution.spec import Costs, cash_growth, fill_dates
+from backtest.execution.spec import Costs, KernelView, cash_growth, fill_dates
 from backtest.kernel import numpy_floor, simulate_batch, simulate_many
 
 TOL = 1e-10
@@ -66,9 +66,9 @@ def compare(px: pd.DataFrame, w: np.ndarray, decisions: pd.DatetimeIndex, costs:
     if band is not None:
         execute = drift_keep(px.bfill().to_numpy(), np.nan_to_num(tg), live, DAYS.get_indexer(fills.index), fidx, band)
     borrow = np.array([costs.borrow_for(a) for a in ASSETS])
-    got = simulate_many(px.to_numpy(), tg, fidx, fee=costs.fee, slippage=costs.slippage,
-                        borrow_bps=borrow, execute=execute,
-                        cash_growth=None if rate is None else cash_growth(rate.to_numpy(), T))
+    view = KernelView(fidx, costs.fee, costs.slippage, borrow,
+                      cash_growth=None if rate is None else cash_growth(rate.to_numpy(), T))
+    got = simulate_many(px.to_numpy(), tg, view, execute=execute)
     diff = float(np.abs(got - np.array(ref).T).max())
     MAX_DIFF.append(diff)
     return diff
@@ -176,17 +176,15 @@ def test_batch_with_per_item_prices_equals_the_engine_per_item():
     fidx = DAYS.get_indexer(pd.DatetimeIndex(fills.to_numpy()))
     k = len(fidx)
     cg = np.stack([cash_growth(r.to_numpy(), T) for r in rates])
-    got = simulate_batch(np.stack([p.to_numpy() for p in pxs]), w[:, :k], fidx, fee=costs.fee,
-                         slippage=costs.slippage, borrow_bps=costs.borrow_vector(ASSETS), cash_growth=cg)
+    view = costs.kernel_view(ASSETS, fidx, cg)
+    got = simulate_batch(np.stack([p.to_numpy() for p in pxs]), w[:, :k], view)
     for p in range(n_p):
         ref = simulate(pxs[p], pd.DataFrame(w[p], index=MONTHLY, columns=ASSETS), costs=costs, cash_rate=rates[p],
                        lag_days=1).value.to_numpy()
         diff = float(np.abs(got[p] - ref).max())
         MAX_DIFF.append(diff)
         assert diff < TOL
-    serial = simulate_batch(np.stack([p.to_numpy() for p in pxs]), w[:, :k], fidx, fee=costs.fee,
-                            slippage=costs.slippage, borrow_bps=costs.borrow_vector(ASSETS), cash_growth=cg,
-                            parallel=False)
+    serial = simulate_batch(np.stack([p.to_numpy() for p in pxs]), w[:, :k], view, parallel=False)
     assert np.array_equal(got, serial)
 
 
@@ -194,7 +192,7 @@ def test_numpy_floor_equals_kernel_without_costs():
     px = market(9)
     w = variants(9, len(MONTHLY), short=False, lever=False)
     fidx = DAYS.get_indexer(MONTHLY)
-    a = simulate_many(px.to_numpy(), w, fidx)
+    a = simulate_many(px.to_numpy(), w, KernelView(fidx))
     b = numpy_floor(px.to_numpy(), w, fidx)
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
@@ -203,10 +201,10 @@ def test_kernel_serial_and_parallel_identical():
     px = market(10)
     w = variants(10, len(MONTHLY), short=True, lever=True, n_var=9)
     fidx = DAYS.get_indexer(MONTHLY)
-    kw = dict(fee=1e-4, slippage=2e-4, borrow_bps=50.0, cash_growth=cash_growth(np.full(T, 3.0), T))
-    a = simulate_many(px.to_numpy(), w, fidx, parallel=True, **kw)
-    b = simulate_many(px.to_numpy(), w, fidx, parallel=False, **kw)
-    c = simulate_many(px.to_numpy(), w[4:5], fidx, parallel=False, **kw)
+    view = KernelView(fidx, fee=1e-4, slippage=2e-4, borrow_bps=50.0, cash_growth=cash_growth(np.full(T, 3.0), T))
+    a = simulate_many(px.to_numpy(), w, view, parallel=True)
+    b = simulate_many(px.to_numpy(), w, view, parallel=False)
+    c = simulate_many(px.to_numpy(), w[4:5], view, parallel=False)
     assert np.array_equal(a, b)
     assert np.array_equal(a[:, 4], c[:, 0])  # a column never depends on the others
 
@@ -214,9 +212,9 @@ def test_kernel_serial_and_parallel_identical():
 def test_kernel_rejects_bad_shapes():
     px = market(11).to_numpy()
     with pytest.raises(ValueError):
-        simulate_many(px, np.zeros((2, 3, 4)), np.arange(3))
+        simulate_many(px, np.zeros((2, 3, 4)), KernelView(np.arange(3)))
     with pytest.raises(ValueError):
-        simulate_many(px, np.zeros((2, 3, 5)), np.array([5, 3, 9]))
+        simulate_many(px, np.zeros((2, 3, 5)), KernelView(np.array([5, 3, 9])))
 
 
 def test_report_max_difference():

@@ -16,7 +16,7 @@ import pytest
 
 from backtest.config import DEFAULT_MACRO, DEFAULT_UNIVERSE, StrategyConfig, config_from_dict
 from backtest.data.sample import SampleSource
-from backtest.execution.spec import cash_growth
+from backtest.execution.spec import PathSpec, cash_growth
 from backtest.metrics_batch import path_metrics
 from backtest.regimes.signals import liquidity_signals
 from backtest.synthetic import runner
@@ -169,9 +169,8 @@ def test_path_kernel_equals_the_engine(panel):
         idx = [ctx.tickers.index(x) for x in cols]
         rets = np.zeros((pan.paths, len(run_rows), len(cols)))
         rets[:, 1:] = pan.returns[:, :, idx]
-        bps = np.array([c.costs.borrow_bps_by_asset.get(x, c.costs.borrow_bps) for x in cols])
-        val = simulate_paths(ctx.start_prices[idx], rets, w, grid.rows - (ps.H - 1), 1, fee=2e-4, slippage=3e-4,
-                             borrow_bps=bps, cash_growth=cg)
+        spec = PathSpec(1, Costs(2.0, 3.0, c.costs.borrow_bps, dict(c.costs.borrow_bps_by_asset)), "DTB3", 2.0, None)
+        val = simulate_paths(ctx.start_prices[idx], rets, w, grid.rows - (ps.H - 1), spec, cols, cash_growth=cg)
         for i in (0, 4):
             md_i, sf = path_frame(pan, i, labels)
             prices = md_i.prices.loc[run_days, cols]
@@ -184,8 +183,8 @@ def test_path_kernel_equals_the_engine(panel):
     idx = [ctx.tickers.index("SPY"), ctx.tickers.index("IEF")]
     rets = np.zeros((pan.paths, len(run_rows), 2))
     rets[:, 1:] = pan.returns[:, :, idx]
-    val = simulate_paths(ctx.start_prices[idx], rets, w, grid.rows - (ps.H - 1), 1, fee=2e-4, cash_growth=cg,
-                         drift_band=0.02)
+    spec = PathSpec(1, Costs(2.0, 0.0, 0.0, {}), "DTB3", 2.0, 0.02)
+    val = simulate_paths(ctx.start_prices[idx], rets, w, grid.rows - (ps.H - 1), spec, ["SPY", "IEF"], cash_growth=cg)
     md_i, _ = path_frame(pan, 2, labels)
     res = simulate(md_i.prices.loc[run_days, ["SPY", "IEF"]], pd.DataFrame(w[2], index=grid.dates, columns=["SPY", "IEF"]),
                    costs=Costs(2.0, 0.0, 0.0, {}), cash_rate=pd.Series(rate[:, 2], index=run_days), lag_days=1,

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtest.execution.spec import Costs
 from backtest.tune.folds import Fold
 from backtest.tune.verdict import assess, compare, held_targets, judge, switch_costs
 
@@ -131,7 +132,7 @@ def test_held_targets_and_switch_costs_by_hand():
         "train_start": [days[0].date(), days[10].date()], "train_end": [days[9].date(), days[19].date()],
         "test_start": [days[10].date(), days[20].date()], "test_end": [days[19].date(), days[29].date()],
         "chosen": [1, 2]})
-    ctx = SimpleNamespace(spec=SimpleNamespace(costs=SimpleNamespace(fee=0.0001, slippage=0.0002)))
+    ctx = SimpleNamespace(spec=SimpleNamespace(costs=Costs(fee_bps=1.0, slippage_bps=2.0)))
     result = SimpleNamespace(folds=folds, days=days, chunks={1: SimpleNamespace(ctx=ctx), 2: SimpleNamespace(ctx=ctx)})
     holdings = {1: pd.DataFrame([[0.6, 0.4], [0.5, 0.5]], index=[0, 15], columns=["SPY", "IEF"]),
                 2: pd.DataFrame([[0.6, 0.3, 0.1]], index=[5], columns=["SPY", "IEF", "GLD"])}

@@ -13,11 +13,9 @@ from pathlib import Path
 from backtest.evidence.build import EvidenceRun
 from backtest.report.evidence_page import build_evidence_page
 from backtest.results import (
-    FORMAT_VERSION,
     atomic_run_dir,
     final_path,
-    git_commit,
-    package_versions,
+    provenance_record,
     unique_run_id,
     write_json,
 )
@@ -45,24 +43,13 @@ def write_evidence(ev: EvidenceRun, root: str | Path = "results", html: bool = T
         if html:
             (tmp / "evidence.html").write_text(build_evidence_page(ev))
         h = ev.history
-        prov = {
-            "format_version": FORMAT_VERSION,
-            "run_id": tmp.final.name,
-            "kind": "evidence",
-            "name": cfg.name,
-            "config_file": out.origin,
-            "config_hash": cfg.config_hash(),
-            "seed": ev.seed,
-            "data": out.md.provenance(out.days),
-            "instruments": {"source": h.source, "synthetic": h.synthetic, "first_date": str(h.days[0].date()),
-                            "last_date": str(h.days[-1].date()), "tickers": list(h.returns.columns)},
-            "data_end": str(ev.data_end.date()),
-            "settings": {**cfg.settings_record(), **ev.settings},
-            "strategies": {s.name: s.kind for s in cfg.strategies},
-            "notes": [*out.notes, *ev.notes],
-            "packages": package_versions(),
-            "git_commit": git_commit(),
-            "timings_s": {k: round(v, 4) for k, v in {**out.timings, **ev.timings}.items()},
-        }
+        prov = provenance_record(
+            "evidence", tmp.final.name, cfg, out.origin, out.md.provenance(out.days), seed=ev.seed,
+            notes=[*out.notes, *ev.notes], timings={**out.timings, **ev.timings},
+            instruments={"source": h.source, "synthetic": h.synthetic, "first_date": str(h.days[0].date()),
+                         "last_date": str(h.days[-1].date()), "tickers": list(h.returns.columns)},
+            data_end=str(ev.data_end.date()),
+            settings={**cfg.settings_record(), **ev.settings},
+        )
         write_json(tmp / "provenance.json", prov)
     return final_path(root, run_id)

@@ -12,7 +12,10 @@ Rules and their home (nothing else re-derives them):
 * decision -> fill (``lag_days``) -> :func:`fill_dates` (calendar form) and
   :func:`fill_rows` (row form, paths);
 * fee / slippage as fractions (``bps / 1e4``, divided once) -> :class:`Costs`
-  (``fee``, ``slippage``); borrow per asset -> :meth:`Costs.borrow_for` /
+  (``fee``, ``slippage``); the cost of a trade (fee + slippage on the traded notional) ->
+  :meth:`Costs.trade_cost`; a book's financing and borrow carry a year ->
+  :meth:`Costs.carry_per_year`; what the batch kernel reads (fills, costs, cash growth
+  as arrays) -> :class:`KernelView` (:meth:`ExecutionSpec.kernel_view`); borrow per asset -> :meth:`Costs.borrow_for` /
   :meth:`Costs.borrow_vector`; borrow accrual of a short leg -> :func:`borrow_factor`;
 * which series idle cash earns (``cash.rate``: ``none`` | ``DTB3``/``cash_rate`` = the
   ``cash_rate`` signal, DTB3 then DGS3MO after DTB3 stops | another macro series) ->
@@ -32,14 +35,14 @@ Rules and their home (nothing else re-derives them):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from backtest.constants import TRADING_DAYS
+from backtest.constants import CASH, TRADING_DAYS
 from backtest.data.exchange_calendar import exchange_days
 from backtest.errors import ConfigError, StrategyError
 
@@ -102,6 +105,53 @@ class Costs:
         """Slippage as a fraction of the price (``slippage_bps / 1e4``)."""
         return self.slippage_bps / 1e4
 
+    def trade_cost(self, traded: float | np.ndarray) -> float | np.ndarray:
+        """Cost of trading ``traded`` notional: fee + slippage, ``traded * (fee + slippage)``.
+
+        The one place a trade's cost is computed (``now``'s trade list, the tuner's fold
+        switches, the optimizer's default turnover penalty ``trade_cost(1.0)``). The
+        simulators charge the same two rates per order (:func:`backtest.engine.fill_orders`,
+        :func:`backtest.kernel.simulate_batch`): the fee on the traded value, the slippage on
+        the fill price.
+
+        Parameters
+        ----------
+        traded : float or np.ndarray
+            Traded notional (value units, or fractions of NAV such as ``Σ|Δw|``).
+
+        Returns
+        -------
+        float or np.ndarray
+            The cost in the same units.
+        """
+        return traded * (self.fee + self.slippage)
+
+    def carry_per_year(self, weights: Mapping[str, float], borrowed: float,
+                       cash_rate: float) -> tuple[float, float]:
+        """Financing and borrow carry of a book for a year, fractions of NAV.
+
+        Financing: the borrowed cash pays the cash rate plus ``borrow_spread_bps``; borrow:
+        each short leg pays :meth:`short_accrual_for` on its weight. The simulators accrue
+        the same rates a trading day (:func:`financing_growth`, :func:`borrow_factor`).
+
+        Parameters
+        ----------
+        weights : Mapping[str, float]
+            Weights by asset (``CASH`` entries are ignored).
+        borrowed : float
+            Borrowed cash, ``max(0, Σw - 1)``.
+        cash_rate : float
+            Annual cash rate as a fraction (0 when cash earns nothing).
+
+        Returns
+        -------
+        (float, float)
+            Financing and borrow a year.
+        """
+        financing = borrowed * (cash_rate + self.borrow_spread_bps / 1e4)
+        borrow = sum(-w * self.short_accrual_for(a) / 1e4 for a, w in weights.items() if a != CASH and w < 0)
+        return float(financing), float(borrow)
+
     def borrow_for(self, asset: str) -> float:
         """Annual borrow fee of ``asset`` in basis points."""
         return float(self.borrow_bps_by_asset.get(asset, self.borrow_bps))
@@ -113,6 +163,60 @@ class Costs:
     def borrow_vector(self, assets: Sequence[str]) -> np.ndarray:
         """Annual accrual of each of ``assets``' short leg in bp (:meth:`short_accrual_for`)."""
         return np.array([self.short_accrual_for(a) for a in assets], dtype=float)
+
+
+    def kernel_view(self, assets: Sequence[str], fill_idx: np.ndarray,
+                    cash_growth: np.ndarray | None = None) -> KernelView:
+        """The costs as the batch kernel reads them, for columns ``assets`` (:class:`KernelView`).
+
+        Parameters
+        ----------
+        assets : sequence of str
+            The kernel's asset columns (their short legs' accrual, :meth:`borrow_vector`).
+        fill_idx : np.ndarray of int
+            Rows of the fills.
+        cash_growth : np.ndarray, optional
+            Daily growth factors of the cash asset, ``(T,)`` or ``(B, T)``; None: cash earns nothing.
+
+        Returns
+        -------
+        KernelView
+        """
+        return KernelView(fill_idx=np.asarray(fill_idx, dtype=np.int64), fee=self.fee, slippage=self.slippage,
+                          borrow_bps=self.borrow_vector(assets), borrow_spread_bps=float(self.borrow_spread_bps),
+                          cash_growth=None if cash_growth is None else np.asarray(cash_growth, dtype=float))
+
+
+@dataclass(frozen=True, eq=False)
+class KernelView:
+    """The execution spec's array view: what :func:`backtest.kernel.simulate_batch` reads.
+
+    Plain arrays and scalars, built once from :class:`ExecutionSpec` (:meth:`ExecutionSpec.kernel_view`)
+    or :class:`Costs` (:meth:`Costs.kernel_view`, per path), so the kernel takes the spec
+    whole rather than loose cost numbers.
+
+    Attributes
+    ----------
+    fill_idx : np.ndarray of int
+        ``K`` strictly increasing rows at which the fills happen.
+    fee, slippage : float
+        Fractions of traded value / of the price (:attr:`Costs.fee`, :attr:`Costs.slippage`).
+    borrow_bps : np.ndarray or float
+        Annual accrual of each asset column's short leg (``N``) in basis points: borrow fee
+        plus short-rebate haircut (:meth:`Costs.borrow_vector`); a float applies to every column.
+    borrow_spread_bps : float
+        Annual spread over the cash rate paid on negative cash.
+    cash_growth : np.ndarray or None
+        ``T`` (shared) or ``B x T`` daily growth factors of the cash asset (:func:`cash_growth`);
+        None: cash earns nothing.
+    """
+
+    fill_idx: np.ndarray
+    fee: float = 0.0
+    slippage: float = 0.0
+    borrow_bps: np.ndarray | float = 0.0
+    borrow_spread_bps: float = 0.0
+    cash_growth: np.ndarray | None = None
 
 
 def borrow_daily(bps: float) -> float:
@@ -373,6 +477,52 @@ class ExecutionSpec:
         """Daily growth factors of negative cash (:func:`financing_growth`) on ``days``."""
         return financing_growth(self.cash_growth(), self.costs.borrow_spread_bps, len(self.days))
 
+    def kernel_view(self, assets: Sequence[str]) -> KernelView:
+        """The array view the batch kernel takes for columns ``assets``: fills, costs, cash growth."""
+        return self.costs.kernel_view(assets, self.fill_idx, self.cash_growth())
+
+
+@dataclass(frozen=True)
+class PathSpec:
+    """The execution spec without a calendar: the rules every simulated path applies.
+
+    ``rmpbt scenarios`` carries it to each chunk of paths (picklable, small); each path's
+    fills (:func:`fill_rows`) and cash growth are then made on the path's own days and
+    rates, and :meth:`kernel_view` hands the kernel the whole view.
+    :func:`build_spec` derives the same fields for a calendar (one derivation,
+    :meth:`from_config`).
+
+    Attributes
+    ----------
+    lag_days : int
+        Trading days from decision to fill.
+    costs : Costs
+        Fees, slippage, borrow and financing.
+    cash_rate : str
+        ``cash.rate``: which series idle cash earns (:func:`cash_rate_source`).
+    max_gross : float
+        Gross leverage cap applied to every target row.
+    drift_band : float or None
+        Skip a rebalance when no weight drifted more than this from target.
+    """
+
+    lag_days: int
+    costs: Costs
+    cash_rate: str
+    max_gross: float
+    drift_band: float | None
+
+    @classmethod
+    def from_config(cls, cfg: RunConfig) -> PathSpec:
+        """The execution rules of a run config."""
+        return cls(lag_days=int(cfg.execution.lag_days), costs=Costs.from_config(cfg), cash_rate=cfg.cash.rate,
+                   max_gross=float(cfg.execution.max_gross_leverage), drift_band=cfg.rebalance.drift_band)
+
+    def kernel_view(self, assets: Sequence[str], fill_idx: np.ndarray,
+                    cash_growth: np.ndarray | None = None) -> KernelView:
+        """The kernel's array view for columns ``assets`` of paths with fills ``fill_idx`` (:meth:`Costs.kernel_view`)."""
+        return self.costs.kernel_view(assets, fill_idx, cash_growth)
+
 
 def build_spec(cfg: RunConfig, md: MarketData, days: pd.DatetimeIndex, rf_rate: pd.Series,
                origin: str = "<config>") -> ExecutionSpec:
@@ -405,8 +555,7 @@ def build_spec(cfg: RunConfig, md: MarketData, days: pd.DatetimeIndex, rf_rate: 
     else:
         cash_rate = asof(md.macro[src], md.calendar).reindex(days)
     dates = decision_dates(days, cfg.rebalance.every)
-    lag = int(cfg.execution.lag_days)
-    return ExecutionSpec(days=days, decisions=dates, fills=fill_dates(days, dates, lag), lag_days=lag,
-                         costs=Costs.from_config(cfg),
-                         cash_rate=cash_rate, rf=risk_free(days, rf_rate), drift_band=cfg.rebalance.drift_band,
-                         max_gross=float(cfg.execution.max_gross_leverage))
+    rules = PathSpec.from_config(cfg)
+    return ExecutionSpec(days=days, decisions=dates, fills=fill_dates(days, dates, rules.lag_days),
+                         lag_days=rules.lag_days, costs=rules.costs, cash_rate=cash_rate, rf=risk_free(days, rf_rate),
+                         drift_band=rules.drift_band, max_gross=rules.max_gross)

@@ -118,7 +118,10 @@ class OptimizerConfig(_Strict):
     long_only: bool = True
     max_gross_leverage: float | None = Field(None, gt=0, le=100)
     turnover_limit: float | None = Field(None, ge=0, le=200, description="max Σ|w − w_prev|")
-    turnover_penalty: float = Field(0.0, ge=0, le=1e4, description="κ per unit turnover")
+    turnover_penalty: float = Field(
+        0.0, ge=0, le=1e4,
+        description="κ per unit turnover; unset in a run config: the run's fee + slippage "
+        "(mean_variance, tracking_error, min_cvar; backtest.config.COST_PENALTY_OBJECTIVES)")
     budget: Literal["full", "cash", "none"] = "full"
     estimator: EstimatorConfig = Field(default_factory=EstimatorConfig)
     te_cap: float | None = Field(None, gt=0, le=10, description="annualised tracking error cap")

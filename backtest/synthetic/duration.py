@@ -271,7 +271,7 @@ def run_chunks(tasks_for: Callable[[int, int, bool, int], list], run: Callable[.
         meter = WorkMeter([est.chunk_cost(t.ctx.scenario.name, task_paths(t)) for t in tasks],
                           lambda i, k, n: est.cost(tasks[i].ctx.scenario.name, k, n), progress)
     else:  # units: path x (strategy or generation) evaluations
-        n_st = len(tasks[0].settings.strategies) + 1 if tasks else 1
+        n_st = len(tasks[0].strategies) + 1 if tasks else 1
         meter = WorkMeter([float(task_paths(t) * n_st) for t in tasks], lambda i, k, n: float(n), progress)
     fn = functools.partial(run, step=meter.step) if local else run
     return pilot_results + ex.map(fn, tasks, meter.chunk_done)

@@ -30,7 +30,7 @@ from backtest.data.sample import load_calibration
 from backtest.data.sources import make_source
 from backtest.errors import ConfigError, DataError, ScenarioError
 from backtest.execution.spec import (
-    Costs,
+    PathSpec,
     cash_growth,
     cash_rate_source,
     decision_dates,
@@ -66,25 +66,13 @@ DEFAULT_CHUNK = 2000
 
 
 @dataclass(frozen=True)
-class RunSettings:
-    """What a chunk needs from the run config (picklable, small)."""
-
-    strategies: tuple[dict[str, Any], ...]
-    origin: str
-    lag_days: int
-    costs: Costs
-    cash_rate: str
-    max_gross: float
-    drift_band: float | None
-    parallel: bool = True
-
-
-@dataclass(frozen=True)
 class ChunkTask:
-    """One chunk of paths of one scenario."""
+    """One chunk of paths of one scenario (picklable, small)."""
 
     ctx: ScenarioContext
-    settings: RunSettings
+    spec: PathSpec  # the execution rules (lag, costs, cash rate, cap, band), as run and tune apply them
+    strategies: tuple[dict[str, Any], ...]
+    origin: str
     seed: int
     p0: int
     p1: int
@@ -92,17 +80,7 @@ class ChunkTask:
     history_labels: pd.DataFrame
     labeler: SimLabeler | None = None  # None: hidden state kinds
     ids: tuple[int, ...] | None = None  # only these paths (p0 <= id < p1), e.g. those that visit a state
-
-
-def settings_from_config(cfg: RunConfig, origin: str, parallel: bool) -> RunSettings:
-    """The chunk settings of a run config."""
-    return RunSettings(
-        strategies=tuple(s.model_dump() for s in cfg.strategies), origin=origin,
-        lag_days=int(cfg.execution.lag_days),
-        costs=Costs.from_config(cfg),
-        cash_rate=cfg.cash.rate, max_gross=float(cfg.execution.max_gross_leverage),
-        drift_band=cfg.rebalance.drift_band, parallel=parallel,
-    )
+    parallel: bool = True
 
 
 def _cash_rate(ps: PathSignals, rows: np.ndarray, series: str) -> np.ndarray | None:
@@ -129,7 +107,7 @@ def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -
     """
 
     t0 = time.perf_counter()
-    ctx, st = task.ctx, task.settings
+    ctx, st = task.ctx, task.spec
     panel = generate(ctx, task.seed, task.p0, task.p1, task.ids)
     t1 = time.perf_counter()
     ps = PathSignals(panel)
@@ -147,9 +125,9 @@ def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -
     per_strategy: dict[str, float] = {}
     if step is not None:
         step(GENERATE, panel.paths)
-    for scfg in st.strategies:
+    for scfg in task.strategies:
         sc = StrategyConfig.model_validate(scfg)
-        strat = build_strategy(sc, st.origin)
+        strat = build_strategy(sc, task.origin)
         tw = time.perf_counter()
         try:
             w, cols = ev.weights(strat)
@@ -163,9 +141,8 @@ def run_chunk(task: ChunkTask, step: Callable[[str, int], None] | None = None) -
         idx = [ctx.tickers.index(c) for c in cols]
         rets = np.zeros((panel.paths, len(run_rows), len(cols)))
         rets[:, 1:] = panel.returns[:, :, idx]
-        val = simulate_paths(ctx.start_prices[idx], rets, w, dec_run, st.lag_days, fee=st.costs.fee,
-                             slippage=st.costs.slippage, borrow_bps=st.costs.borrow_vector(cols), cash_growth=cg, drift_band=st.drift_band,
-                             parallel=st.parallel, borrow_spread_bps=st.costs.borrow_spread_bps)
+        val = simulate_paths(ctx.start_prices[idx], rets, w, dec_run, st, cols, cash_growth=cg,
+                             parallel=task.parallel)
         wealth[sc.name] = val
         stats[sc.name] = path_metrics(val, rf)
         targets[sc.name] = w.astype(np.float32)
@@ -276,16 +253,17 @@ def prepare(cfg: RunConfig, sset: ScenarioSet, origin: str = "<config>", md: Mar
 def make_tasks(prep: Prepared, paths: int, seed: int, chunk_size: int, parallel: bool,
                start: int = 0) -> list[ChunkTask]:
     """Chunks of every scenario, scenario by scenario, in path order (from path ``start``)."""
-    st = settings_from_config(prep.cfg, prep.origin, parallel)
+    spec = PathSpec.from_config(prep.cfg)
+    strategies = tuple(s.model_dump() for s in prep.cfg.strategies)
     tickers = list(next(iter(prep.contexts.values())).tickers) if prep.contexts else []
-    _, extra = benchmark_6040(list(st.strategies), prep.cfg.benchmark, tickers)
+    _, extra = benchmark_6040(list(strategies), prep.cfg.benchmark, tickers)
     if extra is not None:  # P(beat 60/40) pairs against a 60/40 the config lacks (dropped from tables)
-        st = dataclasses.replace(st, strategies=(*st.strategies, extra))
+        strategies = (*strategies, extra)
     tasks = []
     for name, ctx in prep.contexts.items():
         for p0 in range(start, paths, chunk_size):
-            tasks.append(ChunkTask(ctx, st, int(seed), p0, min(paths, p0 + chunk_size), prep.grids[name],
-                                   prep.labels[name], prep.labelers.get(name)))
+            tasks.append(ChunkTask(ctx, spec, strategies, prep.origin, int(seed), p0, min(paths, p0 + chunk_size),
+                                   prep.grids[name], prep.labels[name], prep.labelers.get(name), parallel=parallel))
     return tasks
 
 
@@ -369,7 +347,6 @@ def run_scenarios(cfg: RunConfig, sset: ScenarioSet, *, paths: int, seed: int, o
 
 __all__ = [
     "ChunkTask",
-    "RunSettings",
     "prepare",
     "run_chunk",
     "run_scenarios",

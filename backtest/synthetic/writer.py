@@ -16,12 +16,10 @@ from backtest.config import dump_yaml
 from backtest.metrics import REGIME_METRIC_COLUMNS
 from backtest.report.scenario_page import render_scenario_page
 from backtest.results import (
-    FORMAT_VERSION,
     atomic_run_dir,
     final_path,
-    git_commit,
     make_run_id,
-    package_versions,
+    provenance_record,
     write_json,
 )
 from backtest.synthetic.decide.outcomes import outcomes_record, write_path_outcomes
@@ -70,16 +68,10 @@ def provenance(run: ScenarioRun, run_id: str) -> dict[str, Any]:
             "paths_evaluated_per_path": run.per_path[sc.name],
         }
     occ = {f"{r.scenario}/{r.state}": round(r.share_of_days, 6) for r in run.occupancy.itertuples()}
-    return {
-        "format_version": FORMAT_VERSION,
-        "kind": "scenarios",
-        "run_id": run_id,
-        "name": cfg.name,
-        "config_file": prep.origin,
-        "config_hash": cfg.config_hash(),
+    return provenance_record("scenarios", run_id, cfg, prep.origin, md.provenance(),
+                             seed=run.seed, notes=run.notes, timings=run.timings, **{
         "scenarios_file": sset.path,
         "scenarios_hash": _file_hash(sset.path),
-        "seed": run.seed,
         "paths": run.paths,
         "chunk_size": run.chunk_size,
         "executor": run.executor,
@@ -87,7 +79,6 @@ def provenance(run: ScenarioRun, run_id: str) -> dict[str, Any]:
         "mean_block_days": sset.spec.mean_block_days if prep.source == "bootstrap" else None,
         "include_forecast_period": bool(sset.spec.include_forecast_period),
         "pool_warnings": list(prep.warnings),
-        "data": md.provenance(),
         "settings": {**cfg.settings_record(), "regime_model": provenance_entry(prep.labelers, cfg.regimes.model),
                      "sim_labels": sset.spec.labels},
         "betas": prep.betas.to_dict(),
@@ -103,15 +94,10 @@ def provenance(run: ScenarioRun, run_id: str) -> dict[str, Any]:
         "state_occupancy": occ,
         "regret": {"statistic": sset.spec.scoring.regret_statistic, "summary": sset.spec.scoring.regret_summary,
                    "choice_resamples": sset.spec.scoring.choice_resamples},
-        "strategies": {s.name: s.kind for s in cfg.strategies},
         "path_outcomes": outcomes_record(run),  # what rmpbt decide needs (scenario_paths.parquet)
-        "notes": run.notes,
-        "packages": package_versions(),
-        "git_commit": git_commit(),
-        "timings_s": {k: round(v, 4) for k, v in run.timings.items()},
         "contents": "metrics.csv / returns.parquet / weights.parquet hold medians (weights: means) over the "
                     "probability-weighted mix of scenarios; regime_metrics.csv is empty for scenario runs",
-    }
+    })
 
 
 def write_scenario_run(run: ScenarioRun, root: str | Path = "results", report: bool = True) -> Path:

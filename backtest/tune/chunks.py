@@ -268,10 +268,8 @@ def simulate_targets(ctx: PathContext, tg: np.ndarray, execute: np.ndarray, cols
     Also returns which variants ran out of cash (vectorbt would raise; their values are not finite).
     """
     px = ctx.prices[cols].to_numpy(dtype=float)
-    costs = ctx.spec.costs
-    vt = simulate_batch(px, tg, ctx.fill_idx, fee=costs.fee, slippage=costs.slippage,
-                        borrow_bps=costs.borrow_vector(cols), cash_growth=ctx.cash_g, execute=execute,
-                        parallel=parallel, borrow_spread_bps=costs.borrow_spread_bps)  # V x T
+    view = ctx.spec.costs.kernel_view(cols, ctx.fill_idx, ctx.cash_g)
+    vt = simulate_batch(px, tg, view, execute=execute, parallel=parallel)  # V x T
     r = np.empty_like(vt)
     r[:, 0] = vt[:, 0] - 1.0
     r[:, 1:] = vt[:, 1:] / vt[:, :-1] - 1.0

@@ -511,7 +511,7 @@ def _holding_at(h: pd.DataFrame, day: int) -> pd.Series:
 def switch_costs(result: Any, holdings: dict[int, pd.DataFrame]) -> list[dict[str, Any]]:
     """Cost of moving from the previous fold's variant to the next one's at each fold switch.
 
-    ``(fee + slippage) x Σ|w_new - w_old|``, both variants' targets as held at the close
+    ``Costs.trade_cost(Σ|w_new - w_old|)`` (fee + slippage on the traded fraction), both variants' targets as held at the close
     before the first test day (the new variant's position is what its returns on that
     day assume). A documented approximation: drift since the last fill is ignored.
     """
@@ -528,7 +528,7 @@ def switch_costs(result: Any, holdings: dict[int, pd.DataFrame]) -> list[dict[st
         ctx = result.chunks[b].ctx
         traded = float(np.abs(wb - wa).sum())
         out.append({"fold": f + 1, "date": str(result.days[day].date()), "from": a, "to": b,
-                    "traded": traded, "cost": traded * (ctx.spec.costs.fee + ctx.spec.costs.slippage)})
+                    "traded": traded, "cost": ctx.spec.costs.trade_cost(traded)})
     return out
 
 

@@ -10,12 +10,10 @@ import numpy as np
 import yaml
 
 from backtest.results import (
-    FORMAT_VERSION,
     atomic_run_dir,
     final_path,
-    git_commit,
     make_run_id,
-    package_versions,
+    provenance_record,
     write_json,
 )
 from backtest.tune.orchestrate import TuneResult
@@ -49,43 +47,33 @@ def write_tune(result: TuneResult, root: str | Path = "results", html: bool = Tr
             (tmp / "tune.html").write_text(render_tune_page(result), encoding="utf-8")
         req = result.request
         d = result.dsr
-        prov = {
-            "format_version": FORMAT_VERSION,
-            "kind": "tune",
-            "run_id": tmp.final.name,
-            "name": cfg.name,
-            "config_file": result.origin,
-            "config_hash": cfg.config_hash(),
-            "strategy": result.strategy,
-            "grid": {a.key: list(a.values) for a in result.axes},
-            "grid_specs": [a.spec for a in result.axes],
-            "where": req.where,
-            "random": req.random,
-            "seed": cfg.seed if req.seed is None else req.seed,
-            "metric": result.metric,
-            "walk_forward": req.walk_forward,
-            "split": req.split,
-            "folds": result.folds.astype({"train_start": str, "train_end": str, "test_start": str,
-                                          "test_end": str}).to_dict(orient="records"),
-            "variants": len(result.table),
-            "paths": result.n_paths,
-            "weights": result.weight_modes,
-            "best": {"variant": result.best, **{a.key: result.table.loc[result.best, a.key] for a in result.axes}},
-            "deflated_sharpe": {
+        prov = provenance_record(
+            "tune", tmp.final.name, cfg, result.origin, result.md.provenance(result.days),
+            seed=cfg.seed if req.seed is None else req.seed, notes=result.notes, timings=result.timings,
+            strategy=result.strategy,
+            grid={a.key: list(a.values) for a in result.axes},
+            grid_specs=[a.spec for a in result.axes],
+            where=req.where,
+            random=req.random,
+            metric=result.metric,
+            walk_forward=req.walk_forward,
+            split=req.split,
+            folds=result.folds.astype({"train_start": str, "train_end": str, "test_start": str,
+                                       "test_end": str}).to_dict(orient="records"),
+            variants=len(result.table),
+            paths=result.n_paths,
+            weights=result.weight_modes,
+            best={"variant": result.best, **{a.key: result.table.loc[result.best, a.key] for a in result.axes}},
+            deflated_sharpe={
                 "dsr": d.dsr, "psr": d.psr, "sharpe_daily": d.sharpe, "sr0_daily": d.sr0,
                 "sharpe_annual": d.annualised()["sharpe"], "sr0_annual": d.annualised()["sr0"],
                 "n_trials": d.n_trials, "n_obs": d.n_obs, "skew": d.skew, "kurtosis": d.kurtosis,
                 "var_trials": d.var_trials,
             },
-            "verdict": result.verdict.to_dict() if result.verdict is not None else None,  # issue 13
-            "rank_corr_by_fold": result.fold_rank_corr,
-            "data": result.md.provenance(result.days),
-            "executor": result.executor,
-            "notes": result.notes,
-            "packages": package_versions(),
-            "git_commit": git_commit(),
-            "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
-        }
+            verdict=result.verdict.to_dict() if result.verdict is not None else None,  # issue 13
+            rank_corr_by_fold=result.fold_rank_corr,
+            executor=result.executor,
+        )
         write_json(tmp / "provenance.json", _plain(prov))
     return final_path(root, run_id)
 

@@ -19,12 +19,10 @@ import yaml
 from backtest.config import dump_yaml
 from backtest.report.calibration_page import render_calibration_page
 from backtest.results import (
-    FORMAT_VERSION,
     atomic_run_dir,
     final_path,
-    git_commit,
     make_run_id,
-    package_versions,
+    provenance_record,
     write_json,
 )
 from backtest.synthetic.calibrate.run import BANDS, CalibrationRun
@@ -36,15 +34,9 @@ def calibration_provenance(run: CalibrationRun, run_id: str) -> dict[str, Any]:
     """The provenance record of a calibration run folder."""
     cfg, sset = run.cfg, run.sset
     starts = list(dict.fromkeys(run.table["start"]))
-    return {
-        "format_version": FORMAT_VERSION,
-        "kind": "calibration",
-        "run_id": run_id,
-        "name": cfg.name,
-        "config_file": run.origin,
-        "config_hash": cfg.config_hash(),
+    return provenance_record("calibration", run_id, cfg, run.origin, run.md.provenance(),
+                             seed=run.seed, notes=run.notes, timings=run.timings, **{
         "scenarios_file": sset.path,
-        "seed": run.seed,
         "paths": run.paths,
         "horizon_days": run.horizon,
         "every": run.every,
@@ -72,17 +64,11 @@ def calibration_provenance(run: CalibrationRun, run_id: str) -> dict[str, Any]:
                        "starts without fallback pools",
         },
         "executor": run.executor,
-        "data": run.md.provenance(),
         "settings": cfg.settings_record(),
-        "strategies": {s.name: s.kind for s in cfg.strategies},
         "verdicts": {sub: {r.strategy: r.verdict for r in g.itertuples()}
                      for sub, g in run.summary.groupby("subset", sort=False)},
         "n_fallback_starts": int(run.summary["n_fallback_starts"].iloc[0]) if len(run.summary) else 0,
-        "notes": run.notes,
-        "packages": package_versions(),
-        "git_commit": git_commit(),
-        "timings_s": {k: round(v, 4) for k, v in run.timings.items()},
-    }
+    })
 
 
 def write_calibration_run(run: CalibrationRun, root: str | Path = "results", report: bool = True) -> Path:

@@ -25,13 +25,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numba
 import numpy as np
 import pandas as pd
 
 from backtest.constants import BENCHMARK_60_40, CVAR_LEVEL
 from backtest.execution.drift import fill_plan
-from backtest.execution.spec import fill_rows
+from backtest.execution.spec import PathSpec, fill_rows
 from backtest.kernel import simulate_batch
 from backtest.synthetic.evaluate.distributions import (  # one home for the numba-free summaries (rmpbt decide)
     DEFAULT_CVAR_LAMBDA,
@@ -60,9 +62,8 @@ INTERNAL_6040 = "_sixty_forty_internal"
 
 
 def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.ndarray, dec_rows: np.ndarray,
-                   lag_days: int, *, fee: float = 0.0, slippage: float = 0.0, borrow_bps: np.ndarray | float = 0.0,
-                   cash_growth: np.ndarray | None = None, drift_band: float | None = None,
-                   parallel: bool = True, borrow_spread_bps: float = 0.0) -> np.ndarray:
+                   spec: PathSpec, assets: Sequence[str], *, cash_growth: np.ndarray | None = None,
+                   parallel: bool = True) -> np.ndarray:
     """Portfolio values of one strategy on every path (the engine's semantics, per path).
 
     A thin caller of the batch kernel (:func:`backtest.kernel.simulate_batch`, one item per
@@ -79,21 +80,16 @@ def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.nd
         Target weights decided at ``dec_rows`` (NaN rows: hold; NaN entries: 0).
     dec_rows : np.ndarray of int, shape (K,)
         Run-day rows of the decisions (strictly increasing).
-    lag_days : int
-        Decision-to-fill lag; decisions whose fill falls after the last day are dropped.
-    fee, slippage : float
-        Fractions of traded value / of the price.
-    borrow_bps : float or np.ndarray, shape (N,)
-        Annual borrow fee of short positions, basis points.
+    spec : backtest.execution.spec.PathSpec
+        The execution rules: ``lag_days`` (decisions whose fill falls after the last day are
+        dropped), ``drift_band`` and the costs (the kernel's view, :meth:`PathSpec.kernel_view`).
+    assets : sequence of str, length N
+        The columns (their short legs' borrow accrual).
     cash_growth : np.ndarray, shape (P, T1), optional
         Daily growth factors of the cash asset (``g_0 = 1``); None: cash earns nothing
         (leveraged longs are then financed at 0 %, as in the engine).
-    drift_band : float, optional
-        Skip a rebalance when no weight drifted more than this.
     parallel : bool
         Spread paths over threads (results are identical either way).
-    borrow_spread_bps : float
-        Annual spread over the cash rate paid on negative cash.
 
     Returns
     -------
@@ -108,11 +104,10 @@ def simulate_paths(start_prices: np.ndarray, returns: np.ndarray, targets: np.nd
     prices = np.cumprod(growth, axis=1, out=growth)
     t_n = prices.shape[1]
     dec = np.asarray(dec_rows, dtype=np.int64)
-    keep, fill_idx = fill_rows(dec, lag_days, t_n)
-    tg, _, execute = fill_plan(targets, np.flatnonzero(keep), dec[keep], fill_idx, prices, drift_band)
-    return simulate_batch(prices, tg, fill_idx, fee=fee, slippage=slippage, borrow_bps=borrow_bps,
-                          cash_growth=cash_growth, execute=execute, parallel=parallel,
-                          borrow_spread_bps=borrow_spread_bps)
+    keep, fill_idx = fill_rows(dec, spec.lag_days, t_n)
+    tg, _, execute = fill_plan(targets, np.flatnonzero(keep), dec[keep], fill_idx, prices, spec.drift_band)
+    return simulate_batch(prices, tg, spec.kernel_view(assets, fill_idx, cash_growth), execute=execute,
+                          parallel=parallel)
 
 
 # ------------------------------------------------------------------------ distributions
