@@ -24,10 +24,11 @@ import pandas as pd
 from backtest.config import RunConfig, describe_input
 from backtest.config import load_config as _load_config
 from backtest.data.base import MarketData
-from backtest.errors import ConfigError, ScenarioError
+from backtest.errors import ConfigError
 from backtest.guards import (
     check_calibration_budget,
     check_scenario_budget,
+    check_side_paths,
 )
 
 ConfigLike = str | Path | dict | RunConfig
@@ -321,8 +322,7 @@ def scenarios(config: ConfigLike, overrides: dict[str, Any] | None = None, *, pa
     _arg(fn, "sensitivity_paths", sensitivity_paths, int, optional=True)
     for flag, value in (("--pace-effect-paths", pace_effect_paths), ("--channel-effect-paths", channel_effect_paths),
                         ("--sensitivity-paths", sensitivity_paths)):
-        if value is not None and not 0 <= value <= 100_000:
-            raise ScenarioError(f"{flag} {value}: must be between 0 and 100000")
+        check_side_paths(flag, value)
     cfg = load_config(config, overrides, data_dir=data_dir, **kw)
     sset = _scenario_set(scenarios_file, drift, pace, include_forecast_period)
     check_scenario_budget(paths, [sc.horizon_days for sc in sset.scenarios], len(cfg.data.universe),

@@ -19,6 +19,7 @@ MAX_PATHS = 1_000_000  # per scenario, even with --force
 MAX_WORK = 2.0e9  # path-days x strategies before --force is needed (~ tens of minutes on 2 cores)
 MAX_CHUNK_BYTES = 4.0e9  # memory of one chunk before --force is needed
 MAX_SEED = 2**63 - 1
+MAX_SIDE_PATHS = 100_000  # paths of each side measurement (pace, channel, pool sensitivity)
 #: Paths per chunk of a scenario run when none is given: ``backtest.synthetic.runner.DEFAULT_CHUNK``
 #: (kept here, not imported, so that the tuner may use these guards without importing the
 #: scenario package; ``tests/test_faults_strict.py`` checks that the two agree).
@@ -229,3 +230,15 @@ def estimate_days(start: object = None, end: object = None) -> int:
     s = pd.Timestamp(start) if start is not None else pd.Timestamp("1993-01-29")
     e = pd.Timestamp(end) if end is not None else pd.Timestamp.today().normalize()
     return max(1, int(len(pd.bdate_range(s, max(s, e)))))
+
+
+def check_side_paths(flag: str, value: int | None) -> None:
+    """A side measurement's path count (``--pace-effect-paths`` ...): ``None`` or 0 … :data:`MAX_SIDE_PATHS`.
+
+    Raises
+    ------
+    ScenarioError
+        Out of range.
+    """
+    if value is not None and not 0 <= value <= MAX_SIDE_PATHS:
+        raise ScenarioError(f"{flag} {value}: must be between 0 and {MAX_SIDE_PATHS}")

@@ -217,6 +217,11 @@ def test_scenarios_and_calibrate_via_api_equal_the_cli(tmp_path):
     assert (res.pace_effect["pace_low"] == 0.0).all() and (res.pace_effect["pace_high"] == 50.0).all()
     with pytest.raises(ScenarioError, match="--pace"):
         rmpbt.scenarios(p, paths=2, pace="A=-1")
+    for name, flag, bad in (("sensitivity_paths", "--sensitivity-paths", -1),
+                            ("channel_effect_paths", "--channel-effect-paths", 100_001),
+                            ("pace_effect_paths", "--pace-effect-paths", -1)):
+        with pytest.raises(ScenarioError, match=f"^{flag} {bad}: must be between 0 and 100000$"):
+            rmpbt.scenarios(p, paths=2, **{name: bad})
     cal = rmpbt.calibrate(p, paths=4, seed=0, every="year", start_from="2023-01-01")
     assert set(cal.summary["strategy"]) == {"sixty_forty", "spy", "all strategies"}
     assert cal.table["pit"].between(0, 1).all() and len(cal.table) == 2 * cal.table["start"].nunique()

@@ -21,7 +21,12 @@ from rich.table import Table
 from backtest.commands.common import out_path
 from backtest.commands.progress import RichProgress
 from backtest.errors import RmpbtError
-from backtest.guards import check_calibration_budget, check_scenario_budget, check_workers
+from backtest.guards import (
+    MAX_SIDE_PATHS,
+    check_calibration_budget,
+    check_scenario_budget,
+    check_workers,
+)
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML run config whose strategies are scored.", show_default=False)]
 
@@ -134,14 +139,14 @@ def register(app: typer.Typer) -> None:
         pace: Annotated[str | None, typer.Option(
             "--pace", help="Constant paces in bn USD/month, e.g. A=25,B=45,C=3.5 (0..2000).")] = None,
         pace_effect_paths: Annotated[int | None, typer.Option(
-            "--pace-effect-paths", min=0, max=100_000,
+            "--pace-effect-paths", min=0, max=MAX_SIDE_PATHS,
             help="Paths of the pace-effect measurement (default min(paths, 500); 0 skips it).")] = None,
         channel_effect_paths: Annotated[int | None, typer.Option(
-            "--channel-effect-paths", min=0, max=100_000,
+            "--channel-effect-paths", min=0, max=MAX_SIDE_PATHS,
             help="Paths per scenario of the liquidity channel's total effect (default min(paths, 200); 0 skips it).")
         ] = None,
         sensitivity_paths: Annotated[int | None, typer.Option(
-            "--sensitivity-paths", min=0, max=100_000,
+            "--sensitivity-paths", min=0, max=MAX_SIDE_PATHS,
             help="Paths per scenario of the leave-one-episode-out reruns (default min(paths, 100); 0 skips them).")
         ] = None,
     ) -> None:
